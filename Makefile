@@ -1,0 +1,36 @@
+# Two commands: `make run` (the whole system on 127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv rabbitmq migrate bench clean
+
+run: venv rabbitmq migrate
+	$(PY) scripts/run_stack.py
+
+test: venv rabbitmq
+	$(PY) -m pytest
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null && $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+rabbitmq:
+	scripts/ensure_rabbitmq.sh
+
+migrate: venv
+	$(PY) -m svckit.migrate
+
+bench: venv rabbitmq migrate
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/test

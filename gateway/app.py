@@ -1,0 +1,122 @@
+"""The gateway: a Falcon app that authenticates, routes to services over RPC and maps errors.
+
+Build with `create_app()`; gunicorn serves `gateway.wsgi:app`.
+"""
+import logging
+import traceback
+import uuid
+
+import falcon
+
+from svckit import config
+from svckit.context import Caller
+from svckit.errors import ApiError, NotAuthenticated, ServiceUnavailable
+from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
+
+from gateway import http
+from gateway.auth import Authenticator
+from gateway.bus import EventBus
+from gateway.resources import status, system, users
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("users", "status", "audit")
+
+
+class Api:
+    """What resources share: RPC, the event bus, the authenticator, caches."""
+
+    def __init__(self, rpc=None, bus=None):
+        self.rpc = rpc or ThreadLocalRpc(config.amqp_uri(), config.rpc_timeout())
+        self.bus = bus or EventBus(config.amqp_uri())
+        self.auth = Authenticator(self.rpc, self.bus, config.setting("AUTH_CACHE_SECONDS", 5.0, float))
+        self.status_model = None
+
+    def services_healthy(self) -> bool:
+        for name in SERVICES:
+            try:
+                if self.rpc.call(name, "ping") != "pong":
+                    return False
+            except ApiError:
+                return False
+        return True
+
+
+class AuthMiddleware:
+    def __init__(self, api: Api):
+        self.api = api
+
+    def process_request(self, req, resp):
+        self.api.bus.start()
+        rid = req.get_header("X-Request-ID") or uuid.uuid4().hex
+        req.context.request_id = rid[:64]
+        req.context.caller = None
+        resp.set_header("X-Request-ID", req.context.request_id)
+
+    def process_resource(self, req, resp, resource, params):
+        if resource is None:
+            return
+        caller = self.api.auth.authenticate(req, req.context.request_id)
+        if caller is None and getattr(resource, "auth", "required") == "required":
+            raise NotAuthenticated()
+        req.context.caller = caller or Caller(request_id=req.context.request_id)
+
+
+def _send_error(req, resp, status, detail):
+    http.send(resp, detail, status)
+    if status == 401:
+        resp.set_header("WWW-Authenticate", "Token")
+
+
+class GatewayApp(falcon.App):
+    """The Falcon app, with the shared `Api` reachable as `app.api`."""
+
+
+def create_app(api: Api | None = None) -> GatewayApp:
+    api = api or Api()
+    app = GatewayApp(middleware=[AuthMiddleware(api)])
+    app.req_options.strip_url_path_trailing_slash = False
+    app.req_options.auto_parse_qs_csv = False
+    app.resp_options.default_media_type = http.JSON
+
+    def api_error(req, resp, exc, params):
+        _send_error(req, resp, exc.status, exc.detail)
+
+    def http_error(req, resp, exc, params):
+        if isinstance(exc, falcon.HTTPNotFound):
+            if req.path.startswith("/api/") or req.path == "/api":
+                if isinstance(exc, falcon.HTTPRouteNotFound):
+                    return _send_error(req, resp, 404, {"detail": "API endpoint not found",
+                                                        "url": http.absolute_url(req)})
+            return _send_error(req, resp, 404, {"detail": "Not found."})
+        if isinstance(exc, falcon.HTTPMethodNotAllowed):
+            for name, value in (exc.headers or {}).items():
+                resp.set_header(name, value)
+            return _send_error(req, resp, 405, {"detail": f'Method "{req.method}" not allowed.'})
+        _send_error(req, resp, exc.status_code, {"detail": exc.description or exc.title})
+
+    def unexpected(req, resp, exc, params):
+        if isinstance(exc, RemoteFailure):  # the service logged it in its own event log
+            kind = exc.exc_type
+        else:
+            kind = type(exc).__name__
+            log.error("unhandled error on %s %s\n%s", req.method, req.path,
+                      traceback.format_exc())
+            caller = getattr(req.context, "caller", None)
+            api.bus.publish("error.logged", {
+                "kind": kind, "info": str(exc)[:1000],
+                "data": traceback.format_exc()[-20000:], "path": req.path[:200],
+                "service": "gateway"},
+                actor=caller.actor if caller else "", request_id=req.context.get("request_id", ""))
+        http.send(resp, {"error": kind, "error_class": f"<class '{kind}'>",
+                         "detail": "Error details can be found in the admin panel",
+                         "path": req.path, "status_code": 500}, 500)
+
+    app.add_error_handler(Exception, unexpected)
+    app.add_error_handler(falcon.HTTPError, http_error)
+    app.add_error_handler(ApiError, api_error)
+
+    for module in (system, users, status):
+        module.register(app, api)
+    app.api = api
+    return app

@@ -1,0 +1,111 @@
+"""Authentication of API requests (SEMANTICS §1.1, USERS.md §4).
+
+`Authorization: Token <key>` and HTTP Basic are checked by the users service; answers are
+cached for a few seconds per worker, and dropped at once when the users service announces a
+revoked token or a changed user or group (gateway.bus).
+"""
+import base64
+import hashlib
+import threading
+import time
+
+from svckit.context import Caller
+from svckit.errors import AuthenticationFailed
+
+
+class TtlCache:
+    def __init__(self, seconds: float, max_entries: int = 10000):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        item = self._data.get(key)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, key, value):
+        with self._lock:
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + self.seconds, value)
+
+    def drop_where(self, predicate):
+        with self._lock:
+            for key in [k for k, (_, v) in self._data.items() if predicate(v)]:
+                del self._data[key]
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
+class Authenticator:
+    def __init__(self, rpc, bus, cache_seconds: float):
+        self.rpc = rpc
+        self.bus = bus
+        self.tokens = TtlCache(cache_seconds)
+        self.passwords = TtlCache(cache_seconds)
+        bus.subscribe("users", "token.#", self._on_token_event)
+        bus.subscribe("users", "user.#", self._on_account_event)
+        bus.subscribe("users", "group.#", self._on_account_event)
+
+    def _on_token_event(self, event):
+        if event is None:
+            return self._on_account_event(None)
+        if event["type"] == "token.revoked":
+            token_id = int(event["stream_id"])
+            self.tokens.drop_where(lambda v: v[1] == token_id)
+
+    def _on_account_event(self, _event):
+        self.tokens.clear()
+        self.passwords.clear()
+
+    def authenticate(self, req, request_id: str) -> Caller | None:
+        """The caller, None when no credentials were sent; raises on bad credentials."""
+        header = req.get_header("Authorization") or ""
+        scheme, _, credentials = header.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "token":
+            return self._token(credentials.strip(), request_id)
+        if scheme == "basic":
+            return self._basic(credentials.strip(), request_id)
+        return None
+
+    def _with_request(self, caller: Caller, request_id: str) -> Caller:
+        return caller.model_copy(update={"request_id": request_id})
+
+    def _token(self, key: str, request_id: str) -> Caller:
+        if not key:
+            raise AuthenticationFailed("Invalid token header. No credentials provided.")
+        if " " in key:
+            raise AuthenticationFailed(
+                "Invalid token header. Token string should not contain spaces.")
+        cached = self.tokens.get(key) if self.bus.healthy else None
+        if cached is None:
+            answer = self.rpc.call("users", "authenticate_token",
+                                   Caller(request_id=request_id), key=key)
+            cached = (Caller(**answer["caller"]), answer["token_id"])
+            self.tokens.put(key, cached)
+        return self._with_request(cached[0], request_id)
+
+    def _basic(self, credentials: str, request_id: str) -> Caller:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise AuthenticationFailed(
+                "Invalid basic header. Credentials not correctly base64 encoded.")
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise AuthenticationFailed("Invalid basic header. No credentials provided.")
+        digest = hashlib.sha256(decoded.encode()).hexdigest()
+        cached = self.passwords.get(digest) if self.bus.healthy else None
+        if cached is None:
+            answer = self.rpc.call("users", "authenticate_password",
+                                   Caller(request_id=request_id),
+                                   username=username, password=password)
+            cached = Caller(**answer["caller"])
+            self.passwords.put(digest, cached)
+        return self._with_request(cached, request_id)

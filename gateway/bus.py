@@ -1,0 +1,124 @@
+"""The gateway worker's link to the event bus.
+
+A daemon thread per worker process consumes, from an exclusive queue, the events that make
+cached answers stale (token revocations, user and group changes, custom states) and calls
+the registered callbacks. While the listener is not connected, caches must not be trusted
+(`healthy` is False) and the gateway asks the services every time.
+
+`publish()` sends the gateway's own events (`error.logged`) to the `gateway.events`
+exchange, where subscribers find them like any service's events.
+"""
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from kombu import Connection, Queue
+
+from svckit.relay import event_exchange
+
+log = logging.getLogger(__name__)
+
+
+class EventBus:
+    def __init__(self, amqp_uri: str):
+        self.amqp_uri = amqp_uri
+        self._bindings: list[tuple[str, str, callable]] = []  # (service, pattern, callback)
+        self._thread = None
+        self._lock = threading.Lock()
+        self._pid = None
+        self.healthy = False
+        self._connected = threading.Event()
+
+    def subscribe(self, service: str, pattern: str, callback):
+        self._bindings.append((service, pattern, callback))
+
+    def start(self):
+        """Start the listener once per process (gunicorn forks after import)."""
+        import os
+        with self._lock:
+            if self._pid == os.getpid() and self._thread and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self.healthy = False
+            self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
+            self._thread.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def _matches(self, pattern: str, key: str) -> bool:
+        if pattern.endswith(".#"):
+            return key == pattern[:-2] or key.startswith(pattern[:-1])
+        return pattern == key
+
+    def _on_message(self, body, message):
+        exchange = message.delivery_info.get("exchange", "")
+        service = exchange.rsplit(".events", 1)[0]
+        key = message.delivery_info.get("routing_key", "")
+        for svc, pattern, callback in self._bindings:
+            if svc == service and self._matches(pattern, key):
+                try:
+                    callback(body)
+                except Exception:
+                    log.exception("event callback failed for %s", key)
+        message.ack()
+
+    def _run(self):
+        backoff = 0.5
+        while True:
+            try:
+                with Connection(self.amqp_uri, heartbeat=30) as conn:
+                    queue = Queue(f"gateway-cache-{uuid.uuid4().hex}", exclusive=True,
+                                  auto_delete=True, durable=False)
+                    channel = conn.channel()
+                    queue = queue(channel)
+                    queue.declare()
+                    for service, pattern, _ in self._bindings:
+                        exchange = event_exchange(service)(channel)
+                        exchange.declare()
+                        queue.bind_to(exchange=exchange, routing_key=pattern)
+                    with conn.Consumer(queue, callbacks=[self._on_message], accept=["json"]):
+                        self._mark_stale()  # anything cached before we listened is suspect
+                        self.healthy = True
+                        self._connected.set()
+                        backoff = 0.5
+                        while True:
+                            try:
+                                conn.drain_events(timeout=30)
+                            except TimeoutError:
+                                conn.heartbeat_check()
+            except Exception as exc:
+                if self.healthy:
+                    log.warning("event bus connection lost: %s", exc)
+                self.healthy = False
+                self._connected.clear()
+                self._mark_stale()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _mark_stale(self):
+        for _, _, callback in self._bindings:
+            try:
+                callback(None)  # None: "you may have missed events, drop everything"
+            except Exception:
+                log.exception("cache reset failed")
+
+    def publish(self, type_: str, payload: dict, actor: str = "", request_id: str = ""):
+        """Publish one of the gateway's own events (best effort, never raises)."""
+        now = datetime.now(timezone.utc)
+        event = {"id": f"gateway:{uuid.uuid4().hex}", "service": "gateway",
+                 "seq": int(now.timestamp() * 1e6), "stream_type": "error",
+                 "stream_id": request_id or uuid.uuid4().hex, "version": 1, "type": type_,
+                 "payload": payload, "actor": actor, "request_id": request_id,
+                 "created": now.replace(tzinfo=None).isoformat() + "Z"}
+        try:
+            with Connection(self.amqp_uri, connect_timeout=3,
+                            transport_options={"confirm_publish": True}) as conn:
+                conn.Producer().publish(event, exchange=event_exchange("gateway"),
+                                        routing_key=type_, serializer="json",
+                                        declare=[event_exchange("gateway")], delivery_mode=2,
+                                        retry=True, retry_policy={"max_retries": 2})
+        except Exception:
+            log.exception("could not publish %s", type_)

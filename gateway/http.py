@@ -1,0 +1,116 @@
+"""Request and response helpers: exact JSON content type, DRF-shaped bodies, paging envelope,
+request bodies (JSON, form, multipart) and InvenTree's input cleaning (CleanMixin, §1.5)."""
+import json
+import re
+from urllib.parse import urlencode
+
+import falcon
+
+from svckit.errors import ValidationFailed
+
+JSON = "application/json"  # exactly: the official client compares with ==
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_NEWLINES = re.compile(r"[\r\n]")
+
+
+def dumps(data) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def send(resp: falcon.Response, data, status=200):
+    resp.status = status
+    resp.content_type = JSON
+    resp.data = dumps(data)
+
+
+def absolute_url(req: falcon.Request, path: str | None = None, params: dict | None = None) -> str:
+    url = req.prefix + (req.path if path is None else path)
+    if params:
+        url += "?" + urlencode(params)
+    return url
+
+
+def send_list(req, resp, answer: dict):
+    """A bare array, or DRF's limit/offset envelope with absolute next/previous links."""
+    results = answer["results"]
+    if "count" not in answer:
+        return send(resp, results)
+    count = answer["count"]
+    params = dict(req.params)
+    limit = int(params["limit"])
+    offset = int(params.get("offset") or 0)
+    nxt = prev = None
+    if offset + limit < count:
+        nxt = absolute_url(req, params={**params, "offset": offset + limit})
+    if offset > 0:
+        if offset - limit <= 0:
+            prev = absolute_url(req, params={k: v for k, v in params.items() if k != "offset"})
+        else:
+            prev = absolute_url(req, params={**params, "offset": offset - limit})
+    send(resp, {"count": count, "next": nxt, "previous": prev, "results": results})
+
+
+def query(req) -> dict:
+    """The query string as single values (last one wins), without `format`."""
+    return {k: (v[-1] if isinstance(v, list) else v)
+            for k, v in req.params.items() if k != "format"}
+
+
+def body(req) -> dict:
+    """The request body as a dict; form and multipart bodies flattened (last value wins)."""
+    ctype = (req.content_type or "").split(";")[0].strip().lower()
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return _form(req, ctype)
+    raw = req.bounded_stream.read()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed({"detail": f"JSON parse error - {exc}"})
+
+
+def _form(req, ctype) -> dict:
+    data = {}
+    try:
+        if ctype == "multipart/form-data":
+            for part in req.get_media():
+                if not part.filename:
+                    data[part.name] = part.get_text()
+        else:
+            for key, value in req.get_media().items():
+                data[key] = value[-1] if isinstance(value, list) else value
+    except falcon.MediaMalformedError as exc:
+        raise ValidationFailed({"detail": f"Multipart form parse error - {exc.description}"})
+    return data
+
+
+def clean(data, keep_newlines=()):
+    """CleanMixin: refuse HTML tags, strip control characters and newlines, recursively in
+    dicts (not inside lists)."""
+    if not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, str):
+            if _TAG.search(value):
+                raise ValidationFailed({key: ["Remove HTML tags from this value"]})
+            value = _CONTROL.sub("", value)
+            if key not in keep_newlines:
+                value = _NEWLINES.sub("", value)
+        elif isinstance(value, dict):
+            value = clean(value, keep_newlines)
+        out[key] = value
+    return out
+
+
+def int_id(value, name="id") -> int:
+    """A path id; non-integers never reach a service (404 as Django's URL patterns do)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise falcon.HTTPNotFound()
+    if number < 0 or number > 2**63 - 1:
+        raise falcon.HTTPNotFound()
+    return number

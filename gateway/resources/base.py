@@ -1,0 +1,63 @@
+"""What every resource shares: the caller, RPC access, and generic list/detail handlers."""
+from gateway import http
+
+
+class Resource:
+    """`auth`: "required" (401 without credentials) or "optional" (AllowAny)."""
+
+    auth = "required"
+
+    def __init__(self, app):
+        self.app = app
+
+    def call(self, req, service: str, method: str, **kwargs):
+        return self.app.rpc.call(service, method, req.context.caller, req.path, **kwargs)
+
+
+class ListResource(Resource):
+    """A list endpoint backed by `<service>.list_<name>` and `<service>.create_<name>`."""
+
+    service = ""
+    name = ""
+    options_method = ""
+    creatable = True
+
+    def on_get(self, req, resp):
+        http.send_list(req, resp, self.call(req, self.service, f"list_{self.name}s",
+                                            params=http.query(req)))
+
+    def on_options(self, req, resp):
+        http.send(resp, self.call(req, self.service, self.options_method, detail=False))
+
+
+class DetailResource(Resource):
+    service = ""
+    name = ""
+    options_method = ""
+
+    def on_get(self, req, resp, id):
+        http.send(resp, self.call(req, self.service, f"get_{self.name}", pk=http.int_id(id)))
+
+    def _update(self, req, resp, id, partial):
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, self.service, f"update_{self.name}", pk=http.int_id(id),
+                                  data=data, partial=partial))
+        self.after_write(req)
+
+    def on_put(self, req, resp, id):
+        self._update(req, resp, id, False)
+
+    def on_patch(self, req, resp, id):
+        self._update(req, resp, id, True)
+
+    def on_delete(self, req, resp, id):
+        self.call(req, self.service, f"delete_{self.name}", pk=http.int_id(id))
+        resp.status = 204
+        self.after_write(req)
+
+    def on_options(self, req, resp, id):
+        http.int_id(id)
+        http.send(resp, self.call(req, self.service, self.options_method, detail=True))
+
+    def after_write(self, req):
+        """Hook: resources with gateway-side caches drop them here."""

@@ -1,0 +1,105 @@
+"""The audit service: records every domain event of every service, serves `/api/events/`.
+
+Subscribes to each source service's event exchange with a durable queue, so events
+published while it is down wait for it. Redeliveries are recognised by the event id and
+recorded once.
+"""
+from datetime import datetime, timezone
+
+from nameko.events import SERVICE_POOL, event_handler
+from sqlalchemy import insert, select
+
+from svckit import config
+from svckit.context import Caller
+from svckit.errors import NotAuthenticated, PermissionDenied, ValidationFailed
+from svckit.events import utcnow
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.listing import run_list
+
+from .models import audit_events, store
+
+SOURCES = tuple(config.setting(
+    "AUDIT_SOURCES", "gateway,users,status,system,attachments,importer").split(","))
+
+ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
+            "service": audit_events.c.service, "type": audit_events.c.type}
+
+
+def _parse_time(params, name):
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed({name: ["Enter a valid date/time."]})
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def render(row) -> dict:
+    return {"pk": row["id"], "id": row["event_id"], "service": row["service"],
+            "seq": row["seq"], "stream_type": row["stream_type"],
+            "stream_id": row["stream_id"], "version": row["version"], "type": row["type"],
+            "payload": row["payload"], "actor": row["actor"], "request_id": row["request_id"],
+            "created": row["created"].isoformat() + "Z"}
+
+
+class Service(ServiceBase):
+    name = "audit"
+    db = Store(store, relay=False)
+    caller: Caller = CallerProvider()
+
+    def record(self, event: dict):
+        created = datetime.fromisoformat(str(event["created"]).rstrip("Z"))
+        with self.db.write() as s:
+            seen = s.execute(select(audit_events.c.id).where(
+                audit_events.c.event_id == event["id"])).first()
+            if seen:
+                return
+            s.execute(insert(audit_events).values(
+                event_id=event["id"], service=event["service"], seq=event["seq"],
+                stream_type=event["stream_type"], stream_id=str(event["stream_id"]),
+                version=event["version"], type=event["type"], payload=event["payload"],
+                actor=event.get("actor", ""), request_id=event.get("request_id", ""),
+                created=created, received=utcnow()))
+
+    @rpc
+    def list_events(self, params: dict) -> dict:
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+        if not (self.caller.is_staff or self.caller.is_superuser):
+            raise PermissionDenied()
+        c = audit_events.c
+        stmt = select(audit_events)
+        for name, column in (("service", c.service), ("type", c.type),
+                             ("stream_type", c.stream_type), ("stream_id", c.stream_id),
+                             ("actor", c.actor), ("request_id", c.request_id)):
+            if params.get(name):
+                stmt = stmt.where(column.in_(str(params[name]).split(",")))
+        if params.get("stream"):
+            stream_type, _, stream_id = str(params["stream"]).partition(":")
+            stmt = stmt.where(c.stream_type == stream_type)
+            if stream_id:
+                stmt = stmt.where(c.stream_id == stream_id)
+        after, before = _parse_time(params, "after"), _parse_time(params, "before")
+        if after:
+            stmt = stmt.where(c.created >= after)
+        if before:
+            stmt = stmt.where(c.created < before)
+        with self.db.read() as s:
+            return run_list(s, stmt, params, search=(c.type, c.stream_type, c.actor),
+                            ordering=ORDERING, default_order=[c.id], render=render)
+
+
+def _subscriber(source: str):
+    @event_handler(source, "#", handler_type=SERVICE_POOL)
+    def handle(self, event):
+        self.record(event)
+    handle.__name__ = f"on_{source}_event"
+    return handle
+
+
+for _source in SOURCES:
+    setattr(Service, f"on_{_source}_event", _subscriber(_source))

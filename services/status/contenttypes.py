@@ -1,0 +1,52 @@
+"""Content types (SEMANTICS §4): InvenTree 264's Django models, served read-only."""
+from svckit.errors import NotFound
+
+from .contenttype_data import CONTENT_TYPES
+
+ROWS = tuple(
+    {"pk": pk, "app_label": app, "model": model,
+     "app_labeled_name": f"{app_name} | {verbose}", "is_plugin": False}
+    for pk, (app, model, app_name, verbose) in enumerate(CONTENT_TYPES, start=1))
+_BY_PK = {row["pk"]: row for row in ROWS}
+_VERBOSE = {pk: verbose for pk, (_, _, _, verbose) in enumerate(CONTENT_TYPES, start=1)}
+
+
+def by_pk(pk: int) -> dict:
+    row = _BY_PK.get(pk)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def by_model(model: str) -> dict:
+    for row in ROWS:
+        if row["model"] == model:
+            return row
+    raise NotFound()
+
+
+def exists(pk) -> bool:
+    return pk in _BY_PK
+
+
+def model_title(pk: int) -> str:
+    """A model's verbose name title-cased, as custom states show it ("Stock Item")."""
+    return _VERBOSE[pk].title()
+
+
+def app_label(pk: int) -> str:
+    return _BY_PK[pk]["app_label"]
+
+
+def search_list(params: dict) -> list[dict]:
+    """Search on app_label and model, ordering on any field (the list is small and static)."""
+    from svckit.listing import search_terms
+    rows = list(ROWS)
+    for term in search_terms(params.get("search", "")):
+        term = term.lower()
+        rows = [r for r in rows if term in r["app_label"].lower() or term in r["model"].lower()]
+    for name in reversed([n.strip() for n in str(params.get("ordering") or "").split(",") if n.strip()]):
+        key = name.lstrip("-")
+        if key in ("pk", "app_label", "model", "app_labeled_name", "is_plugin"):
+            rows.sort(key=lambda r: r[key], reverse=name.startswith("-"))
+    return rows

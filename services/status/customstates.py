@@ -1,0 +1,136 @@
+"""Custom states (SEMANTICS §11, §19.3): fields, validation, commands, and the merged
+status document."""
+import hashlib
+import json
+
+from sqlalchemy import select
+
+from svckit.context import Caller
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.fields import Field, validate
+
+from . import contenttypes
+from .classes import COLORS, REFERENCE_STATUSES, STATUS_CLASSES, builtin_keys
+from .models import custom_states, store
+
+FIELDS = {
+    "pk": Field("integer", "ID", read_only=True),
+    "key": Field("integer", "Key", "Value that will be saved in the models database",
+                 required=True),
+    "name": Field("string", "Name", "Name of the state", required=True, max_length=250),
+    "label": Field("string", "Label", "Label that will be displayed in the frontend",
+                   required=True, max_length=250),
+    "color": Field("choice", "Color", "Color that will be displayed in the frontend",
+                   choices=[(c, c) for c in COLORS], default="secondary"),
+    "logical_key": Field("integer", "Logical Key",
+                         "State logical key that is equal to this custom state in business logic",
+                         required=True),
+    "model": Field("related field", "Model", "Model this state is associated with",
+                   required=True, model="contenttype", api_url="/api/contenttype/"),
+    "model_name": Field("string", "Model name", read_only=True),
+    "reference_status": Field("choice", "Reference Status Set",
+                              "Status set that is extended with this custom state",
+                              required=True, choices=[(r, r) for r in REFERENCE_STATUSES]),
+}
+
+COLUMNS = {name: custom_states.c[name] for name in
+           ("key", "name", "label", "color", "logical_key", "model", "reference_status")}
+COLUMNS["pk"] = custom_states.c.id
+SEARCH = (custom_states.c.key, custom_states.c.name, custom_states.c.label,
+          custom_states.c.reference_status)
+
+
+def render(row) -> dict:
+    return {"pk": row["id"], "key": row["key"], "name": row["name"], "label": row["label"],
+            "color": row["color"], "logical_key": row["logical_key"], "model": row["model"],
+            "model_name": contenttypes.model_title(row["model"]),
+            "reference_status": row["reference_status"]}
+
+
+def get(session, pk) -> dict:
+    row = session.execute(select(custom_states).where(custom_states.c.id == pk)).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
+def check(session, data: dict, current: dict | None = None, partial=False) -> dict:
+    """Field checks, then the model's clean() rules and the unique-together rule."""
+    cleaned = validate(FIELDS, data, partial=partial)
+    merged = {**(current or {}), **cleaned}
+    if not contenttypes.exists(merged["model"]):
+        raise ValidationFailed({"model": [f'Invalid pk "{merged["model"]}" - object does not exist.']})
+    if merged["key"] == merged["logical_key"]:
+        raise ValidationFailed({"key": ["Key must be different from logical key"]})
+    reference_keys = builtin_keys(merged["reference_status"])
+    if merged["key"] in reference_keys:
+        raise ValidationFailed({"key": ["Key must be different from the logical keys of the reference status"]})
+    if merged["logical_key"] not in reference_keys:
+        raise ValidationFailed({"logical_key": ["Logical key must be in the logical keys of the reference status"]})
+    clash = select(custom_states.c.id).where(
+        custom_states.c.model == merged["model"],
+        custom_states.c.reference_status == merged["reference_status"],
+        custom_states.c.key == merged["key"],
+        custom_states.c.logical_key == merged["logical_key"])
+    if current:
+        clash = clash.where(custom_states.c.id != current["id"])
+    if session.execute(clash).first():
+        raise ValidationFailed({"non_field_errors": [
+            "The fields model, reference_status, key, logical_key must make a unique set."]})
+    return cleaned
+
+
+def _require_staff(caller: Caller):
+    if not (caller.is_staff or caller.is_superuser):
+        raise PermissionDenied()
+
+
+def create(session, caller: Caller, data) -> dict:
+    _require_staff(caller)
+    return create_checked(session, caller, check(session, data))
+
+
+def create_checked(session, caller, cleaned: dict, import_key: str | None = None) -> dict:
+    _require_staff(caller)
+    pk = store.next_stream_id(session, "custom_state")
+    payload = {"color": "secondary", **cleaned}
+    if import_key:
+        payload["import_key"] = import_key
+    store.record(session, "custom_state", pk, "custom_state.created", payload, caller)
+    return render(get(session, pk))
+
+
+def update(session, caller: Caller, pk: int, data, partial: bool) -> dict:
+    _require_staff(caller)
+    current = get(session, pk)
+    cleaned = check(session, data, current, partial)
+    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
+    if changed:
+        store.record(session, "custom_state", pk, "custom_state.updated", changed, caller)
+    return render(get(session, pk))
+
+
+def delete(session, caller: Caller, pk: int):
+    _require_staff(caller)
+    row = get(session, pk)
+    store.record(session, "custom_state", pk, "custom_state.deleted",
+                 {"key": row["key"], "reference_status": row["reference_status"]}, caller)
+
+
+def status_document(session) -> dict:
+    """`GET /api/generic/status/`: every class with its custom states merged into the class
+    they reference (the intent of InvenTree's code; see SEMANTICS §11)."""
+    doc = {name: {"class": cls, "values": dict(values)}
+           for name, (cls, values) in STATUS_CLASSES.items()}
+    rows = session.execute(select(custom_states).order_by(custom_states.c.id)).mappings()
+    for row in rows:
+        entry = doc[row["reference_status"]]
+        name = row["name"].upper().replace(" ", "")
+        entry["values"][name] = {"color": row["color"], "key": row["key"],
+                                 "label": row["label"], "name": name}
+    return doc
+
+
+def etag_of(doc) -> str:
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -1,0 +1,140 @@
+"""The status service: generic status classes, custom states and content types."""
+from sqlalchemy import select
+
+from svckit.context import Caller
+from svckit.errors import NotAuthenticated, NotFound
+from svckit.fields import describe, options_document
+from svckit.importing import ImportAdapter, ImportTargets
+from svckit.listing import page_list, run_list
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+
+from . import contenttypes, customstates
+from .classes import STATUS_CLASSES
+from .models import custom_states, receipts, store
+
+IMPORTS = ImportTargets({
+    "inventreecustomuserstatemodel": ImportAdapter(
+        label="Custom State", fields=customstates.FIELDS,
+        validate=lambda session, data: customstates.check(session, data),
+        create=lambda session, caller, cleaned, key:
+            customstates.create_checked(session, caller, cleaned, key)["pk"]),
+}, receipts)
+
+
+class Service(ServiceBase):
+    name = "status"
+    db = Store(store)
+    caller: Caller = CallerProvider()
+
+    def _login(self):
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+
+    # ------------------------------------------------------------ status classes
+
+    @rpc
+    def statuses(self) -> dict:
+        """The merged status document and its ETag."""
+        with self.db.read() as s:
+            doc = customstates.status_document(s)
+        return {"etag": customstates.etag_of(doc), "document": doc}
+
+    @rpc
+    def status_class(self, name: str) -> dict:
+        with self.db.read() as s:
+            doc = customstates.status_document(s)
+        for key, entry in doc.items():
+            if name in (key, entry["class"]):
+                return entry
+        raise NotFound({"detail": f"Status class '{name}' not found"})
+
+    # ------------------------------------------------------------ custom states
+
+    @rpc
+    def list_custom_states(self, params: dict) -> dict:
+        self._login()
+        stmt = select(custom_states)
+        if params.get("reference_status"):
+            stmt = stmt.where(custom_states.c.reference_status == params["reference_status"])
+        if params.get("model"):
+            stmt = stmt.where(custom_states.c.model == params["model"])
+        with self.db.read() as s:
+            return run_list(s, stmt, params, search=customstates.SEARCH,
+                            ordering=customstates.COLUMNS, default_order=[custom_states.c.id],
+                            render=customstates.render)
+
+    @rpc
+    def export_custom_states(self, params: dict) -> dict:
+        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+        return {"fields": describe(customstates.FIELDS),
+                "rows": self.list_custom_states(params)["results"]}
+
+    @rpc
+    def get_custom_state(self, pk: int) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return customstates.render(customstates.get(s, pk))
+
+    @rpc
+    def create_custom_state(self, data: dict) -> dict:
+        self._login()
+        with self.db.write() as s:
+            return customstates.create(s, self.caller, data)
+
+    @rpc
+    def update_custom_state(self, pk: int, data: dict, partial: bool = False) -> dict:
+        self._login()
+        with self.db.write() as s:
+            return customstates.update(s, self.caller, pk, data, partial)
+
+    @rpc
+    def delete_custom_state(self, pk: int) -> None:
+        self._login()
+        with self.db.write() as s:
+            customstates.delete(s, self.caller, pk)
+
+    @rpc
+    def custom_state_options(self, detail: bool = False) -> dict:
+        self._login()
+        staff = self.caller.is_staff or self.caller.is_superuser
+        methods = (["PUT"] if detail else ["POST"]) if staff else []
+        return options_document("Custom State Detail" if detail else "Custom State List",
+                                "", customstates.FIELDS, methods)
+
+    # ------------------------------------------------------------ content types
+
+    @rpc
+    def list_content_types(self, params: dict) -> dict:
+        self._login()
+        return page_list(contenttypes.search_list(params), params)
+
+    @rpc
+    def get_content_type(self, pk: int) -> dict:
+        self._login()
+        return contenttypes.by_pk(pk)
+
+    @rpc
+    def get_content_type_by_model(self, model: str) -> dict:
+        self._login()
+        return contenttypes.by_model(model)
+
+    # ------------------------------------------------------------ import-target protocol
+
+    @rpc
+    def import_targets(self) -> list:
+        return IMPORTS.targets()
+
+    @rpc
+    def import_fields(self, model_type: str) -> dict:
+        return IMPORTS.fields(model_type)
+
+    @rpc
+    def import_validate(self, model_type: str, rows: list) -> list:
+        with self.db.read() as s:
+            return IMPORTS.validate(s, model_type, rows)
+
+    @rpc
+    def import_create(self, model_type: str, rows: list) -> list:
+        self._login()
+        with self.db.write() as s:
+            return IMPORTS.create(s, self.caller, model_type, rows)

@@ -1,0 +1,254 @@
+"""Users, groups with roles, and API tokens: the users service's commands and queries.
+
+Functions take an open session and the caller; every change is recorded through the event
+store, which also updates the tables. The service entrypoints and the CLI share them.
+"""
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from svckit import config
+from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
+from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
+
+from .models import groups, memberships, store, tokens, users
+from .passwords import check_password, hash_password, validate_password
+
+TOKEN_DAYS = 365
+_HTML_TAG = re.compile(r"<[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+# ---------------------------------------------------------------- roles
+
+def normalise_roles(roles) -> dict[str, list[str]]:
+    """Validate a `{"role": ["perm", ...]}` object and apply InvenTree's implications:
+    add or delete imply change, any permission implies view."""
+    if roles is None:
+        return {}
+    if not isinstance(roles, dict):
+        raise ValidationFailed({"roles": ["Roles must be an object of role names to permissions"]})
+    result = {}
+    for role, perms in roles.items():
+        if role not in ROLE_NAMES:
+            raise ValidationFailed({"roles": [f"Unknown role '{role}'"]})
+        if isinstance(perms, str):
+            perms = [perms]
+        if not isinstance(perms, list) or any(p not in PERMISSIONS for p in perms):
+            raise ValidationFailed({"roles": [f"Invalid permissions for role '{role}': "
+                                              f"choose from {', '.join(PERMISSIONS)}"]})
+        granted = set(perms)
+        if granted & {"add", "delete"}:
+            granted.add("change")
+        if granted:
+            granted.add("view")
+        if granted:
+            result[role] = [p for p in PERMISSIONS if p in granted]
+    return result
+
+
+def user_roles(session, user: dict) -> dict[str, list[str]]:
+    if user["is_superuser"]:
+        return {role: list(PERMISSIONS) for role in ROLE_NAMES}
+    rows = session.execute(select(groups.c.roles).join(
+        memberships, memberships.c.group_id == groups.c.id)
+        .where(memberships.c.user_id == user["id"])).scalars().all()
+    merged: dict[str, set] = {}
+    for roles in rows:
+        for role, perms in roles.items():
+            merged.setdefault(role, set()).update(perms)
+    return {r: [p for p in PERMISSIONS if p in merged[r]] for r in ROLE_NAMES if merged.get(r)}
+
+
+def caller_for(session, user: dict, request_id: str = "") -> Caller:
+    data = {"user_id": user["id"], "username": user["username"], "is_staff": user["is_staff"],
+            "is_superuser": user["is_superuser"], "roles": user_roles(session, user)}
+    if request_id:
+        data["request_id"] = request_id
+    return Caller(**data)
+
+
+def roles_document(session, user: dict) -> dict:
+    """`GET /api/user/roles/`: all ten roles in order, null where the user has none."""
+    granted = user_roles(session, user)
+    permissions: dict[str, list[str]] = {}
+    return {"user": user["id"], "username": user["username"],
+            "roles": {role: granted.get(role) for role in ROLE_NAMES},
+            "permissions": permissions,
+            "is_staff": user["is_staff"], "is_superuser": user["is_superuser"]}
+
+
+# ---------------------------------------------------------------- users
+
+def get_user(session, user_id: int) -> dict:
+    row = session.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
+def find_user(session, username: str) -> dict | None:
+    row = session.execute(select(users).where(users.c.username == username)).mappings().first()
+    return dict(row) if row else None
+
+
+def user_repr(session, user: dict) -> dict:
+    member_of = session.execute(select(groups.c.id, groups.c.name).join(
+        memberships, memberships.c.group_id == groups.c.id)
+        .where(memberships.c.user_id == user["id"]).order_by(groups.c.id)).all()
+    return {"pk": user["id"], "username": user["username"], "first_name": user["first_name"],
+            "last_name": user["last_name"], "email": user["email"],
+            "groups": [{"pk": g, "name": n} for g, n in member_of],
+            "is_staff": user["is_staff"], "is_superuser": user["is_superuser"],
+            "is_active": user["is_active"]}
+
+
+def create_user(session, caller: Caller, *, username: str, password: str | None, email="",
+                first_name="", last_name="", is_staff=False, is_superuser=False,
+                group_names=()) -> dict:
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed({"username": ["This field may not be blank."]})
+    if not re.fullmatch(r"[\w.@+-]{1,150}", username):
+        raise ValidationFailed({"username": [
+            "Enter a valid username. This value may contain only letters, numbers, "
+            "and @/./+/-/_ characters."]})
+    if find_user(session, username):
+        raise ValidationFailed({"username": ["A user with that username already exists."]})
+    if password:
+        problems = validate_password(password, username)
+        if problems:
+            raise ValidationFailed({"password": problems})
+    group_ids = []
+    for name in group_names:
+        gid = session.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
+        if gid is None:
+            raise ValidationFailed({"groups": [f"Group '{name}' does not exist"]})
+        group_ids.append(gid)
+    uid = store.next_stream_id(session, "user")
+    store.record(session, "user", uid, "user.created", {
+        "username": username, "email": email, "first_name": first_name, "last_name": last_name,
+        "password": hash_password(password) if password else "",
+        "is_staff": bool(is_staff or is_superuser), "is_superuser": bool(is_superuser),
+        "is_active": True}, caller)
+    if group_ids:
+        store.record(session, "user", uid, "user.groups_changed", {"groups": group_ids}, caller)
+    return get_user(session, uid)
+
+
+def set_password(session, caller: Caller, user: dict, password: str):
+    problems = validate_password(password, user["username"])
+    if problems:
+        raise ValidationFailed({"password": problems})
+    store.record(session, "user", user["id"], "user.password_changed",
+                 {"password": hash_password(password)}, caller)
+
+
+def authenticate_password(session, username: str, password: str) -> dict:
+    user = find_user(session, username)
+    if user is None:
+        hash_password(password)  # same work either way: timing does not reveal accounts
+        raise AuthenticationFailed("Invalid username/password.")
+    if not check_password(password, user["password"]) or not user["is_active"]:
+        raise AuthenticationFailed("Invalid username/password.")
+    return user
+
+
+# ---------------------------------------------------------------- groups
+
+def create_group(session, caller: Caller, name: str, roles=None) -> dict:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed({"name": ["This field may not be blank."]})
+    if session.execute(select(groups.c.id).where(groups.c.name == name)).first():
+        raise ValidationFailed({"name": ["group with this name already exists."]})
+    gid = store.next_stream_id(session, "group")
+    store.record(session, "group", gid, "group.created",
+                 {"name": name, "roles": normalise_roles(roles)}, caller)
+    return {"pk": gid, "name": name, "roles": normalise_roles(roles)}
+
+
+# ---------------------------------------------------------------- tokens
+
+def _token_secret() -> bytes:
+    value = config.setting("USERS_TOKEN_SECRET")
+    if value:
+        return value.encode()
+    path = Path(config.data_dir()) / "users-token-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def token_key(nonce: str, created: datetime) -> str:
+    """InvenTree's format `inv-<40 hex>-<YYYYMMDD>`, derived from a server secret and the
+    token's nonce: the database holds only a hash of the key, yet the same key can be
+    handed out again (as `GET /api/user/token/` does for a live token of the same name)."""
+    digest = hmac.new(_token_secret(), nonce.encode(), hashlib.sha256).hexdigest()[:40]
+    return f"inv-{digest}-{created:%Y%m%d}"
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def sanitise_token_name(name) -> str:
+    name = str(name or "").strip()
+    if _HTML_TAG.search(name):
+        raise ValidationFailed({"non_field_errors": ["Remove HTML tags from this value"]})
+    name = "".join(ch for ch in _CONTROL.sub("", name) if ch.isprintable() or ch == " ")
+    return name.replace(" ", "-")[:100]
+
+
+def token_for(session, caller: Caller, user: dict, name: str, meta: dict) -> dict:
+    """Reuse the user's live token of this name, or issue a new one."""
+    name = sanitise_token_name(name)
+    today = date.today()
+    row = session.execute(select(tokens).where(
+        tokens.c.user_id == user["id"], tokens.c.name == name, tokens.c.revoked.is_(False),
+        tokens.c.expiry >= today).order_by(tokens.c.id)).mappings().first()
+    if row is None:
+        nonce = secrets.token_hex(16)
+        created = datetime.utcnow()
+        key = token_key(nonce, created)
+        tid = store.next_stream_id(session, "token")
+        store.record(session, "token", tid, "token.issued", {
+            "user_id": user["id"], "name": name, "key_hash": key_hash(key), "nonce": nonce,
+            "expiry": (today + timedelta(days=TOKEN_DAYS)).isoformat(), "last_seen": None,
+            "meta": meta}, caller)
+        row = session.execute(select(tokens).where(tokens.c.id == tid)).mappings().one()
+    key = token_key(row["nonce"], row["created"])
+    return {"token": key, "name": row["name"], "expiry": row["expiry"].isoformat()}
+
+
+def authenticate_token(session, key: str, request_id: str = "") -> tuple[Caller, int]:
+    row = session.execute(select(tokens).where(tokens.c.key_hash == key_hash(key))
+                          ).mappings().first()
+    if row is None:
+        raise AuthenticationFailed("Invalid token.")
+    if row["revoked"]:
+        raise AuthenticationFailed("Token has been revoked")
+    if row["expiry"] < date.today():
+        raise AuthenticationFailed("Token has expired")
+    user = get_user(session, row["user_id"])
+    if not user["is_active"]:
+        raise AuthenticationFailed("User inactive or deleted.")
+    return caller_for(session, user, request_id), row
+
+
+def revoke_token(session, caller: Caller, token_id: int) -> dict:
+    row = session.execute(select(tokens).where(tokens.c.id == token_id,
+                                               tokens.c.user_id == caller.user_id)
+                          ).mappings().first()
+    if row is None:
+        raise NotFound()
+    if not row["revoked"]:
+        store.record(session, "token", token_id, "token.revoked",
+                     {"user_id": row["user_id"]}, caller)
+    return dict(row)

@@ -1,0 +1,87 @@
+"""Account administration from the command line (the users service's own store).
+
+    python -m services.users.cli ensure-admin
+        creates the superuser from INVENTREE_ADMIN_USER / _PASSWORD / _EMAIL if it does not
+        exist; without a password one is generated and printed once.
+    python -m services.users.cli create-user NAME --password P [--email E] [--staff]
+        [--superuser] [--role part:change ...]
+        creates a user; roles go into a group "<NAME>-roles" the user joins.
+"""
+import argparse
+import secrets
+import sys
+
+from svckit import config
+from svckit.context import SYSTEM
+from svckit.db import Database
+from svckit.errors import ApiError
+
+from . import accounts
+from .models import metadata
+
+
+def _db() -> Database:
+    db = Database(config.database_url("users"), metadata)
+    db.create_all()
+    return db
+
+
+def ensure_admin() -> str:
+    username = config.setting("INVENTREE_ADMIN_USER", "admin")
+    password = config.setting("INVENTREE_ADMIN_PASSWORD")
+    email = config.setting("INVENTREE_ADMIN_EMAIL", "")
+    db = _db()
+    with db.write() as s:
+        if accounts.find_user(s, username):
+            return f"superuser '{username}' exists"
+        generated = not password
+        password = password or secrets.token_urlsafe(12)
+        accounts.create_user(s, SYSTEM, username=username, password=None, email=email,
+                             is_staff=True, is_superuser=True)
+        # the operator's chosen password is accepted as given (InvenTree does the same)
+        user = accounts.find_user(s, username)
+        accounts.store.record(s, "user", user["id"], "user.password_changed",
+                              {"password": accounts.hash_password(password)}, SYSTEM)
+    if generated:
+        return (f"created superuser '{username}' with generated password: {password}\n"
+                "(shown once; set INVENTREE_ADMIN_PASSWORD to choose it)")
+    return f"created superuser '{username}'"
+
+
+def create_user(args) -> str:
+    roles: dict[str, list[str]] = {}
+    for spec in args.role or ():
+        role, _, perm = spec.partition(":")
+        roles.setdefault(role, []).append(perm or "view")
+    db = _db()
+    with db.write() as s:
+        group_names = []
+        if roles:
+            accounts.create_group(s, SYSTEM, f"{args.username}-roles", roles)
+            group_names.append(f"{args.username}-roles")
+        user = accounts.create_user(s, SYSTEM, username=args.username, password=args.password,
+                                    email=args.email, is_staff=args.staff,
+                                    is_superuser=args.superuser, group_names=group_names)
+    return f"created user '{user['username']}' (pk {user['id']})"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m services.users.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("ensure-admin")
+    create = sub.add_parser("create-user")
+    create.add_argument("username")
+    create.add_argument("--password", required=True)
+    create.add_argument("--email", default="")
+    create.add_argument("--staff", action="store_true")
+    create.add_argument("--superuser", action="store_true")
+    create.add_argument("--role", action="append", help="role:permission, e.g. part:change")
+    args = parser.parse_args(argv)
+    try:
+        print(ensure_admin() if args.command == "ensure-admin" else create_user(args))
+    except ApiError as exc:
+        sys.exit(f"error: {exc.detail}")
+
+
+if __name__ == "__main__":
+    main()

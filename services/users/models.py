@@ -1,0 +1,119 @@
+"""The users service's tables (projections of its event log) and their projector."""
+from datetime import date
+
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
+                        String, Table, delete, insert, update)
+
+from svckit.events import EventStore, Projector
+
+metadata = MetaData()
+
+users = Table(
+    "auth_user", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, default=""),
+    Column("first_name", String(150), nullable=False, default=""),
+    Column("last_name", String(150), nullable=False, default=""),
+    Column("password", String(200), nullable=False, default=""),
+    Column("is_staff", Boolean, nullable=False, default=False),
+    Column("is_superuser", Boolean, nullable=False, default=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("date_joined", DateTime, nullable=False),
+)
+
+groups = Table(
+    "auth_group", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("roles", JSON, nullable=False),  # {"part": ["view", "change"], ...}
+)
+
+memberships = Table(
+    "auth_user_groups", metadata,
+    Column("user_id", Integer, ForeignKey("auth_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Integer, ForeignKey("auth_group.id", ondelete="CASCADE"),
+           primary_key=True),
+)
+
+tokens = Table(
+    "api_token", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("user_id", Integer, ForeignKey("auth_user.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("name", String(100), nullable=False, default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("nonce", String(32), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("expiry", Date, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("last_seen", Date, nullable=True),
+    Column("meta", JSON, nullable=False),
+)
+
+projector = Projector([memberships, tokens, groups, users])
+store = EventStore("users", metadata, projector)
+
+
+def _id(event) -> int:
+    return int(event["stream_id"])
+
+
+@projector.on("user.created")
+def _user_created(s, e):
+    s.execute(insert(users).values(id=_id(e), date_joined=e["created"], **e["payload"]))
+
+
+@projector.on("user.updated", "user.password_changed")
+def _user_updated(s, e):
+    s.execute(update(users).where(users.c.id == _id(e)).values(**e["payload"]))
+
+
+@projector.on("user.deleted")
+def _user_deleted(s, e):
+    uid = _id(e)
+    s.execute(delete(tokens).where(tokens.c.user_id == uid))
+    s.execute(delete(memberships).where(memberships.c.user_id == uid))
+    s.execute(delete(users).where(users.c.id == uid))
+
+
+@projector.on("user.groups_changed")
+def _user_groups(s, e):
+    uid = _id(e)
+    s.execute(delete(memberships).where(memberships.c.user_id == uid))
+    for gid in e["payload"]["groups"]:
+        s.execute(insert(memberships).values(user_id=uid, group_id=gid))
+
+
+@projector.on("group.created")
+def _group_created(s, e):
+    s.execute(insert(groups).values(id=_id(e), **e["payload"]))
+
+
+@projector.on("group.updated", "group.roles_changed")
+def _group_updated(s, e):
+    s.execute(update(groups).where(groups.c.id == _id(e)).values(**e["payload"]))
+
+
+@projector.on("group.deleted")
+def _group_deleted(s, e):
+    s.execute(delete(memberships).where(memberships.c.group_id == _id(e)))
+    s.execute(delete(groups).where(groups.c.id == _id(e)))
+
+
+@projector.on("token.issued")
+def _token_issued(s, e):
+    p = dict(e["payload"])
+    p["expiry"] = date.fromisoformat(p["expiry"])
+    s.execute(insert(tokens).values(id=_id(e), created=e["created"], revoked=False, **p))
+
+
+@projector.on("token.revoked")
+def _token_revoked(s, e):
+    s.execute(update(tokens).where(tokens.c.id == _id(e)).values(revoked=True))
+
+
+@projector.on("token.seen")
+def _token_seen(s, e):
+    s.execute(update(tokens).where(tokens.c.id == _id(e))
+              .values(last_seen=date.fromisoformat(e["payload"]["last_seen"])))

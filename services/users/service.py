@@ -1,0 +1,53 @@
+"""The users service: authentication for the gateway, `/api/user/me/`, `/token/`, `/roles/`."""
+from datetime import date
+
+from svckit.context import Caller
+from svckit.errors import NotAuthenticated
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+
+from . import accounts
+from .models import store
+
+
+class Service(ServiceBase):
+    name = "users"
+    db = Store(store)
+    caller: Caller = CallerProvider()
+
+    def _me(self, session) -> dict:
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+        return accounts.get_user(session, self.caller.user_id)
+
+    @rpc
+    def authenticate_token(self, key: str) -> dict:
+        """The caller behind an API token, with the token's id (for cache invalidation)."""
+        with self.db.read() as s:
+            caller, row = accounts.authenticate_token(s, key, self.caller.request_id)
+        if row["last_seen"] != date.today():
+            with self.db.write() as s:
+                store.record(s, "token", row["id"], "token.seen",
+                             {"last_seen": date.today().isoformat()}, caller)
+        return {"caller": caller.model_dump(mode="json"), "token_id": row["id"]}
+
+    @rpc
+    def authenticate_password(self, username: str, password: str) -> dict:
+        with self.db.read() as s:
+            user = accounts.authenticate_password(s, username, password)
+            return {"caller": accounts.caller_for(s, user, self.caller.request_id)
+                    .model_dump(mode="json")}
+
+    @rpc
+    def me(self) -> dict:
+        with self.db.read() as s:
+            return accounts.user_repr(s, self._me(s))
+
+    @rpc
+    def roles(self) -> dict:
+        with self.db.read() as s:
+            return accounts.roles_document(s, self._me(s))
+
+    @rpc
+    def token(self, name: str = "", meta: dict | None = None) -> dict:
+        with self.db.write() as s:
+            return accounts.token_for(s, self.caller, self._me(s), name, meta or {})

@@ -1,0 +1,1 @@
+"""Shared infrastructure for the services and the gateway (no domain code)."""

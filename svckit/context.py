@@ -1,0 +1,31 @@
+"""The caller of a request, as authenticated by the gateway and passed along every RPC call."""
+import uuid
+
+from pydantic import BaseModel, Field
+
+ROLE_NAMES = ("admin", "part_category", "part", "stocktake", "stock_location", "stock",
+              "build", "purchase_order", "sales_order", "return_order")
+PERMISSIONS = ("view", "add", "change", "delete")
+
+
+class Caller(BaseModel):
+    user_id: int | None = None
+    username: str = ""
+    is_staff: bool = False
+    is_superuser: bool = False
+    roles: dict[str, list[str]] = Field(default_factory=dict)
+    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    def has_role(self, role: str, permission: str) -> bool:
+        return self.is_superuser or permission in (self.roles.get(role) or ())
+
+    @property
+    def actor(self) -> str:
+        return self.username or ("system" if self.user_id is None else str(self.user_id))
+
+
+SYSTEM = Caller(username="system")

@@ -1,0 +1,79 @@
+"""Database access for one service: engine, units of work, test helpers.
+
+SQLite (WAL, busy timeout, write transactions begun IMMEDIATE so two writers never deadlock
+on a lock upgrade) is the embedded default; PostgreSQL is selected by the URL (psycopg2,
+which eventlet's monkey patching makes cooperative).
+"""
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """A service's store: `write()` and `read()` give a session inside one transaction."""
+
+    def __init__(self, url: str, metadata):
+        self.url = url
+        self.metadata = metadata
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.on_commit = None  # called after each committed write (wakes the event relay)
+
+    def create_all(self):
+        self.metadata.create_all(self.engine)
+
+    @contextmanager
+    def write(self, notify: bool = True):
+        """One write transaction: committed on success, rolled back on any exception.
+        `notify=False` skips the after-commit hook (the relay's own bookkeeping)."""
+        session: Session = self._sessions()
+        if self.is_sqlite:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if notify and self.on_commit is not None:
+            self.on_commit()
+
+    @contextmanager
+    def read(self):
+        session: Session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self):
+        self.engine.dispose()

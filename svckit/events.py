@@ -1,0 +1,162 @@
+"""The event log: every state change is an event, appended in the same transaction.
+
+A service's tables are projections of its log. Writes call `EventStore.record()`, which
+appends the event (stream type, stream id, per-stream version, type, JSON payload, actor,
+request id, time) and applies the service's projector to the tables in the same
+transaction; `EventStore.replay()` empties the projected tables and re-applies the log.
+"""
+import zlib
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String,
+                        Table, UniqueConstraint, delete, func, insert, select, text)
+from sqlalchemy.orm import Session
+
+from svckit.context import Caller
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def event_log_tables(metadata: MetaData):
+    """Tables every service keeps beside its own: the log, subscriber receipts, relay lease."""
+    events = Table(
+        "event_log", metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+               autoincrement=True),
+        Column("stream_type", String(64), nullable=False),
+        Column("stream_id", String(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("type", String(100), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("actor", String(150), nullable=False, default=""),
+        Column("request_id", String(64), nullable=False, default=""),
+        Column("created", DateTime, nullable=False),
+        Column("published", DateTime, nullable=True),
+        UniqueConstraint("stream_type", "stream_id", "version", name="uq_event_stream_version"),
+    )
+    Index("ix_event_unpublished", events.c.id, sqlite_where=events.c.published.is_(None),
+          postgresql_where=events.c.published.is_(None))
+    processed = Table(
+        "processed_event", metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(120), primary_key=True),
+        Column("processed", DateTime, nullable=False),
+    )
+    lease = Table(
+        "relay_lease", metadata,
+        Column("name", String(50), primary_key=True),
+        Column("owner", String(100), nullable=False),
+        Column("until", DateTime, nullable=False),
+    )
+    sequence = Table(
+        "id_sequence", metadata,
+        Column("name", String(64), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
+    return events, processed, lease, sequence
+
+
+class Projector:
+    """Maps event types to functions that apply them to a service's tables."""
+
+    def __init__(self, tables):
+        self.tables = tables
+        self.handlers: dict[str, Callable] = {}
+
+    def on(self, *types):
+        def register(fn):
+            for t in types:
+                self.handlers[t] = fn
+            return fn
+        return register
+
+    def apply(self, session: Session, event: dict):
+        handler = self.handlers.get(event["type"])
+        if handler is not None:
+            handler(session, event)
+
+
+class EventStore:
+    def __init__(self, service: str, metadata: MetaData, projector: Projector):
+        self.service = service
+        self.events, self.processed, self.lease, self.sequence = event_log_tables(metadata)
+        self.projector = projector
+
+    def record(self, session: Session, stream_type: str, stream_id, type_: str, payload: dict,
+               caller: Caller | None = None) -> dict:
+        """Append one event and apply it to the tables, inside the caller's transaction."""
+        stream_id = str(stream_id)
+        if session.bind.dialect.name == "postgresql":
+            key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        version = session.execute(
+            select(func.coalesce(func.max(self.events.c.version), 0))
+            .where(self.events.c.stream_type == stream_type,
+                   self.events.c.stream_id == stream_id)).scalar_one() + 1
+        row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
+               "type": type_, "payload": payload,
+               "actor": caller.actor if caller else "system",
+               "request_id": caller.request_id if caller else "",
+               "created": utcnow()}
+        row["id"] = session.execute(insert(self.events).values(**row)).inserted_primary_key[0]
+        self.projector.apply(session, row)
+        return row
+
+    def next_stream_id(self, session: Session, stream_type: str) -> int:
+        """A fresh integer id for a new aggregate of `stream_type`, never reused after a
+        delete (the log keeps old streams). The counter is not projected: replay keeps it."""
+        seq = self.sequence
+        current = session.execute(select(seq.c.value).where(seq.c.name == stream_type)
+                                  .with_for_update()).scalar()
+        if current is None:
+            session.execute(insert(seq).values(name=stream_type, value=1))
+            return 1
+        session.execute(seq.update().where(seq.c.name == stream_type).values(value=current + 1))
+        return current + 1
+
+    def replay(self, session: Session) -> int:
+        """Rebuild every projected table from the log; returns the number of events applied."""
+        for table in reversed(self.projector.tables):
+            session.execute(delete(table))
+        count = 0
+        result = session.execute(select(self.events).order_by(self.events.c.id))
+        for row in result.mappings():
+            self.projector.apply(session, dict(row))
+            count += 1
+        return count
+
+    def mark_processed(self, session: Session, consumer: str, event_id: str) -> bool:
+        """Record that `consumer` applied `event_id`; False if it already had (a redelivery)."""
+        seen = session.execute(select(self.processed.c.event_id).where(
+            self.processed.c.consumer == consumer,
+            self.processed.c.event_id == event_id)).first()
+        if seen:
+            return False
+        session.execute(insert(self.processed).values(consumer=consumer, event_id=event_id,
+                                                      processed=utcnow()))
+        return True
+
+
+SECRET_KEYS = frozenset({"password", "key_hash", "nonce"})
+
+
+def wire_event(service: str, row: dict) -> dict:
+    """The JSON message published for a committed event (secrets such as password hashes
+    stay in the service's own log and are not published)."""
+    created = row["created"]
+    return {
+        "id": f"{service}:{row['id']}",
+        "service": service,
+        "seq": row["id"],
+        "stream_type": row["stream_type"],
+        "stream_id": row["stream_id"],
+        "version": row["version"],
+        "type": row["type"],
+        "payload": {k: v for k, v in row["payload"].items() if k not in SECRET_KEYS},
+        "actor": row["actor"],
+        "request_id": row["request_id"],
+        "created": created.isoformat() + "Z" if isinstance(created, datetime) else created,
+    }

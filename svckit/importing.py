@@ -1,0 +1,107 @@
+"""The import-target protocol: how the importer service writes into models it does not own.
+
+A service that owns importable models exposes four RPC methods (see `ImportTargetMixin`):
+
+- `import_targets()` -> `[{"model_type", "label"}]`: what it can import;
+- `import_fields(model_type)` -> `{field: metadata}`: the writable fields, in the shape of
+  DRF's OPTIONS metadata (§1.10), which the importer maps columns against;
+- `import_validate(model_type, rows)` -> `[{"row", "errors"}]`: checks a batch without
+  writing (`errors` is null or DRF-shaped field errors);
+- `import_create(model_type, rows)` -> `[{"row", "pk", "errors"}]`: creates a batch, each
+  row in its own savepoint. Rows carry a `key` (e.g. "<session>:<row>"); a key already
+  imported answers the pk recorded the first time, so a retried batch creates nothing twice.
+
+The owning service supplies, per model type, an `ImportAdapter` with `fields`, `validate`
+and `create`.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from pydantic import BaseModel, Field as PydanticField
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+
+from svckit.errors import ApiError, ValidationFailed
+from svckit.fields import describe
+
+MAX_BATCH = 1000
+
+
+class ImportRow(BaseModel):
+    row: int
+    data: dict
+    key: str = ""
+
+
+class ImportBatch(BaseModel):
+    rows: list[ImportRow] = PydanticField(max_length=MAX_BATCH)
+
+
+def import_receipt_table(metadata: MetaData) -> Table:
+    """import key -> pk of the row it created (projected from the creation events)."""
+    return Table("import_receipt", metadata,
+                 Column("import_key", String(200), primary_key=True),
+                 Column("pk", BigInteger, nullable=False))
+
+
+@dataclass
+class ImportAdapter:
+    label: str
+    fields: dict  # name -> svckit.fields.Field
+    validate: Callable  # (session, data) -> cleaned data; raises ValidationFailed
+    create: Callable  # (session, caller, cleaned, import_key) -> pk
+
+
+def _errors_of(exc: ApiError) -> dict:
+    return exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": [str(exc.detail)]}
+
+
+class ImportTargets:
+    """Runs the protocol for a service's adapters against its database."""
+
+    def __init__(self, adapters: dict[str, ImportAdapter], receipts: Table):
+        self.adapters = adapters
+        self.receipts = receipts
+
+    def adapter(self, model_type: str) -> ImportAdapter:
+        try:
+            return self.adapters[model_type]
+        except KeyError:
+            raise ValidationFailed({"model_type": [f"Model type '{model_type}' cannot be imported by this service"]})
+
+    def targets(self) -> list[dict]:
+        return [{"model_type": m, "label": a.label} for m, a in self.adapters.items()]
+
+    def fields(self, model_type: str) -> dict:
+        return describe(self.adapter(model_type).fields, writable_only=True)
+
+    def validate(self, session, model_type: str, rows: list[dict]) -> list[dict]:
+        adapter = self.adapter(model_type)
+        out = []
+        for row in ImportBatch(rows=rows).rows:
+            try:
+                adapter.validate(session, row.data)
+                out.append({"row": row.row, "errors": None})
+            except ApiError as exc:
+                out.append({"row": row.row, "errors": _errors_of(exc)})
+        return out
+
+    def create(self, session, caller, model_type: str, rows: list[dict]) -> list[dict]:
+        adapter = self.adapter(model_type)
+        out = []
+        for row in ImportBatch(rows=rows).rows:
+            if row.key:
+                pk = session.execute(select(self.receipts.c.pk).where(
+                    self.receipts.c.import_key == row.key)).scalar()
+                if pk is not None:
+                    out.append({"row": row.row, "pk": pk, "errors": None})
+                    continue
+            savepoint = session.begin_nested()
+            try:
+                cleaned = adapter.validate(session, row.data)
+                pk = adapter.create(session, caller, cleaned, row.key or None)
+                savepoint.commit()
+                out.append({"row": row.row, "pk": pk, "errors": None})
+            except ApiError as exc:
+                savepoint.rollback()
+                out.append({"row": row.row, "pk": None, "errors": _errors_of(exc)})
+        return out

@@ -1,0 +1,100 @@
+"""Publishes a service's committed events to RabbitMQ, in log order, at least once.
+
+Events go to the topic exchange `<service>.events` with the event type as routing key
+(nameko's event convention, so `@event_handler("<service>", "<type>")` receives them).
+Only one relay per service publishes at a time: a lease row in the service's own database
+(so replicas of a service never interleave a stream). A row is marked published only after
+the broker confirmed it; a crash in between republishes it, and subscribers deduplicate.
+"""
+import logging
+import socket
+import uuid
+from datetime import timedelta
+
+from kombu import Connection, Exchange
+from sqlalchemy import insert, select, update
+
+from svckit.events import EventStore, utcnow, wire_event
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 15
+BATCH = 500
+
+
+def event_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.events", type="topic", durable=True, delivery_mode=2)
+
+
+class Relay:
+    def __init__(self, service: str, db, store: EventStore, amqp_uri: str):
+        self.service = service
+        self.db = db
+        self.store = store
+        self.amqp_uri = amqp_uri
+        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.exchange = event_exchange(service)
+        self._conn = None
+        self._producer = None
+
+    def _hold_lease(self) -> bool:
+        lease = self.store.lease
+        now = utcnow()
+        with self.db.write(notify=False) as s:
+            row = s.execute(select(lease).where(lease.c.name == "relay")).mappings().first()
+            if row is None:
+                s.execute(insert(lease).values(name="relay", owner=self.owner,
+                                               until=now + timedelta(seconds=LEASE_SECONDS)))
+                return True
+            if row["owner"] != self.owner and row["until"] > now:
+                return False
+            s.execute(update(lease).where(lease.c.name == "relay").values(
+                owner=self.owner, until=now + timedelta(seconds=LEASE_SECONDS)))
+            return True
+
+    def _ensure_producer(self):
+        if self._producer is None:
+            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+            self._producer = self._conn.Producer()
+            self.exchange(self._conn.default_channel).declare()
+        return self._producer
+
+    def pending(self, limit=BATCH) -> list[dict]:
+        events = self.store.events
+        with self.db.read() as s:
+            rows = s.execute(select(events).where(events.c.published.is_(None))
+                             .order_by(events.c.id).limit(limit)).mappings().all()
+            return [dict(r) for r in rows]
+
+    def pump(self) -> int:
+        """Publish every unpublished event; returns how many were published."""
+        total = 0
+        if not self._hold_lease():
+            return 0
+        while True:
+            rows = self.pending()
+            if not rows:
+                return total
+            producer = self._ensure_producer()
+            try:
+                for row in rows:
+                    producer.publish(wire_event(self.service, row), exchange=self.exchange,
+                                     routing_key=row["type"], serializer="json",
+                                     delivery_mode=2, retry=True,
+                                     retry_policy={"max_retries": 3})
+            except Exception:
+                self.close()
+                raise
+            events = self.store.events
+            with self.db.write(notify=False) as s:
+                s.execute(update(events).where(events.c.id.in_([r["id"] for r in rows]))
+                          .values(published=utcnow()))
+            total += len(rows)
+
+    def close(self):
+        if self._conn is not None:
+            try:
+                self._conn.release()
+            except Exception:  # closing a broken connection may fail; it is gone either way
+                pass
+        self._conn = self._producer = None

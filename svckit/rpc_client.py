@@ -1,0 +1,90 @@
+"""RPC client for processes outside nameko (the gateway, probes, CLI tools).
+
+One client per thread (nameko's standalone proxy is not thread-safe), created lazily so a
+forked gunicorn worker makes its own connection; every call has a timeout, and a client
+that timed out is replaced (a late reply must not be read as the answer to the next call).
+"""
+import threading
+
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from nameko.standalone.rpc import ClusterRpcProxy
+
+import svckit.service  # noqa: F401  (registers the error classes for re-raising)
+from svckit.context import Caller
+from svckit.errors import ApiError, ServiceUnavailable
+
+
+class RemoteFailure(Exception):
+    """A service raised an unexpected exception (the gateway answers 500)."""
+
+    def __init__(self, service, method, exc_type, value):
+        self.service, self.method, self.exc_type, self.value = service, method, exc_type, value
+        super().__init__(f"{service}.{method}: {exc_type}: {value}")
+
+
+class RpcClient:
+    def __init__(self, amqp_uri: str, timeout: float):
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self._context: dict = {}
+        self._proxy = None
+        self._cluster = None
+
+    def _connect(self):
+        self._proxy = ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, context_data=self._context,
+                                      timeout=self.timeout)
+        self._cluster = self._proxy.start()
+
+    def close(self):
+        if self._proxy is not None:
+            try:
+                self._proxy.stop()
+            except Exception:  # the connection may already be broken; drop it either way
+                pass
+        self._proxy = self._cluster = None
+
+    def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
+             **kwargs):
+        if self._cluster is None:
+            try:
+                self._connect()
+            except Exception as exc:
+                self.close()
+                raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+        self._context.clear()
+        self._context["caller"] = (caller or Caller()).model_dump_json()
+        if path:
+            self._context["path"] = path
+        try:
+            return getattr(getattr(self._cluster, service), method)(**kwargs)
+        except ApiError:
+            raise
+        except RpcTimeout:
+            self.close()
+            raise ServiceUnavailable(
+                {"detail": f"The {service} service did not answer within {self.timeout:g} s"})
+        except UnknownService:
+            raise ServiceUnavailable({"detail": f"The {service} service is not running"})
+        except RemoteError as exc:
+            raise RemoteFailure(service, method, exc.exc_type, exc.value)
+        except (OSError, ConnectionError) as exc:
+            self.close()
+            raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+
+
+class ThreadLocalRpc:
+    """Hands each thread its own RpcClient."""
+
+    def __init__(self, amqp_uri: str, timeout: float):
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def client(self) -> RpcClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = RpcClient(self.amqp_uri, self.timeout)
+        return client
+
+    def call(self, service, method, caller=None, path="", **kwargs):
+        return self.client().call(service, method, caller, path, **kwargs)

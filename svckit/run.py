@@ -1,0 +1,54 @@
+"""Run one service: `python -m svckit.run <name>` (e.g. status, users, audit).
+
+Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
+Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.containers import ServiceContainer  # noqa: E402
+
+from svckit import config  # noqa: E402
+
+
+def service_class(name: str):
+    return importlib.import_module(f"services.{name}.service").Service
+
+
+def main(argv=None):
+    argv = argv if argv is not None else sys.argv[1:]
+    if len(argv) != 1:
+        sys.exit("usage: python -m svckit.run <service>")
+    logging.basicConfig(level=config.setting("LOG_LEVEL", "INFO"),
+                        format=f"%(asctime)s {argv[0]} %(levelname)s %(name)s: %(message)s")
+    cfg = {"AMQP_URI": config.amqp_uri(),
+           "max_workers": config.setting("SERVICE_MAX_WORKERS", 10, int),
+           "serializer": "json"}
+    container = ServiceContainer(service_class(argv[0]), cfg)
+    stopping = eventlet.event.Event()
+
+    def on_signal(*_):
+        if not stopping.ready():
+            stopping.send(True)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    container.start()
+    logging.getLogger(__name__).info("service %s started", argv[0])
+    runner = eventlet.spawn(container.wait)
+    eventlet.spawn(lambda: (stopping.wait(), container.stop()))
+    try:
+        runner.wait()
+    except Exception:
+        logging.getLogger(__name__).exception("service %s crashed", argv[0])
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""nameko glue for services: the store provider (database, event relay, error log), the
+caller provider, and the `rpc` decorator whose errors reach the gateway intact.
+
+nameko and eventlet imports stay here and in svckit.rpc_client, so the transport can be
+swapped without touching domain code.
+"""
+import json
+import logging
+import traceback
+
+import eventlet
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
+from nameko.exceptions import get_module_path, registry
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc as nameko_rpc
+
+from svckit import config
+from svckit.context import Caller
+from svckit.db import Database
+from svckit.errors import ERROR_CLASSES, ApiError
+from svckit.events import EventStore
+from svckit.relay import Relay
+
+log = logging.getLogger(__name__)
+
+for _cls in ERROR_CLASSES:  # re-raised as the same class in the caller
+    registry[get_module_path(_cls)] = _cls
+
+
+def rpc(fn):
+    """An RPC entrypoint whose ApiErrors are expected answers, not failures."""
+    return nameko_rpc(expected_exceptions=ApiError)(fn)
+
+
+def caller_of(worker_ctx) -> Caller:
+    raw = worker_ctx.data.get("caller")
+    return Caller.model_validate_json(raw) if raw else Caller()
+
+
+class CallerProvider(DependencyProvider):
+    """Injects the authenticated caller the gateway put in the call's context data."""
+
+    def get_dependency(self, worker_ctx):
+        return caller_of(worker_ctx)
+
+
+class Store(DependencyProvider):
+    """The service's own database, its event relay, and its error log.
+
+    Injects a `Database`. After every committed write the new events are published at once
+    (before the entrypoint replies, so subscribers such as the gateway's caches hear of a
+    change before its author does); a background loop retries what could not be published
+    and picks up events written by other processes (the CLI). An unexpected exception in
+    any entrypoint is appended as `error.logged`.
+    """
+
+    def __init__(self, store: EventStore, relay: bool = True):
+        self.store = store
+        self.relay_enabled = relay
+        self.db = None
+        self._running = False
+        self._wake = Event()
+        self._pumping = Semaphore()
+        self._relay = None
+
+    def setup(self):
+        self.db = Database(config.database_url(self.container.service_name),
+                           self.store.events.metadata)
+        if self.relay_enabled:
+            self._relay = Relay(self.container.service_name, self.db, self.store,
+                                config.amqp_uri())
+            self.db.on_commit = self.publish_pending
+
+    def start(self):
+        if self.relay_enabled:
+            self._running = True
+            self.container.spawn_managed_thread(self._relay_loop)
+
+    def stop(self):
+        self._running = False
+        self.nudge()
+
+    def kill(self):
+        self.stop()
+
+    def nudge(self):
+        if not self._wake.ready():
+            self._wake.send(True)
+
+    def publish_pending(self) -> bool:
+        """Publish committed events now; False (and the loop retries) if that failed."""
+        try:
+            with self._pumping:
+                self._relay.pump()
+            return True
+        except Exception:
+            log.exception("event relay failed; the relay loop will retry")
+            self.nudge()
+            return False
+
+    def _relay_loop(self):
+        backoff = 0.5
+        try:
+            while self._running:
+                with eventlet.Timeout(1, False):
+                    self._wake.wait()
+                self._wake = Event()
+                if not self._running:
+                    break
+                if self.publish_pending():
+                    backoff = 0.5
+                else:
+                    eventlet.sleep(backoff)
+                    backoff = min(backoff * 2, 10)
+        finally:
+            self._relay.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.db
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is None or isinstance(exc_info[1], ApiError):
+            return
+        exc = exc_info[1]
+        caller = caller_of(worker_ctx)
+        payload = {"kind": type(exc).__name__, "info": str(exc)[:1000],
+                   "data": "".join(traceback.format_exception(*exc_info))[-20000:],
+                   "path": str(worker_ctx.data.get("path") or worker_ctx.entrypoint.method_name)[:200],
+                   "service": self.container.service_name}
+        try:
+            with self.db.write() as s:
+                self.store.record(s, "error", caller.request_id, "error.logged", payload, caller)
+        except Exception:
+            log.exception("could not record error.logged for %s", json.dumps(payload)[:500])
+
+
+class ServiceBase:
+    """Entrypoints every service has."""
+
+    @rpc
+    def ping(self):
+        return "pong"

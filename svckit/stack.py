@@ -1,0 +1,99 @@
+"""Starts and stops the whole system as local processes: every service and the gateway.
+
+Used by `make run` (scripts/run_stack.py) and by the end-to-end tests, which run their own
+stack on another port, vhost and data directory.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from svckit import config
+from svckit.migrate import service_names
+
+
+class Stack:
+    def __init__(self, env: dict | None = None, bind: str = "127.0.0.1:8000", log=None,
+                 replicas: dict | None = None):
+        self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
+                    "PYTHONPATH": str(config.ROOT)}
+        self.bind = bind
+        self.log = log  # file object for the children's output (None: inherit)
+        self.replicas = replicas or {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, list[str]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.bind}"
+
+    def _spawn(self, name: str):
+        self.procs[name] = subprocess.Popen(
+            self.commands[name], env=self.env, cwd=config.ROOT, stdout=self.log,
+            stderr=subprocess.STDOUT if self.log else None, start_new_session=True)
+
+    def run_tool(self, *args) -> str:
+        out = subprocess.run([sys.executable, *args], env=self.env, cwd=config.ROOT,
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def start(self, wait: float = 60.0):
+        for svc in service_names():
+            for i in range(self.replicas.get(svc, 1)):
+                self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]
+        self.commands["gateway"] = [sys.executable, "-m", "gunicorn", "-c",
+                                    "gateway/gunicorn_conf.py", "gateway.wsgi:app"]
+        for name in self.commands:
+            self._spawn(name)
+        self.wait_ready(wait)
+
+    def wait_ready(self, wait: float):
+        deadline = time.monotonic() + wait
+        pending = set(service_names())
+        while time.monotonic() < deadline:
+            self.check_alive()
+            for svc in list(pending):
+                probe = subprocess.run([sys.executable, "-m", "svckit.probe", svc],
+                                       env={**self.env, "PROBE_TIMEOUT": "2"}, cwd=config.ROOT,
+                                       capture_output=True)
+                if probe.returncode == 0:
+                    pending.discard(svc)
+            if not pending:
+                try:
+                    urllib.request.urlopen(self.url + "/api/", timeout=2).read()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.3)
+        raise RuntimeError(f"stack not ready after {wait}s (waiting for {sorted(pending) or 'gateway'})")
+
+    def check_alive(self):
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}")
+
+    def restart_dead(self) -> list[str]:
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                self._spawn(name)
+                restarted.append(name)
+        return restarted
+
+    def kill(self, name: str, sig=signal.SIGKILL):
+        self.procs[name].send_signal(sig)
+        self.procs[name].wait()
+
+    def stop(self, timeout: float = 15.0):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
