@@ -69,7 +69,11 @@ def _send_error(req, resp, status, detail):
 
 
 class GatewayApp(falcon.App):
-    """The Falcon app, with the shared `Api` reachable as `app.api`."""
+    """The Falcon app, with the shared `Api` as `app.api` and its route list as `app.routes`."""
+
+    def add_route(self, uri_template, resource, **kwargs):
+        self.__dict__.setdefault("routes", []).append((uri_template, resource))
+        super().add_route(uri_template, resource, **kwargs)
 
 
 def create_app(api: Api | None = None) -> GatewayApp:

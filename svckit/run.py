@@ -3,7 +3,8 @@
 Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
 Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
 """
-import eventlet
+import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -1,0 +1,61 @@
+"""Shared fixtures. eventlet's monkey patching must come before anything else is imported
+(nameko's containers and the broker tests need it)."""
+import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+os.environ.setdefault("PASSWORD_ITERATIONS", "1000")  # real PBKDF2, fewer rounds for speed
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg2
+        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+_BACKENDS = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
+
+
+@pytest.fixture(params=_BACKENDS)
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: SQLite always, PostgreSQL too when it is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    import psycopg2
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_ADMIN_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+    yield f"{base}/{name}"
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def make_db(db_url):
+    """Build a service's Database on the test URL, with its tables created."""
+    from svckit.db import Database
+    made = []
+
+    def make(metadata):
+        db = Database(db_url, metadata)
+        db.create_all()
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.dispose()

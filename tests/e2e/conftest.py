@@ -1,0 +1,81 @@
+"""The whole system as processes (gunicorn with 2 workers, every nameko service) on its own
+port, RabbitMQ vhost and data directory, so a running `make run` is not disturbed."""
+import socket
+import uuid
+
+import pytest
+import requests
+
+from svckit.stack import Stack
+
+MANAGEMENT = "http://127.0.0.1:15672/api"
+ADMIN = ("admin", "admin-pass-123")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def vhost():
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    auth = ("guest", "guest")
+    requests.put(f"{MANAGEMENT}/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
+    requests.put(f"{MANAGEMENT}/permissions/{name}/guest", auth=auth, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    yield name
+    requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack(vhost, tmp_path_factory):
+    data = tmp_path_factory.mktemp("stack")
+    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
+           "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
+           "PASSWORD_ITERATIONS": "1000", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
+           "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING"}
+    log = open(data / "stack.log", "w")
+    s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
+    s.data_dir = data
+    s.run_tool("-m", "svckit.migrate")
+    s.run_tool("-m", "services.users.cli", "ensure-admin")
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def admin(stack):
+    """A requests session authenticated with the superuser's token."""
+    token = requests.get(f"{stack.url}/api/user/token/", auth=ADMIN, timeout=10).json()["token"]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    session.base = stack.url
+    return session
+
+
+@pytest.fixture(scope="session")
+def make_user(stack):
+    """Create a user through the users CLI; returns a token-authenticated session."""
+    def make(username, *roles, staff=False):
+        password = f"{username}-pass-9x"
+        args = ["-m", "services.users.cli", "create-user", username, "--password", password]
+        for role in roles:
+            args += ["--role", role]
+        if staff:
+            args.append("--staff")
+        stack.run_tool(*args)
+        token = requests.get(f"{stack.url}/api/user/token/", auth=(username, password),
+                             timeout=10).json()["token"]
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {token}"
+        session.base = stack.url
+        session.credentials = (username, password)
+        return session
+    return make

@@ -1,0 +1,103 @@
+"""The event log, the relay to a real RabbitMQ, and idempotent subscribers."""
+import json
+
+import pytest
+from kombu import Connection, Queue
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+
+from svckit.context import Caller
+from svckit.errors import ApiError
+from svckit.events import EventStore, Projector
+from svckit.relay import Relay, event_exchange
+
+metadata = MetaData()
+things = Table("thing", metadata, Column("id", Integer, primary_key=True),
+               Column("name", String(50)))
+projector = Projector([things])
+store = EventStore("testsvc", metadata, projector)
+
+
+@projector.on("thing.created")
+def _created(s, e):
+    s.execute(insert(things).values(id=int(e["stream_id"]), name=e["payload"]["name"]))
+
+
+@pytest.fixture
+def db(make_db):
+    return make_db(metadata)
+
+
+def create(db, name, fail=False):
+    with db.write() as s:
+        pk = store.next_stream_id(s, "thing")
+        store.record(s, "thing", pk, "thing.created", {"name": name, "password": "secret"},
+                     Caller(user_id=1, username="ann", request_id="r1"))
+        if fail:
+            raise ApiError("refused")
+    return pk
+
+
+def test_event_and_table_change_share_one_transaction(db):
+    create(db, "a")
+    with pytest.raises(ApiError):
+        create(db, "b", fail=True)
+    with db.read() as s:
+        assert s.execute(select(things.c.name)).scalars().all() == ["a"]
+        events = s.execute(select(store.events)).mappings().all()
+    assert [(e["stream_id"], e["version"], e["type"], e["actor"], e["request_id"])
+            for e in events] == [("1", 1, "thing.created", "ann", "r1")]
+
+
+def test_versions_are_per_stream(db):
+    with db.write() as s:
+        for _ in range(3):
+            store.record(s, "thing", "7", "thing.touched", {})
+        store.record(s, "other", "7", "other.touched", {})
+    with db.read() as s:
+        rows = s.execute(select(store.events.c.stream_type, store.events.c.version)
+                         .order_by(store.events.c.id)).all()
+    assert rows == [("thing", 1), ("thing", 2), ("thing", 3), ("other", 1)]
+
+
+def test_subscriber_receipts_are_idempotent(db):
+    with db.write() as s:
+        assert store.mark_processed(s, "audit", "testsvc:1") is True
+    with db.write() as s:
+        assert store.mark_processed(s, "audit", "testsvc:1") is False
+
+
+def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("test-relay", exchange=event_exchange("testsvc"), routing_key="#",
+                      durable=False, auto_delete=False)(conn.default_channel)
+        queue.declare()
+        for name in ("a", "b", "c"):
+            create(db, name)
+        relay = Relay("testsvc", db, store, uri)
+        try:
+            assert relay.pump() == 3
+            assert relay.pump() == 0  # marked published: not sent again
+        finally:
+            relay.close()
+        received = []
+        while (message := queue.get(no_ack=True)) is not None:
+            received.append(json.loads(message.body))
+    assert [e["payload"]["name"] for e in received] == ["a", "b", "c"]
+    assert [e["id"] for e in received] == ["testsvc:1", "testsvc:2", "testsvc:3"]
+    assert all("password" not in e["payload"] for e in received)  # secrets stay home
+    assert received[0]["type"] == "thing.created" and received[0]["version"] == 1
+
+
+def test_only_one_relay_holds_the_lease(db, rabbit_config):
+    create(db, "a")
+    first = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    second = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    try:
+        assert first.pump() == 1
+        create(db, "b")
+        assert second.pump() == 0  # the lease is held by the first
+        assert first.pump() == 1
+    finally:
+        first.close()
+        second.close()

@@ -1,0 +1,144 @@
+"""Users, roles and tokens through the users service's entrypoints, on a real database."""
+from datetime import date, timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select, update
+
+from services.users import accounts, models
+from services.users.passwords import check_password, hash_password, validate_password
+from services.users.service import Service
+from svckit.context import SYSTEM, Caller
+from svckit.errors import AuthenticationFailed, NotAuthenticated, ValidationFailed
+
+
+@pytest.fixture
+def db(make_db):
+    return make_db(models.metadata)
+
+
+def make_user(db, username="alice", password="correct-horse-7", **kw):
+    with db.write() as s:
+        return accounts.create_user(s, SYSTEM, username=username, password=password, **kw)
+
+
+def as_user(db, user) -> Service:
+    with db.read() as s:
+        caller = accounts.caller_for(s, user)
+    return worker_factory(Service, db=db, caller=caller)
+
+
+def test_password_hashing_is_a_real_kdf():
+    encoded = hash_password("s3cret-pass")
+    assert encoded.startswith("pbkdf2_sha256$") and "s3cret-pass" not in encoded
+    assert check_password("s3cret-pass", encoded)
+    assert not check_password("s3cret-pasS", encoded)
+    assert hash_password("s3cret-pass") != encoded  # salted
+
+
+def test_password_rules():
+    assert validate_password("1234567", "bob") == [
+        "This password is too short. It must contain at least 8 characters.",
+        "This password is entirely numeric."]
+    assert validate_password("password", "x") == ["This password is too common."]
+    assert validate_password("alice-is-great", "alice") == [
+        "The password is too similar to the username."]
+
+
+def test_basic_authentication(db):
+    make_user(db)
+    svc = worker_factory(Service, db=db, caller=Caller())
+    caller = svc.authenticate_password(username="alice", password="correct-horse-7")["caller"]
+    assert caller["username"] == "alice" and caller["is_staff"] is False
+    for username, password in (("alice", "wrong"), ("nobody", "correct-horse-7")):
+        with pytest.raises(AuthenticationFailed) as info:
+            svc.authenticate_password(username=username, password=password)
+        assert info.value.detail == {"detail": "Invalid username/password."}
+
+
+def test_duplicate_username_and_weak_password(db):
+    make_user(db)
+    with pytest.raises(ValidationFailed) as info:
+        make_user(db)
+    assert info.value.detail == {"username": ["A user with that username already exists."]}
+    with pytest.raises(ValidationFailed) as info:
+        make_user(db, username="bob", password="123")
+    assert "password" in info.value.detail
+
+
+def test_token_format_reuse_and_authentication(db):
+    user = make_user(db)
+    svc = as_user(db, user)
+    first = svc.token(name=" my tok\tname ", meta={})
+    assert first["name"] == "my-tokname"
+    key = first["token"]
+    assert key.startswith("inv-") and len(key) == 53 and key.endswith(date.today().strftime("-%Y%m%d"))
+    assert svc.token(name="my tokname", meta={})["token"] == key  # a live token is reused
+    assert svc.token(name="other", meta={})["token"] != key
+    with db.read() as s:  # only a hash of the key is stored
+        stored = s.execute(select(models.tokens)).mappings().all()
+        assert all(key not in str(dict(r)) for r in stored)
+    answer = worker_factory(Service, db=db, caller=Caller()).authenticate_token(key=key)
+    assert answer["caller"]["username"] == "alice"
+
+
+def test_token_errors(db):
+    user = make_user(db)
+    svc = as_user(db, user)
+    key = svc.token(name="t", meta={})["token"]
+    anon = worker_factory(Service, db=db, caller=Caller())
+    with pytest.raises(AuthenticationFailed, match="Invalid token."):
+        anon.authenticate_token(key=key[:-1] + "0")
+    with db.write() as s:
+        s.execute(update(models.tokens).values(expiry=date.today() - timedelta(days=1)))
+    with pytest.raises(AuthenticationFailed, match="Token has expired"):
+        anon.authenticate_token(key=key)
+    with db.write() as s:
+        s.execute(update(models.tokens).values(expiry=date.today()))
+        accounts.revoke_token(s, Caller(user_id=user["id"], username="alice"), 1)
+    with pytest.raises(AuthenticationFailed, match="Token has been revoked"):
+        anon.authenticate_token(key=key)
+    assert svc.token(name="t", meta={})["token"] != key  # revoked: a new key is issued
+    with pytest.raises(ValidationFailed):
+        svc.token(name="<b>x</b>", meta={})
+
+
+def test_roles_and_implications(db):
+    with db.write() as s:
+        accounts.create_group(s, SYSTEM, "editors", {"part": ["change"], "stock": ["add"]})
+    user = make_user(db, group_names=["editors"])
+    roles = as_user(db, user).roles()
+    assert list(roles["roles"]) == ["admin", "part_category", "part", "stocktake",
+                                    "stock_location", "stock", "build", "purchase_order",
+                                    "sales_order", "return_order"]
+    assert roles["roles"]["part"] == ["view", "change"]
+    assert roles["roles"]["stock"] == ["view", "add", "change"]
+    assert roles["roles"]["build"] is None
+    me = as_user(db, user).me()
+    assert me["groups"] == [{"pk": 1, "name": "editors"}] and me["is_staff"] is False
+    with pytest.raises(ValidationFailed):
+        with db.write() as s:
+            accounts.create_group(s, SYSTEM, "bad", {"nope": ["view"]})
+    with pytest.raises(NotAuthenticated):
+        worker_factory(Service, db=db, caller=Caller()).me()
+
+
+def test_superuser_roles(db):
+    admin = make_user(db, username="root", is_superuser=True)
+    roles = as_user(db, admin).roles()
+    assert all(perms == ["view", "add", "change", "delete"] for perms in roles["roles"].values())
+    assert roles["is_staff"] and roles["is_superuser"]
+
+
+def test_replay_rebuilds_users(db):
+    with db.write() as s:
+        accounts.create_group(s, SYSTEM, "editors", {"part": ["change"]})
+    user = make_user(db, group_names=["editors"])
+    key = as_user(db, user).token(name="t", meta={})["token"]
+    before = as_user(db, user).roles(), as_user(db, user).me()
+    with db.write() as s:
+        for table in models.projector.tables:
+            s.execute(table.delete())
+        models.store.replay(s)
+    assert (as_user(db, user).roles(), as_user(db, user).me()) == before
+    assert worker_factory(Service, db=db, caller=Caller()).authenticate_token(key=key)
