@@ -2,4 +2,4 @@
 import warnings
 
 # nameko imports eventlet, which warns on import; we know, and keep its use contained
-warnings.filterwarnings("ignore", message="Eventlet is deprecated")
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

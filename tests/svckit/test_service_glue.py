@@ -1,0 +1,122 @@
+"""The nameko glue against a real RabbitMQ: caller context, errors crossing the RPC hop,
+events published after a write, unexpected errors logged as `error.logged`."""
+import json
+import time
+
+import pytest
+from kombu import Connection, Queue
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+
+from svckit.context import Caller
+from svckit.db import Database
+from svckit.errors import ValidationFailed
+from svckit.events import EventStore, Projector
+from svckit.relay import event_exchange
+from svckit.rpc_client import RemoteFailure, RpcClient
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+
+metadata = MetaData()
+notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
+projector = Projector([notes])
+store = EventStore("gluesvc", metadata, projector)
+
+
+@projector.on("note.created")
+def _created(s, e):
+    s.execute(insert(notes).values(id=int(e["stream_id"]), text=e["payload"]["text"]))
+
+
+class GlueService(ServiceBase):
+    name = "gluesvc"
+    db = Store(store)
+    caller = CallerProvider()
+
+    @rpc
+    def whoami(self):
+        return self.caller.model_dump(mode="json")
+
+    @rpc
+    def refuse(self):
+        raise ValidationFailed({"text": ["Not like that"]})
+
+    @rpc
+    def crash(self):
+        raise RuntimeError("kaboom")
+
+    @rpc
+    def add(self, text):
+        with self.db.write() as s:
+            pk = store.next_stream_id(s, "note")
+            store.record(s, "note", pk, "note.created", {"text": text}, self.caller)
+        return pk
+
+
+@pytest.fixture
+def running(tmp_path, monkeypatch, rabbit_config, container_factory):
+    url = f"sqlite:///{tmp_path / 'glue.sqlite3'}"
+    monkeypatch.setenv("GLUESVC_DATABASE_URL", url)
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    db = Database(url, metadata)
+    db.create_all()
+    container = container_factory(GlueService, rabbit_config)
+    container.start()
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5)
+    yield client, db, rabbit_config["AMQP_URI"]
+    client.close()
+    db.dispose()
+
+
+def test_caller_context_travels_in_the_headers(running):
+    client, _, _ = running
+    caller = Caller(user_id=7, username="kim", is_staff=True, roles={"part": ["view"]},
+                    request_id="req-1")
+    assert client.call("gluesvc", "whoami", caller) == caller.model_dump(mode="json")
+
+
+def test_api_errors_arrive_as_themselves(running):
+    client, _, _ = running
+    with pytest.raises(ValidationFailed) as info:
+        client.call("gluesvc", "refuse")
+    assert info.value.detail == {"text": ["Not like that"]} and info.value.status == 400
+
+
+def test_unexpected_errors_are_logged_as_events(running):
+    client, db, _ = running
+    with pytest.raises(RemoteFailure) as info:
+        client.call("gluesvc", "crash", Caller(username="kim", request_id="req-9"), path="/api/x/")
+    assert info.value.exc_type == "RuntimeError"
+    deadline = time.monotonic() + 5  # recorded after the reply went out
+    event = None
+    while event is None and time.monotonic() < deadline:
+        with db.read() as s:
+            event = s.execute(select(store.events).where(
+                store.events.c.type == "error.logged")).mappings().first()
+        time.sleep(0.05)
+    assert event["payload"]["kind"] == "RuntimeError" and event["payload"]["path"] == "/api/x/"
+    assert "kaboom" in event["payload"]["data"] and event["request_id"] == "req-9"
+
+
+def test_write_publishes_its_event_before_replying(running):
+    client, db, uri = running
+    with Connection(uri) as conn:
+        queue = Queue("glue-watch", exchange=event_exchange("gluesvc"), routing_key="note.#",
+                      durable=False)(conn.default_channel)
+        queue.declare()
+        pk = client.call("gluesvc", "add", Caller(username="kim"), text="hello")
+        message = queue.get(no_ack=True)  # already there: published before the reply
+        assert message is not None
+        event = json.loads(message.body)
+    assert event["type"] == "note.created" and event["stream_id"] == str(pk)
+    assert event["actor"] == "kim" and event["payload"] == {"text": "hello"}
+    with db.read() as s:
+        assert s.execute(select(store.events.c.published)).scalar() is not None
+
+
+def test_timeout_answers_503_quickly(rabbit_config):
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=1)
+    started = time.monotonic()
+    from svckit.errors import ServiceUnavailable
+    with pytest.raises(ServiceUnavailable):
+        client.call("nobody_home", "ping")
+    assert time.monotonic() - started < 5
+    client.close()
