@@ -51,12 +51,13 @@ class AuthMiddleware:
         rid = req.get_header("X-Request-ID") or uuid.uuid4().hex
         req.context.request_id = rid[:64]
         req.context.caller = None
+        req.context.token_id = None
         resp.set_header("X-Request-ID", req.context.request_id)
 
     def process_resource(self, req, resp, resource, params):
         if resource is None:
             return
-        caller = self.api.auth.authenticate(req, req.context.request_id)
+        caller, req.context.token_id = self.api.auth.authenticate(req, req.context.request_id)
         if caller is None and getattr(resource, "auth", "required") == "required":
             raise NotAuthenticated()
         req.context.caller = caller or Caller(request_id=req.context.request_id)

@@ -63,21 +63,22 @@ class Authenticator:
         self.tokens.clear()
         self.passwords.clear()
 
-    def authenticate(self, req, request_id: str) -> Caller | None:
-        """The caller, None when no credentials were sent; raises on bad credentials."""
+    def authenticate(self, req, request_id: str) -> tuple[Caller | None, int | None]:
+        """(caller, id of the token used); (None, None) when no credentials were sent.
+        Raises on bad credentials."""
         header = req.get_header("Authorization") or ""
         scheme, _, credentials = header.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "token":
             return self._token(credentials.strip(), request_id)
         if scheme == "basic":
-            return self._basic(credentials.strip(), request_id)
-        return None
+            return self._basic(credentials.strip(), request_id), None
+        return None, None
 
     def _with_request(self, caller: Caller, request_id: str) -> Caller:
         return caller.model_copy(update={"request_id": request_id})
 
-    def _token(self, key: str, request_id: str) -> Caller:
+    def _token(self, key: str, request_id: str) -> tuple[Caller, int]:
         if not key:
             raise AuthenticationFailed("Invalid token header. No credentials provided.")
         if " " in key:
@@ -89,7 +90,7 @@ class Authenticator:
                                    Caller(request_id=request_id), key=key)
             cached = (Caller(**answer["caller"]), answer["token_id"])
             self.tokens.put(key, cached)
-        return self._with_request(cached[0], request_id)
+        return self._with_request(cached[0], request_id), cached[1]
 
     def _basic(self, credentials: str, request_id: str) -> Caller:
         try:

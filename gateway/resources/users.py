@@ -1,5 +1,6 @@
 """`/api/user/me/`, `/api/user/token/`, `/api/user/roles/` (users service)."""
 from gateway import http
+from svckit.listing import page_list
 
 from .base import Resource
 
@@ -23,7 +24,27 @@ class Token(Resource):
         http.send(resp, self.call(req, "users", "token", name=name, meta=meta))
 
 
+class TokenList(Resource):
+    """The caller's own tokens, revoked and expired ones included, keys redacted."""
+
+    def on_get(self, req, resp, id=None):
+        tokens = self.call(req, "users", "tokens", current_token_id=req.context.token_id)
+        http.send_list(req, resp, page_list(tokens, http.query(req)))
+
+
+class TokenDetail(TokenList):
+    """As in InvenTree, GET on a token's URL lists them all; DELETE revokes that one."""
+
+    def on_delete(self, req, resp, id):
+        pk = http.int_id(id)
+        self.call(req, "users", "revoke_token", pk=pk)
+        self.app.auth.tokens.drop_where(lambda cached: cached[1] == pk)  # others hear the event
+        resp.status = 204
+
+
 def register(app, api):
+    app.add_route("/api/user/tokens/", TokenList(api))
+    app.add_route("/api/user/tokens/{id}/", TokenDetail(api))
     app.add_route("/api/user/me/", Me(api))
     app.add_route("/api/user/roles/", Roles(api))
     app.add_route("/api/user/token/", Token(api))

@@ -242,6 +242,22 @@ def authenticate_token(session, key: str, request_id: str = "") -> tuple[Caller,
     return caller_for(session, user, request_id), row
 
 
+def redact(key: str) -> str:
+    return key[:8] + "*" * (len(key) - 20) + key[-12:]
+
+
+def list_tokens(session, caller: Caller, current_token_id: int | None) -> list[dict]:
+    """The caller's own tokens, revoked and expired ones included; keys redacted."""
+    today = date.today()
+    rows = session.execute(select(tokens).where(tokens.c.user_id == caller.user_id)
+                           .order_by(tokens.c.id)).mappings().all()
+    return [{"created": f"{r['created']:%Y-%m-%d %H:%M}", "expiry": r["expiry"].isoformat(),
+             "id": r["id"], "last_seen": r["last_seen"].isoformat() if r["last_seen"] else None,
+             "name": r["name"], "token": redact(token_key(r["nonce"], r["created"])),
+             "active": not r["revoked"] and r["expiry"] >= today, "revoked": r["revoked"],
+             "user": r["user_id"], "in_use": r["id"] == current_token_id} for r in rows]
+
+
 def revoke_token(session, caller: Caller, token_id: int) -> dict:
     row = session.execute(select(tokens).where(tokens.c.id == token_id,
                                                tokens.c.user_id == caller.user_id)

@@ -51,3 +51,15 @@ class Service(ServiceBase):
     def token(self, name: str = "", meta: dict | None = None) -> dict:
         with self.db.write() as s:
             return accounts.token_for(s, self.caller, self._me(s), name, meta or {})
+
+    @rpc
+    def tokens(self, current_token_id: int | None = None) -> list:
+        with self.db.read() as s:
+            self._me(s)
+            return accounts.list_tokens(s, self.caller, current_token_id)
+
+    @rpc
+    def revoke_token(self, pk: int) -> None:
+        with self.db.write() as s:
+            self._me(s)
+            accounts.revoke_token(s, self.caller, pk)

@@ -106,3 +106,24 @@ def test_schema_lists_served_paths(stack):
     for path in ("/api/generic/status/", "/api/generic/status/custom/{id}/",
                  "/api/contenttype/model/{model}/", "/api/user/me/", "/api/events/"):
         assert path in paths
+
+
+def test_revoked_token_is_refused_on_the_next_request_on_every_worker(stack, make_user):
+    user = make_user("revoker")
+    second = requests.get(f"{stack.url}/api/user/token/?name=second", auth=user.credentials,
+                          timeout=10).json()["token"]
+    headers = {"Authorization": f"Token {second}"}
+    for _ in range(6):  # cached on both gateway workers now
+        assert requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10).ok
+    listed = user.get(f"{stack.url}/api/user/tokens/", timeout=10).json()
+    assert [t["in_use"] for t in listed] == [True, False]
+    assert all("*" in t["token"] and t["token"] != second for t in listed)
+    target = next(t for t in listed if t["name"] == "second")
+    assert user.delete(f"{stack.url}/api/user/tokens/{target['id']}/", timeout=10).status_code == 204
+    for _ in range(6):
+        r = requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10)
+        assert r.status_code == 401 and r.json() == {"detail": "Token has been revoked"}
+    again = user.get(f"{stack.url}/api/user/tokens/", timeout=10).json()
+    assert [t["revoked"] for t in again] == [False, True]
+    other = make_user("notmine")
+    assert other.delete(f"{stack.url}/api/user/tokens/{target['id']}/", timeout=10).status_code == 404

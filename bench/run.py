@@ -1,0 +1,124 @@
+"""Load benchmark of the platform's read endpoints (issue: platform foundation).
+
+Starts its own stack (2 gateway workers, every service, SQLite) on port 8100 in a RabbitMQ
+vhost of its own, seeds 50 custom states, then runs wrk at concurrency 1 and 16 against:
+  GET /api/generic/status/               (target >= 2,500 req/s at c16)
+  GET /api/generic/status/custom/?limit=50  (target >= 600 req/s at c16)
+  GET /api/contenttype/                  (target >= 600 req/s at c16)
+and writes a table (req/s, p50, p99) to bench/results/platform-<date>.md.
+
+    .venv/bin/python bench/run.py [--seconds 10]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from svckit.stack import Stack  # noqa: E402
+
+MANAGEMENT = "http://127.0.0.1:15672/api"
+SCENARIOS = [
+    ("GET /api/generic/status/", "/api/generic/status/", 2500),
+    ("GET /api/generic/status/custom/?limit=50", "/api/generic/status/custom/?limit=50", 600),
+    ("GET /api/contenttype/", "/api/contenttype/", 600),
+]
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def to_ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def wrk(url: str, token: str, concurrency: int, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{seconds}s", "--latency",
+         "-H", f"Authorization: Token {token}", url],
+        check=True, capture_output=True, text=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),
+            "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    ensure_wrk()
+    vhost = f"bench-{uuid.uuid4().hex[:6]}"
+    auth = ("guest", "guest")
+    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=auth, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    data = ROOT / "var" / "bench"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": "bench-pass-123",
+           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING"}
+    stack = Stack(env, bind="127.0.0.1:8100", log=open(data / "stack.log", "w"))
+    try:
+        stack.run_tool("-m", "svckit.migrate")
+        stack.run_tool("-m", "services.users.cli", "ensure-admin")
+        stack.start()
+        base = stack.url
+        token = requests.get(f"{base}/api/user/token/", auth=("admin", "bench-pass-123"),
+                             timeout=10).json()["token"]
+        headers = {"Authorization": f"Token {token}"}
+        model = requests.get(f"{base}/api/contenttype/model/stockitem/", headers=headers,
+                             timeout=10).json()["pk"]
+        for i in range(50):
+            requests.post(f"{base}/api/generic/status/custom/", headers=headers, timeout=10,
+                          json={"key": 100 + i, "name": f"bench {i}", "label": f"Bench {i}",
+                                "logical_key": 10, "model": model,
+                                "reference_status": "StockStatus"}).raise_for_status()
+        rows = []
+        for title, path, target in SCENARIOS:
+            wrk(base + path, token, 4, 2)  # warm up every worker and connection
+            for concurrency in (1, 16):
+                result = wrk(base + path, token, concurrency, args.seconds)
+                rows.append((title, concurrency, result,
+                             target if concurrency == 16 else None))
+                print(f"{title:45} c={concurrency:<3} {result['rps']:8.0f} req/s  "
+                      f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
+                      f"errors {result['errors']}", flush=True)
+    finally:
+        stack.stop()
+        requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10)
+    lines = [f"# Platform read benchmark, {datetime.now():%Y-%m-%d %H:%M}", "",
+             f"{os.cpu_count()} cores; whole stack local (2 gunicorn gthread workers, one "
+             "process per service, SQLite, RabbitMQ); wrk, "
+             f"{args.seconds} s per row, token auth.", "",
+             "| endpoint | concurrency | req/s | p50 ms | p99 ms | non-2xx | target |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for title, concurrency, r, target in rows:
+        verdict = "" if target is None else (f"≥ {target}: " + ("met" if r["rps"] >= target else "MISSED"))
+        lines.append(f"| `{title}` | {concurrency} | {r['rps']:.0f} | {r['p50']:.2f} | "
+                     f"{r['p99']:.2f} | {r['errors']} | {verdict} |")
+    out = ROOT / "bench" / "results" / f"platform-{datetime.now():%Y%m%d-%H%M}.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
