@@ -50,24 +50,31 @@ class Stack:
         self.wait_ready(wait)
 
     def wait_ready(self, wait: float):
+        """Until every service answers an RPC round trip and the gateway answers HTTP."""
+        from svckit.rpc_client import RpcClient
         deadline = time.monotonic() + wait
         pending = set(service_names())
-        while time.monotonic() < deadline:
-            self.check_alive()
-            for svc in list(pending):
-                probe = subprocess.run([sys.executable, "-m", "svckit.probe", svc],
-                                       env={**self.env, "PROBE_TIMEOUT": "2"}, cwd=config.ROOT,
-                                       capture_output=True)
-                if probe.returncode == 0:
-                    pending.discard(svc)
-            if not pending:
-                try:
-                    urllib.request.urlopen(self.url + "/api/", timeout=2).read()
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.3)
-        raise RuntimeError(f"stack not ready after {wait}s (waiting for {sorted(pending) or 'gateway'})")
+        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                self.check_alive()
+                for svc in list(pending):
+                    try:
+                        if client.call(svc, "ping") == "pong":
+                            pending.discard(svc)
+                    except Exception:  # not up yet
+                        pass
+                if not pending:
+                    try:
+                        urllib.request.urlopen(self.url + "/api/", timeout=2).read()
+                        return
+                    except OSError:
+                        pass
+                time.sleep(0.2)
+        finally:
+            client.close()
+        raise RuntimeError(f"stack not ready after {wait}s "
+                           f"(waiting for {sorted(pending) or 'the gateway'})")
 
     def check_alive(self):
         for name, proc in self.procs.items():

@@ -64,7 +64,7 @@ def admin(stack):
 def make_user(stack):
     """Create a user through the users CLI; returns a token-authenticated session."""
     def make(username, *roles, staff=False):
-        password = f"{username}-pass-9x"
+        password = f"Secret-9x-{uuid.uuid4().hex[:8]}"
         args = ["-m", "services.users.cli", "create-user", username, "--password", password]
         for role in roles:
             args += ["--role", role]
