@@ -30,7 +30,7 @@ class Api:
         self.rpc = rpc or ThreadLocalRpc(config.amqp_uri(), config.rpc_timeout())
         self.bus = bus or EventBus(config.amqp_uri())
         self.auth = Authenticator(self.rpc, self.bus, config.setting("AUTH_CACHE_SECONDS", 5.0, float))
-        self.status_model = None
+        self.status_cache = None  # set by gateway.resources.status
 
     def services_healthy(self) -> bool:
         for name in SERVICES:

@@ -1,4 +1,4 @@
-"""`make run`: create the superuser, start every service and the gateway, run until Ctrl-C
+"""`make run`: migrate every service's store, create the superuser, start every service and the gateway, run until Ctrl-C
 or SIGTERM, then stop them all. A process that dies is restarted."""
 import signal
 import sys
@@ -13,6 +13,7 @@ from svckit.stack import Stack  # noqa: E402
 
 def main():
     stack = Stack(bind=config.setting("GATEWAY_BIND", "127.0.0.1:8000"))
+    print(stack.run_tool("-m", "svckit.migrate"), flush=True)
     print(stack.run_tool("-m", "services.users.cli", "ensure-admin"), flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -6,7 +6,9 @@ that timed out is replaced (a late reply must not be read as the answer to the n
 """
 import threading
 
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
@@ -28,12 +30,21 @@ class RpcClient:
         self.timeout = timeout
         self._context: dict = {}
         self._proxy = None
-        self._cluster = None
+        self._services: dict = {}
 
     def _connect(self):
         self._proxy = ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, context_data=self._context,
                                       timeout=self.timeout)
-        self._cluster = self._proxy.start()
+        self._proxy.start()
+
+    def _service(self, name: str):
+        """A proxy whose requests are transient: a request is worth nothing after its
+        timeout, so the broker need not write it to disk (a third of the round trip)."""
+        if name not in self._services:
+            self._services[name] = ServiceProxy(
+                self._proxy._worker_ctx, name, self._proxy._reply_listener,
+                delivery_mode=NON_PERSISTENT)
+        return self._services[name]
 
     def close(self):
         if self._proxy is not None:
@@ -41,11 +52,12 @@ class RpcClient:
                 self._proxy.stop()
             except Exception:  # the connection may already be broken; drop it either way
                 pass
-        self._proxy = self._cluster = None
+        self._proxy = None
+        self._services = {}
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
              **kwargs):
-        if self._cluster is None:
+        if self._proxy is None:
             try:
                 self._connect()
             except Exception as exc:
@@ -56,7 +68,7 @@ class RpcClient:
         if path:
             self._context["path"] = path
         try:
-            return getattr(getattr(self._cluster, service), method)(**kwargs)
+            return getattr(self._service(service), method)(**kwargs)
         except ApiError:
             raise
         except RpcTimeout:

@@ -1,5 +1,6 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
 from gateway import http
+from gateway.cache import wants_fresh
 
 
 class Resource:
@@ -12,6 +13,11 @@ class Resource:
 
     def call(self, req, service: str, method: str, **kwargs):
         return self.app.rpc.call(service, method, req.context.caller, req.path, **kwargs)
+
+    def cached(self, req, cache, key, service: str, method: str, body=False, **kwargs):
+        """`call()` answered from a gateway read model (gateway.cache)."""
+        get = cache.get_body if body else cache.get
+        return get(key, lambda: self.call(req, service, method, **kwargs), wants_fresh(req))
 
 
 class ListResource(Resource):

@@ -1,58 +1,19 @@
 """Generic status, custom states and content types (status service).
 
-`GET /api/generic/status/` is answered from a per-worker read model: the document and its
-ETag, fetched once and dropped whenever the status service announces a custom-state event.
+The reads are answered from per-worker read models (gateway.cache): the status document,
+custom-state lists and content types are fetched once and dropped whenever the status
+service announces a custom-state event.
 """
-import threading
-
-import falcon
-
 from gateway import export, http
+from gateway.cache import QueryCache, send_cached
 
 from .base import DetailResource, ListResource, Resource
 
 
-class StatusReadModel:
-    def __init__(self, api):
-        self.api = api
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._cached = None  # (etag, body bytes)
-        api.bus.subscribe("status", "custom_state.#", lambda _event: self.invalidate())
-
-    def invalidate(self):
-        with self._lock:
-            self._generation += 1
-            self._cached = None
-
-    def get(self, req):
-        cached = self._cached
-        if cached is not None and self.api.bus.healthy:
-            return cached
-        generation = self._generation
-        answer = self.api.rpc.call("status", "statuses", req.context.caller, req.path)
-        fresh = (answer["etag"], http.dumps(answer["document"]))
-        with self._lock:
-            if generation == self._generation:
-                self._cached = fresh
-        return fresh
-
-
 class StatusList(Resource):
-    def __init__(self, api, model: StatusReadModel):
-        super().__init__(api)
-        self.model = model
-
     def on_get(self, req, resp):
-        etag, data = self.model.get(req)
-        resp.set_header("ETag", etag)
-        resp.set_header("Cache-Control", "private, no-cache")
-        if req.if_none_match and any(str(t) == etag.strip('"') or t == "*"
-                                     for t in req.if_none_match):
-            resp.status = falcon.HTTP_304
-            return
-        resp.content_type = http.JSON
-        resp.data = data
+        send_cached(req, resp, self.cached(req, self.app.status_cache, "statuses",
+                                           "status", "status_document", body=True))
 
 
 class StatusClass(Resource):
@@ -61,10 +22,10 @@ class StatusClass(Resource):
 
 
 class CustomStateWrites:
-    """Writes drop this worker's status read model at once (other workers hear the event)."""
+    """Writes drop this worker's read models at once (other workers hear the event)."""
 
     def after_write(self, req):
-        self.app.status_model.invalidate()
+        self.app.status_cache.invalidate()
 
 
 class CustomStateList(CustomStateWrites, ListResource):
@@ -78,7 +39,9 @@ class CustomStateList(CustomStateWrites, ListResource):
             answer = self.call(req, "status", "export_custom_states", params=params)
             return export.send_export(req, resp, fmt, "InvenTreeCustomUserStateModel",
                                       answer["fields"], answer["rows"])
-        super().on_get(req, resp)
+        key = ("custom_states", tuple(sorted(params.items())))
+        http.send_list(req, resp, self.cached(req, self.app.status_cache, key, "status",
+                                              "list_custom_states", params=params))
 
     def on_post(self, req, resp):
         data = http.clean(http.body(req))
@@ -92,23 +55,28 @@ class CustomStateDetail(CustomStateWrites, DetailResource):
 
 class ContentTypeList(Resource):
     def on_get(self, req, resp):
-        http.send_list(req, resp, self.call(req, "status", "list_content_types",
-                                            params=http.query(req)))
+        params = http.query(req)
+        key = ("content_types", tuple(sorted(params.items())))
+        http.send_list(req, resp, self.cached(req, self.app.status_cache, key, "status",
+                                              "list_content_types", params=params))
 
 
 class ContentTypeDetail(Resource):
     def on_get(self, req, resp, id):
-        http.send(resp, self.call(req, "status", "get_content_type", pk=http.int_id(id)))
+        pk = http.int_id(id)
+        send_cached(req, resp, self.cached(req, self.app.status_cache, ("content_type", pk),
+                                           "status", "get_content_type", body=True, pk=pk))
 
 
 class ContentTypeByModel(Resource):
     def on_get(self, req, resp, model):
-        http.send(resp, self.call(req, "status", "get_content_type_by_model", model=model))
+        send_cached(req, resp, self.cached(req, self.app.status_cache, ("model", model), "status",
+                                           "get_content_type_by_model", body=True, model=model))
 
 
 def register(app, api):
-    api.status_model = StatusReadModel(api)
-    app.add_route("/api/generic/status/", StatusList(api, api.status_model))
+    api.status_cache = QueryCache(api.bus, [("status", "custom_state.#")])
+    app.add_route("/api/generic/status/", StatusList(api))
     app.add_route("/api/generic/status/custom/", CustomStateList(api))
     app.add_route("/api/generic/status/custom/{id}/", CustomStateDetail(api))
     app.add_route("/api/generic/status/{statusmodel}/", StatusClass(api))

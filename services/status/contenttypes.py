@@ -1,12 +1,13 @@
 """Content types (SEMANTICS §4): InvenTree 264's Django models, served read-only."""
 from svckit.errors import NotFound
+from svckit.listing import search_terms
 
-from .contenttype_data import CONTENT_TYPES
+from .contenttype_data import CONTENT_TYPES, app_labeled_name
 
 ROWS = tuple(
     {"pk": pk, "app_label": app, "model": model,
-     "app_labeled_name": f"{app_name} | {verbose}", "is_plugin": False}
-    for pk, (app, model, app_name, verbose) in enumerate(CONTENT_TYPES, start=1))
+     "app_labeled_name": app_labeled_name(app, verbose), "is_plugin": False}
+    for pk, (app, model, _, verbose) in enumerate(CONTENT_TYPES, start=1))
 _BY_PK = {row["pk"]: row for row in ROWS}
 _VERBOSE = {pk: verbose for pk, (_, _, _, verbose) in enumerate(CONTENT_TYPES, start=1)}
 
@@ -40,7 +41,6 @@ def app_label(pk: int) -> str:
 
 def search_list(params: dict) -> list[dict]:
     """Search on app_label and model, ordering on any field (the list is small and static)."""
-    from svckit.listing import search_terms
     rows = list(ROWS)
     for term in search_terms(params.get("search", "")):
         term = term.lower()

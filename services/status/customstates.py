@@ -1,8 +1,5 @@
 """Custom states (SEMANTICS §11, §19.3): fields, validation, commands, and the merged
 status document."""
-import hashlib
-import json
-
 from sqlalchemy import select
 
 from svckit.context import Caller
@@ -129,8 +126,3 @@ def status_document(session) -> dict:
         entry["values"][name] = {"color": row["color"], "key": row["key"],
                                  "label": row["label"], "name": name}
     return doc
-
-
-def etag_of(doc) -> str:
-    body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -33,11 +33,10 @@ class Service(ServiceBase):
     # ------------------------------------------------------------ status classes
 
     @rpc
-    def statuses(self) -> dict:
-        """The merged status document and its ETag."""
+    def status_document(self) -> dict:
+        """`GET /api/generic/status/`: every class, custom states merged in."""
         with self.db.read() as s:
-            doc = customstates.status_document(s)
-        return {"etag": customstates.etag_of(doc), "document": doc}
+            return customstates.status_document(s)
 
     @rpc
     def status_class(self, name: str) -> dict:
