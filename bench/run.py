@@ -43,7 +43,7 @@ def ensure_wrk():
 
 
 def to_ms(text: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", text).groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
@@ -53,9 +53,11 @@ def wrk(url: str, token: str, concurrency: int, seconds: int) -> dict:
          "-H", f"Authorization: Token {token}", url],
         check=True, capture_output=True, text=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not re.search(r"Requests/sec:\s+([\d.]+)", out) or "50%" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),
-            "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),
+            "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+            "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             "errors": int(errors.group(1)) if errors else 0}
 
 
