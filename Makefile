@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test venv rabbitmq migrate bench clean
 
-run: venv rabbitmq migrate
+run: venv rabbitmq
 	$(PY) scripts/run_stack.py
 
 test: venv rabbitmq
