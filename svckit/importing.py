@@ -17,7 +17,7 @@ and `create`.
 from dataclasses import dataclass
 from typing import Callable
 
-from pydantic import BaseModel, Field as PydanticField
+from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 
 from svckit.errors import ApiError, ValidationFailed
@@ -51,6 +51,14 @@ class ImportAdapter:
     create: Callable  # (session, caller, cleaned, import_key) -> pk
 
 
+def parse_rows(rows) -> list[ImportRow]:
+    try:
+        return ImportBatch(rows=rows).rows
+    except ValidationError as exc:
+        raise ValidationFailed({"rows": [f"Invalid import batch (at most {MAX_BATCH} rows of "
+                                         f"{{row, data, key}}): {exc.errors()[0]['msg']}"]})
+
+
 def _errors_of(exc: ApiError) -> dict:
     return exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": [str(exc.detail)]}
 
@@ -77,7 +85,7 @@ class ImportTargets:
     def validate(self, session, model_type: str, rows: list[dict]) -> list[dict]:
         adapter = self.adapter(model_type)
         out = []
-        for row in ImportBatch(rows=rows).rows:
+        for row in parse_rows(rows):
             try:
                 adapter.validate(session, row.data)
                 out.append({"row": row.row, "errors": None})
@@ -88,7 +96,7 @@ class ImportTargets:
     def create(self, session, caller, model_type: str, rows: list[dict]) -> list[dict]:
         adapter = self.adapter(model_type)
         out = []
-        for row in ImportBatch(rows=rows).rows:
+        for row in parse_rows(rows):
             if row.key:
                 pk = session.execute(select(self.receipts.c.pk).where(
                     self.receipts.c.import_key == row.key)).scalar()

@@ -14,6 +14,13 @@ class Resource:
     def call(self, req, service: str, method: str, **kwargs):
         return self.app.rpc.call(service, method, req.context.caller, req.path, **kwargs)
 
+    def on_options(self, req, resp, **_params):
+        """DRF's metadata without field actions (endpoints with fields override this)."""
+        http.send(resp, {"name": type(self).__name__, "description": (self.__doc__ or "").strip(),
+                         "renders": ["application/json"],
+                         "parses": ["application/json", "application/x-www-form-urlencoded",
+                                    "multipart/form-data"]})
+
     def cached(self, req, cache, key, service: str, method: str, body=False, **kwargs):
         """`call()` answered from a gateway read model (gateway.cache)."""
         get = cache.get_body if body else cache.get
@@ -26,7 +33,6 @@ class ListResource(Resource):
     service = ""
     name = ""
     options_method = ""
-    creatable = True
 
     def on_get(self, req, resp):
         http.send_list(req, resp, self.call(req, self.service, f"list_{self.name}s",

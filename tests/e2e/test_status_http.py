@@ -166,3 +166,20 @@ def test_service_that_does_not_answer_gives_503(stack, admin):
     finally:
         proc.send_signal(signal.SIGCONT)
     assert admin.get(f"{admin.base}/api/generic/status/custom/", timeout=10).status_code == 200
+
+
+def test_form_and_multipart_bodies(admin):
+    data = {k: str(v) for k, v in state(admin, key=81, name="formed").items()}
+    r = admin.post(f"{admin.base}/api/generic/status/custom/", data=data, timeout=10)
+    assert r.status_code == 201, r.text
+    data = {k: str(v) for k, v in state(admin, key=82, name="multi").items()}
+    r = admin.post(f"{admin.base}/api/generic/status/custom/",
+                   files={k: (None, v) for k, v in data.items()}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert r.json()["key"] == 82 and r.json()["name"] == "multi"
+
+
+def test_options_without_fields(admin):
+    r = admin.options(f"{admin.base}/api/user/me/", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.json()["renders"] == ["application/json"]

@@ -177,3 +177,12 @@ def test_import_target_protocol(svc):
     assert len(svc(USER).list_custom_states(params={})["results"]) == 1
     with pytest.raises(ValidationFailed):
         svc().import_fields(model_type="part")
+
+
+def test_import_batch_limits(svc):
+    rows = [{"row": i, "data": {}} for i in range(1001)]
+    with pytest.raises(ValidationFailed) as info:
+        svc().import_validate(model_type="inventreecustomuserstatemodel", rows=rows)
+    assert "rows" in info.value.detail
+    with pytest.raises(ValidationFailed):
+        svc().import_create(model_type="inventreecustomuserstatemodel", rows=[{"data": 5}])
