@@ -6,7 +6,8 @@ from urllib.parse import urlencode
 
 import falcon
 
-from svckit.errors import ValidationFailed
+from svckit import config
+from svckit.errors import ApiError, ValidationFailed
 
 JSON = "application/json"  # exactly: the official client compares with ==
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
@@ -57,12 +58,19 @@ def query(req) -> dict:
             for k, v in req.params.items() if k != "format"}
 
 
+MAX_BODY = config.setting("GATEWAY_MAX_BODY_BYTES", 10 * 1024 * 1024, int)
+
+
 def body(req) -> dict:
     """The request body as a dict; form and multipart bodies flattened (last value wins)."""
+    if (req.content_length or 0) > MAX_BODY:
+        raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
     ctype = (req.content_type or "").split(";")[0].strip().lower()
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return _form(req, ctype)
-    raw = req.bounded_stream.read()
+    raw = req.bounded_stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
     if not raw.strip():
         return {}
     try:

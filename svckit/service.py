@@ -141,3 +141,8 @@ class ServiceBase:
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def database_engine(self) -> str:
+        """The SQL dialect of this service's store ("sqlite", "postgresql")."""
+        return self.db.engine.dialect.name

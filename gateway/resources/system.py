@@ -42,8 +42,8 @@ class Root(Resource):
         }
         if staff:
             doc["system_health"] = self.app.services_healthy()
-            url = config.database_url("users")
-            doc["database"] = "postgresql" if url.startswith("postgres") else "sqlite3"
+            engine = self.call(req, "users", "database_engine")
+            doc["database"] = "sqlite3" if engine == "sqlite" else engine
             doc["platform"] = platform.platform(aliased=True)
             doc["installer"] = config.setting("INVENTREE_INSTALLER", "PIP")
             doc["target"] = config.setting("INVENTREE_TARGET")

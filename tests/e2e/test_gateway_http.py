@@ -127,3 +127,14 @@ def test_revoked_token_is_refused_on_the_next_request_on_every_worker(stack, mak
     assert [t["revoked"] for t in again] == [False, True]
     other = make_user("notmine")
     assert other.delete(f"{stack.url}/api/user/tokens/{target['id']}/", timeout=10).status_code == 404
+
+
+def test_oversized_body_is_refused(admin):
+    r = admin.post(f"{admin.base}/api/generic/status/custom/", data=b"x" * (10 * 1024 * 1024 + 1),
+                   headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 413 and "exceeds" in r.json()["detail"]
+
+
+def test_json_that_is_not_an_object(admin):
+    r = admin.post(f"{admin.base}/api/generic/status/custom/", json=[1, 2], timeout=10)
+    assert r.status_code == 400 and "non_field_errors" in r.json()

@@ -1,0 +1,427 @@
+"""Offline checks of the Kubernetes manifests in deploy/k8s/ (no cluster, no network).
+
+Every YAML document is validated against the Kubernetes JSON schemas shipped with the
+`kubernetes-validate` package (strict: unknown fields fail), then the set is checked for the
+things a schema cannot see: kustomization.yaml lists exactly the manifest files, each service
+Deployment migrates and probes its own service, the gateway Service selects the gateway pods,
+every ConfigMap/Secret reference resolves, and deploy/add-service.sh yields a valid copy.
+"""
+import copy
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+# The oldest Kubernetes the manifests target; strict schemas of this version must accept them.
+K8S_VERSION = "1.30"
+NAMESPACE = "inventree"
+PART_OF = "inventree-general"
+IMAGE = "inventree-general"
+GATEWAY = "gateway"
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------- loading
+
+def load_dir(k8s: Path):
+    """(kustomization, [(file name, document), ...]) for a manifest directory."""
+    kustomization = yaml.load((k8s / "kustomization.yaml").read_text(), Loader=Loader)
+    docs = []
+    for path in sorted(k8s.glob("*.y*ml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.load_all(path.read_text(), Loader=Loader):
+            if doc:
+                docs.append((path.name, doc))
+    return kustomization, docs
+
+
+@lru_cache(maxsize=None)
+def manifests():
+    return load_dir(K8S)
+
+
+def docs_of(docs, kind):
+    return [doc for _, doc in docs if doc.get("kind") == kind]
+
+
+def deployments(docs) -> dict[str, dict]:
+    """Deployments by name, without the `inventree-` prefix (e.g. "gateway", "status")."""
+    found = {}
+    for doc in docs_of(docs, "Deployment"):
+        name = doc["metadata"]["name"]
+        assert name.startswith("inventree-"), name
+        found[name.removeprefix("inventree-")] = doc
+    return found
+
+
+def service_deployments(docs) -> dict[str, dict]:
+    return {name: d for name, d in deployments(docs).items() if name != GATEWAY}
+
+
+def pod_spec(deployment):
+    return deployment["spec"]["template"]["spec"]
+
+
+def all_containers(deployment):
+    spec = pod_spec(deployment)
+    return list(spec.get("initContainers", [])) + list(spec["containers"])
+
+
+def main_container(deployment):
+    containers = pod_spec(deployment)["containers"]
+    assert len(containers) == 1, deployment["metadata"]["name"]
+    return containers[0]
+
+
+def command(container) -> list[str]:
+    return list(container.get("command", [])) + list(container.get("args", []))
+
+
+def doc_id(item):
+    name, doc = item
+    return f"{name}:{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+# ---------------------------------------------------------------- checks (on any directory)
+
+def check_kustomization(k8s: Path, kustomization: dict):
+    assert kustomization.get("namespace") == NAMESPACE
+    listed = kustomization.get("resources", [])
+    assert len(listed) == len(set(listed)), "a resource is listed twice"
+    missing = [name for name in listed if not (k8s / name).is_file()]
+    assert not missing, f"kustomization.yaml lists missing files: {missing}"
+    present = {p.name for p in k8s.glob("*.y*ml")} - {"kustomization.yaml"}
+    unlisted = sorted(present - set(listed))
+    assert not unlisted, f"manifest files not listed in kustomization.yaml: {unlisted}"
+
+
+def check_metadata(docs):
+    namespaces = [d["metadata"]["name"] for d in docs_of(docs, "Namespace")]
+    assert namespaces == [NAMESPACE]
+    seen = set()
+    for _, doc in docs:
+        meta = doc["metadata"]
+        key = (doc["kind"], meta["name"])
+        assert key not in seen, f"duplicate {key}"
+        seen.add(key)
+        assert meta.get("labels", {}).get("app.kubernetes.io/part-of") == PART_OF, key
+        if doc["kind"] != "Namespace":
+            assert meta.get("namespace") == NAMESPACE, key
+
+
+def check_deployment_common(name, dep):
+    labels = {"app.kubernetes.io/name": f"inventree-{name}", "app.kubernetes.io/part-of": PART_OF}
+    for where in (dep["metadata"]["labels"], dep["spec"]["template"]["metadata"]["labels"]):
+        assert labels.items() <= where.items(), (name, where)
+    assert selects(dep["spec"]["selector"]["matchLabels"],
+                   dep["spec"]["template"]["metadata"]["labels"]), name
+    assert dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == f"inventree-{name}"
+    spec = pod_spec(dep)
+    assert spec.get("terminationGracePeriodSeconds", 0) > 0, name
+    pod_sc = spec.get("securityContext", {})
+    assert pod_sc.get("runAsNonRoot") is True, name
+    assert pod_sc.get("runAsUser", 0) != 0, name
+    for c in all_containers(dep):
+        where = f"{name}/{c['name']}"
+        assert c["image"].split(":")[0] == IMAGE, where
+        for part in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(c.get("resources", {}).get(part, {})), where
+        sc = c.get("securityContext", {})
+        assert sc.get("allowPrivilegeEscalation") is False, where
+        assert sc.get("runAsUser", pod_sc["runAsUser"]) != 0, where
+
+
+def env_value(container, configmap: dict, key: str):
+    """The value a container sees for `key`: its own env first, then the ConfigMap."""
+    for var in container.get("env", []):
+        if var["name"] == key:
+            return var.get("value", var.get("valueFrom"))
+    return configmap.get(key)
+
+
+def secret_env(container) -> dict[str, tuple[str, str]]:
+    return {v["name"]: (v["valueFrom"]["secretKeyRef"]["name"], v["valueFrom"]["secretKeyRef"]["key"])
+            for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
+
+
+def check_service_deployment(name, dep, configmap):
+    assert dep["spec"]["replicas"] == 1, name
+    spec = pod_spec(dep)
+    inits = spec.get("initContainers", [])
+    assert [command(c) for c in inits] == [["python", "-m", "svckit.migrate", name]], name
+    main = main_container(dep)
+    assert command(main) == ["python", "-m", "svckit.run", name], name
+    db_var = f"{name.upper()}_DATABASE_URL"
+    for c in (inits[0], main):
+        assert secret_env(c).get(db_var, (None, None))[1] == db_var, f"{name}/{c['name']}: {db_var}"
+    assert secret_env(main).get("AMQP_URI", (None, None))[1] == "AMQP_URI", name
+    probe_timeout = float(env_value(main, configmap, "PROBE_TIMEOUT") or 5)
+    probes = {}
+    for kind in ("readinessProbe", "livenessProbe"):
+        probe = main.get(kind)
+        assert probe, f"{name}: no {kind}"
+        assert probe.get("exec", {}).get("command") == ["python", "-m", "svckit.probe", name], name
+        # the probe's own RPC wait plus interpreter start-up must fit in the kubelet's timeout
+        assert probe.get("timeoutSeconds", 1) > probe_timeout, f"{name}: {kind} timeout"
+        probes[kind] = probe
+    ready, live = probes["readinessProbe"], probes["livenessProbe"]
+    patience = lambda p: p.get("periodSeconds", 10) * p.get("failureThreshold", 3)  # noqa: E731
+    assert live.get("periodSeconds", 10) >= ready.get("periodSeconds", 10), name
+    assert patience(live) > patience(ready), f"{name}: liveness must be more patient"
+
+
+def check_gateway(docs, configmap):
+    dep = deployments(docs)[GATEWAY]
+    assert dep["spec"]["replicas"] == 2
+    main = main_container(dep)
+    assert command(main) == ["gunicorn", "-c", "gateway/gunicorn_conf.py", "gateway.wsgi:app"]
+    assert env_value(main, configmap, "GATEWAY_BIND") == "0.0.0.0:8000"
+    assert secret_env(main).get("AMQP_URI", (None, None))[1] == "AMQP_URI"
+    ports = {p.get("name"): p["containerPort"] for p in main.get("ports", [])}
+    assert 8000 in ports.values()
+
+    def port_number(port):
+        return ports.get(port, port)
+
+    for kind in ("readinessProbe", "livenessProbe"):
+        get = main.get(kind, {}).get("httpGet")
+        assert get, f"gateway: no httpGet {kind}"
+        assert get["path"] == "/api/" and port_number(get["port"]) == 8000, kind
+
+    services = [s for s in docs_of(docs, "Service") if s["metadata"]["name"] == "gateway"]
+    assert len(services) == 1
+    svc = services[0]["spec"]
+    assert svc.get("type", "ClusterIP") == "ClusterIP"
+    assert [(p["port"], port_number(p["targetPort"])) for p in svc["ports"]] == [(80, 8000)]
+    pods = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in deployments(docs).items()}
+    assert [n for n, labels in pods.items() if selects(svc["selector"], labels)] == [GATEWAY]
+
+    hpas = docs_of(docs, "HorizontalPodAutoscaler")
+    assert [h["spec"]["scaleTargetRef"]["name"] for h in hpas] == ["inventree-gateway"]
+    hpa = hpas[0]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    assert hpa["spec"]["minReplicas"] >= 1
+    assert hpa["spec"]["maxReplicas"] >= hpa["spec"]["minReplicas"]
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+
+
+def check_references(docs):
+    """Every envFrom/env reference names a ConfigMap/Secret (and key) defined in the set."""
+    defined = {}
+    for kind in ("ConfigMap", "Secret"):
+        for doc in docs_of(docs, kind):
+            keys = set(doc.get("data", {})) | set(doc.get("stringData", {}))
+            defined[(kind, doc["metadata"]["name"])] = keys
+    problems = []
+    for name, dep in deployments(docs).items():
+        for c in all_containers(dep):
+            where = f"{name}/{c['name']}"
+            refs = []
+            for source in c.get("envFrom", []):
+                for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                    if field in source:
+                        refs.append((kind, source[field]["name"], None))
+            for var in c.get("env", []):
+                value_from = var.get("valueFrom", {})
+                for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                    if field in value_from:
+                        refs.append((kind, value_from[field]["name"], value_from[field]["key"]))
+            for kind, ref, key in refs:
+                if (kind, ref) not in defined:
+                    problems.append(f"{where}: {kind} {ref} is not defined")
+                elif key is not None and key not in defined[(kind, ref)]:
+                    problems.append(f"{where}: {kind} {ref} has no key {key}")
+            if not any(kind == "ConfigMap" for kind, _, _ in refs):
+                problems.append(f"{where}: no shared ConfigMap")
+    assert not problems, problems
+
+
+def check_config(docs):
+    configmaps = docs_of(docs, "ConfigMap")
+    assert len(configmaps) == 1
+    data = configmaps[0]["data"]
+    for key in ("RPC_TIMEOUT", "GATEWAY_WORKERS", "GATEWAY_THREADS", "INVENTREE_INSTANCE",
+                "INVENTREE_SITE_URL", "LOG_LEVEL"):
+        assert key in data, key
+    assert float(data["RPC_TIMEOUT"]) > 0
+    secrets = docs_of(docs, "Secret")
+    assert len(secrets) == 1
+    values = secrets[0]["stringData"]
+    assert "AMQP_URI" in values
+    for key, value in values.items():
+        assert "CHANGE-ME" in value, f"{key}: secret values must be marked placeholders"
+        if key.endswith("_DATABASE_URL"):
+            assert value.startswith("postgresql+psycopg2://"), key
+    for name in service_deployments(docs):
+        assert f"{name.upper()}_DATABASE_URL" in values, name
+    # secrets never go into the ConfigMap
+    assert not any(k == "AMQP_URI" or k.endswith("_DATABASE_URL") for k in data)
+
+
+def check_all(k8s: Path, loaded=None):
+    kustomization, docs = loaded or load_dir(k8s)
+    check_kustomization(k8s, kustomization)
+    check_metadata(docs)
+    configmap = docs_of(docs, "ConfigMap")[0]["data"]
+    for name, dep in deployments(docs).items():
+        check_deployment_common(name, dep)
+    for name, dep in service_deployments(docs).items():
+        check_service_deployment(name, dep, configmap)
+    check_gateway(docs, configmap)
+    check_references(docs)
+    check_config(docs)
+    return docs
+
+
+# ---------------------------------------------------------------- tests
+
+def test_kustomization_lists_every_manifest_file():
+    check_kustomization(K8S, manifests()[0])
+
+
+@pytest.mark.parametrize("item", manifests()[1], ids=doc_id)
+def test_schema(item):
+    _, doc = item
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_schema_validation_catches_mistakes():
+    """The validator really rejects a broken manifest (a typo'd field, a wrong type)."""
+    dep = deployments(manifests()[1])[GATEWAY]
+    typo = copy.deepcopy(dep)
+    main = main_container(typo)
+    main["imagePullPolcy"] = main.pop("imagePullPolicy", "IfNotPresent")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(typo, K8S_VERSION, strict=True)
+    wrong_type = copy.deepcopy(dep)
+    wrong_type["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong_type, K8S_VERSION, strict=True)
+
+
+def test_metadata_labels_and_namespace():
+    check_metadata(manifests()[1])
+
+
+def test_deployments():
+    docs = manifests()[1]
+    found = deployments(docs)
+    assert GATEWAY in found and {"users", "status", "audit"} <= set(found)
+    for name, dep in found.items():
+        check_deployment_common(name, dep)
+
+
+@pytest.mark.parametrize("name", sorted(service_deployments(manifests()[1])))
+def test_service_deployment(name):
+    docs = manifests()[1]
+    configmap = docs_of(docs, "ConfigMap")[0]["data"]
+    check_service_deployment(name, service_deployments(docs)[name], configmap)
+
+
+def test_service_deployments_match_service_packages():
+    """Each service Deployment runs a package under services/, and each package is deployed."""
+    deployed = set(service_deployments(manifests()[1]))
+    packages = {p.parent.name for p in (ROOT / "services").glob("*/service.py")}
+    assert not deployed - packages, f"deployments without a services/ package: {deployed - packages}"
+    assert not packages - deployed, (
+        f"services without a Deployment: {sorted(packages - deployed)} "
+        "(add with deploy/add-service.sh <name>)")
+
+
+def test_gateway():
+    docs = manifests()[1]
+    check_gateway(docs, docs_of(docs, "ConfigMap")[0]["data"])
+
+
+def test_configmap_and_secret_references():
+    check_references(manifests()[1])
+
+
+def test_config_and_secret_contents():
+    check_config(manifests()[1])
+
+
+def test_checks_reject_a_broken_set():
+    """The set checks fail on broken manifests, not only the schema."""
+    kustomization, docs = manifests()
+    check_all(K8S, (kustomization, docs))  # the real set passes
+
+    def broken(mutate):
+        k, d = copy.deepcopy((kustomization, docs))
+        mutate(k, d)
+        with pytest.raises(AssertionError):
+            check_all(K8S, (k, d))
+
+    def dep(d, name):
+        return deployments(d)[name]
+
+    def migrate_wrong_service(k, d):
+        pod_spec(dep(d, "status"))["initContainers"][0]["command"][-1] = "users"
+
+    def no_readiness(k, d):
+        del main_container(dep(d, "status"))["readinessProbe"]
+
+    def gateway_relabelled(k, d):
+        dep(d, GATEWAY)["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] = "gw"
+
+    def unknown_secret_key(k, d):
+        env = main_container(dep(d, "audit"))["env"]
+        next(v for v in env if v["name"] == "AUDIT_DATABASE_URL")["valueFrom"]["secretKeyRef"][
+            "key"] = "AUDIT_DB_URL"
+
+    def unknown_configmap(k, d):
+        main_container(dep(d, "users"))["envFrom"][0]["configMapRef"]["name"] = "other-config"
+
+    def unlisted_file(k, d):
+        k["resources"].remove("service-audit.yaml")
+
+    def root_user(k, d):
+        pod_spec(dep(d, "users"))["securityContext"]["runAsUser"] = 0
+
+    for mutate in (migrate_wrong_service, no_readiness, gateway_relabelled, unknown_secret_key,
+                   unknown_configmap, unlisted_file, root_user):
+        broken(mutate)
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs sh")
+def test_add_service_script(tmp_path):
+    """deploy/add-service.sh produces a listed, valid Deployment for a new service."""
+    deploy = tmp_path / "deploy"
+    shutil.copytree(K8S, deploy / "k8s")
+    shutil.copy(DEPLOY / "add-service.sh", deploy / "add-service.sh")
+    subprocess.run(["sh", str(deploy / "add-service.sh"), "newsvc"], check=True,
+                   capture_output=True, timeout=10)
+    docs = check_all(deploy / "k8s")
+    dep = service_deployments(docs)["newsvc"]
+    assert "status" not in yaml.safe_dump(dep)
+    kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+    bad = subprocess.run(["sh", str(deploy / "add-service.sh"), "Bad-Name"],
+                         capture_output=True, timeout=10)
+    assert bad.returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kustomize_builds():
+    """`kubectl kustomize` (offline) renders the set: the same objects, all in the namespace."""
+    out = subprocess.run(["kubectl", "kustomize", str(K8S)], check=True, capture_output=True,
+                         text=True, timeout=30).stdout
+    built = [d for d in yaml.safe_load_all(out) if d]
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in built) == sorted(
+        (d["kind"], d["metadata"]["name"]) for _, d in manifests()[1])
+    assert all(d["metadata"].get("namespace") == NAMESPACE
+               for d in built if d["kind"] != "Namespace")
+    assert re.search(r"image: inventree-general:\S+", out)
