@@ -10,7 +10,8 @@ import falcon
 
 from svckit import config
 from svckit.context import Caller
-from svckit.errors import ApiError, NotAuthenticated, ServiceUnavailable
+from svckit.errors import ApiError, NotAuthenticated
+from svckit.migrate import service_names
 from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 
 from gateway import http
@@ -20,7 +21,6 @@ from gateway.resources import status, system, users
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("users", "status", "audit")
 
 
 class Api:
@@ -33,7 +33,7 @@ class Api:
         self.status_cache = None  # set by gateway.resources.status
 
     def services_healthy(self) -> bool:
-        for name in SERVICES:
+        for name in service_names():
             try:
                 if self.rpc.call(name, "ping") != "pong":
                     return False
