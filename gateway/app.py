@@ -17,7 +17,7 @@ from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 from gateway import http
 from gateway.auth import Authenticator
 from gateway.bus import EventBus
-from gateway.resources import status, system, users
+from gateway.resources import root, status, system, users
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def create_app(api: Api | None = None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (system, users, status):
+    for module in (root, users, status, system):
         module.register(app, api)
     app.api = api
     return app

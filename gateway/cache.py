@@ -56,13 +56,18 @@ def wants_fresh(req) -> bool:
     return "no-cache" in header
 
 
+def not_modified(req, etag: str) -> bool:
+    """True when the request's If-None-Match names `etag` (a quoted string)."""
+    return bool(req.if_none_match) and any(t == "*" or f'"{t}"' == etag
+                                           for t in req.if_none_match)
+
+
 def send_cached(req, resp, entry: tuple[str, bytes]):
     """Answer with a cached body, or 304 when the client already holds it."""
     etag, body = entry
     resp.set_header("ETag", etag)
     resp.set_header("Cache-Control", "private, no-cache")
-    if req.if_none_match and any(t == "*" or f'"{t}"' == etag or str(t) == etag
-                                 for t in req.if_none_match):
+    if not_modified(req, etag):
         resp.status = 304
         return
     resp.content_type = http.JSON

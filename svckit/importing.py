@@ -12,7 +12,8 @@ A service that owns importable models exposes four RPC methods (see `ImportTarge
   imported answers the pk recorded the first time, so a retried batch creates nothing twice.
 
 The owning service supplies, per model type, an `ImportAdapter` with `fields`, `validate`
-and `create`.
+and `create`. `context` carries what the service looked up before opening its transaction
+(e.g. other services' answers about referenced rows).
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -47,7 +48,7 @@ def import_receipt_table(metadata: MetaData) -> Table:
 class ImportAdapter:
     label: str
     fields: dict  # name -> svckit.fields.Field
-    validate: Callable  # (session, data) -> cleaned data; raises ValidationFailed
+    validate: Callable  # (session, data, context) -> cleaned data; raises ValidationFailed
     create: Callable  # (session, caller, cleaned, import_key) -> pk
 
 
@@ -82,18 +83,19 @@ class ImportTargets:
     def fields(self, model_type: str) -> dict:
         return describe(self.adapter(model_type).fields, writable_only=True)
 
-    def validate(self, session, model_type: str, rows: list[dict]) -> list[dict]:
+    def validate(self, session, model_type: str, rows: list[dict], context=None) -> list[dict]:
         adapter = self.adapter(model_type)
         out = []
         for row in parse_rows(rows):
             try:
-                adapter.validate(session, row.data)
+                adapter.validate(session, row.data, context or {})
                 out.append({"row": row.row, "errors": None})
             except ApiError as exc:
                 out.append({"row": row.row, "errors": _errors_of(exc)})
         return out
 
-    def create(self, session, caller, model_type: str, rows: list[dict]) -> list[dict]:
+    def create(self, session, caller, model_type: str, rows: list[dict],
+               context=None) -> list[dict]:
         adapter = self.adapter(model_type)
         out = []
         for row in parse_rows(rows):
@@ -105,7 +107,7 @@ class ImportTargets:
                     continue
             savepoint = session.begin_nested()
             try:
-                cleaned = adapter.validate(session, row.data)
+                cleaned = adapter.validate(session, row.data, context or {})
                 pk = adapter.create(session, caller, cleaned, row.key or None)
                 savepoint.commit()
                 out.append({"row": row.row, "pk": pk, "errors": None})

@@ -18,7 +18,7 @@ from nameko.rpc import rpc as nameko_rpc
 from svckit import config
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ERROR_CLASSES, ApiError
+from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
 from svckit.events import EventStore
 from svckit.relay import Relay
 
@@ -136,11 +136,19 @@ class Store(DependencyProvider):
 
 
 class ServiceBase:
-    """Entrypoints every service has."""
+    """Entrypoints every service has (services define `db` and `caller`)."""
 
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def config_lookups(self) -> list:
+        """Configuration keys this process read, with source and time, never the values
+        (`GET /api/admin/config/`, superusers only)."""
+        if not self.caller.is_superuser:
+            raise PermissionDenied()
+        return config.lookups()
 
     @rpc
     def database_engine(self) -> str:

@@ -1,5 +1,5 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
-from gateway import http
+from gateway import export, http
 from gateway.cache import wants_fresh
 
 
@@ -28,18 +28,36 @@ class Resource:
 
 
 class ListResource(Resource):
-    """A list endpoint backed by `<service>.list_<name>` and `<service>.create_<name>`."""
+    """A list endpoint backed by `<service>.list_<name>s` and `<service>.create_<name>`;
+    with `export_model` set, `?export=<format>` answers a file (`export_<name>s`)."""
 
     service = ""
     name = ""
     options_method = ""
+    export_model = ""
 
     def on_get(self, req, resp):
-        http.send_list(req, resp, self.call(req, self.service, f"list_{self.name}s",
-                                            params=http.query(req)))
+        params = http.query(req)
+        if self.export_model and "export" in params:
+            fmt = export.check_format(params.pop("export"))
+            answer = self.call(req, self.service, f"export_{self.name}s", params=params)
+            return export.send_export(req, resp, fmt, self.export_model, answer["fields"],
+                                      answer["rows"])
+        http.send_list(req, resp, self.list(req, params))
+
+    def list(self, req, params) -> dict:
+        return self.call(req, self.service, f"list_{self.name}s", params=params)
+
+    def on_post(self, req, resp):
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, self.service, f"create_{self.name}", data=data), 201)
+        self.after_write(req)
 
     def on_options(self, req, resp):
         http.send(resp, self.call(req, self.service, self.options_method, detail=False))
+
+    def after_write(self, req):
+        """Hook: resources with gateway-side caches drop them here."""
 
 
 class DetailResource(Resource):
@@ -73,3 +91,25 @@ class DetailResource(Resource):
 
     def after_write(self, req):
         """Hook: resources with gateway-side caches drop them here."""
+
+
+class MetadataResource(Resource):
+    """`<detail>/metadata/`: GET, PUT (replace), PATCH (merge), via `<service>.<name>_metadata`
+    and `<service>.set_<name>_metadata`."""
+
+    service = ""
+    name = ""
+
+    def on_get(self, req, resp, id):
+        http.send(resp, self.call(req, self.service, f"{self.name}_metadata", pk=http.int_id(id)))
+
+    def _write(self, req, resp, id, partial):
+        body = http.clean(http.body(req))
+        http.send(resp, self.call(req, self.service, f"set_{self.name}_metadata",
+                                  pk=http.int_id(id), body=body, partial=partial))
+
+    def on_put(self, req, resp, id):
+        self._write(req, resp, id, False)
+
+    def on_patch(self, req, resp, id):
+        self._write(req, resp, id, True)

@@ -4,7 +4,7 @@ The reads are answered from per-worker read models (gateway.cache): the status d
 custom-state lists and content types are fetched once and dropped whenever the status
 service announces a custom-state event.
 """
-from gateway import export, http
+from gateway import http
 from gateway.cache import QueryCache, send_cached
 
 from .base import DetailResource, ListResource, Resource
@@ -30,23 +30,12 @@ class CustomStateWrites:
 
 class CustomStateList(CustomStateWrites, ListResource):
     service, name, options_method = "status", "custom_state", "custom_state_options"
+    export_model = "InvenTreeCustomUserStateModel"
 
-    def on_get(self, req, resp):
-        params = http.query(req)
-        if "export" in params:
-            fmt = export.check_format(params.pop("export"))
-            params.pop("limit", None)
-            answer = self.call(req, "status", "export_custom_states", params=params)
-            return export.send_export(req, resp, fmt, "InvenTreeCustomUserStateModel",
-                                      answer["fields"], answer["rows"])
+    def list(self, req, params):
         key = ("custom_states", tuple(sorted(params.items())))
-        http.send_list(req, resp, self.cached(req, self.app.status_cache, key, "status",
-                                              "list_custom_states", params=params))
-
-    def on_post(self, req, resp):
-        data = http.clean(http.body(req))
-        http.send(resp, self.call(req, "status", "create_custom_state", data=data), 201)
-        self.after_write(req)
+        return self.cached(req, self.app.status_cache, key, "status", "list_custom_states",
+                           params=params)
 
 
 class CustomStateDetail(CustomStateWrites, DetailResource):

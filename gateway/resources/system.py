@@ -1,72 +1,86 @@
-"""`GET /api/` (server information, §15), `GET /api/schema/` and `GET /api/events/`."""
-import json
-import platform
-from pathlib import Path
-
-from svckit import config
+"""Endpoints of the system service: project codes, flags, icons, version, licenses."""
+import base64
+import gzip
 
 from gateway import http
+from gateway.cache import QueryCache, not_modified
 
-from .base import Resource
-
-API_VERSION = 264
-SERVER_VERSION = "0.17.0 dev"
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
+from .base import DetailResource, ListResource, MetadataResource, Resource
 
 
-class Root(Resource):
+class ProjectCodeList(ListResource):
+    service, name, options_method = "system", "project_code", "project_code_options"
+    export_model = "ProjectCode"
+
+
+class ProjectCodeDetail(DetailResource):
+    service, name, options_method = "system", "project_code", "project_code_options"
+
+
+class ProjectCodeMetadata(MetadataResource):
+    service, name = "system", "project_code"
+
+
+class Flags(Resource):
     auth = "optional"
 
     def on_get(self, req, resp):
-        caller = req.context.caller
-        staff = bool(caller and (caller.is_staff or caller.is_superuser))
-        doc = {
-            "server": "InvenTree",
-            "version": SERVER_VERSION,
-            "instance": config.setting("INVENTREE_INSTANCE", "InvenTree"),
-            "apiVersion": API_VERSION,
-            "worker_running": False,
-            "worker_pending_tasks": 0,
-            "plugins_enabled": False,
-            "plugins_install_disabled": True,
-            "active_plugins": [],
-            "email_configured": bool(config.setting("INVENTREE_EMAIL_HOST", "")),
-            "debug_mode": False,
-            "docker_mode": config.setting("INVENTREE_DOCKER", False, bool),
-            "default_locale": "en-us",
-            "system_health": None,
-            "database": None,
-            "platform": None,
-            "installer": None,
-            "target": None,
-        }
-        if staff:
-            doc["system_health"] = self.app.services_healthy()
-            engine = self.call(req, "users", "database_engine")
-            doc["database"] = "sqlite3" if engine == "sqlite" else engine
-            doc["platform"] = platform.platform(aliased=True)
-            doc["installer"] = config.setting("INVENTREE_INSTALLER", "PIP")
-            doc["target"] = config.setting("INVENTREE_TARGET")
-        http.send(resp, doc)
+        http.send(resp, self.call(req, "system", "flags", query=http.query(req)))
 
 
-class Schema(Resource):
+class Flag(Resource):
     auth = "optional"
-    _cache: bytes | None = None
+
+    def on_get(self, req, resp, key):
+        http.send(resp, self.call(req, "system", "flag", key=key, query=http.query(req)))
+
+
+class Icons(Resource):
+    """The icon packs, fetched once per worker and sent gzipped to clients that accept it,
+    with an ETag (304 on If-None-Match) and a day of public caching, as InvenTree does."""
+
+    auth = "optional"
+
+    def __init__(self, api):
+        super().__init__(api)
+        self.cache = QueryCache(api.bus, [])
+
+    def _fetch(self, req):
+        answer = self.call(req, "system", "icon_packs")
+        packed = base64.b64decode(answer["gzip"])
+        return answer["etag"], packed, gzip.decompress(packed)
 
     def on_get(self, req, resp):
-        if Schema._cache is None:
-            Schema._cache = http.dumps(json.loads(SCHEMA_FILE.read_text()))
+        etag, packed, plain = self.cache.get("icons", lambda: self._fetch(req))
+        resp.set_header("ETag", etag)
+        resp.set_header("Cache-Control", "public, max-age=86400")
+        resp.set_header("Vary", "Accept-Encoding")
+        if not_modified(req, etag):
+            resp.status = 304
+            return
         resp.content_type = http.JSON
-        resp.data = Schema._cache
+        if "gzip" in (req.get_header("Accept-Encoding") or ""):
+            resp.set_header("Content-Encoding", "gzip")
+            resp.data = packed
+        else:
+            resp.data = plain
 
 
-class Events(Resource):
-    def on_get(self, req, resp):
-        http.send_list(req, resp, self.call(req, "audit", "list_events", params=http.query(req)))
+def _static(method: str):
+    class Static(Resource):
+        def on_get(self, req, resp):
+            http.send(resp, self.call(req, "system", method))
+    Static.__name__ = method.title().replace("_", "")
+    return Static
 
 
 def register(app, api):
-    app.add_route("/api/", Root(api))
-    app.add_route("/api/schema/", Schema(api))
-    app.add_route("/api/events/", Events(api))
+    app.add_route("/api/project-code/", ProjectCodeList(api))
+    app.add_route("/api/project-code/{id}/", ProjectCodeDetail(api))
+    app.add_route("/api/project-code/{id}/metadata/", ProjectCodeMetadata(api))
+    app.add_route("/api/flags/", Flags(api))
+    app.add_route("/api/flags/{key}/", Flag(api))
+    app.add_route("/api/icons/", Icons(api))
+    app.add_route("/api/version/", _static("version")(api))
+    app.add_route("/api/version-text", _static("version_text")(api))
+    app.add_route("/api/license/", _static("licenses")(api))

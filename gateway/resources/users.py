@@ -42,7 +42,19 @@ class TokenDetail(TokenList):
         resp.status = 204
 
 
+class OwnerList(Resource):
+    def on_get(self, req, resp):
+        http.send_list(req, resp, self.call(req, "users", "list_owners", params=http.query(req)))
+
+
+class OwnerDetail(Resource):
+    def on_get(self, req, resp, id):
+        http.send(resp, self.call(req, "users", "get_owner", pk=http.int_id(id)))
+
+
 def register(app, api):
+    app.add_route("/api/user/owner/", OwnerList(api))
+    app.add_route("/api/user/owner/{id}/", OwnerDetail(api))
     app.add_route("/api/user/tokens/", TokenList(api))
     app.add_route("/api/user/tokens/{id}/", TokenDetail(api))
     app.add_route("/api/user/me/", Me(api))

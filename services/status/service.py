@@ -15,7 +15,7 @@ from .models import custom_states, receipts, store
 IMPORTS = ImportTargets({
     "inventreecustomuserstatemodel": ImportAdapter(
         label="Custom State", fields=customstates.FIELDS,
-        validate=lambda session, data: customstates.check(session, data),
+        validate=lambda session, data, _context: customstates.check(session, data),
         create=lambda session, caller, cleaned, key:
             customstates.create_checked(session, caller, cleaned, key)["pk"]),
 }, receipts)

@@ -16,7 +16,7 @@ from svckit import config
 from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
 from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
 
-from .models import groups, memberships, store, tokens, users
+from .models import groups, memberships, owners, store, tokens, users
 from .passwords import check_password, hash_password, validate_password
 
 TOKEN_DAYS = 365
@@ -92,6 +92,11 @@ def get_user(session, user_id: int) -> dict:
     return dict(row)
 
 
+def staff_user_ids(session) -> list[int]:
+    return list(session.execute(select(users.c.id).where(
+        users.c.is_staff.is_(True), users.c.is_active.is_(True)).order_by(users.c.id)).scalars())
+
+
 def find_user(session, username: str) -> dict | None:
     row = session.execute(select(users).where(users.c.username == username)).mappings().first()
     return dict(row) if row else None
@@ -138,6 +143,7 @@ def create_user(session, caller: Caller, *, username: str, password: str | None,
         "is_active": True}, caller)
     if group_ids:
         store.record(session, "user", uid, "user.groups_changed", {"groups": group_ids}, caller)
+    _create_owner(session, caller, "user", uid, username)
     return get_user(session, uid)
 
 
@@ -170,7 +176,46 @@ def create_group(session, caller: Caller, name: str, roles=None) -> dict:
     gid = store.next_stream_id(session, "group")
     store.record(session, "group", gid, "group.created",
                  {"name": name, "roles": normalise_roles(roles)}, caller)
+    _create_owner(session, caller, "group", gid, name)
     return {"pk": gid, "name": name, "roles": normalise_roles(roles)}
+
+
+# ---------------------------------------------------------------- owners
+
+def _create_owner(session, caller, owner_type: str, owner_id: int, name: str):
+    """Every user and group is an owner (what `responsible` fields point at)."""
+    pk = store.next_stream_id(session, "owner")
+    store.record(session, "owner", pk, "owner.created",
+                 {"owner_type": owner_type, "owner_id": owner_id, "name": name}, caller)
+
+
+def owner_repr(row) -> dict:
+    return {"pk": row["id"], "owner_id": row["owner_id"], "name": row["name"],
+            "label": row["owner_type"]}
+
+
+def list_owners(session, params: dict) -> list[dict]:
+    """Owners in pk order; `search`: every term a substring of the lower-cased name;
+    `is_active`: drops user owners whose user differs (group owners always kept)."""
+    from svckit.listing import bool_param, search_terms
+    rows = session.execute(select(owners, users.c.is_active).outerjoin(
+        users, (owners.c.owner_type == "user") & (users.c.id == owners.c.owner_id))
+        .order_by(owners.c.id)).mappings().all()
+    terms = [t.lower() for t in search_terms(params.get("search", ""))]
+    active = bool_param(params, "is_active")
+    out = []
+    for row in rows:
+        if not all(t in row["name"].lower() for t in terms):
+            continue
+        if active is not None and row["owner_type"] == "user" and row["is_active"] != active:
+            continue
+        out.append(owner_repr(row))
+    return out
+
+
+def get_owners(session, pks: list[int]) -> dict:
+    rows = session.execute(select(owners).where(owners.c.id.in_(pks))).mappings().all()
+    return {row["id"]: owner_repr(row) for row in rows}
 
 
 # ---------------------------------------------------------------- tokens

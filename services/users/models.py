@@ -51,7 +51,15 @@ tokens = Table(
     Column("meta", JSON, nullable=False),
 )
 
-projector = Projector([memberships, tokens, groups, users])
+owners = Table(
+    "owner", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("owner_type", String(10), nullable=False),  # "user" or "group"
+    Column("owner_id", Integer, nullable=False),
+    Column("name", String(150), nullable=False),
+)
+
+projector = Projector([owners, memberships, tokens, groups, users])
 store = EventStore("users", metadata, projector)
 
 
@@ -117,3 +125,18 @@ def _token_revoked(s, e):
 def _token_seen(s, e):
     s.execute(update(tokens).where(tokens.c.id == _id(e))
               .values(last_seen=date.fromisoformat(e["payload"]["last_seen"])))
+
+
+@projector.on("owner.created")
+def _owner_created(s, e):
+    s.execute(insert(owners).values(id=_id(e), **e["payload"]))
+
+
+@projector.on("owner.renamed")
+def _owner_renamed(s, e):
+    s.execute(update(owners).where(owners.c.id == _id(e)).values(name=e["payload"]["name"]))
+
+
+@projector.on("owner.deleted")
+def _owner_deleted(s, e):
+    s.execute(delete(owners).where(owners.c.id == _id(e)))

@@ -2,7 +2,8 @@
 from datetime import date
 
 from svckit.context import Caller
-from svckit.errors import NotAuthenticated
+from svckit.errors import NotAuthenticated, NotFound
+from svckit.listing import page_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import accounts
@@ -63,3 +64,30 @@ class Service(ServiceBase):
         with self.db.write() as s:
             self._me(s)
             accounts.revoke_token(s, self.caller, pk)
+
+    @rpc
+    def list_owners(self, params: dict) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            return page_list(accounts.list_owners(s, params), params)
+
+    @rpc
+    def get_owner(self, pk: int) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            owner = accounts.get_owners(s, [pk]).get(pk)
+        if owner is None:
+            raise NotFound()
+        return owner
+
+    @rpc
+    def owners(self, pks: list) -> dict:
+        """Owner representations by pk (for services whose rows point at owners)."""
+        with self.db.read() as s:
+            return {str(k): v for k, v in accounts.get_owners(s, [int(p) for p in pks]).items()}
+
+    @rpc
+    def staff_user_ids(self) -> list:
+        """Active staff users (error reports notify them)."""
+        with self.db.read() as s:
+            return accounts.staff_user_ids(s)

@@ -7,7 +7,7 @@ from kombu import Connection, Queue
 from gateway.app import Api, create_app
 from gateway.bus import EventBus
 from gateway.resources.base import Resource
-from gateway.resources.system import SCHEMA_FILE
+from gateway.resources.root import SCHEMA_FILE
 from svckit.relay import event_exchange
 from svckit.rpc_client import ThreadLocalRpc
 

@@ -142,3 +142,17 @@ def test_replay_rebuilds_users(db):
         models.store.replay(s)
     assert (as_user(db, user).roles(), as_user(db, user).me()) == before
     assert worker_factory(Service, db=db, caller=Caller()).authenticate_token(key=key)
+
+
+def test_every_user_and_group_is_an_owner(db):
+    with db.write() as s:
+        accounts.create_group(s, SYSTEM, "Makers", {})
+    user = make_user(db, username="Bobby")
+    svc = as_user(db, user)
+    owners = svc.list_owners(params={})["results"]
+    assert owners == [{"pk": 1, "owner_id": 1, "name": "Makers", "label": "group"},
+                      {"pk": 2, "owner_id": user["id"], "name": "Bobby", "label": "user"}]
+    assert svc.list_owners(params={"search": "bob"})["results"] == owners[1:]
+    assert svc.list_owners(params={"is_active": "false"})["results"] == owners[:1]
+    assert svc.get_owner(pk=2) == owners[1]
+    assert svc.owners(pks=[2, 99]) == {"2": owners[1]}

@@ -1,0 +1,101 @@
+"""`GET /api/` (server information, §15), `GET /api/schema/` and `GET /api/events/`."""
+import json
+import platform
+from pathlib import Path
+
+from svckit import config
+from svckit.errors import NotFound, PermissionDenied
+from svckit.migrate import service_names
+
+from gateway import http
+
+from .base import Resource
+
+API_VERSION = 264
+SERVER_VERSION = "0.17.0 dev"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+class Root(Resource):
+    auth = "optional"
+
+    def on_get(self, req, resp):
+        caller = req.context.caller
+        staff = bool(caller and (caller.is_staff or caller.is_superuser))
+        doc = {
+            "server": "InvenTree",
+            "version": SERVER_VERSION,
+            "instance": config.setting("INVENTREE_INSTANCE", "InvenTree"),
+            "apiVersion": API_VERSION,
+            "worker_running": False,
+            "worker_pending_tasks": 0,
+            "plugins_enabled": False,
+            "plugins_install_disabled": True,
+            "active_plugins": [],
+            "email_configured": bool(config.setting("INVENTREE_EMAIL_HOST", "")),
+            "debug_mode": False,
+            "docker_mode": config.setting("INVENTREE_DOCKER", False, bool),
+            "default_locale": "en-us",
+            "system_health": None,
+            "database": None,
+            "platform": None,
+            "installer": None,
+            "target": None,
+        }
+        if staff:
+            doc["system_health"] = self.app.services_healthy()
+            engine = self.call(req, "users", "database_engine")
+            doc["database"] = "sqlite3" if engine == "sqlite" else engine
+            doc["platform"] = platform.platform(aliased=True)
+            doc["installer"] = config.setting("INVENTREE_INSTALLER", "PIP")
+            doc["target"] = config.setting("INVENTREE_TARGET")
+        http.send(resp, doc)
+
+
+class Schema(Resource):
+    auth = "optional"
+    _cache: bytes | None = None
+
+    def on_get(self, req, resp):
+        if Schema._cache is None:
+            Schema._cache = http.dumps(json.loads(SCHEMA_FILE.read_text()))
+        resp.content_type = http.JSON
+        resp.data = Schema._cache
+
+
+class AdminConfig(Resource):
+    """Every configuration key any process read (the gateway's and each service's), with
+    its source and first access time; never the values. Superusers only."""
+
+    def lookups(self, req) -> list:
+        if not req.context.caller.is_superuser:
+            raise PermissionDenied()
+        merged = {item["key"]: item for item in config.lookups()}
+        for service in service_names():
+            for item in self.call(req, service, "config_lookups"):
+                if item["key"] not in merged or item["accessed"] < merged[item["key"]]["accessed"]:
+                    merged[item["key"]] = item
+        return sorted(merged.values(), key=lambda item: item["accessed"])
+
+    def on_get(self, req, resp, key=None):
+        items = self.lookups(req)
+        if key is None:
+            return http.send(resp, items)
+        for item in items:
+            if item["key"] == key:
+                return http.send(resp, item)
+        raise NotFound()
+
+
+class Events(Resource):
+    def on_get(self, req, resp):
+        http.send_list(req, resp, self.call(req, "audit", "list_events", params=http.query(req)))
+
+
+def register(app, api):
+    app.add_route("/api/", Root(api))
+    app.add_route("/api/schema/", Schema(api))
+    app.add_route("/api/events/", Events(api))
+    admin_config = AdminConfig(api)
+    app.add_route("/api/admin/config/", admin_config)
+    app.add_route("/api/admin/config/{key}/", admin_config)

@@ -1,0 +1,84 @@
+"""The system service's tables (projections of its event log) and their projector."""
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
+                        delete, insert, update)
+
+from svckit.events import EventStore, Projector
+from svckit.importing import import_receipt_table
+
+metadata = MetaData()
+
+project_codes = Table(
+    "project_code", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("code", String(50), nullable=False, unique=True),
+    Column("description", String(200), nullable=False, default=""),
+    Column("responsible", Integer, nullable=True),  # an owner pk of the users service
+    Column("metadata", JSON, nullable=True),
+)
+
+custom_units = Table(
+    "custom_unit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(50), nullable=False, unique=True),
+    Column("symbol", String(10), nullable=False, default=""),
+    Column("definition", String(50), nullable=False),
+)
+
+error_reports = Table(
+    "error_report", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(128), nullable=False),
+    Column("info", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("path", String(200), nullable=False),
+    Column("when", DateTime, nullable=False),
+    Column("source_event", String(120), nullable=False, unique=True),
+)
+
+notifications = Table(
+    "notification", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("category", String(250), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("target", JSON, nullable=True),
+    Column("source", JSON, nullable=True),
+    Column("creation", DateTime, nullable=False),
+    Column("read", Boolean, nullable=False, default=False),
+)
+
+receipts = import_receipt_table(metadata)
+
+projector = Projector([receipts, notifications, error_reports, custom_units, project_codes])
+store = EventStore("system", metadata, projector)
+
+
+def _id(e) -> int:
+    return int(e["stream_id"])
+
+
+def _on_created(table, stream_type):
+    @projector.on(f"{stream_type}.created")
+    def created(s, e):
+        payload = dict(e["payload"])
+        import_key = payload.pop("import_key", None)
+        for key in ("when", "creation"):
+            if key in {c.name for c in table.columns} and key not in payload:
+                payload[key] = e["created"]
+        s.execute(insert(table).values(id=_id(e), **payload))
+        if import_key:
+            s.execute(insert(receipts).values(import_key=import_key, pk=_id(e)))
+
+    @projector.on(f"{stream_type}.updated")
+    def updated(s, e):
+        s.execute(update(table).where(table.c.id == _id(e)).values(**e["payload"]))
+
+    @projector.on(f"{stream_type}.deleted")
+    def deleted(s, e):
+        s.execute(delete(table).where(table.c.id == _id(e)))
+
+
+for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_unit"),
+                        (error_reports, "error_report"), (notifications, "notification")):
+    _on_created(_table, _stream)

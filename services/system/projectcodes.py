@@ -1,0 +1,91 @@
+"""Project codes (SEMANTICS §14): fields, validation, commands, metadata."""
+from sqlalchemy import select
+
+from svckit.context import Caller
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.fields import Field, validate
+
+from .models import project_codes, store
+
+FIELDS = {
+    "pk": Field("integer", "ID", read_only=True),
+    "code": Field("string", "Project Code", "Unique project code", required=True,
+                  max_length=50),
+    "description": Field("string", "Description", "Project description", max_length=200,
+                         extra={"allow_blank": True}),
+    "responsible": Field("related field", "Responsible",
+                         "User or group responsible for this project", model="owner",
+                         api_url="/api/user/owner/", extra={"allow_null": True}),
+    "responsible_detail": Field("nested object", "Responsible detail", read_only=True),
+}
+COLUMNS = {"pk": project_codes.c.id, "code": project_codes.c.code}
+SEARCH = (project_codes.c.code, project_codes.c.description)
+
+
+def render(row, owners: dict) -> dict:
+    responsible = row["responsible"]
+    return {"pk": row["id"], "code": row["code"], "description": row["description"],
+            "responsible": responsible,
+            "responsible_detail": owners.get(str(responsible)) if responsible else None}
+
+
+def get(session, pk) -> dict:
+    row = session.execute(select(project_codes).where(project_codes.c.id == pk)
+                          ).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
+def require_staff(caller: Caller):
+    if not (caller.is_staff or caller.is_superuser):
+        raise PermissionDenied()
+
+
+def clean(data, partial=False) -> dict:
+    """Field checks that need no database or other service."""
+    cleaned = validate(FIELDS, data, partial=partial)
+    if "description" in cleaned and cleaned["description"] is None:
+        cleaned["description"] = ""
+    return cleaned
+
+
+def check_unique(session, cleaned: dict, pk: int | None = None):
+    if "code" not in cleaned:
+        return
+    clash = select(project_codes.c.id).where(project_codes.c.code == cleaned["code"])
+    if pk is not None:
+        clash = clash.where(project_codes.c.id != pk)
+    if session.execute(clash).first():
+        raise ValidationFailed({"code": ["Project Code with this Project Code already exists."]})
+
+
+def check_owner(cleaned: dict, owners: dict):
+    """`owners`: the users service's answer for the referenced owner pk."""
+    pk = cleaned.get("responsible")
+    if pk is not None and str(pk) not in owners:
+        raise ValidationFailed({"responsible": [f'Invalid pk "{pk}" - object does not exist.']})
+
+
+def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
+    check_unique(session, cleaned)
+    pk = store.next_stream_id(session, "project_code")
+    payload = {"description": "", "responsible": None, "metadata": {}, **cleaned}
+    if import_key:
+        payload["import_key"] = import_key
+    store.record(session, "project_code", pk, "project_code.created", payload, caller)
+    return pk
+
+
+def update(session, caller, pk: int, cleaned: dict):
+    current = get(session, pk)
+    check_unique(session, cleaned, pk)
+    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
+    if changed:
+        store.record(session, "project_code", pk, "project_code.updated", changed, caller)
+
+
+def delete(session, caller, pk: int):
+    row = get(session, pk)
+    store.record(session, "project_code", pk, "project_code.deleted", {"code": row["code"]},
+                 caller)

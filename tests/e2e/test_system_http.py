@@ -1,0 +1,89 @@
+"""System service endpoints over HTTP: project codes, flags, icons, version, admin config."""
+import gzip
+import json
+
+import requests
+
+from tests.e2e.conftest import ADMIN
+
+
+def test_project_codes_with_owner_and_client(admin, make_user):
+    owners = admin.get(f"{admin.base}/api/user/owner/?search=admin", timeout=10).json()
+    assert owners[0]["label"] == "user" and owners[0]["name"] == "admin"
+    r = admin.post(f"{admin.base}/api/project-code/", timeout=10,
+                   json={"code": "E2E-1", "description": "end to end",
+                         "responsible": owners[0]["pk"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["responsible_detail"] == owners[0]
+    dup = admin.post(f"{admin.base}/api/project-code/", json={"code": "E2E-1"}, timeout=10)
+    assert dup.status_code == 400
+    assert dup.json() == {"code": ["Project Code with this Project Code already exists."]}
+    plain = make_user("plaincodes")
+    assert plain.post(f"{plain.base}/api/project-code/", json={"code": "NO"},
+                      timeout=10).status_code == 403
+    paged = plain.get(f"{plain.base}/api/project-code/?limit=1", timeout=10).json()
+    assert paged["count"] >= 1
+    pk = r.json()["pk"]
+    meta = admin.patch(f"{admin.base}/api/project-code/{pk}/metadata/",
+                       json={"metadata": {"a": 1}}, timeout=10)
+    assert meta.status_code == 200 and meta.json() == {"metadata": {"a": 1}}
+    export = admin.get(f"{admin.base}/api/project-code/?export=tsv", timeout=10)
+    assert export.headers["Content-Disposition"].startswith(
+        'attachment; filename="InvenTree_ProjectCode_')
+    assert export.text.splitlines()[0].split("\t")[:2] == ["ID", "Project Code"]
+
+
+def test_official_client_project_codes(stack):
+    from inventree.api import InvenTreeAPI
+    from inventree.project_code import ProjectCode
+    api = InvenTreeAPI(stack.url, username=ADMIN[0], password=ADMIN[1], timeout=10)
+    before = ProjectCode.count(api)
+    ProjectCode.create(api, {"code": "CLIENT-1", "description": "from the client"})
+    assert ProjectCode.count(api) == before + 1
+    assert "CLIENT-1" in [p.code for p in ProjectCode.list(api)]
+    try:
+        ProjectCode.create(api, {"code": "CLIENT-1"})
+        raise AssertionError("a duplicate code must fail")
+    except requests.HTTPError:
+        pass
+
+
+def test_flags_without_auth(stack):
+    flags = requests.get(f"{stack.url}/api/flags/", timeout=10).json()
+    assert [f["key"] for f in flags] == ["EXPERIMENTAL", "NEXT_GEN"]
+    on = requests.get(f"{stack.url}/api/flags/NEXT_GEN/?ngen=", timeout=10).json()
+    assert on == {"key": "NEXT_GEN", "state": True}
+    assert requests.get(f"{stack.url}/api/flags/NOPE/", timeout=10).status_code == 404
+
+
+def test_icons(stack):
+    r = requests.get(f"{stack.url}/api/icons/", timeout=10)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "public, max-age=86400"
+    packs = r.json()
+    assert packs[0]["prefix"] == "ti" and len(packs[0]["icons"]) == 4744
+    again = requests.get(f"{stack.url}/api/icons/", headers={"If-None-Match": r.headers["ETag"]},
+                         timeout=10)
+    assert again.status_code == 304
+    raw = requests.get(f"{stack.url}/api/icons/", headers={"Accept-Encoding": "identity"},
+                       timeout=10, stream=True)
+    assert "Content-Encoding" not in raw.headers and json.loads(raw.raw.read()) == packs
+
+
+def test_version_license_and_admin_config(admin, make_user):
+    version = admin.get(f"{admin.base}/api/version/", timeout=10).json()
+    assert version["version"]["api"] == 264
+    text = admin.get(f"{admin.base}/api/version-text", timeout=10).json()
+    assert len(text) == 10
+    licenses = admin.get(f"{admin.base}/api/license/", timeout=10).json()
+    assert licenses["backend"] and licenses["frontend"] == []
+    config = admin.get(f"{admin.base}/api/admin/config/", timeout=10).json()
+    keys = {item["key"] for item in config}
+    assert {"AMQP_URI", "RPC_TIMEOUT", "STATUS_DATABASE_URL"} <= keys
+    item = admin.get(f"{admin.base}/api/admin/config/AMQP_URI/", timeout=10).json()
+    assert item["source"] == "env" and "value" not in item and "amqp://" not in json.dumps(item)
+    assert admin.get(f"{admin.base}/api/admin/config/NOPE/", timeout=10).status_code == 404
+    staff = make_user("staffonly", staff=True)
+    assert staff.get(f"{staff.base}/api/admin/config/", timeout=10).status_code == 403
+    assert staff.get(f"{staff.base}/api/version/", timeout=10).status_code == 200
+    plain = make_user("plainversion")
+    assert plain.get(f"{plain.base}/api/version/", timeout=10).status_code == 403
