@@ -28,8 +28,8 @@ class Resource:
 
 
 class ListResource(Resource):
-    """A list endpoint backed by `<service>.list_<name>s` and `<service>.create_<name>`;
-    with `export_model` set, `?export=<format>` answers a file (`export_<name>s`)."""
+    """A list endpoint backed by `<service>.list_<name>s`; with `export_model` set,
+    `?export=<format>` answers a file (`export_<name>s`)."""
 
     service = ""
     name = ""
@@ -48,16 +48,31 @@ class ListResource(Resource):
     def list(self, req, params) -> dict:
         return self.call(req, self.service, f"list_{self.name}s", params=params)
 
+    def on_options(self, req, resp):
+        if not self.options_method:
+            return super().on_options(req, resp)
+        http.send(resp, self.call(req, self.service, self.options_method, detail=False))
+
+    def after_write(self, req):
+        """Hook: resources with gateway-side caches drop them here."""
+
+
+class CreateMixin:
+    """POST on a list: `<service>.create_<name>`, 201."""
+
     def on_post(self, req, resp):
         data = http.clean(http.body(req))
         http.send(resp, self.call(req, self.service, f"create_{self.name}", data=data), 201)
         self.after_write(req)
 
-    def on_options(self, req, resp):
-        http.send(resp, self.call(req, self.service, self.options_method, detail=False))
 
-    def after_write(self, req):
-        """Hook: resources with gateway-side caches drop them here."""
+class BulkDeleteMixin:
+    """DELETE on a list (§1.11): `<service>.bulk_delete_<name>s`, 204 with InvenTree's body."""
+
+    def on_delete(self, req, resp):
+        count = self.call(req, self.service, f"bulk_delete_{self.name}s", body=http.body(req))
+        http.send(resp, {"success": f"Deleted {count} items"}, 204)
+        self.after_write(req)
 
 
 class DetailResource(Resource):
@@ -87,6 +102,8 @@ class DetailResource(Resource):
 
     def on_options(self, req, resp, id):
         http.int_id(id)
+        if not self.options_method:
+            return super().on_options(req, resp)
         http.send(resp, self.call(req, self.service, self.options_method, detail=True))
 
     def after_write(self, req):

@@ -7,7 +7,7 @@ service announces a custom-state event.
 from gateway import http
 from gateway.cache import QueryCache, send_cached
 
-from .base import DetailResource, ListResource, Resource
+from .base import CreateMixin, DetailResource, ListResource, Resource
 
 
 class StatusList(Resource):
@@ -28,7 +28,7 @@ class CustomStateWrites:
         self.app.status_cache.invalidate()
 
 
-class CustomStateList(CustomStateWrites, ListResource):
+class CustomStateList(CustomStateWrites, CreateMixin, ListResource):
     service, name, options_method = "status", "custom_state", "custom_state_options"
     export_model = "InvenTreeCustomUserStateModel"
 

@@ -5,10 +5,11 @@ import gzip
 from gateway import http
 from gateway.cache import QueryCache, not_modified
 
-from .base import DetailResource, ListResource, MetadataResource, Resource
+from .base import (BulkDeleteMixin, CreateMixin, DetailResource, ListResource,
+                   MetadataResource, Resource)
 
 
-class ProjectCodeList(ListResource):
+class ProjectCodeList(CreateMixin, ListResource):
     service, name, options_method = "system", "project_code", "project_code_options"
     export_model = "ProjectCode"
 
@@ -19,6 +20,29 @@ class ProjectCodeDetail(DetailResource):
 
 class ProjectCodeMetadata(MetadataResource):
     service, name = "system", "project_code"
+
+
+class ErrorReportList(BulkDeleteMixin, ListResource):
+    service, name = "system", "error_report"
+
+
+class ErrorReportDetail(DetailResource):
+    service, name = "system", "error_report"
+
+
+class NotificationList(BulkDeleteMixin, ListResource):
+    service, name, options_method = "system", "notification", "notification_options"
+
+
+class NotificationDetail(DetailResource):
+    service, name, options_method = "system", "notification", "notification_options"
+
+
+class NotificationsReadAll(Resource):
+    """A GET that marks every notification of the caller read (as InvenTree does)."""
+
+    def on_get(self, req, resp):
+        http.send(resp, self.call(req, "system", "read_all_notifications"))
 
 
 class Flags(Resource):
@@ -78,6 +102,11 @@ def register(app, api):
     app.add_route("/api/project-code/", ProjectCodeList(api))
     app.add_route("/api/project-code/{id}/", ProjectCodeDetail(api))
     app.add_route("/api/project-code/{id}/metadata/", ProjectCodeMetadata(api))
+    app.add_route("/api/error-report/", ErrorReportList(api))
+    app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
+    app.add_route("/api/notifications/", NotificationList(api))
+    app.add_route("/api/notifications/readall/", NotificationsReadAll(api))
+    app.add_route("/api/notifications/{id}/", NotificationDetail(api))
     app.add_route("/api/flags/", Flags(api))
     app.add_route("/api/flags/{key}/", Flag(api))
     app.add_route("/api/icons/", Icons(api))

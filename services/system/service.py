@@ -1,8 +1,10 @@
 """The system service: project codes, flags, version and license information, and (as
 they land) the rest of InvenTree's smaller General endpoints."""
+from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import RpcProxy
 from sqlalchemy import select
 
+from svckit import config
 from svckit.context import Caller
 from svckit.errors import NotAuthenticated, PermissionDenied
 from svckit.fields import describe, options_document
@@ -11,8 +13,8 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import about, projectcodes
-from .models import project_codes, receipts, store
+from . import about, projectcodes, reports
+from .models import error_reports, notifications, project_codes, receipts, store
 
 
 class Service(ServiceBase):
@@ -149,6 +151,100 @@ class Service(ServiceBase):
                          self.caller)
         return {"metadata": value}
 
+    # ------------------------------------------------------------ error reports
+
+    def on_error_logged(self, event: dict):
+        """An `error.logged` event of any process: a report, and a notification per staff
+        user (asked of the users service before the transaction opens)."""
+        staff = self.users.staff_user_ids()
+        with self.db.write() as s:
+            reports.record_error(s, event, staff)
+
+    @rpc
+    def list_error_reports(self, params: dict) -> dict:
+        self._staff()
+        with self.db.read() as s:
+            return run_list(s, select(error_reports), params, search=reports.REPORT_SEARCH,
+                            ordering=reports.REPORT_ORDERING,
+                            default_order=[error_reports.c.when.desc(), error_reports.c.id.desc()],
+                            render=reports.render_report)
+
+    @rpc
+    def get_error_report(self, pk: int) -> dict:
+        self._staff()
+        with self.db.read() as s:
+            return reports.render_report(reports.get_report(s, pk))
+
+    @rpc
+    def update_error_report(self, pk: int, data: dict, partial: bool = False) -> dict:
+        """Every field is read-only: the report comes back unchanged."""
+        return self.get_error_report(pk)
+
+    @rpc
+    def delete_error_report(self, pk: int) -> None:
+        self._staff()
+        with self.db.write() as s:
+            reports.get_report(s, pk)
+            reports.delete_reports(s, self.caller, [pk])
+
+    @rpc
+    def bulk_delete_error_reports(self, body: dict) -> int:
+        self._staff()
+        with self.db.write() as s:
+            return reports.bulk_delete_reports(s, self.caller, body)
+
+    # ------------------------------------------------------------ notifications
+
+    @rpc
+    def list_notifications(self, params: dict) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return run_list(s, reports.own_notes(params, self.caller), params,
+                            search=reports.NOTE_SEARCH, ordering=reports.NOTE_ORDERING,
+                            default_order=[notifications.c.id], render=reports.render_note)
+
+    @rpc
+    def get_notification(self, pk: int) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return reports.render_note(reports.get_note(s, self.caller, pk))
+
+    @rpc
+    def update_notification(self, pk: int, data: dict, partial: bool = False) -> dict:
+        self._login()
+        with self.db.write() as s:
+            return reports.render_note(reports.update_note(s, self.caller, pk, data, partial))
+
+    @rpc
+    def delete_notification(self, pk: int) -> None:
+        self._login()
+        with self.db.write() as s:
+            reports.delete_note(s, self.caller, pk)
+
+    @rpc
+    def bulk_delete_notifications(self, body: dict) -> int:
+        self._login()
+        with self.db.write() as s:
+            return reports.bulk_delete_notes(s, self.caller, body)
+
+    @rpc
+    def read_all_notifications(self) -> dict:
+        self._login()
+        with self.db.write() as s:
+            reports.read_all(s, self.caller)
+        return {"status": "ok"}
+
+    @rpc
+    def notification_options(self, detail: bool = False) -> dict:
+        self._login()
+        methods = ["PUT"] if detail else []
+        doc = options_document("Notification Detail" if detail else "Notification List",
+                               "List view for all notifications of the current user.",
+                               reports.NOTE_FIELDS, methods)
+        doc.setdefault("actions", {})["GET"] = {}
+        doc["actions"]["DELETE"] = {}
+        return doc
+
     # ------------------------------------------------------------ import-target protocol
 
     @rpc
@@ -192,3 +288,16 @@ IMPORTS = ImportTargets({
         create=lambda session, caller, cleaned, key:
             projectcodes.create(session, caller, cleaned, key)),
 }, receipts)
+
+
+def _error_subscriber(source: str):
+    @event_handler(source, "error.logged", handler_type=SERVICE_POOL)
+    def handle(self, event):
+        self.on_error_logged(event)
+    handle.__name__ = f"on_{source}_error"
+    return handle
+
+
+for _source in config.setting("ERROR_REPORT_SOURCES",
+                              "gateway,users,status,audit,system,attachments,importer").split(","):
+    setattr(Service, f"on_{_source}_error", _error_subscriber(_source))

@@ -87,3 +87,33 @@ def test_version_license_and_admin_config(admin, make_user):
     assert staff.get(f"{staff.base}/api/version/", timeout=10).status_code == 200
     plain = make_user("plainversion")
     assert plain.get(f"{plain.base}/api/version/", timeout=10).status_code == 403
+
+
+def test_error_events_become_reports_and_staff_notifications(stack, admin, make_user):
+    from gateway.bus import EventBus
+    import time
+    EventBus(stack.env["AMQP_URI"]).publish(
+        "error.logged", {"kind": "KeyError", "info": "'boom'", "data": "Traceback: boom",
+                         "path": "/api/e2e/"}, actor="admin", request_id="e2e-err")
+    deadline = time.monotonic() + 10
+    reports = []
+    while not reports and time.monotonic() < deadline:
+        reports = admin.get(f"{admin.base}/api/error-report/?search=boom", timeout=10).json()
+        time.sleep(0.1)
+    assert len(reports) == 1 and reports[0]["path"] == "/api/e2e/"
+    notes = admin.get(f"{admin.base}/api/notifications/?category=inventree.error_log",
+                      timeout=10).json()
+    assert notes and notes[-1]["name"] == "Server Error"
+    plain = make_user("plainreports")
+    assert plain.get(f"{plain.base}/api/error-report/", timeout=10).status_code == 403
+    assert plain.get(f"{plain.base}/api/notifications/{notes[-1]['pk']}/",
+                     timeout=10).status_code == 403
+    assert plain.post(f"{plain.base}/api/notifications/", json={}, timeout=10).status_code == 405
+    assert admin.get(f"{admin.base}/api/notifications/readall/", timeout=10).json() == {"status": "ok"}
+    r = admin.delete(f"{admin.base}/api/error-report/", json={"items": [reports[0]["pk"]]},
+                     timeout=10)
+    assert r.status_code == 204
+    r = admin.delete(f"{admin.base}/api/error-report/", json={"items": [reports[0]["pk"]]},
+                     timeout=10)
+    assert r.status_code == 400 and r.json() == {"non_field_errors": "No items found to delete"}
+    assert requests.get(f"{stack.url}/api/notifications/readall/", timeout=10).status_code == 401

@@ -1,0 +1,152 @@
+"""Error reports (SEMANTICS §7) and notifications (§14): fed by `error.logged` events."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from svckit.bulk import bulk_condition, matching_ids
+from svckit.context import Caller
+from svckit.errors import NotFound, PermissionDenied
+from svckit.events import utcnow
+from svckit.fields import Field, validate
+from svckit.listing import bool_param
+
+from .models import error_reports, notifications, store
+
+CONSUMER = "system.error_reports"
+
+REPORT_ORDERING = {"when": error_reports.c.when, "info": error_reports.c.info,
+                   "pk": error_reports.c.id}
+REPORT_SEARCH = (error_reports.c.info, error_reports.c.data)
+NOTE_ORDERING = {"category": notifications.c.category, "name": notifications.c.name,
+                 "read": notifications.c.read, "creation": notifications.c.creation,
+                 "pk": notifications.c.id}
+NOTE_SEARCH = (notifications.c.name, notifications.c.message)
+NOTE_FIELDS = {"read": Field("boolean", "Read")}
+
+
+def fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def render_report(row) -> dict:
+    return {"pk": row["id"], "when": fmt(row["when"]), "info": row["info"], "data": row["data"],
+            "path": row["path"]}
+
+
+def get_report(session, pk) -> dict:
+    row = session.execute(select(error_reports).where(error_reports.c.id == pk)).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
+def record_error(session, event: dict, staff_ids: list[int]) -> int | None:
+    """Turn an `error.logged` event into a report and notify staff; once per event."""
+    if not store.mark_processed(session, CONSUMER, event["id"]):
+        return None
+    caller = Caller(username=event.get("actor") or "system",
+                    request_id=event.get("request_id") or "")
+    payload = event["payload"]
+    pk = store.next_stream_id(session, "error_report")
+    store.record(session, "error_report", pk, "error_report.created", {
+        "kind": str(payload.get("kind", ""))[:128], "info": str(payload.get("info", "")),
+        "data": str(payload.get("data", "")), "path": str(payload.get("path", ""))[:200],
+        "source_event": event["id"]}, caller)
+    for user_id in staff_ids:
+        notify(session, caller, user_id, category="inventree.error_log", name="Server Error",
+               message="An error has been logged by the server.",
+               target={"name": f"Error report {pk}", "model": "error", "link": f"/api/error-report/{pk}/"})
+    return pk
+
+
+def delete_reports(session, caller: Caller, ids: list[int]):
+    for pk in ids:
+        store.record(session, "error_report", pk, "error_report.deleted", {}, caller)
+
+
+def bulk_delete_reports(session, caller: Caller, body) -> int:
+    condition = bulk_condition(body, error_reports.c.id,
+                               {"id": error_reports.c.id, "pk": error_reports.c.id,
+                                "path": error_reports.c.path, "info": error_reports.c.info})
+    ids = matching_ids(session, error_reports, condition)
+    delete_reports(session, caller, ids)
+    return len(ids)
+
+
+# ---------------------------------------------------------------- notifications
+
+def notify(session, caller, user_id: int, *, category: str, name: str, message: str,
+           target=None, source=None) -> int:
+    pk = store.next_stream_id(session, "notification")
+    store.record(session, "notification", pk, "notification.created", {
+        "user_id": user_id, "category": category, "name": name, "message": message,
+        "target": target, "source": source, "read": False}, caller)
+    return pk
+
+
+def _age_human(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def render_note(row) -> dict:
+    age = (utcnow() - row["creation"]).total_seconds()
+    return {"pk": row["id"], "target": row["target"], "source": row["source"],
+            "user": row["user_id"], "category": row["category"], "name": row["name"],
+            "message": row["message"], "creation": fmt(row["creation"]),
+            "age": int(age) % 86400, "age_human": _age_human(age), "read": row["read"]}
+
+
+def own_notes(params: dict, caller: Caller):
+    stmt = select(notifications).where(notifications.c.user_id == caller.user_id)
+    if params.get("category"):
+        stmt = stmt.where(notifications.c.category == params["category"])
+    read = bool_param(params, "read")
+    if read is not None:
+        stmt = stmt.where(notifications.c.read.is_(read))
+    return stmt
+
+
+def get_note(session, caller: Caller, pk) -> dict:
+    row = session.execute(select(notifications).where(notifications.c.id == pk)).mappings().first()
+    if row is None:
+        raise NotFound()
+    if row["user_id"] != caller.user_id:
+        raise PermissionDenied()
+    return dict(row)
+
+
+def update_note(session, caller: Caller, pk: int, data, partial: bool) -> dict:
+    current = get_note(session, caller, pk)
+    cleaned = validate(NOTE_FIELDS, data, partial=partial)
+    if "read" in cleaned and cleaned["read"] != current["read"]:
+        store.record(session, "notification", pk, "notification.updated",
+                     {"read": cleaned["read"]}, caller)
+    return get_note(session, caller, pk)
+
+
+def delete_note(session, caller: Caller, pk: int):
+    get_note(session, caller, pk)
+    store.record(session, "notification", pk, "notification.deleted", {}, caller)
+
+
+def read_all(session, caller: Caller) -> int:
+    ids = session.execute(select(notifications.c.id).where(
+        notifications.c.user_id == caller.user_id, notifications.c.read.is_(False))).scalars().all()
+    for pk in ids:
+        store.record(session, "notification", pk, "notification.updated", {"read": True}, caller)
+    return len(ids)
+
+
+def bulk_delete_notes(session, caller: Caller, body) -> int:
+    condition = bulk_condition(body, notifications.c.id, {
+        "id": notifications.c.id, "pk": notifications.c.id, "read": notifications.c.read,
+        "category": notifications.c.category, "name": notifications.c.name})
+    ids = matching_ids(session, notifications,
+                       condition & (notifications.c.user_id == caller.user_id))
+    for pk in ids:
+        store.record(session, "notification", pk, "notification.deleted", {}, caller)
+    return len(ids)

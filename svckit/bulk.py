@@ -1,0 +1,46 @@
+"""Bulk DELETE on list endpoints (SEMANTICS §1.11): `{"items": [pk, ...]}` and/or
+`{"filters": {field: value}}`, filters limited to a whitelist of fields."""
+from sqlalchemy import and_, select
+
+from svckit.errors import ValidationFailed
+from svckit.listing import bool_param
+
+
+def bulk_condition(body, id_column, filter_columns: dict):
+    """The SQL condition selecting what to delete; raises InvenTree's 400s for bad input."""
+    body = body if isinstance(body, dict) else {}
+    items, filters = body.get("items"), body.get("filters")
+    if not items and not filters:
+        raise ValidationFailed({"non_field_errors": [
+            "List of items or filters must be provided for bulk deletion"]})
+    clauses = []
+    if items:
+        if not isinstance(items, list):
+            raise ValidationFailed({"items": ["'items' must be supplied as a list object"]})
+        try:
+            pks = [int(i) for i in items if not isinstance(i, bool)]
+        except (TypeError, ValueError):
+            raise ValidationFailed({"non_field_errors": "Invalid items list provided"})
+        if len(pks) != len(items):
+            raise ValidationFailed({"non_field_errors": "Invalid items list provided"})
+        clauses.append(id_column.in_(pks))
+    if filters:
+        if not isinstance(filters, dict):
+            raise ValidationFailed({"filters": ["'filters' must be supplied as a dict object"]})
+        for name, value in filters.items():
+            column = filter_columns.get(name)
+            if column is None or isinstance(value, (dict, list)):
+                raise ValidationFailed({"non_field_errors": "Invalid filters provided"})
+            if str(column.type) == "BOOLEAN":
+                value = bool_param({"v": value if not isinstance(value, bool) else str(value)}, "v")
+                if value is None:
+                    raise ValidationFailed({"non_field_errors": "Invalid filters provided"})
+            clauses.append(column == value)
+    return and_(*clauses)
+
+
+def matching_ids(session, table, condition) -> list[int]:
+    ids = session.execute(select(table.c.id).where(condition).order_by(table.c.id)).scalars().all()
+    if not ids:
+        raise ValidationFailed({"non_field_errors": "No items found to delete"})
+    return list(ids)
