@@ -89,9 +89,7 @@ class EventStore:
                caller: Caller | None = None) -> dict:
         """Append one event and apply it to the tables, inside the caller's transaction."""
         stream_id = str(stream_id)
-        if session.bind.dialect.name == "postgresql":
-            key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        self.lock_stream(session, stream_type, stream_id)
         version = session.execute(
             select(func.coalesce(func.max(self.events.c.version), 0))
             .where(self.events.c.stream_type == stream_type,
@@ -105,10 +103,19 @@ class EventStore:
         self.projector.apply(session, row)
         return row
 
+    def lock_stream(self, session: Session, stream_type: str, stream_id):
+        """Serialise writers of one stream until the transaction ends. Take it before
+        reading state a command depends on (PostgreSQL advisory lock, re-entrant; SQLite
+        write transactions are already serialised by BEGIN IMMEDIATE)."""
+        if session.bind.dialect.name == "postgresql":
+            key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
     def next_stream_id(self, session: Session, stream_type: str) -> int:
         """A fresh integer id for a new aggregate of `stream_type`, never reused after a
         delete (the log keeps old streams). The counter is not projected: replay keeps it."""
         seq = self.sequence
+        self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
         current = session.execute(select(seq.c.value).where(seq.c.name == stream_type)
                                   .with_for_update()).scalar()
         if current is None:

@@ -22,6 +22,27 @@ class ProjectCodeMetadata(MetadataResource):
     service, name = "system", "project_code"
 
 
+class CustomUnitList(CreateMixin, ListResource):
+    service, name, options_method = "system", "custom_unit", "custom_unit_options"
+    export_model = "CustomUnit"
+
+
+class CustomUnitDetail(DetailResource):
+    service, name, options_method = "system", "custom_unit", "custom_unit_options"
+
+
+class Generate(Resource):
+    """POST-only generators; InvenTree answers 201."""
+
+    def __init__(self, api, method):
+        super().__init__(api)
+        self.method = method
+
+    def on_post(self, req, resp):
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, "system", self.method, data=data), 201)
+
+
 class ErrorReportList(BulkDeleteMixin, ListResource):
     service, name = "system", "error_report"
 
@@ -102,6 +123,11 @@ def register(app, api):
     app.add_route("/api/project-code/", ProjectCodeList(api))
     app.add_route("/api/project-code/{id}/", ProjectCodeDetail(api))
     app.add_route("/api/project-code/{id}/metadata/", ProjectCodeMetadata(api))
+    app.add_route("/api/units/", CustomUnitList(api))
+    app.add_route("/api/units/all/", _static("all_units")(api))
+    app.add_route("/api/units/{id}/", CustomUnitDetail(api))
+    app.add_route("/api/generate/batch-code/", Generate(api, "generate_batch_code"))
+    app.add_route("/api/generate/serial-number/", Generate(api, "generate_serial_number"))
     app.add_route("/api/error-report/", ErrorReportList(api))
     app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
     app.add_route("/api/notifications/", NotificationList(api))

@@ -48,9 +48,16 @@ notifications = Table(
     Column("read", Boolean, nullable=False, default=False),
 )
 
+serial_ledger = Table(
+    "serial_ledger", metadata,
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("latest", String(100), nullable=False),
+)
+
 receipts = import_receipt_table(metadata)
 
-projector = Projector([receipts, notifications, error_reports, custom_units, project_codes])
+projector = Projector([receipts, serial_ledger, notifications, error_reports, custom_units,
+                       project_codes])
 store = EventStore("system", metadata, projector)
 
 
@@ -82,3 +89,11 @@ def _on_created(table, stream_type):
 for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_unit"),
                         (error_reports, "error_report"), (notifications, "notification")):
     _on_created(_table, _stream)
+
+
+@projector.on("serial_numbers.reserved")
+def _serials_reserved(s, e):
+    part, latest = int(e["stream_id"]), e["payload"]["serials"][-1]
+    if s.execute(update(serial_ledger).where(serial_ledger.c.part == part)
+                 .values(latest=latest)).rowcount == 0:
+        s.execute(insert(serial_ledger).values(part=part, latest=latest))

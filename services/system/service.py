@@ -13,8 +13,9 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import about, projectcodes, reports
-from .models import error_reports, notifications, project_codes, receipts, store
+from . import about, customunits, generate, projectcodes, reports, units
+from .models import (custom_units, error_reports, notifications, project_codes, receipts,
+                     store)
 
 
 class Service(ServiceBase):
@@ -151,6 +152,75 @@ class Service(ServiceBase):
                          self.caller)
         return {"metadata": value}
 
+    # ------------------------------------------------------------ custom units
+
+    @rpc
+    def list_custom_units(self, params: dict) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return run_list(s, select(custom_units), params, search=customunits.SEARCH,
+                            ordering=customunits.COLUMNS, default_order=[custom_units.c.id],
+                            render=customunits.render)
+
+    @rpc
+    def export_custom_units(self, params: dict) -> dict:
+        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+        return {"fields": describe(units.FIELDS),
+                "rows": self.list_custom_units(params)["results"]}
+
+    @rpc
+    def get_custom_unit(self, pk: int) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return customunits.render(customunits.get(s, pk))
+
+    @rpc
+    def create_custom_unit(self, data: dict) -> dict:
+        self._staff()
+        with self.db.write() as s:
+            pk = customunits.create(s, self.caller, customunits.check(s, data))
+            return customunits.render(customunits.get(s, pk))
+
+    @rpc
+    def update_custom_unit(self, pk: int, data: dict, partial: bool = False) -> dict:
+        self._staff()
+        with self.db.write() as s:
+            return customunits.update(s, self.caller, pk, data, partial)
+
+    @rpc
+    def delete_custom_unit(self, pk: int) -> None:
+        self._staff()
+        with self.db.write() as s:
+            customunits.delete(s, self.caller, pk)
+
+    @rpc
+    def custom_unit_options(self, detail: bool = False) -> dict:
+        self._login()
+        staff = self.caller.is_staff or self.caller.is_superuser
+        methods = (["PUT"] if detail else ["POST"]) if staff else []
+        return options_document("Custom Unit Detail" if detail else "Custom Unit List", "",
+                                units.FIELDS, methods)
+
+    @rpc
+    def all_units(self) -> dict:
+        """`GET /api/units/all/`, always from the units stored now (every process agrees)."""
+        self._login()
+        with self.db.read() as s:
+            return customunits.all_units(s)
+
+    # ------------------------------------------------------------ generators
+
+    @rpc
+    def generate_batch_code(self, data: dict) -> dict:
+        self._login()
+        return generate.batch_code(data)
+
+    @rpc
+    def generate_serial_number(self, data: dict) -> dict:
+        self._login()
+        with self.db.write() as s:
+            return generate.reserve_serials(s, self.caller, data)
+
     # ------------------------------------------------------------ error reports
 
     def on_error_logged(self, event: dict):
@@ -283,6 +353,11 @@ def _validate_project_code(session, data, context):
 
 
 IMPORTS = ImportTargets({
+    "customunit": ImportAdapter(
+        label="Custom Unit", fields=units.FIELDS,
+        validate=lambda session, data, _context: customunits.check(session, data),
+        create=lambda session, caller, cleaned, key:
+            customunits.create(session, caller, cleaned, key)),
     "projectcode": ImportAdapter(
         label="Project Code", fields=projectcodes.FIELDS, validate=_validate_project_code,
         create=lambda session, caller, cleaned, key:

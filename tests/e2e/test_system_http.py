@@ -117,3 +117,28 @@ def test_error_events_become_reports_and_staff_notifications(stack, admin, make_
                      timeout=10)
     assert r.status_code == 400 and r.json() == {"non_field_errors": "No items found to delete"}
     assert requests.get(f"{stack.url}/api/notifications/readall/", timeout=10).status_code == 401
+
+
+def test_units_and_generators(admin, make_user):
+    r = admin.post(f"{admin.base}/api/units/", json={"name": "e2e_unit", "symbol": "e2u",
+                                                     "definition": "3 * meter"}, timeout=10)
+    assert r.status_code == 201, r.text
+    bad = admin.post(f"{admin.base}/api/units/", json={"name": "abc-def", "definition": "meter"},
+                     timeout=10)
+    assert bad.status_code == 400 and bad.json() == {"name": ["Unit name must be a valid identifier"]}
+    plain = make_user("plainunits")
+    for _ in range(4):  # every gateway worker and service process sees the new unit
+        everything = plain.get(f"{plain.base}/api/units/all/", timeout=20).json()
+        assert "e2e_unit" in everything["available_units"]
+    assert plain.patch(f"{plain.base}/api/units/{r.json()['pk']}/", json={"symbol": "x"},
+                       timeout=10).status_code == 403
+    batch = plain.post(f"{plain.base}/api/generate/batch-code/", json={}, timeout=10)
+    assert batch.status_code == 201 and batch.json() == {"batch_code": ""}
+    first = plain.post(f"{plain.base}/api/generate/serial-number/", json={"part": 42, "quantity": 3},
+                       timeout=10)
+    assert first.status_code == 201 and first.json() == {"serial_number": "1,2,3"}
+    again = plain.post(f"{plain.base}/api/generate/serial-number/", json={"part": 42}, timeout=10)
+    assert again.json() == {"serial_number": "4"}
+    bad = plain.post(f"{plain.base}/api/generate/serial-number/", json={"part": 42, "quantity": "abc"},
+                     timeout=10)
+    assert bad.status_code == 400 and bad.json() == {"quantity": ["A valid integer is required."]}

@@ -1,0 +1,65 @@
+"""Custom units (SEMANTICS §14): commands over the table; rules live in units.py."""
+from sqlalchemy import select
+
+from svckit.errors import NotFound
+
+from . import units
+from .models import custom_units, store
+
+COLUMNS = {"pk": custom_units.c.id, "name": custom_units.c.name,
+           "symbol": custom_units.c.symbol, "definition": custom_units.c.definition}
+SEARCH = (custom_units.c.name, custom_units.c.symbol, custom_units.c.definition)
+
+
+def render(row) -> dict:
+    return {"pk": row["id"], "name": row["name"], "symbol": row["symbol"],
+            "definition": row["definition"]}
+
+
+def all_rows(session) -> list[dict]:
+    return [dict(r) for r in session.execute(select(custom_units).order_by(custom_units.c.id))
+            .mappings()]
+
+
+def get(session, pk) -> dict:
+    row = session.execute(select(custom_units).where(custom_units.c.id == pk)).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
+
+
+def check(session, data, current: dict | None = None, partial: bool = False) -> dict:
+    """units.validate_unit against the other stored units; a partial update is checked
+    as the stored unit with the changes applied."""
+    others = [r for r in all_rows(session) if not current or r["id"] != current["id"]]
+    if partial and current and isinstance(data, dict):
+        data = {**{k: current[k] for k in ("name", "symbol", "definition")}, **data}
+    return units.validate_unit(data, others)
+
+
+def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
+    pk = store.next_stream_id(session, "custom_unit")
+    payload = dict(cleaned)
+    if import_key:
+        payload["import_key"] = import_key
+    store.record(session, "custom_unit", pk, "custom_unit.created", payload, caller)
+    return pk
+
+
+def update(session, caller, pk: int, data, partial: bool) -> dict:
+    current = get(session, pk)
+    cleaned = check(session, data, current, partial)
+    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
+    if changed:
+        store.record(session, "custom_unit", pk, "custom_unit.updated", changed, caller)
+    return render(get(session, pk))
+
+
+def delete(session, caller, pk: int):
+    row = get(session, pk)
+    store.record(session, "custom_unit", pk, "custom_unit.deleted", {"name": row["name"]}, caller)
+
+
+def all_units(session) -> dict:
+    return units.all_units_document([{k: r[k] for k in ("name", "symbol", "definition")}
+                                     for r in all_rows(session)])
