@@ -43,6 +43,21 @@ class Generate(Resource):
         http.send(resp, self.call(req, "system", self.method, data=data), 201)
 
 
+class Search(Resource):
+    def on_post(self, req, resp):
+        http.send(resp, self.call(req, "system", "search", body=http.clean(http.body(req))))
+
+
+class TestStatistics(Resource):
+    def __init__(self, api, kind):
+        super().__init__(api)
+        self.kind = kind
+
+    def on_get(self, req, resp, id):
+        http.send(resp, self.call(req, "system", "test_statistics", kind=self.kind,
+                                  pk=http.int_id(id)))
+
+
 class ErrorReportList(BulkDeleteMixin, ListResource):
     service, name = "system", "error_report"
 
@@ -128,6 +143,9 @@ def register(app, api):
     app.add_route("/api/units/{id}/", CustomUnitDetail(api))
     app.add_route("/api/generate/batch-code/", Generate(api, "generate_batch_code"))
     app.add_route("/api/generate/serial-number/", Generate(api, "generate_serial_number"))
+    app.add_route("/api/search/", Search(api))
+    app.add_route("/api/test-statistics/by-part/{id}/", TestStatistics(api, "part"))
+    app.add_route("/api/test-statistics/by-build/{id}/", TestStatistics(api, "build"))
     app.add_route("/api/error-report/", ErrorReportList(api))
     app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
     app.add_route("/api/notifications/", NotificationList(api))

@@ -13,7 +13,7 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import about, customunits, generate, projectcodes, reports, units
+from . import about, customunits, generate, projectcodes, reports, search, units
 from .models import (custom_units, error_reports, notifications, project_codes, receipts,
                      store)
 
@@ -220,6 +220,18 @@ class Service(ServiceBase):
         self._login()
         with self.db.write() as s:
             return generate.reserve_serials(s, self.caller, data)
+
+    # ------------------------------------------------------------ other domains
+
+    @rpc
+    def search(self, body: dict) -> dict:
+        self._login()
+        return search.search(body)
+
+    @rpc
+    def test_statistics(self, kind: str, pk: int) -> list:
+        self._login()
+        return search.test_statistics(kind, pk)
 
     # ------------------------------------------------------------ error reports
 

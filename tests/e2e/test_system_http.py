@@ -142,3 +142,14 @@ def test_units_and_generators(admin, make_user):
     bad = plain.post(f"{plain.base}/api/generate/serial-number/", json={"part": 42, "quantity": "abc"},
                      timeout=10)
     assert bad.status_code == 400 and bad.json() == {"quantity": ["A valid integer is required."]}
+
+
+def test_search_and_test_statistics_answer_honestly(admin):
+    r = admin.post(f"{admin.base}/api/search/", json={}, timeout=10)
+    assert r.status_code == 400 and r.json() == {"search": "Search term must be provided"}
+    r = admin.post(f"{admin.base}/api/search/", json={"search": "x", "part": {}, "stockitem": {}},
+                   timeout=10)
+    assert r.status_code == 200
+    assert set(r.json()) == {"part", "stockitem"} and "not served" in r.json()["part"]["error"]
+    r = admin.get(f"{admin.base}/api/test-statistics/by-part/1/", timeout=10)
+    assert r.status_code == 404 and "test results" in r.json()["detail"]
