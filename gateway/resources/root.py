@@ -4,7 +4,7 @@ import platform
 from pathlib import Path
 
 from svckit import config
-from svckit.errors import NotFound, PermissionDenied
+from svckit.errors import ApiError, NotFound, PermissionDenied
 from svckit.migrate import service_names
 
 from gateway import http
@@ -29,9 +29,9 @@ class Root(Resource):
             "apiVersion": API_VERSION,
             "worker_running": False,
             "worker_pending_tasks": 0,
-            "plugins_enabled": False,
+            "plugins_enabled": True,
             "plugins_install_disabled": True,
-            "active_plugins": [],
+            "active_plugins": self.active_plugins(req),
             "email_configured": bool(config.setting("INVENTREE_EMAIL_HOST", "")),
             "debug_mode": False,
             "docker_mode": config.setting("INVENTREE_DOCKER", False, bool),
@@ -50,6 +50,14 @@ class Root(Resource):
             doc["installer"] = config.setting("INVENTREE_INSTALLER", "PIP")
             doc["target"] = config.setting("INVENTREE_TARGET")
         http.send(resp, doc)
+
+
+    def active_plugins(self, req) -> list:
+        """Asked of the system service; the root document still answers without it."""
+        try:
+            return self.call(req, "system", "active_plugins")
+        except ApiError:
+            return []
 
 
 class Schema(Resource):

@@ -43,9 +43,15 @@ class Generate(Resource):
         http.send(resp, self.call(req, "system", self.method, data=data), 201)
 
 
-class Search(Resource):
+class SystemPost(Resource):
+    """A POST answered by the system service with 200 (action, locate, search)."""
+
+    def __init__(self, api, method):
+        super().__init__(api)
+        self.method = method
+
     def on_post(self, req, resp):
-        http.send(resp, self.call(req, "system", "search", body=http.clean(http.body(req))))
+        http.send(resp, self.call(req, "system", self.method, body=http.clean(http.body(req))))
 
 
 class TestStatistics(Resource):
@@ -143,7 +149,9 @@ def register(app, api):
     app.add_route("/api/units/{id}/", CustomUnitDetail(api))
     app.add_route("/api/generate/batch-code/", Generate(api, "generate_batch_code"))
     app.add_route("/api/generate/serial-number/", Generate(api, "generate_serial_number"))
-    app.add_route("/api/search/", Search(api))
+    app.add_route("/api/action/", SystemPost(api, "action"))
+    app.add_route("/api/locate/", SystemPost(api, "locate"))
+    app.add_route("/api/search/", SystemPost(api, "search"))
     app.add_route("/api/test-statistics/by-part/{id}/", TestStatistics(api, "part"))
     app.add_route("/api/test-statistics/by-build/{id}/", TestStatistics(api, "build"))
     app.add_route("/api/error-report/", ErrorReportList(api))

@@ -13,7 +13,8 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import about, customunits, generate, projectcodes, reports, search, units
+from . import (about, actions, customunits, generate, plugins, projectcodes, reports, search,
+               units)
 from .models import (custom_units, error_reports, notifications, project_codes, receipts,
                      store)
 
@@ -220,6 +221,22 @@ class Service(ServiceBase):
         self._login()
         with self.db.write() as s:
             return generate.reserve_serials(s, self.caller, data)
+
+    # ------------------------------------------------------------ plugins
+
+    @rpc
+    def action(self, body: dict) -> dict:
+        self._login()
+        return actions.action(self.caller, body)
+
+    @rpc
+    def locate(self, body: dict) -> dict:
+        self._login()
+        return actions.locate(self.caller, body)
+
+    @rpc
+    def active_plugins(self) -> list:
+        return [plugins.describe(p) for p in plugins.active().values()]
 
     # ------------------------------------------------------------ other domains
 

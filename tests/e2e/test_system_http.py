@@ -153,3 +153,11 @@ def test_search_and_test_statistics_answer_honestly(admin):
     assert set(r.json()) == {"part", "stockitem"} and "not served" in r.json()["part"]["error"]
     r = admin.get(f"{admin.base}/api/test-statistics/by-part/1/", timeout=10)
     assert r.status_code == 404 and "test results" in r.json()["detail"]
+
+
+def test_action_without_plugins(admin):
+    r = admin.post(f"{admin.base}/api/action/?format=json", json={"action": "simple"}, timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {"error": "No matching action found", "action": "simple"}
+    r = admin.post(f"{admin.base}/api/locate/", json={"plugin": "x", "item": 1}, timeout=10)
+    assert r.status_code == 400
