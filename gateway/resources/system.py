@@ -3,6 +3,8 @@ import base64
 import gzip
 
 from gateway import http
+from svckit import config
+from svckit.errors import ApiError
 from gateway.cache import QueryCache, not_modified
 
 from .base import (BulkDeleteMixin, CreateMixin, DetailResource, ListResource,
@@ -62,6 +64,26 @@ class TestStatistics(Resource):
     def on_get(self, req, resp, id):
         http.send(resp, self.call(req, "system", "test_statistics", kind=self.kind,
                                   pk=http.int_id(id)))
+
+
+class Webhook(Resource):
+    """Incoming webhooks: no login; the system service checks the endpoint's token or HMAC.
+    Answers InvenTree's plain-text receipt."""
+
+    auth = "optional"
+
+    def on_post(self, req, resp, endpoint):
+        limit = self.app.webhook_max_bytes
+        if (req.content_length or 0) > limit:
+            raise ApiError({"detail": f"Webhook body exceeds {limit} bytes"}, 413)
+        raw = req.bounded_stream.read(limit + 1)
+        if len(raw) > limit:
+            raise ApiError({"detail": f"Webhook body exceeds {limit} bytes"}, 413)
+        self.call(req, "system", "receive_webhook", endpoint=endpoint,
+                  body_b64=base64.b64encode(raw).decode(), headers=dict(req.headers),
+                  host=req.host or "")
+        resp.content_type = "text/html; charset=utf-8"
+        resp.text = "Message was received."
 
 
 class ErrorReportList(BulkDeleteMixin, ListResource):
@@ -154,6 +176,8 @@ def register(app, api):
     app.add_route("/api/search/", SystemPost(api, "search"))
     app.add_route("/api/test-statistics/by-part/{id}/", TestStatistics(api, "part"))
     app.add_route("/api/test-statistics/by-build/{id}/", TestStatistics(api, "build"))
+    api.webhook_max_bytes = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
+    app.add_route("/api/webhook/{endpoint}/", Webhook(api))
     app.add_route("/api/error-report/", ErrorReportList(api))
     app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
     app.add_route("/api/notifications/", NotificationList(api))

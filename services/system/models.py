@@ -54,10 +54,31 @@ serial_ledger = Table(
     Column("latest", String(100), nullable=False),
 )
 
+webhook_endpoints = Table(
+    "webhook_endpoint", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("endpoint_id", String(255), nullable=False, unique=True),
+    Column("name", String(255), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("token", String(255), nullable=False, default=""),
+    Column("secret", String(255), nullable=False, default=""),
+)
+
+webhook_messages = Table(
+    "webhook_message", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("endpoint", Integer, nullable=False, index=True),
+    Column("host", String(255), nullable=False, default=""),
+    Column("header", JSON, nullable=False),
+    Column("body", JSON, nullable=True),
+    Column("created", DateTime, nullable=False),
+    Column("worked_on", Boolean, nullable=False, default=False),
+)
+
 receipts = import_receipt_table(metadata)
 
-projector = Projector([receipts, serial_ledger, notifications, error_reports, custom_units,
-                       project_codes])
+projector = Projector([receipts, webhook_messages, webhook_endpoints, serial_ledger,
+                       notifications, error_reports, custom_units, project_codes])
 store = EventStore("system", metadata, projector)
 
 
@@ -70,7 +91,7 @@ def _on_created(table, stream_type):
     def created(s, e):
         payload = dict(e["payload"])
         import_key = payload.pop("import_key", None)
-        for key in ("when", "creation"):
+        for key in ("when", "creation", "created"):
             if key in {c.name for c in table.columns} and key not in payload:
                 payload[key] = e["created"]
         s.execute(insert(table).values(id=_id(e), **payload))
@@ -87,7 +108,9 @@ def _on_created(table, stream_type):
 
 
 for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_unit"),
-                        (error_reports, "error_report"), (notifications, "notification")):
+                        (error_reports, "error_report"), (notifications, "notification"),
+                        (webhook_endpoints, "webhook_endpoint"),
+                        (webhook_messages, "webhook_message")):
     _on_created(_table, _stream)
 
 

@@ -1,5 +1,7 @@
 """The system service: project codes, flags, version and license information, and (as
 they land) the rest of InvenTree's smaller General endpoints."""
+import base64
+
 from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import RpcProxy
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import (about, actions, customunits, generate, plugins, projectcodes, reports, search,
-               units)
+               units, webhooks)
 from .models import (custom_units, error_reports, notifications, project_codes, receipts,
                      store)
 
@@ -237,6 +239,14 @@ class Service(ServiceBase):
     @rpc
     def active_plugins(self) -> list:
         return [plugins.describe(p) for p in plugins.active().values()]
+
+    # ------------------------------------------------------------ webhooks
+
+    @rpc
+    def receive_webhook(self, endpoint: str, body_b64: str, headers: dict, host: str) -> int:
+        with self.db.write() as s:
+            return webhooks.receive(s, self.caller, endpoint, base64.b64decode(body_b64),
+                                    {k.lower(): v for k, v in headers.items()}, host)
 
     # ------------------------------------------------------------ other domains
 

@@ -161,3 +161,21 @@ def test_action_without_plugins(admin):
     assert r.json() == {"error": "No matching action found", "action": "simple"}
     r = admin.post(f"{admin.base}/api/locate/", json={"plugin": "x", "item": 1}, timeout=10)
     assert r.status_code == 400
+
+
+def test_webhook_over_http(stack):
+    out = stack.run_tool("-m", "services.system.cli", "create-webhook", "e2e")
+    path = out.splitlines()[0].split(": ")[1]
+    token = out.splitlines()[1].split(": ")[1]
+    r = requests.post(f"{stack.url}{path}", json={"hello": "world"}, headers={"Token": token},
+                      timeout=10)
+    assert r.status_code == 200 and r.text == "Message was received."
+    r = requests.post(f"{stack.url}{path}", json={}, headers={"Token": "bad"}, timeout=10)
+    assert r.status_code == 403 and r.json() == {"detail": "Incorrect token in header."}
+    r = requests.post(f"{stack.url}{path}", data=b"{nope", headers={"Token": token}, timeout=10)
+    assert r.status_code == 406
+    r = requests.post(f"{stack.url}{path}", data=b"x" * (300 * 1024), headers={"Token": token},
+                      timeout=10)
+    assert r.status_code == 413
+    assert requests.get(f"{stack.url}{path}", timeout=10).status_code == 405
+    assert requests.post(f"{stack.url}/api/webhook/nope/", json={}, timeout=10).status_code == 404

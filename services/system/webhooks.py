@@ -1,0 +1,61 @@
+"""Incoming webhooks (SEMANTICS §14): `POST /api/webhook/<endpoint id>/`, verified by a
+static token or an HMAC of the body in the `Token` header, then stored as a message.
+Endpoints are made by operators (`python -m services.system.cli create-webhook`)."""
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+
+from sqlalchemy import select
+
+from svckit import config
+from svckit.errors import ApiError, NotFound, PermissionDenied
+
+from .models import store, webhook_endpoints
+
+MAX_BYTES = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
+DROPPED_HEADERS = {"authorization", "cookie", "token"}
+
+
+def create_endpoint(session, caller, name: str, secret: str = "", token: bool = True) -> dict:
+    pk = store.next_stream_id(session, "webhook_endpoint")
+    row = {"endpoint_id": uuid.uuid4().hex, "name": name, "active": True,
+           "token": secrets.token_hex(16) if token and not secret else "", "secret": secret}
+    store.record(session, "webhook_endpoint", pk, "webhook_endpoint.created", row, caller)
+    return {"pk": pk, **row}
+
+
+def _verify(endpoint: dict, raw: bytes, header_token: str):
+    if endpoint["secret"]:
+        expected = base64.b64encode(hmac.new(endpoint["secret"].encode(), raw,
+                                             hashlib.sha256).digest()).decode()
+    elif endpoint["token"]:
+        expected = endpoint["token"]
+    else:
+        return
+    if not hmac.compare_digest(expected, header_token or ""):
+        raise PermissionDenied("Incorrect token in header.")
+
+
+def receive(session, caller, endpoint_id: str, raw: bytes, headers: dict, host: str) -> int:
+    """Verify and store one message; nothing is stored when anything is wrong."""
+    endpoint = session.execute(select(webhook_endpoints).where(
+        webhook_endpoints.c.endpoint_id == endpoint_id,
+        webhook_endpoints.c.active.is_(True))).mappings().first()
+    if endpoint is None:
+        raise NotFound()
+    if len(raw) > MAX_BYTES:
+        raise ApiError({"detail": f"Webhook body exceeds {MAX_BYTES} bytes"}, 413)
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError({"detail": str(exc)}, 406)
+    _verify(endpoint, raw, headers.get("token", ""))
+    pk = store.next_stream_id(session, "webhook_message")
+    store.record(session, "webhook_message", pk, "webhook_message.created", {
+        "endpoint": endpoint["id"], "host": host[:255],
+        "header": {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS},
+        "body": body, "worked_on": False}, caller)
+    return pk
