@@ -86,6 +86,11 @@ class Webhook(Resource):
         resp.text = "Message was received."
 
 
+class CurrencyRefresh(Resource):
+    def on_post(self, req, resp):
+        http.send(resp, self.call(req, "system", "refresh_exchange_rates"))
+
+
 class ErrorReportList(BulkDeleteMixin, ListResource):
     service, name = "system", "error_report"
 
@@ -178,6 +183,8 @@ def register(app, api):
     app.add_route("/api/test-statistics/by-build/{id}/", TestStatistics(api, "build"))
     api.webhook_max_bytes = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
     app.add_route("/api/webhook/{endpoint}/", Webhook(api))
+    app.add_route("/api/currency/exchange/", _static("exchange_rates")(api))
+    app.add_route("/api/currency/refresh/", CurrencyRefresh(api))
     app.add_route("/api/error-report/", ErrorReportList(api))
     app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
     app.add_route("/api/notifications/", NotificationList(api))

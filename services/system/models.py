@@ -75,9 +75,22 @@ webhook_messages = Table(
     Column("worked_on", Boolean, nullable=False, default=False),
 )
 
+exchange_rates = Table(
+    "exchange_rate", metadata,
+    Column("currency", String(3), primary_key=True),
+    Column("rate", JSON, nullable=False),  # a float; JSON keeps it exact across databases
+)
+
+exchange_state = Table(
+    "exchange_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("updated", DateTime, nullable=True),
+)
+
 receipts = import_receipt_table(metadata)
 
-projector = Projector([receipts, webhook_messages, webhook_endpoints, serial_ledger,
+projector = Projector([receipts, exchange_rates, exchange_state, webhook_messages, webhook_endpoints, serial_ledger,
                        notifications, error_reports, custom_units, project_codes])
 store = EventStore("system", metadata, projector)
 
@@ -120,3 +133,13 @@ def _serials_reserved(s, e):
     if s.execute(update(serial_ledger).where(serial_ledger.c.part == part)
                  .values(latest=latest)).rowcount == 0:
         s.execute(insert(serial_ledger).values(part=part, latest=latest))
+
+
+@projector.on("exchange_rates.updated")
+def _rates_updated(s, e):
+    s.execute(delete(exchange_rates))
+    for code, rate in e["payload"]["rates"].items():
+        s.execute(insert(exchange_rates).values(currency=code, rate=rate))
+    s.execute(delete(exchange_state))
+    s.execute(insert(exchange_state).values(id=1, base_currency=e["payload"]["base"],
+                                            updated=e["created"]))

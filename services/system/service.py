@@ -1,24 +1,28 @@
 """The system service: project codes, flags, version and license information, and (as
 they land) the rest of InvenTree's smaller General endpoints."""
 import base64
+import logging
 
 from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 from sqlalchemy import select
 
 from svckit import config
-from svckit.context import Caller
-from svckit.errors import NotAuthenticated, PermissionDenied
+from svckit.context import SYSTEM, Caller
+from svckit.errors import ApiError, NotAuthenticated, PermissionDenied
 from svckit.fields import describe, options_document
 from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import (about, actions, customunits, generate, plugins, projectcodes, reports, search,
-               units, webhooks)
+from . import (about, actions, currency, customunits, generate, plugins, projectcodes, reports,
+               search, units, webhooks)
 from .models import (custom_units, error_reports, notifications, project_codes, receipts,
                      store)
+
+log = logging.getLogger(__name__)
 
 
 class Service(ServiceBase):
@@ -239,6 +243,36 @@ class Service(ServiceBase):
     @rpc
     def active_plugins(self) -> list:
         return [plugins.describe(p) for p in plugins.active().values()]
+
+    # ------------------------------------------------------------ currency
+
+    @rpc
+    def exchange_rates(self) -> dict:
+        self._login()
+        with self.db.read() as s:
+            return currency.exchange_document(s)
+
+    @rpc
+    def refresh_exchange_rates(self) -> dict:
+        self._staff()
+        fetched = currency.fetch_rates()  # outside the transaction (DESIGN rule 5)
+        with self.db.write() as s:
+            currency.store_rates(s, self.caller, fetched)
+        return {"success": "Exchange rates updated"}
+
+    @timer(interval=3600)
+    def refresh_stale_exchange_rates(self):
+        """Every hour, refresh the rates when older than CURRENCY_UPDATE_INTERVAL days."""
+        with self.db.read() as s:
+            stale = currency.is_stale(s)
+        if stale:
+            try:
+                fetched = currency.fetch_rates()
+            except ApiError as exc:
+                log.warning("scheduled %s", exc.detail["detail"])
+                return
+            with self.db.write() as s:
+                currency.store_rates(s, SYSTEM, fetched)
 
     # ------------------------------------------------------------ webhooks
 

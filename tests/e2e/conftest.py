@@ -30,13 +30,22 @@ def vhost():
 
 
 @pytest.fixture(scope="session")
-def stack(vhost, tmp_path_factory):
+def rates_server():
+    from tests.ratesserver import RatesServer
+    server = RatesServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def stack(vhost, rates_server, tmp_path_factory):
     data = tmp_path_factory.mktemp("stack")
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
            "PASSWORD_ITERATIONS": "1000", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
-           "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING"}
+           "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING",
+           "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0"}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
     s.data_dir = data

@@ -179,3 +179,14 @@ def test_webhook_over_http(stack):
     assert r.status_code == 413
     assert requests.get(f"{stack.url}{path}", timeout=10).status_code == 405
     assert requests.post(f"{stack.url}/api/webhook/nope/", json={}, timeout=10).status_code == 404
+
+
+def test_currency_with_the_official_client(stack):
+    from inventree.api import InvenTreeAPI
+    from inventree.currency import CurrencyManager
+    api = InvenTreeAPI(stack.url, username=ADMIN[0], password=ADMIN[1], timeout=10)
+    manager = CurrencyManager(api)
+    manager.refreshExchangeRates()
+    assert manager.getBaseCurrency() == "USD"
+    assert manager.getExchangeRates()["EUR"] == 0.92
+    assert round(manager.convertCurrency(100, "EUR", "GBP"), 4) == round(100 / 0.92 * 0.79, 4)

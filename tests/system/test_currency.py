@@ -1,0 +1,48 @@
+"""Exchange rates against a rate server on loopback."""
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.system import models
+from services.system.service import Service
+from svckit.errors import ApiError, PermissionDenied
+from tests.helpers import STAFF, USER
+from tests.ratesserver import RatesServer
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    server = RatesServer()
+    monkeypatch.setenv("CURRENCY_API_URL", server.url)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def svc(make_db):
+    db = make_db(models.metadata)
+    return lambda caller=STAFF: worker_factory(Service, db=db, caller=caller)
+
+
+def test_refresh_and_read(svc, rates):
+    empty = svc(USER).exchange_rates()
+    assert empty == {"base_currency": "USD", "exchange_rates": {}, "updated": None}
+    assert svc().refresh_exchange_rates() == {"success": "Exchange rates updated"}
+    doc = svc(USER).exchange_rates()
+    assert doc["exchange_rates"]["EUR"] == 0.92 and doc["exchange_rates"]["USD"] == 1.0
+    assert len(doc["exchange_rates"]) == 8 and doc["updated"].endswith("Z")
+    assert rates.requests[0].startswith("/latest?from=USD&to=AUD")
+
+
+def test_failed_refresh_says_so_and_keeps_rates(svc, rates):
+    svc().refresh_exchange_rates()
+    before = svc(USER).exchange_rates()
+    rates.fail = True
+    with pytest.raises(ApiError) as info:
+        svc().refresh_exchange_rates()
+    assert info.value.status == 502 and "previous rates are kept" in info.value.detail["detail"]
+    assert svc(USER).exchange_rates() == before
+
+
+def test_refresh_is_for_staff(svc, rates):
+    with pytest.raises(PermissionDenied):
+        svc(USER).refresh_exchange_rates()
