@@ -76,7 +76,8 @@ def main():
     data.mkdir(parents=True)
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": "bench-pass-123",
-           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING"}
+           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
+           "NEWS_FEED_INTERVAL": "0"}
     stack = Stack(env, bind="127.0.0.1:8100", log=open(data / "stack.log", "w"))
     try:
         stack.run_tool("-m", "svckit.migrate")

@@ -91,6 +91,14 @@ class CurrencyRefresh(Resource):
         http.send(resp, self.call(req, "system", "refresh_exchange_rates"))
 
 
+class NewsList(BulkDeleteMixin, ListResource):
+    service, name = "system", "news_item"
+
+
+class NewsDetail(DetailResource):
+    service, name = "system", "news_item"
+
+
 class ErrorReportList(BulkDeleteMixin, ListResource):
     service, name = "system", "error_report"
 
@@ -185,6 +193,8 @@ def register(app, api):
     app.add_route("/api/webhook/{endpoint}/", Webhook(api))
     app.add_route("/api/currency/exchange/", _static("exchange_rates")(api))
     app.add_route("/api/currency/refresh/", CurrencyRefresh(api))
+    app.add_route("/api/news/", NewsList(api))
+    app.add_route("/api/news/{id}/", NewsDetail(api))
     app.add_route("/api/error-report/", ErrorReportList(api))
     app.add_route("/api/error-report/{id}/", ErrorReportDetail(api))
     app.add_route("/api/notifications/", NotificationList(api))

@@ -1,4 +1,6 @@
 """The system service's tables (projections of its event log) and their projector."""
+from datetime import datetime
+
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
                         delete, insert, update)
 
@@ -88,9 +90,21 @@ exchange_state = Table(
     Column("updated", DateTime, nullable=True),
 )
 
+news_entries = Table(
+    "news_entry", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("feed_id", String(250), nullable=False, unique=True),
+    Column("title", String(250), nullable=False),
+    Column("link", String(250), nullable=False, default=""),
+    Column("published", DateTime, nullable=True),
+    Column("author", String(250), nullable=False, default=""),
+    Column("summary", Text, nullable=False, default=""),
+    Column("read", Boolean, nullable=False, default=False),
+)
+
 receipts = import_receipt_table(metadata)
 
-projector = Projector([receipts, exchange_rates, exchange_state, webhook_messages, webhook_endpoints, serial_ledger,
+projector = Projector([receipts, news_entries, exchange_rates, exchange_state, webhook_messages, webhook_endpoints, serial_ledger,
                        notifications, error_reports, custom_units, project_codes])
 store = EventStore("system", metadata, projector)
 
@@ -104,9 +118,12 @@ def _on_created(table, stream_type):
     def created(s, e):
         payload = dict(e["payload"])
         import_key = payload.pop("import_key", None)
-        for key in ("when", "creation", "created"):
-            if key in {c.name for c in table.columns} and key not in payload:
-                payload[key] = e["created"]
+        for column in table.columns:
+            if isinstance(column.type, DateTime):
+                if column.name in ("when", "creation", "created") and column.name not in payload:
+                    payload[column.name] = e["created"]
+                elif isinstance(payload.get(column.name), str):
+                    payload[column.name] = datetime.fromisoformat(payload[column.name])
         s.execute(insert(table).values(id=_id(e), **payload))
         if import_key:
             s.execute(insert(receipts).values(import_key=import_key, pk=_id(e)))
@@ -123,7 +140,7 @@ def _on_created(table, stream_type):
 for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_unit"),
                         (error_reports, "error_report"), (notifications, "notification"),
                         (webhook_endpoints, "webhook_endpoint"),
-                        (webhook_messages, "webhook_message")):
+                        (webhook_messages, "webhook_message"), (news_entries, "news_entry")):
     _on_created(_table, _stream)
 
 

@@ -2,6 +2,7 @@
 they land) the rest of InvenTree's smaller General endpoints."""
 import base64
 import logging
+import time
 
 from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import RpcProxy
@@ -17,10 +18,10 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import (about, actions, currency, customunits, generate, plugins, projectcodes, reports,
-               search, units, webhooks)
-from .models import (custom_units, error_reports, notifications, project_codes, receipts,
-                     store)
+from . import (about, actions, currency, customunits, generate, news, plugins, projectcodes,
+               reports, search, units, webhooks)
+from .models import (custom_units, error_reports, news_entries, notifications, project_codes,
+                     receipts, store)
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,61 @@ class Service(ServiceBase):
                 return
             with self.db.write() as s:
                 currency.store_rates(s, SYSTEM, fetched)
+
+    # ------------------------------------------------------------ news
+
+    @rpc
+    def fetch_news(self) -> int:
+        """Fetch the feed and store entries not seen before; returns how many were new."""
+        entries = news.fetcher().fetch()  # outside the transaction
+        with self.db.write() as s:
+            return news.store_new(s, SYSTEM, entries)
+
+    @timer(interval=3600)
+    def fetch_news_when_due(self):
+        hours = config.setting("NEWS_FEED_INTERVAL", 24, int)
+        if hours <= 0 or time.monotonic() - self.__class__.news_fetched_at < hours * 3600:
+            return
+        self.__class__.news_fetched_at = time.monotonic()
+        try:
+            self.fetch_news()
+        except Exception as exc:  # the feed is on the internet; try again next time
+            log.warning("news feed fetch failed: %s", exc)
+
+    news_fetched_at = -1e9
+
+    @rpc
+    def list_news_items(self, params: dict) -> dict:
+        self._staff()
+        with self.db.read() as s:
+            return run_list(s, news.listing(params), params, ordering=news.ORDERING,
+                            default_order=[news_entries.c.published.desc(), news_entries.c.id],
+                            render=news.render)
+
+    @rpc
+    def get_news_item(self, pk: int) -> dict:
+        self._staff()
+        with self.db.read() as s:
+            return news.render(news.get(s, pk))
+
+    @rpc
+    def update_news_item(self, pk: int, data: dict, partial: bool = False) -> dict:
+        self._staff()
+        with self.db.write() as s:
+            return news.update(s, self.caller, pk, data, partial)
+
+    @rpc
+    def delete_news_item(self, pk: int) -> None:
+        self._staff()
+        with self.db.write() as s:
+            news.get(s, pk)
+            news.delete(s, self.caller, [pk])
+
+    @rpc
+    def bulk_delete_news_items(self, body: dict) -> int:
+        self._staff()
+        with self.db.write() as s:
+            return news.bulk_delete(s, self.caller, body)
 
     # ------------------------------------------------------------ webhooks
 

@@ -45,7 +45,8 @@ def stack(vhost, rates_server, tmp_path_factory):
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
            "PASSWORD_ITERATIONS": "1000", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
            "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING",
-           "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0"}
+           "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
+           "NEWS_FEED_INTERVAL": "0"}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
     s.data_dir = data

@@ -190,3 +190,9 @@ def test_currency_with_the_official_client(stack):
     assert manager.getBaseCurrency() == "USD"
     assert manager.getExchangeRates()["EUR"] == 0.92
     assert round(manager.convertCurrency(100, "EUR", "GBP"), 4) == round(100 / 0.92 * 0.79, 4)
+
+
+def test_news_is_for_staff(admin, make_user):
+    assert admin.get(f"{admin.base}/api/news/", timeout=10).json() == []
+    plain = make_user("plainnews")
+    assert plain.get(f"{plain.base}/api/news/", timeout=10).status_code == 403
