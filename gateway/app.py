@@ -15,9 +15,9 @@ from svckit.migrate import service_names
 from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 
 from gateway import http
-from gateway.auth import Authenticator
+from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
-from gateway.resources import root, status, system, users
+from gateway.resources import auth, root, status, system, users
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,20 @@ class AuthMiddleware:
         rid = req.get_header("X-Request-ID") or uuid.uuid4().hex
         req.context.request_id = rid[:64]
         req.context.caller = None
-        req.context.token_id = None
+        req.context.auth = Auth()
         resp.set_header("X-Request-ID", req.context.request_id)
 
     def process_resource(self, req, resp, resource, params):
         if resource is None:
             return
-        caller, req.context.token_id = self.api.auth.authenticate(req, req.context.request_id)
-        if caller is None and getattr(resource, "auth", "required") == "required":
+        mode = getattr(resource, "auth", "required")
+        auth = Auth() if mode == "none" else self.api.auth.authenticate(req, req.context.request_id)
+        if auth.caller is None and mode == "required":
             raise NotAuthenticated()
-        req.context.caller = caller or Caller(request_id=req.context.request_id)
+        if not getattr(resource, "csrf_exempt", False):
+            check_csrf(req, auth)
+        req.context.auth = auth
+        req.context.caller = auth.caller or Caller(request_id=req.context.request_id)
 
 
 def _send_error(req, resp, status, detail):
@@ -121,7 +125,7 @@ def create_app(api: Api | None = None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (root, users, status, system):
+    for module in (root, users, auth, status, system):
         module.register(app, api)
     app.api = api
     return app

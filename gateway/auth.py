@@ -6,11 +6,25 @@ revoked token or a changed user or group (gateway.bus).
 """
 import base64
 import hashlib
+import hmac
 import threading
 import time
+from dataclasses import dataclass
 
+from svckit import config
 from svckit.context import Caller
-from svckit.errors import AuthenticationFailed
+from svckit.errors import AuthenticationFailed, PermissionDenied
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
+@dataclass
+class Auth:
+    """Who is calling, and by which credentials."""
+    caller: Caller | None = None
+    token_id: int | None = None
+    session_id: int | None = None
+    csrf: str | None = None  # the session's CSRF secret, for session-authenticated calls
 
 
 class TtlCache:
@@ -48,7 +62,9 @@ class Authenticator:
         self.bus = bus
         self.tokens = TtlCache(cache_seconds)
         self.passwords = TtlCache(cache_seconds)
+        self.sessions = TtlCache(cache_seconds)
         bus.subscribe("users", "token.#", self._on_token_event)
+        bus.subscribe("users", "session.#", self._on_session_event)
         bus.subscribe("users", "user.#", self._on_account_event)
         bus.subscribe("users", "group.#", self._on_account_event)
 
@@ -62,18 +78,39 @@ class Authenticator:
     def _on_account_event(self, _event):
         self.tokens.clear()
         self.passwords.clear()
+        self.sessions.clear()
 
-    def authenticate(self, req, request_id: str) -> tuple[Caller | None, int | None]:
-        """(caller, id of the token used); (None, None) when no credentials were sent.
-        Raises on bad credentials."""
+    def _on_session_event(self, event):
+        if event is None or event["type"] == "session.ended":
+            session_id = None if event is None else int(event["stream_id"])
+            self.sessions.drop_where(lambda v: session_id is None or v["session_id"] == session_id)
+
+    def authenticate(self, req, request_id: str) -> Auth:
+        """Token header, then Basic, then the session cookie (DRF's order). No credentials:
+        an empty Auth. Bad token or password: raises. An unknown cookie is no login."""
         header = req.get_header("Authorization") or ""
         scheme, _, credentials = header.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "token":
-            return self._token(credentials.strip(), request_id)
+            caller, token_id = self._token(credentials.strip(), request_id)
+            return Auth(caller, token_id=token_id)
         if scheme == "basic":
-            return self._basic(credentials.strip(), request_id), None
-        return None, None
+            return Auth(self._basic(credentials.strip(), request_id))
+        key = req.cookies.get("sessionid")
+        if key:
+            return self._session(key, request_id)
+        return Auth()
+
+    def _session(self, key: str, request_id: str) -> Auth:
+        cached = self.sessions.get(key) if self.bus.healthy else None
+        if cached is None:
+            cached = self.rpc.call("users", "authenticate_session",
+                                   Caller(request_id=request_id), key=key)
+            if cached is None:
+                return Auth()
+            self.sessions.put(key, cached)
+        caller = self._with_request(Caller(**cached["caller"]), request_id)
+        return Auth(caller, session_id=cached["session_id"], csrf=cached["csrf"])
 
     def _with_request(self, caller: Caller, request_id: str) -> Caller:
         return caller.model_copy(update={"request_id": request_id})
@@ -110,3 +147,29 @@ class Authenticator:
             cached = Caller(**answer["caller"])
             self.passwords.put(digest, cached)
         return self._with_request(cached, request_id)
+
+
+def check_csrf(req, auth: Auth):
+    """Django's CSRF rules for unsafe requests authenticated by the session cookie."""
+    if auth.csrf is None or req.method in SAFE_METHODS:
+        return
+    origin = req.get_header("Origin")
+    if origin:
+        trusted = {f"{req.scheme}://{req.netloc}"}
+        site = config.setting("INVENTREE_SITE_URL", "")
+        if site:
+            trusted.add(site.rstrip("/"))
+        trusted.update(o.strip().rstrip("/") for o in
+                       config.setting("INVENTREE_TRUSTED_ORIGINS", "").split(",") if o.strip())
+        if origin.rstrip("/") not in trusted:
+            raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
+                                   "match any trusted origins.")
+    token = req.get_header("X-CSRFToken")
+    if not token:
+        raise PermissionDenied("CSRF Failed: CSRF token missing.")
+    if len(token) != len(auth.csrf):
+        raise PermissionDenied("CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header "
+                               "has incorrect length.")
+    if not hmac.compare_digest(token, auth.csrf):
+        raise PermissionDenied("CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header "
+                               "incorrect.")

@@ -4,9 +4,12 @@ from gateway.cache import wants_fresh
 
 
 class Resource:
-    """`auth`: "required" (401 without credentials) or "optional" (AllowAny)."""
+    """`auth`: "required" (401 without credentials), "optional" (AllowAny) or "none" (the
+    request's credentials are not even looked at). `csrf_exempt`: unsafe requests
+    authenticated by the session cookie need no CSRF token."""
 
     auth = "required"
+    csrf_exempt = False
 
     def __init__(self, app):
         self.app = app

@@ -28,7 +28,7 @@ class TokenList(Resource):
     """The caller's own tokens, revoked and expired ones included, keys redacted."""
 
     def on_get(self, req, resp, id=None):
-        tokens = self.call(req, "users", "tokens", current_token_id=req.context.token_id)
+        tokens = self.call(req, "users", "tokens", current_token_id=req.context.auth.token_id)
         http.send_list(req, resp, page_list(tokens, http.query(req)))
 
 

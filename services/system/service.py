@@ -18,8 +18,8 @@ from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import (about, actions, currency, customunits, generate, news, plugins, projectcodes,
-               reports, search, units, webhooks)
+from . import (about, actions, currency, customunits, generate, mail, news, plugins,
+               projectcodes, reports, search, units, webhooks)
 from .models import (custom_units, error_reports, news_entries, notifications, project_codes,
                      receipts, store)
 
@@ -329,6 +329,23 @@ class Service(ServiceBase):
         self._staff()
         with self.db.write() as s:
             return news.bulk_delete(s, self.caller, body)
+
+    # ------------------------------------------------------------ email
+
+    @rpc
+    def email_login_link(self, email: str, base_url: str) -> dict:
+        """Always the same answer, so it never tells whether the address belongs to anyone;
+        a mail that cannot be sent is logged, not reported."""
+        link = self.users.issue_magic_link(email)
+        if link is not None:
+            if not mail.configured():
+                log.warning("login link requested but INVENTREE_EMAIL_HOST is not set")
+            else:
+                try:
+                    mail.send_login_link(link, base_url)
+                except Exception:
+                    log.exception("could not send the login link mail")
+        return {"status": "ok"}
 
     # ------------------------------------------------------------ webhooks
 

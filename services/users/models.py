@@ -1,5 +1,5 @@
 """The users service's tables (projections of its event log) and their projector."""
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
                         String, Table, delete, insert, update)
@@ -59,7 +59,28 @@ owners = Table(
     Column("name", String(150), nullable=False),
 )
 
-projector = Projector([owners, memberships, tokens, groups, users])
+sessions = Table(
+    "user_session", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("auth_user.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False),
+    Column("ended", Boolean, nullable=False, default=False),
+)
+
+magic_links = Table(
+    "magic_link", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("auth_user.id", ondelete="CASCADE"), nullable=False),
+    Column("expires", DateTime, nullable=False),
+    Column("used", Boolean, nullable=False, default=False),
+)
+
+projector = Projector([magic_links, sessions, owners, memberships, tokens, groups, users])
 store = EventStore("users", metadata, projector)
 
 
@@ -140,3 +161,27 @@ def _owner_renamed(s, e):
 @projector.on("owner.deleted")
 def _owner_deleted(s, e):
     s.execute(delete(owners).where(owners.c.id == _id(e)))
+
+
+@projector.on("session.started")
+def _session_started(s, e):
+    p = dict(e["payload"])
+    p["expires"] = datetime.fromisoformat(p["expires"])
+    s.execute(insert(sessions).values(id=_id(e), created=e["created"], ended=False, **p))
+
+
+@projector.on("session.ended")
+def _session_ended(s, e):
+    s.execute(update(sessions).where(sessions.c.id == _id(e)).values(ended=True))
+
+
+@projector.on("magic_link.issued")
+def _magic_issued(s, e):
+    p = dict(e["payload"])
+    p["expires"] = datetime.fromisoformat(p["expires"])
+    s.execute(insert(magic_links).values(id=_id(e), used=False, **p))
+
+
+@projector.on("magic_link.used")
+def _magic_used(s, e):
+    s.execute(update(magic_links).where(magic_links.c.id == _id(e)).values(used=True))

@@ -2,11 +2,12 @@
 from datetime import date
 
 from svckit.context import Caller
-from svckit.errors import NotAuthenticated, NotFound
+from svckit.errors import (AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied,
+                           ValidationFailed)
 from svckit.listing import page_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import accounts
+from . import accounts, sessions
 from .models import store
 
 
@@ -91,3 +92,47 @@ class Service(ServiceBase):
         """Active staff users (error reports notify them)."""
         with self.db.read() as s:
             return accounts.staff_user_ids(s)
+
+    # ------------------------------------------------------------ browser sessions
+
+    @rpc
+    def login(self, username: str, password: str) -> dict:
+        """`POST /api/auth/login/`: a session, and the user's token named "" (as InvenTree)."""
+        with self.db.read() as s:
+            try:
+                user = accounts.authenticate_password(s, username, password)
+            except AuthenticationFailed:
+                raise ValidationFailed({"non_field_errors": [
+                    "Unable to log in with provided credentials."]})
+        with self.db.write() as s:
+            started = sessions.start(s, self.caller, user)
+            caller = accounts.caller_for(s, user, self.caller.request_id)
+            started["key"] = accounts.token_for(s, caller, user, "", {})["token"]
+        return started
+
+    @rpc
+    def authenticate_session(self, key: str) -> dict | None:
+        with self.db.read() as s:
+            return sessions.authenticate(s, key, self.caller.request_id)
+
+    @rpc
+    def logout(self, session_id: int | None = None, token_id: int | None = None) -> dict:
+        with self.db.write() as s:
+            if session_id is not None:
+                sessions.end(s, self.caller, session_id)
+            if token_id is not None and self.caller.authenticated:
+                accounts.revoke_token(s, self.caller, token_id)
+        return {"detail": "Successfully logged out."}
+
+    @rpc
+    def issue_magic_link(self, email: str) -> dict | None:
+        with self.db.write() as s:
+            return sessions.issue_magic_link(s, self.caller, email)
+
+    @rpc
+    def login_with_magic_link(self, key: str) -> dict:
+        with self.db.write() as s:
+            started = sessions.use_magic_link(s, self.caller, key)
+        if started is None:
+            raise PermissionDenied("Invalid or expired login link.")
+        return started

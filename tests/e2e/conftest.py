@@ -38,7 +38,33 @@ def rates_server():
 
 
 @pytest.fixture(scope="session")
-def stack(vhost, rates_server, tmp_path_factory):
+def smtp(tmp_path_factory):
+    """A real SMTP server on loopback (aiosmtpd, its own process) delivering to a maildir."""
+    import mailbox
+    import subprocess
+    import sys
+    import time
+    maildir = tmp_path_factory.mktemp("mail") / "box"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                             "-c", "aiosmtpd.handlers.Mailbox", str(maildir)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    proc.port = port
+    proc.messages = lambda: [mailbox.Maildir(str(maildir))[k] for k in
+                             sorted(mailbox.Maildir(str(maildir)).keys())] if maildir.exists() else []
+    yield proc
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(vhost, rates_server, smtp, tmp_path_factory):
     data = tmp_path_factory.mktemp("stack")
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
@@ -46,7 +72,8 @@ def stack(vhost, rates_server, tmp_path_factory):
            "PASSWORD_ITERATIONS": "1000", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
            "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING",
            "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0"}
+           "NEWS_FEED_INTERVAL": "0", "INVENTREE_EMAIL_HOST": "127.0.0.1",
+           "INVENTREE_EMAIL_PORT": str(smtp.port)}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
     s.data_dir = data

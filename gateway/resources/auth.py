@@ -1,0 +1,97 @@
+"""Browser login (`/api/auth/...`) and the magic login link (`/api/email/...`)."""
+import falcon
+
+from svckit import config
+from svckit.errors import ValidationFailed
+
+from gateway import http
+
+from .base import Resource
+
+SESSION_MAX_AGE = 1209600  # two weeks, as InvenTree
+CSRF_MAX_AGE = 31449600
+
+
+def set_session_cookies(resp, started: dict):
+    secure = config.setting("INVENTREE_COOKIE_SECURE", False, bool)
+    resp.set_cookie("sessionid", started["session"], max_age=started.get("max_age", SESSION_MAX_AGE),
+                    path="/", secure=secure, http_only=True, same_site="Lax")
+    resp.set_cookie("csrftoken", started["csrf"], max_age=CSRF_MAX_AGE, path="/",
+                    secure=secure, http_only=False, same_site="Lax")
+
+
+class Login(Resource):
+    """Username and password in the body; answers the user's token named "" and starts a
+    session (cookies `sessionid` and `csrftoken`)."""
+
+    auth = "none"
+
+    def on_post(self, req, resp):
+        data = http.body(req)
+        data = data if isinstance(data, dict) else {}
+        errors = {k: ["This field is required."] for k in ("password",) if not data.get(k)}
+        if errors:
+            raise ValidationFailed(errors)
+        if not data.get("username"):
+            raise ValidationFailed({"non_field_errors": ['Must include "username" and "password".']})
+        started = self.call(req, "users", "login", username=str(data["username"]),
+                            password=str(data["password"]))
+        set_session_cookies(resp, started)
+        http.send(resp, {"key": started["key"]})
+
+
+class Logout(Resource):
+    """Ends the session; a token sent in the header is revoked (InvenTree deletes it)."""
+
+    auth = "optional"
+
+    def on_post(self, req, resp):
+        auth = req.context.auth
+        http.send(resp, self.call(req, "users", "logout", session_id=auth.session_id,
+                                  token_id=auth.token_id))
+        resp.unset_cookie("sessionid", path="/")
+
+
+class AuthUser(Resource):
+    def on_get(self, req, resp):
+        me = self.call(req, "users", "me")
+        http.send(resp, {k: me[k] for k in ("pk", "username", "email", "first_name",
+                                            "last_name")})
+
+
+class EmailGenerate(Resource):
+    """Sends a one-time login link to the address if exactly one user has it; the answer
+    is the same either way."""
+
+    auth = "none"
+    csrf_exempt = True
+
+    def on_post(self, req, resp):
+        data = http.body(req)
+        email = data.get("email") if isinstance(data, dict) else None
+        if email is None:
+            raise ValidationFailed({"email": ["This field is required."]})
+        base = config.setting("INVENTREE_SITE_URL", "") or req.prefix
+        http.send(resp, self.call(req, "system", "email_login_link", email=str(email),
+                                  base_url=base.rstrip("/")))
+
+
+class EmailLogin(Resource):
+    """The link in the mail: starts a session and redirects to the site."""
+
+    auth = "none"
+
+    def on_get(self, req, resp):
+        started = self.call(req, "users", "login_with_magic_link",
+                            key=req.get_param("sesame") or "")
+        set_session_cookies(resp, started)
+        resp.status = falcon.HTTP_302
+        resp.location = config.setting("INVENTREE_LOGIN_REDIRECT", "/")
+
+
+def register(app, api):
+    app.add_route("/api/auth/login/", Login(api))
+    app.add_route("/api/auth/logout/", Logout(api))
+    app.add_route("/api/auth/user/", AuthUser(api))
+    app.add_route("/api/email/generate/", EmailGenerate(api))
+    app.add_route("/api/email/login/", EmailLogin(api))

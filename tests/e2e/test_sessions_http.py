@@ -1,0 +1,83 @@
+"""Browser sessions with CSRF, and the magic login link by real SMTP on loopback."""
+import re
+import time
+
+import requests
+
+from tests.e2e.conftest import ADMIN
+
+
+def login(stack, username=ADMIN[0], password=ADMIN[1]) -> requests.Session:
+    browser = requests.Session()
+    r = browser.post(f"{stack.url}/api/auth/login/", json={"username": username,
+                                                          "password": password}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["key"].startswith("inv-")
+    assert {"sessionid", "csrftoken"} <= set(browser.cookies.keys())
+    return browser
+
+
+def state(browser, stack, key):
+    model = browser.get(f"{stack.url}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
+    return {"key": key, "name": f"session {key}", "label": "S", "logical_key": 10,
+            "model": model, "reference_status": "StockStatus"}
+
+
+def test_login_errors(stack):
+    r = requests.post(f"{stack.url}/api/auth/login/", json={"username": "admin"}, timeout=10)
+    assert r.status_code == 400 and r.json() == {"password": ["This field is required."]}
+    r = requests.post(f"{stack.url}/api/auth/login/", json={"username": "admin",
+                                                            "password": "nope"}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert requests.get(f"{stack.url}/api/auth/login/", timeout=10).status_code == 405
+
+
+def test_session_reads_writes_with_csrf_and_logout(stack):
+    browser = login(stack)
+    assert browser.get(f"{stack.url}/api/user/me/", timeout=10).json()["username"] == "admin"
+    assert browser.get(f"{stack.url}/api/auth/user/", timeout=10).json()["username"] == "admin"
+    url = f"{stack.url}/api/generic/status/custom/"
+    r = browser.post(url, json=state(browser, stack, 91), timeout=10)
+    assert r.status_code == 403 and r.json() == {"detail": "CSRF Failed: CSRF token missing."}
+    r = browser.post(url, json=state(browser, stack, 91), headers={"X-CSRFToken": "short"},
+                     timeout=10)
+    assert "incorrect length" in r.json()["detail"]
+    csrf = browser.cookies["csrftoken"]
+    r = browser.post(url, json=state(browser, stack, 91),
+                     headers={"X-CSRFToken": csrf, "Origin": "http://evil.example"}, timeout=10)
+    assert r.status_code == 403 and r.json()["detail"] == (
+        "CSRF Failed: Origin checking failed - http://evil.example does not match any "
+        "trusted origins.")
+    r = browser.post(url, json=state(browser, stack, 91), headers={"X-CSRFToken": csrf},
+                     timeout=10)
+    assert r.status_code == 201, r.text
+    r = browser.post(f"{stack.url}/api/auth/logout/", headers={"X-CSRFToken": csrf}, timeout=10)
+    assert r.json() == {"detail": "Successfully logged out."}
+    old = requests.get(f"{stack.url}/api/user/me/", timeout=10,
+                       cookies={"sessionid": r.request.headers["Cookie"].split("sessionid=")[1].split(";")[0]})
+    assert old.status_code == 401
+
+
+def test_magic_login_link(stack, smtp):
+    before = len(smtp.messages())
+    r = requests.post(f"{stack.url}/api/email/generate/", json={"email": "nobody@example.com"},
+                      timeout=10)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = requests.post(f"{stack.url}/api/email/generate/", json={"email": "admin@example.com"},
+                      timeout=10)
+    assert r.json() == {"status": "ok"}  # the same answer: nothing revealed
+    deadline = time.monotonic() + 10
+    while len(smtp.messages()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    messages = smtp.messages()
+    assert len(messages) == before + 1  # only for the address that exists
+    mail = messages[-1]
+    assert mail["Subject"] == "[InvenTree] Log in to the app" and mail["To"] == "admin@example.com"
+    link = re.search(r"(http\S+/api/email/login/\?sesame=\S+)", mail.get_payload(decode=True).decode()).group(1)
+    browser = requests.Session()
+    r = browser.get(link, allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and "sessionid" in browser.cookies
+    assert browser.get(f"{stack.url}/api/user/me/", timeout=10).json()["username"] == "admin"
+    again = requests.get(link, allow_redirects=False, timeout=10)
+    assert again.status_code == 403  # a link works once
