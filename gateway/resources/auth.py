@@ -1,4 +1,5 @@
-"""Browser login (`/api/auth/...`) and the magic login link (`/api/email/...`)."""
+"""Browser login (`/api/auth/...`), the magic login link (`/api/email/...`) and the UI
+preference (`/api/web/ui_preference/`)."""
 import falcon
 
 from svckit import config
@@ -89,7 +90,37 @@ class EmailLogin(Resource):
         resp.location = config.setting("INVENTREE_LOGIN_REDIRECT", "/")
 
 
+class UiPreference(Resource):
+    """`/api/web/ui_preference/`: which user interface the browser prefers. InvenTree keeps
+    it in the Django session; here the browser keeps it, in a cookie of its own."""
+
+    auth = "optional"
+    csrf_exempt = True
+    CHOICES = ("cui", "pui")
+
+    def _answer(self, resp, method):
+        http.send(resp, {"preferred_method": method, "pui": method == "pui",
+                         "cui": method == "cui"})
+
+    def on_get(self, req, resp):
+        method = req.cookies.get("ui_preference")
+        self._answer(resp, method if method in self.CHOICES else "cui")
+
+    def on_put(self, req, resp):
+        data = http.body(req)
+        value = data.get("preferred_method") if isinstance(data, dict) else None
+        if value is None:
+            raise ValidationFailed({"preferred_method": ["This field is required."]})
+        if value not in self.CHOICES:
+            raise ValidationFailed({"preferred_method": [f'"{value}" is not a valid choice.']})
+        resp.set_cookie("ui_preference", value, max_age=CSRF_MAX_AGE, path="/",
+                        secure=config.setting("INVENTREE_COOKIE_SECURE", False, bool),
+                        http_only=True, same_site="Lax")
+        self._answer(resp, value)
+
+
 def register(app, api):
+    app.add_route("/api/web/ui_preference/", UiPreference(api))
     app.add_route("/api/auth/login/", Login(api))
     app.add_route("/api/auth/logout/", Logout(api))
     app.add_route("/api/auth/user/", AuthUser(api))

@@ -81,3 +81,17 @@ def test_magic_login_link(stack, smtp):
     assert browser.get(f"{stack.url}/api/user/me/", timeout=10).json()["username"] == "admin"
     again = requests.get(link, allow_redirects=False, timeout=10)
     assert again.status_code == 403  # a link works once
+
+
+def test_ui_preference(stack):
+    browser = requests.Session()
+    url = f"{stack.url}/api/web/ui_preference/"
+    assert browser.get(url, timeout=10).json() == {"preferred_method": "cui", "pui": False,
+                                                    "cui": True}
+    assert browser.put(url, json={"preferred_method": "pui"}, timeout=10).json()["pui"] is True
+    assert browser.get(url, timeout=10).json()["preferred_method"] == "pui"
+    bad = browser.put(url, json={"preferred_method": "xyz"}, timeout=10)
+    assert bad.status_code == 400
+    assert bad.json() == {"preferred_method": ['"xyz" is not a valid choice.']}
+    assert browser.post(url, json={}, timeout=10).status_code == 405
+    assert browser.patch(url, json={}, timeout=10).status_code == 405
