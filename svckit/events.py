@@ -147,7 +147,7 @@ class EventStore:
         return True
 
 
-SECRET_KEYS = frozenset({"password", "key_hash", "nonce"})
+SECRET_KEYS = frozenset({"password", "key_hash", "nonce", "csrf_token", "token", "secret"})
 
 
 def wire_event(service: str, row: dict) -> dict:
