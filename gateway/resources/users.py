@@ -2,12 +2,44 @@
 from gateway import http
 from svckit.listing import page_list
 
-from .base import Resource
+from .base import CreateMixin, DetailResource, ListResource, Resource
 
 
 class Me(Resource):
+    """The caller's own account: GET, PUT, PATCH, DELETE (as InvenTree)."""
+
     def on_get(self, req, resp):
         http.send(resp, self.call(req, "users", "me"))
+
+    def _update(self, req, resp, partial):
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, "users", "update_me", data=data, partial=partial))
+
+    def on_put(self, req, resp):
+        self._update(req, resp, False)
+
+    def on_patch(self, req, resp):
+        self._update(req, resp, True)
+
+    def on_delete(self, req, resp):
+        self.call(req, "users", "delete_me")
+        resp.status = 204
+
+
+class UserList(CreateMixin, ListResource):
+    service, name, options_method = "users", "user", "user_options"
+
+
+class UserDetail(DetailResource):
+    service, name, options_method = "users", "user", "user_options"
+
+
+class GroupList(CreateMixin, ListResource):
+    service, name, options_method = "users", "group", "group_options"
+
+
+class GroupDetail(DetailResource):
+    service, name, options_method = "users", "group", "group_options"
 
 
 class Roles(Resource):
@@ -53,6 +85,10 @@ class OwnerDetail(Resource):
 
 
 def register(app, api):
+    app.add_route("/api/user/", UserList(api))
+    app.add_route("/api/user/{id}/", UserDetail(api))
+    app.add_route("/api/user/group/", GroupList(api))
+    app.add_route("/api/user/group/{id}/", GroupDetail(api))
     app.add_route("/api/user/owner/", OwnerList(api))
     app.add_route("/api/user/owner/{id}/", OwnerDetail(api))
     app.add_route("/api/user/tokens/", TokenList(api))

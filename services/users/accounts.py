@@ -115,7 +115,7 @@ def user_repr(session, user: dict) -> dict:
 
 def create_user(session, caller: Caller, *, username: str, password: str | None, email="",
                 first_name="", last_name="", is_staff=False, is_superuser=False,
-                group_names=()) -> dict:
+                is_active=True, group_ids=()) -> dict:
     username = (username or "").strip()
     if not username:
         raise ValidationFailed({"username": ["This field may not be blank."]})
@@ -129,22 +129,35 @@ def create_user(session, caller: Caller, *, username: str, password: str | None,
         problems = validate_password(password, username)
         if problems:
             raise ValidationFailed({"password": problems})
-    group_ids = []
-    for name in group_names:
-        gid = session.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
-        if gid is None:
-            raise ValidationFailed({"groups": [f"Group '{name}' does not exist"]})
-        group_ids.append(gid)
+    group_ids = existing_group_ids(session, group_ids)
     uid = store.next_stream_id(session, "user")
     store.record(session, "user", uid, "user.created", {
         "username": username, "email": email, "first_name": first_name, "last_name": last_name,
         "password": hash_password(password) if password else "",
         "is_staff": bool(is_staff or is_superuser), "is_superuser": bool(is_superuser),
-        "is_active": True}, caller)
+        "is_active": bool(is_active)}, caller)
     if group_ids:
         store.record(session, "user", uid, "user.groups_changed", {"groups": group_ids}, caller)
     _create_owner(session, caller, "user", uid, username)
     return get_user(session, uid)
+
+
+def existing_group_ids(session, value) -> list[int]:
+    """A list of group pks, each of an existing group (DRF's messages otherwise)."""
+    if not isinstance(value, (list, tuple)):
+        raise ValidationFailed({"groups": ['Expected a list of items but got type '
+                                           f'"{type(value).__name__}".']})
+    ids = []
+    for item in value:
+        if isinstance(item, bool) or not str(item).strip().isdigit():
+            raise ValidationFailed({"groups": [
+                f"Incorrect type. Expected pk value, received {type(item).__name__}."]})
+        gid = int(item)
+        if session.execute(select(groups.c.id).where(groups.c.id == gid)).first() is None:
+            raise ValidationFailed({"groups": [f'Invalid pk "{gid}" - object does not exist.']})
+        if gid not in ids:
+            ids.append(gid)
+    return ids
 
 
 def set_password(session, caller: Caller, user: dict, password: str):

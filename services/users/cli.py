@@ -55,13 +55,12 @@ def create_user(args) -> str:
         roles.setdefault(role, []).append(perm or "view")
     db = _db()
     with db.write() as s:
-        group_names = []
+        group_ids = []
         if roles:
-            accounts.create_group(s, SYSTEM, f"{args.username}-roles", roles)
-            group_names.append(f"{args.username}-roles")
+            group_ids.append(accounts.create_group(s, SYSTEM, f"{args.username}-roles", roles)["pk"])
         user = accounts.create_user(s, SYSTEM, username=args.username, password=args.password,
                                     email=args.email, is_staff=args.staff,
-                                    is_superuser=args.superuser, group_names=group_names)
+                                    is_superuser=args.superuser, group_ids=group_ids)
     return f"created user '{user['username']}' (pk {user['id']})"
 
 

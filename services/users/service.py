@@ -1,14 +1,18 @@
-"""The users service: authentication for the gateway, `/api/user/me/`, `/token/`, `/roles/`."""
+"""The users service: authentication for the gateway, accounts, groups with roles, owners,
+tokens and browser sessions (`/api/user/...`, `/api/auth/...`)."""
 from datetime import date
+
+from sqlalchemy import select
 
 from svckit.context import Caller
 from svckit.errors import (AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied,
                            ValidationFailed)
-from svckit.listing import page_list
+from svckit.fields import options_document
+from svckit.listing import page_list, run_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import accounts, sessions
-from .models import store
+from . import accounts, management, sessions
+from .models import groups, store, users
 
 
 class Service(ServiceBase):
@@ -43,6 +47,98 @@ class Service(ServiceBase):
     def me(self) -> dict:
         with self.db.read() as s:
             return accounts.user_repr(s, self._me(s))
+
+    @rpc
+    def update_me(self, data: dict, partial: bool = False) -> dict:
+        return self.update_user(self.caller.user_id, data, partial)
+
+    @rpc
+    def delete_me(self) -> None:
+        self.delete_user(self.caller.user_id)
+
+    # ------------------------------------------------------------ user management
+
+    @rpc
+    def list_users(self, params: dict) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            return run_list(s, management.list_users(params), params,
+                            search=management.USER_SEARCH, ordering=management.USER_ORDERING,
+                            default_order=[users.c.id],
+                            render=lambda row: accounts.user_repr(s, row))
+
+    @rpc
+    def get_user(self, pk: int) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            return accounts.user_repr(s, accounts.get_user(s, pk))
+
+    @rpc
+    def create_user(self, data: dict) -> dict:
+        with self.db.write() as s:
+            self._me(s)
+            return management.create_user(s, self.caller, data)
+
+    @rpc
+    def update_user(self, pk: int, data: dict, partial: bool = False) -> dict:
+        with self.db.write() as s:
+            self._me(s)
+            return management.update_user(s, self.caller, pk, data, partial)
+
+    @rpc
+    def delete_user(self, pk: int) -> None:
+        with self.db.write() as s:
+            self._me(s)
+            management.delete_user(s, self.caller, pk)
+
+    @rpc
+    def user_options(self, detail: bool = False) -> dict:
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+        methods = ["PUT"] if detail else (["POST"] if self.caller.is_superuser else [])
+        return options_document("User Detail" if detail else "User List", "",
+                                management.USER_FIELDS, methods)
+
+    @rpc
+    def list_groups(self, params: dict) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            return run_list(s, select(groups), params, search=(groups.c.name,),
+                            ordering={"name": groups.c.name, "pk": groups.c.id},
+                            default_order=[groups.c.id], render=management.group_repr)
+
+    @rpc
+    def get_group(self, pk: int) -> dict:
+        with self.db.read() as s:
+            self._me(s)
+            return management.group_repr(management.get_group(s, pk))
+
+    @rpc
+    def create_group(self, data: dict) -> dict:
+        with self.db.write() as s:
+            self._me(s)
+            return management.create_group(s, self.caller, data)
+
+    @rpc
+    def update_group(self, pk: int, data: dict, partial: bool = False) -> dict:
+        with self.db.write() as s:
+            self._me(s)
+            return management.update_group(s, self.caller, pk, data, partial)
+
+    @rpc
+    def delete_group(self, pk: int) -> None:
+        with self.db.write() as s:
+            self._me(s)
+            management.delete_group(s, self.caller, pk)
+
+    @rpc
+    def group_options(self, detail: bool = False) -> dict:
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+        staff = self.caller.is_staff or self.caller.is_superuser
+        methods = (["PUT"] if detail else ["POST"]) if staff else []
+        return options_document("Group Detail" if detail else "Group List", "",
+                                management.GROUP_FIELDS, methods)
 
     @rpc
     def roles(self) -> dict:

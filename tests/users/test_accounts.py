@@ -106,7 +106,7 @@ def test_token_errors(db):
 def test_roles_and_implications(db):
     with db.write() as s:
         accounts.create_group(s, SYSTEM, "editors", {"part": ["change"], "stock": ["add"]})
-    user = make_user(db, group_names=["editors"])
+    user = make_user(db, group_ids=[1])
     roles = as_user(db, user).roles()
     assert list(roles["roles"]) == ["admin", "part_category", "part", "stocktake",
                                     "stock_location", "stock", "build", "purchase_order",
@@ -133,7 +133,7 @@ def test_superuser_roles(db):
 def test_replay_rebuilds_users(db):
     with db.write() as s:
         accounts.create_group(s, SYSTEM, "editors", {"part": ["change"]})
-    user = make_user(db, group_names=["editors"])
+    user = make_user(db, group_ids=[1])
     key = as_user(db, user).token(name="t", meta={})["token"]
     before = as_user(db, user).roles(), as_user(db, user).me()
     with db.write() as s:

@@ -1,0 +1,43 @@
+"""User management over HTTP: an operator gives a user exactly one permission through the
+API alone, and every gateway worker sees the change on the next request."""
+import requests
+
+
+def test_one_permission_through_the_api(admin, stack):
+    r = admin.post(f"{admin.base}/api/user/", timeout=10, json={
+        "username": "apiuser", "first_name": "Api", "last_name": "User",
+        "email": "api@example.com", "password": "Correct-horse-42"})
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert "password" not in user and user["is_staff"] is False
+    group = admin.post(f"{admin.base}/api/user/group/", timeout=10,
+                       json={"name": "part-editors", "roles": {"part": ["change"]}}).json()
+    assert group["roles"]["part"] == ["view", "change"]
+    r = admin.patch(f"{admin.base}/api/user/{user['pk']}/", json={"groups": [group["pk"]]},
+                    timeout=10)
+    assert r.status_code == 200 and r.json()["groups"] == [{"pk": group["pk"], "name": "part-editors"}]
+    token = requests.get(f"{stack.url}/api/user/token/", auth=("apiuser", "Correct-horse-42"),
+                         timeout=10).json()["token"]
+    headers = {"Authorization": f"Token {token}"}
+    for _ in range(4):
+        roles = requests.get(f"{stack.url}/api/user/roles/", headers=headers, timeout=10).json()
+        assert roles["roles"]["part"] == ["view", "change"] and roles["roles"]["stock"] is None
+    admin.patch(f"{admin.base}/api/user/group/{group['pk']}/",
+                json={"roles": {"part": ["view", "delete"]}}, timeout=10)
+    for _ in range(6):  # on every worker, at once
+        roles = requests.get(f"{stack.url}/api/user/roles/", headers=headers, timeout=10).json()
+        assert roles["roles"]["part"] == ["view", "change", "delete"]
+    r = requests.patch(f"{stack.url}/api/user/me/", headers=headers, json={"is_staff": True},
+                       timeout=10)
+    assert r.status_code == 403
+    assert r.json() == {"detail": "You do not have permission to change this user role."}
+    r = requests.post(f"{stack.url}/api/user/group/", headers=headers, json={"name": "x"},
+                      timeout=10)
+    assert r.status_code == 403
+    r = admin.post(f"{admin.base}/api/user/", json={"username": "apiuser", "first_name": "",
+                                                   "last_name": "", "email": ""}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"username": ["A user with that username already exists."]}
+    assert admin.delete(f"{admin.base}/api/user/{user['pk']}/", timeout=10).status_code == 204
+    r = requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10)
+    assert r.status_code == 401

@@ -1,0 +1,101 @@
+"""User and group management through the users service's entrypoints."""
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.users import accounts, models
+from services.users.service import Service
+from svckit.context import SYSTEM, Caller
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+
+
+@pytest.fixture
+def db(make_db):
+    return make_db(models.metadata)
+
+
+def person(db, username, **kw):
+    with db.write() as s:
+        user = accounts.create_user(s, SYSTEM, username=username, password="Sturdy-pass-77",
+                                    **kw)
+        return worker_factory(Service, db=db, caller=accounts.caller_for(s, user)), user
+
+
+NEW = {"username": "carol", "first_name": "Carol", "last_name": "C", "email": ""}
+
+
+def test_only_superusers_create_and_password_rules(db):
+    root, _ = person(db, "root", is_superuser=True)
+    staff, _ = person(db, "staffer", is_staff=True)
+    with pytest.raises(PermissionDenied):
+        staff.create_user(data=dict(NEW))
+    with pytest.raises(ValidationFailed) as info:
+        root.create_user(data={**NEW, "password": "carol123"})
+    assert "password" in info.value.detail
+    with pytest.raises(ValidationFailed) as info:
+        root.create_user(data={"username": "dan"})
+    assert info.value.detail == {"first_name": ["This field is required."],
+                                 "last_name": ["This field is required."],
+                                 "email": ["This field is required."]}
+    with pytest.raises(ValidationFailed) as info:
+        root.create_user(data={**NEW, "email": "not-an-address"})
+    assert info.value.detail == {"email": ["Enter a valid email address."]}
+    made = root.create_user(data={**NEW, "password": "Sturdy-pass-88", "email": "c@example.com"})
+    assert made["username"] == "carol" and made["is_staff"] is False
+    with pytest.raises(ValidationFailed) as info:
+        root.create_user(data=dict(NEW))
+    assert info.value.detail == {"username": ["A user with that username already exists."]}
+    anon = worker_factory(Service, db=db, caller=Caller())
+    assert anon.authenticate_password(username="carol", password="Sturdy-pass-88")
+
+
+def test_editing_others_and_role_changes(db):
+    root, _ = person(db, "root", is_superuser=True)
+    staff, _ = person(db, "staffer", is_staff=True)
+    plain, plain_user = person(db, "plain")
+    other, other_user = person(db, "other")
+    with pytest.raises(PermissionDenied):
+        plain.update_user(pk=other_user["id"], data={"first_name": "x"}, partial=True)
+    with pytest.raises(PermissionDenied):
+        plain.delete_user(pk=other_user["id"])
+    assert plain.update_me(data={"first_name": "Me"}, partial=True)["first_name"] == "Me"
+    with pytest.raises(PermissionDenied) as info:
+        plain.update_me(data={"is_staff": True}, partial=True)
+    assert info.value.detail == {"detail": "You do not have permission to change this user role."}
+    whole = plain.me()
+    assert plain.update_me(data=whole, partial=True)["is_staff"] is False  # unchanged: fine
+    with pytest.raises(PermissionDenied):
+        staff.update_user(pk=other_user["id"], data={"is_superuser": True}, partial=True)
+    assert staff.update_user(pk=other_user["id"], data={"last_name": "O"},
+                             partial=True)["last_name"] == "O"
+    assert root.update_user(pk=other_user["id"], data={"is_staff": True},
+                            partial=True)["is_staff"] is True
+    staff.delete_user(pk=other_user["id"])
+    with pytest.raises(NotFound):
+        root.get_user(pk=other_user["id"])
+    assert [o["name"] for o in root.list_owners(params={})["results"]] == ["root", "staffer", "plain"]
+
+
+def test_one_permission_through_groups(db):
+    root, _ = person(db, "root", is_superuser=True)
+    plain, plain_user = person(db, "plain")
+    with pytest.raises(PermissionDenied):
+        plain.create_group(data={"name": "editors"})
+    group = root.create_group(data={"name": "editors", "roles": {"part": ["change"]}})
+    assert group["roles"]["part"] == ["view", "change"] and group["roles"]["stock"] is None
+    with pytest.raises(ValidationFailed):
+        root.create_group(data={"name": "bad", "roles": {"part": ["fly"]}})
+    with pytest.raises(ValidationFailed) as info:
+        root.create_group(data={"name": "editors"})
+    assert info.value.detail == {"name": ["group with this name already exists."]}
+    with pytest.raises(PermissionDenied):
+        plain.update_me(data={"groups": [group["pk"]]}, partial=True)
+    root.update_user(pk=plain_user["id"], data={"groups": [group["pk"]]}, partial=True)
+    assert plain.roles()["roles"]["part"] == ["view", "change"]
+    root.update_group(pk=group["pk"], data={"roles": {"part": ["view"]}}, partial=True)
+    assert plain.roles()["roles"]["part"] == ["view"]
+    with pytest.raises(ValidationFailed):
+        root.update_user(pk=plain_user["id"], data={"groups": [999]}, partial=True)
+    root.delete_group(pk=group["pk"])
+    assert plain.roles()["roles"]["part"] is None
+    listed = root.list_users(params={"search": "pla", "is_active": "true"})["results"]
+    assert [u["username"] for u in listed] == ["plain"]
