@@ -36,21 +36,26 @@ class Relay:
         self.exchange = event_exchange(service)
         self._conn = None
         self._producer = None
+        self._lease_until = None  # while comfortably before this, no need to renew
 
     def _hold_lease(self) -> bool:
-        lease = self.store.lease
         now = utcnow()
+        if self._lease_until is not None and now < self._lease_until:
+            return True
+        self._lease_until = None
+        lease = self.store.lease
         with self.db.write(notify=False) as s:
             row = s.execute(select(lease).where(lease.c.name == "relay")).mappings().first()
+            until = now + timedelta(seconds=LEASE_SECONDS)
             if row is None:
-                s.execute(insert(lease).values(name="relay", owner=self.owner,
-                                               until=now + timedelta(seconds=LEASE_SECONDS)))
-                return True
-            if row["owner"] != self.owner and row["until"] > now:
+                s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
+            elif row["owner"] != self.owner and row["until"] > now:
                 return False
-            s.execute(update(lease).where(lease.c.name == "relay").values(
-                owner=self.owner, until=now + timedelta(seconds=LEASE_SECONDS)))
-            return True
+            else:
+                s.execute(update(lease).where(lease.c.name == "relay").values(
+                    owner=self.owner, until=until))
+        self._lease_until = now + timedelta(seconds=LEASE_SECONDS / 2)
+        return True
 
     def _ensure_producer(self):
         if self._producer is None:

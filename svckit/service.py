@@ -48,16 +48,18 @@ class CallerProvider(DependencyProvider):
 class Store(DependencyProvider):
     """The service's own database, its event relay, and its error log.
 
-    Injects a `Database`. After every committed write the new events are published at once
-    (before the entrypoint replies, so subscribers such as the gateway's caches hear of a
-    change before its author does); a background loop retries what could not be published
-    and picks up events written by other processes (the CLI). An unexpected exception in
-    any entrypoint is appended as `error.logged`.
+    Injects a `Database`. After every committed write the relay loop is woken to publish the
+    new events; with `publish_before_reply` they are published at once instead, before the
+    entrypoint replies, so subscribers such as the gateway's caches hear of a change before
+    its author does (it costs the write a broker round trip). The loop also retries what
+    could not be published and picks up events written by other processes (the CLIs). An
+    unexpected exception in any entrypoint is appended as `error.logged`.
     """
 
-    def __init__(self, store: EventStore, relay: bool = True):
+    def __init__(self, store: EventStore, relay: bool = True, publish_before_reply=False):
         self.store = store
         self.relay_enabled = relay
+        self.publish_before_reply = publish_before_reply
         self.db = None
         self._running = False
         self._wake = Event()
@@ -70,7 +72,7 @@ class Store(DependencyProvider):
         if self.relay_enabled:
             self._relay = Relay(self.container.service_name, self.db, self.store,
                                 config.amqp_uri())
-            self.db.on_commit = self.publish_pending
+            self.db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
 
     def start(self):
         if self.relay_enabled:

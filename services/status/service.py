@@ -23,7 +23,7 @@ IMPORTS = ImportTargets({
 
 class Service(ServiceBase):
     name = "status"
-    db = Store(store)
+    db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
 
     def _login(self):

@@ -17,7 +17,7 @@ from .models import groups, store, users
 
 class Service(ServiceBase):
     name = "users"
-    db = Store(store)
+    db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
 
     def _me(self, session) -> dict:

@@ -28,7 +28,7 @@ def _created(s, e):
 
 class GlueService(ServiceBase):
     name = "gluesvc"
-    db = Store(store)
+    db = Store(store, publish_before_reply=True)
     caller = CallerProvider()
 
     @rpc
@@ -120,3 +120,39 @@ def test_timeout_answers_503_quickly(rabbit_config):
         client.call("nobody_home", "ping")
     assert time.monotonic() - started < 5
     client.close()
+
+
+class LazyGlueService(GlueService):
+    """The default: events published by the relay loop, after the reply."""
+    name = "lazyglue"
+    db = Store(store)
+
+
+def test_default_relay_publishes_soon_after(tmp_path, monkeypatch, rabbit_config,
+                                           container_factory):
+    url = f"sqlite:///{tmp_path / 'lazy.sqlite3'}"
+    monkeypatch.setenv("LAZYGLUE_DATABASE_URL", url)
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    db = Database(url, metadata)
+    db.create_all()
+    container = container_factory(LazyGlueService, rabbit_config)
+    container.start()
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5)
+    try:
+        with Connection(rabbit_config["AMQP_URI"]) as conn:
+            queue = Queue("lazy-watch", exchange=event_exchange("lazyglue"),
+                          routing_key="note.#", durable=False)(conn.default_channel)
+            queue.declare()
+            for text in ("a", "b", "c"):
+                client.call("lazyglue", "add", Caller(username="kim"), text=text)
+            got, deadline = [], time.monotonic() + 5
+            while len(got) < 3 and time.monotonic() < deadline:
+                message = queue.get(no_ack=True)
+                if message is None:
+                    time.sleep(0.02)
+                else:
+                    got.append(json.loads(message.body)["payload"]["text"])
+        assert got == ["a", "b", "c"]
+    finally:
+        client.close()
+        db.dispose()
