@@ -59,6 +59,21 @@ class AuthUser(Resource):
         http.send(resp, {k: me[k] for k in ("pk", "username", "email", "first_name",
                                             "last_name")})
 
+    def _update(self, req, resp, partial):
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, "users", "update_auth_user", data=data, partial=partial))
+
+    def on_put(self, req, resp):
+        self._update(req, resp, False)
+
+    def on_patch(self, req, resp):
+        self._update(req, resp, True)
+
+
+class PasswordChange(Resource):
+    def on_post(self, req, resp):
+        http.send(resp, self.call(req, "users", "change_password", data=http.body(req)))
+
 
 class EmailGenerate(Resource):
     """Sends a one-time login link to the address if exactly one user has it; the answer
@@ -124,5 +139,6 @@ def register(app, api):
     app.add_route("/api/auth/login/", Login(api))
     app.add_route("/api/auth/logout/", Logout(api))
     app.add_route("/api/auth/user/", AuthUser(api))
+    app.add_route("/api/auth/password/change/", PasswordChange(api))
     app.add_route("/api/email/generate/", EmailGenerate(api))
     app.add_route("/api/email/login/", EmailLogin(api))

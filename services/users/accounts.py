@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from svckit import config
 from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
-from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
+from svckit.errors import ApiError, AuthenticationFailed, NotFound, ValidationFailed
+from svckit.events import utcnow
 
-from .models import groups, memberships, owners, store, tokens, users
+from .models import groups, login_failures, memberships, owners, store, tokens, users
 from .passwords import check_password, hash_password, validate_password
 
 TOKEN_DAYS = 365
@@ -168,7 +169,31 @@ def set_password(session, caller: Caller, user: dict, password: str):
                  {"password": hash_password(password)}, caller)
 
 
+def throttled(session, username: str) -> int:
+    """Seconds until `username` may try again after too many failed logins (0: may now).
+    Counted per name given, so it reveals nothing about which accounts exist."""
+    window = config.setting("LOGIN_THROTTLE_SECONDS", 900, int)
+    limit = config.setting("LOGIN_THROTTLE_ATTEMPTS", 5, int)
+    since = utcnow() - timedelta(seconds=window)
+    recent = session.execute(select(login_failures.c.at).where(
+        login_failures.c.username == username[:150], login_failures.c.at >= since)
+        .order_by(login_failures.c.at)).scalars().all()
+    if len(recent) < limit:
+        return 0
+    return max(1, int((recent[-limit] - since).total_seconds()))
+
+
+def record_login_failure(session, username: str, request_id: str = ""):
+    pk = store.next_stream_id(session, "login_failure")
+    store.record(session, "login_failure", pk, "login.failed", {"username": username[:150]},
+                 Caller(username=username[:150], request_id=request_id))
+
+
 def authenticate_password(session, username: str, password: str) -> dict:
+    wait = throttled(session, username)
+    if wait:
+        raise ApiError({"detail": f"Too many failed login attempts. Try again in {wait} "
+                                  "seconds."}, 429)
     user = find_user(session, username)
     if user is None:
         hash_password(password)  # same work either way: timing does not reveal accounts

@@ -80,7 +80,14 @@ magic_links = Table(
     Column("used", Boolean, nullable=False, default=False),
 )
 
-projector = Projector([magic_links, sessions, owners, memberships, tokens, groups, users])
+login_failures = Table(
+    "login_failure", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("username", String(150), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+)
+
+projector = Projector([login_failures, magic_links, sessions, owners, memberships, tokens, groups, users])
 store = EventStore("users", metadata, projector)
 
 
@@ -185,3 +192,9 @@ def _magic_issued(s, e):
 @projector.on("magic_link.used")
 def _magic_used(s, e):
     s.execute(update(magic_links).where(magic_links.c.id == _id(e)).values(used=True))
+
+
+@projector.on("login.failed")
+def _login_failed(s, e):
+    s.execute(insert(login_failures).values(id=_id(e), username=e["payload"]["username"],
+                                            at=e["created"]))

@@ -36,10 +36,20 @@ class Service(ServiceBase):
                              {"last_seen": date.today().isoformat()}, caller)
         return {"caller": caller.model_dump(mode="json"), "token_id": row["id"]}
 
+    def _check_password(self, username: str, password: str) -> dict:
+        """The user, or AuthenticationFailed after recording a `login.failed` event."""
+        try:
+            with self.db.read() as s:
+                return accounts.authenticate_password(s, username, password)
+        except AuthenticationFailed:
+            with self.db.write() as s:
+                accounts.record_login_failure(s, username, self.caller.request_id)
+            raise
+
     @rpc
     def authenticate_password(self, username: str, password: str) -> dict:
+        user = self._check_password(username, password)
         with self.db.read() as s:
-            user = accounts.authenticate_password(s, username, password)
             return {"caller": accounts.caller_for(s, user, self.caller.request_id)
                     .model_dump(mode="json")}
 
@@ -194,12 +204,11 @@ class Service(ServiceBase):
     @rpc
     def login(self, username: str, password: str) -> dict:
         """`POST /api/auth/login/`: a session, and the user's token named "" (as InvenTree)."""
-        with self.db.read() as s:
-            try:
-                user = accounts.authenticate_password(s, username, password)
-            except AuthenticationFailed:
-                raise ValidationFailed({"non_field_errors": [
-                    "Unable to log in with provided credentials."]})
+        try:
+            user = self._check_password(username, password)
+        except AuthenticationFailed:
+            raise ValidationFailed({"non_field_errors": [
+                "Unable to log in with provided credentials."]})
         with self.db.write() as s:
             started = sessions.start(s, self.caller, user)
             caller = accounts.caller_for(s, user, self.caller.request_id)
@@ -232,3 +241,36 @@ class Service(ServiceBase):
         if started is None:
             raise PermissionDenied("Invalid or expired login link.")
         return started
+
+    @rpc
+    def change_password(self, data: dict) -> dict:
+        """`POST /api/auth/password/change/`: the old password must be right (InvenTree 264
+        does not check it); sessions and tokens stay valid."""
+        data = data if isinstance(data, dict) else {}
+        errors = {k: ["This field is required."] for k in
+                  ("old_password", "new_password1", "new_password2") if not data.get(k)}
+        if errors:
+            raise ValidationFailed(errors)
+        with self.db.read() as s:
+            user = self._me(s)
+        try:
+            self._check_password(user["username"], str(data["old_password"]))
+        except AuthenticationFailed:
+            raise ValidationFailed({"old_password": [
+                "Your old password was entered incorrectly. Please enter it again."]})
+        if data["new_password1"] != data["new_password2"]:
+            raise ValidationFailed({"new_password2": ["The two password fields didn\u2019t match."]})
+        with self.db.write() as s:
+            try:
+                accounts.set_password(s, self.caller, user, str(data["new_password1"]))
+            except ValidationFailed as exc:
+                raise ValidationFailed({"new_password2": exc.detail["password"]})
+        return {"detail": "New password has been saved."}
+
+    @rpc
+    def update_auth_user(self, data: dict, partial: bool = False) -> dict:
+        """`/api/auth/user/`: username and names; pk and email are read-only there."""
+        data = {k: v for k, v in (data if isinstance(data, dict) else {}).items()
+                if k in ("username", "first_name", "last_name")}
+        me = self.update_user(self.caller.user_id, data, True)
+        return {k: me[k] for k in ("pk", "username", "email", "first_name", "last_name")}

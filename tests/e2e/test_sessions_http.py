@@ -95,3 +95,23 @@ def test_ui_preference(stack):
     assert bad.json() == {"preferred_method": ['"xyz" is not a valid choice.']}
     assert browser.post(url, json={}, timeout=10).status_code == 405
     assert browser.patch(url, json={}, timeout=10).status_code == 405
+
+
+def test_password_change_over_a_session(stack, make_user):
+    user = make_user("changer")
+    browser = login(stack, *user.credentials)
+    csrf = {"X-CSRFToken": browser.cookies["csrftoken"]}
+    r = browser.post(f"{stack.url}/api/auth/password/change/", headers=csrf, timeout=10,
+                     json={"old_password": "wrong", "new_password1": "Another-pass-31",
+                           "new_password2": "Another-pass-31"})
+    assert r.status_code == 400 and "old_password" in r.json()
+    r = browser.post(f"{stack.url}/api/auth/password/change/", headers=csrf, timeout=10,
+                     json={"old_password": user.credentials[1],
+                           "new_password1": "Another-pass-31", "new_password2": "Another-pass-31"})
+    assert r.status_code == 200 and r.json() == {"detail": "New password has been saved."}
+    assert browser.get(f"{stack.url}/api/user/me/", timeout=10).status_code == 200  # still in
+    assert requests.get(f"{stack.url}/api/user/me/", auth=("changer", "Another-pass-31"),
+                        timeout=10).status_code == 200
+    r = browser.patch(f"{stack.url}/api/auth/user/", headers=csrf, timeout=10,
+                      json={"first_name": "Chang", "email": "ignored@example.com"})
+    assert r.status_code == 200 and r.json()["first_name"] == "Chang" and r.json()["email"] == ""

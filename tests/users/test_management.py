@@ -99,3 +99,51 @@ def test_one_permission_through_groups(db):
     assert plain.roles()["roles"]["part"] is None
     listed = root.list_users(params={"search": "pla", "is_active": "true"})["results"]
     assert [u["username"] for u in listed] == ["plain"]
+
+
+def test_failed_logins_are_events_and_throttled(db, monkeypatch):
+    monkeypatch.setenv("LOGIN_THROTTLE_ATTEMPTS", "3")
+    person(db, "victim")
+    anon = worker_factory(Service, db=db, caller=Caller())
+    from svckit.errors import ApiError, AuthenticationFailed
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            anon.authenticate_password(username="victim", password="guess")
+    with pytest.raises(ApiError) as info:  # even the right password waits now
+        anon.authenticate_password(username="victim", password="Sturdy-pass-77")
+    assert info.value.status == 429 and "Too many failed login attempts" in info.value.detail["detail"]
+    for _ in range(3):  # names that do not exist are throttled alike
+        with pytest.raises(AuthenticationFailed):
+            anon.authenticate_password(username="ghost", password="guess")
+    with pytest.raises(ApiError) as info:
+        anon.authenticate_password(username="ghost", password="guess")
+    assert info.value.status == 429
+    with db.read() as s:
+        events = s.execute(select_events()).all()
+    assert len(events) == 6
+
+
+def select_events():
+    from sqlalchemy import select
+    return select(models.store.events).where(models.store.events.c.type == "login.failed")
+
+
+def test_password_change_checks_the_old_password(db):
+    me, user = person(db, "changer")
+    body = {"old_password": "wrong", "new_password1": "Brand-new-pass-5",
+            "new_password2": "Brand-new-pass-5"}
+    with pytest.raises(ValidationFailed) as info:
+        me.change_password(data=body)
+    assert "old_password" in info.value.detail
+    with pytest.raises(ValidationFailed) as info:
+        me.change_password(data={**body, "old_password": "Sturdy-pass-77", "new_password2": "x"})
+    assert info.value.detail == {"new_password2": ["The two password fields didn\u2019t match."]}
+    with pytest.raises(ValidationFailed) as info:
+        me.change_password(data={"old_password": "Sturdy-pass-77", "new_password1": "123",
+                                 "new_password2": "123"})
+    assert "This password is too short. It must contain at least 8 characters." in \
+        info.value.detail["new_password2"]
+    assert me.change_password(data={**body, "old_password": "Sturdy-pass-77"}) == {
+        "detail": "New password has been saved."}
+    anon = worker_factory(Service, db=db, caller=Caller())
+    assert anon.authenticate_password(username="changer", password="Brand-new-pass-5")
