@@ -10,6 +10,7 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 
 from svckit import config
 from svckit.context import Caller
@@ -122,10 +123,12 @@ class Authenticator:
             raise AuthenticationFailed(
                 "Invalid token header. Token string should not contain spaces.")
         cached = self.tokens.get(key) if self.bus.healthy else None
+        if cached is not None and cached[2] < date.today().isoformat():
+            cached = None  # expired since it was cached: let the users service say so
         if cached is None:
             answer = self.rpc.call("users", "authenticate_token",
                                    Caller(request_id=request_id), key=key)
-            cached = (Caller(**answer["caller"]), answer["token_id"])
+            cached = (Caller(**answer["caller"]), answer["token_id"], answer["expiry"])
             self.tokens.put(key, cached)
         return self._with_request(cached[0], request_id), cached[1]
 

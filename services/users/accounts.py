@@ -127,7 +127,7 @@ def create_user(session, caller: Caller, *, username: str, password: str | None,
     if find_user(session, username):
         raise ValidationFailed({"username": ["A user with that username already exists."]})
     if password:
-        problems = validate_password(password, username)
+        problems = validate_password(password, username, first_name, last_name, email)
         if problems:
             raise ValidationFailed({"password": problems})
     group_ids = existing_group_ids(session, group_ids)
@@ -162,7 +162,8 @@ def existing_group_ids(session, value) -> list[int]:
 
 
 def set_password(session, caller: Caller, user: dict, password: str):
-    problems = validate_password(password, user["username"])
+    problems = validate_password(password, user["username"], user["first_name"],
+                                 user["last_name"], user["email"])
     if problems:
         raise ValidationFailed({"password": problems})
     store.record(session, "user", user["id"], "user.password_changed",

@@ -91,10 +91,11 @@ def _check_role_change(caller: Caller, cleaned: dict, current: dict | None):
             raise PermissionDenied(ROLE_CHANGE)
 
 
-def _check_password(cleaned: dict, username: str) -> dict:
+def _check_password(cleaned: dict, user: dict) -> dict:
     password = cleaned.pop("password", None)
     if password:
-        problems = validate_password(password, username)
+        problems = validate_password(password, user["username"], user["first_name"],
+                                     user["last_name"], user["email"])
         if problems:
             raise ValidationFailed({"password": problems})
         return {"password": hash_password(password)}
@@ -149,7 +150,7 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> d
             raise PermissionDenied("Only staff users may change group membership.")
     username = cleaned.get("username", current["username"])
     _check_username(session, username, user_id)
-    changes = _check_password(cleaned, username)
+    changes = _check_password(cleaned, {**current, **cleaned, "username": username})
     if cleaned.get("is_superuser"):
         cleaned["is_staff"] = True
     changes.update({k: v for k, v in cleaned.items() if current.get(k) != v})

@@ -34,7 +34,8 @@ class Service(ServiceBase):
             with self.db.write() as s:
                 store.record(s, "token", row["id"], "token.seen",
                              {"last_seen": date.today().isoformat()}, caller)
-        return {"caller": caller.model_dump(mode="json"), "token_id": row["id"]}
+        return {"caller": caller.model_dump(mode="json"), "token_id": row["id"],
+                "expiry": row["expiry"].isoformat()}
 
     def _check_password(self, username: str, password: str) -> dict:
         """The user, or AuthenticationFailed after recording a `login.failed` event."""

@@ -39,10 +39,14 @@ def test_password_hashing_is_a_real_kdf():
 def test_password_rules():
     assert validate_password("1234567", "bob") == [
         "This password is too short. It must contain at least 8 characters.",
-        "This password is entirely numeric."]
+        "This password is too common.", "This password is entirely numeric."]
     assert validate_password("password", "x") == ["This password is too common."]
-    assert validate_password("alice-is-great", "alice") == [
+    assert validate_password("alice-42x", "alice") == [
         "The password is too similar to the username."]
+    assert validate_password("Smith-1977", "x", last_name="Smith") == []
+    assert validate_password("smith1977", "x", last_name="Smith1977") == [
+        "The password is too similar to the last name."]
+    assert validate_password("iloveyou") == ["This password is too common."]  # Django's list
 
 
 def test_basic_authentication(db):
