@@ -4,7 +4,6 @@ this gateway serves (and the methods each serves), plus our own `/api/events/`.
     python scripts/build_openapi.py path/to/inventree-api-264.yaml
 """
 import json
-import re
 import sys
 from pathlib import Path
 

@@ -18,8 +18,9 @@ from nameko.rpc import rpc as nameko_rpc
 from svckit import config
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
+from svckit.errors import ERROR_CLASSES, ApiError, NotAuthenticated, PermissionDenied
 from svckit.events import EventStore
+from svckit.fields import describe, options_document
 from svckit.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,31 @@ class Store(DependencyProvider):
 
 
 class ServiceBase:
-    """Entrypoints every service has (services define `db` and `caller`)."""
+    """Entrypoints and checks every service has (services define `db` and `caller`)."""
+
+    def _login(self):
+        if not self.caller.authenticated:
+            raise NotAuthenticated()
+
+    def _staff(self):
+        self._login()
+        if not (self.caller.is_staff or self.caller.is_superuser):
+            raise PermissionDenied()
+
+    def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
+        """OPTIONS metadata of a list ("<title> List", POST) or detail view ("<title>
+        Detail", PUT) whose writes are for staff: other callers see no actions."""
+        self._login()
+        staff = self.caller.is_staff or self.caller.is_superuser
+        methods = (["PUT"] if detail else ["POST"]) if staff else []
+        return options_document(f"{title} {'Detail' if detail else 'List'}", description,
+                                fields, methods)
+
+    @staticmethod
+    def _export(fields: dict, list_method, params: dict) -> dict:
+        """`?export=` rows: the list's filters and search, without its paging."""
+        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+        return {"fields": describe(fields), "rows": list_method(params)["results"]}
 
     @rpc
     def ping(self):
@@ -156,3 +181,35 @@ class ServiceBase:
     def database_engine(self) -> str:
         """The SQL dialect of this service's store ("sqlite", "postgresql")."""
         return self.db.engine.dialect.name
+
+
+class ImportTargetMixin:
+    """The import-target protocol's entrypoints (svckit.importing) for a service with an
+    `IMPORTS` (ImportTargets) attribute. Writes are for staff. Override `_import_context`
+    to look up, before the transaction opens, what the batch refers to elsewhere."""
+
+    IMPORTS = None
+
+    def _import_context(self, rows) -> dict:
+        return {}
+
+    @rpc
+    def import_targets(self) -> list:
+        return self.IMPORTS.targets()
+
+    @rpc
+    def import_fields(self, model_type: str) -> dict:
+        return self.IMPORTS.fields(model_type)
+
+    @rpc
+    def import_validate(self, model_type: str, rows: list) -> list:
+        context = self._import_context(rows)
+        with self.db.read() as s:
+            return self.IMPORTS.validate(s, model_type, rows, context)
+
+    @rpc
+    def import_create(self, model_type: str, rows: list) -> list:
+        self._staff()
+        context = self._import_context(rows)
+        with self.db.write() as s:
+            return self.IMPORTS.create(s, self.caller, model_type, rows, context)

@@ -2,14 +2,12 @@
 from sqlalchemy import select
 
 from svckit.context import Caller
-from svckit.errors import NotAuthenticated, NotFound
-from svckit.fields import describe, options_document
+from svckit.errors import NotFound
 from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import page_list, run_list
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 
 from . import contenttypes, customstates
-from .classes import STATUS_CLASSES
 from .models import custom_states, receipts, store
 
 IMPORTS = ImportTargets({
@@ -21,14 +19,11 @@ IMPORTS = ImportTargets({
 }, receipts)
 
 
-class Service(ServiceBase):
+class Service(ImportTargetMixin, ServiceBase):
     name = "status"
+    IMPORTS = IMPORTS
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
-
-    def _login(self):
-        if not self.caller.authenticated:
-            raise NotAuthenticated()
 
     # ------------------------------------------------------------ status classes
 
@@ -64,9 +59,7 @@ class Service(ServiceBase):
 
     @rpc
     def export_custom_states(self, params: dict) -> dict:
-        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
-        return {"fields": describe(customstates.FIELDS),
-                "rows": self.list_custom_states(params)["results"]}
+        return self._export(customstates.FIELDS, self.list_custom_states, params)
 
     @rpc
     def get_custom_state(self, pk: int) -> dict:
@@ -94,11 +87,7 @@ class Service(ServiceBase):
 
     @rpc
     def custom_state_options(self, detail: bool = False) -> dict:
-        self._login()
-        staff = self.caller.is_staff or self.caller.is_superuser
-        methods = (["PUT"] if detail else ["POST"]) if staff else []
-        return options_document("Custom State Detail" if detail else "Custom State List",
-                                "", customstates.FIELDS, methods)
+        return self._options("Custom State", customstates.FIELDS, detail)
 
     # ------------------------------------------------------------ content types
 
@@ -116,24 +105,3 @@ class Service(ServiceBase):
     def get_content_type_by_model(self, model: str) -> dict:
         self._login()
         return contenttypes.by_model(model)
-
-    # ------------------------------------------------------------ import-target protocol
-
-    @rpc
-    def import_targets(self) -> list:
-        return IMPORTS.targets()
-
-    @rpc
-    def import_fields(self, model_type: str) -> dict:
-        return IMPORTS.fields(model_type)
-
-    @rpc
-    def import_validate(self, model_type: str, rows: list) -> list:
-        with self.db.read() as s:
-            return IMPORTS.validate(s, model_type, rows)
-
-    @rpc
-    def import_create(self, model_type: str, rows: list) -> list:
-        self._login()
-        with self.db.write() as s:
-            return IMPORTS.create(s, self.caller, model_type, rows)

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from svckit import config
 from svckit.context import SYSTEM, Caller
-from svckit.errors import ApiError, NotAuthenticated, PermissionDenied
-from svckit.fields import describe, options_document
+from svckit.errors import ApiError, PermissionDenied
+from svckit.fields import options_document
 from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 
 from . import (about, actions, currency, customunits, generate, mail, news, plugins,
                projectcodes, reports, search, units, webhooks)
@@ -26,20 +26,11 @@ from .models import (custom_units, error_reports, news_entries, notifications, p
 log = logging.getLogger(__name__)
 
 
-class Service(ServiceBase):
+class Service(ImportTargetMixin, ServiceBase):
     name = "system"
     db = Store(store)
     caller: Caller = CallerProvider()
     users = RpcProxy("users")
-
-    def _login(self):
-        if not self.caller.authenticated:
-            raise NotAuthenticated()
-
-    def _staff(self):
-        self._login()
-        if not (self.caller.is_staff or self.caller.is_superuser):
-            raise PermissionDenied()
 
     # ------------------------------------------------------------ about
 
@@ -92,9 +83,7 @@ class Service(ServiceBase):
 
     @rpc
     def export_project_codes(self, params: dict) -> dict:
-        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
-        return {"fields": describe(projectcodes.FIELDS),
-                "rows": self.list_project_codes(params)["results"]}
+        return self._export(projectcodes.FIELDS, self.list_project_codes, params)
 
     @rpc
     def get_project_code(self, pk: int) -> dict:
@@ -134,11 +123,7 @@ class Service(ServiceBase):
 
     @rpc
     def project_code_options(self, detail: bool = False) -> dict:
-        self._login()
-        staff = self.caller.is_staff or self.caller.is_superuser
-        methods = (["PUT"] if detail else ["POST"]) if staff else []
-        return options_document("Project Code Detail" if detail else "Project Code List", "",
-                                projectcodes.FIELDS, methods)
+        return self._options("Project Code", projectcodes.FIELDS, detail)
 
     @rpc
     def project_code_metadata(self, pk: int) -> dict:
@@ -172,9 +157,7 @@ class Service(ServiceBase):
 
     @rpc
     def export_custom_units(self, params: dict) -> dict:
-        params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
-        return {"fields": describe(units.FIELDS),
-                "rows": self.list_custom_units(params)["results"]}
+        return self._export(units.FIELDS, self.list_custom_units, params)
 
     @rpc
     def get_custom_unit(self, pk: int) -> dict:
@@ -203,11 +186,7 @@ class Service(ServiceBase):
 
     @rpc
     def custom_unit_options(self, detail: bool = False) -> dict:
-        self._login()
-        staff = self.caller.is_staff or self.caller.is_superuser
-        methods = (["PUT"] if detail else ["POST"]) if staff else []
-        return options_document("Custom Unit Detail" if detail else "Custom Unit List", "",
-                                units.FIELDS, methods)
+        return self._options("Custom Unit", units.FIELDS, detail)
 
     @rpc
     def all_units(self) -> dict:
@@ -463,32 +442,11 @@ class Service(ServiceBase):
 
     # ------------------------------------------------------------ import-target protocol
 
-    @rpc
-    def import_targets(self) -> list:
-        return IMPORTS.targets()
-
-    @rpc
-    def import_fields(self, model_type: str) -> dict:
-        return IMPORTS.fields(model_type)
-
     def _import_context(self, rows) -> dict:
         """Owners referenced by the batch, looked up before the transaction."""
         pks = [r.get("data", {}).get("responsible") for r in rows if isinstance(r, dict)
                and isinstance(r.get("data"), dict)]
         return {"owners": self._owners(p for p in pks if str(p).isdigit())}
-
-    @rpc
-    def import_validate(self, model_type: str, rows: list) -> list:
-        context = self._import_context(rows)
-        with self.db.read() as s:
-            return IMPORTS.validate(s, model_type, rows, context)
-
-    @rpc
-    def import_create(self, model_type: str, rows: list) -> list:
-        self._staff()
-        context = self._import_context(rows)
-        with self.db.write() as s:
-            return IMPORTS.create(s, self.caller, model_type, rows, context)
 
 
 def _validate_project_code(session, data, context):
@@ -498,7 +456,7 @@ def _validate_project_code(session, data, context):
     return cleaned
 
 
-IMPORTS = ImportTargets({
+Service.IMPORTS = ImportTargets({
     "customunit": ImportAdapter(
         label="Custom Unit", fields=units.FIELDS,
         validate=lambda session, data, _context: customunits.check(session, data),

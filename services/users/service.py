@@ -144,12 +144,7 @@ class Service(ServiceBase):
 
     @rpc
     def group_options(self, detail: bool = False) -> dict:
-        if not self.caller.authenticated:
-            raise NotAuthenticated()
-        staff = self.caller.is_staff or self.caller.is_superuser
-        methods = (["PUT"] if detail else ["POST"]) if staff else []
-        return options_document("Group Detail" if detail else "Group List", "",
-                                management.GROUP_FIELDS, methods)
+        return self._options("Group", management.GROUP_FIELDS, detail)
 
     @rpc
     def roles(self) -> dict:

@@ -1,5 +1,4 @@
 """System service endpoints over HTTP: project codes, flags, icons, version, admin config."""
-import gzip
 import json
 
 import requests
