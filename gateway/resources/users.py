@@ -41,6 +41,10 @@ class GroupList(CreateMixin, ListResource):
 class GroupDetail(DetailResource):
     service, name, options_method = "users", "group", "group_options"
 
+    def on_get(self, req, resp, id):
+        http.send(resp, self.call(req, "users", "get_group", pk=http.int_id(id),
+                                  params=http.query(req)))
+
 
 class Roles(Resource):
     def on_get(self, req, resp):

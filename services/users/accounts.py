@@ -17,6 +17,7 @@ from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
 from svckit.errors import ApiError, AuthenticationFailed, NotFound, ValidationFailed
 from svckit.events import utcnow
 
+from . import ruleset_data
 from .models import groups, login_failures, memberships, owners, store, tokens, users
 from .passwords import check_password, hash_password, validate_password
 
@@ -74,10 +75,34 @@ def caller_for(session, user: dict, request_id: str = "") -> Caller:
     return Caller(**data)
 
 
+DJANGO_PERMS = ("add", "change", "delete", "view")  # the order Django creates them in
+
+
+def _all_tables() -> list[str]:
+    seen = {}
+    for tables in ruleset_data.RULESET_MODELS.values():
+        seen.update(dict.fromkeys(tables))
+    seen.update(dict.fromkeys(ruleset_data.RULESET_IGNORE))
+    return list(seen)
+
+
+def permissions_map(roles: dict[str, list[str]], superuser: bool = False) -> dict:
+    """Django permissions granted by roles, as InvenTree reports them: `{model: [perm...]}`
+    (each role grants its permissions on every table InvenTree lists under it; a superuser
+    holds every permission on every model)."""
+    if superuser:
+        return {ruleset_data.split_table(t)[1]: list(DJANGO_PERMS) for t in _all_tables()}
+    granted: dict[str, set] = {}
+    for role, perms in roles.items():
+        for table in ruleset_data.RULESET_MODELS.get(role, ()):
+            granted.setdefault(ruleset_data.split_table(table)[1], set()).update(perms)
+    return {model: [p for p in DJANGO_PERMS if p in perms] for model, perms in granted.items()}
+
+
 def roles_document(session, user: dict) -> dict:
     """`GET /api/user/roles/`: all ten roles in order, null where the user has none."""
     granted = user_roles(session, user)
-    permissions: dict[str, list[str]] = {}
+    permissions = permissions_map(granted, user["is_superuser"])
     return {"user": user["id"], "username": user["username"],
             "roles": {role: granted.get(role) for role in ROLE_NAMES},
             "permissions": permissions,

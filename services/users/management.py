@@ -194,9 +194,12 @@ def _delete_owner(session, caller, owner_type, owner_id):
 
 # ---------------------------------------------------------------- groups
 
-def group_repr(row) -> dict:
-    return {"pk": row["id"], "name": row["name"],
-            "roles": {r: row["roles"].get(r) for r in accounts.ROLE_NAMES}}
+def group_repr(row, permission_detail: bool = False) -> dict:
+    doc = {"pk": row["id"], "name": row["name"],
+           "roles": {r: row["roles"].get(r) for r in accounts.ROLE_NAMES}}
+    if permission_detail:
+        doc["permissions"] = accounts.permissions_map(row["roles"])
+    return doc
 
 
 def get_group(session, pk) -> dict:

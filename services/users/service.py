@@ -8,7 +8,7 @@ from svckit.context import Caller
 from svckit.errors import (AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied,
                            ValidationFailed)
 from svckit.fields import options_document
-from svckit.listing import page_list, run_list
+from svckit.listing import bool_param, page_list, run_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import accounts, management, sessions
@@ -114,15 +114,18 @@ class Service(ServiceBase):
     def list_groups(self, params: dict) -> dict:
         with self.db.read() as s:
             self._me(s)
+            detail = bool_param(params, "permission_detail") or False
             return run_list(s, select(groups), params, search=(groups.c.name,),
                             ordering={"name": groups.c.name, "pk": groups.c.id},
-                            default_order=[groups.c.id], render=management.group_repr)
+                            default_order=[groups.c.id],
+                            render=lambda row: management.group_repr(row, detail))
 
     @rpc
-    def get_group(self, pk: int) -> dict:
+    def get_group(self, pk: int, params: dict | None = None) -> dict:
+        detail = bool_param(params or {}, "permission_detail") or False
         with self.db.read() as s:
             self._me(s)
-            return management.group_repr(management.get_group(s, pk))
+            return management.group_repr(management.get_group(s, pk), detail)
 
     @rpc
     def create_group(self, data: dict) -> dict:

@@ -41,3 +41,13 @@ def test_one_permission_through_the_api(admin, stack):
     assert admin.delete(f"{admin.base}/api/user/{user['pk']}/", timeout=10).status_code == 204
     r = requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10)
     assert r.status_code == 401
+
+
+def test_group_permission_detail(admin):
+    group = admin.post(f"{admin.base}/api/user/group/", timeout=10,
+                       json={"name": "stock-viewers", "roles": {"stock": ["view"]}}).json()
+    plain = admin.get(f"{admin.base}/api/user/group/{group['pk']}/", timeout=10).json()
+    assert "permissions" not in plain
+    detail = admin.get(f"{admin.base}/api/user/group/{group['pk']}/?permission_detail=true",
+                       timeout=10).json()
+    assert detail["permissions"]["stockitem"] == ["view"]

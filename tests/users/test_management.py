@@ -147,3 +147,21 @@ def test_password_change_checks_the_old_password(db):
         "detail": "New password has been saved."}
     anon = worker_factory(Service, db=db, caller=Caller())
     assert anon.authenticate_password(username="changer", password="Brand-new-pass-5")
+
+
+def test_roles_report_django_permissions(db):
+    root, _ = person(db, "root", is_superuser=True)
+    plain, plain_user = person(db, "plain")
+    group = root.create_group(data={"name": "editors", "roles": {"part": ["change"]}})
+    root.update_user(pk=plain_user["id"], data={"groups": [group["pk"]]}, partial=True)
+    permissions = plain.roles()["permissions"]
+    assert set(permissions) == {
+        "manufacturerpart", "manufacturerpartparameter", "supplierpart", "bomitem",
+        "bomitemsubstitute", "part", "partcategorystar", "partinternalpricebreak",
+        "partparameter", "partparametertemplate", "partpricing", "partrelated",
+        "partsellpricebreak", "partstar", "parttesttemplate"}  # measured on InvenTree 264
+    assert permissions["part"] == ["change", "view"]
+    assert root.roles()["permissions"]["user"] == ["add", "change", "delete", "view"]
+    assert root.list_groups(params={"permission_detail": "true"})["results"][0]["permissions"] \
+        == permissions
+    assert "permissions" not in root.get_group(pk=group["pk"])
