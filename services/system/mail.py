@@ -38,3 +38,11 @@ def send_login_link(link: dict, base_url: str):
     body = (f"Hello {link['username']},\n\nUse this link to log in to {instance}; it works "
             f"once, within 5 minutes:\n\n{url}\n")
     send(link["email"], f"[{instance}] Log in to the app", body)
+
+
+def send_welcome(email: str, base_url: str):
+    """InvenTree's mail to a user created through the API."""
+    body = "Your account has been created.\n\nPlease use the password reset function to login"
+    if base_url:
+        body += f"\n\nURL: {base_url}"
+    send(email, "Welcome to InvenTree", body)

@@ -326,6 +326,21 @@ class Service(ImportTargetMixin, ServiceBase):
                     log.exception("could not send the login link mail")
         return {"status": "ok"}
 
+    @event_handler("users", "user.created", handler_type=SERVICE_POOL)
+    def welcome_new_user(self, event):
+        """A user created through the API with an address gets InvenTree's welcome mail,
+        once; a mail that cannot be sent never fails the user's creation."""
+        email = event["payload"].get("email")
+        if not (event["payload"].get("welcome") and email and mail.configured()):
+            return
+        with self.db.write() as s:
+            first = store.mark_processed(s, "system.welcome", event["id"])
+        if first:
+            try:
+                mail.send_welcome(email, config.setting("INVENTREE_SITE_URL", ""))
+            except Exception:
+                log.exception("could not send the welcome mail")
+
     # ------------------------------------------------------------ webhooks
 
     @rpc

@@ -141,7 +141,7 @@ def user_repr(session, user: dict) -> dict:
 
 def create_user(session, caller: Caller, *, username: str, password: str | None, email="",
                 first_name="", last_name="", is_staff=False, is_superuser=False,
-                is_active=True, group_ids=()) -> dict:
+                is_active=True, group_ids=(), welcome=False) -> dict:
     username = (username or "").strip()
     if not username:
         raise ValidationFailed({"username": ["This field may not be blank."]})
@@ -161,7 +161,7 @@ def create_user(session, caller: Caller, *, username: str, password: str | None,
         "username": username, "email": email, "first_name": first_name, "last_name": last_name,
         "password": hash_password(password) if password else "",
         "is_staff": bool(is_staff or is_superuser), "is_superuser": bool(is_superuser),
-        "is_active": bool(is_active)}, caller)
+        "is_active": bool(is_active), **({"welcome": True} if welcome else {})}, caller)
     if group_ids:
         store.record(session, "user", uid, "user.groups_changed", {"groups": group_ids}, caller)
     _create_owner(session, caller, "user", uid, username)

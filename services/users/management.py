@@ -127,7 +127,7 @@ def create_user(session, caller: Caller, data) -> dict:
         email=cleaned["email"], first_name=cleaned["first_name"],
         last_name=cleaned["last_name"], is_staff=cleaned.get("is_staff", False),
         is_superuser=cleaned.get("is_superuser", False),
-        is_active=cleaned.get("is_active", True), group_ids=group_ids)
+        is_active=cleaned.get("is_active", True), group_ids=group_ids, welcome=True)
     return accounts.user_repr(session, user)
 
 

@@ -97,7 +97,8 @@ def _id(event) -> int:
 
 @projector.on("user.created")
 def _user_created(s, e):
-    s.execute(insert(users).values(id=_id(e), date_joined=e["created"], **e["payload"]))
+    payload = {k: v for k, v in e["payload"].items() if k != "welcome"}
+    s.execute(insert(users).values(id=_id(e), date_joined=e["created"], **payload))
 
 
 @projector.on("user.updated", "user.password_changed")

@@ -59,8 +59,12 @@ def test_session_reads_writes_with_csrf_and_logout(stack):
     assert old.status_code == 401
 
 
+def login_mails(smtp):
+    return [m for m in smtp.messages() if m["Subject"] == "[InvenTree] Log in to the app"]
+
+
 def test_magic_login_link(stack, smtp):
-    before = len(smtp.messages())
+    before = len(login_mails(smtp))
     r = requests.post(f"{stack.url}/api/email/generate/", json={"email": "nobody@example.com"},
                       timeout=10)
     assert r.status_code == 200 and r.json() == {"status": "ok"}
@@ -68,9 +72,10 @@ def test_magic_login_link(stack, smtp):
                       timeout=10)
     assert r.json() == {"status": "ok"}  # the same answer: nothing revealed
     deadline = time.monotonic() + 10
-    while len(smtp.messages()) == before and time.monotonic() < deadline:
+    while len(login_mails(smtp)) == before and time.monotonic() < deadline:
         time.sleep(0.1)
-    messages = smtp.messages()
+    time.sleep(0.3)  # a second mail (to nobody@) would have arrived by now
+    messages = login_mails(smtp)
     assert len(messages) == before + 1  # only for the address that exists
     mail = messages[-1]
     assert mail["Subject"] == "[InvenTree] Log in to the app" and mail["To"] == "admin@example.com"
@@ -115,3 +120,16 @@ def test_password_change_over_a_session(stack, make_user):
     r = browser.patch(f"{stack.url}/api/auth/user/", headers=csrf, timeout=10,
                       json={"first_name": "Chang", "email": "ignored@example.com"})
     assert r.status_code == 200 and r.json()["first_name"] == "Chang" and r.json()["email"] == ""
+
+
+def test_welcome_mail_for_users_created_through_the_api(admin, smtp):
+    before = len(smtp.messages())
+    r = admin.post(f"{admin.base}/api/user/", timeout=10, json={
+        "username": "welcomed", "first_name": "", "last_name": "", "email": "new@example.com"})
+    assert r.status_code == 201
+    deadline = time.monotonic() + 10
+    while len(smtp.messages()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mail = smtp.messages()[-1]
+    assert mail["Subject"] == "Welcome to InvenTree" and mail["To"] == "new@example.com"
+    assert "Your account has been created." in mail.get_payload(decode=True).decode()
