@@ -91,8 +91,10 @@ class OwnerDetail(Resource):
 def register(app, api):
     app.add_route("/api/user/", UserList(api))
     app.add_route("/api/user/{id}/", UserDetail(api))
+    app.add_route("/api/user/{id}", UserDetail(api))  # InvenTree's pattern makes / optional
     app.add_route("/api/user/group/", GroupList(api))
     app.add_route("/api/user/group/{id}/", GroupDetail(api))
+    app.add_route("/api/user/group/{id}", GroupDetail(api))
     app.add_route("/api/user/owner/", OwnerList(api))
     app.add_route("/api/user/owner/{id}/", OwnerDetail(api))
     app.add_route("/api/user/tokens/", TokenList(api))

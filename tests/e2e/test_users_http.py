@@ -51,3 +51,10 @@ def test_group_permission_detail(admin):
     detail = admin.get(f"{admin.base}/api/user/group/{group['pk']}/?permission_detail=true",
                        timeout=10).json()
     assert detail["permissions"]["stockitem"] == ["view"]
+
+
+def test_user_and_group_details_without_trailing_slash(admin):
+    assert admin.get(f"{admin.base}/api/user/1", timeout=10).json()["username"] == "admin"
+    groups = admin.get(f"{admin.base}/api/user/group/", timeout=10).json()
+    assert admin.get(f"{admin.base}/api/user/group/{groups[0]['pk']}", timeout=10).status_code == 200
+    assert admin.get(f"{admin.base}/api/user/tokens/1", timeout=10).status_code == 404

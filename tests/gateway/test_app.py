@@ -11,7 +11,8 @@ from gateway.resources.root import SCHEMA_FILE
 from svckit.relay import event_exchange
 from svckit.rpc_client import ThreadLocalRpc
 
-OWN = {"/api/", "/api/schema/", "/api/email/login/"}  # not in InvenTree's exported schema
+# not in InvenTree's exported schema (the last two: InvenTree's optional trailing slash)
+OWN = {"/api/", "/api/schema/", "/api/email/login/", "/api/user/{id}", "/api/user/group/{id}"}
 
 
 def test_every_route_is_in_the_schema_with_its_methods():
