@@ -4,6 +4,7 @@ this gateway serves (and the methods each serves), plus our own `/api/events/`.
     python scripts/build_openapi.py path/to/inventree-api-264.yaml
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def build(spec: dict) -> dict:
     app = create_app()
     paths = {}
     for template, resource in app.routes:
+        template = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)  # drop field converters
         methods = [m for m in ("get", "post", "put", "patch", "delete")
                    if hasattr(resource, f"on_{m}")]
         if template == "/api/events/":

@@ -90,11 +90,12 @@ class OwnerDetail(Resource):
 
 def register(app, api):
     app.add_route("/api/user/", UserList(api))
-    app.add_route("/api/user/{id}/", UserDetail(api))
-    app.add_route("/api/user/{id}", UserDetail(api))  # InvenTree's pattern makes / optional
+    # InvenTree's patterns here are `^(?P<pk>[0-9]+)/?$`: digits only, slash optional
+    app.add_route("/api/user/{id:int}/", UserDetail(api))
+    app.add_route("/api/user/{id:int}", UserDetail(api))
     app.add_route("/api/user/group/", GroupList(api))
-    app.add_route("/api/user/group/{id}/", GroupDetail(api))
-    app.add_route("/api/user/group/{id}", GroupDetail(api))
+    app.add_route("/api/user/group/{id:int}/", GroupDetail(api))
+    app.add_route("/api/user/group/{id:int}", GroupDetail(api))
     app.add_route("/api/user/owner/", OwnerList(api))
     app.add_route("/api/user/owner/{id}/", OwnerDetail(api))
     app.add_route("/api/user/tokens/", TokenList(api))

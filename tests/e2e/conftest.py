@@ -98,16 +98,25 @@ def admin(stack):
 
 
 @pytest.fixture(scope="session")
-def make_user(stack):
-    """Create a user through the users CLI; returns a token-authenticated session."""
+def make_user(stack, admin):
+    """Create a user through the API (a group carrying the roles, membership through the
+    user's `groups`); returns a token-authenticated session for it."""
     def make(username, *roles, staff=False):
         password = f"Secret-9x-{uuid.uuid4().hex[:8]}"
-        args = ["-m", "services.users.cli", "create-user", username, "--password", password]
-        for role in roles:
-            args += ["--role", role]
-        if staff:
-            args.append("--staff")
-        stack.run_tool(*args)
+        groups = []
+        if roles:
+            wanted = {}
+            for spec in roles:
+                role, _, perm = spec.partition(":")
+                wanted.setdefault(role, []).append(perm or "view")
+            r = admin.post(f"{stack.url}/api/user/group/", timeout=10,
+                           json={"name": f"{username}-roles", "roles": wanted})
+            assert r.status_code == 201, r.text
+            groups.append(r.json()["pk"])
+        r = admin.post(f"{stack.url}/api/user/", timeout=10, json={
+            "username": username, "first_name": "", "last_name": "", "email": "",
+            "password": password, "is_staff": staff, "groups": groups})
+        assert r.status_code == 201, r.text
         token = requests.get(f"{stack.url}/api/user/token/", auth=(username, password),
                              timeout=10).json()["token"]
         session = requests.Session()

@@ -133,3 +133,15 @@ def test_welcome_mail_for_users_created_through_the_api(admin, smtp):
     mail = smtp.messages()[-1]
     assert mail["Subject"] == "Welcome to InvenTree" and mail["To"] == "new@example.com"
     assert "Your account has been created." in mail.get_payload(decode=True).decode()
+
+
+def test_failed_logins_reach_the_audit_log(stack, admin):
+    requests.post(f"{stack.url}/api/auth/login/", json={"username": "nosuchuser",
+                                                        "password": "wrong-pass"}, timeout=10)
+    deadline = time.monotonic() + 10
+    events = []
+    while not events and time.monotonic() < deadline:
+        events = admin.get(f"{admin.base}/api/events/?type=login.failed&actor=nosuchuser",
+                           timeout=10).json()
+        time.sleep(0.1)
+    assert events and events[0]["payload"] == {"username": "nosuchuser"}
