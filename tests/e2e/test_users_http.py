@@ -58,3 +58,12 @@ def test_user_and_group_details_without_trailing_slash(admin):
     groups = admin.get(f"{admin.base}/api/user/group/", timeout=10).json()
     assert admin.get(f"{admin.base}/api/user/group/{groups[0]['pk']}", timeout=10).status_code == 200
     assert admin.get(f"{admin.base}/api/user/tokens/1", timeout=10).status_code == 404
+
+
+def test_operator_cli_creates_a_user_with_roles(stack):
+    out = stack.run_tool("-m", "services.users.cli", "create-user", "cliuser",
+                         "--password", "Cli-made-pass-7", "--role", "stock:add")
+    assert "created user 'cliuser'" in out
+    roles = requests.get(f"{stack.url}/api/user/roles/", auth=("cliuser", "Cli-made-pass-7"),
+                         timeout=10).json()
+    assert roles["roles"]["stock"] == ["view", "add", "change"] and roles["is_staff"] is False
