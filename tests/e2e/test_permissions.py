@@ -65,6 +65,37 @@ CASES = [
     ("POST", "/api/generate/batch-code/", {}, READ_ANY),
     ("POST", "/api/generate/serial-number/", {"part": 900}, READ_ANY),
     ("POST", "/api/search/", {"search": "x"}, READ_ANY),
+    ("POST", "/api/locate/", {"plugin": "x"}, READ_ANY),
+    ("GET", "/api/test-statistics/by-part/1/", None, READ_ANY),
+    ("GET", "/api/test-statistics/by-build/1/", None, READ_ANY),
+    ("GET", "/api/generic/status/StockStatus/", None, READ_ANY),
+    ("GET", "/api/generic/status/custom/{custom_state}/", None, READ_ANY),
+    ("OPTIONS", "/api/generic/status/custom/", None, READ_ANY),
+    ("PATCH", "/api/generic/status/custom/{custom_state}/", {"label": "L"}, STAFF_ONLY),
+    ("DELETE", "/api/generic/status/custom/{custom_state}/", None, STAFF_ONLY),
+    ("GET", "/api/contenttype/1/", None, READ_ANY),
+    ("GET", "/api/contenttype/model/part/", None, READ_ANY),
+    ("GET", "/api/project-code/{project_code}/", None, READ_ANY),
+    ("PATCH", "/api/project-code/{project_code}/", {"description": "d"}, STAFF_ONLY),
+    ("GET", "/api/project-code/{project_code}/metadata/", None, READ_ANY),
+    ("PATCH", "/api/project-code/{project_code}/metadata/", {"metadata": {}}, SUPER_ONLY),
+    ("DELETE", "/api/project-code/{project_code}/", None, STAFF_ONLY),
+    ("GET", "/api/units/{unit}/", None, READ_ANY),
+    ("PATCH", "/api/units/{unit}/", {"symbol": ""}, STAFF_ONLY),
+    ("DELETE", "/api/units/{unit}/", None, STAFF_ONLY),
+    ("DELETE", "/api/error-report/", {"items": [999999]}, STAFF_ONLY),
+    ("GET", "/api/error-report/999999/", None, STAFF_ONLY),
+    ("DELETE", "/api/news/", {"items": [999999]}, STAFF_ONLY),
+    ("GET", "/api/news/999999/", None, STAFF_ONLY),
+    ("DELETE", "/api/notifications/", {"items": [999999]}, READ_ANY),
+    ("GET", "/api/notifications/readall/", None, READ_ANY),
+    ("GET", "/api/flags/NEXT_GEN/", None, OPEN),
+    ("GET", "/api/admin/config/AMQP_URI/", None, SUPER_ONLY),
+    ("GET", "/api/user/owner/1/", None, READ_ANY),
+    ("GET", "/api/user/1/", None, READ_ANY),
+    ("PATCH", "/api/user/1/", {"first_name": ""}, STAFF_ONLY),
+    ("POST", "/api/webhook/unknown/", {}, OPEN),
+    ("GET", "/api/auth/user/", None, READ_ANY),
 ]
 
 
@@ -73,9 +104,27 @@ def personas(stack, make_user):
     return persona_sessions(stack, make_user)
 
 
+@pytest.fixture(scope="module")
+def objects(admin):
+    """Rows the detail cases act on (a staff persona may delete them; later callers then
+    get 404, which is not a refusal)."""
+    base = admin.base
+    model = admin.get(f"{base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
+    return {
+        "project_code": admin.post(f"{base}/api/project-code/", json={"code": "PERM-OBJ"},
+                                   timeout=10).json()["pk"],
+        "unit": admin.post(f"{base}/api/units/", json={"name": "permobj", "definition": "meter"},
+                           timeout=10).json()["pk"],
+        "custom_state": admin.post(f"{base}/api/generic/status/custom/", timeout=10, json={
+            "key": 301, "name": "permobj", "label": "P", "logical_key": 10, "model": model,
+            "reference_status": "StockStatus"}).json()["pk"],
+    }
+
+
 @pytest.mark.parametrize("method, path, body, expected", CASES,
                          ids=[f"{m} {p}" for m, p, _, _ in CASES])
-def test_permission_matrix(personas, method, path, body, expected):
+def test_permission_matrix(personas, objects, method, path, body, expected):
+    path = path.format(**objects)
     wrong = []
     for persona, want in expected.items():
         session = personas[persona]
