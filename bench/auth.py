@@ -11,51 +11,24 @@ far less; the throughput medians are reported beside it. Writes bench/results/au
     .venv/bin/python bench/auth.py [--seconds 8]
 """
 import argparse
-import shutil
+import re
 import statistics
-import sys
-import uuid
+import subprocess
 from datetime import datetime
-from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import run as platform_bench  # noqa: E402
-from svckit.stack import Stack  # noqa: E402
+from common import ROOT, bench_stack, children, cpu_seconds
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
-    platform_bench.ensure_wrk()
-    vhost = f"bench-auth-{uuid.uuid4().hex[:6]}"
-    auth = ("guest", "guest")
-    api = platform_bench.MANAGEMENT
-    requests.put(f"{api}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{api}/permissions/{vhost}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    data = ROOT / "var" / "bench-auth"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": "bench-pass-123",
-           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0"}
-    stack = Stack(env, bind="127.0.0.1:8120", log=open(data / "stack.log", "w"))
     rounds = {"no credentials": [], "token": []}
     cpu = {"no credentials": [], "token": []}
-    try:
-        stack.run_tool("-m", "svckit.migrate")
-        stack.run_tool("-m", "services.users.cli", "ensure-admin")
-        stack.start()
+    with bench_stack("bench-auth", 8120) as (stack, token):
         url = f"{stack.url}/api/icons/"
-        token = requests.get(f"{stack.url}/api/user/token/", auth=("admin", "bench-pass-123"),
-                             timeout=10).json()["token"]
         etag = requests.get(url, timeout=10).headers["ETag"]
         headers = {"no credentials": [f"If-None-Match: {etag}"],
                    "token": [f"If-None-Match: {etag}", f"Authorization: Token {token}"]}
@@ -66,9 +39,6 @@ def main():
                 rps, total = wrk(url, extra, args.seconds)
                 rounds[name].append(rps)
                 cpu[name].append((gateway_cpu(gateway_pid) - before) / total * 1e6)
-    finally:
-        stack.stop()
-        requests.delete(f"{api}/vhosts/{vhost}", auth=auth, timeout=10)
     plain = statistics.median(cpu["no credentials"])
     with_token = statistics.median(cpu["token"])
     overhead = (with_token - plain) / plain * 100
@@ -90,29 +60,11 @@ def main():
 
 
 def gateway_cpu(master_pid: int) -> float:
-    """CPU seconds (user + system) used so far by the gunicorn master and its workers."""
-    import os
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in [master_pid] + children(master_pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """CPU seconds used so far by the gunicorn master and its workers."""
+    return sum(cpu_seconds(pid) for pid in [master_pid] + children(master_pid))
 
 
 def wrk(url: str, headers: list[str], seconds: int) -> tuple[float, int]:
-    import re
-    import subprocess
     cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s"]
     for header in headers:
         cmd += ["-H", header]

@@ -12,38 +12,18 @@ and writes a table (req/s, p50, p99) to bench/results/platform-<date>.md.
 import argparse
 import os
 import re
-import shutil
 import subprocess
-import sys
-import uuid
 from datetime import datetime
-from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, bench_stack, to_ms
 
-from svckit.stack import Stack  # noqa: E402
-
-MANAGEMENT = "http://127.0.0.1:15672/api"
 SCENARIOS = [
     ("GET /api/generic/status/", "/api/generic/status/", 2500),
     ("GET /api/generic/status/custom/?limit=50", "/api/generic/status/custom/?limit=50", 600),
     ("GET /api/contenttype/", "/api/contenttype/", 600),
 ]
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-
-
-def to_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
 def wrk(url: str, token: str, concurrency: int, seconds: int) -> dict:
@@ -64,27 +44,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    ensure_wrk()
-    vhost = f"bench-{uuid.uuid4().hex[:6]}"
-    auth = ("guest", "guest")
-    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    data = ROOT / "var" / "bench"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": "bench-pass-123",
-           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0"}
-    stack = Stack(env, bind="127.0.0.1:8100", log=open(data / "stack.log", "w"))
-    try:
-        stack.run_tool("-m", "svckit.migrate")
-        stack.run_tool("-m", "services.users.cli", "ensure-admin")
-        stack.start()
+    with bench_stack("bench", 8100) as (stack, token):
         base = stack.url
-        token = requests.get(f"{base}/api/user/token/", auth=("admin", "bench-pass-123"),
-                             timeout=10).json()["token"]
         headers = {"Authorization": f"Token {token}"}
         model = requests.get(f"{base}/api/contenttype/model/stockitem/", headers=headers,
                              timeout=10).json()["pk"]
@@ -103,9 +64,6 @@ def main():
                 print(f"{title:45} c={concurrency:<3} {result['rps']:8.0f} req/s  "
                       f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
                       f"errors {result['errors']}", flush=True)
-    finally:
-        stack.stop()
-        requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10)
     lines = [f"# Platform read benchmark, {datetime.now():%Y-%m-%d %H:%M}", "",
              f"{os.cpu_count()} cores; whole stack local (2 gunicorn gthread workers, one "
              "process per service, SQLite, RabbitMQ); wrk, "

@@ -19,25 +19,17 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
+from common import ROOT, TICK, bench_stack, children, cpu_seconds, to_ms
+from svckit.stack import Stack
 
-import run as platform_bench  # noqa: E402  (bench/run.py: ensure_wrk, to_ms, MANAGEMENT)
-from svckit.stack import Stack  # noqa: E402
-
-BIND = "127.0.0.1:8110"
-PASSWORD = "bench-pass-123"
 SERIAL_BODY = '{"part": 1, "quantity": 1}'
 EVENT_TYPE = "serial_numbers.reserved"
 
@@ -80,8 +72,8 @@ def wrk(url: str, headers: list[str], concurrency: int, seconds: int,
     transfer = re.search(r"Transfer/sec:\s+(\S+)", out)
     return {"rps": float(rps.group(1)),
             "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "p50": platform_bench.to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-            "p99": platform_bench.to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+            "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+            "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             "errors": int(errors.group(1)) if errors else 0,
             "socket": socket.group(1).strip() if socket else "",
             "transfer": transfer.group(1) if transfer else "",
@@ -91,22 +83,6 @@ def wrk(url: str, headers: list[str], concurrency: int, seconds: int,
 
 # --- where the CPU goes: CPU seconds per process during a run (from /proc) ---
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-    except (OSError, IndexError):
-        return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def watched(stack: Stack) -> dict[str, list[int]]:
@@ -193,32 +169,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    platform_bench.ensure_wrk()
-    vhost = f"bench-sys-{uuid.uuid4().hex[:6]}"
-    auth = ("guest", "guest")
-    mgmt = platform_bench.MANAGEMENT
-    requests.put(f"{mgmt}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{mgmt}/permissions/{vhost}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    data = ROOT / "var" / "bench-system"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
     lua = Path(tempfile.mkdtemp(prefix="bench-system-")) / "serial.lua"
     lua.write_text(SERIAL_LUA)
-    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": PASSWORD,
-           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0"}
     load_before = os.getloadavg()
-    stack = Stack(env, bind=BIND, log=open(data / "stack.log", "w"))
     rows, checks, notes = [], [], {}
-    try:
-        stack.run_tool("-m", "svckit.migrate")
-        stack.run_tool("-m", "services.users.cli", "ensure-admin")
-        stack.start()
+    with bench_stack("bench-system", 8110) as (stack, token):
         base = stack.url
-        token = requests.get(f"{base}/api/user/token/", auth=("admin", PASSWORD),
-                             timeout=10).json()["token"]
         staff = {"Authorization": f"Token {token}"}
 
         first = requests.get(f"{base}/api/icons/", timeout=30)  # requests sends gzip itself
@@ -318,10 +274,7 @@ def main():
         ]
         for name, ok, detail in checks:
             print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
-    finally:
-        stack.stop()
-        requests.delete(f"{mgmt}/vhosts/{vhost}", auth=auth, timeout=10)
-        shutil.rmtree(lua.parent, ignore_errors=True)
+    shutil.rmtree(lua.parent, ignore_errors=True)
 
     load = ", ".join(f"{x:.2f}" for x in load_before)
     lines = [f"# System endpoints benchmark, {datetime.now():%Y-%m-%d %H:%M}", "",
