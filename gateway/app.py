@@ -22,7 +22,6 @@ from gateway.resources import auth, root, status, system, users
 log = logging.getLogger(__name__)
 
 
-
 class Api:
     """What resources share: RPC, the event bus, the authenticator, caches."""
 
@@ -37,7 +36,7 @@ class Api:
             try:
                 if self.rpc.call(name, "ping") != "pong":
                     return False
-            except ApiError:
+            except (ApiError, RemoteFailure):
                 return False
         return True
 

@@ -72,8 +72,12 @@ class Webhook(Resource):
 
     auth = "optional"
 
+    def __init__(self, api):
+        super().__init__(api)
+        self.max_bytes = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
+
     def on_post(self, req, resp, endpoint):
-        limit = self.app.webhook_max_bytes
+        limit = self.max_bytes
         if (req.content_length or 0) > limit:
             raise ApiError({"detail": f"Webhook body exceeds {limit} bytes"}, 413)
         raw = req.bounded_stream.read(limit + 1)
@@ -189,7 +193,6 @@ def register(app, api):
     app.add_route("/api/search/", SystemPost(api, "search"))
     app.add_route("/api/test-statistics/by-part/{id}/", TestStatistics(api, "part"))
     app.add_route("/api/test-statistics/by-build/{id}/", TestStatistics(api, "build"))
-    api.webhook_max_bytes = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
     app.add_route("/api/webhook/{endpoint}/", Webhook(api))
     app.add_route("/api/currency/exchange/", _static("exchange_rates")(api))
     app.add_route("/api/currency/refresh/", CurrencyRefresh(api))
