@@ -7,7 +7,9 @@ recorded once.
 from datetime import datetime, timezone
 
 from nameko.events import SERVICE_POOL, event_handler
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import config
 from svckit.context import Caller
@@ -52,18 +54,17 @@ class Service(ServiceBase):
     caller: Caller = CallerProvider()
 
     def record(self, event: dict):
+        """One statement; an event seen before (a redelivery) is skipped by its unique id."""
         created = datetime.fromisoformat(str(event["created"]).rstrip("Z"))
         with self.db.write() as s:
-            seen = s.execute(select(audit_events.c.id).where(
-                audit_events.c.event_id == event["id"])).first()
-            if seen:
-                return
-            s.execute(insert(audit_events).values(
+            dialect_insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+            s.execute(dialect_insert(audit_events).values(
                 event_id=event["id"], service=event["service"], seq=event["seq"],
                 stream_type=event["stream_type"], stream_id=str(event["stream_id"]),
                 version=event["version"], type=event["type"], payload=event["payload"],
                 actor=event.get("actor", ""), request_id=event.get("request_id", ""),
-                created=created, received=utcnow()))
+                created=created, received=utcnow()).on_conflict_do_nothing(
+                    index_elements=["event_id"]))
 
     @rpc
     def list_events(self, params: dict) -> dict:
