@@ -6,10 +6,10 @@ request id, time) and applies the service's projector to the tables in the same
 transaction; `EventStore.replay()` empties the projected tables and re-applies the log.
 """
 import zlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String,
+from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String,
                         Table, UniqueConstraint, delete, func, insert, select, text)
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,20 @@ def event_log_tables(metadata: MetaData):
         Column("value", BigInteger, nullable=False),
     )
     return events, processed, lease, sequence
+
+
+def column_values(table: Table, payload: dict) -> dict:
+    """An event payload as column values: ISO strings become dates and datetimes where the
+    column wants them (payloads are JSON; DateTime columns are naive UTC)."""
+    values = dict(payload)
+    for column in table.columns:
+        value = values.get(column.name)
+        if isinstance(value, str):
+            if isinstance(column.type, DateTime):
+                values[column.name] = datetime.fromisoformat(value)
+            elif isinstance(column.type, Date):
+                values[column.name] = date.fromisoformat(value)
+    return values
 
 
 class Projector:
@@ -110,6 +124,15 @@ class EventStore:
         if session.bind.dialect.name == "postgresql":
             key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def record_changes(self, session: Session, stream_type: str, stream_id, type_: str,
+                       current: dict, cleaned: dict, caller: Caller | None = None) -> dict:
+        """Record `type_` with the fields of `cleaned` that differ from `current`, if any;
+        returns them (an update that changes nothing appends no event)."""
+        changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
+        if changed:
+            self.record(session, stream_type, stream_id, type_, changed, caller)
+        return changed
 
     def next_stream_id(self, session: Session, stream_type: str) -> int:
         """A fresh integer id for a new aggregate of `stream_type`, never reused after a

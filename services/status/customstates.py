@@ -101,9 +101,8 @@ def update(session, caller: Caller, pk: int, data, partial: bool) -> dict:
     _require_staff(caller)
     current = get(session, pk)
     cleaned = check(session, data, current, partial)
-    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
-    if changed:
-        store.record(session, "custom_state", pk, "custom_state.updated", changed, caller)
+    store.record_changes(session, "custom_state", pk, "custom_state.updated", current, cleaned,
+                         caller)
     return render(get(session, pk))
 
 

@@ -49,9 +49,8 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
 def update(session, caller, pk: int, data, partial: bool) -> dict:
     current = get(session, pk)
     cleaned = check(session, data, current, partial)
-    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
-    if changed:
-        store.record(session, "custom_unit", pk, "custom_unit.updated", changed, caller)
+    store.record_changes(session, "custom_unit", pk, "custom_unit.updated", current, cleaned,
+                         caller)
     return render(get(session, pk))
 
 

@@ -1,10 +1,8 @@
 """The system service's tables (projections of its event log) and their projector."""
-from datetime import datetime
-
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
                         delete, insert, update)
 
-from svckit.events import EventStore, Projector
+from svckit.events import EventStore, Projector, column_values
 from svckit.importing import import_receipt_table
 
 metadata = MetaData()
@@ -104,8 +102,9 @@ news_entries = Table(
 
 receipts = import_receipt_table(metadata)
 
-projector = Projector([receipts, news_entries, exchange_rates, exchange_state, webhook_messages, webhook_endpoints, serial_ledger,
-                       notifications, error_reports, custom_units, project_codes])
+projector = Projector([receipts, news_entries, exchange_rates, exchange_state, webhook_messages,
+                       webhook_endpoints, serial_ledger, notifications, error_reports,
+                       custom_units, project_codes])
 store = EventStore("system", metadata, projector)
 
 
@@ -116,14 +115,11 @@ def _id(e) -> int:
 def _on_created(table, stream_type):
     @projector.on(f"{stream_type}.created")
     def created(s, e):
-        payload = dict(e["payload"])
+        payload = column_values(table, e["payload"])
         import_key = payload.pop("import_key", None)
-        for column in table.columns:
-            if isinstance(column.type, DateTime):
-                if column.name in ("when", "creation", "created") and column.name not in payload:
-                    payload[column.name] = e["created"]
-                elif isinstance(payload.get(column.name), str):
-                    payload[column.name] = datetime.fromisoformat(payload[column.name])
+        for name in ("when", "creation", "created"):  # the row's time is the event's
+            if name in table.c and name not in payload:
+                payload[name] = e["created"]
         s.execute(insert(table).values(id=_id(e), **payload))
         if import_key:
             s.execute(insert(receipts).values(import_key=import_key, pk=_id(e)))

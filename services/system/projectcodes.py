@@ -80,9 +80,8 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
 def update(session, caller, pk: int, cleaned: dict):
     current = get(session, pk)
     check_unique(session, cleaned, pk)
-    changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
-    if changed:
-        store.record(session, "project_code", pk, "project_code.updated", changed, caller)
+    store.record_changes(session, "project_code", pk, "project_code.updated", current, cleaned,
+                         caller)
 
 
 def delete(session, caller, pk: int):

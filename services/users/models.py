@@ -1,10 +1,8 @@
 """The users service's tables (projections of its event log) and their projector."""
-from datetime import date, datetime
-
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
                         String, Table, delete, insert, update)
 
-from svckit.events import EventStore, Projector
+from svckit.events import EventStore, Projector, column_values
 
 metadata = MetaData()
 
@@ -140,9 +138,8 @@ def _group_deleted(s, e):
 
 @projector.on("token.issued")
 def _token_issued(s, e):
-    p = dict(e["payload"])
-    p["expiry"] = date.fromisoformat(p["expiry"])
-    s.execute(insert(tokens).values(id=_id(e), created=e["created"], revoked=False, **p))
+    s.execute(insert(tokens).values(id=_id(e), created=e["created"], revoked=False,
+                                    **column_values(tokens, e["payload"])))
 
 
 @projector.on("token.revoked")
@@ -153,7 +150,7 @@ def _token_revoked(s, e):
 @projector.on("token.seen")
 def _token_seen(s, e):
     s.execute(update(tokens).where(tokens.c.id == _id(e))
-              .values(last_seen=date.fromisoformat(e["payload"]["last_seen"])))
+              .values(**column_values(tokens, e["payload"])))
 
 
 @projector.on("owner.created")
@@ -173,9 +170,8 @@ def _owner_deleted(s, e):
 
 @projector.on("session.started")
 def _session_started(s, e):
-    p = dict(e["payload"])
-    p["expires"] = datetime.fromisoformat(p["expires"])
-    s.execute(insert(sessions).values(id=_id(e), created=e["created"], ended=False, **p))
+    s.execute(insert(sessions).values(id=_id(e), created=e["created"], ended=False,
+                                      **column_values(sessions, e["payload"])))
 
 
 @projector.on("session.ended")
@@ -185,9 +181,8 @@ def _session_ended(s, e):
 
 @projector.on("magic_link.issued")
 def _magic_issued(s, e):
-    p = dict(e["payload"])
-    p["expires"] = datetime.fromisoformat(p["expires"])
-    s.execute(insert(magic_links).values(id=_id(e), used=False, **p))
+    s.execute(insert(magic_links).values(id=_id(e), used=False,
+                                         **column_values(magic_links, e["payload"])))
 
 
 @projector.on("magic_link.used")
