@@ -9,6 +9,7 @@ import uuid
 import falcon
 
 from svckit import config
+from svckit.blobstore import blob_store_from_settings
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
 from svckit.migrate import service_names
@@ -17,7 +18,7 @@ from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 from gateway import http
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
-from gateway.resources import auth, root, status, system, users
+from gateway.resources import attachments, auth, root, status, system, users
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,15 @@ class Api:
         self.bus = bus or EventBus(config.amqp_uri())
         self.auth = Authenticator(self.rpc, self.bus, config.setting("AUTH_CACHE_SECONDS", 5.0, float))
         self.status_cache = None  # set by gateway.resources.status
+        self.attachment_cache = None  # set by gateway.resources.attachments
+        self._blobs = None
+
+    @property
+    def blobs(self):
+        """The attachments service's blob store, where uploads are checked in."""
+        if self._blobs is None:
+            self._blobs = blob_store_from_settings()
+        return self._blobs
 
     def services_healthy(self) -> bool:
         for name in service_names():
@@ -70,6 +80,8 @@ def _send_error(req, resp, status, detail):
     http.send(resp, detail, status)
     if status == 401:
         resp.set_header("WWW-Authenticate", "Token")
+    elif status == 413:  # do not read the rest of an oversized upload
+        resp.set_header("Connection", "close")
 
 
 class GatewayApp(falcon.App):
@@ -124,7 +136,7 @@ def create_app(api: Api | None = None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (root, users, auth, status, system):
+    for module in (root, users, auth, status, system, attachments):
         module.register(app, api)
     app.api = api
     return app

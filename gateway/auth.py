@@ -102,6 +102,18 @@ class Authenticator:
             return self._session(key, request_id)
         return Auth()
 
+    def authenticate_media(self, req, request_id: str) -> Caller | None:
+        """For `/media/`: a token (`Token` or `Bearer`) or a session, never basic auth (as
+        InvenTree's AuthRequiredMiddleware); None when neither is valid."""
+        scheme, _, credentials = (req.get_header("Authorization") or "").strip().partition(" ")
+        try:
+            if scheme.lower() in ("token", "bearer") and credentials.strip():
+                return self._token(credentials.strip(), request_id)[0]
+            key = req.cookies.get("sessionid")
+            return self._session(key, request_id).caller if key else None
+        except AuthenticationFailed:
+            return None
+
     def _session(self, key: str, request_id: str) -> Auth:
         cached = self.sessions.get(key) if self.bus.healthy else None
         if cached is None:

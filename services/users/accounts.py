@@ -128,6 +128,17 @@ def find_user(session, username: str) -> dict | None:
     return dict(row) if row else None
 
 
+def user_briefs(session, pks: list[int]) -> dict:
+    """`{pk, username, first_name, last_name, email}` by pk (InvenTree's UserSerializer),
+    for services whose rows name a user."""
+    rows = session.execute(select(users.c.id, users.c.username, users.c.first_name,
+                                  users.c.last_name, users.c.email)
+                           .where(users.c.id.in_(pks))).mappings()
+    return {row["id"]: {"pk": row["id"], "username": row["username"],
+                        "first_name": row["first_name"], "last_name": row["last_name"],
+                        "email": row["email"]} for row in rows}
+
+
 def user_repr(session, user: dict) -> dict:
     member_of = session.execute(select(groups.c.id, groups.c.name).join(
         memberships, memberships.c.group_id == groups.c.id)

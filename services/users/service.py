@@ -193,6 +193,12 @@ class Service(ServiceBase):
             return {str(k): v for k, v in accounts.get_owners(s, [int(p) for p in pks]).items()}
 
     @rpc
+    def user_details(self, pks: list) -> dict:
+        """Brief user representations by pk (attachments' `user_detail`)."""
+        with self.db.read() as s:
+            return {str(k): v for k, v in accounts.user_briefs(s, [int(p) for p in pks]).items()}
+
+    @rpc
     def staff_user_ids(self) -> list:
         """Active staff users (error reports notify them)."""
         with self.db.read() as s:

@@ -73,7 +73,8 @@ def stack(vhost, rates_server, smtp, tmp_path_factory):
            "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING",
            "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
            "NEWS_FEED_INTERVAL": "0", "INVENTREE_EMAIL_HOST": "127.0.0.1",
-           "INVENTREE_EMAIL_PORT": str(smtp.port), "LOGIN_THROTTLE_ATTEMPTS": "50"}
+           "INVENTREE_EMAIL_PORT": str(smtp.port), "LOGIN_THROTTLE_ATTEMPTS": "50",
+           "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024)}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
     s.data_dir = data

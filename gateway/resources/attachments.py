@@ -1,0 +1,93 @@
+"""Attachments, notes images and `/media/` downloads (attachments service).
+
+Uploads reach the service by claim check (gateway.uploads). Lists and details are answered
+from per-worker read models dropped on every attachment event (and on user changes, which
+show in `user_detail`); writes drop this worker's at once.
+"""
+from gateway import http
+from gateway.cache import QueryCache
+from gateway.media import send_blob
+from gateway.uploads import request_data
+from svckit import config
+
+from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResource,
+                   Resource)
+
+MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
+
+
+class AttachmentWrites:
+    service, name, options_method = "attachments", "attachment", "attachment_options"
+
+    def after_write(self, req):
+        self.app.attachment_cache.invalidate()
+
+    def submit(self, req, method: str, status: int, **kwargs):
+        with request_data(req, self.app.blobs, "attachment", MAX_BYTES) as (data, upload):
+            answer = self.app.rpc.call("attachments", method, req.context.caller, req.path,
+                                       data=data, upload=upload, **kwargs)
+        self.after_write(req)
+        return answer
+
+
+class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
+    def list(self, req, params):
+        key = ("list", tuple(sorted(params.items())))
+        return self.cached(req, self.app.attachment_cache, key, "attachments",
+                           "list_attachments", params=params)
+
+    def on_post(self, req, resp):
+        http.send(resp, self.submit(req, "create_attachment", 201), 201)
+
+
+class AttachmentDetail(AttachmentWrites, DetailResource):
+    def on_get(self, req, resp, id):
+        pk = http.int_id(id)
+        http.send(resp, self.cached(req, self.app.attachment_cache, ("detail", pk),
+                                    "attachments", "get_attachment", pk=pk))
+
+    def _update(self, req, resp, id, partial):
+        http.send(resp, self.submit(req, "update_attachment", 200, pk=http.int_id(id),
+                                    partial=partial))
+
+
+class AttachmentMetadata(MetadataResource):
+    service, name = "attachments", "attachment"
+
+
+class NotesImageList(ListResource):
+    service, name = "attachments", "notes_image"
+
+    def on_post(self, req, resp):
+        with request_data(req, self.app.blobs, "image", MAX_BYTES) as (data, upload):
+            http.send(resp, self.call(req, "attachments", "create_notes_image", data=data,
+                                      upload=upload), 201)
+
+
+class Media(Resource):
+    """`/media/<path>`: a stored file, for a token or session (never basic auth, as
+    InvenTree's AuthRequiredMiddleware), with Range support."""
+
+    auth = "none"
+
+    def on_get(self, req, resp, path):
+        caller = self.app.auth.authenticate_media(req, req.context.request_id)
+        if caller is None:
+            resp.status = 401
+            resp.content_type = "text/plain"
+            resp.text = "Unauthorized"
+            return
+        info = self.app.rpc.call("attachments", "media_file", caller, req.path, key=path)
+        send_blob(req, resp, self.app.blobs, info)
+
+    on_head = on_get
+
+
+def register(app, api):
+    api.attachment_cache = QueryCache(api.bus, [("attachments", "attachment.#"),
+                                                ("users", "user.#")], max_entries=4096)
+    app.add_route("/api/attachment/", AttachmentList(api))
+    app.add_route("/api/attachment/{id}/", AttachmentDetail(api))
+    app.add_route("/api/attachment/{id}/metadata/", AttachmentMetadata(api))
+    app.add_route("/api/notes-image-upload/", NotesImageList(api))
+    app.add_route("/media/{path:path}", Media(api))

@@ -1,0 +1,80 @@
+"""Uploads by the claim-check pattern: the file part of a multipart request is streamed into
+the blob store under `incoming/` (never held whole in memory) and the owning service gets
+its key, name, size and sha256 instead of the bytes."""
+import uuid
+from contextlib import contextmanager
+
+import falcon
+
+from gateway import http
+from svckit.blobstore import BlobStore, BlobTooLarge
+from svckit.errors import ApiError, ValidationFailed
+
+CHUNK = 1024 * 1024
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError({"detail": f"Upload exceeds the maximum size of {limit} bytes"}, 413)
+
+
+def _chunks(stream):
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _drain(stream):
+    for _ in _chunks(stream):
+        pass
+
+
+def read_form(req, blobs: BlobStore, file_field: str, limit: int) -> tuple[dict, dict | None]:
+    """The text fields of a multipart body (last value wins) and the upload of its
+    `file_field` part: `{"key", "name", "size", "sha256"}`, or None when no file came.
+    On any error the incoming blob is already gone."""
+    if (req.content_length or 0) > limit + CHUNK:
+        raise too_large(limit)
+    fields, upload = {}, None
+    try:
+        for part in req.get_media():
+            if part.filename is None:
+                fields[part.name] = part.get_text()
+            elif part.name == file_field and part.filename and upload is None:
+                key = f"incoming/{uuid.uuid4().hex}"
+                upload = {"key": key, "name": part.filename}
+                info = blobs.write(key, _chunks(part.stream), max_bytes=limit)
+                upload.update(size=info.size, sha256=info.sha256)
+            else:  # an empty file input, or a file part nobody asked for
+                _drain(part.stream)
+    except BlobTooLarge:
+        raise too_large(limit)
+    except falcon.MediaMalformedError as exc:
+        _discard(blobs, upload)
+        raise ValidationFailed({"detail": f"Multipart form parse error - {exc.description}"})
+    except BaseException:
+        _discard(blobs, upload)
+        raise
+    return fields, upload
+
+
+def _discard(blobs: BlobStore, upload):
+    if upload is not None:
+        blobs.delete(upload["key"])
+
+
+@contextmanager
+def request_data(req, blobs: BlobStore, file_field: str, limit: int):
+    """`(fields, upload)` of a JSON, form or multipart body, cleaned as InvenTree's
+    CleanMixin does. The incoming blob is removed when the block ends: by then the service
+    has either placed it elsewhere or refused it."""
+    ctype = (req.content_type or "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        fields, upload = read_form(req, blobs, file_field, limit)
+    else:
+        fields, upload = http.body(req), None
+    try:
+        yield http.clean(fields), upload
+    finally:
+        _discard(blobs, upload)

@@ -1,0 +1,1 @@
+"""The attachments service: files and links attached to InvenTree objects."""

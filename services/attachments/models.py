@@ -1,0 +1,97 @@
+"""The attachments service's tables: projections of its event log (attachments, their tags,
+notes images) and the blob claims that keep storage and rows in step."""
+from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData,
+                        String, Table, delete, insert, update)
+
+from svckit.events import EventStore, Projector, column_values
+
+metadata = MetaData()
+
+attachments = Table(
+    "attachment", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("model_type", String(100), nullable=False),
+    Column("model_id", BigInteger, nullable=False),
+    Column("file_key", String(500), nullable=True, unique=True),  # blob key, None for links
+    Column("file_size", BigInteger, nullable=False, default=0),
+    Column("sha256", String(64), nullable=True),
+    Column("link", String(200), nullable=True),
+    Column("comment", String(250), nullable=False, default=""),
+    Column("upload_date", Date, nullable=False),
+    Column("upload_user", Integer, nullable=True),
+    Column("upload_id", String(100), nullable=True, unique=True),  # the claim-check key
+    Column("metadata", JSON, nullable=True),
+)
+Index("ix_attachment_target", attachments.c.model_type, attachments.c.model_id)
+
+attachment_tags = Table(
+    "attachment_tag", metadata,
+    Column("attachment_id", Integer, primary_key=True, autoincrement=False),
+    Column("tag", String(100), primary_key=True),
+)
+Index("ix_attachment_tag", attachment_tags.c.tag)
+
+notes_images = Table(
+    "notes_image", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("file_key", String(500), nullable=False, unique=True),
+    Column("user_id", Integer, nullable=True),
+    Column("date", DateTime, nullable=False),
+    Column("model_type", String(100), nullable=True),
+    Column("model_id", BigInteger, nullable=True),
+    Column("upload_id", String(100), nullable=True, unique=True),
+)
+
+# Not projected (operational state, like the relay lease): a claim reserves a blob key
+# while a file is being placed there, and marks a key whose blob must go once no row
+# refers to it. Whoever deletes the claim row (the commit of the upload, or the sweeper)
+# decides the blob's fate, so the two can never both act on one key.
+blob_claims = Table(
+    "blob_claim", metadata,
+    Column("key", String(500), primary_key=True),
+    Column("due", DateTime, nullable=False),  # when the sweeper may delete an unused blob
+)
+
+projector = Projector([attachment_tags, attachments, notes_images])
+store = EventStore("attachments", metadata, projector)
+
+
+def _id(e) -> int:
+    return int(e["stream_id"])
+
+
+def _set_tags(s, pk: int, tags):
+    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == pk))
+    for tag in dict.fromkeys(tags or ()):
+        s.execute(insert(attachment_tags).values(attachment_id=pk, tag=tag))
+
+
+@projector.on("attachment.uploaded", "attachment.linked")
+def _created(s, e):
+    values = column_values(attachments, e["payload"])
+    tags = values.pop("tags", [])
+    s.execute(insert(attachments).values(id=_id(e), **values))
+    _set_tags(s, _id(e), tags)
+
+
+@projector.on("attachment.updated", "attachment.renamed")
+def _updated(s, e):
+    values = column_values(attachments, e["payload"])
+    values.pop("previous_key", None)
+    if "tags" in values:
+        _set_tags(s, _id(e), values.pop("tags"))
+    if values:
+        s.execute(update(attachments).where(attachments.c.id == _id(e)).values(**values))
+
+
+@projector.on("attachment.deleted")
+def _deleted(s, e):
+    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == _id(e)))
+    s.execute(delete(attachments).where(attachments.c.id == _id(e)))
+
+
+@projector.on("notes_image.uploaded")
+def _image_uploaded(s, e):
+    values = column_values(notes_images, e["payload"])
+    values.setdefault("date", e["created"])
+    s.execute(insert(notes_images).values(id=_id(e), **values))

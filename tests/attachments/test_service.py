@@ -1,0 +1,346 @@
+"""The attachments service's entrypoints against a real database (SQLite and PostgreSQL) and
+a real blob store on disk; the gateway's part (multipart, downloads) is in tests/e2e."""
+import hashlib
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select, update
+
+from services.attachments import models
+from services.attachments.service import Service
+from svckit.blobstore import LocalBlobStore
+from svckit.context import Caller
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.events import utcnow
+from tests.helpers import STAFF, USER
+
+PART_EDITOR = Caller(user_id=5, username="editor", roles={"part": ["view", "change"]})
+PART_DELETER = Caller(user_id=6, username="remover",
+                      roles={"part": ["view", "change", "delete"]})
+
+
+class Users:
+    def user_details(self, pks):
+        return {str(p): {"pk": p, "username": f"user{p}", "first_name": "", "last_name": "",
+                         "email": ""} for p in pks}
+
+
+@pytest.fixture
+def db(make_db):
+    return make_db(models.metadata)
+
+
+@pytest.fixture
+def blobs(tmp_path):
+    return LocalBlobStore(tmp_path / "media")
+
+
+@pytest.fixture
+def svc(db, blobs):
+    def make(caller=STAFF):
+        worker = worker_factory(Service, db=db, caller=caller, users=Users())
+        worker.blobs = blobs
+        return worker
+    return make
+
+
+def checked_in(blobs, data: bytes, name="file.txt") -> dict:
+    """What the gateway hands over after streaming an upload into the store."""
+    key = f"incoming/{uuid.uuid4().hex}"
+    info = blobs.write(key, [data])
+    return {"key": key, "name": name, "size": info.size, "sha256": info.sha256}
+
+
+def stored(blobs) -> list[str]:
+    return sorted(key for key, _ in blobs.list(""))
+
+
+def test_upload_places_the_file_and_records_it(svc, blobs):
+    upload = checked_in(blobs, b"hello world 123", "r####at report.pdf")
+    made = svc(PART_EDITOR).create_attachment(
+        data={"model_type": "part", "model_id": "1", "comment": "Spec", "tags": '["a","b"]'},
+        upload=upload)
+    assert made == {"pk": 1, "attachment": "/media/attachments/part/1/rat_report.pdf",
+                    "filename": "rat_report.pdf", "link": None, "comment": "Spec",
+                    "upload_date": utcnow().date().isoformat(), "upload_user": 5,
+                    "user_detail": Users().user_details([5])["5"], "file_size": 15,
+                    "model_type": "part", "model_id": 1, "tags": ["a", "b"]}
+    assert stored(blobs) == ["attachments/part/1/rat_report.pdf"]  # incoming is gone
+    assert b"".join(blobs.read("attachments/part/1/rat_report.pdf")) == b"hello world 123"
+    again = svc(PART_EDITOR).create_attachment(data={"model_type": "part", "model_id": 1},
+                                               upload=upload)
+    assert again["pk"] == 1  # a redelivered request creates nothing twice
+
+
+def test_name_clash_gets_a_suffix_and_never_overwrites(svc, blobs):
+    for body in (b"first", b"second"):
+        svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                upload=checked_in(blobs, body, "same.txt"))
+    first, second = svc().list_attachments(params={})["results"]
+    assert first["filename"] == "same.txt"
+    assert second["filename"].startswith("same_") and second["filename"].endswith(".txt")
+    assert len(second["filename"]) == len("same_.txt") + 7
+    assert b"".join(blobs.read("attachments/part/1/same.txt")) == b"first"
+
+
+def test_svg_is_sanitised_and_hashed_after(svc, blobs, db):
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" onload="alert(1)">'
+           b'<script>alert(2)</script><path d="M0 0h10v10z"/></svg>')
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 2},
+                                   upload=checked_in(blobs, svg, "logo.svg"))
+    body = b"".join(blobs.read("attachments/part/2/logo.svg"))
+    assert b"script" not in body and b"onload" not in body and b"M0 0h10v10z" in body
+    with db.read() as s:
+        digest = s.execute(select(models.attachments.c.sha256)).scalar_one()
+    assert digest == hashlib.sha256(body).hexdigest()
+    assert made["file_size"] == len(body)
+
+
+def test_permissions_come_from_the_target_models_roles(svc, blobs):
+    link = {"model_type": "part", "model_id": 1, "link": "https://example.com/x"}
+    with pytest.raises(PermissionDenied) as denied:
+        svc(USER).create_attachment(data={"model_type": "part", "model_id": 1})
+    assert denied.value.detail == {"detail": "User does not have permission to create or edit "
+                                             "attachments for this model"}  # before Missing file
+    with pytest.raises(PermissionDenied):
+        svc(PART_EDITOR).create_attachment(data={**link, "model_type": "salesorder"})
+    builder = Caller(user_id=7, username="b", roles={"build": ["view", "change"]})
+    assert svc(builder).create_attachment(data={**link, "model_type": "stockitem"})["pk"] == 1
+    pk = svc(PART_EDITOR).create_attachment(data=link)["pk"]
+    with pytest.raises(PermissionDenied):  # moving it to a model the caller may not edit
+        svc(PART_EDITOR).update_attachment(pk=pk, data={"model_type": "build"}, partial=True)
+    with pytest.raises(PermissionDenied) as denied:
+        svc(PART_EDITOR).delete_attachment(pk=pk)
+    assert denied.value.detail == {"detail": "User does not have permission to delete this "
+                                             "attachment"}
+    svc(PART_DELETER).delete_attachment(pk=pk)
+    with pytest.raises(NotFound):
+        svc(USER).get_attachment(pk=pk)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"model_id": 1}, {"model_type": ["This field is required."]}),
+    ({"model_type": "part"}, {"model_id": ["This field is required."]}),
+    ({"model_type": "widget", "model_id": 1}, {"model_type": ['"widget" is not a valid choice.']}),
+    ({"model_type": "part", "model_id": -1},
+     {"model_id": ["Ensure this value is greater than or equal to 0."]}),
+    ({"model_type": "part", "model_id": 1},
+     {"attachment": ["Missing file"], "link": ["Missing external link"]}),
+    ({"model_type": "part", "model_id": 1, "link": "not a url"}, {"link": ["Enter a valid URL."]}),
+    ({"model_type": "part", "model_id": 1, "link": "javascript:alert(1)"},
+     {"link": ["Enter a valid URL."]}),
+    ({"model_type": "part", "model_id": 1, "link": "https://x.org/" + "a" * 200},
+     {"link": ["Ensure this field has no more than 200 characters."]}),
+    ({"model_type": "part", "model_id": 1, "link": "https://x.org", "tags": "[oops"},
+     {"tags": ["Invalid json list. A tag list submitted in string form must be valid json."]}),
+    ({"model_type": "part", "model_id": 1, "link": "https://x.org", "comment": "c" * 251},
+     {"comment": ["Ensure this field has no more than 250 characters."]}),
+    ({"model_type": "part", "model_id": 1, "attachment": "/etc/passwd"},
+     {"attachment": ["The submitted data was not a file. Check the encoding type on the form."]}),
+])
+def test_bad_input_leaves_nothing(svc, blobs, data, expected):
+    with pytest.raises(ValidationFailed) as info:
+        svc().create_attachment(data=data)
+    assert info.value.detail == expected
+    assert svc().list_attachments(params={})["results"] == []
+
+
+def test_bad_uploads_leave_no_row_and_no_file(svc, blobs):
+    cases = [(checked_in(blobs, b"", "empty.txt"), {"attachment": ["The submitted file is empty."]}),
+             (checked_in(blobs, b"x", "bad\x01name.txt"),
+              {"attachment": ["Filename contains control characters"]}),
+             (checked_in(blobs, b"<svg><unclosed", "broken.svg"),
+              {"attachment": ["Invalid SVG file"]})]
+    for upload, expected in cases:
+        with pytest.raises(ValidationFailed) as info:
+            svc().create_attachment(data={"model_type": "part", "model_id": 1}, upload=upload)
+        assert info.value.detail == expected
+        blobs.delete(upload["key"])  # the gateway's part
+    with pytest.raises(ValidationFailed) as info:  # both a file and a link
+        svc().create_attachment(data={"model_type": "part", "model_id": 1,
+                                      "link": "https://x.org"}, upload=checked_in(blobs, b"x"))
+    assert "non_field_errors" in info.value.detail
+    assert svc().list_attachments(params={})["results"] == []
+    with svc().db.read() as s:
+        assert s.execute(select(models.blob_claims)).all() == []
+    assert all(key.startswith("incoming/") for key in stored(blobs))
+
+
+def test_client_save_sends_the_whole_object_back(svc, blobs):
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"abc", "a.txt"))
+    link = svc().create_attachment(data={"model_type": "part", "model_id": 1,
+                                         "link": "https://x.org", "comment": "old"})
+    for obj in (made, link):
+        saved = svc().update_attachment(pk=obj["pk"], data={**obj, "comment": "new",
+                                                            "file_size": 99, "pk": 42},
+                                        partial=True)
+        assert saved == {**obj, "comment": "new"}
+
+
+def test_rename_moves_the_file(svc, blobs, db):
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 3},
+                                   upload=checked_in(blobs, b"abc", "a.txt"))
+    renamed = svc().update_attachment(pk=made["pk"], data={"filename": "b c.txt"}, partial=True)
+    assert renamed["attachment"] == "/media/attachments/part/3/b_c.txt"
+    assert stored(blobs) == ["attachments/part/3/b_c.txt"]
+    for bad, message in (("../x.txt", "Filename must not contain path separators"),
+                         ("..", "Invalid filename")):
+        with pytest.raises(ValidationFailed) as info:
+            svc().update_attachment(pk=made["pk"], data={"filename": bad}, partial=True)
+        assert info.value.detail == {"filename": [message]}
+    link = svc().create_attachment(data={"model_type": "part", "model_id": 3,
+                                         "link": "https://x.org"})
+    with pytest.raises(ValidationFailed) as info:
+        svc().update_attachment(pk=link["pk"], data={"filename": "x.txt"}, partial=True)
+    assert info.value.detail == {"filename": ["Only an uploaded file can be renamed"]}
+    with db.read() as s:
+        types = s.execute(select(models.store.events.c.type)
+                          .where(models.store.events.c.stream_id == str(made["pk"]))).scalars()
+        assert list(types) == ["attachment.uploaded", "attachment.renamed"]
+
+
+def test_replacing_and_removing_the_file(svc, blobs):
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 4},
+                                   upload=checked_in(blobs, b"one", "one.txt"))
+    replaced = svc().update_attachment(pk=made["pk"], data={}, partial=True,
+                                       upload=checked_in(blobs, b"second", "two.txt"))
+    assert replaced["filename"] == "two.txt" and replaced["file_size"] == 6
+    assert stored(blobs) == ["attachments/part/4/two.txt"]
+    with pytest.raises(ValidationFailed):  # removing the file needs a link instead
+        svc().update_attachment(pk=made["pk"], data={"attachment": None}, partial=True)
+    as_link = svc().update_attachment(pk=made["pk"], data={
+        "attachment": None, "link": "https://x.org/doc"}, partial=True)
+    assert as_link["attachment"] is None and as_link["link"] == "https://x.org/doc"
+    assert as_link["file_size"] == 0
+    assert stored(blobs) == []
+
+
+def test_put_needs_the_required_fields(svc):
+    pk = svc().create_attachment(data={"model_type": "part", "model_id": 1,
+                                       "link": "https://x.org", "comment": "keep"})["pk"]
+    with pytest.raises(ValidationFailed) as info:
+        svc().update_attachment(pk=pk, data={"comment": "x"}, partial=False)
+    assert info.value.detail == {"model_type": ["This field is required."],
+                                 "model_id": ["This field is required."]}
+    put = svc().update_attachment(pk=pk, data={"model_type": "build", "model_id": 2},
+                                  partial=False)
+    assert (put["model_type"], put["model_id"], put["comment"]) == ("build", 2, "keep")
+
+
+def test_delete_removes_the_file_after_commit(svc, blobs):
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"abc", "gone.txt"))
+    svc().delete_attachment(pk=made["pk"])
+    assert stored(blobs) == []
+
+
+def test_bulk_delete(svc, blobs):
+    for model_type, model_id in (("part", 1), ("part", 2), ("build", 1)):
+        svc().create_attachment(data={"model_type": model_type, "model_id": model_id},
+                                upload=checked_in(blobs, b"x", f"{model_type}.txt"))
+    with pytest.raises(ValidationFailed) as info:
+        svc(PART_DELETER).bulk_delete_attachments(body={"filters": {"model_id": 1}})
+    assert info.value.detail == {"non_field_errors": [
+        "User does not have permission to delete these attachments"]}
+    for body, message in (({}, ["List of items or filters must be provided for bulk deletion"]),
+                          ({"filters": {"link__startswith": "x"}}, "Invalid filters provided"),
+                          ({"items": [99]}, "No items found to delete")):
+        with pytest.raises(ValidationFailed) as info:
+            svc().bulk_delete_attachments(body=body)
+        assert info.value.detail == {"non_field_errors": message}
+    assert svc(PART_DELETER).bulk_delete_attachments(body={"filters": {"model_type": "part"}}) == 2
+    assert stored(blobs) == ["attachments/build/1/build.txt"]
+    assert svc().bulk_delete_attachments(body={"items": [3]}) == 1
+    assert stored(blobs) == []
+
+
+def test_list_filters_search_ordering_and_paging(svc, blobs):
+    svc().create_attachment(data={"model_type": "part", "model_id": 10, "comment": "Alpha",
+                                  "tags": ["red"]}, upload=checked_in(blobs, b"12345", "big.txt"))
+    svc(PART_EDITOR).create_attachment(data={"model_type": "part", "model_id": 11,
+                                             "link": "https://x.org", "comment": "beta",
+                                             "tags": ["blue", "red"]})
+    svc().create_attachment(data={"model_type": "build", "model_id": 10, "comment": "gamma"},
+                            upload=checked_in(blobs, b"1", "small.txt"))
+
+    def pks(**params):
+        return [r["pk"] for r in svc(USER).list_attachments(params=params)["results"]]
+
+    assert pks(model_type="part") == [1, 2]
+    assert pks(model_type="part", model_id="10") == [1]
+    assert pks(is_link="true") == [2] and pks(is_file="1") == [1, 3]
+    assert pks(is_file="maybe") == [1, 2, 3]
+    assert pks(upload_user="5") == [2]
+    assert pks(tags="blue") == [2] and pks(tags="red") == [1, 2]
+    assert pks(search="ALPHA") == [1] and pks(search="build") == [3]
+    assert pks(ordering="-file_size") == [1, 3, 2]
+    assert pks(ordering="nonsense") == [1, 2, 3]
+    page = svc(USER).list_attachments(params={"limit": "1", "offset": "1"})
+    assert page["count"] == 3 and [r["pk"] for r in page["results"]] == [2]
+    with pytest.raises(ValidationFailed):
+        pks(model_id="abc")
+
+
+def test_metadata_writes_are_for_superusers(svc):
+    pk = svc().create_attachment(data={"model_type": "part", "model_id": 1,
+                                       "link": "https://x.org"})["pk"]
+    assert svc(USER).attachment_metadata(pk=pk) == {"metadata": {}}
+    with pytest.raises(PermissionDenied):
+        svc(PART_EDITOR).set_attachment_metadata(pk=pk, body={"metadata": {"a": 1}},
+                                                 partial=True)
+    svc().set_attachment_metadata(pk=pk, body={"metadata": {"a": 1}}, partial=False)
+    assert svc().set_attachment_metadata(pk=pk, body={"metadata": {"b": 2}}, partial=True) == \
+        {"metadata": {"a": 1, "b": 2}}
+    with pytest.raises(ValidationFailed) as info:
+        svc().set_attachment_metadata(pk=pk, body={"metadata": [1]}, partial=True)
+    assert info.value.detail == {"metadata": ["Metadata must be a python dict object"]}
+
+
+def test_sweep_removes_orphans_only(svc, blobs, db):
+    kept = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"keep", "keep.txt"))
+    stale = checked_in(blobs, b"abandoned upload")
+    fresh = checked_in(blobs, b"still being handed over")
+    blobs.write("attachments/part/9/crashed.txt", [b"placed, never committed"])
+    with db.write() as s:  # a crash between placing a blob and recording it
+        s.execute(models.blob_claims.insert().values(key="attachments/part/9/crashed.txt",
+                                                     due=utcnow() - timedelta(seconds=1)))
+    two_hours_ago = time.time() - 7200
+    os.utime(blobs.local_path(stale["key"]), (two_hours_ago, two_hours_ago))
+    assert svc().sweep() == {"claims": 1, "incoming": 1}
+    assert stored(blobs) == [kept["attachment"][len("/media/"):], fresh["key"]]
+
+
+def test_media_lookup(svc, blobs):
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"%PDF-1.4", "doc.pdf"))
+    info = svc(USER).media_file(key="attachments/part/1/doc.pdf")
+    assert info["size"] == 8 and info["content_type"] == "application/pdf"
+    assert info["filename"] == "doc.pdf" and made["filename"] == "doc.pdf"
+    with pytest.raises(NotFound):
+        svc(USER).media_file(key="attachments/part/1/other.pdf")
+
+
+def test_replay_rebuilds_identical_answers(svc, blobs, db):
+    a = svc().create_attachment(data={"model_type": "part", "model_id": 1, "tags": ["t"]},
+                                upload=checked_in(blobs, b"abc", "a.txt"))
+    b = svc().create_attachment(data={"model_type": "build", "model_id": 2,
+                                      "link": "https://x.org"})
+    svc().update_attachment(pk=a["pk"], data={"filename": "renamed.txt", "comment": "c"},
+                            partial=True)
+    svc().set_attachment_metadata(pk=b["pk"], body={"metadata": {"k": "v"}}, partial=False)
+    c = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                upload=checked_in(blobs, b"zz", "c.txt"))
+    svc().delete_attachment(pk=c["pk"])
+    before = svc().list_attachments(params={})["results"]
+    meta = svc().attachment_metadata(pk=b["pk"])
+    with db.write() as s:
+        s.execute(update(models.attachments).values(comment="corrupted"))
+        models.store.replay(s)
+    assert svc().list_attachments(params={})["results"] == before
+    assert svc().attachment_metadata(pk=b["pk"]) == meta
