@@ -10,12 +10,13 @@ the sweeper removes whatever a crash left behind (services.attachments.placement
 import logging
 from datetime import date
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import select
 
 from svckit import config
-from svckit.blobstore import blob_store_from_settings
+from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
@@ -39,15 +40,25 @@ def _upload_key(upload) -> str:
     return key
 
 
+class Blobs(DependencyProvider):
+    """The process's blob store (an S3 bucket is created if missing)."""
+
+    def setup(self):
+        self.store = blob_store_from_settings()
+        if isinstance(self.store, S3BlobStore):
+            self.store.ensure_bucket()
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
 class Service(ServiceBase):
     name = "attachments"
     db = Store(store, publish_before_reply=True)  # gateway read models hear of it first
     caller: Caller = CallerProvider()
     users = RpcProxy("users")
-
-    def __init__(self):
-        self.blobs = blob_store_from_settings()
-        self.svg_max = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
+    blobs = Blobs()
+    svg_max = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
 
     @property
     def placement(self) -> Placement:

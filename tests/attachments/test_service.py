@@ -42,9 +42,7 @@ def blobs(tmp_path):
 @pytest.fixture
 def svc(db, blobs):
     def make(caller=STAFF):
-        worker = worker_factory(Service, db=db, caller=caller, users=Users())
-        worker.blobs = blobs
-        return worker
+        return worker_factory(Service, db=db, caller=caller, users=Users(), blobs=blobs)
     return make
 
 

@@ -2,6 +2,7 @@
 port, RabbitMQ vhost and data directory, so a running `make run` is not disturbed."""
 import socket
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -18,15 +19,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def vhost():
+@contextmanager
+def own_vhost():
+    """A fresh RabbitMQ vhost (a stack's RPC queues and events are its own)."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     auth = ("guest", "guest")
     requests.put(f"{MANAGEMENT}/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
     requests.put(f"{MANAGEMENT}/permissions/{name}/guest", auth=auth, timeout=10,
                  json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    yield name
-    requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=auth, timeout=10)
+    try:
+        yield name
+    finally:
+        requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def vhost():
+    with own_vhost() as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +73,9 @@ def smtp(tmp_path_factory):
     proc.wait()
 
 
-@pytest.fixture(scope="session")
-def stack(vhost, rates_server, smtp, tmp_path_factory):
-    data = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(data, vhost, rates_server, smtp, **overrides):
+    """Every process of the system, on its own port, vhost and data directory."""
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
@@ -74,7 +84,7 @@ def stack(vhost, rates_server, smtp, tmp_path_factory):
            "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
            "NEWS_FEED_INTERVAL": "0", "INVENTREE_EMAIL_HOST": "127.0.0.1",
            "INVENTREE_EMAIL_PORT": str(smtp.port), "LOGIN_THROTTLE_ATTEMPTS": "50",
-           "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024)}
+           "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024), **overrides}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
     s.data_dir = data
@@ -89,13 +99,24 @@ def stack(vhost, rates_server, smtp, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def admin(stack):
-    """A requests session authenticated with the superuser's token."""
-    token = requests.get(f"{stack.url}/api/user/token/", auth=ADMIN, timeout=10).json()["token"]
+def stack(vhost, rates_server, smtp, tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("stack"), vhost, rates_server, smtp) as s:
+        yield s
+
+
+def token_session(stack, credentials) -> requests.Session:
+    token = requests.get(f"{stack.url}/api/user/token/", auth=credentials, timeout=10).json()["token"]
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     session.base = stack.url
+    session.credentials = credentials
     return session
+
+
+@pytest.fixture(scope="session")
+def admin(stack):
+    """A requests session authenticated with the superuser's token."""
+    return token_session(stack, ADMIN)
 
 
 @pytest.fixture(scope="session")
@@ -118,11 +139,5 @@ def make_user(stack, admin):
             "username": username, "first_name": "", "last_name": "", "email": "",
             "password": password, "is_staff": staff, "groups": groups})
         assert r.status_code == 201, r.text
-        token = requests.get(f"{stack.url}/api/user/token/", auth=(username, password),
-                             timeout=10).json()["token"]
-        session = requests.Session()
-        session.headers["Authorization"] = f"Token {token}"
-        session.base = stack.url
-        session.credentials = (username, password)
-        return session
+        return token_session(stack, (username, password))
     return make
