@@ -26,6 +26,10 @@ READ_ANY = {A: NOAUTH, U: OK, R: OK, S: OK, SU: OK}
 OPEN = {A: OK, U: OK, R: OK, S: OK, SU: OK}
 STAFF_ONLY = {A: NOAUTH, U: DENY, R: DENY, S: OK, SU: OK}
 SUPER_ONLY = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
+# attachments: the target model's role (the role persona holds part:change; staff no roles)
+PART_CHANGE = {A: NOAUTH, U: DENY, R: OK, S: DENY, SU: OK}
+ROLE_DENIED = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
+BULK_DENIED = {A: NOAUTH, U: 400, R: 400, S: 400, SU: OK}  # 400, as InvenTree
 
 CASES = [
     ("GET", "/api/", None, OPEN),
@@ -96,6 +100,21 @@ CASES = [
     ("PATCH", "/api/user/1/", {"first_name": ""}, STAFF_ONLY),
     ("POST", "/api/webhook/unknown/", {}, OPEN),
     ("GET", "/api/auth/user/", None, READ_ANY),
+    ("GET", "/api/attachment/", None, READ_ANY),
+    ("OPTIONS", "/api/attachment/", None, READ_ANY),
+    ("POST", "/api/attachment/", {"model_type": "part", "model_id": 1,
+                                  "link": "https://example.com/{p}"}, PART_CHANGE),
+    ("POST", "/api/attachment/", {"model_type": "salesorder", "model_id": 1,
+                                  "link": "https://example.com/{p}"}, ROLE_DENIED),
+    ("GET", "/api/attachment/{attachment}/", None, READ_ANY),
+    ("PATCH", "/api/attachment/{attachment}/", {"comment": "c"}, PART_CHANGE),
+    ("PATCH", "/api/attachment/{attachment}/", {"model_type": "build"}, ROLE_DENIED),
+    ("GET", "/api/attachment/{attachment}/metadata/", None, READ_ANY),
+    ("PATCH", "/api/attachment/{attachment}/metadata/", {"metadata": {}}, SUPER_ONLY),
+    ("DELETE", "/api/attachment/", {"items": ["{doomed}"]}, BULK_DENIED),
+    ("DELETE", "/api/attachment/{attachment}/", None, ROLE_DENIED),
+    ("GET", "/api/notes-image-upload/", None, READ_ANY),
+    ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
 ]
 
 
@@ -110,7 +129,13 @@ def objects(admin):
     get 404, which is not a refusal)."""
     base = admin.base
     model = admin.get(f"{base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
+    def attachment(comment):
+        return admin.post(f"{base}/api/attachment/", timeout=10, json={
+            "model_type": "part", "model_id": 1, "link": "https://example.com/",
+            "comment": comment}).json()["pk"]
+
     return {
+        "attachment": attachment("acted on"), "doomed": attachment("bulk deleted"),
         "project_code": admin.post(f"{base}/api/project-code/", json={"code": "PERM-OBJ"},
                                    timeout=10).json()["pk"],
         "unit": admin.post(f"{base}/api/units/", json={"name": "permobj", "definition": "meter"},
@@ -119,6 +144,17 @@ def objects(admin):
             "key": 301, "name": "permobj", "label": "P", "logical_key": 10, "model": model,
             "reference_status": "StockStatus"}).json()["pk"],
     }
+
+
+def fill(value, persona, objects):
+    """A body value with `{p}` (the persona) and `{<object>}` (a pk) filled in."""
+    if isinstance(value, list):
+        return [fill(v, persona, objects) for v in value]
+    if not isinstance(value, str):
+        return value
+    if value.startswith("{") and value.strip("{}") in objects:
+        return objects[value.strip("{}")]
+    return value.format(p=persona)
 
 
 @pytest.mark.parametrize("method, path, body, expected", CASES,
@@ -130,7 +166,7 @@ def test_permission_matrix(personas, objects, method, path, body, expected):
         session = personas[persona]
         data = None
         if body is not None:
-            data = {k: (v.format(p=persona) if isinstance(v, str) else v) for k, v in body.items()}
+            data = {k: fill(v, persona, objects) for k, v in body.items()}
         r = session.request(method, f"{session.base}{path}", json=data, timeout=20)
         got = r.status_code
         if (want == OK and got in (401, 403)) or (want != OK and got != want):
