@@ -236,12 +236,19 @@ class LocalBlobStore(BlobStore):
 def _in_new_parent(path: Path, action):
     """Create `path`'s parent directories and run `action`, again if a concurrent `delete`
     pruned the (then empty) directories in between."""
-    for attempt in range(3):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(5):
+        last = attempt == 4
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            # mkdir checks is_dir after a failed os.mkdir: a prune in between lands here
+            if last:
+                raise
+            continue
         try:
             return action()
         except FileNotFoundError:
-            if attempt == 2 or path.parent.is_dir():
+            if last or path.parent.is_dir():
                 raise
 
 

@@ -167,6 +167,26 @@ def test_local_copy_without_hard_links(tmp_path, monkeypatch):
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
+def test_local_write_survives_a_concurrent_prune(tmp_path, monkeypatch):
+    """A delete that prunes the empty parent directories while a write creates them again
+    (mkdir sees the directory, then it is gone) must not fail the write."""
+    store = LocalBlobStore(tmp_path)
+    real_mkdir = os.mkdir
+    raced = []
+
+    def mkdir(path, mode=0o777):
+        if not raced and os.path.basename(path) == "incoming":
+            raced.append(path)
+            real_mkdir(path, mode)
+            os.rmdir(path)  # the prune, between mkdir's failure and its is_dir check
+            raise FileExistsError(errno.EEXIST, "File exists", path)
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    store.write("incoming/x", [b"content"])
+    assert raced and read(store, "incoming/x") == b"content"
+
+
 def test_copy_missing_source(store):
     with pytest.raises(FileNotFoundError):
         store.copy("incoming/none", "attachments/part/2/none")
