@@ -207,8 +207,9 @@ class LocalBlobStore(BlobStore):
         self._prune(path.parent)
 
     def _prune(self, directory: Path) -> None:
-        """Remove `directory` and its ancestors below root while they are empty."""
-        while directory != self.root:
+        """Remove `directory` and its ancestors while they are empty, keeping root and its
+        direct children (`incoming/`, `attachments/`: every upload passes through them)."""
+        while directory != self.root and directory.parent != self.root:
             try:
                 directory.rmdir()
             except OSError:
@@ -233,22 +234,16 @@ class LocalBlobStore(BlobStore):
         return self._path(key)
 
 
-def _in_new_parent(path: Path, action):
+def _in_new_parent(path: Path, action, attempts: int = 5):
     """Create `path`'s parent directories and run `action`, again if a concurrent `delete`
-    pruned the (then empty) directories in between."""
-    for attempt in range(5):
-        last = attempt == 4
+    pruned the (then empty) directories in between: mkdir raises FileExistsError when the
+    directory goes between its own steps, and `action` FileNotFoundError when it goes after."""
+    for attempt in range(1, attempts + 1):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            # mkdir checks is_dir after a failed os.mkdir: a prune in between lands here
-            if last:
-                raise
-            continue
-        try:
             return action()
-        except FileNotFoundError:
-            if last or path.parent.is_dir():
+        except (FileExistsError, FileNotFoundError) as exc:
+            if attempt == attempts or isinstance(exc, FileExistsError) and path.exists():
                 raise
 
 

@@ -11,6 +11,9 @@ PERMISSIONS = ("view", "add", "change", "delete")
 class Caller(BaseModel):
     user_id: int | None = None
     username: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
     is_staff: bool = False
     is_superuser: bool = False
     roles: dict[str, list[str]] = Field(default_factory=dict)
@@ -22,6 +25,15 @@ class Caller(BaseModel):
 
     def has_role(self, role: str, permission: str) -> bool:
         return self.is_superuser or permission in (self.roles.get(role) or ())
+
+    @property
+    def brief(self) -> dict | None:
+        """The user as services render one (`user_detail`), without asking the users
+        service."""
+        if self.user_id is None:
+            return None
+        return {"pk": self.user_id, "username": self.username, "first_name": self.first_name,
+                "last_name": self.last_name, "email": self.email}
 
     @property
     def actor(self) -> str:

@@ -192,12 +192,14 @@ class Service(ServiceBase):
             store.record(s, "attachment", pk,
                          "attachment.uploaded" if key else "attachment.linked", payload,
                          self.caller)
-            return pk
+            # rendered from the projection just written; the uploader is the caller
+            return rules.render(rules.get(s, pk), rules.tags_of(s, [pk]).get(pk, []),
+                                {str(self.caller.user_id): self.caller.brief})
 
-        pk = self._committed(key, write)
+        answer = self._committed(key, write)
         if upload:
             self.blobs.delete(upload["key"])
-        return self.get_attachment(pk)
+        return answer
 
     @rpc
     def update_attachment(self, pk: int, data: dict, partial: bool = False,

@@ -68,7 +68,9 @@ def user_roles(session, user: dict) -> dict[str, list[str]]:
 
 
 def caller_for(session, user: dict, request_id: str = "") -> Caller:
-    data = {"user_id": user["id"], "username": user["username"], "is_staff": user["is_staff"],
+    data = {"user_id": user["id"], "username": user["username"],
+            "first_name": user["first_name"], "last_name": user["last_name"],
+            "email": user["email"], "is_staff": user["is_staff"],
             "is_superuser": user["is_superuser"], "roles": user_roles(session, user)}
     if request_id:
         data["request_id"] = request_id

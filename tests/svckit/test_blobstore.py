@@ -41,9 +41,11 @@ def is_local(store) -> bool:
 
 def leftovers(store) -> list:
     """Everything the store holds: files and directories under a local root (temporary
-    files included); objects anywhere in an S3 bucket and unfinished multipart uploads."""
+    files included) but the top-level directories, which stay; objects anywhere in an S3
+    bucket and unfinished multipart uploads."""
     if is_local(store):
-        return sorted(store.root.rglob("*"))
+        return sorted(p for p in store.root.rglob("*")
+                      if not (p.is_dir() and p.parent == store.root))
     objects = store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
     return [o["Key"] for o in objects] + [u["Key"] for u in uploads]
