@@ -18,7 +18,7 @@ from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 from gateway import http
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
-from gateway.resources import attachments, auth, root, status, system, users
+from gateway.resources import attachments, auth, importer, root, status, system, users
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def _send_error(req, resp, status, detail):
     http.send(resp, detail, status)
     if status == 401:
         resp.set_header("WWW-Authenticate", "Token")
-    elif status == 413:  # do not read the rest of an oversized upload
-        resp.set_header("Connection", "close")
+    elif status == 413 or req.context.get("close_connection"):
+        resp.set_header("Connection", "close")  # do not read the rest of an oversized upload
 
 
 class GatewayApp(falcon.App):
@@ -136,7 +136,7 @@ def create_app(api: Api | None = None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (root, users, auth, status, system, attachments):
+    for module in (root, users, auth, status, system, attachments, importer):
         module.register(app, api)
     app.api = api
     return app

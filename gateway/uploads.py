@@ -14,6 +14,7 @@ CHUNK = 1024 * 1024
 
 
 def too_large(limit: int) -> ApiError:
+    """The default answer to an oversized upload (413); callers may pass their own."""
     return ApiError({"detail": f"Upload exceeds the maximum size of {limit} bytes"}, 413)
 
 
@@ -30,11 +31,14 @@ def _drain(stream):
         pass
 
 
-def read_form(req, blobs: BlobStore, file_field: str, limit: int) -> tuple[dict, dict | None]:
+def read_form(req, blobs: BlobStore, file_field: str, limit: int,
+              too_large=too_large) -> tuple[dict, dict | None]:
     """The text fields of a multipart body (last value wins) and the upload of its
     `file_field` part: `{"key", "name", "size", "sha256"}`, or None when no file came.
-    On any error the incoming blob is already gone."""
+    Past `limit` bytes the error is `too_large(limit)` (the rest of the body is left unread
+    and `req.context.close_connection` set). On any error the incoming blob is already gone."""
     if (req.content_length or 0) > limit + CHUNK:
+        req.context.close_connection = True
         raise too_large(limit)
     fields, upload = {}, None
     try:
@@ -49,6 +53,7 @@ def read_form(req, blobs: BlobStore, file_field: str, limit: int) -> tuple[dict,
             else:  # an empty file input, or a file part nobody asked for
                 _drain(part.stream)
     except BlobTooLarge:
+        req.context.close_connection = True
         raise too_large(limit)
     except falcon.MediaMalformedError as exc:
         _discard(blobs, upload)
@@ -65,13 +70,13 @@ def _discard(blobs: BlobStore, upload):
 
 
 @contextmanager
-def request_data(req, blobs: BlobStore, file_field: str, limit: int):
+def request_data(req, blobs: BlobStore, file_field: str, limit: int, too_large=too_large):
     """`(fields, upload)` of a JSON, form or multipart body, cleaned as InvenTree's
-    CleanMixin does. The incoming blob is removed when the block ends: by then the service
-    has either placed it elsewhere or refused it."""
+    CleanMixin does (`too_large`: as in `read_form`). The incoming blob is removed when the
+    block ends: by then the service has either placed it elsewhere or refused it."""
     ctype = (req.content_type or "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        fields, upload = read_form(req, blobs, file_field, limit)
+        fields, upload = read_form(req, blobs, file_field, limit, too_large)
     else:
         fields, upload = http.body(req), None
     try:

@@ -58,7 +58,7 @@ def build(spec: dict) -> dict:
     for template, resource in app.routes:
         template = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)  # drop field converters
         methods = [m for m in ("get", "post", "put", "patch", "delete")
-                   if hasattr(resource, f"on_{m}")]
+                   if callable(getattr(resource, f"on_{m}", None))]  # as Falcon maps them
         if template == "/api/events/":
             paths[template] = EVENTS_PATH
             continue

@@ -137,15 +137,21 @@ class EventStore:
     def next_stream_id(self, session: Session, stream_type: str) -> int:
         """A fresh integer id for a new aggregate of `stream_type`, never reused after a
         delete (the log keeps old streams). The counter is not projected: replay keeps it."""
+        return self.next_stream_ids(session, stream_type, 1)[0]
+
+    def next_stream_ids(self, session: Session, stream_type: str, count: int) -> range:
+        """`count` consecutive fresh ids (as `next_stream_id`, in one step)."""
         seq = self.sequence
         self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
         current = session.execute(select(seq.c.value).where(seq.c.name == stream_type)
                                   .with_for_update()).scalar()
         if current is None:
-            session.execute(insert(seq).values(name=stream_type, value=1))
-            return 1
-        session.execute(seq.update().where(seq.c.name == stream_type).values(value=current + 1))
-        return current + 1
+            current = 0
+            session.execute(insert(seq).values(name=stream_type, value=count))
+        else:
+            session.execute(seq.update().where(seq.c.name == stream_type)
+                            .values(value=current + count))
+        return range(current + 1, current + count + 1)
 
     def replay(self, session: Session) -> int:
         """Rebuild every projected table from the log; returns the number of events applied."""

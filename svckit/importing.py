@@ -2,7 +2,8 @@
 
 A service that owns importable models exposes four RPC methods (see `ImportTargetMixin`):
 
-- `import_targets()` -> `[{"model_type", "label"}]`: what it can import;
+- `import_targets()` -> `[{"model_type", "label", "serializer", "api_url"}]`: what it can
+  import;
 - `import_fields(model_type)` -> `{field: metadata}`: the writable fields, in the shape of
   DRF's OPTIONS metadata (§1.10), which the importer maps columns against;
 - `import_validate(model_type, rows)` -> `[{"row", "errors"}]`: checks a batch without
@@ -50,6 +51,8 @@ class ImportAdapter:
     fields: dict  # name -> svckit.fields.Field
     validate: Callable  # (session, data, context) -> cleaned data; raises ValidationFailed
     create: Callable  # (session, caller, cleaned, import_key) -> pk
+    serializer: str = ""  # InvenTree's serializer class name (`/api/importer/models/`)
+    api_url: str | None = None  # the model's list URL, if it has one
 
 
 def parse_rows(rows) -> list[ImportRow]:
@@ -78,7 +81,8 @@ class ImportTargets:
             raise ValidationFailed({"model_type": [f"Model type '{model_type}' cannot be imported by this service"]})
 
     def targets(self) -> list[dict]:
-        return [{"model_type": m, "label": a.label} for m, a in self.adapters.items()]
+        return [{"model_type": m, "label": a.label, "serializer": a.serializer,
+                 "api_url": a.api_url} for m, a in self.adapters.items()]
 
     def fields(self, model_type: str) -> dict:
         return describe(self.adapter(model_type).fields, writable_only=True)

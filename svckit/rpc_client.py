@@ -1,8 +1,9 @@
 """RPC client for processes outside nameko (the gateway, probes, CLI tools).
 
 One client per thread (nameko's standalone proxy is not thread-safe), created lazily so a
-forked gunicorn worker makes its own connection; every call has a timeout, and a client
-that timed out is replaced (a late reply must not be read as the answer to the next call).
+forked gunicorn worker makes its own connection; every call has a timeout (the client's, or
+one given for that call), and a client that timed out is replaced (a late reply must not be
+read as the answer to the next call).
 """
 import threading
 
@@ -56,7 +57,9 @@ class RpcClient:
         self._services = {}
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
-             **kwargs):
+             timeout: float | None = None, **kwargs):
+        """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
+        for this call only (a long import, say)."""
         if self._proxy is None:
             try:
                 self._connect()
@@ -67,6 +70,9 @@ class RpcClient:
         self._context["caller"] = (caller or Caller()).model_dump_json()
         if path:
             self._context["path"] = path
+        wait = self.timeout if timeout is None else timeout
+        consumer = self._proxy._reply_listener.queue_consumer  # waits `timeout` for a reply
+        consumer.timeout = wait
         try:
             return getattr(self._service(service), method)(**kwargs)
         except ApiError:
@@ -74,7 +80,7 @@ class RpcClient:
         except RpcTimeout:
             self.close()
             raise ServiceUnavailable(
-                {"detail": f"The {service} service did not answer within {self.timeout:g} s"})
+                {"detail": f"The {service} service did not answer within {wait:g} s"})
         except UnknownService:
             raise ServiceUnavailable({"detail": f"The {service} service is not running"})
         except RemoteError as exc:
@@ -82,6 +88,8 @@ class RpcClient:
         except (OSError, ConnectionError) as exc:
             self.close()
             raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+        finally:
+            consumer.timeout = self.timeout
 
 
 class ThreadLocalRpc:
@@ -98,5 +106,5 @@ class ThreadLocalRpc:
             client = self._local.client = RpcClient(self.amqp_uri, self.timeout)
         return client
 
-    def call(self, service, method, caller=None, path="", **kwargs):
-        return self.client().call(service, method, caller, path, **kwargs)
+    def call(self, service, method, caller=None, path="", timeout=None, **kwargs):
+        return self.client().call(service, method, caller, path, timeout, **kwargs)

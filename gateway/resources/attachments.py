@@ -66,7 +66,8 @@ class NotesImageList(ListResource):
 
 class Media(Resource):
     """`/media/<path>`: a stored file, for a token or session (never basic auth, as
-    InvenTree's AuthRequiredMiddleware), with Range support."""
+    InvenTree's AuthRequiredMiddleware), with Range support. Keys under `import/` (data
+    files) are the importer service's, all others the attachments service's."""
 
     auth = "none"
 
@@ -77,7 +78,8 @@ class Media(Resource):
             resp.content_type = "text/plain"
             resp.text = "Unauthorized"
             return
-        info = self.app.rpc.call("attachments", "media_file", caller, req.path, key=path)
+        service = "importer" if path.startswith("import/") else "attachments"
+        info = self.app.rpc.call(service, "media_file", caller, req.path, key=path)
         send_blob(req, resp, self.app.blobs, info)
 
     on_head = on_get

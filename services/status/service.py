@@ -12,7 +12,7 @@ from .models import custom_states, receipts, store
 
 IMPORTS = ImportTargets({
     "inventreecustomuserstatemodel": ImportAdapter(
-        label="Custom State", fields=customstates.FIELDS,
+        label="Custom State", fields=customstates.FIELDS, serializer="CustomStateSerializer",
         validate=lambda session, data, _context: customstates.check(session, data),
         create=lambda session, caller, cleaned, key:
             customstates.create_checked(session, caller, cleaned, key)["pk"]),

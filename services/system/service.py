@@ -473,12 +473,13 @@ def _validate_project_code(session, data, context):
 
 Service.IMPORTS = ImportTargets({
     "customunit": ImportAdapter(
-        label="Custom Unit", fields=units.FIELDS,
+        label="Custom Unit", fields=units.FIELDS, serializer="CustomUnitSerializer",
         validate=lambda session, data, _context: customunits.check(session, data),
         create=lambda session, caller, cleaned, key:
             customunits.create(session, caller, cleaned, key)),
     "projectcode": ImportAdapter(
         label="Project Code", fields=projectcodes.FIELDS, validate=_validate_project_code,
+        serializer="ProjectCodeSerializer", api_url="/api/project-code/",
         create=lambda session, caller, cleaned, key:
             projectcodes.create(session, caller, cleaned, key)),
 }, receipts)

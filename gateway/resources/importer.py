@@ -1,0 +1,92 @@
+"""The data importer (importer service, §13): sessions, their column mappings and rows, and
+the importable models.
+
+A session's data file reaches the service by claim check (gateway.uploads), like attachment
+files, but an oversized one is InvenTree's 400 on `data_file`. Reading a data file and
+accepting rows may take long, so those calls wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is
+cached in the gateway.
+"""
+from gateway import http
+from gateway.uploads import request_data
+from svckit import config
+from svckit.errors import ValidationFailed
+
+from .base import BulkDeleteMixin, DetailResource, ListResource, Resource
+
+MAX_BYTES = config.setting("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, int)
+RPC_TIMEOUT = config.setting("IMPORT_RPC_TIMEOUT", 300, float)
+
+
+def too_large(limit: int) -> ValidationFailed:
+    return ValidationFailed({"data_file": ["Data file exceeds maximum size limit"]})
+
+
+class SessionWrites:
+    service, name, options_method = "importer", "session", "session_options"
+
+    def submit(self, req, method: str, **kwargs):
+        """`method(data=<text fields>, **kwargs)`, plus `upload=<claim check>` (and the long
+        timeout) when a data file came."""
+        with request_data(req, self.app.blobs, "data_file", MAX_BYTES,
+                          too_large=too_large) as (data, upload):
+            if upload is not None:
+                kwargs.update(upload=upload, timeout=RPC_TIMEOUT)
+            return self.call(req, self.service, method, data=data, **kwargs)
+
+
+class SessionList(SessionWrites, BulkDeleteMixin, ListResource):
+    def on_post(self, req, resp):
+        http.send(resp, self.submit(req, "create_session", upload=None, timeout=RPC_TIMEOUT),
+                  201)
+
+
+class SessionDetail(SessionWrites, DetailResource):
+    def _update(self, req, resp, id, partial):
+        http.send(resp, self.submit(req, "update_session", pk=http.int_id(id), partial=partial))
+
+
+class SessionAcceptFields(Resource):
+    def on_post(self, req, resp, id):
+        http.send(resp, self.call(req, "importer", "accept_fields", pk=http.int_id(id)))
+
+
+class SessionAcceptRows(Resource):
+    def on_post(self, req, resp, id):
+        pk = http.int_id(id)
+        body = http.clean(http.body(req))
+        http.send(resp, self.call(req, "importer", "accept_rows", pk=pk, body=body,
+                                  timeout=RPC_TIMEOUT), 201)
+
+
+class ColumnMappingList(ListResource):
+    service, name, options_method = "importer", "column_mapping", "column_mapping_options"
+
+
+class ColumnMappingDetail(DetailResource):
+    service, name, options_method = "importer", "column_mapping", "column_mapping_options"
+    on_delete = None  # mappings go with their session (405)
+
+
+class RowList(BulkDeleteMixin, ListResource):
+    service, name, options_method = "importer", "row", "row_options"
+
+
+class RowDetail(DetailResource):
+    service, name, options_method = "importer", "row", "row_options"
+
+
+class ImportableModels(Resource):
+    def on_get(self, req, resp):
+        http.send(resp, self.call(req, "importer", "importable_models"))
+
+
+def register(app, api):
+    app.add_route("/api/importer/session/", SessionList(api))
+    app.add_route("/api/importer/session/{id}/", SessionDetail(api))
+    app.add_route("/api/importer/session/{id}/accept_fields/", SessionAcceptFields(api))
+    app.add_route("/api/importer/session/{id}/accept_rows/", SessionAcceptRows(api))
+    app.add_route("/api/importer/column-mapping/", ColumnMappingList(api))
+    app.add_route("/api/importer/column-mapping/{id}/", ColumnMappingDetail(api))
+    app.add_route("/api/importer/row/", RowList(api))
+    app.add_route("/api/importer/row/{id}/", RowDetail(api))
+    app.add_route("/api/importer/models/", ImportableModels(api))

@@ -1,0 +1,172 @@
+"""The importer's tables: projections of its event log (sessions, their column mappings and
+rows) and the processing state that lets a background job resume after a crash.
+
+Row events come in batches (one `import_row.validated` event per batch of parsed rows, one
+`import_row.completed` per batch created in the target service), so a million-row import
+is a few thousand events, not millions.
+"""
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String,
+                        Table, delete, func, insert, select, update)
+
+from svckit.events import EventStore, Projector, column_values
+
+metadata = MetaData()
+
+sessions = Table(
+    "import_session", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("data_file", String(500), nullable=False),  # blob key under import/
+    Column("file_format", String(10), nullable=False),
+    Column("model_type", String(100), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("user_id", Integer, nullable=True),
+    Column("user_detail", JSON, nullable=True),  # the creator as they were at creation
+    Column("field_defaults", JSON, nullable=False),
+    Column("field_overrides", JSON, nullable=False),
+    Column("field_filters", JSON, nullable=False),
+    Column("available_fields", JSON, nullable=False),  # the target's fields at creation
+    Column("headers", JSON, nullable=False),  # raw header cells (rows are keyed by them)
+    Column("columns", JSON, nullable=False),  # display names
+    Column("file_rows", Integer, nullable=False, default=0),  # non-empty data rows in the file
+    Column("row_count", Integer, nullable=False, default=0),
+    Column("completed_row_count", Integer, nullable=False, default=0),
+    Column("next_index", Integer, nullable=False, default=0),  # parsing resumes here
+    Column("accepted_by", JSON, nullable=True),  # the caller whose accepted rows are created
+    Column("error", String(1000), nullable=True),  # why processing stopped, if it did
+)
+
+column_maps = Table(
+    "import_column_map", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("session_id", Integer, nullable=False, index=True),
+    Column("field", String(100), nullable=False),
+    Column("column", String(250), nullable=False, default=""),
+    Column("label", String(250), nullable=False, default=""),
+    Column("description", String(1000), nullable=False, default=""),
+)
+
+rows = Table(
+    "import_row", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("session_id", Integer, nullable=False),
+    Column("row_index", Integer, nullable=False),
+    Column("row_data", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("errors", JSON, nullable=True),
+    Column("valid", Boolean, nullable=False, default=False),
+    Column("complete", Boolean, nullable=False, default=False),
+    Column("accepted", Boolean, nullable=False, default=False),  # waiting to be created
+    Column("target_pk", Integer, nullable=True),
+)
+Index("ix_import_row_session", rows.c.session_id, rows.c.row_index)
+Index("ix_import_row_pending", rows.c.accepted, rows.c.session_id)  # few are accepted
+
+# Not projected: which process is working on which session (like the relay lease)
+job_leases = Table(
+    "import_job_lease", metadata,
+    Column("session_id", Integer, primary_key=True, autoincrement=False),
+    Column("owner", String(100), nullable=False),
+    Column("until", DateTime, nullable=False),
+)
+
+projector = Projector([column_maps, rows, sessions])
+store = EventStore("importer", metadata, projector)
+
+
+def _id(e) -> int:
+    return int(e["stream_id"])
+
+
+def _bump(s, pk: int, **deltas):
+    s.execute(update(sessions).where(sessions.c.id == pk).values(
+        **{name: getattr(sessions.c, name) + delta for name, delta in deltas.items()}))
+
+
+def _recount(s, pk: int):
+    total, done = s.execute(select(func.count(), func.count().filter(rows.c.complete))
+                            .where(rows.c.session_id == pk)).one()
+    s.execute(update(sessions).where(sessions.c.id == pk).values(
+        row_count=total, completed_row_count=done))
+
+
+@projector.on("import_session.created")
+def _created(s, e):
+    values = column_values(sessions, e["payload"])
+    mappings = values.pop("column_mappings")
+    values.setdefault("timestamp", e["created"])
+    s.execute(insert(sessions).values(id=_id(e), **values))
+    if mappings:
+        s.execute(insert(column_maps), [dict(m, session_id=_id(e)) for m in mappings])
+
+
+@projector.on("import_session.updated", "import_session.processed",
+              "import_session.completed", "import_session.failed")
+def _updated(s, e):
+    values = column_values(sessions, e["payload"])
+    if values:
+        s.execute(update(sessions).where(sessions.c.id == _id(e)).values(**values))
+
+
+@projector.on("import_session.fields_accepted")
+def _fields_accepted(s, e):
+    s.execute(delete(rows).where(rows.c.session_id == _id(e)))
+    s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
+        status=e["payload"]["status"], row_count=0, completed_row_count=0, next_index=0,
+        error=None))
+
+
+@projector.on("column_mapping.updated")
+def _mapping_updated(s, e):
+    p = e["payload"]
+    s.execute(update(column_maps).where(column_maps.c.id == p["id"]).values(column=p["column"]))
+
+
+@projector.on("import_row.validated")
+def _validated(s, e):
+    batch = e["payload"]["rows"]
+    if batch:
+        s.execute(insert(rows), [dict(r, session_id=_id(e), complete=False, accepted=False)
+                                 for r in batch])
+    s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
+        next_index=e["payload"]["next_index"], row_count=sessions.c.row_count + len(batch)))
+
+
+@projector.on("import_row.updated")
+def _row_updated(s, e):
+    p = e["payload"]
+    s.execute(update(rows).where(rows.c.id == p["id"]).values(
+        data=p["data"], errors=p["errors"], valid=p["valid"]))
+
+
+@projector.on("import_row.deleted")
+def _rows_deleted(s, e):
+    s.execute(delete(rows).where(rows.c.id.in_(e["payload"]["ids"])))
+    _recount(s, _id(e))
+
+
+@projector.on("import_row.accepted")
+def _accepted(s, e):
+    s.execute(update(rows).where(rows.c.id.in_(e["payload"]["ids"])).values(accepted=True))
+    s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
+        accepted_by=e["payload"]["accepted_by"]))
+
+
+@projector.on("import_row.completed")
+def _completed(s, e):
+    done, failed = e["payload"]["rows"], e["payload"].get("failed", [])
+    for r in done:
+        s.execute(update(rows).where(rows.c.id == r["id"]).values(
+            complete=True, accepted=False, target_pk=r["pk"], errors=None))
+    for r in failed:
+        s.execute(update(rows).where(rows.c.id == r["id"]).values(
+            accepted=False, valid=False, errors=r["errors"]))
+    if done:
+        _bump(s, _id(e), completed_row_count=len(done))
+
+
+@projector.on("import_session.deleted")
+def _deleted(s, e):
+    s.execute(delete(rows).where(rows.c.session_id == _id(e)))
+    s.execute(delete(column_maps).where(column_maps.c.session_id == _id(e)))
+    s.execute(delete(sessions).where(sessions.c.id == _id(e)))

@@ -1,0 +1,257 @@
+"""The background side of an import, resumable after a crash at any point.
+
+Parsing (status 20): the file is read from `next_index` on, in batches; each batch is
+validated by the target service and then written as one `import_row.validated` event that
+also moves `next_index`, so a restart continues after the last committed batch. The last
+batch also moves the session to status 30.
+
+Creating: rows accepted through the API are sent to the target's `import_create` in
+batches, each row with the key `importer:<session>:<row>`; the target answers the pk it
+recorded for a key it has seen, so a batch retried after a crash creates nothing twice.
+The answers are one `import_row.completed` event per batch; when every row is complete the
+session moves to status 40.
+
+One process works on a session at a time (a lease in `import_job_lease`); every batch's
+transaction checks that it still holds it.
+"""
+import logging
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select, update
+
+from svckit import config
+from svckit.blobstore import BlobStore
+from svckit.context import Caller
+from svckit.events import utcnow
+
+from . import datafile
+from .models import column_maps, job_leases, rows, sessions, store
+from .sessions import COMPLETE, IMPORTING, MAPPING, PROCESSING, extract, serializer_data
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 120
+
+
+class LeaseLost(Exception):
+    """Another process took over the session (this one stalled past its lease)."""
+
+
+def import_key(session_id: int, row_id: int) -> str:
+    return f"importer:{session_id}:{row_id}"
+
+
+class Processor:
+    def __init__(self, db, blobs: BlobStore, targets, owner: str, stopping=lambda: False):
+        self.db = db
+        self.blobs = blobs
+        self.targets = targets
+        self.owner = owner
+        self.stopping = stopping
+        self.batch_size = config.setting("IMPORT_BATCH_ROWS", 1000, int)
+
+    # ------------------------------------------------------------ scheduling
+
+    def pending(self) -> list[int]:
+        """Sessions with work: being parsed, or with accepted rows not yet created."""
+        with self.db.read() as s:
+            parsing = s.execute(select(sessions.c.id).where(
+                sessions.c.status == IMPORTING)).scalars().all()
+            creating = s.execute(select(rows.c.session_id).where(rows.c.accepted.is_(True))
+                                 .distinct()).scalars().all()
+        return sorted(set(parsing) | set(creating))
+
+    def run(self) -> bool:
+        """Work on every pending session this process can lease; True if there may be more."""
+        worked = False
+        for session_id in self.pending():
+            if self.stopping():
+                return False
+            if not self._take_lease(session_id):
+                continue
+            try:
+                worked |= self.process(session_id)
+            except LeaseLost:
+                log.warning("import session %s: lease lost, leaving it to its new owner",
+                            session_id)
+            finally:
+                self._release_lease(session_id)
+        return worked and not self.stopping()
+
+    def process(self, session_id: int) -> bool:
+        """Parse and/or create for one session; True if it did anything."""
+        with self.db.read() as s:
+            status = s.execute(select(sessions.c.status).where(
+                sessions.c.id == session_id)).scalar()
+        if status is None:
+            return False
+        did = False
+        if status == IMPORTING:
+            did = self.parse(session_id)
+        return self.create(session_id) or did
+
+    # ------------------------------------------------------------ leases
+
+    def _take_lease(self, session_id: int) -> bool:
+        now = utcnow()
+        with self.db.write(notify=False) as s:
+            lease = s.execute(select(job_leases).where(
+                job_leases.c.session_id == session_id)).mappings().first()
+            until = now + timedelta(seconds=LEASE_SECONDS)
+            if lease is None:
+                s.execute(insert(job_leases).values(session_id=session_id, owner=self.owner,
+                                                    until=until))
+                return True
+            if lease["owner"] != self.owner and lease["until"] > now:
+                return False
+            s.execute(update(job_leases).where(job_leases.c.session_id == session_id)
+                      .values(owner=self.owner, until=until))
+            return True
+
+    def _hold_lease(self, s, session_id: int):
+        """Inside a batch's transaction: still ours? Then extend it."""
+        renewed = s.execute(update(job_leases).where(
+            job_leases.c.session_id == session_id, job_leases.c.owner == self.owner)
+            .values(until=utcnow() + timedelta(seconds=LEASE_SECONDS))).rowcount
+        if not renewed:
+            raise LeaseLost()
+
+    def _release_lease(self, session_id: int):
+        with self.db.write(notify=False) as s:
+            s.execute(delete(job_leases).where(job_leases.c.session_id == session_id,
+                                               job_leases.c.owner == self.owner))
+
+    # ------------------------------------------------------------ parsing
+
+    def parse(self, session_id: int) -> bool:
+        with self.db.read() as s:
+            session = dict(s.execute(select(sessions).where(
+                sessions.c.id == session_id)).mappings().one())
+            mapping = {m.field: m.column for m in s.execute(select(column_maps).where(
+                column_maps.c.session_id == session_id)) if m.column}
+        service = self.targets.service_for(session["model_type"])
+        rename = dict(zip(session["headers"], session["columns"]))
+        batch: list[tuple[int, dict]] = []
+        start = session["next_index"]
+        with LocalCopy(self.blobs, session["data_file"]) as path:
+            try:
+                for index, cells in datafile.rows(path, session["file_format"],
+                                                  session["headers"], start=start):
+                    batch.append((index, {rename.get(k, k): v for k, v in cells.items()}))
+                    if len(batch) >= self.batch_size:
+                        start = self._store(session, mapping, service, batch, start, index + 1)
+                        batch = []
+                        if self.stopping():
+                            return True
+            except datafile.DataFileError as exc:  # the file changed since it was scanned
+                self._fail(session_id, str(exc))
+                return True
+        self._store(session, mapping, service, batch, start, None)
+        return True
+
+    def _store(self, session: dict, mapping: dict, service: str, batch, start: int,
+               next_index: int | None) -> int:
+        """Validate a batch in the target and record it; `next_index` None: the last one.
+        Returns where the next batch starts."""
+        fields = session["available_fields"]
+        data = [extract(cells, mapping, fields, session["field_defaults"],
+                        session["field_overrides"]) for _, cells in batch]
+        errors = {}
+        if batch:
+            answer = self.targets.call(service, "import_validate",
+                                       model_type=session["model_type"],
+                                       rows=[{"row": index, "data": serializer_data(session, d)}
+                                             for (index, _), d in zip(batch, data)])
+            errors = {item["row"]: item["errors"] for item in answer}
+        end = next_index if next_index is not None else (batch[-1][0] + 1 if batch else start)
+        with self.db.write() as s:
+            self._hold_lease(s, session["id"])
+            current = s.execute(select(sessions.c.next_index, sessions.c.status).where(
+                sessions.c.id == session["id"])).one()
+            if current.status != IMPORTING or current.next_index != start:
+                raise LeaseLost()  # someone else moved it on (or the fields were re-accepted)
+            ids = store.next_stream_ids(s, "import_row", len(batch)) if batch else []
+            payload_rows = [{"id": pk, "row_index": index, "row_data": cells, "data": d,
+                             "errors": errors.get(index) or None,
+                             "valid": not errors.get(index)}
+                            for pk, (index, cells), d in zip(ids, batch, data)]
+            store.record(s, "import_session", session["id"], "import_row.validated",
+                         {"rows": payload_rows, "next_index": end})
+            if next_index is None:
+                store.record(s, "import_session", session["id"], "import_session.processed",
+                             {"status": PROCESSING})
+        return end
+
+    def _fail(self, session_id: int, message: str):
+        with self.db.write() as s:
+            self._hold_lease(s, session_id)
+            store.record(s, "import_session", session_id, "import_session.failed",
+                         {"status": MAPPING, "error": message[:1000]})
+
+    # ------------------------------------------------------------ creating
+
+    def create(self, session_id: int) -> bool:
+        did = False
+        while not self.stopping():
+            with self.db.read() as s:
+                session = dict(s.execute(select(sessions).where(
+                    sessions.c.id == session_id)).mappings().one())
+                pending = s.execute(select(rows.c.id, rows.c.data).where(
+                    rows.c.session_id == session_id, rows.c.accepted.is_(True))
+                    .order_by(rows.c.id).limit(self.batch_size)).all()
+            if not pending:
+                return did
+            did = True
+            caller = Caller(**(session["accepted_by"] or {}))
+            answer = self.targets.call(
+                self.targets.service_for(session["model_type"]), "import_create",
+                caller=caller, model_type=session["model_type"],
+                rows=[{"row": pk, "data": serializer_data(session, data),
+                       "key": import_key(session_id, pk)} for pk, data in pending])
+            done = [{"id": a["row"], "pk": a["pk"]} for a in answer if not a["errors"]]
+            failed = [{"id": a["row"], "errors": a["errors"]} for a in answer if a["errors"]]
+            with self.db.write() as s:
+                self._hold_lease(s, session_id)
+                store.record(s, "import_session", session_id, "import_row.completed",
+                             {"rows": done, "failed": failed}, caller)
+                check_complete(s, session_id, caller)
+        return did
+
+
+class LocalCopy:
+    """A readable local path for a blob: the file itself for local storage, else a
+    temporary download removed afterwards."""
+
+    def __init__(self, blobs: BlobStore, key: str):
+        self.blobs, self.key, self.temp = blobs, key, None
+
+    def __enter__(self) -> Path:
+        path = self.blobs.local_path(self.key)
+        if path is not None:
+            return path
+        fd, name = tempfile.mkstemp(prefix="import-", dir=config.data_dir())
+        self.temp = Path(name)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in self.blobs.read(self.key):
+                out.write(chunk)
+        return self.temp
+
+    def __exit__(self, *exc):
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+
+
+def check_complete(s, session_id: int, caller=None) -> bool:
+    """InvenTree's `check_complete()`: a processed session whose rows are all complete is
+    complete (status 40)."""
+    row = s.execute(select(sessions.c.status, sessions.c.row_count,
+                           sessions.c.completed_row_count).where(
+        sessions.c.id == session_id)).first()
+    if row is None or row.status != PROCESSING or row.completed_row_count < row.row_count:
+        return False
+    store.record(s, "import_session", session_id, "import_session.completed",
+                 {"status": COMPLETE}, caller)
+    return True
+

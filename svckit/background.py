@@ -1,0 +1,99 @@
+"""Background work inside a nameko service: an entrypoint that runs its method in a worker
+every `interval` seconds, at once when nudged, and again at once while the method reports
+more work. Workers get dependencies as any entrypoint's do (database, RPC proxies), and
+`stopping()` tells a long job to return so the service can stop.
+
+    class Service:
+        wake = Nudge()
+
+        @background(interval=5)
+        def work(self) -> bool:      # True: more to do, run again now
+            ...
+
+        @rpc
+        def start_something(self):
+            ...
+            self.wake()
+"""
+import logging
+
+import eventlet
+from eventlet.event import Event
+from nameko.extensions import DependencyProvider, Entrypoint
+
+log = logging.getLogger(__name__)
+
+
+class Background(Entrypoint):
+    def __init__(self, interval: float, **kwargs):
+        self.interval = interval
+        self._stopping = False
+        self._wake = Event()
+        self._done = Event()
+        self._thread = None
+        super().__init__(**kwargs)
+
+    def start(self):
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._stopping = True
+        self.nudge()
+        if self._thread is not None:
+            self._thread.wait()
+
+    def kill(self):
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.kill()
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def nudge(self):
+        if not self._wake.ready():
+            self._wake.send(True)
+
+    def _run(self):
+        more = True  # look for work left over from before a restart at once
+        while not self._stopping:
+            if not more:
+                with eventlet.Timeout(self.interval, False):
+                    self._wake.wait()
+            self._wake = Event()
+            if self._stopping:
+                break
+            self._done = Event()
+            self.container.spawn_worker(self, (), {}, handle_result=self._result)
+            more = self._done.wait()
+
+    def _result(self, worker_ctx, result, exc_info):
+        if exc_info is not None:
+            log.error("background job %s failed", self.method_name, exc_info=exc_info)
+        self._done.send(bool(result) and exc_info is None)
+        return result, exc_info
+
+
+background = Background.decorator
+
+
+class Nudge(DependencyProvider):
+    """A callable that wakes the service's background entrypoints now; its `stopping()`
+    tells whether the service is stopping."""
+
+    def _entrypoints(self):
+        return [e for e in self.container.entrypoints if isinstance(e, Background)]
+
+    def get_dependency(self, worker_ctx):
+        entrypoints = self._entrypoints()
+
+        class Wake:
+            def __call__(self):
+                for entrypoint in entrypoints:
+                    entrypoint.nudge()
+
+            @staticmethod
+            def stopping() -> bool:
+                return any(e.stopping() for e in entrypoints)
+
+        return Wake()

@@ -1,0 +1,341 @@
+"""The importer service's rules against real databases and a real target: the system
+service's import-target entrypoints, called in-process instead of over RabbitMQ."""
+import json
+import uuid
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select
+
+from services.importer import models
+from services.importer.processing import Processor
+from services.importer.service import Service
+from services.importer.targets import KNOWN_MODELS
+from services.system import models as system_models
+from services.system.service import Service as SystemService
+from svckit.blobstore import LocalBlobStore
+from svckit.context import Caller
+from svckit.db import Database
+from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
+from tests.helpers import STAFF, USER
+
+
+class Users:
+    def owners(self, pks):
+        return {}
+
+
+class InProcessTargets:
+    """The TargetClient interface, answered by a real system service worker."""
+
+    def __init__(self, system_db):
+        self.system_db = system_db
+        self.down = False
+        self.calls = []
+
+    def models(self):
+        return {m: {"serializer": KNOWN_MODELS[m], "model_type": m, "service": "system",
+                    "api_url": "/api/project-code/" if m == "projectcode" else None,
+                    "label": m} for m in ("customunit", "projectcode")}
+
+    def service_for(self, model_type):
+        from services.importer.targets import TargetClient
+        return TargetClient.service_for(self, model_type)
+
+    def call(self, service, method, caller=None, timeout=None, **kwargs):
+        if self.down:
+            raise ServiceUnavailable({"detail": "The system service is not running"})
+        self.calls.append(method)
+        worker = worker_factory(SystemService, db=self.system_db, caller=caller or STAFF,
+                                users=Users())
+        return getattr(worker, method)(**kwargs)
+
+
+@pytest.fixture
+def system_db(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'system.sqlite3'}", system_models.metadata)
+    db.create_all()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def env(make_db, system_db, tmp_path):
+    db = make_db(models.metadata)
+    blobs = LocalBlobStore(tmp_path / "media")
+    targets = InProcessTargets(system_db)
+
+    class Wake:
+        def __call__(self):
+            pass
+
+        @staticmethod
+        def stopping():
+            return False
+
+    def svc(caller=STAFF):
+        return worker_factory(Service, db=db, caller=caller, blobs=blobs, targets=targets,
+                              wake=Wake())
+
+    def work():
+        while Processor(db, blobs, targets, "test").run():
+            pass
+
+    def upload(text: str, name="codes.csv") -> dict:
+        key = f"incoming/{uuid.uuid4().hex}"
+        info = blobs.write(key, [text.encode()])
+        return {"key": key, "name": name, "size": info.size, "sha256": info.sha256}
+
+    class Env:
+        pass
+
+    e = Env()
+    e.db, e.blobs, e.targets, e.svc, e.work, e.upload = db, blobs, targets, svc, work, upload
+    e.system_db = system_db
+    return e
+
+
+CODES = "Code,Description,Extra\nPRJ-1,First,x\nPRJ-2,Second,y\n,,\nPRJ-3,Third,z\n"
+
+
+def project_codes(system_db) -> list[tuple]:
+    with system_db.read() as s:
+        return sorted(s.execute(select(system_models.project_codes.c.code,
+                                       system_models.project_codes.c.description)).all())
+
+
+def test_create_maps_columns_and_keeps_the_file(env):
+    made = env.svc().create_session(data={"model_type": "projectcode"},
+                                    upload=env.upload(CODES))
+    assert made["status"] == 10 and made["model_type"] == "projectcode"
+    assert made["columns"] == ["Code", "Description", "Extra"]
+    assert made["data_file"] == "/media/import/codes.csv"
+    assert {m["field"]: m["column"] for m in made["column_mappings"]} == {
+        "code": "Code", "description": "Description", "responsible": ""}
+    assert made["user"] == STAFF.user_id and made["user_detail"]["username"] == "admin"
+    assert made["row_count"] == 0 and made["completed_row_count"] == 0
+    assert [k for k, _ in env.blobs.list("")] == ["import/codes.csv"]  # incoming is gone
+
+
+def test_full_flow_to_complete(env):
+    svc = env.svc()
+    session = svc.create_session(data={"model_type": "projectcode",
+                                       "field_defaults": '{"description": "dflt"}'},
+                                 upload=env.upload(CODES))
+    pk = session["pk"]
+    assert svc.accept_fields(pk)["status"] == 20
+    env.work()
+    session = svc.get_session(pk)
+    assert session["status"] == 30 and session["row_count"] == 3
+    found = svc.list_rows(params={"session": pk})["results"]
+    assert [r["row_index"] for r in found] == [0, 1, 3]  # the empty row is skipped, counted
+    assert found[0]["row_data"] == {"Code": "PRJ-1", "Description": "First", "Extra": "x"}
+    assert found[0]["data"] == {"code": "PRJ-1", "description": "First"}
+    assert all(r["valid"] and r["errors"] is None for r in found)
+    svc.accept_rows(pk, {"rows": [r["pk"] for r in found[:2]]})
+    env.work()
+    assert svc.get_session(pk)["completed_row_count"] == 2
+    assert svc.get_session(pk)["status"] == 30
+    svc.accept_rows(pk, {"rows": [found[2]["pk"]]})
+    env.work()
+    done = svc.get_session(pk)
+    assert done["status"] == 40 and done["completed_row_count"] == 3
+    assert project_codes(env.system_db) == [("PRJ-1", "First"), ("PRJ-2", "Second"),
+                                            ("PRJ-3", "Third")]
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_rows(pk, {"rows": [found[0]["pk"]]})
+    assert exc.value.detail == {"rows": ["Row has already been completed"]}
+
+
+def test_invalid_rows_and_row_edits(env):
+    svc = env.svc()
+    text = "code,description\nDUP,a\nDUP,b\n" + "L" * 60 + ",too long\n"
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    found = svc.list_rows(params={"session": pk})["results"]
+    assert [r["valid"] for r in found] == [True, True, False]
+    assert "code" in found[2]["errors"]
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_rows(pk, {"rows": [found[2]["pk"]]})
+    assert exc.value.detail == {"rows": ["Row contains invalid data"]}
+    fixed = svc.update_row(found[2]["pk"], {"data": {"code": "SHORT"}}, partial=True)
+    assert fixed["valid"] and fixed["errors"] is None and fixed["data"] == {"code": "SHORT"}
+    # both DUP rows validate alone; the second fails when created, and says so
+    svc.accept_rows(pk, {"rows": [r["pk"] for r in found]})
+    env.work()
+    rows = {r["pk"]: r for r in svc.list_rows(params={"session": pk})["results"]}
+    assert rows[found[0]["pk"]]["complete"] and rows[found[2]["pk"]]["complete"]
+    second = rows[found[1]["pk"]]
+    assert not second["complete"] and not second["valid"] and "code" in second["errors"]
+    assert svc.get_session(pk)["status"] == 30
+    svc.delete_row(second["pk"])  # the rest is complete now
+    assert svc.get_session(pk)["status"] == 40
+
+
+def test_creation_is_exactly_once_when_a_batch_is_retried(env):
+    """The target created the rows but the importer died before recording it: the retried
+    batch gets the same pks back and creates nothing twice."""
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    ids = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
+    svc.accept_rows(pk, {"rows": ids})
+    processor = Processor(env.db, env.blobs, env.targets, "test")
+    original = processor.targets.call
+
+    def call_then_crash(service, method, **kwargs):
+        answer = original(service, method, **kwargs)
+        if method == "import_create":
+            raise KeyboardInterrupt("killed after the target committed")
+        return answer
+
+    processor.targets = type("T", (), {"call": staticmethod(call_then_crash),
+                                       "service_for": env.targets.service_for})()
+    with pytest.raises(KeyboardInterrupt):
+        processor.run()
+    assert len(project_codes(env.system_db)) == 3
+    assert svc.get_session(pk)["completed_row_count"] == 0
+    env.work()  # a restarted process takes the (released or expired) lease over
+    assert svc.get_session(pk)["status"] == 40
+    assert len(project_codes(env.system_db)) == 3
+
+
+def test_target_down_leaves_the_session_resumable(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.targets.down = True
+    with pytest.raises(ServiceUnavailable):
+        Processor(env.db, env.blobs, env.targets, "test").run()
+    assert svc.get_session(pk)["status"] == 20
+    env.targets.down = False
+    env.work()
+    assert svc.get_session(pk)["status"] == 30 and svc.get_session(pk)["row_count"] == 3
+
+
+def test_parsing_resumes_after_the_last_committed_batch(env, monkeypatch):
+    monkeypatch.setenv("IMPORT_BATCH_ROWS", "2")
+    svc = env.svc()
+    text = "code\n" + "".join(f"C{i}\n" for i in range(7))
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
+    svc.accept_fields(pk)
+    stops = iter([False, False, True])  # stop after the second batch, as a shutdown would
+    Processor(env.db, env.blobs, env.targets, "a", lambda: next(stops, True)).run()
+    assert svc.get_session(pk)["row_count"] == 4 and svc.get_session(pk)["status"] == 20
+    env.work()
+    found = svc.list_rows(params={"session": pk})["results"]
+    assert [r["row_data"]["code"] for r in found] == [f"C{i}" for i in range(7)]
+    assert svc.get_session(pk)["status"] == 30
+
+
+def test_lease_keeps_a_second_process_away(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    first = Processor(env.db, env.blobs, env.targets, "first")
+    assert first._take_lease(pk)
+    assert not Processor(env.db, env.blobs, env.targets, "second").run()
+    assert svc.get_session(pk)["status"] == 20
+    first._release_lease(pk)
+    env.work()
+    assert svc.get_session(pk)["status"] == 30
+
+
+@pytest.mark.parametrize("data, name, text, detail", [
+    ({"model_type": "projectcode"}, "codes.txt", CODES, {"data_file": [
+        "File extension “txt” is not allowed. Allowed extensions are: csv, xlsx, tsv, json."]}),
+    ({"model_type": "projectcode"}, "codes.csv", "", {"data_file": [
+        "Data file contains no headers"]}),
+    ({"model_type": "nonsense"}, "codes.csv", CODES, {"model_type": [
+        '"nonsense" is not a valid choice.']}),
+    ({"model_type": "part"}, "codes.csv", CODES, {"model_type": [
+        "Model type 'part' cannot be imported here: no running service of this deployment "
+        "serves it"]}),
+    ({"model_type": "projectcode", "field_defaults": "[1, 2]"}, "codes.csv", CODES,
+     {"field_defaults": ["Value must be a valid dictionary object"]}),
+    ({"model_type": "projectcode", "field_overrides": "{bad"}, "codes.csv", CODES,
+     {"field_overrides": ["Value must be a valid dictionary object"]}),
+])
+def test_bad_sessions_leave_nothing(env, data, name, text, detail):
+    with pytest.raises(ValidationFailed) as exc:
+        env.svc().create_session(data=data, upload=env.upload(text, name))
+    assert exc.value.detail == detail
+    assert [k for k, _ in env.blobs.list("import/")] == []
+    assert env.svc().list_sessions(params={})["results"] == []
+
+
+def test_accept_fields_needs_required_fields(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"},
+                            upload=env.upload("name,other\nA,B\n"))["pk"]
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_fields(pk)
+    assert exc.value.detail == {"error": ["Some required fields have not been mapped"],
+                                "fields": ["code"]}
+    mapping = next(m for m in svc.get_session(pk)["column_mappings"] if m["field"] == "code")
+    with pytest.raises(ValidationFailed) as exc:
+        svc.update_column_mapping(mapping["pk"], {"column": "nope"}, partial=True)
+    assert exc.value.detail == {"column": ["Column does not exist in the data file"]}
+    assert svc.update_column_mapping(mapping["pk"], {"column": "name"}, True)["column"] == "name"
+    assert svc.accept_fields(pk)["status"] == 20
+
+
+def test_overrides_and_booleans(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "customunit",
+                                  "field_overrides": {"symbol": "Q"}},
+                            upload=env.upload("name,definition\nqux,10 m\n"))["pk"]
+    assert "symbol" not in {m["field"] for m in svc.get_session(pk)["column_mappings"]}
+    svc.accept_fields(pk)
+    env.work()
+    row = svc.list_rows(params={"session": pk})["results"][0]
+    assert row["data"] == {"name": "qux", "definition": "10 m"} and row["valid"]
+
+
+def test_permissions(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    plain = env.svc(USER)
+    assert plain.get_session(pk)["pk"] == pk  # any user reads any session (InvenTree 264)
+    for call in (lambda: plain.update_session(pk, {"field_defaults": {}}, True),
+                 lambda: plain.delete_session(pk),
+                 lambda: plain.accept_rows(pk, {"rows": [1]})):
+        with pytest.raises(PermissionDenied):
+            call()
+    anonymous = env.svc(Caller())
+    with pytest.raises(Exception) as exc:
+        anonymous.list_sessions(params={})
+    assert type(exc.value).__name__ == "NotAuthenticated"
+
+
+def test_delete_session_removes_rows_and_file(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    assert svc.bulk_delete_sessions({"filters": {"model_type": "projectcode"}}) == 1
+    with pytest.raises(NotFound):
+        svc.get_session(pk)
+    assert svc.list_rows(params={"session": pk})["results"] == []
+    assert list(env.blobs.list("import/")) == []
+
+
+def test_replay_rebuilds_identical_output(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    found = svc.list_rows(params={"session": pk})["results"]
+    svc.update_row(found[1]["pk"], {"data": {"code": "NEW", "description": "n"}}, True)
+    svc.accept_rows(pk, {"rows": [found[0]["pk"]]})
+    env.work()
+    svc.delete_row(found[2]["pk"])
+    before = (svc.list_sessions(params={}), svc.list_rows(params={}),
+              svc.list_column_mappings(params={}))
+    with env.db.write() as s:
+        models.store.replay(s)
+    after = (svc.list_sessions(params={}), svc.list_rows(params={}),
+             svc.list_column_mappings(params={}))
+    assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
