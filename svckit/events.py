@@ -10,7 +10,8 @@ from datetime import date, datetime, timezone
 from typing import Callable
 
 from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String,
-                        Table, UniqueConstraint, delete, func, insert, select, text)
+                        Table, UniqueConstraint, bindparam, delete, func, insert, select,
+                        text)
 from sqlalchemy.orm import Session
 
 from svckit.context import Caller
@@ -98,22 +99,34 @@ class EventStore:
         self.service = service
         self.events, self.processed, self.lease, self.sequence = event_log_tables(metadata)
         self.projector = projector
+        # built once: building statements costs more than running them on hot paths
+        seq = self.sequence
+        self._insert_event = insert(self.events)
+        self._read_sequence = select(seq.c.value).where(
+            seq.c.name == bindparam("seq")).with_for_update()
+        self._move_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
+            value=bindparam("to"))
 
     def record(self, session: Session, stream_type: str, stream_id, type_: str, payload: dict,
-               caller: Caller | None = None) -> dict:
-        """Append one event and apply it to the tables, inside the caller's transaction."""
+               caller: Caller | None = None, new_stream: bool = False) -> dict:
+        """Append one event and apply it to the tables, inside the caller's transaction.
+        `new_stream`: the first event of a stream whose id this transaction just allocated
+        (`next_stream_id`), so its version is 1 without looking."""
         stream_id = str(stream_id)
-        self.lock_stream(session, stream_type, stream_id)
-        version = session.execute(
-            select(func.coalesce(func.max(self.events.c.version), 0))
-            .where(self.events.c.stream_type == stream_type,
-                   self.events.c.stream_id == stream_id)).scalar_one() + 1
+        if new_stream:
+            version = 1
+        else:
+            self.lock_stream(session, stream_type, stream_id)
+            version = session.execute(
+                select(func.coalesce(func.max(self.events.c.version), 0))
+                .where(self.events.c.stream_type == stream_type,
+                       self.events.c.stream_id == stream_id)).scalar_one() + 1
         row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
                "type": type_, "payload": payload,
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
                "created": utcnow()}
-        row["id"] = session.execute(insert(self.events).values(**row)).inserted_primary_key[0]
+        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]
         self.projector.apply(session, row)
         return row
 
@@ -141,16 +154,13 @@ class EventStore:
 
     def next_stream_ids(self, session: Session, stream_type: str, count: int) -> range:
         """`count` consecutive fresh ids (as `next_stream_id`, in one step)."""
-        seq = self.sequence
         self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
-        current = session.execute(select(seq.c.value).where(seq.c.name == stream_type)
-                                  .with_for_update()).scalar()
+        current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
         if current is None:
             current = 0
-            session.execute(insert(seq).values(name=stream_type, value=count))
+            session.execute(insert(self.sequence).values(name=stream_type, value=count))
         else:
-            session.execute(seq.update().where(seq.c.name == stream_type)
-                            .values(value=current + count))
+            session.execute(self._move_sequence, {"seq": stream_type, "to": current + count})
         return range(current + 1, current + count + 1)
 
     def replay(self, session: Session) -> int:

@@ -101,14 +101,16 @@ class ImportTargets:
     def create(self, session, caller, model_type: str, rows: list[dict],
                context=None) -> list[dict]:
         adapter = self.adapter(model_type)
+        batch = parse_rows(rows)
+        keys = [row.key for row in batch if row.key]
+        done = dict(session.execute(select(self.receipts.c.import_key, self.receipts.c.pk)
+                                    .where(self.receipts.c.import_key.in_(keys))).all()
+                    ) if keys else {}
         out = []
-        for row in parse_rows(rows):
-            if row.key:
-                pk = session.execute(select(self.receipts.c.pk).where(
-                    self.receipts.c.import_key == row.key)).scalar()
-                if pk is not None:
-                    out.append({"row": row.row, "pk": pk, "errors": None})
-                    continue
+        for row in batch:
+            if row.key in done:
+                out.append({"row": row.row, "pk": done[row.key], "errors": None})
+                continue
             savepoint = session.begin_nested()
             try:
                 cleaned = adapter.validate(session, row.data, context or {})

@@ -11,8 +11,11 @@ recorded for a key it has seen, so a batch retried after a crash creates nothing
 The answers are one `import_row.completed` event per batch; when every row is complete the
 session moves to status 40.
 
-One process works on a session at a time (a lease in `import_job_lease`); every batch's
-transaction checks that it still holds it.
+One process works on a session at a time (a lease in `import_job_lease`, renewed by every
+batch's transaction, which fails if another process took it over). Correctness does not
+rest on the lease: a batch is recorded only if `next_index` is still where it began, and
+creation is idempotent by key; the lease only keeps processes from doing work twice. A
+process that died holds its lease until it expires (IMPORT_LEASE_SECONDS).
 """
 import logging
 import os
@@ -32,7 +35,6 @@ from .models import column_maps, job_leases, rows, sessions, store
 from .sessions import COMPLETE, IMPORTING, MAPPING, PROCESSING, extract, serializer_data
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 120
 
 
 class LeaseLost(Exception):
@@ -51,6 +53,7 @@ class Processor:
         self.owner = owner
         self.stopping = stopping
         self.batch_size = config.setting("IMPORT_BATCH_ROWS", 1000, int)
+        self.lease = timedelta(seconds=config.setting("IMPORT_LEASE_SECONDS", 30, float))
 
     # ------------------------------------------------------------ scheduling
 
@@ -99,7 +102,7 @@ class Processor:
         with self.db.write(notify=False) as s:
             lease = s.execute(select(job_leases).where(
                 job_leases.c.session_id == session_id)).mappings().first()
-            until = now + timedelta(seconds=LEASE_SECONDS)
+            until = now + self.lease
             if lease is None:
                 s.execute(insert(job_leases).values(session_id=session_id, owner=self.owner,
                                                     until=until))
@@ -114,7 +117,7 @@ class Processor:
         """Inside a batch's transaction: still ours? Then extend it."""
         renewed = s.execute(update(job_leases).where(
             job_leases.c.session_id == session_id, job_leases.c.owner == self.owner)
-            .values(until=utcnow() + timedelta(seconds=LEASE_SECONDS))).rowcount
+            .values(until=utcnow() + self.lease)).rowcount
         if not renewed:
             raise LeaseLost()
 

@@ -93,7 +93,8 @@ def create_checked(session, caller, cleaned: dict, import_key: str | None = None
     payload = {"color": "secondary", **cleaned}
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "custom_state", pk, "custom_state.created", payload, caller)
+    store.record(session, "custom_state", pk, "custom_state.created", payload, caller,
+                 new_stream=True)
     return render(get(session, pk))
 
 

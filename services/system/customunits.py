@@ -42,7 +42,8 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
     payload = dict(cleaned)
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "custom_unit", pk, "custom_unit.created", payload, caller)
+    store.record(session, "custom_unit", pk, "custom_unit.created", payload, caller,
+                 new_stream=True)
     return pk
 
 

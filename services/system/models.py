@@ -113,6 +113,8 @@ def _id(e) -> int:
 
 
 def _on_created(table, stream_type):
+    add_row, add_receipt = insert(table), insert(receipts)  # built once (imports are hot)
+
     @projector.on(f"{stream_type}.created")
     def created(s, e):
         payload = column_values(table, e["payload"])
@@ -120,9 +122,9 @@ def _on_created(table, stream_type):
         for name in ("when", "creation", "created"):  # the row's time is the event's
             if name in table.c and name not in payload:
                 payload[name] = e["created"]
-        s.execute(insert(table).values(id=_id(e), **payload))
+        s.execute(add_row, {**payload, "id": _id(e)})
         if import_key:
-            s.execute(insert(receipts).values(import_key=import_key, pk=_id(e)))
+            s.execute(add_receipt, {"import_key": import_key, "pk": _id(e)})
 
     @projector.on(f"{stream_type}.updated")
     def updated(s, e):

@@ -1,5 +1,5 @@
 """Project codes (SEMANTICS §14): fields, validation, commands, metadata."""
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
@@ -50,13 +50,14 @@ def clean(data, partial=False) -> dict:
     return cleaned
 
 
+_CLASH = select(project_codes.c.id).where(project_codes.c.code == bindparam("code"),
+                                          project_codes.c.id != bindparam("pk"))
+
+
 def check_unique(session, cleaned: dict, pk: int | None = None):
     if "code" not in cleaned:
         return
-    clash = select(project_codes.c.id).where(project_codes.c.code == cleaned["code"])
-    if pk is not None:
-        clash = clash.where(project_codes.c.id != pk)
-    if session.execute(clash).first():
+    if session.execute(_CLASH, {"code": cleaned["code"], "pk": -1 if pk is None else pk}).first():
         raise ValidationFailed({"code": ["Project Code with this Project Code already exists."]})
 
 
@@ -67,13 +68,17 @@ def check_owner(cleaned: dict, owners: dict):
         raise ValidationFailed({"responsible": [f'Invalid pk "{pk}" - object does not exist.']})
 
 
-def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
-    check_unique(session, cleaned)
+def create(session, caller, cleaned: dict, import_key: str | None = None,
+           checked: bool = False) -> int:
+    """`checked`: `check_unique` already ran in this transaction."""
+    if not checked:
+        check_unique(session, cleaned)
     pk = store.next_stream_id(session, "project_code")
     payload = {"description": "", "responsible": None, "metadata": {}, **cleaned}
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "project_code", pk, "project_code.created", payload, caller)
+    store.record(session, "project_code", pk, "project_code.created", payload, caller,
+                 new_stream=True)
     return pk
 
 

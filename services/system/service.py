@@ -481,7 +481,7 @@ Service.IMPORTS = ImportTargets({
         label="Project Code", fields=projectcodes.FIELDS, validate=_validate_project_code,
         serializer="ProjectCodeSerializer", api_url="/api/project-code/",
         create=lambda session, caller, cleaned, key:
-            projectcodes.create(session, caller, cleaned, key)),
+            projectcodes.create(session, caller, cleaned, key, checked=True)),
 }, receipts)
 
 

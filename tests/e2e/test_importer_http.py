@@ -1,0 +1,202 @@
+"""The importer over HTTP: gunicorn, RabbitMQ, the importer service and its targets (the
+system and status services), real data files; and an import that survives kill -9 of the
+importer and of the target service."""
+import io
+import threading
+import time
+
+import pytest
+import requests
+from openpyxl import Workbook
+
+from tests.e2e.conftest import ADMIN, own_vhost, running_stack, token_session
+
+
+def new_session(session, text, name="codes.csv", model_type="projectcode", **fields):
+    body = text.encode() if isinstance(text, str) else text
+    return session.post(f"{session.base}/api/importer/session/", timeout=30,
+                        data={"model_type": model_type, **fields},
+                        files={"data_file": (name, body)})
+
+
+def wait_status(session, pk, status, seconds=60) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = session.get(f"{session.base}/api/importer/session/{pk}/", timeout=10).json()
+        if found["status"] == status or time.monotonic() > deadline:
+            assert found["status"] == status, found
+            return found
+        time.sleep(0.1)
+
+
+def row_pks(session, pk, **filters) -> list[int]:
+    found = session.get(f"{session.base}/api/importer/row/", timeout=30,
+                        params={"session": pk, **filters}).json()
+    return [r["pk"] for r in found]
+
+
+@pytest.fixture(scope="module")
+def plain(make_user):
+    return make_user("importer-plain")
+
+
+def test_models_lists_what_this_deployment_imports(admin):
+    r = admin.get(f"{admin.base}/api/importer/models/", timeout=10)
+    assert r.status_code == 200
+    assert sorted(r.json(), key=lambda m: m["model_type"]) == [
+        {"serializer": "CustomUnitSerializer", "model_type": "customunit", "api_url": None},
+        {"serializer": "CustomStateSerializer", "model_type": "inventreecustomuserstatemodel",
+         "api_url": None},
+        {"serializer": "ProjectCodeSerializer", "model_type": "projectcode",
+         "api_url": "/api/project-code/"}]
+
+
+def test_project_codes_end_to_end(admin):
+    text = "Project Code,Description,Ignored\nE2E-1,One,x\nE2E-2,Two,y\n\nE2E-3,,z\n"
+    r = new_session(admin, text, field_defaults='{"description": "none given"}')
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["status"] == 10 and made["columns"] == ["Project Code", "Description", "Ignored"]
+    mappings = {m["field"]: m for m in made["column_mappings"]}
+    assert mappings["code"]["column"] == "Project Code"  # by label
+    assert mappings["description"]["column"] == "Description"
+    pk = made["pk"]
+
+    download = admin.get(admin.base + made["data_file"], timeout=10)
+    assert download.status_code == 200 and download.content == text.encode()
+
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == 20
+    done = wait_status(admin, pk, 30)
+    assert done["row_count"] == 3
+    rows = admin.get(f"{admin.base}/api/importer/row/", timeout=10,
+                     params={"session": pk, "limit": 2}).json()
+    assert rows["count"] == 3 and len(rows["results"]) == 2
+    assert rows["results"][0]["data"] == {"code": "E2E-1", "description": "One"}
+    pks = row_pks(admin, pk, valid="true")
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", json={"rows": pks},
+                   timeout=30)
+    assert r.status_code == 201 and r.json() == {"rows": pks}
+    final = wait_status(admin, pk, 40)
+    assert final["completed_row_count"] == 3
+    codes = {c["code"]: c["description"] for c in
+             admin.get(f"{admin.base}/api/project-code/", timeout=10).json()}
+    assert {k: v for k, v in codes.items() if k.startswith("E2E-")} == {
+        "E2E-1": "One", "E2E-2": "Two", "E2E-3": "none given"}
+
+
+def test_xlsx_formulas_stay_text(admin):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["code", "description"])
+    sheet.append(["XL-1", "=1+2"])
+    out = io.BytesIO()
+    book.save(out)
+    r = new_session(admin, out.getvalue(), name="codes.xlsx")
+    assert r.status_code == 201, r.text
+    pk = r.json()["pk"]
+    admin.post(f"{admin.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    wait_status(admin, pk, 30)
+    row = admin.get(f"{admin.base}/api/importer/row/", params={"session": pk},
+                    timeout=10).json()[0]
+    assert row["row_data"] == {"code": "XL-1", "description": "=1+2"}
+
+
+@pytest.mark.parametrize("name, body, fields, detail", [
+    ("codes.txt", "code\nA\n", {}, {"data_file": [
+        "File extension “txt” is not allowed. Allowed extensions are: csv, xlsx, tsv, json."]}),
+    ("codes.csv", "", {}, {"data_file": ["Data file contains no headers"]}),
+    ("codes.csv", "code,code\nA,B\n", {}, {"data_file": [
+        "Data file contains duplicate column 'code'"]}),
+    ("codes.csv", "code\nA,B\n", {}, {"data_file": ["Invalid data file dimensions"]}),
+    ("codes.csv", b"code\n\xff\xfe\n", {}, {"data_file": [
+        "Data file is not UTF-8 text (invalid byte at offset 5)"]}),
+    ("codes.csv", "code\nA\n", {"model_type": "stockitem"}, {"model_type": [
+        "Model type 'stockitem' cannot be imported here: no running service of this "
+        "deployment serves it"]}),
+    ("codes.csv", "code\nA\n", {"field_overrides": "[1, 2]"}, {"field_overrides": [
+        "Value must be a valid dictionary object"]}),
+])
+def test_bad_files_are_refused_and_leave_nothing(admin, name, body, fields, detail):
+    before = admin.get(f"{admin.base}/api/importer/session/", timeout=10).json()
+    r = new_session(admin, body, name=name, **fields)
+    assert r.status_code == 400, r.text
+    assert r.json() == detail
+    assert admin.get(f"{admin.base}/api/importer/session/", timeout=10).json() == before
+
+
+def test_permissions_as_inventree_264(admin, plain):
+    r = new_session(plain, "code,description\nPERM-1,x\n")
+    assert r.status_code == 201  # any user may start an import
+    pk = r.json()["pk"]
+    assert plain.post(f"{plain.base}/api/importer/session/{pk}/accept_fields/",
+                      timeout=10).status_code == 200
+    wait_status(plain, pk, 30)
+    pks = row_pks(plain, pk)
+    r = plain.post(f"{plain.base}/api/importer/session/{pk}/accept_rows/", json={"rows": pks},
+                   timeout=10)
+    assert r.status_code == 403  # model permissions: superusers only at v264
+    assert plain.patch(f"{plain.base}/api/importer/session/{pk}/", json={"field_defaults": {}},
+                       timeout=10).status_code == 403
+    assert requests.get(f"{plain.base}/api/importer/session/", timeout=10).status_code == 401
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/",
+                   json={"rows": pks + [10 ** 9]}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"rows": [f'Invalid pk "{10 ** 9}" - object does not exist.']}
+
+
+def test_import_survives_kill_9_of_importer_and_target(tmp_path, rates_server, smtp):
+    """kill -9 the importer while it parses and the system service while it creates: after
+    restarts every row is imported exactly once."""
+    total = 3000
+    text = "code,description\n" + "".join(f"K-{i:05d},row {i}\n" for i in range(total))
+    with own_vhost() as vhost, running_stack(tmp_path, vhost, rates_server, smtp,
+                                             IMPORT_BATCH_ROWS="100",
+                                             IMPORT_LEASE_SECONDS="2",
+                                             IMPORT_POLL_SECONDS="0.5") as stack:
+        admin = token_session(stack, ADMIN)
+        pk = new_session(admin, text).json()["pk"]
+        admin.post(f"{admin.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+        at_kill = _kill_when(stack, "importer-0", admin, pk, "row_count", 500)
+        assert at_kill["status"] == 20 and at_kill["row_count"] < total  # mid-parse
+        done = wait_status(admin, pk, 30, seconds=120)
+        assert done["row_count"] == total
+        indexes = [r["row_index"] for r in admin.get(
+            f"{admin.base}/api/importer/row/", params={"session": pk}, timeout=60).json()]
+        assert sorted(indexes) == list(range(total))  # each file row exactly once
+
+        pks = row_pks(admin, pk)
+        answers = []
+        accepting = threading.Thread(target=lambda: answers.append(admin.post(
+            f"{admin.base}/api/importer/session/{pk}/accept_rows/", json={"rows": pks},
+            timeout=120)))
+        accepting.start()
+        at_kill = _kill_when(stack, "system-0", admin, pk, "completed_row_count", 300)
+        assert at_kill["completed_row_count"] < total  # mid-creation
+        accepting.join()
+        assert answers[0].status_code == 201, answers[0].text
+        final = wait_status(admin, pk, 40, seconds=180)
+        assert final["completed_row_count"] == total
+        codes = [c["code"] for c in admin.get(f"{admin.base}/api/project-code/",
+                                              timeout=60).json()]
+        imported = [c for c in codes if c.startswith("K-")]
+        assert len(imported) == total and len(set(imported)) == total
+
+
+def _session(admin, pk) -> dict:
+    return admin.get(f"{admin.base}/api/importer/session/{pk}/", timeout=10).json()
+
+
+def _kill_when(stack, name, admin, pk, counter, threshold, wait=60) -> dict:
+    """kill -9 process `name` once the session's `counter` reaches `threshold`, then start
+    it again; returns the session as it was just before the kill."""
+    deadline = time.monotonic() + wait
+    while True:
+        seen = _session(admin, pk)
+        if seen[counter] >= threshold or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    stack.kill(name)
+    time.sleep(0.5)
+    assert name in stack.restart_dead()
+    return seen
