@@ -1,6 +1,8 @@
 """Who may do what, over HTTP, for every served operation (SEMANTICS §1.2, USERS.md, with
 InvenTree 264's holes closed): anonymous, a plain user, a user with one role permission,
 staff, and the superuser. Each case states the persona's expected status class."""
+import time
+
 import pytest
 import requests
 
@@ -115,6 +117,29 @@ CASES = [
     ("DELETE", "/api/attachment/{attachment}/", None, ROLE_DENIED),
     ("GET", "/api/notes-image-upload/", None, READ_ANY),
     ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
+    # importer: InvenTree 264's list views need a login only; the rest needs Django model
+    # permissions that no role grants (superusers)
+    ("GET", "/api/importer/models/", None, READ_ANY),
+    ("GET", "/api/importer/session/", None, READ_ANY),
+    ("OPTIONS", "/api/importer/session/", None, READ_ANY),
+    ("POST", "/api/importer/session/", {"model_type": "projectcode"}, READ_ANY),
+    ("GET", "/api/importer/session/{import_session}/", None, READ_ANY),
+    ("PATCH", "/api/importer/session/{import_session}/", {"field_filters": {}}, SUPER_ONLY),
+    ("POST", "/api/importer/session/{fields_session}/accept_fields/", None, READ_ANY),
+    ("GET", "/api/importer/column-mapping/", None, READ_ANY),
+    ("GET", "/api/importer/column-mapping/{import_mapping}/", None, READ_ANY),
+    ("PATCH", "/api/importer/column-mapping/{import_mapping}/", {"column": "description"},
+     SUPER_ONLY),
+    ("GET", "/api/importer/row/", None, READ_ANY),
+    ("GET", "/api/importer/row/{import_row}/", None, READ_ANY),
+    ("PATCH", "/api/importer/row/{import_row}/", {"data": {"code": "PERM-ROW"}}, SUPER_ONLY),
+    ("POST", "/api/importer/session/{import_session}/accept_rows/", {"rows": ["{import_row}"]},
+     SUPER_ONLY),
+    ("DELETE", "/api/importer/row/", {"items": ["{doomed_row}"]}, SUPER_ONLY),
+    ("DELETE", "/api/importer/row/{doomed_row2}/", None, SUPER_ONLY),
+    ("GET", "/media/import/perm.csv", None, READ_ANY),
+    ("DELETE", "/api/importer/session/", {"items": ["{doomed_session}"]}, READ_ANY),
+    ("DELETE", "/api/importer/session/{doomed_session2}/", None, SUPER_ONLY),
 ]
 
 
@@ -134,7 +159,27 @@ def objects(admin):
             "model_type": "part", "model_id": 1, "link": "https://example.com/",
             "comment": comment}).json()["pk"]
 
+    def import_session(name="perm.csv"):
+        text = "code,description\nPERM-I1,a\nPERM-I2,b\nPERM-I3,c\n"
+        made = admin.post(f"{base}/api/importer/session/", timeout=30,
+                          data={"model_type": "projectcode"},
+                          files={"data_file": (name, text.encode())}).json()
+        admin.post(f"{base}/api/importer/session/{made['pk']}/accept_fields/", timeout=10)
+        deadline = time.monotonic() + 30
+        while admin.get(f"{base}/api/importer/session/{made['pk']}/",
+                        timeout=10).json()["status"] != 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rows = admin.get(f"{base}/api/importer/row/", params={"session": made["pk"]},
+                         timeout=10).json()
+        return made, [r["pk"] for r in rows]
+
+    session, rows = import_session()
     return {
+        "import_session": session["pk"], "import_row": rows[0], "doomed_row": rows[1],
+        "doomed_row2": rows[2], "import_mapping": session["column_mappings"][0]["pk"],
+        "fields_session": import_session("perm2.csv")[0]["pk"],
+        "doomed_session": import_session("perm3.csv")[0]["pk"],
+        "doomed_session2": import_session("perm4.csv")[0]["pk"],
         "attachment": attachment("acted on"), "doomed": attachment("bulk deleted"),
         "project_code": admin.post(f"{base}/api/project-code/", json={"code": "PERM-OBJ"},
                                    timeout=10).json()["pk"],
