@@ -18,6 +18,7 @@ from nameko.constants import NON_PERSISTENT
 from nameko.rpc import Responder, rpc as nameko_rpc
 
 from svckit import config
+from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ERROR_CLASSES, ApiError, NotAuthenticated, PermissionDenied
@@ -150,6 +151,19 @@ class Store(DependencyProvider):
                 self.store.record(s, "error", caller.request_id, "error.logged", payload, caller)
         except Exception:
             log.exception("could not record error.logged for %s", json.dumps(payload)[:500])
+
+
+class Blobs(DependencyProvider):
+    """The process's blob store (svckit.blobstore, from the MEDIA_* settings); an S3 bucket
+    is created if missing."""
+
+    def setup(self):
+        self.store = blob_store_from_settings()
+        if isinstance(self.store, S3BlobStore):
+            self.store.ensure_bucket()
+
+    def get_dependency(self, worker_ctx):
+        return self.store
 
 
 class ServiceBase:

@@ -10,20 +10,18 @@ the sweeper removes whatever a crash left behind (services.attachments.placement
 import logging
 from datetime import date
 
-from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import select
 
 from svckit import config
-from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import options_document
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import attachments as rules, notes
 from .files import check_new_filename, content_type, sanitise_filename, sanitise_svg
@@ -38,18 +36,6 @@ def _upload_key(upload) -> str:
     if not (isinstance(key, str) and key.startswith(INCOMING) and "/" not in key[len(INCOMING):]):
         raise ValidationFailed({"attachment": ["Invalid upload reference"]})
     return key
-
-
-class Blobs(DependencyProvider):
-    """The process's blob store (an S3 bucket is created if missing)."""
-
-    def setup(self):
-        self.store = blob_store_from_settings()
-        if isinstance(self.store, S3BlobStore):
-            self.store.ensure_bucket()
-
-    def get_dependency(self, worker_ctx):
-        return self.store
 
 
 class Service(ServiceBase):

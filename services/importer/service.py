@@ -16,19 +16,17 @@ import uuid
 from datetime import timedelta
 
 import eventlet
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from sqlalchemy import func, select
 
 from svckit import config
 from svckit.background import Nudge, background
-from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import run_list
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import datafile, sessions as rules
 from .models import column_maps, rows, sessions, store
@@ -48,18 +46,6 @@ def _safe_name(name: str) -> str:
     stem, dot, ext = base.rpartition(".")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem if dot else base).strip("._") or "data"
     return f"{stem[:80]}.{ext.lower()}" if dot else stem[:80]
-
-
-class Blobs(DependencyProvider):
-    """The process's blob store (shared with the gateway, which streams uploads into it)."""
-
-    def setup(self):
-        self.store = blob_store_from_settings()
-        if isinstance(self.store, S3BlobStore):
-            self.store.ensure_bucket()
-
-    def get_dependency(self, worker_ctx):
-        return self.store
 
 
 class Service(ServiceBase):

@@ -1,4 +1,4 @@
-"""Attachments on an S3-compatible store: a whole stack with MEDIA_STORAGE=s3 against a real
+"""Attachments and import data files on an S3-compatible store: a whole stack with MEDIA_STORAGE=s3 against a real
 moto server on loopback (the gateway checks uploads in and streams downloads from the
 bucket; the service places, renames and deletes objects)."""
 import boto3
@@ -63,3 +63,27 @@ def test_upload_download_rename_delete_on_s3(s3_stack, bucket):
 
     assert admin.delete(f"{url}{made['pk']}/", timeout=20).status_code == 204
     assert bucket() == []
+
+
+def test_import_from_a_data_file_on_s3(s3_stack, bucket):
+    """The importer reads its data file from the bucket (a temporary local copy)."""
+    import time
+    admin = token_session(s3_stack, ADMIN)
+    text = b"code,description\nS3-1,one\nS3-2,two\n"
+    r = admin.post(f"{s3_stack.url}/api/importer/session/", data={"model_type": "projectcode"},
+                   files={"data_file": ("s3codes.csv", text)}, timeout=30)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert "import/s3codes.csv" in bucket()
+    assert admin.get(s3_stack.url + made["data_file"], timeout=20).content == text
+    admin.post(f"{s3_stack.url}/api/importer/session/{made['pk']}/accept_fields/", timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        session = admin.get(f"{s3_stack.url}/api/importer/session/{made['pk']}/",
+                            timeout=10).json()
+        if session["status"] == 30:
+            break
+        time.sleep(0.1)
+    assert session["status"] == 30 and session["row_count"] == 2
+    admin.delete(f"{s3_stack.url}/api/importer/session/{made['pk']}/", timeout=10)
+    assert "import/s3codes.csv" not in bucket()
