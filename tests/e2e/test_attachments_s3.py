@@ -1,6 +1,6 @@
-"""Attachments and import data files on an S3-compatible store: a whole stack with MEDIA_STORAGE=s3 against a real
-moto server on loopback (the gateway checks uploads in and streams downloads from the
-bucket; the service places, renames and deletes objects)."""
+"""Attachments and import data files on an S3-compatible store: a whole stack with
+MEDIA_STORAGE=s3 against a real moto server on loopback (the gateway checks uploads in and
+streams downloads from the bucket; the services place, rename, read and delete objects)."""
 import boto3
 import pytest
 
