@@ -1,11 +1,14 @@
 """The importer service's rules against real databases and a real target: the system
 service's import-target entrypoints, called in-process instead of over RabbitMQ."""
 import json
+import os
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.importer import models
 from services.importer.processing import Processor
@@ -339,3 +342,22 @@ def test_replay_rebuilds_identical_output(env):
     after = (svc.list_sessions(params={}), svc.list_rows(params={}),
              svc.list_column_mappings(params={}))
     assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_sweep_deletes_old_sessions_and_orphaned_files(env):
+    svc = env.svc()
+    old = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    kept = svc.create_session(data={"model_type": "projectcode"},
+                              upload=env.upload(CODES, "kept.csv"))["pk"]
+    with env.db.write() as s:  # created six days ago
+        s.execute(update(models.sessions).where(models.sessions.c.id == old).values(
+            timestamp=models.sessions.c.timestamp - timedelta(days=6)))
+    env.blobs.write("import/orphan.csv", [b"x"])  # placed, then the process died
+    env.blobs.write("import/fresh.csv", [b"x"])  # being placed right now
+    hours_ago = time.time() - 7200
+    os.utime(env.blobs.local_path("import/orphan.csv"), (hours_ago, hours_ago))
+    os.utime(env.blobs.local_path("import/kept.csv"), (hours_ago, hours_ago))
+    assert svc.sweep() == {"sessions": 1, "files": 1}
+    assert [s["pk"] for s in svc.list_sessions(params={})["results"]] == [kept]
+    assert sorted(k for k, _ in env.blobs.list("import/")) == ["import/fresh.csv",
+                                                                "import/kept.csv"]
