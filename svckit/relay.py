@@ -95,6 +95,8 @@ class Relay:
                 s.execute(update(events).where(events.c.id.in_([r["id"] for r in rows]))
                           .values(published=utcnow()))
             total += len(rows)
+            if len(rows) < BATCH:  # that was all (a later commit nudges the loop again)
+                return total
 
     def close(self):
         if self._conn is not None:

@@ -119,10 +119,13 @@ class Store(DependencyProvider):
 
     def _relay_loop(self):
         backoff = 0.5
+        coalesce = config.setting("RELAY_COALESCE_SECONDS", 0.005, float)
         try:
             while self._running:
                 with eventlet.Timeout(1, False):
                     self._wake.wait()
+                if coalesce and self._wake.ready():
+                    eventlet.sleep(coalesce)  # let concurrent commits join this batch
                 self._wake = Event()
                 if not self._running:
                     break
