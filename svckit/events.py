@@ -102,6 +102,9 @@ class EventStore:
         # built once: building statements costs more than running them on hot paths
         seq = self.sequence
         self._insert_event = insert(self.events)
+        self._last_version = select(func.coalesce(func.max(self.events.c.version), 0)).where(
+            self.events.c.stream_type == bindparam("type"),
+            self.events.c.stream_id == bindparam("id"))
         self._read_sequence = select(seq.c.value).where(
             seq.c.name == bindparam("seq")).with_for_update()
         self._move_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
@@ -117,10 +120,8 @@ class EventStore:
             version = 1
         else:
             self.lock_stream(session, stream_type, stream_id)
-            version = session.execute(
-                select(func.coalesce(func.max(self.events.c.version), 0))
-                .where(self.events.c.stream_type == stream_type,
-                       self.events.c.stream_id == stream_id)).scalar_one() + 1
+            version = session.execute(self._last_version, {
+                "type": stream_type, "id": stream_id}).scalar_one() + 1
         row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
                "type": type_, "payload": payload,
                "actor": caller.actor if caller else "system",

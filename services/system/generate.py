@@ -4,7 +4,7 @@ Parts and stock are not served by this deployment, so serial numbers come from a
 ledger: a reservation reads and advances it inside one write transaction, so two
 concurrent requests never receive the same serial.
 """
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from svckit import config
 from svckit.errors import ValidationFailed
@@ -35,14 +35,16 @@ def batch_code(data) -> dict:
     return {"batch_code": render_batch_code(template, batch_code_context(**inputs))}
 
 
+_LATEST = select(serial_ledger.c.latest).where(serial_ledger.c.part == bindparam("part"))
+
+
 def reserve_serials(session, caller, data) -> dict:
     cleaned = validate(SERIAL_FIELDS, data or {}, partial=True)
     part, quantity = cleaned.get("part"), cleaned.get("quantity", 1)
     latest = None
     if part is not None:
         store.lock_stream(session, "serial_numbers", part)
-        latest = session.execute(select(serial_ledger.c.latest)
-                                 .where(serial_ledger.c.part == part)).scalar()
+        latest = session.execute(_LATEST, {"part": part}).scalar()
     serials = next_serials(latest, quantity)  # validates quantity, for any part or none
     if part is None:
         return {"serial_number": None}

@@ -1,6 +1,6 @@
 """The system service's tables (projections of its event log) and their projector."""
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        delete, insert, update)
+                        bindparam, delete, insert, update)
 
 from svckit.events import EventStore, Projector, column_values
 from svckit.importing import import_receipt_table
@@ -142,12 +142,16 @@ for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_
     _on_created(_table, _stream)
 
 
+_MOVE_LEDGER = update(serial_ledger).where(serial_ledger.c.part == bindparam("p")).values(
+    latest=bindparam("latest"))
+_OPEN_LEDGER = insert(serial_ledger)
+
+
 @projector.on("serial_numbers.reserved")
 def _serials_reserved(s, e):
     part, latest = int(e["stream_id"]), e["payload"]["serials"][-1]
-    if s.execute(update(serial_ledger).where(serial_ledger.c.part == part)
-                 .values(latest=latest)).rowcount == 0:
-        s.execute(insert(serial_ledger).values(part=part, latest=latest))
+    if s.execute(_MOVE_LEDGER, {"p": part, "latest": latest}).rowcount == 0:
+        s.execute(_OPEN_LEDGER, {"part": part, "latest": latest})
 
 
 @projector.on("exchange_rates.updated")
