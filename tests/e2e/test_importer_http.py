@@ -52,7 +52,7 @@ def test_models_lists_what_this_deployment_imports(admin):
 
 
 def test_project_codes_end_to_end(admin):
-    text = "Project Code,Description,Ignored\nE2E-1,One,x\nE2E-2,Two,y\n\nE2E-3,,z\n"
+    text = "Project Code,Description,Ignored\nIMP-1,One,x\nIMP-2,Two,y\n\nIMP-3,,z\n"
     r = new_session(admin, text, field_defaults='{"description": "none given"}')
     assert r.status_code == 201, r.text
     made = r.json()
@@ -72,7 +72,7 @@ def test_project_codes_end_to_end(admin):
     rows = admin.get(f"{admin.base}/api/importer/row/", timeout=10,
                      params={"session": pk, "limit": 2}).json()
     assert rows["count"] == 3 and len(rows["results"]) == 2
-    assert rows["results"][0]["data"] == {"code": "E2E-1", "description": "One"}
+    assert rows["results"][0]["data"] == {"code": "IMP-1", "description": "One"}
     pks = row_pks(admin, pk, valid="true")
     r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", json={"rows": pks},
                    timeout=30)
@@ -81,8 +81,8 @@ def test_project_codes_end_to_end(admin):
     assert final["completed_row_count"] == 3
     codes = {c["code"]: c["description"] for c in
              admin.get(f"{admin.base}/api/project-code/", timeout=10).json()}
-    assert {k: v for k, v in codes.items() if k.startswith("E2E-")} == {
-        "E2E-1": "One", "E2E-2": "Two", "E2E-3": "none given"}
+    assert {k: v for k, v in codes.items() if k.startswith("IMP-")} == {
+        "IMP-1": "One", "IMP-2": "Two", "IMP-3": "none given"}
 
 
 def test_xlsx_formulas_stay_text(admin):
