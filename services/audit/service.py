@@ -1,12 +1,11 @@
 """The audit service: records every domain event of every service, serves `/api/events/`.
 
 Subscribes to each source service's event exchange with a durable queue, so events
-published while it is down wait for it. Redeliveries are recognised by the event id and
-recorded once.
+published while it is down wait for it, and records them in batches (svckit.batch_consumer).
+Redeliveries are recognised by the event id and recorded once.
 """
 from datetime import datetime, timezone
 
-from nameko.events import SERVICE_POOL, event_handler
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from svckit import config
 from svckit.context import Caller
 from svckit.errors import NotAuthenticated, PermissionDenied, ValidationFailed
+from svckit.batch_consumer import BatchEventConsumer
 from svckit.events import utcnow
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 from svckit.listing import run_list
@@ -48,23 +48,30 @@ def render(row) -> dict:
             "created": row["created"].isoformat() + "Z"}
 
 
+def record_events(db, events: list[dict]):
+    """One transaction for a batch; an event seen before (a redelivery) is skipped by its
+    unique id."""
+    received = utcnow()
+    rows = [{"event_id": e["id"], "service": e["service"], "seq": e["seq"],
+             "stream_type": e["stream_type"], "stream_id": str(e["stream_id"]),
+             "version": e["version"], "type": e["type"], "payload": e["payload"],
+             "actor": e.get("actor", ""), "request_id": e.get("request_id", ""),
+             "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
+             "received": received} for e in events]
+    with db.write() as s:
+        dialect_insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        s.execute(dialect_insert(audit_events).on_conflict_do_nothing(
+            index_elements=["event_id"]), rows)
+
+
 class Service(ServiceBase):
     name = "audit"
     db = Store(store, relay=False)
     caller: Caller = CallerProvider()
+    events = BatchEventConsumer(SOURCES, record_events)
 
     def record(self, event: dict):
-        """One statement; an event seen before (a redelivery) is skipped by its unique id."""
-        created = datetime.fromisoformat(str(event["created"]).rstrip("Z"))
-        with self.db.write() as s:
-            dialect_insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-            s.execute(dialect_insert(audit_events).values(
-                event_id=event["id"], service=event["service"], seq=event["seq"],
-                stream_type=event["stream_type"], stream_id=str(event["stream_id"]),
-                version=event["version"], type=event["type"], payload=event["payload"],
-                actor=event.get("actor", ""), request_id=event.get("request_id", ""),
-                created=created, received=utcnow()).on_conflict_do_nothing(
-                    index_elements=["event_id"]))
+        record_events(self.db, [event])
 
     @rpc
     def list_events(self, params: dict) -> dict:
@@ -92,15 +99,3 @@ class Service(ServiceBase):
         with self.db.read() as s:
             return run_list(s, stmt, params, search=(c.type, c.stream_type, c.actor),
                             ordering=ORDERING, default_order=[c.id], render=render)
-
-
-def _subscriber(source: str):
-    @event_handler(source, "#", handler_type=SERVICE_POOL)
-    def handle(self, event):
-        self.record(event)
-    handle.__name__ = f"on_{source}_event"
-    return handle
-
-
-for _source in SOURCES:
-    setattr(Service, f"on_{_source}_event", _subscriber(_source))

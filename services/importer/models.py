@@ -6,7 +6,7 @@ Row events come in batches (one `import_row.validated` event per batch of parsed
 is a few thousand events, not millions.
 """
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String,
-                        Table, delete, func, insert, select, update)
+                        Table, bindparam, delete, func, insert, select, update)
 
 from svckit.events import EventStore, Projector, column_values
 
@@ -152,17 +152,20 @@ def _accepted(s, e):
         accepted_by=e["payload"]["accepted_by"]))
 
 
+_COMPLETE_ROW = update(rows).where(rows.c.id == bindparam("row")).values(
+    complete=True, accepted=False, target_pk=bindparam("pk"), errors=None)
+_FAIL_ROW = update(rows).where(rows.c.id == bindparam("row")).values(
+    accepted=False, valid=False, errors=bindparam("errors"))
+
+
 @projector.on("import_row.completed")
 def _completed(s, e):
     done, failed = e["payload"]["rows"], e["payload"].get("failed", [])
-    for r in done:
-        s.execute(update(rows).where(rows.c.id == r["id"]).values(
-            complete=True, accepted=False, target_pk=r["pk"], errors=None))
-    for r in failed:
-        s.execute(update(rows).where(rows.c.id == r["id"]).values(
-            accepted=False, valid=False, errors=r["errors"]))
-    if done:
+    if done:  # one executemany per batch
+        s.execute(_COMPLETE_ROW, [{"row": r["id"], "pk": r["pk"]} for r in done])
         _bump(s, _id(e), completed_row_count=len(done))
+    if failed:
+        s.execute(_FAIL_ROW, [{"row": r["id"], "errors": r["errors"]} for r in failed])
 
 
 @projector.on("import_session.deleted")

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import eventlet
 from nameko.timer import timer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from svckit import config
 from svckit.background import Nudge, background
@@ -272,17 +272,15 @@ class Service(ServiceBase):
         return {"rows": pks}
 
     def _await_rows(self, pks: list[int]):
+        """Until the rows are created (or failed). Accepted rows are created in pk order,
+        so once the highest of them is done, all of them are."""
+        last = max(pks)
         deadline = time.monotonic() + self.accept_wait
         while time.monotonic() < deadline:
             with self.db.read() as s:
-                waiting = 0
-                for start in range(0, len(pks), 500):
-                    waiting += s.execute(select(func.count()).where(
-                        rows.c.id.in_(pks[start:start + 500]),
-                        rows.c.accepted.is_(True))).scalar_one()
-            if not waiting:
-                return
-            eventlet.sleep(0.05)
+                if not s.execute(select(rows.c.accepted).where(rows.c.id == last)).scalar():
+                    return
+            eventlet.sleep(0.1)
 
     # ------------------------------------------------------------ column mappings
 

@@ -1,0 +1,95 @@
+"""Consume the events of several services in batches: one handler call (one transaction) per
+batch instead of one nameko worker per event, for subscribers that see every event (the
+audit service records a million events when a million rows are imported).
+
+The queues are the ones nameko's `@event_handler(source, "#", handler_type=SERVICE_POOL)`
+declares for a method named `on_<source>_event`, so events waiting in them are kept when a
+subscriber switches between the two. Messages are acknowledged only after the handler
+returned, so delivery stays at least once: handlers must skip events they saw before.
+"""
+import logging
+import socket
+import time
+
+import eventlet
+from kombu import Connection, Consumer, Queue
+from nameko.extensions import DependencyProvider
+
+from svckit import config
+from svckit.relay import event_exchange
+
+log = logging.getLogger(__name__)
+
+
+class BatchEventConsumer(DependencyProvider):
+    """Calls `handle(db, events)` with up to `batch` events at a time, each batch gathered
+    for at most `linger` seconds; `db` is the service's Store database."""
+
+    def __init__(self, sources, handle, batch: int = 500, linger: float = 0.05):
+        self.sources = [s for s in sources if s]
+        self.handle = handle
+        self.batch = batch
+        self.linger = linger
+        self._running = False
+        self._thread = None
+
+    def setup(self):
+        from svckit.service import Store  # svckit.service imports this module's neighbours
+        self.amqp_uri = config.amqp_uri()
+        # its `db` is made in its own setup, which may come after this one
+        self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.wait()
+
+    def kill(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.kill()
+
+    def _queues(self) -> list[Queue]:
+        service = self.container.service_name
+        return [Queue(f"evt-{source}-#--{service}.on_{source}_event",
+                      exchange=event_exchange(source), routing_key="#", durable=True,
+                      auto_delete=False, exclusive=False) for source in self.sources]
+
+    def _run(self):
+        backoff = 0.5
+        while self._running:
+            try:
+                self._consume()
+                backoff = 0.5
+            except Exception:
+                log.exception("event consumer failed; reconnecting in %.1f s", backoff)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _consume(self):
+        pending: list = []
+        with Connection(self.amqp_uri) as conn:
+            channel = conn.channel()
+            channel.basic_qos(0, self.batch, False)
+            consumer = Consumer(channel, self._queues(), accept=["json"],
+                                callbacks=[lambda body, message: pending.append(
+                                    (body, message))])
+            with consumer:
+                first = None
+                while self._running:
+                    try:
+                        conn.drain_events(timeout=self.linger)
+                    except socket.timeout:
+                        pass
+                    if pending and first is None:
+                        first = time.monotonic()
+                    if pending and (len(pending) >= self.batch
+                                    or time.monotonic() - first >= self.linger):
+                        self.handle(self.store.db, [body for body, _ in pending])
+                        pending[-1][1].ack(multiple=True)  # every delivery up to the last
+                        pending.clear()
+                        first = None

@@ -1,0 +1,90 @@
+"""Batch consumption of events against a real RabbitMQ: batches no larger than asked for,
+every event delivered, and a batch whose handler fails delivered again."""
+import time
+
+import pytest
+from kombu import Connection, Producer
+from sqlalchemy import MetaData
+
+from svckit.batch_consumer import BatchEventConsumer
+from svckit.events import EventStore, Projector
+from svckit.relay import event_exchange
+from svckit.service import ServiceBase, Store, rpc
+
+metadata = MetaData()
+store = EventStore("batchsvc", metadata, Projector([]))
+seen: list[list[int]] = []
+failures = {"left": 0}
+
+
+def handle(db, events):
+    assert db is not None  # the Store's database, made in its own setup
+    if failures["left"]:
+        failures["left"] -= 1
+        raise RuntimeError("database unavailable")
+    seen.append([e["seq"] for e in events])
+
+
+class BatchService(ServiceBase):
+    name = "batchsvc"
+    db = Store(store, relay=False)
+    events = BatchEventConsumer(["batchsrc"], handle, batch=50, linger=0.05)
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+@pytest.fixture
+def running(tmp_path, monkeypatch, rabbit_config, container_factory):
+    monkeypatch.setenv("BATCHSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'b.sqlite3'}")
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    seen.clear()
+    container = container_factory(BatchService, rabbit_config)
+    container.start()
+    return rabbit_config["AMQP_URI"]
+
+
+def wait_for_queue(uri, name="evt-batchsrc-#--batchsvc.on_batchsrc_event", seconds=10):
+    """Until the consumer has declared its queue (events published before are lost)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with Connection(uri) as conn:
+                conn.default_channel.queue_declare(name, passive=True)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def publish(uri, seqs):
+    with Connection(uri) as conn:
+        producer = Producer(conn.default_channel)
+        for seq in seqs:
+            producer.publish({"id": f"batchsrc:{seq}", "seq": seq}, serializer="json",
+                             exchange=event_exchange("batchsrc"), routing_key="thing.done",
+                             declare=[event_exchange("batchsrc")])
+
+
+def wait_for(count, seconds=10):
+    deadline = time.monotonic() + seconds
+    while sum(len(b) for b in seen) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_events_arrive_in_bounded_batches(running):
+    wait_for_queue(running)
+    publish(running, range(1, 131))
+    wait_for(130)
+    assert sorted(s for batch in seen for s in batch) == list(range(1, 131))
+    assert max(len(b) for b in seen) <= 50 and len(seen) >= 3
+
+
+def test_a_failed_batch_is_delivered_again(running):
+    wait_for_queue(running)
+    failures["left"] = 1
+    publish(running, range(1, 11))
+    wait_for(10, seconds=15)
+    assert sorted(s for batch in seen for s in batch) == list(range(1, 11))
