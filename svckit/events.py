@@ -131,6 +131,20 @@ class EventStore:
         self.projector.apply(session, row)
         return row
 
+    def record_new_streams(self, session: Session, stream_type: str, stream_ids, type_: str,
+                           payloads: list[dict], caller: Caller | None = None):
+        """`record(..., new_stream=True)` for many fresh streams at once (one executemany)."""
+        created = utcnow()
+        actor = caller.actor if caller else "system"
+        request_id = caller.request_id if caller else ""
+        rows = [{"stream_type": stream_type, "stream_id": str(pk), "version": 1, "type": type_,
+                 "payload": payload, "actor": actor, "request_id": request_id,
+                 "created": created} for pk, payload in zip(stream_ids, payloads)]
+        if rows:
+            session.execute(self._insert_event, rows)
+        for row in rows:
+            self.projector.apply(session, row)
+
     def lock_stream(self, session: Session, stream_type: str, stream_id):
         """Serialise writers of one stream until the transaction ends. Take it before
         reading state a command depends on (PostgreSQL advisory lock, re-entrant; SQLite

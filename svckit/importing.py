@@ -21,6 +21,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
 
 from svckit.errors import ApiError, ValidationFailed
 from svckit.fields import describe
@@ -53,6 +54,11 @@ class ImportAdapter:
     create: Callable  # (session, caller, cleaned, import_key) -> pk
     serializer: str = ""  # InvenTree's serializer class name (`/api/importer/models/`)
     api_url: str | None = None  # the model's list URL, if it has one
+    # Optional batch forms, for speed: `validate_batch(session, [data], context)` -> a cleaned
+    # dict or an ApiError per row, judged as if the rows were created one after another;
+    # `create_batch(session, caller, [(cleaned, import_key)])` -> pks.
+    validate_batch: Callable | None = None
+    create_batch: Callable | None = None
 
 
 def parse_rows(rows) -> list[ImportRow]:
@@ -106,11 +112,16 @@ class ImportTargets:
         done = dict(session.execute(select(self.receipts.c.import_key, self.receipts.c.pk)
                                     .where(self.receipts.c.import_key.in_(keys))).all()
                     ) if keys else {}
-        out = []
+        out, pending = [], []
+        order = {row.row: i for i, row in enumerate(batch)}
         for row in batch:
             if row.key in done:
                 out.append({"row": row.row, "pk": done[row.key], "errors": None})
                 continue
+            pending.append(row)
+        if adapter.validate_batch and adapter.create_batch:
+            pending = self._create_batch(session, caller, adapter, pending, context, out)
+        for row in pending:
             savepoint = session.begin_nested()
             try:
                 cleaned = adapter.validate(session, row.data, context or {})
@@ -120,4 +131,26 @@ class ImportTargets:
             except ApiError as exc:
                 savepoint.rollback()
                 out.append({"row": row.row, "pk": None, "errors": _errors_of(exc)})
-        return out
+        return sorted(out, key=lambda item: order[item["row"]])
+
+    @staticmethod
+    def _create_batch(session, caller, adapter, rows, context, out) -> list:
+        """Validate and create `rows` in one go; returns the rows left for one-by-one
+        creation (all of them if the batch hit a database constraint)."""
+        judged = adapter.validate_batch(session, [row.data for row in rows], context or {})
+        valid = [(row, cleaned) for row, cleaned in zip(rows, judged)
+                 if not isinstance(cleaned, ApiError)]
+        savepoint = session.begin_nested()
+        try:
+            pks = adapter.create_batch(session, caller,
+                                       [(cleaned, row.key or None) for row, cleaned in valid])
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            return rows
+        for row, cleaned in zip(rows, judged):
+            if isinstance(cleaned, ApiError):
+                out.append({"row": row.row, "pk": None, "errors": _errors_of(cleaned)})
+        out.extend({"row": row.row, "pk": pk, "errors": None}
+                   for (row, _), pk in zip(valid, pks))
+        return []

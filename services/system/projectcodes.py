@@ -50,6 +50,7 @@ def clean(data, partial=False) -> dict:
     return cleaned
 
 
+UNIQUE_MESSAGE = "Project Code with this Project Code already exists."
 _CLASH = select(project_codes.c.id).where(project_codes.c.code == bindparam("code"),
                                           project_codes.c.id != bindparam("pk"))
 
@@ -58,7 +59,7 @@ def check_unique(session, cleaned: dict, pk: int | None = None):
     if "code" not in cleaned:
         return
     if session.execute(_CLASH, {"code": cleaned["code"], "pk": -1 if pk is None else pk}).first():
-        raise ValidationFailed({"code": ["Project Code with this Project Code already exists."]})
+        raise ValidationFailed({"code": [UNIQUE_MESSAGE]})
 
 
 def check_owner(cleaned: dict, owners: dict):
@@ -80,6 +81,38 @@ def create(session, caller, cleaned: dict, import_key: str | None = None,
     store.record(session, "project_code", pk, "project_code.created", payload, caller,
                  new_stream=True)
     return pk
+
+
+def clean_batch(session, datas: list, owners: dict) -> list:
+    """Each row cleaned, or its ValidationFailed, as if the rows were created in order (a
+    code taken by the database or by an earlier row of the batch is refused); one query."""
+    judged = []
+    for data in datas:
+        try:
+            cleaned = clean(data)
+            check_owner(cleaned, owners)
+            judged.append(cleaned)
+        except ValidationFailed as exc:
+            judged.append(exc)
+    codes = [c["code"] for c in judged if isinstance(c, dict) and "code" in c]
+    taken = set(session.execute(select(project_codes.c.code).where(
+        project_codes.c.code.in_(codes))).scalars()) if codes else set()
+    for i, cleaned in enumerate(judged):
+        if isinstance(cleaned, dict) and "code" in cleaned:
+            if cleaned["code"] in taken:
+                judged[i] = ValidationFailed({"code": [UNIQUE_MESSAGE]})
+            taken.add(cleaned["code"])
+    return judged
+
+
+def create_batch(session, caller, items: list) -> list[int]:
+    """Rows from `clean_batch`, with their import keys: one event per row, written at once."""
+    pks = list(store.next_stream_ids(session, "project_code", len(items))) if items else []
+    payloads = [{"description": "", "responsible": None, "metadata": {}, **cleaned,
+                 **({"import_key": key} if key else {})} for cleaned, key in items]
+    store.record_new_streams(session, "project_code", pks, "project_code.created", payloads,
+                             caller)
+    return pks
 
 
 def update(session, caller, pk: int, cleaned: dict):

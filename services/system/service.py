@@ -480,6 +480,9 @@ Service.IMPORTS = ImportTargets({
     "projectcode": ImportAdapter(
         label="Project Code", fields=projectcodes.FIELDS, validate=_validate_project_code,
         serializer="ProjectCodeSerializer", api_url="/api/project-code/",
+        validate_batch=lambda session, datas, context:
+            projectcodes.clean_batch(session, datas, context.get("owners", {})),
+        create_batch=projectcodes.create_batch,
         create=lambda session, caller, cleaned, key:
             projectcodes.create(session, caller, cleaned, key, checked=True)),
 }, receipts)

@@ -103,6 +103,34 @@ def test_import_target_protocol(svc):
         svc(USER).import_create(model_type="projectcode", rows=rows)
 
 
+def test_batch_import_answers_as_one_by_one_creation(svc, db, monkeypatch):
+    """The batch path (one query, one executemany) gives the answers and rows that creating
+    the rows one after another gives."""
+    svc().create_project_code(data={"code": "TAKEN"})
+    rows = [{"row": 10, "data": {"code": "B-1", "description": "one"}, "key": "b:10"},
+            {"row": 11, "data": {"code": "TAKEN"}, "key": "b:11"},
+            {"row": 12, "data": {"code": "B-1"}, "key": "b:12"},
+            {"row": 13, "data": {"code": "B-3", "responsible": 2}, "key": "b:13"},
+            {"row": 14, "data": {"description": "no code"}, "key": "b:14"}]
+    batch = svc().import_create(model_type="projectcode", rows=rows)
+    listed = svc().list_project_codes(params={})
+    with db.write() as s:  # start again, and create one by one
+        for table in models.projector.tables:
+            s.execute(table.delete())
+        s.execute(models.store.events.delete())
+        s.execute(models.store.sequence.delete())
+    svc().create_project_code(data={"code": "TAKEN"})
+    adapter = Service.IMPORTS.adapters["projectcode"]
+    monkeypatch.setattr(adapter, "create_batch", None)
+    single = svc().import_create(model_type="projectcode", rows=rows)
+    assert batch == single
+    assert [r["row"] for r in batch] == [10, 11, 12, 13, 14]
+    assert [r["pk"] is not None for r in batch] == [True, False, False, True, False]
+    assert batch[1]["errors"] == {"code": ["Project Code with this Project Code already exists."]}
+    assert svc().list_project_codes(params={}) == listed
+    assert svc().import_create(model_type="projectcode", rows=rows) == single  # idempotent
+
+
 def test_replay(svc, db):
     svc().create_project_code(data={"code": "A", "responsible": 1})
     pk = svc().create_project_code(data={"code": "B"})["pk"]
