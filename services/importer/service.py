@@ -160,6 +160,9 @@ class Service(ServiceBase):
         """PUT/PATCH: the defaults, overrides and filters (mappings are not recomputed, as
         InvenTree; the file and model type stay those of the session)."""
         self._superuser()
+        if upload:
+            raise ValidationFailed({"data_file": [
+                "The data file of a session cannot be replaced; start a new session"]})
         cleaned = rules.clean_json_fields(data, partial)
         with self.db.write() as s:
             store.lock_stream(s, "import_session", pk)

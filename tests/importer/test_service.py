@@ -313,6 +313,19 @@ def test_permissions(env):
     assert type(exc.value).__name__ == "NotAuthenticated"
 
 
+def test_session_updates(env):
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    made = svc.update_session(pk, {"field_defaults": '{"description": "d"}'}, partial=True)
+    assert made["field_defaults"] == {"description": "d"} and made["field_overrides"] == {}
+    with pytest.raises(ValidationFailed) as exc:
+        svc.update_session(pk, {}, partial=True, upload=env.upload(CODES))
+    assert "data_file" in exc.value.detail
+    with pytest.raises(ValidationFailed) as exc:
+        svc.update_session(pk, {"field_filters": "5"}, partial=True)
+    assert exc.value.detail == {"field_filters": ["Value must be a valid dictionary object"]}
+
+
 def test_delete_session_removes_rows_and_file(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
