@@ -60,6 +60,8 @@ rows = Table(
     Column("target_pk", Integer, nullable=True),
 )
 Index("ix_import_row_session", rows.c.session_id, rows.c.row_index)
+# paging a session's valid (or invalid) rows by pk without sorting them all
+Index("ix_import_row_valid", rows.c.session_id, rows.c.valid, rows.c.id)
 Index("ix_import_row_pending", rows.c.accepted, rows.c.session_id)  # few are accepted
 
 # Not projected: which process is working on which session (like the relay lease)
