@@ -46,7 +46,12 @@ class Database:
         self.on_commit = None  # called after each committed write (wakes the event relay)
 
     def create_all(self):
+        """Create missing tables, and missing indexes of tables that already exist (an
+        index added to a model reaches existing databases)."""
         self.metadata.create_all(self.engine)
+        for table in self.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(self.engine, checkfirst=True)
 
     @contextmanager
     def write(self, notify: bool = True):
