@@ -21,6 +21,8 @@ import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider, Entrypoint
 
+from svckit.errors import ApiError
+
 log = logging.getLogger(__name__)
 
 
@@ -68,7 +70,10 @@ class Background(Entrypoint):
             more = self._done.wait()
 
     def _result(self, worker_ctx, result, exc_info):
-        if exc_info is not None:
+        if exc_info is not None and isinstance(exc_info[1], ApiError):
+            # an expected refusal, e.g. a service it needs is down: retried next interval
+            log.warning("background job %s: %s", self.method_name, exc_info[1].detail)
+        elif exc_info is not None:
             log.error("background job %s failed", self.method_name, exc_info=exc_info)
         self._done.send(bool(result) and exc_info is None)
         return result, exc_info
