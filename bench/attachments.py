@@ -31,15 +31,12 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 import requests
 
-from common import ADMIN, MANAGEMENT, ROOT, children, ensure_wrk
-from svckit.stack import Stack
+from common import ADMIN, ROOT, bench_stack, children, write_report
 from system import busy_total, children_cpu, cpu_snapshot, watched, wrk
 
 MB = 1024 * 1024
@@ -101,39 +98,6 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do io.write("CREATED " .. t:get("created") .. "\\n") end
 end
 """
-
-
-# --- the stack: bench_stack's steps, with extra settings and a seeding step before start ---
-
-@contextmanager
-def seeded_stack(name: str, port: int, extra_env: dict, seed):
-    """bench_stack (common.py) with `extra_env` and `seed(stack)` run after the migration,
-    before any service starts; yields (stack, admin token, what seed returned)."""
-    ensure_wrk()
-    vhost = f"{name}-{uuid.uuid4().hex[:6]}"
-    auth = ("guest", "guest")
-    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    data = ROOT / "var" / name
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-           "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": ADMIN[1],
-           "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0", **extra_env}
-    stack = Stack(env, bind=f"127.0.0.1:{port}", log=open(data / "stack.log", "w"))
-    try:
-        stack.run_tool("-m", "svckit.migrate")
-        stack.run_tool("-m", "services.users.cli", "ensure-admin")
-        seeded = seed(stack)
-        stack.start()
-        token = requests.get(f"{stack.url}/api/user/token/", auth=ADMIN,
-                             timeout=10).json()["token"]
-        yield stack, token, seeded
-    finally:
-        stack.stop()
-        requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10)
 
 
 # --- seeding through the service's own event store ---
@@ -408,7 +372,7 @@ def main():
         return result
 
     reads, checks, notes = [], [], {}
-    with seeded_stack(NAME, args.port, {"ATTACHMENT_MAX_BYTES": str(max_bytes)},
+    with bench_stack(NAME, args.port, {"ATTACHMENT_MAX_BYTES": str(max_bytes)},
                       seed) as (stack, token, seeded):
         base = stack.url
         auth = {"Authorization": f"Token {token}"}
@@ -634,11 +598,7 @@ def main():
     for title, mode, r, _ in [*reads, ("POST 1 MB upload (c=8)", "—", up, None)]:
         lines.append(f"| `{title}` | {mode} | "
                      + " | ".join(f"{r['cpu'].get(k, 0):.2f}" for k in labels) + " |")
-    out = ROOT / "bench" / "results" / f"attachments-{datetime.now():%Y%m%d-%H%M}.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nwrote {out}")
+    write_report("attachments", lines)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import requests
 
-from common import ROOT, bench_stack, children, cpu_seconds
+from common import bench_stack, children, cpu_seconds, write_report
 
 
 def main():
@@ -27,7 +27,7 @@ def main():
     args = parser.parse_args()
     rounds = {"no credentials": [], "token": []}
     cpu = {"no credentials": [], "token": []}
-    with bench_stack("bench-auth", 8120) as (stack, token):
+    with bench_stack("bench-auth", 8120) as (stack, token, _):
         url = f"{stack.url}/api/icons/"
         etag = requests.get(url, timeout=10).headers["ETag"]
         headers = {"no credentials": [f"If-None-Match: {etag}"],
@@ -54,9 +54,7 @@ def main():
     verdict = "met" if overhead <= 10 else "MISSED"
     lines += ["", f"Token authentication costs {overhead:.1f}% more gateway CPU per request "
               f"(target ≤ 10%: {verdict})."]
-    out = ROOT / "bench" / "results" / f"auth-{datetime.now():%Y%m%d-%H%M}.md"
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report("auth", lines)
 
 
 def gateway_cpu(master_pid: int) -> float:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -33,9 +34,11 @@ def to_ms(text: str) -> float:
 
 
 @contextmanager
-def bench_stack(name: str, port: int):
+def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None):
     """A started stack (2 gateway workers, SQLite) in its own RabbitMQ vhost and data
-    directory `var/<name>`, with the superuser ADMIN; yields (stack, admin token)."""
+    directory `var/<name>`, with the superuser ADMIN and `extra_env`; `seed(stack)` runs
+    after the migration, before any service starts. Yields (stack, admin token, what seed
+    returned)."""
     ensure_wrk()
     vhost = f"{name}-{uuid.uuid4().hex[:6]}"
     auth = ("guest", "guest")
@@ -48,18 +51,29 @@ def bench_stack(name: str, port: int):
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": ADMIN[1],
            "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
-           "NEWS_FEED_INTERVAL": "0"}
+           "NEWS_FEED_INTERVAL": "0", **(extra_env or {})}
     stack = Stack(env, bind=f"127.0.0.1:{port}", log=open(data / "stack.log", "w"))
     try:
         stack.run_tool("-m", "svckit.migrate")
         stack.run_tool("-m", "services.users.cli", "ensure-admin")
+        seeded = seed(stack) if seed else None
         stack.start()
         token = requests.get(f"{stack.url}/api/user/token/", auth=ADMIN,
                              timeout=10).json()["token"]
-        yield stack, token
+        yield stack, token, seeded
     finally:
         stack.stop()
         requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10)
+
+
+def write_report(name: str, lines: list[str]) -> Path:
+    """Print the report and write it to bench/results/<name>-<date>.md."""
+    out = ROOT / "bench" / "results" / f"{name}-{datetime.now():%Y%m%d-%H%M}.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwrote {out}")
+    return out
 
 
 def cpu_seconds(pid: int) -> float:

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import requests
 
-from attachments import RssSampler, log_problems, seeded_stack
-from common import ROOT, children
+from attachments import RssSampler, log_problems
+from common import ROOT, bench_stack, children, write_report
 from system import busy_total, cpu_snapshot, watched
 
 NAME = "bench-importer"
@@ -308,7 +308,7 @@ def main():
     load_before, version = os.getloadavg(), code_version()
     results, failures = [], []
     log_path = ROOT / "var" / NAME / "stack.log"
-    with seeded_stack(NAME, args.port, ENV, lambda stack: None) as (stack, token, _):
+    with bench_stack(NAME, args.port, ENV) as (stack, token, _):
         base, headers = stack.url, {"Authorization": f"Token {token}"}
         groups = watched(stack)
         importer = stack.procs["importer-0"].pid
@@ -437,11 +437,7 @@ def main():
             lines.append(f"| {r['n']:,} | " + " | ".join(
                 f"{(b['cpu'][k] - a['cpu'][k]) * 1000 / r['n']:.2f}" for k in labels[:-2])
                 + " |")
-    out = ROOT / "bench" / "results" / f"importer-{datetime.now():%Y%m%d-%H%M}.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nwrote {out}")
+    write_report("importer", lines)
 
 
 if __name__ == "__main__":

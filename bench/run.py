@@ -17,7 +17,7 @@ from datetime import datetime
 
 import requests
 
-from common import ROOT, bench_stack, to_ms
+from common import bench_stack, to_ms, write_report
 
 SCENARIOS = [
     ("GET /api/generic/status/", "/api/generic/status/", 2500),
@@ -44,7 +44,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    with bench_stack("bench", 8100) as (stack, token):
+    with bench_stack("bench", 8100) as (stack, token, _):
         base = stack.url
         headers = {"Authorization": f"Token {token}"}
         model = requests.get(f"{base}/api/contenttype/model/stockitem/", headers=headers,
@@ -74,10 +74,7 @@ def main():
         verdict = "" if target is None else (f"≥ {target}: " + ("met" if r["rps"] >= target else "MISSED"))
         lines.append(f"| `{title}` | {concurrency} | {r['rps']:.0f} | {r['p50']:.2f} | "
                      f"{r['p99']:.2f} | {r['errors']} | {verdict} |")
-    out = ROOT / "bench" / "results" / f"platform-{datetime.now():%Y%m%d-%H%M}.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nwrote {out}")
+    write_report("platform", lines)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, TICK, bench_stack, children, cpu_seconds, to_ms
+from common import TICK, bench_stack, children, cpu_seconds, to_ms, write_report
 from svckit.stack import Stack
 
 SERIAL_BODY = '{"part": 1, "quantity": 1}'
@@ -173,7 +173,7 @@ def main():
     lua.write_text(SERIAL_LUA)
     load_before = os.getloadavg()
     rows, checks, notes = [], [], {}
-    with bench_stack("bench-system", 8110) as (stack, token):
+    with bench_stack("bench-system", 8110) as (stack, token, _):
         base = stack.url
         staff = {"Authorization": f"Token {token}"}
 
@@ -315,11 +315,7 @@ def main():
         if concurrency == 16:
             lines.append(f"| `{title}` | " + " | ".join(f"{r['cpu'][k]:.2f}" for k in labels)
                          + " |")
-    out = ROOT / "bench" / "results" / f"system-{datetime.now():%Y%m%d-%H%M}.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[-(3 + sum(1 for row in rows if row[1] == 16)):]))
-    print(f"\nwrote {out}")
+    write_report("system", lines)
 
 
 if __name__ == "__main__":
