@@ -433,8 +433,10 @@ class Service(ServiceBase):
         self.sweep()
 
     def sweep(self) -> dict:
-        """Delete sessions older than IMPORT_SESSION_DAYS (InvenTree's daily task) and data
-        files no session refers to (left by a crash between placing and recording)."""
+        """Delete sessions older than IMPORT_SESSION_DAYS (InvenTree's daily task), data
+        files no session refers to (left by a crash between placing and recording), and
+        uploads the gateway left under `incoming/` (INCOMING_BLOB_SECONDS, as the
+        attachments service, which shares the store, does too)."""
         days = config.setting("IMPORT_SESSION_DAYS", 5, int)
         with self.db.read() as s:
             old = s.execute(select(sessions.c.id).where(
@@ -444,9 +446,12 @@ class Service(ServiceBase):
         cutoff = utcnow() - timedelta(hours=1)
         orphans = [k for k, modified in self.blobs.list(IMPORT_PREFIX)
                    if k not in used and modified < cutoff]
-        for key in orphans:
+        incoming_cutoff = utcnow() - timedelta(
+            seconds=config.setting("INCOMING_BLOB_SECONDS", 3600, int))
+        stale = [k for k, modified in self.blobs.list(INCOMING) if modified < incoming_cutoff]
+        for key in orphans + stale:
             self.blobs.delete(key)
-        return {"sessions": deleted, "files": len(orphans)}
+        return {"sessions": deleted, "files": len(orphans), "incoming": len(stale)}
 
 
 def _row_pks(body) -> list[int]:

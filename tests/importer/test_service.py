@@ -367,10 +367,13 @@ def test_sweep_deletes_old_sessions_and_orphaned_files(env):
             timestamp=models.sessions.c.timestamp - timedelta(days=6)))
     env.blobs.write("import/orphan.csv", [b"x"])  # placed, then the process died
     env.blobs.write("import/fresh.csv", [b"x"])  # being placed right now
+    env.blobs.write("incoming/abandoned", [b"x"])  # a request that never finished
+    env.blobs.write("incoming/in-flight", [b"x"])
     hours_ago = time.time() - 7200
-    os.utime(env.blobs.local_path("import/orphan.csv"), (hours_ago, hours_ago))
-    os.utime(env.blobs.local_path("import/kept.csv"), (hours_ago, hours_ago))
-    assert svc.sweep() == {"sessions": 1, "files": 1}
+    for key in ("import/orphan.csv", "import/kept.csv", "incoming/abandoned"):
+        os.utime(env.blobs.local_path(key), (hours_ago, hours_ago))
+    assert svc.sweep() == {"sessions": 1, "files": 1, "incoming": 1}
+    assert [k for k, _ in env.blobs.list("incoming/")] == ["incoming/in-flight"]
     assert [s["pk"] for s in svc.list_sessions(params={})["results"]] == [kept]
     assert sorted(k for k, _ in env.blobs.list("import/")) == ["import/fresh.csv",
                                                                 "import/kept.csv"]
