@@ -82,23 +82,24 @@ class Background(Entrypoint):
 background = Background.decorator
 
 
+class _Wake:
+    def __init__(self, entrypoints: list[Background]):
+        self.entrypoints = entrypoints
+
+    def __call__(self):
+        for entrypoint in self.entrypoints:
+            entrypoint.nudge()
+
+    def stopping(self) -> bool:
+        return any(e.stopping() for e in self.entrypoints)
+
+
 class Nudge(DependencyProvider):
     """A callable that wakes the service's background entrypoints now; its `stopping()`
     tells whether the service is stopping."""
 
-    def _entrypoints(self):
-        return [e for e in self.container.entrypoints if isinstance(e, Background)]
+    def setup(self):
+        self.wake = _Wake([e for e in self.container.entrypoints if isinstance(e, Background)])
 
     def get_dependency(self, worker_ctx):
-        entrypoints = self._entrypoints()
-
-        class Wake:
-            def __call__(self):
-                for entrypoint in entrypoints:
-                    entrypoint.nudge()
-
-            @staticmethod
-            def stopping() -> bool:
-                return any(e.stopping() for e in entrypoints)
-
-        return Wake()
+        return self.wake

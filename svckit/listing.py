@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import String, and_, cast, func, or_, select
 
-from svckit.errors import ValidationFailed
+from svckit.errors import NotFound, ValidationFailed
 
 MAX_LIMIT = 10000
 _TRUE = {"true", "1"}
@@ -37,6 +37,26 @@ def paging(params: dict) -> tuple[int | None, int]:
     if limit == 0:  # DRF treats limit=0 as 'no paging'
         limit = None
     return limit, offset
+
+
+def number_param(params: dict, name: str) -> int | None:
+    """django-filter NumberFilter on an integer column: None when absent or empty, else the
+    number or a 400 "Enter a number."."""
+    raw = params.get(name)
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValidationFailed({name: ["Enter a number."]})
+
+
+def get_by_id(session, table, pk) -> dict:
+    """The row of `table` whose `id` is `pk`, or 404."""
+    row = session.execute(select(table).where(table.c.id == pk)).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
 
 
 def bool_param(params: dict, name: str):

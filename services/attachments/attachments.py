@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from svckit import config
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
-from svckit.listing import bool_param
+from svckit.listing import bool_param, get_by_id, number_param
 from svckit.urls import check_url
 
 from .models import attachment_tags, attachments
@@ -162,11 +162,8 @@ def require_one_source(has_file: bool, link) -> None:
 
 # ------------------------------------------------------------------ reading
 
-def get(session, pk: int) -> dict:
-    row = session.execute(select(attachments).where(attachments.c.id == pk)).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+def get(session, pk) -> dict:
+    return get_by_id(session, attachments, pk)
 
 
 def tags_of(session, pks) -> dict[int, list[str]]:
@@ -195,21 +192,14 @@ def render(row: dict, tags: list, users: dict) -> dict:
             "model_id": row["model_id"], "tags": tags}
 
 
-def _int_filter(params, name):
-    raw = str(params[name]).strip()
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed({name: ["Enter a number."]})
-
-
 def filtered(params: dict):
     """The list statement with InvenTree's filters (and `tags`, any of a comma list)."""
     stmt = select(attachments)
     if params.get("model_type"):
         stmt = stmt.where(attachments.c.model_type == str(params["model_type"]))
-    if params.get("model_id") not in (None, ""):
-        stmt = stmt.where(attachments.c.model_id == _int_filter(params, "model_id"))
+    model_id = number_param(params, "model_id")
+    if model_id is not None:
+        stmt = stmt.where(attachments.c.model_id == model_id)
     if params.get("upload_user") not in (None, ""):
         raw = str(params["upload_user"]).strip()
         if not raw.isdigit():

@@ -25,7 +25,7 @@ from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
-from svckit.listing import run_list
+from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import datafile, sessions as rules
@@ -296,17 +296,11 @@ class Service(ServiceBase):
                             ordering=rules.MAPPING_ORDERING, default_order=[column_maps.c.id],
                             render=rules.render_mapping)
 
-    def _mapping(self, s, pk: int) -> dict:
-        m = s.execute(select(column_maps).where(column_maps.c.id == pk)).mappings().first()
-        if m is None:
-            raise NotFound()
-        return dict(m)
-
     @rpc
     def get_column_mapping(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return rules.render_mapping(self._mapping(s, pk))
+            return rules.render_mapping(get_by_id(s, column_maps, pk))
 
     @rpc
     def column_mapping_options(self, detail: bool = False) -> dict:
@@ -321,7 +315,7 @@ class Service(ServiceBase):
                 raise ValidationFailed({"column": ["This field is required."]})
             return self.get_column_mapping(pk)
         with self.db.write() as s:
-            mapping = self._mapping(s, pk)
+            mapping = get_by_id(s, column_maps, pk)
             sid = mapping["session_id"]
             store.lock_stream(s, "import_session", sid)
             session = rules.get_session(s, sid)
@@ -331,7 +325,7 @@ class Service(ServiceBase):
             if column != mapping["column"]:
                 store.record(s, "import_session", sid, "column_mapping.updated",
                              {"id": pk, "column": column}, self.caller)
-            return rules.render_mapping(self._mapping(s, pk))
+        return rules.render_mapping({**mapping, "column": column})
 
     # ------------------------------------------------------------ rows
 
@@ -343,17 +337,11 @@ class Service(ServiceBase):
                             ordering=rules.ROW_ORDERING, default_order=[rows.c.row_index],
                             render=rules.render_row)
 
-    def _row(self, s, pk: int) -> dict:
-        r = s.execute(select(rows).where(rows.c.id == pk)).mappings().first()
-        if r is None:
-            raise NotFound()
-        return dict(r)
-
     @rpc
     def get_row(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return rules.render_row(self._row(s, pk))
+            return rules.render_row(get_by_id(s, rows, pk))
 
     @rpc
     def row_options(self, detail: bool = False) -> dict:
@@ -364,7 +352,7 @@ class Service(ServiceBase):
         """PUT/PATCH `data`: re-validated by the target unless the row is complete."""
         self._superuser()
         with self.db.read() as s:
-            row = self._row(s, pk)
+            row = get_by_id(s, rows, pk)
             session = rules.get_session(s, row["session_id"])
         if "data" not in data:
             if partial:
@@ -385,11 +373,11 @@ class Service(ServiceBase):
             valid = not errors
         with self.db.write() as s:
             store.lock_stream(s, "import_session", row["session_id"])
-            self._row(s, pk)
+            get_by_id(s, rows, pk)
             store.record(s, "import_session", row["session_id"], "import_row.updated",
                          {"id": pk, "data": new, "errors": errors, "valid": valid},
                          self.caller)
-            return rules.render_row(self._row(s, pk))
+            return rules.render_row(get_by_id(s, rows, pk))
 
     @rpc
     def delete_row(self, pk: int) -> None:

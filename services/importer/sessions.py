@@ -5,9 +5,9 @@ import json
 
 from sqlalchemy import select
 
-from svckit.errors import NotFound, ValidationFailed
+from svckit.errors import ValidationFailed
 from svckit.fields import Field
-from svckit.listing import bool_param
+from svckit.listing import bool_param, get_by_id, number_param
 
 from .models import column_maps, rows, sessions
 
@@ -159,10 +159,7 @@ def serializer_data(session: dict, data: dict) -> dict:
 # ------------------------------------------------------------ reading and rendering
 
 def get_session(s, pk: int) -> dict:
-    row = s.execute(select(sessions).where(sessions.c.id == pk)).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+    return get_by_id(s, sessions, pk)
 
 
 def mappings_of(s, session_pks) -> dict[int, list[dict]]:
@@ -196,35 +193,26 @@ def render_row(r) -> dict:
             "valid": r["valid"], "complete": r["complete"]}
 
 
-def _int_param(params: dict, name: str):
-    raw = str(params[name]).strip()
-    if not raw.lstrip("-").isdigit():
-        raise ValidationFailed({name: ["Enter a number."]})
-    return int(raw)
+def _equal(stmt, column, params: dict, name: str):
+    """`stmt` narrowed to `column == ?<name>` when the number filter is given."""
+    value = number_param(params, name)
+    return stmt if value is None else stmt.where(column == value)
 
 
 def session_filters(params: dict):
     stmt = select(sessions)
     if params.get("model_type"):
         stmt = stmt.where(sessions.c.model_type == str(params["model_type"]))
-    if params.get("status") not in (None, ""):
-        stmt = stmt.where(sessions.c.status == _int_param(params, "status"))
-    if params.get("user") not in (None, ""):
-        stmt = stmt.where(sessions.c.user_id == _int_param(params, "user"))
-    return stmt
+    stmt = _equal(stmt, sessions.c.status, params, "status")
+    return _equal(stmt, sessions.c.user_id, params, "user")
 
 
 def mapping_filters(params: dict):
-    stmt = select(column_maps)
-    if params.get("session") not in (None, ""):
-        stmt = stmt.where(column_maps.c.session_id == _int_param(params, "session"))
-    return stmt
+    return _equal(select(column_maps), column_maps.c.session_id, params, "session")
 
 
 def row_filters(params: dict):
-    stmt = select(rows)
-    if params.get("session") not in (None, ""):
-        stmt = stmt.where(rows.c.session_id == _int_param(params, "session"))
+    stmt = _equal(select(rows), rows.c.session_id, params, "session")
     for name in ("valid", "complete"):
         value = bool_param(params, name)
         if value is not None:

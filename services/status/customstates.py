@@ -3,8 +3,9 @@ status document."""
 from sqlalchemy import select
 
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
+from svckit.listing import get_by_id
 
 from . import contenttypes
 from .classes import COLORS, REFERENCE_STATUSES, STATUS_CLASSES, builtin_keys
@@ -45,10 +46,7 @@ def render(row) -> dict:
 
 
 def get(session, pk) -> dict:
-    row = session.execute(select(custom_states).where(custom_states.c.id == pk)).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+    return get_by_id(session, custom_states, pk)
 
 
 def check(session, data: dict, current: dict | None = None, partial=False) -> dict:

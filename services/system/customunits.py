@@ -1,7 +1,7 @@
 """Custom units (SEMANTICS §14): commands over the table; rules live in units.py."""
 from sqlalchemy import select
 
-from svckit.errors import NotFound
+from svckit.listing import get_by_id
 
 from . import units
 from .models import custom_units, store
@@ -22,10 +22,7 @@ def all_rows(session) -> list[dict]:
 
 
 def get(session, pk) -> dict:
-    row = session.execute(select(custom_units).where(custom_units.c.id == pk)).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+    return get_by_id(session, custom_units, pk)
 
 
 def check(session, data, current: dict | None = None, partial: bool = False) -> dict:

@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from svckit import config
 from svckit.bulk import bulk_condition, matching_ids
-from svckit.errors import NotFound
 from svckit.fields import Field, validate
-from svckit.listing import bool_param
+from svckit.listing import bool_param, get_by_id
 
 from .models import news_entries, store
 
@@ -116,10 +115,7 @@ def listing(params: dict):
 
 
 def get(session, pk) -> dict:
-    row = session.execute(select(news_entries).where(news_entries.c.id == pk)).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+    return get_by_id(session, news_entries, pk)
 
 
 def update(session, caller, pk: int, data, partial: bool) -> dict:

@@ -2,8 +2,9 @@
 from sqlalchemy import bindparam, select
 
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
+from svckit.listing import get_by_id
 
 from .models import project_codes, store
 
@@ -30,11 +31,7 @@ def render(row, owners: dict) -> dict:
 
 
 def get(session, pk) -> dict:
-    row = session.execute(select(project_codes).where(project_codes.c.id == pk)
-                          ).mappings().first()
-    if row is None:
-        raise NotFound()
-    return dict(row)
+    return get_by_id(session, project_codes, pk)
 
 
 def require_staff(caller: Caller):
