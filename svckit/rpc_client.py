@@ -1,20 +1,37 @@
 """RPC client for processes outside nameko (the gateway, probes, CLI tools).
 
-One client per thread (nameko's standalone proxy is not thread-safe), created lazily so a
-forked gunicorn worker makes its own connection; every call has a timeout (the client's, or
-one given for that call), and a client that timed out is replaced (a late reply must not be
-read as the answer to the next call).
+It speaks nameko's RPC wire format (a request to the `nameko-rpc` exchange with routing key
+`<service>.<method>`, context data in `nameko.*` headers, a reply `{"result", "error"}` to
+`reply_to` with the request's correlation id) over one AMQP connection of its own:
+
+- the request is published `mandatory`, so a request no service queue is bound for comes
+  back as basic.return on the same connection, and the call fails at once as "not running"
+  without waiting for a publisher confirmation (a broker round trip on every call);
+- requests are transient: a request is worth nothing after its timeout, so the broker need
+  not write it to disk;
+- replies arrive on the client's own exclusive queue, consumed without acknowledgements;
+  only a reply with the current call's correlation id is its answer, and a client that
+  timed out drops its connection (and reply queue), so a late answer is never read as the
+  answer to the next call.
+
+A client is not thread-safe: `ThreadLocalRpc` hands each thread its own, created lazily so a
+forked gunicorn worker makes its own connection. Every call has a timeout (the client's, or
+one given for that call).
 """
 import threading
+import time
+import uuid
 
-from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-from nameko.rpc import ServiceProxy
-from nameko.standalone.rpc import ClusterRpcProxy
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from nameko.exceptions import RemoteError, deserialize
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
 from svckit.context import Caller
 from svckit.errors import ApiError, ServiceUnavailable
+
+RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
+BROKEN = (OSError, AmqpConnectionError)  # the connection is gone (socket or AMQP close)
 
 
 class RemoteFailure(Exception):
@@ -25,71 +42,116 @@ class RemoteFailure(Exception):
         super().__init__(f"{service}.{method}: {exc_type}: {value}")
 
 
+class _Returned(Exception):
+    """The broker returned the request: no queue is bound for its routing key."""
+
+
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float):
         self.amqp_uri = amqp_uri
         self.timeout = timeout
-        self._context: dict = {}
-        self._proxy = None
-        self._services: dict = {}
+        self._conn = None
+        self._producer = None
+        self._reply_key = ""
+        self._waiting = None  # correlation id of the call in progress
+        self._answer = None   # its reply body, or _Returned
 
     def _connect(self):
-        self._proxy = ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, context_data=self._context,
-                                      timeout=self.timeout)
-        self._proxy.start()
+        conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
+        try:
+            channel = conn.channel()
+            exchange = RPC_EXCHANGE(channel)
+            exchange.declare()
+            self._reply_key = uuid.uuid4().hex
+            queue = Queue(f"rpc.reply-client-{self._reply_key}", exchange=exchange,
+                          routing_key=self._reply_key, exclusive=True, auto_delete=True,
+                          durable=False)
+            Consumer(channel, [queue], callbacks=[self._on_reply], no_ack=True,
+                     accept=["json"]).consume()
+            self._producer = Producer(channel, exchange=exchange, serializer="json",
+                                      on_return=self._on_return)
+        except Exception:
+            conn.release()
+            raise
+        self._conn = conn
 
-    def _service(self, name: str):
-        """A proxy whose requests are transient: a request is worth nothing after its
-        timeout, so the broker need not write it to disk (a third of the round trip)."""
-        if name not in self._services:
-            self._services[name] = ServiceProxy(
-                self._proxy._worker_ctx, name, self._proxy._reply_listener,
-                delivery_mode=NON_PERSISTENT)
-        return self._services[name]
+    def _on_reply(self, body, message):
+        if message.properties.get("correlation_id") == self._waiting:
+            self._answer = body
+
+    def _on_return(self, exc, exchange, routing_key, message):
+        if message.properties.get("correlation_id") == self._waiting:
+            self._answer = _Returned()
 
     def close(self):
-        if self._proxy is not None:
+        if self._conn is not None:
             try:
-                self._proxy.stop()
+                self._conn.release()
             except Exception:  # the connection may already be broken; drop it either way
                 pass
-        self._proxy = None
-        self._services = {}
+        self._conn = self._producer = None
+
+    def _publish(self, routing_key: str, body: dict, headers: dict, correlation_id: str):
+        self._producer.publish(body, routing_key=routing_key, mandatory=True,
+                               reply_to=self._reply_key, correlation_id=correlation_id,
+                               headers=headers, delivery_mode=1)
+
+    def _send(self, routing_key: str, body: dict, headers: dict, correlation_id: str):
+        """Publish the request; a connection that broke while idle (a broker restart) is
+        replaced once, since a request that could not be written was not delivered."""
+        for attempt in (1, 2):
+            if self._conn is None:
+                try:
+                    self._connect()
+                except Exception as exc:
+                    self.close()
+                    raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+            try:
+                return self._publish(routing_key, body, headers, correlation_id)
+            except BROKEN as exc:
+                self.close()
+                if attempt == 2:
+                    raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
              timeout: float | None = None, **kwargs):
         """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
         for this call only (a long import, say)."""
-        if self._proxy is None:
-            try:
-                self._connect()
-            except Exception as exc:
-                self.close()
-                raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
-        self._context.clear()
-        self._context["caller"] = (caller or Caller()).model_dump_json()
+        headers = {"nameko.caller": (caller or Caller()).model_dump_json()}
         if path:
-            self._context["path"] = path
+            headers["nameko.path"] = path
         wait = self.timeout if timeout is None else timeout
-        consumer = self._proxy._reply_listener.queue_consumer  # waits `timeout` for a reply
-        consumer.timeout = wait
+        correlation_id = uuid.uuid4().hex
+        self._waiting, self._answer = correlation_id, None
         try:
-            return getattr(self._service(service), method)(**kwargs)
-        except ApiError:
-            raise
-        except RpcTimeout:
-            self.close()
+            self._send(f"{service}.{method}", {"args": [], "kwargs": kwargs}, headers,
+                       correlation_id)
+            deadline = time.monotonic() + wait
+            while self._answer is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                self._conn.drain_events(timeout=remaining)
+        except TimeoutError:
+            self.close()  # a timed-out read may have stopped inside a frame
             raise ServiceUnavailable(
                 {"detail": f"The {service} service did not answer within {wait:g} s"})
-        except UnknownService:
-            raise ServiceUnavailable({"detail": f"The {service} service is not running"})
-        except RemoteError as exc:
-            raise RemoteFailure(service, method, exc.exc_type, exc.value)
-        except (OSError, ConnectionError) as exc:
+        except ApiError:
+            raise
+        except BROKEN as exc:
             self.close()
             raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
         finally:
-            consumer.timeout = self.timeout
+            self._waiting = None
+        answer = self._answer
+        if isinstance(answer, _Returned):
+            raise ServiceUnavailable({"detail": f"The {service} service is not running"})
+        if answer.get("error"):
+            exc = deserialize(answer["error"])
+            if isinstance(exc, RemoteError):
+                raise RemoteFailure(service, method, exc.exc_type, exc.value)
+            raise exc
+        return answer.get("result")
 
 
 class ThreadLocalRpc:

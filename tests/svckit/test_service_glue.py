@@ -3,13 +3,14 @@ events published after a write, unexpected errors logged as `error.logged`."""
 import json
 import time
 
+import eventlet
 import pytest
 from kombu import Connection, Queue
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ValidationFailed
+from svckit.errors import ServiceUnavailable, ValidationFailed
 from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
 from svckit.rpc_client import RemoteFailure, RpcClient
@@ -38,6 +39,11 @@ class GlueService(ServiceBase):
     @rpc
     def refuse(self):
         raise ValidationFailed({"text": ["Not like that"]})
+
+    @rpc
+    def slow(self, seconds):
+        eventlet.sleep(seconds)
+        return seconds
 
     @rpc
     def crash(self):
@@ -112,14 +118,38 @@ def test_write_publishes_its_event_before_replying(running):
         assert s.execute(select(store.events.c.published)).scalar() is not None
 
 
-def test_timeout_answers_503_quickly(rabbit_config):
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=1)
+def test_unknown_service_answers_503_at_once(rabbit_config):
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
     started = time.monotonic()
-    from svckit.errors import ServiceUnavailable
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as info:
         client.call("nobody_home", "ping")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 3  # the broker returned it; no waiting for a reply
+    assert info.value.detail == {"detail": "The nobody_home service is not running"}
     client.close()
+
+
+def test_timeout_answers_503_and_the_next_call_gets_its_own_answer(running):
+    client, _, _ = running
+    with pytest.raises(ServiceUnavailable) as info:
+        client.call("gluesvc", "slow", timeout=0.2, seconds=1)
+    assert info.value.detail == {"detail": "The gluesvc service did not answer within 0.2 s"}
+    assert client.call("gluesvc", "slow", seconds=0) == 0  # not the late answer (1)
+    time.sleep(1)
+    assert client.call("gluesvc", "slow", seconds=0) == 0
+
+
+def test_a_connection_the_broker_closed_is_replaced(running, rabbit_manager):
+    client, _, _ = running
+    assert client.call("gluesvc", "ping") == "pong"
+    port = client._conn.connection.sock.getsockname()[1]
+    ours, deadline = [], time.monotonic() + 15  # the management API lists it after a while
+    while not ours and time.monotonic() < deadline:
+        ours = [c["name"] for c in rabbit_manager.get_connections() if c.get("peer_port") == port]
+        time.sleep(0.2)
+    assert len(ours) == 1
+    rabbit_manager.delete_connection(ours[0])
+    time.sleep(0.5)  # the broker has closed it; the client has not noticed yet
+    assert client.call("gluesvc", "ping") == "pong"
 
 
 class LazyGlueService(GlueService):
