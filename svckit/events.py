@@ -12,7 +12,7 @@ from typing import Callable
 from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String,
                         Table, UniqueConstraint, bindparam, delete, func, insert, select,
                         text)
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from svckit.context import Caller
 
@@ -88,7 +88,7 @@ class Projector:
             return fn
         return register
 
-    def apply(self, session: Session, event: dict):
+    def apply(self, session: Connection, event: dict):
         handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(session, event)
@@ -110,7 +110,7 @@ class EventStore:
         self._move_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
             value=bindparam("to"))
 
-    def record(self, session: Session, stream_type: str, stream_id, type_: str, payload: dict,
+    def record(self, session: Connection, stream_type: str, stream_id, type_: str, payload: dict,
                caller: Caller | None = None, new_stream: bool = False) -> dict:
         """Append one event and apply it to the tables, inside the caller's transaction.
         `new_stream`: the first event of a stream whose id this transaction just allocated
@@ -131,7 +131,7 @@ class EventStore:
         self.projector.apply(session, row)
         return row
 
-    def record_new_streams(self, session: Session, stream_type: str, stream_ids, type_: str,
+    def record_new_streams(self, session: Connection, stream_type: str, stream_ids, type_: str,
                            payloads: list[dict], caller: Caller | None = None):
         """`record(..., new_stream=True)` for many fresh streams at once (one executemany)."""
         created = utcnow()
@@ -145,15 +145,15 @@ class EventStore:
         for row in rows:
             self.projector.apply(session, row)
 
-    def lock_stream(self, session: Session, stream_type: str, stream_id):
+    def lock_stream(self, session: Connection, stream_type: str, stream_id):
         """Serialise writers of one stream until the transaction ends. Take it before
         reading state a command depends on (PostgreSQL advisory lock, re-entrant; SQLite
         write transactions are already serialised by BEGIN IMMEDIATE)."""
-        if session.bind.dialect.name == "postgresql":
+        if session.dialect.name == "postgresql":
             key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
-    def record_changes(self, session: Session, stream_type: str, stream_id, type_: str,
+    def record_changes(self, session: Connection, stream_type: str, stream_id, type_: str,
                        current: dict, cleaned: dict, caller: Caller | None = None) -> dict:
         """Record `type_` with the fields of `cleaned` that differ from `current`, if any;
         returns them (an update that changes nothing appends no event)."""
@@ -162,12 +162,12 @@ class EventStore:
             self.record(session, stream_type, stream_id, type_, changed, caller)
         return changed
 
-    def next_stream_id(self, session: Session, stream_type: str) -> int:
+    def next_stream_id(self, session: Connection, stream_type: str) -> int:
         """A fresh integer id for a new aggregate of `stream_type`, never reused after a
         delete (the log keeps old streams). The counter is not projected: replay keeps it."""
         return self.next_stream_ids(session, stream_type, 1)[0]
 
-    def next_stream_ids(self, session: Session, stream_type: str, count: int) -> range:
+    def next_stream_ids(self, session: Connection, stream_type: str, count: int) -> range:
         """`count` consecutive fresh ids (as `next_stream_id`, in one step)."""
         self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
         current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
@@ -178,7 +178,7 @@ class EventStore:
             session.execute(self._move_sequence, {"seq": stream_type, "to": current + count})
         return range(current + 1, current + count + 1)
 
-    def replay(self, session: Session) -> int:
+    def replay(self, session: Connection) -> int:
         """Rebuild every projected table from the log; returns the number of events applied."""
         for table in reversed(self.projector.tables):
             session.execute(delete(table))
@@ -189,7 +189,7 @@ class EventStore:
             count += 1
         return count
 
-    def mark_processed(self, session: Session, consumer: str, event_id: str) -> bool:
+    def mark_processed(self, session: Connection, consumer: str, event_id: str) -> bool:
         """Record that `consumer` applied `event_id`; False if it already had (a redelivery)."""
         seen = session.execute(select(self.processed.c.event_id).where(
             self.processed.c.consumer == consumer,

@@ -11,6 +11,7 @@ import traceback
 import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
+from kombu import Connection
 from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.amqp.publish import Publisher
@@ -35,10 +36,26 @@ for _cls in ERROR_CLASSES:  # re-raised as the same class in the caller
 class ReplyPublisher(Publisher):
     """RPC replies go to the caller's own reply queue and are worth nothing once it has
     timed out: transient, and not confirmed (a confirmation round trip per reply was a
-    fifth of a service's time under load). A lost reply surfaces as the caller's timeout."""
+    fifth of a service's time under load). A lost reply surfaces as the caller's timeout.
+
+    Producers, one connection each, are kept for the next reply (nameko looks one up by
+    building a new Connection object per reply); a greenthread holds one while it publishes,
+    so replies never interleave on a connection."""
 
     use_confirms = False
     delivery_mode = NON_PERSISTENT
+    idle: dict[str, list] = {}  # AMQP URI -> producers not in use
+
+    def publish(self, payload, **kwargs):
+        idle = self.idle.setdefault(self.amqp_uri, [])
+        producer = idle.pop() if idle else Connection(self.amqp_uri).Producer()
+        try:
+            producer.publish(payload, delivery_mode=self.delivery_mode, retry=self.retry,
+                             retry_policy=self.retry_policy, **kwargs)
+        except BaseException:
+            producer.connection.release()
+            raise
+        idle.append(producer)
 
 
 Responder.publisher_cls = ReplyPublisher

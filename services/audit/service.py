@@ -59,7 +59,7 @@ def record_events(db, events: list[dict]):
              "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
              "received": received} for e in events]
     with db.write() as s:
-        dialect_insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = pg_insert if s.dialect.name == "postgresql" else sqlite_insert
         s.execute(dialect_insert(audit_events).on_conflict_do_nothing(
             index_elements=["event_id"]), rows)
 
