@@ -81,7 +81,7 @@ def _send_error(req, resp, status, detail):
     if status == 401:
         resp.set_header("WWW-Authenticate", "Token")
     elif status == 413 or req.context.get("close_connection"):
-        resp.set_header("Connection", "close")  # do not read the rest of an oversized upload
+        http.close_connection(resp)  # the rest of an oversized upload is not read
 
 
 class GatewayApp(falcon.App):

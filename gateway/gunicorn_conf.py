@@ -10,3 +10,9 @@ timeout = int(float(os.environ.get("RPC_TIMEOUT", "10")) * 3)
 graceful_timeout = 10
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def pre_request(worker, req):
+    """Let the app mark this request's connection to close (gateway.http.close_connection)."""
+    from gateway import http
+    http.SERVER.request = req

@@ -2,6 +2,7 @@
 request bodies (JSON, form, multipart) and InvenTree's input cleaning (CleanMixin, §1.5)."""
 import json
 import re
+import threading
 from urllib.parse import urlencode
 
 import falcon
@@ -13,6 +14,22 @@ JSON = "application/json"  # exactly: the official client compares with ==
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _NEWLINES = re.compile(r"[\r\n]")
+
+
+SERVER = threading.local()  # `.request`: gunicorn's request being served by this thread
+
+
+def close_connection(resp: falcon.Response):
+    """Answer with `Connection: close`: the rest of the request body will not be read.
+
+    gunicorn drops an application's `Connection` header (hop-by-hop), announces keep-alive,
+    and then closes anyway when over 64 KB of the body went unread, so a client that sends
+    its next request on that connection loses it. Its `pre_request` hook (gunicorn_conf.py)
+    hands this thread gunicorn's request, which is marked to close; gunicorn says so."""
+    resp.set_header("Connection", "close")
+    request = getattr(SERVER, "request", None)
+    if request is not None:
+        request.must_close = True
 
 
 def dumps(data) -> bytes:

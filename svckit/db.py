@@ -69,7 +69,7 @@ class Database:
 
     @contextmanager
     def read(self):
-        """One read transaction (a consistent snapshot), rolled back at the end."""
+        """One read transaction, rolled back at the end."""
         with self.engine.connect() as conn:
             yield conn
 

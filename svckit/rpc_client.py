@@ -28,9 +28,10 @@ from nameko.exceptions import RemoteError, deserialize
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
 from svckit.context import Caller
-from svckit.errors import ApiError, ServiceUnavailable
+from svckit.errors import ServiceUnavailable
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
+RETURNED = object()  # the answer when the broker returned the request: no queue is bound for it
 BROKEN = (OSError, AmqpConnectionError)  # the connection is gone (socket or AMQP close)
 
 
@@ -42,10 +43,6 @@ class RemoteFailure(Exception):
         super().__init__(f"{service}.{method}: {exc_type}: {value}")
 
 
-class _Returned(Exception):
-    """The broker returned the request: no queue is bound for its routing key."""
-
-
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float):
         self.amqp_uri = amqp_uri
@@ -54,7 +51,7 @@ class RpcClient:
         self._producer = None
         self._reply_key = ""
         self._waiting = None  # correlation id of the call in progress
-        self._answer = None   # its reply body, or _Returned
+        self._answer = None   # its reply body, or RETURNED
 
     def _connect(self):
         conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
@@ -81,7 +78,7 @@ class RpcClient:
 
     def _on_return(self, exc, exchange, routing_key, message):
         if message.properties.get("correlation_id") == self._waiting:
-            self._answer = _Returned()
+            self._answer = RETURNED
 
     def close(self):
         if self._conn is not None:
@@ -90,11 +87,6 @@ class RpcClient:
             except Exception:  # the connection may already be broken; drop it either way
                 pass
         self._conn = self._producer = None
-
-    def _publish(self, routing_key: str, body: dict, headers: dict, correlation_id: str):
-        self._producer.publish(body, routing_key=routing_key, mandatory=True,
-                               reply_to=self._reply_key, correlation_id=correlation_id,
-                               headers=headers, delivery_mode=1)
 
     def _send(self, routing_key: str, body: dict, headers: dict, correlation_id: str):
         """Publish the request; a connection that broke while idle (a broker restart) is
@@ -107,7 +99,9 @@ class RpcClient:
                     self.close()
                     raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
             try:
-                return self._publish(routing_key, body, headers, correlation_id)
+                return self._producer.publish(
+                    body, routing_key=routing_key, mandatory=True, reply_to=self._reply_key,
+                    correlation_id=correlation_id, headers=headers, delivery_mode=1)
             except BROKEN as exc:
                 self.close()
                 if attempt == 2:
@@ -136,15 +130,16 @@ class RpcClient:
             self.close()  # a timed-out read may have stopped inside a frame
             raise ServiceUnavailable(
                 {"detail": f"The {service} service did not answer within {wait:g} s"})
-        except ApiError:
-            raise
         except BROKEN as exc:
             self.close()
             raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+        except Exception:
+            self.close()  # a channel error, say: the next call starts on a fresh connection
+            raise
         finally:
             self._waiting = None
         answer = self._answer
-        if isinstance(answer, _Returned):
+        if answer is RETURNED:
             raise ServiceUnavailable({"detail": f"The {service} service is not running"})
         if answer.get("error"):
             exc = deserialize(answer["error"])

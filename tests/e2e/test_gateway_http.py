@@ -133,6 +133,10 @@ def test_oversized_body_is_refused(admin):
     r = admin.post(f"{admin.base}/api/generic/status/custom/", data=b"x" * (10 * 1024 * 1024 + 1),
                    headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 413 and "exceeds" in r.json()["detail"]
+    # the body was not read: gunicorn must say it closes, or the next request on this
+    # connection is lost
+    assert r.headers["Connection"] == "close"
+    assert admin.get(f"{admin.base}/api/generic/status/", timeout=10).status_code == 200
 
 
 def test_json_that_is_not_an_object(admin):
