@@ -66,6 +66,26 @@ def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None):
         requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10)
 
 
+@contextmanager
+def postgres_databases(admin_url: str, services: list[str]):
+    """Fresh PostgreSQL databases for `services`, dropped afterwards; yields the
+    `<SERVICE>_DATABASE_URL` settings that point the services at them."""
+    import psycopg2
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+    names = {service: f"bench_{service}_{uuid.uuid4().hex[:8]}" for service in services}
+    try:
+        for name in names.values():
+            admin.cursor().execute(f"CREATE DATABASE {name}")
+        yield {f"{service.upper()}_DATABASE_URL": f"{base}/{name}"
+               for service, name in names.items()}
+    finally:
+        for name in names.values():
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 def write_report(name: str, lines: list[str]) -> Path:
     """Print the report and write it to bench/results/<name>-<date>.md."""
     out = ROOT / "bench" / "results" / f"{name}-{datetime.now():%Y%m%d-%H%M}.md"

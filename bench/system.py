@@ -1,6 +1,7 @@
 """Load benchmark of system endpoints: icons (304 and full body) and serial-number reservation.
 
-Starts its own stack (2 gateway workers, every service, SQLite) on port 8110 in a RabbitMQ
+Starts its own stack (2 gateway workers, every service, SQLite, or fresh PostgreSQL databases
+with --postgres) on port 8110 in a RabbitMQ
 vhost of its own, then runs wrk at concurrency 1 and 16 against:
   GET /api/icons/ with a matching If-None-Match (304)    (target >= 3,000 req/s at c16)
   GET /api/icons/ full body, gzip and plain               (target >= 100 req/s at c16)
@@ -9,9 +10,9 @@ and checks that no serial is handed out twice: the serials wrk received (Lua res
 the `serial_numbers.reserved` events the audit service recorded (paged through
 /api/events/), and a second check with 16 Python threads x 50 requests. Per c16 row it also
 records the CPU each process of the stack (and RabbitMQ, and the whole machine) used, to show
-where the time goes. Writes a table to bench/results/system-<date>.md.
+where the time goes. Writes a table to bench/results/system[-postgres]-<date>.md.
 
-    .venv/bin/python bench/system.py [--seconds 10]
+    .venv/bin/python bench/system.py [--seconds 10] [--postgres [ADMIN_URL]]
 """
 import argparse
 import os
@@ -22,12 +23,15 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
 import requests
 
-from common import TICK, bench_stack, children, cpu_seconds, to_ms, write_report
+from common import (TICK, bench_stack, children, cpu_seconds, postgres_databases, to_ms,
+                    write_report)
+from svckit.migrate import service_names
 from svckit.stack import Stack
 
 SERIAL_BODY = '{"part": 1, "quantity": 1}'
@@ -168,12 +172,23 @@ def thread_check(base: str, token: str, threads: int = 16, per_thread: int = 50)
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--postgres", metavar="ADMIN_URL", nargs="?",
+                        const="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="run every service on fresh PostgreSQL databases instead of SQLite")
     args = parser.parse_args()
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    with ExitStack() as resources:
+        databases = (resources.enter_context(postgres_databases(args.postgres, service_names()))
+                     if args.postgres else {})
+        run(args, databases, store)
+
+
+def run(args, databases: dict, store: str):
     lua = Path(tempfile.mkdtemp(prefix="bench-system-")) / "serial.lua"
     lua.write_text(SERIAL_LUA)
     load_before = os.getloadavg()
     rows, checks, notes = [], [], {}
-    with bench_stack("bench-system", 8110) as (stack, token, _):
+    with bench_stack("bench-system", 8110, databases) as (stack, token, _):
         base = stack.url
         staff = {"Authorization": f"Token {token}"}
 
@@ -281,7 +296,7 @@ def main():
     lines = [f"# System endpoints benchmark, {datetime.now():%Y-%m-%d %H:%M}", "",
              f"{os.cpu_count()} cores (load average {load} before start, other work on the "
              "machine included); whole stack local: 2 gunicorn gthread workers (8 threads "
-             "each), one process per service, SQLite, RabbitMQ in its own vhost; wrk with 2 "
+             f"each), one process per service, {store}, RabbitMQ in its own vhost; wrk with 2 "
              f"threads (1 at c=1), {args.seconds} s per row after a 2 s warm-up at c=4.", "",
              "What each row sends:", "",
              f"- icons 304: `GET /api/icons/`, no auth, `If-None-Match: {notes['etag']}` "
@@ -291,7 +306,7 @@ def main():
              f"- icons plain: no `Accept-Encoding`; answer {notes['plain_bytes']:,} bytes JSON.",
              "- serial-number: `POST /api/generate/serial-number/`, `Authorization: Token …` "
              f"(admin, from `GET /api/user/token/`), body `{SERIAL_BODY}`; answer 201 "
-             "`{\"serial_number\": …}`; each reservation is a SQLite write transaction that "
+             f"`{{\"serial_number\": …}}`; each reservation is a {store} write transaction that "
              f"appends one `{EVENT_TYPE}` event; the system service's relay publishes the "
              "events (broker-confirmed) in batches within milliseconds of the commits, and "
              "the audit service consumes them.", "",
@@ -317,7 +332,7 @@ def main():
         if concurrency == 16:
             lines.append(f"| `{title}` | " + " | ".join(f"{r['cpu'][k]:.2f}" for k in labels)
                          + " |")
-    write_report("system", lines)
+    write_report("system-postgres" if databases else "system", lines)
 
 
 if __name__ == "__main__":
