@@ -102,7 +102,8 @@ class EventStore:
         # built once: building statements costs more than running them on hot paths
         seq = self.sequence
         self._insert_event = insert(self.events)
-        self._last_version = select(func.coalesce(func.max(self.events.c.version), 0)).where(
+        # a stream's current version (0 if it has no events); parameters `type` and `id`
+        self.stream_version = select(func.coalesce(func.max(self.events.c.version), 0)).where(
             self.events.c.stream_type == bindparam("type"),
             self.events.c.stream_id == bindparam("id"))
         self._read_sequence = select(seq.c.value).where(
@@ -111,16 +112,15 @@ class EventStore:
             value=bindparam("to"))
 
     def record(self, session: Connection, stream_type: str, stream_id, type_: str, payload: dict,
-               caller: Caller | None = None, new_stream: bool = False) -> dict:
+               caller: Caller | None = None, version: int | None = None) -> dict:
         """Append one event and apply it to the tables, inside the caller's transaction.
-        `new_stream`: the first event of a stream whose id this transaction just allocated
-        (`next_stream_id`), so its version is 1 without looking."""
+        `version`, when the caller knows it, saves locking the stream and reading its
+        version: 1 for a stream whose id this transaction just allocated
+        (`next_stream_id`), or `stream_version` + 1 read after `lock_stream`."""
         stream_id = str(stream_id)
-        if new_stream:
-            version = 1
-        else:
+        if version is None:
             self.lock_stream(session, stream_type, stream_id)
-            version = session.execute(self._last_version, {
+            version = session.execute(self.stream_version, {
                 "type": stream_type, "id": stream_id}).scalar_one() + 1
         row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
                "type": type_, "payload": payload,
@@ -133,7 +133,7 @@ class EventStore:
 
     def record_new_streams(self, session: Connection, stream_type: str, stream_ids, type_: str,
                            payloads: list[dict], caller: Caller | None = None):
-        """`record(..., new_stream=True)` for many fresh streams at once (one executemany)."""
+        """`record(..., version=1)` for many fresh streams at once (one executemany)."""
         created = utcnow()
         actor = caller.actor if caller else "system"
         request_id = caller.request_id if caller else ""

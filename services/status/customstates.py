@@ -92,7 +92,7 @@ def create_checked(session, caller, cleaned: dict, import_key: str | None = None
     if import_key:
         payload["import_key"] = import_key
     store.record(session, "custom_state", pk, "custom_state.created", payload, caller,
-                 new_stream=True)
+                 version=1)
     return render(get(session, pk))
 
 

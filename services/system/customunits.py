@@ -40,7 +40,7 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
     if import_key:
         payload["import_key"] = import_key
     store.record(session, "custom_unit", pk, "custom_unit.created", payload, caller,
-                 new_stream=True)
+                 version=1)
     return pk
 
 

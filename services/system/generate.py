@@ -35,7 +35,11 @@ def batch_code(data) -> dict:
     return {"batch_code": render_batch_code(template, batch_code_context(**inputs))}
 
 
-_LATEST = select(serial_ledger.c.latest).where(serial_ledger.c.part == bindparam("part"))
+# the part's latest serial and its ledger stream's version, in one round trip
+_LATEST = select(
+    select(serial_ledger.c.latest).where(serial_ledger.c.part == bindparam("part"))
+    .scalar_subquery(),
+    store.stream_version.scalar_subquery())
 
 
 def reserve_serials(session, caller, data) -> dict:
@@ -44,11 +48,12 @@ def reserve_serials(session, caller, data) -> dict:
     latest = None
     if part is not None:
         store.lock_stream(session, "serial_numbers", part)
-        latest = session.execute(_LATEST, {"part": part}).scalar()
+        latest, version = session.execute(_LATEST, {
+            "part": part, "type": "serial_numbers", "id": str(part)}).one()
     serials = next_serials(latest, quantity)  # validates quantity, for any part or none
     if part is None:
         return {"serial_number": None}
     if serials:
         store.record(session, "serial_numbers", part, "serial_numbers.reserved",
-                     {"serials": serials}, caller)
+                     {"serials": serials}, caller, version=version + 1)
     return {"serial_number": ",".join(serials)}

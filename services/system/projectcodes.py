@@ -76,7 +76,7 @@ def create(session, caller, cleaned: dict, import_key: str | None = None,
     if import_key:
         payload["import_key"] = import_key
     store.record(session, "project_code", pk, "project_code.created", payload, caller,
-                 new_stream=True)
+                 version=1)
     return pk
 
 
