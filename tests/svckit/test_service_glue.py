@@ -120,10 +120,9 @@ def test_write_publishes_its_event_before_replying(running):
 
 def test_unknown_service_answers_503_at_once(rabbit_config):
     client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
-    started = time.monotonic()
     with pytest.raises(ServiceUnavailable) as info:
         client.call("nobody_home", "ping")
-    assert time.monotonic() - started < 3  # the broker returned it; no waiting for a reply
+    # the broker returned the request (waiting out the timeout would say "did not answer")
     assert info.value.detail == {"detail": "The nobody_home service is not running"}
     client.close()
 
