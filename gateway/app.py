@@ -76,12 +76,22 @@ class AuthMiddleware:
         req.context.caller = auth.caller or Caller(request_id=req.context.request_id)
 
 
+class UnreadBodyMiddleware:
+    """An answer that may leave much of the request body unread closes the connection and
+    says so (gateway.http.close_connection): an upload stopped part way (`close_connection`
+    in the request context), or any error answer to a request whose body is over
+    gunicorn's drain limit or chunked (refused before its body was read: 401, 404, 413 ...)."""
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        if req.context.get("close_connection") or (
+                resp.status_code >= 400 and http.body_may_be_unread(req)):
+            http.close_connection(resp)
+
+
 def _send_error(req, resp, status, detail):
     http.send(resp, detail, status)
     if status == 401:
         resp.set_header("WWW-Authenticate", "Token")
-    elif status == 413 or req.context.get("close_connection"):
-        http.close_connection(resp)  # the rest of an oversized upload is not read
 
 
 class GatewayApp(falcon.App):
@@ -94,7 +104,7 @@ class GatewayApp(falcon.App):
 
 def create_app(api: Api | None = None) -> GatewayApp:
     api = api or Api()
-    app = GatewayApp(middleware=[AuthMiddleware(api)])
+    app = GatewayApp(middleware=[UnreadBodyMiddleware(), AuthMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = http.JSON

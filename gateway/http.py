@@ -17,14 +17,21 @@ _NEWLINES = re.compile(r"[\r\n]")
 
 
 SERVER = threading.local()  # `.request`: gunicorn's request being served by this thread
+DRAIN_LIMIT = 64 * 1024  # gunicorn reads at most this much of an unread body before a next request
+
+
+def body_may_be_unread(req: falcon.Request) -> bool:
+    """A body gunicorn could not drain before the connection's next request."""
+    chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
+    return chunked or (req.content_length or 0) > DRAIN_LIMIT
 
 
 def close_connection(resp: falcon.Response):
     """Answer with `Connection: close`: the rest of the request body will not be read.
 
     gunicorn drops an application's `Connection` header (hop-by-hop), announces keep-alive,
-    and then closes anyway when over 64 KB of the body went unread, so a client that sends
-    its next request on that connection loses it. Its `pre_request` hook (gunicorn_conf.py)
+    and then closes anyway when over DRAIN_LIMIT of the body went unread, so a client that
+    sends its next request on that connection loses it. Its `pre_request` hook (gunicorn_conf.py)
     hands this thread gunicorn's request, which is marked to close; gunicorn says so."""
     resp.set_header("Connection", "close")
     request = getattr(SERVER, "request", None)

@@ -139,6 +139,16 @@ def test_oversized_body_is_refused(admin):
     assert admin.get(f"{admin.base}/api/generic/status/", timeout=10).status_code == 200
 
 
+def test_refusing_a_large_unread_body_closes_the_connection(admin):
+    url = f"{admin.base}/api/generic/status/custom/"
+    anonymous = requests.post(url, data=b"x" * (1024 * 1024), timeout=30,
+                              headers={"Content-Type": "application/json"})
+    assert anonymous.status_code == 401 and anonymous.headers["Connection"] == "close"
+    small = admin.post(url, data=b'{"key": ', headers={"Content-Type": "application/json"},
+                       timeout=10)
+    assert small.status_code == 400 and small.headers["Connection"] == "keep-alive"
+
+
 def test_json_that_is_not_an_object(admin):
     r = admin.post(f"{admin.base}/api/generic/status/custom/", json=[1, 2], timeout=10)
     assert r.status_code == 400 and "non_field_errors" in r.json()
