@@ -70,9 +70,6 @@ class Service(ServiceBase):
     caller: Caller = CallerProvider()
     events = BatchEventConsumer(SOURCES, record_events)
 
-    def record(self, event: dict):
-        record_events(self.db, [event])
-
     @rpc
     def list_events(self, params: dict) -> dict:
         if not self.caller.authenticated:

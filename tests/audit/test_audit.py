@@ -3,7 +3,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.audit import models
-from services.audit.service import Service
+from services.audit.service import Service, record_events
 from svckit.errors import PermissionDenied
 from tests.helpers import STAFF, USER
 
@@ -15,21 +15,25 @@ def event(n, type_="custom_state.created", service="status"):
 
 
 @pytest.fixture
-def svc(make_db):
-    db = make_db(models.metadata)
+def db(make_db):
+    return make_db(models.metadata)
+
+
+@pytest.fixture
+def svc(db):
     return lambda caller=STAFF: worker_factory(Service, db=db, caller=caller)
 
 
-def test_redelivered_events_are_recorded_once(svc):
+def test_redelivered_events_are_recorded_once(svc, db):
     for n in (1, 1, 2, 3, 2):
-        svc().record(event(n))
+        record_events(db, [event(n)])
     listed = svc().list_events(params={})["results"]
     assert [e["id"] for e in listed] == ["status:1", "status:2", "status:3"]
 
 
-def test_filters_and_permissions(svc):
-    svc().record(event(1))
-    svc().record(event(2, "token.revoked", "users"))
+def test_filters_and_permissions(svc, db):
+    record_events(db, [event(1)])
+    record_events(db, [event(2, "token.revoked", "users")])
     assert [e["id"] for e in svc().list_events(params={"service": "users"})["results"]] == ["users:2"]
     assert [e["id"] for e in svc().list_events(
         params={"after": "2026-11-28T10:00:02Z"})["results"]] == ["users:2"]
