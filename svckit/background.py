@@ -22,48 +22,35 @@ from eventlet.event import Event
 from nameko.extensions import DependencyProvider, Entrypoint
 
 from svckit.errors import ApiError
+from svckit.loop import ManagedLoop
 
 log = logging.getLogger(__name__)
 
 
-class Background(Entrypoint):
+class Background(ManagedLoop, Entrypoint):
     def __init__(self, interval: float, **kwargs):
         self.interval = interval
-        self._stopping = False
         self._wake = Event()
         self._done = Event()
-        self._thread = None
         super().__init__(**kwargs)
 
-    def start(self):
-        self._thread = self.container.spawn_managed_thread(self._run)
-
-    def stop(self):
-        self._stopping = True
-        self.nudge()
-        if self._thread is not None:
-            self._thread.wait()
-
-    def kill(self):
-        self._stopping = True
-        if self._thread is not None:
-            self._thread.kill()
-
     def stopping(self) -> bool:
-        return self._stopping
+        return not self.running
 
     def nudge(self):
         if not self._wake.ready():
             self._wake.send(True)
 
+    wake = nudge
+
     def _run(self):
         more = True  # look for work left over from before a restart at once
-        while not self._stopping:
+        while self.running:
             if not more:
                 with eventlet.Timeout(self.interval, False):
                     self._wake.wait()
             self._wake = Event()
-            if self._stopping:
+            if not self.running:
                 break
             self._done = Event()
             self.container.spawn_worker(self, (), {}, handle_result=self._result)

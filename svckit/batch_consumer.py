@@ -16,12 +16,13 @@ from kombu import Connection, Consumer, Queue
 from nameko.extensions import DependencyProvider
 
 from svckit import config
+from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
 
 log = logging.getLogger(__name__)
 
 
-class BatchEventConsumer(DependencyProvider):
+class BatchEventConsumer(ManagedLoop, DependencyProvider):
     """Calls `handle(db, events)` with up to `batch` events at a time, each batch gathered
     for at most `linger` seconds; `db` is the service's Store database."""
 
@@ -30,28 +31,12 @@ class BatchEventConsumer(DependencyProvider):
         self.handle = handle
         self.batch = batch
         self.linger = linger
-        self._running = False
-        self._thread = None
 
     def setup(self):
         from svckit.service import Store  # svckit.service imports this module's neighbours
         self.amqp_uri = config.amqp_uri()
         # its `db` is made in its own setup, which may come after this one
         self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
-
-    def start(self):
-        self._running = True
-        self._thread = self.container.spawn_managed_thread(self._run)
-
-    def stop(self):
-        self._running = False
-        if self._thread is not None:
-            self._thread.wait()
-
-    def kill(self):
-        self._running = False
-        if self._thread is not None:
-            self._thread.kill()
 
     def _queues(self) -> list[Queue]:
         service = self.container.service_name
@@ -61,7 +46,7 @@ class BatchEventConsumer(DependencyProvider):
 
     def _run(self):
         backoff = 0.5
-        while self._running:
+        while self.running:
             try:
                 self._consume()
                 backoff = 0.5
@@ -80,7 +65,7 @@ class BatchEventConsumer(DependencyProvider):
                                     (body, message))])
             with consumer:
                 first = None
-                while self._running:
+                while self.running:
                     try:
                         conn.drain_events(timeout=self.linger)
                     except socket.timeout:
