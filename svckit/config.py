@@ -8,6 +8,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from svckit.config_keys import config_key
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _lock = threading.Lock()
@@ -19,7 +21,7 @@ def setting(name: str, default=None, cast=str):
     raw = os.environ.get(name)
     source = "env" if raw is not None else "default"
     with _lock:
-        _lookups.setdefault(name, {"key": name, "env_var": name, "config_key": name.lower(),
+        _lookups.setdefault(name, {"key": name, "env_var": name, "config_key": config_key(name),
                                    "source": source, "accessed": datetime.now().isoformat()})
     if raw is None:
         return default

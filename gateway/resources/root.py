@@ -47,8 +47,8 @@ class Root(Resource):
             engine = self.call(req, "users", "database_engine")
             doc["database"] = "sqlite3" if engine == "sqlite" else engine
             doc["platform"] = platform.platform(aliased=True)
-            doc["installer"] = config.setting("INVENTREE_INSTALLER", "PIP")
-            doc["target"] = config.setting("INVENTREE_TARGET")
+            doc["installer"] = config.setting("INVENTREE_PKG_INSTALLER", "PIP")
+            doc["target"] = config.setting("INVENTREE_PKG_TARGET")
         http.send(resp, doc)
 
 

@@ -91,7 +91,7 @@ def _link(value):
     if len(value) > 200:
         raise ValueError("Ensure this field has no more than 200 characters.")
     schemes = ("http", "https", "ftp", "ftps") + tuple(
-        s.strip().lower() for s in config.setting("EXTRA_URL_SCHEMES", "").split(",")
+        s.strip().lower() for s in config.setting("INVENTREE_EXTRA_URL_SCHEMES", "").split(",")
         if s.strip())
     return check_url(value, schemes, config.setting("INVENTREE_STRICT_URLS", True, bool))
 

@@ -1,5 +1,6 @@
 """System service endpoints over HTTP: project codes, flags, icons, version, admin config."""
 import json
+from pathlib import Path
 
 import requests
 
@@ -195,3 +196,24 @@ def test_news_is_for_staff(admin, make_user):
     assert admin.get(f"{admin.base}/api/news/", timeout=10).json() == []
     plain = make_user("plainnews")
     assert plain.get(f"{plain.base}/api/news/", timeout=10).status_code == 403
+
+
+LIVE = Path(__file__).resolve().parents[1] / "data" / "live"
+
+
+def test_admin_config_keys_are_inventree_s(admin):
+    """Entries of settings InvenTree 264 also reads carry its `env_var` and `config_key`."""
+    live = {e["key"]: e for e in json.loads((LIVE / "admin-config-keys.json").read_text())}
+    admin.get(f"{admin.base}/api/flags/", timeout=10)  # reads INVENTREE_DEBUG and _FLAGS
+    admin.get(f"{admin.base}/api/", timeout=10)  # INVENTREE_EMAIL_HOST, INVENTREE_DOCKER
+    entries = admin.get(f"{admin.base}/api/admin/config/", timeout=10).json()
+    shared = {e["key"]: {k: e[k] for k in ("key", "env_var", "config_key")}
+              for e in entries if e["key"] in live}
+    assert {"INVENTREE_DEBUG", "INVENTREE_FLAGS", "INVENTREE_EMAIL_HOST",
+            "INVENTREE_DOCKER"} <= set(shared)
+    assert shared == {key: live[key] for key in shared}
+    debug = admin.get(f"{admin.base}/api/admin/config/INVENTREE_DEBUG/", timeout=10).json()
+    assert (debug["key"], debug["env_var"], debug["config_key"]) == (
+        "INVENTREE_DEBUG", "INVENTREE_DEBUG", "debug")
+    ours = {e["key"]: e["config_key"] for e in entries}
+    assert ours["AMQP_URI"] == "amqp_uri" and ours["RPC_TIMEOUT"] == "rpc_timeout"
