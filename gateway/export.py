@@ -1,4 +1,10 @@
-"""`?export=csv|tsv|json|xlsx` on list endpoints (SEMANTICS §1.13)."""
+"""`?export=csv|tsv|json|xlsx` on list endpoints (SEMANTICS §1.13).
+
+Columns are the list's fields in order, headed by their labels, without nested objects (as
+InvenTree's export leaves out nested serializers such as `responsible_detail`). Text that a
+spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
+return) is written with a leading `'` in every format; numbers stay numbers.
+"""
 import csv
 import io
 import json
@@ -7,6 +13,7 @@ from datetime import date
 from svckit.errors import ValidationFailed
 
 FORMATS = ("csv", "tsv", "json", "xlsx")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_format(value: str) -> str:
@@ -16,21 +23,28 @@ def check_format(value: str) -> str:
     return fmt
 
 
+def columns(fields: dict) -> list[tuple[str, str]]:
+    """(field name, column title) of the exported fields."""
+    return [(name, info.get("label", name)) for name, info in fields.items()
+            if info.get("type") != "nested object" and not info.get("write_only")]
+
+
 def render(fmt: str, model_name: str, fields: dict, rows: list[dict]) -> tuple[bytes, str]:
-    """(file bytes, file name); columns are the readable fields, headed by their labels."""
-    names = list(fields)
-    labels = [fields[n].get("label", n) for n in names]
+    """(file bytes, file name)."""
+    cols = columns(fields)
+    names = [n for n, _ in cols]
+    labels = [lbl for _, lbl in cols]
     filename = f"InvenTree_{model_name}_{date.today().isoformat()}.{fmt}"
+    table = [[safe(r.get(n)) for n in names] for r in rows]
     if fmt == "json":
-        data = json.dumps([{lbl: r.get(n) for n, lbl in zip(names, labels)} for r in rows],
-                          indent=4).encode()
+        data = json.dumps([dict(zip(labels, cells)) for cells in table], indent=4).encode()
     elif fmt == "xlsx":
         from openpyxl import Workbook
         book = Workbook(write_only=True)
         sheet = book.create_sheet(model_name)
         sheet.append(labels)
-        for r in rows:
-            sheet.append([_cell(r.get(n)) for n in names])
+        for cells in table:
+            sheet.append([json.dumps(c) if isinstance(c, (dict, list)) else c for c in cells])
         buffer = io.BytesIO()
         book.save(buffer)
         data = buffer.getvalue()
@@ -39,21 +53,16 @@ def render(fmt: str, model_name: str, fields: dict, rows: list[dict]) -> tuple[b
         writer = csv.writer(buffer, delimiter="\t" if fmt == "tsv" else ",",
                             lineterminator="\r\n")
         writer.writerow(labels)
-        for r in rows:
-            writer.writerow([_text(r.get(n)) for n in names])
+        for cells in table:
+            writer.writerow(["" if c is None else c for c in cells])
         data = buffer.getvalue().encode()
     return data, filename
 
 
-def _text(value):
-    return "" if value is None else value
-
-
-def _cell(value):
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never let a spreadsheet evaluate a cell
+def safe(value):
+    """`value`, with text a spreadsheet would evaluate turned into plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 

@@ -26,9 +26,9 @@ FIELDS = {
     "model": Field("related field", "Model", "Model this state is associated with",
                    required=True, model="contenttype", api_url="/api/contenttype/"),
     "model_name": Field("string", "Model name", read_only=True),
-    "reference_status": Field("choice", "Reference Status Set",
-                              "Status set that is extended with this custom state",
-                              required=True, choices=[(r, r) for r in REFERENCE_STATUSES]),
+    # InvenTree's serializer declares this field itself: DRF's default label, no help text.
+    "reference_status": Field("choice", "Reference status", required=True,
+                              choices=[(r, r) for r in REFERENCE_STATUSES]),
 }
 
 COLUMNS = {name: custom_states.c[name] for name in
