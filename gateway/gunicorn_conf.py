@@ -1,15 +1,16 @@
-"""gunicorn settings for the gateway, from the environment (see README)."""
-import os
+"""gunicorn settings for the gateway, from the environment (see README). Read through
+svckit.config, so that `/api/admin/config/` lists them too (the workers inherit the record)."""
+from svckit import config as _config  # not `config`: that is a gunicorn setting
 
-bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+bind = _config.setting("GATEWAY_BIND", "127.0.0.1:8000")
+workers = _config.setting("GATEWAY_WORKERS", 2, int)
 worker_class = "gthread"
-threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+threads = _config.setting("GATEWAY_THREADS", 8, int)
 keepalive = 5
-timeout = int(float(os.environ.get("RPC_TIMEOUT", "10")) * 3)
+timeout = int(_config.rpc_timeout() * 3)
 graceful_timeout = 10
-accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+accesslog = _config.setting("GATEWAY_ACCESS_LOG") or None
+loglevel = _config.setting("LOG_LEVEL", "info").lower()
 
 
 def pre_request(worker, req):

@@ -217,3 +217,4 @@ def test_admin_config_keys_are_inventree_s(admin):
         "INVENTREE_DEBUG", "INVENTREE_DEBUG", "debug")
     ours = {e["key"]: e["config_key"] for e in entries}
     assert ours["AMQP_URI"] == "amqp_uri" and ours["RPC_TIMEOUT"] == "rpc_timeout"
+    assert ours["GATEWAY_WORKERS"] == "gateway_workers"  # read by gunicorn's master
