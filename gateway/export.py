@@ -3,17 +3,20 @@
 Columns are the list's fields in order, headed by their labels, without nested objects (as
 InvenTree's export leaves out nested serializers such as `responsible_detail`). Text that a
 spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
-return) is written with a leading `'` in every format; numbers stay numbers.
+return) is written with a leading `'` in every format; numbers, and text that is only a
+number such as "-5", stay as they are.
 """
 import csv
 import io
 import json
+import re
 from datetime import date
 
 from svckit.errors import ValidationFailed
 
 FORMATS = ("csv", "tsv", "json", "xlsx")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def check_format(value: str) -> str:
@@ -60,8 +63,10 @@ def render(fmt: str, model_name: str, fields: dict, rows: list[dict]) -> tuple[b
 
 
 def safe(value):
-    """`value`, with text a spreadsheet would evaluate turned into plain text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """`value`, with text a spreadsheet would evaluate turned into plain text; a plain
+    number written as text ("-5", "+1.5") is harmless and stays as it is."""
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not PLAIN_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 

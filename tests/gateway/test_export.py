@@ -15,9 +15,9 @@ def test_nested_objects_are_not_columns():
 
 
 def test_text_that_starts_a_formula_becomes_plain_text():
-    for text in ("=1+2", "+1", "-1", "@A1", "\tx", "\r=1"):
+    for text in ("=1+2", "+1+cmd|' /C calc'!A0", "-2+3", "@A1", "\tx", "\r=1", "-", "-40 degC"):
         assert export.safe(text) == "'" + text
-    for value in ("a=1", "", None, -5, 2.5, True):
+    for value in ("a=1", "", None, -5, 2.5, True, "-5", "+1.5", "-2e3"):
         assert export.safe(value) == value
 
 
