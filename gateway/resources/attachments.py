@@ -2,7 +2,9 @@
 
 Uploads reach the service by claim check (gateway.uploads). Lists and details are answered
 from per-worker read models dropped on every attachment event (and on user changes, which
-show in `user_detail`); writes drop this worker's at once.
+show in `user_detail`); writes drop this worker's at once. What a caller sees depends on the
+roles they may view (the attachments service filters by the target model's role), so the
+read models are kept per set of viewed roles.
 """
 from gateway import http
 from gateway.cache import QueryCache
@@ -14,6 +16,13 @@ from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResour
                    Resource)
 
 MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
+
+
+def view_scope(caller) -> tuple:
+    """What decides which attachments `caller` sees: superuser, or the roles they may view."""
+    if caller.is_superuser:
+        return ("*",)
+    return tuple(sorted(role for role, perms in caller.roles.items() if "view" in (perms or ())))
 
 
 class AttachmentWrites:
@@ -32,7 +41,7 @@ class AttachmentWrites:
 
 class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
     def list(self, req, params):
-        key = ("list", tuple(sorted(params.items())))
+        key = ("list", view_scope(req.context.caller), tuple(sorted(params.items())))
         return self.cached(req, self.app.attachment_cache, key, "attachments",
                            "list_attachments", params=params)
 
@@ -43,7 +52,8 @@ class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
 class AttachmentDetail(AttachmentWrites, DetailResource):
     def on_get(self, req, resp, id):
         pk = http.int_id(id)
-        http.send(resp, self.cached(req, self.app.attachment_cache, ("detail", pk),
+        http.send(resp, self.cached(req, self.app.attachment_cache,
+                                    ("detail", view_scope(req.context.caller), pk),
                                     "attachments", "get_attachment", pk=pk))
 
     def _update(self, req, resp, id, partial):

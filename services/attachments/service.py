@@ -62,7 +62,7 @@ class Service(ServiceBase):
     def list_attachments(self, params: dict) -> dict:
         self._login()
         with self.db.read() as s:
-            answer = run_list(s, rules.filtered(params), params, search=rules.SEARCH,
+            answer = run_list(s, rules.filtered(params, self.caller), params, search=rules.SEARCH,
                               ordering=rules.ORDERING, default_order=[attachments.c.id])
             answer["results"] = self._render(s, answer["results"])
         return answer
@@ -71,7 +71,11 @@ class Service(ServiceBase):
     def get_attachment(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return self._render(s, [rules.get(s, pk)])[0]
+            return self._render(s, [self._visible_row(s, pk)])[0]
+
+    def _visible_row(self, session, pk: int) -> dict:
+        """The attachment `pk`, or 404 when it is missing or the caller may not see it."""
+        return rules.require_view(self.caller, rules.get(session, pk))
 
     @rpc
     def attachment_options(self, detail: bool = False) -> dict:
@@ -85,13 +89,16 @@ class Service(ServiceBase):
         filename}`."""
         self._login()
         with self.db.read() as s:
-            row = s.execute(select(attachments.c.file_size, attachments.c.sha256)
+            row = s.execute(select(attachments.c.file_size, attachments.c.sha256,
+                                   attachments.c.model_type)
                             .where(attachments.c.file_key == key)).first()
             image = row is None and s.execute(select(notes_images.c.id).where(
                 notes_images.c.file_key == key)).first()
         if row is None and not image:
             raise NotFound()
-        size, digest = row if row else (self.blobs.size(key), None)
+        if row is not None and not rules.may(self.caller, row.model_type, "view"):
+            raise NotFound()  # as if it did not exist, as the API's detail answers
+        size, digest = (row.file_size, row.sha256) if row else (self.blobs.size(key), None)
         if size is None:
             raise NotFound()
         name = key.rsplit("/", 1)[-1]
@@ -195,7 +202,7 @@ class Service(ServiceBase):
         it, `attachment: null` removes it (a link must then be given)."""
         self._login()
         with self.db.read() as s:
-            current = rules.get(s, pk)
+            current = self._visible_row(s, pk)
             shown = self._render(s, [current])[0]
         rules.require_change(self.caller, current["model_type"])
         data = {k: v for k, v in data.items()
@@ -251,7 +258,7 @@ class Service(ServiceBase):
     def delete_attachment(self, pk: int) -> None:
         self._login()
         with self.db.read() as s:
-            row = rules.get(s, pk)
+            row = self._visible_row(s, pk)
         rules.require_delete(self.caller, row["model_type"])
         self._delete_rows([row])
 
@@ -268,8 +275,11 @@ class Service(ServiceBase):
 
     @rpc
     def bulk_delete_attachments(self, body) -> int:
+        """Deletes among the attachments the caller may see; all of them or none (400, as
+        InvenTree) when the caller may not delete some of them."""
         self._login()
-        condition = bulk_condition(body, attachments.c.id, rules.BULK_FILTERS)
+        condition = rules.visible(self.caller, bulk_condition(body, attachments.c.id,
+                                                              rules.BULK_FILTERS))
         with self.db.read() as s:
             ids = matching_ids(s, attachments, condition)
             rows = [dict(r) for r in s.execute(select(attachments).where(
@@ -285,7 +295,7 @@ class Service(ServiceBase):
     def attachment_metadata(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return {"metadata": rules.get(s, pk)["metadata"]}
+            return {"metadata": self._visible_row(s, pk)["metadata"]}
 
     @rpc
     def set_attachment_metadata(self, pk: int, body: dict, partial: bool) -> dict:

@@ -21,11 +21,12 @@ from tests.helpers import STAFF, USER
 PART_EDITOR = Caller(user_id=5, username="editor", roles={"part": ["view", "change"]})
 PART_DELETER = Caller(user_id=6, username="remover",
                       roles={"part": ["view", "change", "delete"]})
+VIEWER = Caller(user_id=8, username="viewer", roles={"build": ["view"]})  # parts too
 
 
 class Users:
     """The users service, knowing the callers of these tests."""
-    known = {c.user_id: c for c in (STAFF, USER, PART_EDITOR, PART_DELETER)}
+    known = {c.user_id: c for c in (STAFF, USER, PART_EDITOR, PART_DELETER, VIEWER)}
 
     def user_details(self, pks):
         return {str(p): self.known[p].brief for p in pks}
@@ -120,6 +121,38 @@ def test_permissions_come_from_the_target_models_roles(svc, blobs):
     svc(PART_DELETER).delete_attachment(pk=pk)
     with pytest.raises(NotFound):
         svc(USER).get_attachment(pk=pk)
+
+
+def test_reads_need_the_view_role_of_the_target_model(svc, blobs):
+    """A caller who may not view a model type sees none of its attachments: not listed
+    (counts agree), 404 for detail, metadata, media, changes and deletes; bulk deletes
+    act only on what the caller sees."""
+    part = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"secret", "plan.txt"))
+    order = svc().create_attachment(data={"model_type": "salesorder", "model_id": 1,
+                                          "link": "https://example.com/so"})
+    seller = Caller(user_id=9, username="seller", roles={"sales_order": ["view", "change",
+                                                                         "delete"]})
+    page = svc(seller).list_attachments(params={"limit": "10"})
+    assert page["count"] == 1 and [r["pk"] for r in page["results"]] == [order["pk"]]
+    assert svc(seller).list_attachments(params={"model_type": "part"})["results"] == []
+    assert svc(USER).list_attachments(params={})["results"] == []
+    key = part["attachment"][len("/media/"):]
+    for call in (lambda c: c.get_attachment(pk=part["pk"]),
+                 lambda c: c.attachment_metadata(pk=part["pk"]),
+                 lambda c: c.media_file(key=key),
+                 lambda c: c.update_attachment(pk=part["pk"], data={"comment": "x"},
+                                               partial=True),
+                 lambda c: c.delete_attachment(pk=part["pk"])):
+        with pytest.raises(NotFound):
+            call(svc(seller))
+    with pytest.raises(ValidationFailed) as info:  # the part attachment is not there for it
+        svc(seller).bulk_delete_attachments(body={"items": [part["pk"]]})
+    assert info.value.detail == {"non_field_errors": "No items found to delete"}
+    assert svc(seller).bulk_delete_attachments(body={"filters": {"model_id": 1}}) == 1
+    assert [r["pk"] for r in svc().list_attachments(params={})["results"]] == [part["pk"]]
+    assert svc(VIEWER).get_attachment(pk=part["pk"])["comment"] == ""  # build's view: parts too
+    assert svc(VIEWER).media_file(key=key)["size"] == 6
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -243,8 +276,10 @@ def test_bulk_delete(svc, blobs):
     for model_type, model_id in (("part", 1), ("part", 2), ("build", 1)):
         svc().create_attachment(data={"model_type": model_type, "model_id": model_id},
                                 upload=checked_in(blobs, b"x", f"{model_type}.txt"))
-    with pytest.raises(ValidationFailed) as info:
-        svc(PART_DELETER).bulk_delete_attachments(body={"filters": {"model_id": 1}})
+    sees_builds = Caller(user_id=6, username="remover", roles={
+        "part": ["view", "change", "delete"], "build": ["view"]})
+    with pytest.raises(ValidationFailed) as info:  # sees build/1, may not delete it
+        svc(sees_builds).bulk_delete_attachments(body={"filters": {"model_id": 1}})
     assert info.value.detail == {"non_field_errors": [
         "User does not have permission to delete these attachments"]}
     for body, message in (({}, ["List of items or filters must be provided for bulk deletion"]),
@@ -269,7 +304,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
                             upload=checked_in(blobs, b"1", "small.txt"))
 
     def pks(**params):
-        return [r["pk"] for r in svc(USER).list_attachments(params=params)["results"]]
+        return [r["pk"] for r in svc(VIEWER).list_attachments(params=params)["results"]]
 
     assert pks(model_type="part") == [1, 2]
     assert pks(model_type="part", model_id="10") == [1]
@@ -280,7 +315,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
     assert pks(search="ALPHA") == [1] and pks(search="build") == [3]
     assert pks(ordering="-file_size") == [1, 3, 2]
     assert pks(ordering="nonsense") == [1, 2, 3]
-    page = svc(USER).list_attachments(params={"limit": "1", "offset": "1"})
+    page = svc(VIEWER).list_attachments(params={"limit": "1", "offset": "1"})
     assert page["count"] == 3 and [r["pk"] for r in page["results"]] == [2]
     with pytest.raises(ValidationFailed):
         pks(model_id="abc")
@@ -289,7 +324,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
 def test_metadata_writes_are_for_superusers(svc):
     pk = svc().create_attachment(data={"model_type": "part", "model_id": 1,
                                        "link": "https://x.org"})["pk"]
-    assert svc(USER).attachment_metadata(pk=pk) == {"metadata": {}}
+    assert svc(VIEWER).attachment_metadata(pk=pk) == {"metadata": {}}
     with pytest.raises(PermissionDenied):
         svc(PART_EDITOR).set_attachment_metadata(pk=pk, body={"metadata": {"a": 1}},
                                                  partial=True)
@@ -319,11 +354,11 @@ def test_sweep_removes_orphans_only(svc, blobs, db):
 def test_media_lookup(svc, blobs):
     made = svc().create_attachment(data={"model_type": "part", "model_id": 1},
                                    upload=checked_in(blobs, b"%PDF-1.4", "doc.pdf"))
-    info = svc(USER).media_file(key="attachments/part/1/doc.pdf")
+    info = svc(VIEWER).media_file(key="attachments/part/1/doc.pdf")
     assert info["size"] == 8 and info["content_type"] == "application/pdf"
     assert info["filename"] == "doc.pdf" and made["filename"] == "doc.pdf"
     with pytest.raises(NotFound):
-        svc(USER).media_file(key="attachments/part/1/other.pdf")
+        svc(VIEWER).media_file(key="attachments/part/1/other.pdf")
 
 
 def test_replay_rebuilds_identical_answers(svc, blobs, db):

@@ -24,6 +24,11 @@ def plain(make_user):
     return make_user("att-plain")
 
 
+@pytest.fixture(scope="module")
+def viewer(make_user):
+    return make_user("att-viewer", "part:view")
+
+
 def media_files(stack) -> list[str]:
     root = Path(stack.data_dir) / "media"
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
@@ -77,7 +82,7 @@ def test_upload_download_rename_delete(stack, editor):
     assert "attachments/part/1/final.pdf" not in media_files(stack)
 
 
-def test_permissions(stack, admin, editor, plain):
+def test_permissions(stack, admin, editor, plain, viewer):
     assert requests.post(f"{stack.url}/api/attachment/", json={}, timeout=10).status_code == 401
     r = upload(plain)
     assert (r.status_code, r.json()) == (403, {"detail": "User does not have permission to "
@@ -85,12 +90,19 @@ def test_permissions(stack, admin, editor, plain):
     r = upload(editor, model_type="salesorder")
     assert r.status_code == 403
     pk = upload(editor).json()["pk"]
-    assert plain.get(f"{stack.url}/api/attachment/{pk}/", timeout=10).status_code == 200
-    r = plain.delete(f"{stack.url}/api/attachment/{pk}/", timeout=10)
+    assert viewer.get(f"{stack.url}/api/attachment/{pk}/", timeout=10).status_code == 200
+    r = upload(viewer)  # viewing is not changing
+    assert (r.status_code, r.json()) == (403, {"detail": "User does not have permission to "
+                                                         "create or edit attachments for this model"})
+    r = viewer.patch(f"{stack.url}/api/attachment/{pk}/", json={"comment": "x"}, timeout=10)
+    assert r.status_code == 403
+    r = viewer.delete(f"{stack.url}/api/attachment/{pk}/", timeout=10)
     assert r.json() == {"detail": "User does not have permission to delete this attachment"}
-    r = plain.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
+    r = viewer.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
     assert (r.status_code, r.json()) == (400, {"non_field_errors": [
         "User does not have permission to delete these attachments"]})
+    r = plain.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"non_field_errors": "No items found to delete"})
     r = editor.patch(f"{stack.url}/api/attachment/{pk}/metadata/", json={"metadata": {"a": 1}},
                      timeout=10)
     assert r.status_code == 403  # Django's change_attachment: superusers only at v264
@@ -170,7 +182,32 @@ def test_truncated_multipart_leaves_nothing(stack, editor):
     assert media_files(stack) == files
 
 
-def test_lists_filters_and_fresh_reads(stack, editor, plain):
+def test_attachments_follow_the_view_role_of_their_model(stack, admin, editor, plain, viewer):
+    """Without a role that may view parts, part attachments do not exist for the caller:
+    not listed (the count agrees), 404 for detail, metadata and the file; the gateway's
+    cached answers for others never leak to it."""
+    made = upload(editor, "private-plan.txt", model_id="777").json()
+    url = f"{stack.url}/api/attachment/"
+    params = {"model_id": 777, "limit": 10}
+    for _ in range(4):  # both gateway workers, after the admin's answer was cached
+        assert admin.get(url, params=params, timeout=10).json()["count"] == 1
+        page = plain.get(url, params=params, timeout=10).json()
+        assert (page["count"], page["results"]) == (0, [])
+        assert viewer.get(url, params=params, timeout=10).json()["count"] == 1
+        assert admin.get(f"{url}{made['pk']}/", timeout=10).status_code == 200
+        r = plain.get(f"{url}{made['pk']}/", timeout=10)
+        assert (r.status_code, r.json()) == (404, {"detail": "Not found."})
+    assert plain.get(f"{url}{made['pk']}/metadata/", timeout=10).status_code == 404
+    assert plain.patch(f"{url}{made['pk']}/", json={"comment": "x"}, timeout=10).status_code == 404
+    assert plain.delete(f"{url}{made['pk']}/", timeout=10).status_code == 404
+    assert plain.get(stack.url + made["attachment"], timeout=10).status_code == 404
+    assert viewer.get(stack.url + made["attachment"], timeout=10).content == b"hello attachment"
+    assert [r["pk"] for r in plain.get(url, timeout=10).json()
+            if r["model_type"] == "part"] == []
+
+
+def test_lists_filters_and_fresh_reads(stack, editor, viewer):
+    plain = viewer  # any user who may view parts
     a = upload(editor, "one.txt", model_id="500", comment="Alpha").json()
     b = editor.post(f"{stack.url}/api/attachment/", timeout=10, json={
         "model_type": "part", "model_id": 501, "link": "https://x.org", "tags": ["red"]}).json()
