@@ -24,7 +24,8 @@ from svckit.metadata import merged_metadata
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import attachments as rules, notes
-from .files import check_new_filename, content_type, sanitise_filename, sanitise_svg
+from .files import (check_new_filename, content_type, is_svg, sanitise_filename,
+                    sanitise_svg)
 from .models import attachments, notes_images, store
 from .placement import INCOMING, Placement
 
@@ -113,17 +114,22 @@ class Service(ServiceBase):
         source = _upload_key(upload)
         if not int(upload.get("size") or 0):
             raise ValidationFailed({"attachment": ["The submitted file is empty."]})
-        if name.lower().endswith(".svg"):
-            try:
-                clean = sanitise_svg(self.blobs.read_all(source, self.svg_max))
-            except ValueError as exc:
-                raise ValidationFailed({"attachment": [
-                    str(exc) if "SVG" in str(exc) else
-                    f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
-            key, info = self.placement.place(directory, name, data=clean)
+        if is_svg(name):
+            key, info = self.placement.place(directory, name,
+                                             data=self._sanitised(source, "attachment"))
             return key, info.size, info.sha256
         key, _ = self.placement.place(directory, name, source=source)
         return key, int(upload["size"]), str(upload.get("sha256") or "")
+
+    def _sanitised(self, key: str, field: str) -> bytes:
+        """The blob `key` as a sanitised SVG; a 400 on `field` when it is not one (or too
+        large to sanitise)."""
+        try:
+            return sanitise_svg(self.blobs.read_all(key, self.svg_max))
+        except ValueError as exc:
+            raise ValidationFailed({field: [
+                str(exc) if "SVG" in str(exc) else
+                f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
 
     def _committed(self, placed_key: str | None, write, garbage=()):
         """Run `write(session)` in one transaction that settles `placed_key`; on failure
@@ -236,8 +242,13 @@ class Service(ServiceBase):
             except ValueError as exc:
                 raise ValidationFailed({"filename": [str(exc)]})
             if name != old_key.rsplit("/", 1)[-1]:
-                placed, _ = self.placement.place(old_key.rsplit("/", 1)[0], name,
-                                                 source=old_key)
+                directory = old_key.rsplit("/", 1)[0]
+                if is_svg(name):  # a file that becomes an SVG by its name is sanitised too
+                    placed, info = self.placement.place(
+                        directory, name, data=self._sanitised(old_key, "filename"))
+                    changes.update(file_size=info.size, sha256=info.sha256)
+                else:
+                    placed, _ = self.placement.place(directory, name, source=old_key)
                 renamed = True
         garbage = [old_key] if old_key and (placed or clearing) else []
 

@@ -237,6 +237,31 @@ def test_rename_moves_the_file(svc, blobs, db):
         assert list(types) == ["attachment.uploaded", "attachment.renamed"]
 
 
+def test_a_file_renamed_to_svg_is_sanitised(svc, blobs, db):
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script>'
+           b'<rect width="4" height="4" onclick="alert(2)"/></svg>')
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 4},
+                                   upload=checked_in(blobs, svg, "innocent.txt"))
+    assert b"".join(blobs.read("attachments/part/4/innocent.txt")) == svg  # text: as sent
+    renamed = svc().update_attachment(pk=made["pk"], data={"filename": "logo.SVG"},
+                                      partial=True)
+    body = b"".join(blobs.read("attachments/part/4/logo.SVG"))
+    assert b"script" not in body and b"onclick" not in body and b"<rect" in body
+    assert stored(blobs) == ["attachments/part/4/logo.SVG"]
+    assert renamed["file_size"] == len(body)
+    with db.read() as s:
+        digest = s.execute(select(models.attachments.c.sha256)).scalar_one()
+    assert digest == hashlib.sha256(body).hexdigest()
+
+    text = svc().create_attachment(data={"model_type": "part", "model_id": 4},
+                                   upload=checked_in(blobs, b"just text", "notes.txt"))
+    with pytest.raises(ValidationFailed) as info:  # not an SVG: it cannot become one
+        svc().update_attachment(pk=text["pk"], data={"filename": "notes.svg"}, partial=True)
+    assert info.value.detail == {"filename": ["Invalid SVG file"]}
+    assert svc().get_attachment(pk=text["pk"]) == text
+    assert stored(blobs) == ["attachments/part/4/logo.SVG", "attachments/part/4/notes.txt"]
+
+
 def test_replacing_and_removing_the_file(svc, blobs):
     made = svc().create_attachment(data={"model_type": "part", "model_id": 4},
                                    upload=checked_in(blobs, b"one", "one.txt"))

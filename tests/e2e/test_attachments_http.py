@@ -238,6 +238,23 @@ def test_svg_is_sanitised(stack, editor):
     assert b"script" not in got.content and b"<rect" in got.content
 
 
+def test_a_text_file_renamed_to_svg_is_served_sanitised(stack, editor):
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4">'
+           b'<script>alert(1)</script><rect width="4" height="4"/></svg>')
+    made = upload(editor, "harmless.txt", svg).json()
+    r = editor.patch(f"{stack.url}/api/attachment/{made['pk']}/", json={"filename": "x.svg"},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    got = editor.get(stack.url + r.json()["attachment"], timeout=10)
+    assert got.headers["Content-Type"] == "image/svg+xml"
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    assert b"script" not in got.content and b"<rect" in got.content
+    plain_text = upload(editor, "plain.txt", b"not xml").json()
+    r = editor.patch(f"{stack.url}/api/attachment/{plain_text['pk']}/",
+                     json={"filename": "plain.svg"}, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"filename": ["Invalid SVG file"]})
+
+
 def test_notes_images(stack, editor, plain):
     url = f"{stack.url}/api/notes-image-upload/"
     r = plain.post(url, files={"image": ("pic.png", png_bytes())},
