@@ -16,6 +16,7 @@ from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResour
                    Resource)
 
 MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
+NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
 
 def view_scope(caller) -> tuple:
@@ -69,9 +70,17 @@ class NotesImageList(ListResource):
     service, name = "attachments", "notes_image"
 
     def on_post(self, req, resp):
-        with request_data(req, self.app.blobs, "image", MAX_BYTES) as (data, upload):
+        with request_data(req, self.app.blobs, "image", NOTES_MAX_BYTES) as (data, upload):
             http.send(resp, self.call(req, "attachments", "create_notes_image", data=data,
                                       upload=upload), 201)
+
+
+class NotesImageDetail(Resource):
+    """DELETE only (InvenTree 264 has no detail route): staff or the uploader."""
+
+    def on_delete(self, req, resp, id):
+        self.call(req, "attachments", "delete_notes_image", pk=http.int_id(id))
+        resp.status = 204
 
 
 class Media(Resource):
@@ -102,4 +111,5 @@ def register(app, api):
     app.add_route("/api/attachment/{id}/", AttachmentDetail(api))
     app.add_route("/api/attachment/{id}/metadata/", AttachmentMetadata(api))
     app.add_route("/api/notes-image-upload/", NotesImageList(api))
+    app.add_route("/api/notes-image-upload/{id}/", NotesImageDetail(api))
     app.add_route("/media/{path:path}", Media(api))

@@ -46,6 +46,7 @@ class Service(ServiceBase):
     users = RpcProxy("users")
     blobs = Blobs()
     svg_max = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
+    notes_max = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
     @property
     def placement(self) -> Placement:
@@ -335,7 +336,7 @@ class Service(ServiceBase):
     @rpc
     def create_notes_image(self, data: dict, upload: dict | None = None) -> dict:
         self._login()
-        cleaned = notes.clean(data, upload)
+        cleaned = notes.clean(data, upload, self.notes_max)
         source = _upload_key(upload)
         notes.check_image(self.blobs, source)
         try:
@@ -356,6 +357,22 @@ class Service(ServiceBase):
         with self.db.read() as s:
             row = s.execute(select(notes_images).where(notes_images.c.id == pk)).mappings().one()
         return notes.render(row)
+
+    @rpc
+    def delete_notes_image(self, pk: int) -> None:
+        """`DELETE /api/notes-image-upload/{id}/` (staff or the uploader); the file goes too."""
+        self._login()
+        with self.db.read() as s:
+            row = notes.get(s, pk)
+        if not notes.may_delete(self.caller, row):
+            raise PermissionDenied()
+
+        def write(s):
+            notes.get(s, pk)  # not deleted meanwhile
+            store.record(s, "notes_image", pk, "notes_image.deleted",
+                         {"file_key": row["file_key"]}, self.caller)
+
+        self._committed(None, write, [row["file_key"]])
 
     # ------------------------------------------------------------ housekeeping
 

@@ -14,7 +14,7 @@ from services.attachments import models
 from services.attachments.service import Service
 from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
 from tests.helpers import STAFF, USER
 
@@ -404,3 +404,43 @@ def test_replay_rebuilds_identical_answers(svc, blobs, db):
         models.store.replay(s)
     assert svc().list_attachments(params={})["results"] == before
     assert svc().attachment_metadata(pk=b["pk"]) == meta
+
+
+def png(size=(4, 4)) -> bytes:
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_notes_images_have_a_size_limit_of_their_own(svc, blobs, monkeypatch):
+    monkeypatch.setattr(Service, "notes_max", len(png()) - 1)  # NOTES_IMAGE_MAX_BYTES
+    with pytest.raises(ApiError) as info:
+        svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "pic.png"))
+    assert (info.value.status, info.value.detail) == (
+        413, {"detail": f"Upload exceeds the maximum size of {len(png()) - 1} bytes"})
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    monkeypatch.setattr(Service, "notes_max", len(png()))
+    assert svc(USER).create_notes_image(
+        data={}, upload=checked_in(blobs, png(), "pic.png"))["image"] == "/media/notes/pic.png"
+
+
+def test_notes_images_are_deleted_by_staff_or_their_uploader(svc, blobs, db):
+    mine = svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "a.png"))
+    other = svc(PART_EDITOR).create_notes_image(data={}, upload=checked_in(blobs, png(), "b.png"))
+    with pytest.raises(PermissionDenied):
+        svc(USER).delete_notes_image(pk=other["pk"])
+    svc(USER).delete_notes_image(pk=mine["pk"])
+    with pytest.raises(NotFound):
+        svc(USER).delete_notes_image(pk=mine["pk"])
+    with pytest.raises(NotFound):
+        svc(USER).media_file(key="notes/a.png")
+    assert [k for k in stored(blobs) if k.startswith("notes/")] == ["notes/b.png"]
+    staff = Caller(user_id=11, username="ops", is_staff=True)
+    svc(staff).delete_notes_image(pk=other["pk"])
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    assert stored(blobs) == []
+    with db.write() as s:  # the deletes are events: replay agrees
+        models.store.replay(s)
+    assert svc(USER).list_notes_images(params={})["results"] == []

@@ -1,6 +1,7 @@
 """Attachments, notes images and `/media/` downloads over HTTP: gunicorn, RabbitMQ, the
 attachments service and a real media directory."""
 import io
+import os
 import socket
 import time
 from pathlib import Path
@@ -274,6 +275,30 @@ def test_notes_images(stack, editor, plain):
         assert (r.status_code, r.json()) == (400, expected)
     listed = plain.get(url, params={"search": "part"}, timeout=10).json()
     assert [i["pk"] for i in listed] == [made["pk"]]
+
+
+def test_notes_images_size_limit_and_delete(stack, admin, editor, plain):
+    url = f"{stack.url}/api/notes-image-upload/"
+    noise = io.BytesIO()  # a valid PNG over the stack's NOTES_IMAGE_MAX_BYTES (256 KB)
+    Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).save(noise, "PNG")
+    before = media_files(stack)
+    r = plain.post(url, files={"image": ("big.png", noise.getvalue())}, timeout=10)
+    assert (r.status_code, r.json()) == (
+        413, {"detail": f"Upload exceeds the maximum size of {256 * 1024} bytes"})
+    assert media_files(stack) == before
+
+    mine = plain.post(url, files={"image": ("mine.png", png_bytes())}, timeout=10).json()
+    r = editor.delete(f"{url}{mine['pk']}/", timeout=10)
+    assert (r.status_code, r.json()) == (
+        403, {"detail": "You do not have permission to perform this action."})
+    assert plain.delete(f"{url}{mine['pk']}/", timeout=10).status_code == 204
+    assert plain.delete(f"{url}{mine['pk']}/", timeout=10).status_code == 404
+    assert plain.get(stack.url + mine["image"], timeout=10).status_code == 404
+    assert "notes/mine.png" not in media_files(stack)
+    theirs = editor.post(url, files={"image": ("theirs.png", png_bytes())}, timeout=10).json()
+    assert admin.delete(f"{url}{theirs['pk']}/", timeout=10).status_code == 204  # staff
+    assert [i["pk"] for i in plain.get(url, timeout=10).json()
+            if i["pk"] in (mine["pk"], theirs["pk"])] == []
 
 
 def test_events_are_audited(stack, admin, editor):

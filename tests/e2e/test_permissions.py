@@ -1,6 +1,7 @@
 """Who may do what, over HTTP, for every served operation (SEMANTICS §1.2, USERS.md, with
 InvenTree 264's holes closed): anonymous, a plain user, a user with one role permission,
 staff, and the superuser. Each case states the persona's expected status class."""
+import base64
 import time
 
 import pytest
@@ -9,6 +10,8 @@ import requests
 from tests.e2e.conftest import ADMIN
 
 A, U, R, S, SU = "anon", "user", "role", "staff", "super"
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
+       "RU5ErkJggg==")  # a 1x1 image
 OK, DENY, NOAUTH = "ok", 403, 401
 
 
@@ -119,6 +122,7 @@ CASES = [
     ("DELETE", "/api/attachment/", {"items": ["{doomed}"]}, BULK_DENIED),
     ("DELETE", "/api/attachment/{attachment}/", None, PART_VIEW_ROLE_DENIED),
     ("GET", "/api/notes-image-upload/", None, READ_ANY),
+    ("DELETE", "/api/notes-image-upload/{notes_image}/", None, STAFF_ONLY),  # or the uploader
     ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
     ("GET", "/media/attachments/part/1/perm-plan.txt", None, PART_VIEW),
     # importer: InvenTree 264's list views need a login only; the rest needs Django model
@@ -186,6 +190,8 @@ def objects(admin):
         "doomed_session2": import_session("perm4.csv")[0]["pk"],
         "attachment": attachment("acted on"), "doomed": attachment("bulk deleted"),
         "moved": attachment("moved to build"),
+        "notes_image": admin.post(f"{base}/api/notes-image-upload/", timeout=10, files={
+            "image": ("perm.png", base64.b64decode(PNG))}).json()["pk"],
         "file": admin.post(f"{base}/api/attachment/", timeout=10,
                            data={"model_type": "part", "model_id": 1},
                            files={"attachment": ("perm-plan.txt", b"plan")}).json()["pk"],
