@@ -18,6 +18,7 @@ from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 from gateway import http
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
+from gateway.headers import SecurityHeadersMiddleware
 from gateway.resources import attachments, auth, importer, root, status, system, users
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ class GatewayApp(falcon.App):
 
 def create_app(api: Api | None = None) -> GatewayApp:
     api = api or Api()
-    app = GatewayApp(middleware=[UnreadBodyMiddleware(), AuthMiddleware(api)])
+    app = GatewayApp(middleware=[SecurityHeadersMiddleware(), UnreadBodyMiddleware(),
+                                 AuthMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = http.JSON

@@ -17,3 +17,10 @@ def pre_request(worker, req):
     """Let the app mark this request's connection to close (gateway.http.close_connection)."""
     from gateway import http
     http.SERVER.request = req
+
+
+def on_starting(server):
+    """Before workers fork: no `Server` header, security headers on gunicorn's own error
+    pages (gateway.headers)."""
+    from gateway import headers
+    headers.install_in_gunicorn()

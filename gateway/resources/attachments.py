@@ -2,7 +2,9 @@
 
 Uploads reach the service by claim check (gateway.uploads). Lists and details are answered
 from per-worker read models dropped on every attachment event (and on user changes, which
-show in `user_detail`); writes drop this worker's at once.
+show in `user_detail`); writes drop this worker's at once. What a caller sees depends on the
+roles they may view (the attachments service filters by the target model's role), so the
+read models are kept per set of viewed roles.
 """
 from gateway import http
 from gateway.cache import QueryCache
@@ -14,6 +16,14 @@ from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResour
                    Resource)
 
 MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
+NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
+
+
+def view_scope(caller) -> tuple:
+    """What decides which attachments `caller` sees: superuser, or the roles they may view."""
+    if caller.is_superuser:
+        return ("*",)
+    return tuple(sorted(role for role, perms in caller.roles.items() if "view" in (perms or ())))
 
 
 class AttachmentWrites:
@@ -32,7 +42,7 @@ class AttachmentWrites:
 
 class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
     def list(self, req, params):
-        key = ("list", tuple(sorted(params.items())))
+        key = ("list", view_scope(req.context.caller), tuple(sorted(params.items())))
         return self.cached(req, self.app.attachment_cache, key, "attachments",
                            "list_attachments", params=params)
 
@@ -43,7 +53,8 @@ class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
 class AttachmentDetail(AttachmentWrites, DetailResource):
     def on_get(self, req, resp, id):
         pk = http.int_id(id)
-        http.send(resp, self.cached(req, self.app.attachment_cache, ("detail", pk),
+        http.send(resp, self.cached(req, self.app.attachment_cache,
+                                    ("detail", view_scope(req.context.caller), pk),
                                     "attachments", "get_attachment", pk=pk))
 
     def _update(self, req, resp, id, partial):
@@ -59,9 +70,17 @@ class NotesImageList(ListResource):
     service, name = "attachments", "notes_image"
 
     def on_post(self, req, resp):
-        with request_data(req, self.app.blobs, "image", MAX_BYTES) as (data, upload):
+        with request_data(req, self.app.blobs, "image", NOTES_MAX_BYTES) as (data, upload):
             http.send(resp, self.call(req, "attachments", "create_notes_image", data=data,
                                       upload=upload), 201)
+
+
+class NotesImageDetail(Resource):
+    """DELETE only (InvenTree 264 has no detail route): staff or the uploader."""
+
+    def on_delete(self, req, resp, id):
+        self.call(req, "attachments", "delete_notes_image", pk=http.int_id(id))
+        resp.status = 204
 
 
 class Media(Resource):
@@ -92,4 +111,5 @@ def register(app, api):
     app.add_route("/api/attachment/{id}/", AttachmentDetail(api))
     app.add_route("/api/attachment/{id}/metadata/", AttachmentMetadata(api))
     app.add_route("/api/notes-image-upload/", NotesImageList(api))
+    app.add_route("/api/notes-image-upload/{id}/", NotesImageDetail(api))
     app.add_route("/media/{path:path}", Media(api))

@@ -3,11 +3,11 @@ and the list query."""
 import json
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from svckit import config
 from svckit.context import Caller
-from svckit.errors import PermissionDenied, ValidationFailed
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
 from svckit.listing import bool_param, get_by_id, number_param
 from svckit.urls import check_url
@@ -68,6 +68,30 @@ def may(caller: Caller, model_type: str, permission: str) -> bool:
     it (add and delete imply change; the users service expands those)."""
     roles = MODEL_TYPES.get(model_type, ("", ()))[1]
     return caller.is_superuser or any(caller.has_role(r, permission) for r in roles)
+
+
+def viewable(caller: Caller) -> list[str] | None:
+    """The model types whose attachments the caller may see (their model's `view`
+    permission), or None for all (a superuser)."""
+    if caller.is_superuser:
+        return None
+    return [m for m in MODEL_TYPES if may(caller, m, "view")]
+
+
+def visible(caller: Caller, condition=None):
+    """`condition` narrowed to the attachments the caller may see."""
+    types = viewable(caller)
+    if types is None:
+        return condition if condition is not None else true()
+    seen = attachments.c.model_type.in_(types)
+    return seen if condition is None else condition & seen
+
+
+def require_view(caller: Caller, row: dict) -> dict:
+    """The row, or 404 for a caller who may not see it (as if it did not exist)."""
+    if not may(caller, row["model_type"], "view"):
+        raise NotFound()
+    return row
 
 
 def require_change(caller: Caller, *model_types: str):
@@ -192,9 +216,10 @@ def render(row: dict, tags: list, users: dict) -> dict:
             "model_id": row["model_id"], "tags": tags}
 
 
-def filtered(params: dict):
-    """The list statement with InvenTree's filters (and `tags`, any of a comma list)."""
-    stmt = select(attachments)
+def filtered(params: dict, caller: Caller):
+    """The list statement with InvenTree's filters (and `tags`, any of a comma list), over
+    the attachments the caller may see."""
+    stmt = select(attachments).where(visible(caller))
     if params.get("model_type"):
         stmt = stmt.where(attachments.c.model_type == str(params["model_type"]))
     model_id = number_param(params, "model_id")

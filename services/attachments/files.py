@@ -296,3 +296,8 @@ def content_type(name: str) -> str:
     if name.lower().endswith(".svg"):
         return "image/svg+xml"
     return "application/octet-stream"
+
+
+def is_svg(name: str) -> bool:
+    """True when a file called ``name`` is served as an SVG (so it must be sanitised)."""
+    return content_type(name) == "image/svg+xml"

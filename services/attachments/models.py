@@ -95,3 +95,8 @@ def _image_uploaded(s, e):
     values = column_values(notes_images, e["payload"])
     values.setdefault("date", e["created"])
     s.execute(insert(notes_images).values(id=_id(e), **values))
+
+
+@projector.on("notes_image.deleted")
+def _image_deleted(s, e):
+    s.execute(delete(notes_images).where(notes_images.c.id == _id(e)))

@@ -2,8 +2,9 @@
 import tempfile
 
 from svckit.blobstore import BlobStore
-from svckit.errors import ValidationFailed
+from svckit.errors import ApiError, ValidationFailed
 from svckit.fields import Field, validate
+from svckit.listing import get_by_id
 
 from .attachments import media_url
 from .files import is_valid_image
@@ -26,7 +27,12 @@ INVALID_IMAGE = ("Upload a valid image. The file you uploaded was either not an 
                  "corrupted image.")
 
 
-def clean(data, upload) -> dict:
+def too_large(limit: int) -> ApiError:
+    """The gateway's answer to an oversized upload (gateway.uploads.too_large)."""
+    return ApiError({"detail": f"Upload exceeds the maximum size of {limit} bytes"}, 413)
+
+
+def clean(data, upload, max_bytes: int) -> dict:
     cleaned = validate(FIELDS, data, partial=True)
     model_type = cleaned.get("model_type")
     if model_type and model_type.lower() not in NOTES_MODELS:
@@ -35,6 +41,8 @@ def clean(data, upload) -> dict:
         raise ValidationFailed({"image": ["No file was submitted."]})
     if not int(upload.get("size") or 0):
         raise ValidationFailed({"image": ["The submitted file is empty."]})
+    if int(upload["size"]) > max_bytes:
+        raise too_large(max_bytes)
     return {"model_type": model_type or None, "model_id": cleaned.get("model_id")}
 
 
@@ -52,6 +60,16 @@ def check_image(blobs: BlobStore, key: str):
             valid = is_valid_image(f)
     if not valid:
         raise ValidationFailed({"image": [INVALID_IMAGE]})
+
+
+def get(session, pk) -> dict:
+    return get_by_id(session, notes_images, pk)
+
+
+def may_delete(caller, row) -> bool:
+    """Staff, and whoever uploaded the image."""
+    return caller.is_staff or caller.is_superuser or (
+        caller.user_id is not None and row["user_id"] == caller.user_id)
 
 
 def render(row) -> dict:

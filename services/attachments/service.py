@@ -24,7 +24,8 @@ from svckit.metadata import merged_metadata
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import attachments as rules, notes
-from .files import check_new_filename, content_type, sanitise_filename, sanitise_svg
+from .files import (check_new_filename, content_type, is_svg, sanitise_filename,
+                    sanitise_svg)
 from .models import attachments, notes_images, store
 from .placement import INCOMING, Placement
 
@@ -45,6 +46,7 @@ class Service(ServiceBase):
     users = RpcProxy("users")
     blobs = Blobs()
     svg_max = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
+    notes_max = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
     @property
     def placement(self) -> Placement:
@@ -62,7 +64,7 @@ class Service(ServiceBase):
     def list_attachments(self, params: dict) -> dict:
         self._login()
         with self.db.read() as s:
-            answer = run_list(s, rules.filtered(params), params, search=rules.SEARCH,
+            answer = run_list(s, rules.filtered(params, self.caller), params, search=rules.SEARCH,
                               ordering=rules.ORDERING, default_order=[attachments.c.id])
             answer["results"] = self._render(s, answer["results"])
         return answer
@@ -71,7 +73,11 @@ class Service(ServiceBase):
     def get_attachment(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return self._render(s, [rules.get(s, pk)])[0]
+            return self._render(s, [self._visible_row(s, pk)])[0]
+
+    def _visible_row(self, session, pk: int) -> dict:
+        """The attachment `pk`, or 404 when it is missing or the caller may not see it."""
+        return rules.require_view(self.caller, rules.get(session, pk))
 
     @rpc
     def attachment_options(self, detail: bool = False) -> dict:
@@ -85,13 +91,16 @@ class Service(ServiceBase):
         filename}`."""
         self._login()
         with self.db.read() as s:
-            row = s.execute(select(attachments.c.file_size, attachments.c.sha256)
+            row = s.execute(select(attachments.c.file_size, attachments.c.sha256,
+                                   attachments.c.model_type)
                             .where(attachments.c.file_key == key)).first()
             image = row is None and s.execute(select(notes_images.c.id).where(
                 notes_images.c.file_key == key)).first()
         if row is None and not image:
             raise NotFound()
-        size, digest = row if row else (self.blobs.size(key), None)
+        if row is not None and not rules.may(self.caller, row.model_type, "view"):
+            raise NotFound()  # as if it did not exist, as the API's detail answers
+        size, digest = (row.file_size, row.sha256) if row else (self.blobs.size(key), None)
         if size is None:
             raise NotFound()
         name = key.rsplit("/", 1)[-1]
@@ -106,17 +115,22 @@ class Service(ServiceBase):
         source = _upload_key(upload)
         if not int(upload.get("size") or 0):
             raise ValidationFailed({"attachment": ["The submitted file is empty."]})
-        if name.lower().endswith(".svg"):
-            try:
-                clean = sanitise_svg(self.blobs.read_all(source, self.svg_max))
-            except ValueError as exc:
-                raise ValidationFailed({"attachment": [
-                    str(exc) if "SVG" in str(exc) else
-                    f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
-            key, info = self.placement.place(directory, name, data=clean)
+        if is_svg(name):
+            key, info = self.placement.place(directory, name,
+                                             data=self._sanitised(source, "attachment"))
             return key, info.size, info.sha256
         key, _ = self.placement.place(directory, name, source=source)
         return key, int(upload["size"]), str(upload.get("sha256") or "")
+
+    def _sanitised(self, key: str, field: str) -> bytes:
+        """The blob `key` as a sanitised SVG; a 400 on `field` when it is not one (or too
+        large to sanitise)."""
+        try:
+            return sanitise_svg(self.blobs.read_all(key, self.svg_max))
+        except ValueError as exc:
+            raise ValidationFailed({field: [
+                str(exc) if "SVG" in str(exc) else
+                f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
 
     def _committed(self, placed_key: str | None, write, garbage=()):
         """Run `write(session)` in one transaction that settles `placed_key`; on failure
@@ -195,7 +209,7 @@ class Service(ServiceBase):
         it, `attachment: null` removes it (a link must then be given)."""
         self._login()
         with self.db.read() as s:
-            current = rules.get(s, pk)
+            current = self._visible_row(s, pk)
             shown = self._render(s, [current])[0]
         rules.require_change(self.caller, current["model_type"])
         data = {k: v for k, v in data.items()
@@ -229,8 +243,13 @@ class Service(ServiceBase):
             except ValueError as exc:
                 raise ValidationFailed({"filename": [str(exc)]})
             if name != old_key.rsplit("/", 1)[-1]:
-                placed, _ = self.placement.place(old_key.rsplit("/", 1)[0], name,
-                                                 source=old_key)
+                directory = old_key.rsplit("/", 1)[0]
+                if is_svg(name):  # a file that becomes an SVG by its name is sanitised too
+                    placed, info = self.placement.place(
+                        directory, name, data=self._sanitised(old_key, "filename"))
+                    changes.update(file_size=info.size, sha256=info.sha256)
+                else:
+                    placed, _ = self.placement.place(directory, name, source=old_key)
                 renamed = True
         garbage = [old_key] if old_key and (placed or clearing) else []
 
@@ -251,7 +270,7 @@ class Service(ServiceBase):
     def delete_attachment(self, pk: int) -> None:
         self._login()
         with self.db.read() as s:
-            row = rules.get(s, pk)
+            row = self._visible_row(s, pk)
         rules.require_delete(self.caller, row["model_type"])
         self._delete_rows([row])
 
@@ -268,8 +287,11 @@ class Service(ServiceBase):
 
     @rpc
     def bulk_delete_attachments(self, body) -> int:
+        """Deletes among the attachments the caller may see; all of them or none (400, as
+        InvenTree) when the caller may not delete some of them."""
         self._login()
-        condition = bulk_condition(body, attachments.c.id, rules.BULK_FILTERS)
+        condition = rules.visible(self.caller, bulk_condition(body, attachments.c.id,
+                                                              rules.BULK_FILTERS))
         with self.db.read() as s:
             ids = matching_ids(s, attachments, condition)
             rows = [dict(r) for r in s.execute(select(attachments).where(
@@ -285,7 +307,7 @@ class Service(ServiceBase):
     def attachment_metadata(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return {"metadata": rules.get(s, pk)["metadata"]}
+            return {"metadata": self._visible_row(s, pk)["metadata"]}
 
     @rpc
     def set_attachment_metadata(self, pk: int, body: dict, partial: bool) -> dict:
@@ -314,7 +336,7 @@ class Service(ServiceBase):
     @rpc
     def create_notes_image(self, data: dict, upload: dict | None = None) -> dict:
         self._login()
-        cleaned = notes.clean(data, upload)
+        cleaned = notes.clean(data, upload, self.notes_max)
         source = _upload_key(upload)
         notes.check_image(self.blobs, source)
         try:
@@ -335,6 +357,22 @@ class Service(ServiceBase):
         with self.db.read() as s:
             row = s.execute(select(notes_images).where(notes_images.c.id == pk)).mappings().one()
         return notes.render(row)
+
+    @rpc
+    def delete_notes_image(self, pk: int) -> None:
+        """`DELETE /api/notes-image-upload/{id}/` (staff or the uploader); the file goes too."""
+        self._login()
+        with self.db.read() as s:
+            row = notes.get(s, pk)
+        if not notes.may_delete(self.caller, row):
+            raise PermissionDenied()
+
+        def write(s):
+            notes.get(s, pk)  # not deleted meanwhile
+            store.record(s, "notes_image", pk, "notes_image.deleted",
+                         {"file_key": row["file_key"]}, self.caller)
+
+        self._committed(None, write, [row["file_key"]])
 
     # ------------------------------------------------------------ housekeeping
 

@@ -35,6 +35,16 @@ error_reports = Table(
     Column("source_event", String(120), nullable=False, unique=True),
 )
 
+# Identical errors share one report (services.system.reports): the group of a report, keyed
+# by the errors' fingerprint, with how often it occurred since it was first seen.
+error_groups = Table(
+    "error_report_group", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # the report's id
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("count", Integer, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+)
+
 notifications = Table(
     "notification", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
@@ -103,7 +113,7 @@ news_entries = Table(
 receipts = import_receipt_table(metadata)
 
 projector = Projector([receipts, news_entries, exchange_rates, exchange_state, webhook_messages,
-                       webhook_endpoints, serial_ledger, notifications, error_reports,
+                       webhook_endpoints, serial_ledger, notifications, error_groups, error_reports,
                        custom_units, project_codes])
 store = EventStore("system", metadata, projector)
 
@@ -140,6 +150,30 @@ for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_
                         (webhook_endpoints, "webhook_endpoint"),
                         (webhook_messages, "webhook_message"), (news_entries, "news_entry")):
     _on_created(_table, _stream)
+
+
+@projector.on("error_report.created")
+def _report_created(s, e):
+    values = column_values(error_reports, e["payload"])
+    fingerprint = values.pop("fingerprint", None)
+    values.setdefault("when", e["created"])
+    s.execute(insert(error_reports).values(id=_id(e), **values))
+    if fingerprint:
+        s.execute(insert(error_groups).values(id=_id(e), fingerprint=fingerprint, count=1,
+                                              first_seen=values["when"]))
+
+
+@projector.on("error_report.recurred")
+def _report_recurred(s, e):
+    s.execute(update(error_reports).where(error_reports.c.id == _id(e)).values(when=e["created"]))
+    s.execute(update(error_groups).where(error_groups.c.id == _id(e)).values(
+        count=error_groups.c.count + 1))
+
+
+@projector.on("error_report.deleted")
+def _report_deleted(s, e):
+    s.execute(delete(error_groups).where(error_groups.c.id == _id(e)))
+    s.execute(delete(error_reports).where(error_reports.c.id == _id(e)))
 
 
 _MOVE_LEDGER = update(serial_ledger).where(serial_ledger.c.part == bindparam("p")).values(

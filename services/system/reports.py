@@ -1,4 +1,11 @@
-"""Error reports (SEMANTICS §7) and notifications (§14): fed by `error.logged` events."""
+"""Error reports (SEMANTICS §7) and notifications (§14): fed by `error.logged` events.
+
+Identical errors (the same service, exception type and code location, whatever the request
+that caused them) are one report: a recurrence counts on its group and moves the report's
+`when` to the last time it was seen, and staff are notified only when a group begins, so no
+stream of requests can flood the reports or the staff's notifications."""
+import hashlib
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,7 +17,7 @@ from svckit.events import utcnow
 from svckit.fields import Field, validate
 from svckit.listing import bool_param
 
-from .models import error_reports, notifications, store
+from .models import error_groups, error_reports, notifications, store
 
 CONSUMER = "system.error_reports"
 
@@ -28,30 +35,67 @@ def fmt(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+INFO_MAX_CHARS = 1000
+DATA_MAX_CHARS = 10000  # the end of a traceback, where the error is
+_FRAME = re.compile(r'^\s*File "([^"]*)", line (\d+), in (.*)$', re.M)
+
+
+def reports_query():
+    """Reports with their group's count and first sighting (absent for reports made before
+    errors were grouped)."""
+    return select(error_reports, error_groups.c.count, error_groups.c.first_seen).outerjoin(
+        error_groups, error_groups.c.id == error_reports.c.id)
+
+
 def render_report(row) -> dict:
-    return {"pk": row["id"], "when": fmt(row["when"]), "info": row["info"], "data": row["data"],
+    """InvenTree's report; a recurring error says in `info` how often it occurred since
+    when (`when` is the last time)."""
+    info = row["info"]
+    if (row.get("count") or 1) > 1:
+        info = f"{info} (occurred {row['count']} times since {fmt(row['first_seen'])})"
+    return {"pk": row["id"], "when": fmt(row["when"]), "info": info, "data": row["data"],
             "path": row["path"]}
 
 
 def get_report(session, pk) -> dict:
-    row = session.execute(select(error_reports).where(error_reports.c.id == pk)).mappings().first()
+    row = session.execute(reports_query().where(error_reports.c.id == pk)).mappings().first()
     if row is None:
         raise NotFound()
     return dict(row)
 
 
+def fingerprint(payload: dict) -> str:
+    """What identical errors share: service, exception type, and the code location (the
+    traceback's frames; the message when there is no traceback)."""
+    data = str(payload.get("data", ""))
+    frames = ["|".join(m) for m in _FRAME.findall(data)]
+    where = "\n".join(frames) if frames else str(payload.get("info", ""))[:INFO_MAX_CHARS]
+    key = "\n".join((str(payload.get("service", "")), str(payload.get("kind", "")), where))
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
 def record_error(session, event: dict, staff_ids: list[int]) -> int | None:
-    """Turn an `error.logged` event into a report and notify staff; once per event."""
+    """Turn an `error.logged` event into a report, or count it on the report of identical
+    errors; staff are notified of new reports only. Once per event."""
     if not store.mark_processed(session, CONSUMER, event["id"]):
         return None
     caller = Caller(username=event.get("actor") or "system",
                     request_id=event.get("request_id") or "")
     payload = event["payload"]
+    group = fingerprint(payload)
+    known = session.execute(select(error_groups.c.id).where(
+        error_groups.c.fingerprint == group)).scalar()
+    if known is not None:
+        store.record(session, "error_report", known, "error_report.recurred",
+                     {"source_event": event["id"]}, caller)
+        return known
     pk = store.next_stream_id(session, "error_report")
     store.record(session, "error_report", pk, "error_report.created", {
-        "kind": str(payload.get("kind", ""))[:128], "info": str(payload.get("info", "")),
-        "data": str(payload.get("data", "")), "path": str(payload.get("path", ""))[:200],
-        "source_event": event["id"]}, caller)
+        "kind": str(payload.get("kind", ""))[:128],
+        "info": str(payload.get("info", ""))[:INFO_MAX_CHARS],
+        "data": str(payload.get("data", ""))[-DATA_MAX_CHARS:],
+        "path": str(payload.get("path", ""))[:200],
+        "source_event": event["id"], "fingerprint": group}, caller)
     for user_id in staff_ids:
         notify(session, caller, user_id, category="inventree.error_log", name="Server Error",
                message="An error has been logged by the server.",

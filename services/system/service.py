@@ -8,6 +8,7 @@ from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from svckit import config
 from svckit.context import SYSTEM, Caller
@@ -367,14 +368,18 @@ class Service(ImportTargetMixin, ServiceBase):
         """An `error.logged` event of any process: a report, and a notification per staff
         user (asked of the users service before the transaction opens)."""
         staff = self.users.staff_user_ids()
-        with self.db.write() as s:
-            reports.record_error(s, event, staff)
+        try:
+            with self.db.write() as s:
+                reports.record_error(s, event, staff)
+        except IntegrityError:  # an identical error began its report at the same moment
+            with self.db.write() as s:
+                reports.record_error(s, event, staff)
 
     @rpc
     def list_error_reports(self, params: dict) -> dict:
         self._staff()
         with self.db.read() as s:
-            return run_list(s, select(error_reports), params, search=reports.REPORT_SEARCH,
+            return run_list(s, reports.reports_query(), params, search=reports.REPORT_SEARCH,
                             ordering=reports.REPORT_ORDERING,
                             default_order=[error_reports.c.when.desc(), error_reports.c.id.desc()],
                             render=reports.render_report)

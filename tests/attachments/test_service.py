@@ -14,18 +14,19 @@ from services.attachments import models
 from services.attachments.service import Service
 from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
 from tests.helpers import STAFF, USER
 
 PART_EDITOR = Caller(user_id=5, username="editor", roles={"part": ["view", "change"]})
 PART_DELETER = Caller(user_id=6, username="remover",
                       roles={"part": ["view", "change", "delete"]})
+VIEWER = Caller(user_id=8, username="viewer", roles={"build": ["view"]})  # parts too
 
 
 class Users:
     """The users service, knowing the callers of these tests."""
-    known = {c.user_id: c for c in (STAFF, USER, PART_EDITOR, PART_DELETER)}
+    known = {c.user_id: c for c in (STAFF, USER, PART_EDITOR, PART_DELETER, VIEWER)}
 
     def user_details(self, pks):
         return {str(p): self.known[p].brief for p in pks}
@@ -122,6 +123,38 @@ def test_permissions_come_from_the_target_models_roles(svc, blobs):
         svc(USER).get_attachment(pk=pk)
 
 
+def test_reads_need_the_view_role_of_the_target_model(svc, blobs):
+    """A caller who may not view a model type sees none of its attachments: not listed
+    (counts agree), 404 for detail, metadata, media, changes and deletes; bulk deletes
+    act only on what the caller sees."""
+    part = svc().create_attachment(data={"model_type": "part", "model_id": 1},
+                                   upload=checked_in(blobs, b"secret", "plan.txt"))
+    order = svc().create_attachment(data={"model_type": "salesorder", "model_id": 1,
+                                          "link": "https://example.com/so"})
+    seller = Caller(user_id=9, username="seller", roles={"sales_order": ["view", "change",
+                                                                         "delete"]})
+    page = svc(seller).list_attachments(params={"limit": "10"})
+    assert page["count"] == 1 and [r["pk"] for r in page["results"]] == [order["pk"]]
+    assert svc(seller).list_attachments(params={"model_type": "part"})["results"] == []
+    assert svc(USER).list_attachments(params={})["results"] == []
+    key = part["attachment"][len("/media/"):]
+    for call in (lambda c: c.get_attachment(pk=part["pk"]),
+                 lambda c: c.attachment_metadata(pk=part["pk"]),
+                 lambda c: c.media_file(key=key),
+                 lambda c: c.update_attachment(pk=part["pk"], data={"comment": "x"},
+                                               partial=True),
+                 lambda c: c.delete_attachment(pk=part["pk"])):
+        with pytest.raises(NotFound):
+            call(svc(seller))
+    with pytest.raises(ValidationFailed) as info:  # the part attachment is not there for it
+        svc(seller).bulk_delete_attachments(body={"items": [part["pk"]]})
+    assert info.value.detail == {"non_field_errors": "No items found to delete"}
+    assert svc(seller).bulk_delete_attachments(body={"filters": {"model_id": 1}}) == 1
+    assert [r["pk"] for r in svc().list_attachments(params={})["results"]] == [part["pk"]]
+    assert svc(VIEWER).get_attachment(pk=part["pk"])["comment"] == ""  # build's view: parts too
+    assert svc(VIEWER).media_file(key=key)["size"] == 6
+
+
 @pytest.mark.parametrize("data, expected", [
     ({"model_id": 1}, {"model_type": ["This field is required."]}),
     ({"model_type": "part"}, {"model_id": ["This field is required."]}),
@@ -204,6 +237,31 @@ def test_rename_moves_the_file(svc, blobs, db):
         assert list(types) == ["attachment.uploaded", "attachment.renamed"]
 
 
+def test_a_file_renamed_to_svg_is_sanitised(svc, blobs, db):
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script>'
+           b'<rect width="4" height="4" onclick="alert(2)"/></svg>')
+    made = svc().create_attachment(data={"model_type": "part", "model_id": 4},
+                                   upload=checked_in(blobs, svg, "innocent.txt"))
+    assert b"".join(blobs.read("attachments/part/4/innocent.txt")) == svg  # text: as sent
+    renamed = svc().update_attachment(pk=made["pk"], data={"filename": "logo.SVG"},
+                                      partial=True)
+    body = b"".join(blobs.read("attachments/part/4/logo.SVG"))
+    assert b"script" not in body and b"onclick" not in body and b"<rect" in body
+    assert stored(blobs) == ["attachments/part/4/logo.SVG"]
+    assert renamed["file_size"] == len(body)
+    with db.read() as s:
+        digest = s.execute(select(models.attachments.c.sha256)).scalar_one()
+    assert digest == hashlib.sha256(body).hexdigest()
+
+    text = svc().create_attachment(data={"model_type": "part", "model_id": 4},
+                                   upload=checked_in(blobs, b"just text", "notes.txt"))
+    with pytest.raises(ValidationFailed) as info:  # not an SVG: it cannot become one
+        svc().update_attachment(pk=text["pk"], data={"filename": "notes.svg"}, partial=True)
+    assert info.value.detail == {"filename": ["Invalid SVG file"]}
+    assert svc().get_attachment(pk=text["pk"]) == text
+    assert stored(blobs) == ["attachments/part/4/logo.SVG", "attachments/part/4/notes.txt"]
+
+
 def test_replacing_and_removing_the_file(svc, blobs):
     made = svc().create_attachment(data={"model_type": "part", "model_id": 4},
                                    upload=checked_in(blobs, b"one", "one.txt"))
@@ -243,8 +301,10 @@ def test_bulk_delete(svc, blobs):
     for model_type, model_id in (("part", 1), ("part", 2), ("build", 1)):
         svc().create_attachment(data={"model_type": model_type, "model_id": model_id},
                                 upload=checked_in(blobs, b"x", f"{model_type}.txt"))
-    with pytest.raises(ValidationFailed) as info:
-        svc(PART_DELETER).bulk_delete_attachments(body={"filters": {"model_id": 1}})
+    sees_builds = Caller(user_id=6, username="remover", roles={
+        "part": ["view", "change", "delete"], "build": ["view"]})
+    with pytest.raises(ValidationFailed) as info:  # sees build/1, may not delete it
+        svc(sees_builds).bulk_delete_attachments(body={"filters": {"model_id": 1}})
     assert info.value.detail == {"non_field_errors": [
         "User does not have permission to delete these attachments"]}
     for body, message in (({}, ["List of items or filters must be provided for bulk deletion"]),
@@ -269,7 +329,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
                             upload=checked_in(blobs, b"1", "small.txt"))
 
     def pks(**params):
-        return [r["pk"] for r in svc(USER).list_attachments(params=params)["results"]]
+        return [r["pk"] for r in svc(VIEWER).list_attachments(params=params)["results"]]
 
     assert pks(model_type="part") == [1, 2]
     assert pks(model_type="part", model_id="10") == [1]
@@ -280,7 +340,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
     assert pks(search="ALPHA") == [1] and pks(search="build") == [3]
     assert pks(ordering="-file_size") == [1, 3, 2]
     assert pks(ordering="nonsense") == [1, 2, 3]
-    page = svc(USER).list_attachments(params={"limit": "1", "offset": "1"})
+    page = svc(VIEWER).list_attachments(params={"limit": "1", "offset": "1"})
     assert page["count"] == 3 and [r["pk"] for r in page["results"]] == [2]
     with pytest.raises(ValidationFailed):
         pks(model_id="abc")
@@ -289,7 +349,7 @@ def test_list_filters_search_ordering_and_paging(svc, blobs):
 def test_metadata_writes_are_for_superusers(svc):
     pk = svc().create_attachment(data={"model_type": "part", "model_id": 1,
                                        "link": "https://x.org"})["pk"]
-    assert svc(USER).attachment_metadata(pk=pk) == {"metadata": {}}
+    assert svc(VIEWER).attachment_metadata(pk=pk) == {"metadata": {}}
     with pytest.raises(PermissionDenied):
         svc(PART_EDITOR).set_attachment_metadata(pk=pk, body={"metadata": {"a": 1}},
                                                  partial=True)
@@ -319,11 +379,11 @@ def test_sweep_removes_orphans_only(svc, blobs, db):
 def test_media_lookup(svc, blobs):
     made = svc().create_attachment(data={"model_type": "part", "model_id": 1},
                                    upload=checked_in(blobs, b"%PDF-1.4", "doc.pdf"))
-    info = svc(USER).media_file(key="attachments/part/1/doc.pdf")
+    info = svc(VIEWER).media_file(key="attachments/part/1/doc.pdf")
     assert info["size"] == 8 and info["content_type"] == "application/pdf"
     assert info["filename"] == "doc.pdf" and made["filename"] == "doc.pdf"
     with pytest.raises(NotFound):
-        svc(USER).media_file(key="attachments/part/1/other.pdf")
+        svc(VIEWER).media_file(key="attachments/part/1/other.pdf")
 
 
 def test_replay_rebuilds_identical_answers(svc, blobs, db):
@@ -344,3 +404,43 @@ def test_replay_rebuilds_identical_answers(svc, blobs, db):
         models.store.replay(s)
     assert svc().list_attachments(params={})["results"] == before
     assert svc().attachment_metadata(pk=b["pk"]) == meta
+
+
+def png(size=(4, 4)) -> bytes:
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_notes_images_have_a_size_limit_of_their_own(svc, blobs, monkeypatch):
+    monkeypatch.setattr(Service, "notes_max", len(png()) - 1)  # NOTES_IMAGE_MAX_BYTES
+    with pytest.raises(ApiError) as info:
+        svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "pic.png"))
+    assert (info.value.status, info.value.detail) == (
+        413, {"detail": f"Upload exceeds the maximum size of {len(png()) - 1} bytes"})
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    monkeypatch.setattr(Service, "notes_max", len(png()))
+    assert svc(USER).create_notes_image(
+        data={}, upload=checked_in(blobs, png(), "pic.png"))["image"] == "/media/notes/pic.png"
+
+
+def test_notes_images_are_deleted_by_staff_or_their_uploader(svc, blobs, db):
+    mine = svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "a.png"))
+    other = svc(PART_EDITOR).create_notes_image(data={}, upload=checked_in(blobs, png(), "b.png"))
+    with pytest.raises(PermissionDenied):
+        svc(USER).delete_notes_image(pk=other["pk"])
+    svc(USER).delete_notes_image(pk=mine["pk"])
+    with pytest.raises(NotFound):
+        svc(USER).delete_notes_image(pk=mine["pk"])
+    with pytest.raises(NotFound):
+        svc(USER).media_file(key="notes/a.png")
+    assert [k for k in stored(blobs) if k.startswith("notes/")] == ["notes/b.png"]
+    staff = Caller(user_id=11, username="ops", is_staff=True)
+    svc(staff).delete_notes_image(pk=other["pk"])
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    assert stored(blobs) == []
+    with db.write() as s:  # the deletes are events: replay agrees
+        models.store.replay(s)
+    assert svc(USER).list_notes_images(params={})["results"] == []

@@ -1,6 +1,7 @@
 """Attachments, notes images and `/media/` downloads over HTTP: gunicorn, RabbitMQ, the
 attachments service and a real media directory."""
 import io
+import os
 import socket
 import time
 from pathlib import Path
@@ -22,6 +23,11 @@ def editor(make_user):
 @pytest.fixture(scope="module")
 def plain(make_user):
     return make_user("att-plain")
+
+
+@pytest.fixture(scope="module")
+def viewer(make_user):
+    return make_user("att-viewer", "part:view")
 
 
 def media_files(stack) -> list[str]:
@@ -77,7 +83,7 @@ def test_upload_download_rename_delete(stack, editor):
     assert "attachments/part/1/final.pdf" not in media_files(stack)
 
 
-def test_permissions(stack, admin, editor, plain):
+def test_permissions(stack, admin, editor, plain, viewer):
     assert requests.post(f"{stack.url}/api/attachment/", json={}, timeout=10).status_code == 401
     r = upload(plain)
     assert (r.status_code, r.json()) == (403, {"detail": "User does not have permission to "
@@ -85,12 +91,19 @@ def test_permissions(stack, admin, editor, plain):
     r = upload(editor, model_type="salesorder")
     assert r.status_code == 403
     pk = upload(editor).json()["pk"]
-    assert plain.get(f"{stack.url}/api/attachment/{pk}/", timeout=10).status_code == 200
-    r = plain.delete(f"{stack.url}/api/attachment/{pk}/", timeout=10)
+    assert viewer.get(f"{stack.url}/api/attachment/{pk}/", timeout=10).status_code == 200
+    r = upload(viewer)  # viewing is not changing
+    assert (r.status_code, r.json()) == (403, {"detail": "User does not have permission to "
+                                                         "create or edit attachments for this model"})
+    r = viewer.patch(f"{stack.url}/api/attachment/{pk}/", json={"comment": "x"}, timeout=10)
+    assert r.status_code == 403
+    r = viewer.delete(f"{stack.url}/api/attachment/{pk}/", timeout=10)
     assert r.json() == {"detail": "User does not have permission to delete this attachment"}
-    r = plain.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
+    r = viewer.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
     assert (r.status_code, r.json()) == (400, {"non_field_errors": [
         "User does not have permission to delete these attachments"]})
+    r = plain.delete(f"{stack.url}/api/attachment/", json={"items": [pk]}, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"non_field_errors": "No items found to delete"})
     r = editor.patch(f"{stack.url}/api/attachment/{pk}/metadata/", json={"metadata": {"a": 1}},
                      timeout=10)
     assert r.status_code == 403  # Django's change_attachment: superusers only at v264
@@ -170,7 +183,32 @@ def test_truncated_multipart_leaves_nothing(stack, editor):
     assert media_files(stack) == files
 
 
-def test_lists_filters_and_fresh_reads(stack, editor, plain):
+def test_attachments_follow_the_view_role_of_their_model(stack, admin, editor, plain, viewer):
+    """Without a role that may view parts, part attachments do not exist for the caller:
+    not listed (the count agrees), 404 for detail, metadata and the file; the gateway's
+    cached answers for others never leak to it."""
+    made = upload(editor, "private-plan.txt", model_id="777").json()
+    url = f"{stack.url}/api/attachment/"
+    params = {"model_id": 777, "limit": 10}
+    for _ in range(4):  # both gateway workers, after the admin's answer was cached
+        assert admin.get(url, params=params, timeout=10).json()["count"] == 1
+        page = plain.get(url, params=params, timeout=10).json()
+        assert (page["count"], page["results"]) == (0, [])
+        assert viewer.get(url, params=params, timeout=10).json()["count"] == 1
+        assert admin.get(f"{url}{made['pk']}/", timeout=10).status_code == 200
+        r = plain.get(f"{url}{made['pk']}/", timeout=10)
+        assert (r.status_code, r.json()) == (404, {"detail": "Not found."})
+    assert plain.get(f"{url}{made['pk']}/metadata/", timeout=10).status_code == 404
+    assert plain.patch(f"{url}{made['pk']}/", json={"comment": "x"}, timeout=10).status_code == 404
+    assert plain.delete(f"{url}{made['pk']}/", timeout=10).status_code == 404
+    assert plain.get(stack.url + made["attachment"], timeout=10).status_code == 404
+    assert viewer.get(stack.url + made["attachment"], timeout=10).content == b"hello attachment"
+    assert [r["pk"] for r in plain.get(url, timeout=10).json()
+            if r["model_type"] == "part"] == []
+
+
+def test_lists_filters_and_fresh_reads(stack, editor, viewer):
+    plain = viewer  # any user who may view parts
     a = upload(editor, "one.txt", model_id="500", comment="Alpha").json()
     b = editor.post(f"{stack.url}/api/attachment/", timeout=10, json={
         "model_type": "part", "model_id": 501, "link": "https://x.org", "tags": ["red"]}).json()
@@ -201,6 +239,23 @@ def test_svg_is_sanitised(stack, editor):
     assert b"script" not in got.content and b"<rect" in got.content
 
 
+def test_a_text_file_renamed_to_svg_is_served_sanitised(stack, editor):
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4">'
+           b'<script>alert(1)</script><rect width="4" height="4"/></svg>')
+    made = upload(editor, "harmless.txt", svg).json()
+    r = editor.patch(f"{stack.url}/api/attachment/{made['pk']}/", json={"filename": "x.svg"},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    got = editor.get(stack.url + r.json()["attachment"], timeout=10)
+    assert got.headers["Content-Type"] == "image/svg+xml"
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    assert b"script" not in got.content and b"<rect" in got.content
+    plain_text = upload(editor, "plain.txt", b"not xml").json()
+    r = editor.patch(f"{stack.url}/api/attachment/{plain_text['pk']}/",
+                     json={"filename": "plain.svg"}, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"filename": ["Invalid SVG file"]})
+
+
 def test_notes_images(stack, editor, plain):
     url = f"{stack.url}/api/notes-image-upload/"
     r = plain.post(url, files={"image": ("pic.png", png_bytes())},
@@ -220,6 +275,30 @@ def test_notes_images(stack, editor, plain):
         assert (r.status_code, r.json()) == (400, expected)
     listed = plain.get(url, params={"search": "part"}, timeout=10).json()
     assert [i["pk"] for i in listed] == [made["pk"]]
+
+
+def test_notes_images_size_limit_and_delete(stack, admin, editor, plain):
+    url = f"{stack.url}/api/notes-image-upload/"
+    noise = io.BytesIO()  # a valid PNG over the stack's NOTES_IMAGE_MAX_BYTES (256 KB)
+    Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).save(noise, "PNG")
+    before = media_files(stack)
+    r = plain.post(url, files={"image": ("big.png", noise.getvalue())}, timeout=10)
+    assert (r.status_code, r.json()) == (
+        413, {"detail": f"Upload exceeds the maximum size of {256 * 1024} bytes"})
+    assert media_files(stack) == before
+
+    mine = plain.post(url, files={"image": ("mine.png", png_bytes())}, timeout=10).json()
+    r = editor.delete(f"{url}{mine['pk']}/", timeout=10)
+    assert (r.status_code, r.json()) == (
+        403, {"detail": "You do not have permission to perform this action."})
+    assert plain.delete(f"{url}{mine['pk']}/", timeout=10).status_code == 204
+    assert plain.delete(f"{url}{mine['pk']}/", timeout=10).status_code == 404
+    assert plain.get(stack.url + mine["image"], timeout=10).status_code == 404
+    assert "notes/mine.png" not in media_files(stack)
+    theirs = editor.post(url, files={"image": ("theirs.png", png_bytes())}, timeout=10).json()
+    assert admin.delete(f"{url}{theirs['pk']}/", timeout=10).status_code == 204  # staff
+    assert [i["pk"] for i in plain.get(url, timeout=10).json()
+            if i["pk"] in (mine["pk"], theirs["pk"])] == []
 
 
 def test_events_are_audited(stack, admin, editor):

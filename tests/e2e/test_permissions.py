@@ -1,6 +1,7 @@
 """Who may do what, over HTTP, for every served operation (SEMANTICS §1.2, USERS.md, with
 InvenTree 264's holes closed): anonymous, a plain user, a user with one role permission,
 staff, and the superuser. Each case states the persona's expected status class."""
+import base64
 import time
 
 import pytest
@@ -9,6 +10,8 @@ import requests
 from tests.e2e.conftest import ADMIN
 
 A, U, R, S, SU = "anon", "user", "role", "staff", "super"
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
+       "RU5ErkJggg==")  # a 1x1 image
 OK, DENY, NOAUTH = "ok", 403, 401
 
 
@@ -31,6 +34,9 @@ SUPER_ONLY = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
 # attachments: the target model's role (the role persona holds part:change; staff no roles)
 PART_CHANGE = {A: NOAUTH, U: DENY, R: OK, S: DENY, SU: OK}
 ROLE_DENIED = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
+# an existing part attachment: invisible (404) without a role granting part's view
+PART_VIEW = {A: NOAUTH, U: 404, R: OK, S: 404, SU: OK}
+PART_VIEW_ROLE_DENIED = {A: NOAUTH, U: 404, R: DENY, S: 404, SU: OK}
 BULK_DENIED = {A: NOAUTH, U: 400, R: 400, S: 400, SU: OK}  # 400, as InvenTree
 
 CASES = [
@@ -108,15 +114,17 @@ CASES = [
                                   "link": "https://example.com/{p}"}, PART_CHANGE),
     ("POST", "/api/attachment/", {"model_type": "salesorder", "model_id": 1,
                                   "link": "https://example.com/{p}"}, ROLE_DENIED),
-    ("GET", "/api/attachment/{attachment}/", None, READ_ANY),
-    ("PATCH", "/api/attachment/{attachment}/", {"comment": "c"}, PART_CHANGE),
-    ("PATCH", "/api/attachment/{attachment}/", {"model_type": "build"}, ROLE_DENIED),
-    ("GET", "/api/attachment/{attachment}/metadata/", None, READ_ANY),
+    ("GET", "/api/attachment/{attachment}/", None, PART_VIEW),
+    ("PATCH", "/api/attachment/{attachment}/", {"comment": "c"}, PART_VIEW),
+    ("PATCH", "/api/attachment/{moved}/", {"model_type": "build"}, PART_VIEW_ROLE_DENIED),
+    ("GET", "/api/attachment/{attachment}/metadata/", None, PART_VIEW),
     ("PATCH", "/api/attachment/{attachment}/metadata/", {"metadata": {}}, SUPER_ONLY),
     ("DELETE", "/api/attachment/", {"items": ["{doomed}"]}, BULK_DENIED),
-    ("DELETE", "/api/attachment/{attachment}/", None, ROLE_DENIED),
+    ("DELETE", "/api/attachment/{attachment}/", None, PART_VIEW_ROLE_DENIED),
     ("GET", "/api/notes-image-upload/", None, READ_ANY),
+    ("DELETE", "/api/notes-image-upload/{notes_image}/", None, STAFF_ONLY),  # or the uploader
     ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
+    ("GET", "/media/attachments/part/1/perm-plan.txt", None, PART_VIEW),
     # importer: InvenTree 264's list views need a login only; the rest needs Django model
     # permissions that no role grants (superusers)
     ("GET", "/api/importer/models/", None, READ_ANY),
@@ -181,6 +189,12 @@ def objects(admin):
         "doomed_session": import_session("perm3.csv")[0]["pk"],
         "doomed_session2": import_session("perm4.csv")[0]["pk"],
         "attachment": attachment("acted on"), "doomed": attachment("bulk deleted"),
+        "moved": attachment("moved to build"),
+        "notes_image": admin.post(f"{base}/api/notes-image-upload/", timeout=10, files={
+            "image": ("perm.png", base64.b64decode(PNG))}).json()["pk"],
+        "file": admin.post(f"{base}/api/attachment/", timeout=10,
+                           data={"model_type": "part", "model_id": 1},
+                           files={"attachment": ("perm-plan.txt", b"plan")}).json()["pk"],
         "project_code": admin.post(f"{base}/api/project-code/", json={"code": "PERM-OBJ"},
                                    timeout=10).json()["pk"],
         "unit": admin.post(f"{base}/api/units/", json={"name": "permobj", "definition": "meter"},

@@ -16,10 +16,15 @@ class Users:
         return [1, 5]
 
 
-def error_event(n: int) -> dict:
+def error_event(n: int, line: int | None = None, path="/api/explode/",
+                info="division by zero") -> dict:
+    """The n-th `error.logged` event; raised at `line` (by default n: a different error
+    each time)."""
+    line = n if line is None else line
     return {"id": f"gateway:{n}", "service": "gateway", "type": "error.logged",
-            "payload": {"kind": "ZeroDivisionError", "info": "division by zero",
-                        "data": "Traceback ...", "path": "/api/explode/"},
+            "payload": {"kind": "ZeroDivisionError", "info": info, "path": path,
+                        "data": f'Traceback (most recent call last):\n  File "gateway/x.py", '
+                                f'line {line}, in explode\n    1 / 0\nZeroDivisionError: {info}'},
             "actor": "admin", "request_id": f"r{n}"}
 
 
@@ -45,6 +50,34 @@ def test_an_error_event_becomes_one_report_and_notifies_staff_once(svc):
         ("inventree.error_log", "Server Error", "An error has been logged by the server.")]
     assert len(svc(OTHER_STAFF).list_notifications(params={})["results"]) == 1
     assert svc(USER).list_notifications(params={})["results"] == []
+
+
+def test_identical_errors_are_one_report_and_one_notification_per_staff_user(svc):
+    for n in range(50):  # the same failure, caused by different requests
+        svc().on_error_logged(error_event(n, line=7, path=f"/api/explode/{n}/",
+                                          info=f"division by zero ({n})"))
+    svc().on_error_logged(error_event(20, line=7))  # a redelivery counts once
+    listed = svc().list_error_reports(params={})["results"]
+    assert len(listed) == 1
+    assert set(listed[0]) == {"pk", "when", "info", "data", "path"}
+    assert listed[0]["path"] == "/api/explode/0/"
+    assert listed[0]["info"].startswith("division by zero (0) (occurred 50 times since ")
+    assert svc().get_error_report(pk=listed[0]["pk"]) == listed[0]
+    for staff in (STAFF, OTHER_STAFF):
+        notes = svc(staff).list_notifications(params={})["results"]
+        assert len(notes) == 1 and notes[0]["name"] == "Server Error"
+    svc().on_error_logged(error_event(99, line=8))  # another failure: its own report
+    assert len(svc().list_error_reports(params={})["results"]) == 2
+    assert len(svc(OTHER_STAFF).list_notifications(params={})["results"]) == 2
+
+
+def test_reports_are_capped_in_size(svc):
+    event = error_event(1)
+    event["payload"].update(info="i" * 5000, data="d" * 30000 + "the end")
+    svc().on_error_logged(event)
+    report = svc().list_error_reports(params={})["results"][0]
+    assert len(report["info"]) == 1000 and len(report["data"]) == 10000
+    assert report["data"].endswith("the end")
 
 
 def test_report_permissions_and_read_only_updates(svc):
@@ -96,8 +129,10 @@ def test_notifications_own_only(svc):
 
 def test_replay_rebuilds_reports_and_notifications(svc, db):
     svc().on_error_logged(error_event(1))
+    svc().on_error_logged(error_event(2, line=1))  # counted on the first one's report
     svc().read_all_notifications()
     before = svc().list_error_reports(params={}), svc().list_notifications(params={})
+    assert "(occurred 2 times since " in before[0]["results"][0]["info"]
     with db.write() as s:
         for table in models.projector.tables:
             s.execute(table.delete())
