@@ -74,15 +74,17 @@ class Service(ServiceBase):
         with self.db.read() as s:
             self._me(s)
             return run_list(s, management.list_users(params), params,
-                            search=management.USER_SEARCH, ordering=management.USER_ORDERING,
+                            search=management.USER_SEARCH,
+                            ordering=management.user_ordering(self.caller),
                             default_order=[users.c.id],
-                            render=lambda row: accounts.user_repr(s, row))
+                            render=lambda row: management.shown_to(
+                                self.caller, accounts.user_repr(s, row)))
 
     @rpc
     def get_user(self, pk: int) -> dict:
         with self.db.read() as s:
             self._me(s)
-            return accounts.user_repr(s, accounts.get_user(s, pk))
+            return management.shown_to(self.caller, accounts.user_repr(s, accounts.get_user(s, pk)))
 
     @rpc
     def create_user(self, data: dict) -> dict:

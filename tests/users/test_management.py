@@ -165,3 +165,49 @@ def test_roles_report_django_permissions(db):
     assert root.list_groups(params={"permission_detail": "true"})["results"][0]["permissions"] \
         == permissions
     assert "permissions" not in root.get_group(pk=group["pk"])
+
+
+DENIED = {"detail": "You do not have permission to perform this action."}
+
+
+@pytest.mark.parametrize("change", [{"password": "Taken-over-pass-1"},
+                                    {"email": "staff@example.com"}, {"is_active": False},
+                                    {"first_name": "Owned"}])
+def test_staff_cannot_change_a_superuser(db, change):
+    root, root_user = person(db, "root", is_superuser=True, email="root@example.com")
+    other_root, _ = person(db, "root2", is_superuser=True)
+    staff, _ = person(db, "staffer", is_staff=True)
+    before = root.me()
+    with pytest.raises(PermissionDenied) as info:
+        staff.update_user(pk=root_user["id"], data=change, partial=True)
+    assert info.value.detail == DENIED
+    with pytest.raises(PermissionDenied) as info:
+        staff.delete_user(pk=root_user["id"])
+    assert info.value.detail == DENIED
+    assert root.me() == before  # nothing written
+    anon = worker_factory(Service, db=db, caller=Caller())
+    assert anon.authenticate_password(username="root", password="Sturdy-pass-77")
+    # a superuser may change another superuser, and itself
+    assert other_root.update_user(pk=root_user["id"], data=change, partial=True)
+    assert root.update_me(data={"last_name": "R"}, partial=True)["last_name"] == "R"
+
+
+def test_other_users_emails_only_for_staff(db):
+    root, _ = person(db, "root", is_superuser=True, email="root@example.com")
+    staff, _ = person(db, "staffer", is_staff=True, email="staff@example.com")
+    plain, plain_user = person(db, "plain", email="plain@example.com")
+    listed = {u["username"]: u["email"] for u in plain.list_users(params={})["results"]}
+    assert listed == {"root": "", "staffer": "", "plain": "plain@example.com"}
+    assert plain.get_user(pk=1)["email"] == "" and "email" in plain.get_user(pk=1)
+    assert plain.get_user(pk=plain_user["id"])["email"] == "plain@example.com"
+    assert plain.me()["email"] == "plain@example.com"
+    for viewer in (staff, root):
+        listed = {u["username"]: u["email"] for u in viewer.list_users(params={})["results"]}
+        assert listed == {"root": "root@example.com", "staffer": "staff@example.com",
+                          "plain": "plain@example.com"}
+        assert viewer.get_user(pk=1)["email"] == "root@example.com"
+    # ordering by e-mail would reveal the hidden addresses: plain users get the default order
+    assert [u["username"] for u in plain.list_users(params={"ordering": "-email"})["results"]] \
+        == ["root", "staffer", "plain"]
+    assert [u["username"] for u in staff.list_users(params={"ordering": "-email"})["results"]] \
+        == ["staffer", "root", "plain"]
