@@ -10,6 +10,8 @@ timeout = int(float(os.environ.get("RPC_TIMEOUT", "10")) * 3)
 graceful_timeout = 10
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# X-Forwarded-Proto (and -Ssl, -Protocol) only from these peers (gateway/proxies.py)
+forwarded_allow_ips = os.environ.get("GATEWAY_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 
 def pre_request(worker, req):

@@ -10,7 +10,7 @@ from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
 from svckit.listing import bool_param
 
-from . import accounts
+from . import accounts, sessions
 from .models import groups, memberships, owners, store, users
 from .passwords import hash_password, validate_password
 
@@ -149,7 +149,10 @@ def create_user(session, caller: Caller, data) -> dict:
     return accounts.user_repr(session, user)
 
 
-def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> dict:
+def update_user(session, caller: Caller, user_id: int, data, partial: bool,
+                session_id: int | None = None) -> dict:
+    """A new password ends the user's browser sessions, except `session_id` when that is
+    the caller's own (the session that changed it stays signed in)."""
     current = accounts.get_user(session, user_id)
     _may_edit(caller, current)
     cleaned = _clean_user(data, partial)
@@ -178,6 +181,8 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> d
     if password:
         store.record(session, "user", user_id, "user.password_changed", {"password": password},
                      caller)
+        sessions.end_others(session, caller, user_id,
+                            keep=session_id if caller.user_id == user_id else None)
     if group_ids is not None:
         store.record(session, "user", user_id, "user.groups_changed", {"groups": group_ids},
                      caller)

@@ -84,6 +84,7 @@ def running_stack(data, vhost, rates_server, smtp, **overrides):
            "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
            "NEWS_FEED_INTERVAL": "0", "INVENTREE_EMAIL_HOST": "127.0.0.1",
            "INVENTREE_EMAIL_PORT": str(smtp.port), "LOGIN_THROTTLE_ATTEMPTS": "50",
+           "INVENTREE_ALLOWED_HOSTS": "127.0.0.1",
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024), **overrides}
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)

@@ -67,3 +67,31 @@ def test_operator_cli_creates_a_user_with_roles(stack):
     roles = requests.get(f"{stack.url}/api/user/roles/", auth=("cliuser", "Cli-made-pass-7"),
                          timeout=10).json()
     assert roles["roles"]["stock"] == ["view", "add", "change"] and roles["is_staff"] is False
+
+
+DENIED = {"detail": "You do not have permission to perform this action."}
+
+
+def test_staff_cannot_take_over_a_superuser(admin, make_user, stack):
+    staff = make_user("takeover", staff=True)
+    for change in ({"password": "Taken-over-pass-1"}, {"email": "mine@example.com"},
+                   {"is_active": False}):
+        r = staff.patch(f"{stack.url}/api/user/1/", json=change, timeout=10)
+        assert r.status_code == 403 and r.json() == DENIED, r.text
+    r = staff.delete(f"{stack.url}/api/user/1/", timeout=10)
+    assert r.status_code == 403 and r.json() == DENIED
+    me = admin.get(f"{stack.url}/api/user/1/", timeout=10).json()
+    assert me["email"] == "admin@example.com" and me["is_active"] is True
+    assert requests.get(f"{stack.url}/api/user/me/", auth=admin.credentials,
+                        timeout=10).status_code == 200
+
+
+def test_other_users_emails_only_for_staff(admin, make_user, stack):
+    plain = make_user("nosy")
+    assert plain.patch(f"{stack.url}/api/user/me/", json={"email": "nosy@example.com"},
+                       timeout=10).status_code == 200
+    listed = {u["username"]: u for u in plain.get(f"{stack.url}/api/user/", timeout=10).json()}
+    assert listed["admin"]["email"] == "" and listed["nosy"]["email"] == "nosy@example.com"
+    assert plain.get(f"{stack.url}/api/user/1/", timeout=10).json()["email"] == ""
+    listed = {u["username"]: u for u in admin.get(f"{stack.url}/api/user/", timeout=10).json()}
+    assert listed["admin"]["email"] == "admin@example.com"

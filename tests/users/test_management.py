@@ -101,26 +101,41 @@ def test_one_permission_through_groups(db):
     assert [u["username"] for u in listed] == ["plain"]
 
 
-def test_failed_logins_are_events_and_throttled(db, monkeypatch):
+def test_failed_logins_are_events_and_throttled_by_name_and_address(db, monkeypatch):
     monkeypatch.setenv("LOGIN_THROTTLE_ATTEMPTS", "3")
+    monkeypatch.setenv("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", "5")
+    monkeypatch.setenv("LOGIN_THROTTLE_NAME_ATTEMPTS", "6")
     person(db, "victim")
     anon = worker_factory(Service, db=db, caller=Caller())
     from svckit.errors import ApiError, AuthenticationFailed
+
+    def attempt(username, password, address):
+        return anon.authenticate_password(username=username, password=password,
+                                          address=address)
+
     for _ in range(3):
         with pytest.raises(AuthenticationFailed):
-            anon.authenticate_password(username="victim", password="guess")
-    with pytest.raises(ApiError) as info:  # even the right password waits now
-        anon.authenticate_password(username="victim", password="Sturdy-pass-77")
+            attempt("victim", "guess", "203.0.113.66")
+    with pytest.raises(ApiError) as info:  # even the right password waits now, from there
+        attempt("victim", "Sturdy-pass-77", "203.0.113.66")
     assert info.value.status == 429 and "Too many failed login attempts" in info.value.detail["detail"]
-    for _ in range(3):  # names that do not exist are throttled alike
+    assert attempt("victim", "Sturdy-pass-77", "198.51.100.7")  # the stranger locks out no one
+    for _ in range(2):  # names that do not exist count alike
         with pytest.raises(AuthenticationFailed):
-            anon.authenticate_password(username="ghost", password="guess")
+            attempt("ghost", "guess", "203.0.113.66")
+    with pytest.raises(ApiError) as info:  # five failures from one address: any name waits
+        attempt("another", "guess", "203.0.113.66")
+    assert info.value.status == 429
+    for _ in range(3):  # a second address reaches the (higher) limit of the name
+        with pytest.raises(AuthenticationFailed):
+            attempt("victim", "guess", "203.0.113.67")
     with pytest.raises(ApiError) as info:
-        anon.authenticate_password(username="ghost", password="guess")
+        attempt("victim", "Sturdy-pass-77", "198.51.100.7")
     assert info.value.status == 429
     with db.read() as s:
         events = s.execute(select_events()).all()
-    assert len(events) == 6
+    assert len(events) == 8
+    assert events[0].payload == {"username": "victim", "address": "203.0.113.66"}
 
 
 def select_events():
@@ -211,3 +226,63 @@ def test_other_users_emails_only_for_staff(db):
         == ["root", "staffer", "plain"]
     assert [u["username"] for u in staff.list_users(params={"ordering": "-email"})["results"]] \
         == ["staffer", "root", "plain"]
+
+
+def live_sessions(db, user_id):
+    from sqlalchemy import select
+    with db.read() as s:
+        return s.execute(select(models.sessions.c.id).where(
+            models.sessions.c.user_id == user_id, models.sessions.c.ended.is_(False))
+            .order_by(models.sessions.c.id)).scalars().all()
+
+
+def live_tokens(db, user_id):
+    from sqlalchemy import select
+    with db.read() as s:
+        return s.execute(select(models.tokens.c.name).where(
+            models.tokens.c.user_id == user_id, models.tokens.c.revoked.is_(False))
+            .order_by(models.tokens.c.id)).scalars().all()
+
+
+def test_password_change_ends_other_sessions_and_tokens_on_request(db):
+    me, user = person(db, "changer")
+    anon = worker_factory(Service, db=db, caller=Caller())
+    here = anon.login(username="changer", password="Sturdy-pass-77", address="192.0.2.1")
+    there = anon.login(username="changer", password="Sturdy-pass-77", address="192.0.2.2")
+    me.token(name="script")
+    me.token(name="laptop")
+    assert live_sessions(db, user["id"]) == [here["session_id"], there["session_id"]]
+    body = {"old_password": "Sturdy-pass-77", "new_password1": "Brand-new-pass-5",
+            "new_password2": "Brand-new-pass-5"}
+    with pytest.raises(ValidationFailed) as info:  # refused before anything is written
+        me.change_password(data={**body, "revoke_tokens": "maybe"},
+                           session_id=here["session_id"])
+    assert info.value.detail == {"revoke_tokens": ["Must be a valid boolean."]}
+    assert len(live_sessions(db, user["id"])) == 2
+    me.change_password(data=body, session_id=here["session_id"])
+    assert live_sessions(db, user["id"]) == [here["session_id"]]  # the asking one stays
+    assert anon.authenticate_session(key=here["session"])
+    assert anon.authenticate_session(key=there["session"]) is None
+    assert live_tokens(db, user["id"]) == ["", "script", "laptop"]  # tokens stay, as InvenTree
+    laptop = [t["id"] for t in me.tokens() if t["name"] == "laptop"][0]
+    me.change_password(data={"old_password": "Brand-new-pass-5",
+                             "new_password1": "Third-new-pass-6",
+                             "new_password2": "Third-new-pass-6", "revoke_tokens": True},
+                       token_id=laptop)
+    assert live_tokens(db, user["id"]) == ["laptop"]  # asked for: all but the asking one
+    assert live_sessions(db, user["id"]) == []  # asked by token: no session to keep
+
+
+def test_new_password_through_user_edit_ends_sessions(db):
+    root, _ = person(db, "root", is_superuser=True)
+    me, user = person(db, "edited")
+    anon = worker_factory(Service, db=db, caller=Caller())
+    mine = anon.login(username="edited", password="Sturdy-pass-77")
+    other = anon.login(username="edited", password="Sturdy-pass-77")
+    me.update_me(data={"password": "Self-chosen-pass-8"}, partial=True,
+                 session_id=mine["session_id"])
+    assert live_sessions(db, user["id"]) == [mine["session_id"]]
+    root.update_user(pk=user["id"], data={"password": "Admin-chosen-pass-9"}, partial=True,
+                     session_id=mine["session_id"])  # not root's session: all end
+    assert live_sessions(db, user["id"]) == []
+    assert other and me.update_me(data={"first_name": "E"}, partial=True)
