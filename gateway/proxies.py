@@ -26,8 +26,15 @@ def _networks(value: str) -> tuple:
 
 
 def _ip(text: str):
+    """An IP address, also written with a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`, as
+    some proxies do); None for anything else."""
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":")[0]
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 

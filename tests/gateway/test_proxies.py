@@ -20,6 +20,8 @@ def request(peer, forwarded=None):
     ("", "127.0.0.1", "203.0.113.9", "127.0.0.1"),                      # none trusted
     ("*", "198.51.100.4", "203.0.113.9", "203.0.113.9"),
     ("::1", "::1", "2001:db8::5", "2001:db8::5"),
+    ("127.0.0.1", "127.0.0.1", "203.0.113.9:4711", "203.0.113.9"),       # with a port
+    ("127.0.0.1", "127.0.0.1", "[2001:db8::5]:4711", "2001:db8::5"),
 ])
 def test_client_address(monkeypatch, trusted, peer, forwarded, client):
     monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", trusted)
