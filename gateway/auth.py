@@ -157,7 +157,8 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise AuthenticationFailed("Invalid basic header. No credentials provided.")
-        digest = hashlib.sha256(decoded.encode()).hexdigest()
+        # per address too: a throttled address must not ride on another one's success
+        digest = hashlib.sha256(f"{address}\n{decoded}".encode()).hexdigest()
         cached = self.passwords.get(digest) if self.bus.healthy else None
         if cached is None:
             answer = self.rpc.call("users", "authenticate_password",

@@ -6,9 +6,20 @@ Settings: `INVENTREE_SITE_URL`, `INVENTREE_TRUSTED_ORIGINS`, `INVENTREE_ALLOWED_
 `INVENTREE_COOKIE_SECURE`. `req.scheme` is "https" when the gateway is served over HTTPS,
 or behind a trusted proxy that says so (gateway/proxies.py).
 """
+import re
 from urllib.parse import urlsplit
 
 from svckit import config
+
+# Django's host_validation_re: a domain or a bracketed IPv6 address, and an optional port
+_HOST = re.compile(r"^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]+))?$")
+
+
+def request_host(req) -> tuple[str, str] | None:
+    """(host, port) of the `Host` header, lower-cased; None if it is not a valid host
+    (falcon's `req.host` raises on some)."""
+    match = _HOST.match((req.get_header("Host") or "").strip().lower())
+    return (match.group(1), match.group(2) or "") if match else None
 
 
 def site_url() -> str:
@@ -52,8 +63,9 @@ def link_base(req) -> str | None:
     host is an allowed host; None when neither (the Host header is the client's to choose)."""
     if site_url():
         return site_url()
-    if host_allowed(req.host):
-        return f"{req.scheme}://{req.netloc}"
+    host = request_host(req)
+    if host is not None and host_allowed(host[0]):
+        return f"{req.scheme}://{host[0]}" + (f":{host[1]}" if host[1] else "")
     return None
 
 

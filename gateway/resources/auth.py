@@ -106,7 +106,7 @@ class EmailGenerate(Resource):
         base = sites.link_base(req)
         if base is None:  # the same answer, and no link pointing at a host we do not know
             log.warning("login link not sent: host %r is not in INVENTREE_ALLOWED_HOSTS and "
-                        "INVENTREE_SITE_URL is not set", req.host)
+                        "INVENTREE_SITE_URL is not set", req.get_header("Host"))
             return http.send(resp, {"status": "ok"})
         http.send(resp, self.call(req, "system", "email_login_link", email=str(email),
                                   base_url=base))

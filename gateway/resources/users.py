@@ -1,5 +1,5 @@
 """`/api/user/me/`, `/api/user/token/`, `/api/user/roles/` (users service)."""
-from gateway import http
+from gateway import http, sites
 from gateway.proxies import client_address
 from svckit.listing import page_list
 
@@ -61,9 +61,10 @@ class Roles(Resource):
 
 class Token(Resource):
     def on_get(self, req, resp):
+        host, port = sites.request_host(req) or ("", "")
         meta = {"user_agent": req.user_agent or "", "remote_addr": client_address(req),
-                "remote_host": "", "remote_user": "", "server_name": req.host or "",
-                "server_port": str(req.port or "")}
+                "remote_host": "", "remote_user": "", "server_name": host,
+                "server_port": port or ("443" if req.scheme == "https" else "80")}
         name = req.get_param("name") or ""
         http.send(resp, self.call(req, "users", "token", name=name, meta=meta))
 

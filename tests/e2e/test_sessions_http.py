@@ -260,9 +260,9 @@ def test_forwarded_proto_from_an_untrusted_peer_is_ignored(stack):
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"http://{bind}/api/", timeout=2)
+                requests.get(f"http://{bind}/api/", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening or not answering yet
                 assert time.monotonic() < deadline and proc.poll() is None
                 time.sleep(0.1)
         r = requests.put(f"http://{bind}/api/web/ui_preference/", timeout=10,

@@ -2,6 +2,8 @@
 API alone, and every gateway worker sees the change on the next request."""
 import requests
 
+from tests.e2e.conftest import ADMIN
+
 
 def test_one_permission_through_the_api(admin, stack):
     r = admin.post(f"{admin.base}/api/user/", timeout=10, json={
@@ -95,3 +97,10 @@ def test_other_users_emails_only_for_staff(admin, make_user, stack):
     assert plain.get(f"{stack.url}/api/user/1/", timeout=10).json()["email"] == ""
     listed = {u["username"]: u for u in admin.get(f"{stack.url}/api/user/", timeout=10).json()}
     assert listed["admin"]["email"] == "admin@example.com"
+
+
+def test_token_with_a_host_header_that_is_not_a_host(stack):
+    """The token's metadata records the server name; a malformed Host is no server error."""
+    r = requests.get(f"{stack.url}/api/user/token/?name=oddhost", auth=ADMIN, timeout=10,
+                     headers={"Host": "127.0.0.1:80@evil.example"})
+    assert r.status_code == 200 and r.json()["name"] == "oddhost"

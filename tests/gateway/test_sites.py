@@ -14,6 +14,10 @@ from gateway.sites import link_base
     ("", ".example.com", "example.com", "http://example.com"),
     ("", ".example.com", "evil-example.com", None),
     ("", "*", "anything.test", "http://anything.test"),
+    ("", "127.0.0.1", "127.0.0.1:80@evil.example", None),             # not a valid Host
+    ("", "127.0.0.1", "evil.example/x:127.0.0.1", None),
+    ("", "*", "evil.example/path", None),
+    ("", "[::1]", "[::1]:8000", "http://[::1]:8000"),
 ])
 def test_link_base(monkeypatch, site, allowed, host, base):
     monkeypatch.setenv("INVENTREE_SITE_URL", site)
