@@ -16,6 +16,9 @@ from svckit import config
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, PermissionDenied
 
+from gateway import sites
+from gateway.proxies import client_address
+
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
@@ -96,7 +99,7 @@ class Authenticator:
             caller, token_id = self._token(credentials.strip(), request_id)
             return Auth(caller, token_id=token_id)
         if scheme == "basic":
-            return Auth(self._basic(credentials.strip(), request_id))
+            return Auth(self._basic(credentials.strip(), request_id, client_address(req)))
         key = req.cookies.get("sessionid")
         if key:
             return self._session(key, request_id)
@@ -144,7 +147,8 @@ class Authenticator:
             self.tokens.put(key, cached)
         return self._with_request(cached[0], request_id), cached[1]
 
-    def _basic(self, credentials: str, request_id: str) -> Caller:
+    def _basic(self, credentials: str, request_id: str, address: str) -> Caller:
+        """Checked (and throttled, by name and `address`) by the users service."""
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
         except (ValueError, UnicodeDecodeError):
@@ -153,15 +157,42 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep:
             raise AuthenticationFailed("Invalid basic header. No credentials provided.")
-        digest = hashlib.sha256(decoded.encode()).hexdigest()
+        # per address too: a throttled address must not ride on another one's success
+        digest = hashlib.sha256(f"{address}\n{decoded}".encode()).hexdigest()
         cached = self.passwords.get(digest) if self.bus.healthy else None
         if cached is None:
             answer = self.rpc.call("users", "authenticate_password",
                                    Caller(request_id=request_id),
-                                   username=username, password=password)
+                                   username=username, password=password, address=address)
             cached = Caller(**answer["caller"])
             self.passwords.put(digest, cached)
         return self._with_request(cached, request_id)
+
+
+def check_origin(req):
+    """A browser's cross-site request: its `Origin` (or, without one, its `Referer`) must be
+    a trusted origin. Clients that are not browsers send neither and pass."""
+    origin = req.get_header("Origin")
+    if origin:
+        if origin.rstrip("/") not in sites.trusted_origins(req):
+            raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
+                                   "match any trusted origins.")
+        return
+    referer = req.get_header("Referer")
+    if referer:
+        source = sites.origin_of(referer)
+        if not source:
+            raise PermissionDenied("CSRF Failed: Referer checking failed - Referer is malformed.")
+        if source not in sites.trusted_origins(req):
+            raise PermissionDenied(f"CSRF Failed: Referer checking failed - {referer} does not "
+                                   "match any trusted origins.")
+
+
+def check_login_csrf(req):
+    """Login CSRF (a cross-site form signing the browser in to the attacker's account):
+    `POST /api/auth/login/` must come from a trusted origin. No session exists yet, so
+    there is no token to compare; InvenTree 264 checks nothing here."""
+    check_origin(req)
 
 
 def check_csrf(req, auth: Auth):
@@ -169,16 +200,9 @@ def check_csrf(req, auth: Auth):
     if auth.csrf is None or req.method in SAFE_METHODS:
         return
     origin = req.get_header("Origin")
-    if origin:
-        trusted = {f"{req.scheme}://{req.netloc}"}
-        site = config.setting("INVENTREE_SITE_URL", "")
-        if site:
-            trusted.add(site.rstrip("/"))
-        trusted.update(o.strip().rstrip("/") for o in
-                       config.setting("INVENTREE_TRUSTED_ORIGINS", "").split(",") if o.strip())
-        if origin.rstrip("/") not in trusted:
-            raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
-                                   "match any trusted origins.")
+    if origin and origin.rstrip("/") not in sites.trusted_origins(req):
+        raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
+                               "match any trusted origins.")
     token = req.get_header("X-CSRFToken")
     if not token:
         raise PermissionDenied("CSRF Failed: CSRF token missing.")

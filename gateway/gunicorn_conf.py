@@ -11,6 +11,8 @@ timeout = int(_config.rpc_timeout() * 3)
 graceful_timeout = 10
 accesslog = _config.setting("GATEWAY_ACCESS_LOG") or None
 loglevel = _config.setting("LOG_LEVEL", "info").lower()
+# X-Forwarded-Proto (and -Ssl, -Protocol) only from these peers (gateway/proxies.py)
+forwarded_allow_ips = _config.setting("GATEWAY_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 
 def pre_request(worker, req):

@@ -1,20 +1,27 @@
 """Browser login (`/api/auth/...`), the magic login link (`/api/email/...`) and the UI
 preference (`/api/web/ui_preference/`)."""
+import logging
+
 import falcon
 
 from svckit import config
 from svckit.errors import ValidationFailed
 
-from gateway import http
+from gateway import http, sites
+from gateway.auth import check_login_csrf
+from gateway.proxies import client_address
 
 from .base import Resource
+
+log = logging.getLogger(__name__)
 
 SESSION_MAX_AGE = 1209600  # two weeks, as InvenTree
 CSRF_MAX_AGE = 31449600
 
 
-def set_session_cookies(resp, started: dict):
-    secure = config.setting("INVENTREE_COOKIE_SECURE", False, bool)
+def set_session_cookies(req, resp, started: dict):
+    """`Secure` with INVENTREE_COOKIE_SECURE, or when the request came over HTTPS."""
+    secure = sites.secure_cookies(req)
     resp.set_cookie("sessionid", started["session"], max_age=started.get("max_age", SESSION_MAX_AGE),
                     path="/", secure=secure, http_only=True, same_site="Lax")
     resp.set_cookie("csrftoken", started["csrf"], max_age=CSRF_MAX_AGE, path="/",
@@ -23,11 +30,13 @@ def set_session_cookies(resp, started: dict):
 
 class Login(Resource):
     """Username and password in the body; answers the user's token named "" and starts a
-    session (cookies `sessionid` and `csrftoken`)."""
+    session (cookies `sessionid` and `csrftoken`). A browser must post from a trusted
+    origin (login CSRF); the password check is throttled by name and client address."""
 
     auth = "none"
 
     def on_post(self, req, resp):
+        check_login_csrf(req)
         data = http.body(req)
         data = data if isinstance(data, dict) else {}
         errors = {k: ["This field is required."] for k in ("password",) if not data.get(k)}
@@ -36,8 +45,8 @@ class Login(Resource):
         if not data.get("username"):
             raise ValidationFailed({"non_field_errors": ['Must include "username" and "password".']})
         started = self.call(req, "users", "login", username=str(data["username"]),
-                            password=str(data["password"]))
-        set_session_cookies(resp, started)
+                            password=str(data["password"]), address=client_address(req))
+        set_session_cookies(req, resp, started)
         http.send(resp, {"key": started["key"]})
 
 
@@ -71,13 +80,20 @@ class AuthUser(Resource):
 
 
 class PasswordChange(Resource):
+    """Other browser sessions of the user end; `revoke_tokens: true` revokes the user's API
+    tokens too (but the one making the request)."""
+
     def on_post(self, req, resp):
-        http.send(resp, self.call(req, "users", "change_password", data=http.body(req)))
+        auth = req.context.auth
+        http.send(resp, self.call(req, "users", "change_password", data=http.body(req),
+                                  session_id=auth.session_id, token_id=auth.token_id,
+                                  address=client_address(req)))
 
 
 class EmailGenerate(Resource):
     """Sends a one-time login link to the address if exactly one user has it; the answer
-    is the same either way."""
+    is the same either way. The link points at INVENTREE_SITE_URL or at an allowed host,
+    never at whatever Host the request named (no mail then)."""
 
     auth = "none"
     csrf_exempt = True
@@ -87,9 +103,13 @@ class EmailGenerate(Resource):
         email = data.get("email") if isinstance(data, dict) else None
         if email is None:
             raise ValidationFailed({"email": ["This field is required."]})
-        base = config.setting("INVENTREE_SITE_URL", "") or req.prefix
+        base = sites.link_base(req)
+        if base is None:  # the same answer, and no link pointing at a host we do not know
+            log.warning("login link not sent: host %r is not in INVENTREE_ALLOWED_HOSTS and "
+                        "INVENTREE_SITE_URL is not set", req.get_header("Host"))
+            return http.send(resp, {"status": "ok"})
         http.send(resp, self.call(req, "system", "email_login_link", email=str(email),
-                                  base_url=base.rstrip("/")))
+                                  base_url=base))
 
 
 class EmailLogin(Resource):
@@ -100,7 +120,7 @@ class EmailLogin(Resource):
     def on_get(self, req, resp):
         started = self.call(req, "users", "login_with_magic_link",
                             key=req.get_param("sesame") or "")
-        set_session_cookies(resp, started)
+        set_session_cookies(req, resp, started)
         resp.status = falcon.HTTP_302
         resp.location = config.setting("INVENTREE_LOGIN_REDIRECT", "/")
 
@@ -129,7 +149,7 @@ class UiPreference(Resource):
         if value not in self.CHOICES:
             raise ValidationFailed({"preferred_method": [f'"{value}" is not a valid choice.']})
         resp.set_cookie("ui_preference", value, max_age=CSRF_MAX_AGE, path="/",
-                        secure=config.setting("INVENTREE_COOKIE_SECURE", False, bool),
+                        secure=sites.secure_cookies(req),
                         http_only=True, same_site="Lax")
         self._answer(resp, value)
 

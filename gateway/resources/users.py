@@ -1,5 +1,6 @@
 """`/api/user/me/`, `/api/user/token/`, `/api/user/roles/` (users service)."""
-from gateway import http
+from gateway import http, sites
+from gateway.proxies import client_address
 from svckit.listing import page_list
 
 from .base import CreateMixin, DetailResource, ListResource, Resource
@@ -13,7 +14,8 @@ class Me(Resource):
 
     def _update(self, req, resp, partial):
         data = http.clean(http.body(req))
-        http.send(resp, self.call(req, "users", "update_me", data=data, partial=partial))
+        http.send(resp, self.call(req, "users", "update_me", data=data, partial=partial,
+                                  session_id=req.context.auth.session_id))
 
     def on_put(self, req, resp):
         self._update(req, resp, False)
@@ -32,6 +34,12 @@ class UserList(CreateMixin, ListResource):
 
 class UserDetail(DetailResource):
     service, name, options_method = "users", "user", "user_options"
+
+    def _update(self, req, resp, id, partial):
+        """A new password for oneself keeps the session that set it (others end)."""
+        data = http.clean(http.body(req))
+        http.send(resp, self.call(req, "users", "update_user", pk=http.int_id(id), data=data,
+                                  partial=partial, session_id=req.context.auth.session_id))
 
 
 class GroupList(CreateMixin, ListResource):
@@ -53,9 +61,10 @@ class Roles(Resource):
 
 class Token(Resource):
     def on_get(self, req, resp):
-        meta = {"user_agent": req.user_agent or "", "remote_addr": req.remote_addr or "",
-                "remote_host": "", "remote_user": "", "server_name": req.host or "",
-                "server_port": str(req.port or "")}
+        host, port = sites.request_host(req) or ("", "")
+        meta = {"user_agent": req.user_agent or "", "remote_addr": client_address(req),
+                "remote_host": "", "remote_user": "", "server_name": host,
+                "server_port": port or ("443" if req.scheme == "https" else "80")}
         name = req.get_param("name") or ""
         http.send(resp, self.call(req, "users", "token", name=name, meta=meta))
 

@@ -208,31 +208,51 @@ def set_password(session, caller: Caller, user: dict, password: str):
                  {"password": hash_password(password)}, caller)
 
 
-def throttled(session, username: str) -> int:
-    """Seconds until `username` may try again after too many failed logins (0: may now).
-    Counted per name given, so it reveals nothing about which accounts exist."""
+THROTTLED = "Too many failed login attempts. Try again in {} seconds."
+
+
+def throttle_limits(username: str, address: str) -> list[tuple[int, object]]:
+    """(limit, condition) of the login throttle: failures of this name from this address,
+    of this name from anywhere (much higher: it only slows a distributed guesser), and of
+    this address for any name."""
+    name = login_failures.c.username == username[:150]
+    origin = login_failures.c.address == address[:64]
+    return [(config.setting("LOGIN_THROTTLE_ATTEMPTS", 5, int), name & origin),
+            (config.setting("LOGIN_THROTTLE_NAME_ATTEMPTS", 100, int), name),
+            (config.setting("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 50, int), origin)]
+
+
+def throttled(session, username: str, address: str = "") -> int:
+    """Seconds until `username` may be tried again from `address` (0: may now). A limit is
+    reached when that many failures happened within LOGIN_THROTTLE_SECONDS; it frees up as
+    they age. Counted per name given, so it reveals nothing about which accounts exist; and
+    per address, so a stranger's failures do not lock the name for everyone else."""
     window = config.setting("LOGIN_THROTTLE_SECONDS", 900, int)
-    limit = config.setting("LOGIN_THROTTLE_ATTEMPTS", 5, int)
     since = utcnow() - timedelta(seconds=window)
-    recent = session.execute(select(login_failures.c.at).where(
-        login_failures.c.username == username[:150], login_failures.c.at >= since)
-        .order_by(login_failures.c.at)).scalars().all()
-    if len(recent) < limit:
-        return 0
-    return max(1, int((recent[-limit] - since).total_seconds()))
+    wait = 0
+    for limit, condition in throttle_limits(username, address):
+        if limit < 1:
+            continue
+        oldest = session.execute(select(login_failures.c.at).where(
+            condition, login_failures.c.at >= since).order_by(login_failures.c.at.desc())
+            .offset(limit - 1).limit(1)).scalar()
+        if oldest is not None:
+            wait = max(wait, 1, int((oldest - since).total_seconds()))
+    return wait
 
 
-def record_login_failure(session, username: str, request_id: str = ""):
+def record_login_failure(session, username: str, address: str = "", request_id: str = ""):
     pk = store.next_stream_id(session, "login_failure")
-    store.record(session, "login_failure", pk, "login.failed", {"username": username[:150]},
+    store.record(session, "login_failure", pk, "login.failed",
+                 {"username": username[:150], "address": address[:64]},
                  Caller(username=username[:150], request_id=request_id))
 
 
-def authenticate_password(session, username: str, password: str) -> dict:
-    wait = throttled(session, username)
+def authenticate_password(session, username: str, password: str, address: str = "") -> dict:
+    """The active user with this name and password; throttled by name and client address."""
+    wait = throttled(session, username, address)
     if wait:
-        raise ApiError({"detail": f"Too many failed login attempts. Try again in {wait} "
-                                  "seconds."}, 429)
+        raise ApiError({"detail": THROTTLED.format(wait)}, 429)
     user = find_user(session, username)
     if user is None:
         hash_password(password)  # same work either way: timing does not reveal accounts
@@ -378,6 +398,16 @@ def list_tokens(session, caller: Caller, current_token_id: int | None) -> list[d
              "name": r["name"], "token": redact(token_key(r["nonce"], r["created"])),
              "active": not r["revoked"] and r["expiry"] >= today, "revoked": r["revoked"],
              "user": r["user_id"], "in_use": r["id"] == current_token_id} for r in rows]
+
+
+def revoke_tokens(session, caller: Caller, user_id: int, keep: int | None = None):
+    """Revoke every live token of a user but `keep`."""
+    ids = session.execute(select(tokens.c.id).where(
+        tokens.c.user_id == user_id, tokens.c.revoked.is_(False)).order_by(tokens.c.id)
+    ).scalars().all()
+    for pk in ids:
+        if pk != keep:
+            store.record(session, "token", pk, "token.revoked", {"user_id": user_id}, caller)
 
 
 def revoke_token(session, caller: Caller, token_id: int) -> dict:

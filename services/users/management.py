@@ -10,7 +10,7 @@ from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
 from svckit.listing import bool_param
 
-from . import accounts
+from . import accounts, sessions
 from .models import groups, memberships, owners, store, users
 from .passwords import hash_password, validate_password
 
@@ -102,9 +102,27 @@ def _check_password(cleaned: dict, user: dict) -> dict:
     return {}
 
 
-def _may_edit(caller: Caller, user_id: int):
-    if caller.user_id != user_id and not (caller.is_staff or caller.is_superuser):
+def _may_edit(caller: Caller, user: dict):
+    """Self, or staff; a superuser only by a superuser (staff cannot take one over)."""
+    if caller.user_id != user["id"] and not (caller.is_staff or caller.is_superuser):
         raise PermissionDenied()
+    if user["is_superuser"] and not caller.is_superuser:
+        raise PermissionDenied()
+
+
+def shown_to(caller: Caller, doc: dict) -> dict:
+    """A user's representation as `caller` may see it: other users' e-mail addresses only
+    for staff (the field stays, empty, as InvenTree's schema requires it)."""
+    if doc["pk"] != caller.user_id and not (caller.is_staff or caller.is_superuser):
+        doc["email"] = ""
+    return doc
+
+
+def user_ordering(caller: Caller) -> dict:
+    """Ordering fields: by e-mail only for staff (an order would reveal hidden addresses)."""
+    if caller.is_staff or caller.is_superuser:
+        return USER_ORDERING
+    return {k: v for k, v in USER_ORDERING.items() if k != "email"}
 
 
 def list_users(params: dict):
@@ -131,9 +149,12 @@ def create_user(session, caller: Caller, data) -> dict:
     return accounts.user_repr(session, user)
 
 
-def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> dict:
+def update_user(session, caller: Caller, user_id: int, data, partial: bool,
+                session_id: int | None = None) -> dict:
+    """A new password ends the user's browser sessions, except `session_id` when that is
+    the caller's own (the session that changed it stays signed in)."""
     current = accounts.get_user(session, user_id)
-    _may_edit(caller, user_id)
+    _may_edit(caller, current)
     cleaned = _clean_user(data, partial)
     _check_role_change(caller, cleaned, current)
     group_ids = None
@@ -160,6 +181,8 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> d
     if password:
         store.record(session, "user", user_id, "user.password_changed", {"password": password},
                      caller)
+        sessions.end_others(session, caller, user_id,
+                            keep=session_id if caller.user_id == user_id else None)
     if group_ids is not None:
         store.record(session, "user", user_id, "user.groups_changed", {"groups": group_ids},
                      caller)
@@ -169,8 +192,7 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool) -> d
 
 
 def delete_user(session, caller: Caller, user_id: int):
-    accounts.get_user(session, user_id)
-    _may_edit(caller, user_id)
+    _may_edit(caller, accounts.get_user(session, user_id))
     _delete_owner(session, caller, "user", user_id)
     store.record(session, "user", user_id, "user.deleted", {}, caller)
 

@@ -1,6 +1,6 @@
 """The users service's tables (projections of its event log) and their projector."""
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
-                        String, Table, delete, insert, update)
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Table, delete, insert, update)
 
 from svckit.events import EventStore, Projector, column_values
 
@@ -78,12 +78,17 @@ magic_links = Table(
     Column("used", Boolean, nullable=False, default=False),
 )
 
+# failed password checks by name and client address (the login throttle); a new table
+# name because the address column is new (`login_failure` of older databases is unused)
 login_failures = Table(
-    "login_failure", metadata,
+    "failed_login", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("username", String(150), nullable=False, index=True),
+    Column("username", String(150), nullable=False),
+    Column("address", String(64), nullable=False, default=""),
     Column("at", DateTime, nullable=False),
 )
+Index("ix_failed_login_name", login_failures.c.username, login_failures.c.at)
+Index("ix_failed_login_address", login_failures.c.address, login_failures.c.at)
 
 projector = Projector([login_failures, magic_links, sessions, owners, memberships, tokens, groups, users])
 store = EventStore("users", metadata, projector)
@@ -193,4 +198,5 @@ def _magic_used(s, e):
 @projector.on("login.failed")
 def _login_failed(s, e):
     s.execute(insert(login_failures).values(id=_id(e), username=e["payload"]["username"],
+                                            address=e["payload"].get("address", ""),
                                             at=e["created"]))

@@ -7,12 +7,15 @@ from sqlalchemy import select
 from svckit.context import Caller
 from svckit.errors import (AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied,
                            ValidationFailed)
-from svckit.fields import options_document
+from svckit.fields import Field, options_document, validate
 from svckit.listing import bool_param, page_list, run_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import accounts, management, sessions
 from .models import groups, store, users
+
+REVOKE_TOKENS = Field("boolean", "Revoke tokens", "Also revoke the user's API tokens (all but "
+                      "the one making this request)", default=False)
 
 
 class Service(ServiceBase):
@@ -37,19 +40,21 @@ class Service(ServiceBase):
         return {"caller": caller.model_dump(mode="json"), "token_id": row["id"],
                 "expiry": row["expiry"].isoformat()}
 
-    def _check_password(self, username: str, password: str) -> dict:
-        """The user, or AuthenticationFailed after recording a `login.failed` event."""
+    def _check_password(self, username: str, password: str, address: str = "") -> dict:
+        """The user, or AuthenticationFailed after recording a `login.failed` event (every
+        password check goes through here, so the throttle covers them all)."""
         try:
             with self.db.read() as s:
-                return accounts.authenticate_password(s, username, password)
+                return accounts.authenticate_password(s, username, password, address)
         except AuthenticationFailed:
             with self.db.write() as s:
-                accounts.record_login_failure(s, username, self.caller.request_id)
+                accounts.record_login_failure(s, username, address, self.caller.request_id)
             raise
 
     @rpc
-    def authenticate_password(self, username: str, password: str) -> dict:
-        user = self._check_password(username, password)
+    def authenticate_password(self, username: str, password: str, address: str = "") -> dict:
+        """HTTP basic: `address` is the client's, as the gateway sees it (login throttle)."""
+        user = self._check_password(username, password, address)
         with self.db.read() as s:
             return {"caller": accounts.caller_for(s, user, self.caller.request_id)
                     .model_dump(mode="json")}
@@ -60,8 +65,8 @@ class Service(ServiceBase):
             return accounts.user_repr(s, self._me(s))
 
     @rpc
-    def update_me(self, data: dict, partial: bool = False) -> dict:
-        return self.update_user(self.caller.user_id, data, partial)
+    def update_me(self, data: dict, partial: bool = False, session_id: int | None = None) -> dict:
+        return self.update_user(self.caller.user_id, data, partial, session_id)
 
     @rpc
     def delete_me(self) -> None:
@@ -74,15 +79,17 @@ class Service(ServiceBase):
         with self.db.read() as s:
             self._me(s)
             return run_list(s, management.list_users(params), params,
-                            search=management.USER_SEARCH, ordering=management.USER_ORDERING,
+                            search=management.USER_SEARCH,
+                            ordering=management.user_ordering(self.caller),
                             default_order=[users.c.id],
-                            render=lambda row: accounts.user_repr(s, row))
+                            render=lambda row: management.shown_to(
+                                self.caller, accounts.user_repr(s, row)))
 
     @rpc
     def get_user(self, pk: int) -> dict:
         with self.db.read() as s:
             self._me(s)
-            return accounts.user_repr(s, accounts.get_user(s, pk))
+            return management.shown_to(self.caller, accounts.user_repr(s, accounts.get_user(s, pk)))
 
     @rpc
     def create_user(self, data: dict) -> dict:
@@ -91,10 +98,13 @@ class Service(ServiceBase):
             return management.create_user(s, self.caller, data)
 
     @rpc
-    def update_user(self, pk: int, data: dict, partial: bool = False) -> dict:
+    def update_user(self, pk: int, data: dict, partial: bool = False,
+                    session_id: int | None = None) -> dict:
+        """`session_id`: the caller's browser session, kept when it changes its own password
+        (the user's other sessions end)."""
         with self.db.write() as s:
             self._me(s)
-            return management.update_user(s, self.caller, pk, data, partial)
+            return management.update_user(s, self.caller, pk, data, partial, session_id)
 
     @rpc
     def delete_user(self, pk: int) -> None:
@@ -207,10 +217,10 @@ class Service(ServiceBase):
     # ------------------------------------------------------------ browser sessions
 
     @rpc
-    def login(self, username: str, password: str) -> dict:
+    def login(self, username: str, password: str, address: str = "") -> dict:
         """`POST /api/auth/login/`: a session, and the user's token named "" (as InvenTree)."""
         try:
-            user = self._check_password(username, password)
+            user = self._check_password(username, password, address)
         except AuthenticationFailed:
             raise ValidationFailed({"non_field_errors": [
                 "Unable to log in with provided credentials."]})
@@ -248,18 +258,28 @@ class Service(ServiceBase):
         return started
 
     @rpc
-    def change_password(self, data: dict) -> dict:
+    def change_password(self, data: dict, session_id: int | None = None,
+                        token_id: int | None = None, address: str = "") -> dict:
         """`POST /api/auth/password/change/`: the old password must be right (InvenTree 264
-        does not check it); sessions and tokens stay valid."""
+        does not check it). The user's other browser sessions end (`session_id`, the one
+        asking, stays); tokens stay unless `revoke_tokens` is true (then all but `token_id`,
+        the one asking, are revoked)."""
         data = data if isinstance(data, dict) else {}
         errors = {k: ["This field is required."] for k in
                   ("old_password", "new_password1", "new_password2") if not data.get(k)}
+        revoke = False
+        try:
+            revoke = validate({"revoke_tokens": REVOKE_TOKENS}, {
+                k: v for k, v in data.items() if k == "revoke_tokens"}, partial=True
+            ).get("revoke_tokens", False)
+        except ValidationFailed as exc:
+            errors.update(exc.detail)
         if errors:
             raise ValidationFailed(errors)
         with self.db.read() as s:
             user = self._me(s)
         try:
-            self._check_password(user["username"], str(data["old_password"]))
+            self._check_password(user["username"], str(data["old_password"]), address)
         except AuthenticationFailed:
             raise ValidationFailed({"old_password": [
                 "Your old password was entered incorrectly. Please enter it again."]})
@@ -270,6 +290,9 @@ class Service(ServiceBase):
                 accounts.set_password(s, self.caller, user, str(data["new_password1"]))
             except ValidationFailed as exc:
                 raise ValidationFailed({"new_password2": exc.detail["password"]})
+            sessions.end_others(s, self.caller, user["id"], keep=session_id)
+            if revoke:
+                accounts.revoke_tokens(s, self.caller, user["id"], keep=token_id)
         return {"detail": "New password has been saved."}
 
     @rpc

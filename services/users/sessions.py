@@ -52,6 +52,17 @@ def end(session, caller: Caller, session_id: int):
                      {"user_id": row["user_id"]}, caller)
 
 
+def end_others(session, caller: Caller, user_id: int, keep: int | None = None):
+    """End every live session of a user but `keep` (after a password change, as Django's
+    session hash check does)."""
+    ids = session.execute(select(sessions.c.id).where(
+        sessions.c.user_id == user_id, sessions.c.ended.is_(False),
+        sessions.c.expires >= utcnow()).order_by(sessions.c.id)).scalars().all()
+    for pk in ids:
+        if pk != keep:
+            store.record(session, "session", pk, "session.ended", {"user_id": user_id}, caller)
+
+
 def issue_magic_link(session, caller: Caller, email: str) -> dict | None:
     """A login key for the one active user with this address; None otherwise (the caller
     must not reveal which)."""

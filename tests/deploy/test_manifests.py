@@ -255,7 +255,7 @@ def check_config(docs):
     assert len(configmaps) == 1
     data = configmaps[0]["data"]
     for key in ("RPC_TIMEOUT", "GATEWAY_WORKERS", "GATEWAY_THREADS", "INVENTREE_INSTANCE",
-                "INVENTREE_SITE_URL", "LOG_LEVEL"):
+                "INVENTREE_SITE_URL", "LOG_LEVEL", "GATEWAY_TRUSTED_PROXIES"):
         assert key in data, key
     assert float(data["RPC_TIMEOUT"]) > 0
     secrets = docs_of(docs, "Secret")

@@ -105,7 +105,7 @@ CASES = [
     ("GET", "/api/admin/config/AMQP_URI/", None, SUPER_ONLY),
     ("GET", "/api/user/owner/1/", None, READ_ANY),
     ("GET", "/api/user/1/", None, READ_ANY),
-    ("PATCH", "/api/user/1/", {"first_name": ""}, STAFF_ONLY),
+    ("PATCH", "/api/user/1/", {"first_name": ""}, SUPER_ONLY),  # user 1: the superuser
     ("POST", "/api/webhook/unknown/", {}, OPEN),
     ("GET", "/api/auth/user/", None, READ_ANY),
     ("GET", "/api/attachment/", None, READ_ANY),

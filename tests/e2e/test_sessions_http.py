@@ -65,6 +65,9 @@ def login_mails(smtp):
 
 def test_magic_login_link(stack, smtp):
     before = len(login_mails(smtp))
+    r = requests.post(f"{stack.url}/api/email/generate/", json={"email": "admin@example.com"},
+                      headers={"Host": "evil.example"}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}  # and no mail (below)
     r = requests.post(f"{stack.url}/api/email/generate/", json={"email": "nobody@example.com"},
                       timeout=10)
     assert r.status_code == 200 and r.json() == {"status": "ok"}
@@ -76,10 +79,12 @@ def test_magic_login_link(stack, smtp):
         time.sleep(0.1)
     time.sleep(0.3)  # a second mail (to nobody@) would have arrived by now
     messages = login_mails(smtp)
-    assert len(messages) == before + 1  # only for the address that exists
+    assert len(messages) == before + 1  # only for the address that exists, from a known host
     mail = messages[-1]
+    assert "evil.example" not in mail.get_payload(decode=True).decode()
     assert mail["Subject"] == "[InvenTree] Log in to the app" and mail["To"] == "admin@example.com"
     link = re.search(r"(http\S+/api/email/login/\?sesame=\S+)", mail.get_payload(decode=True).decode()).group(1)
+    assert link.startswith(f"{stack.url}/api/email/login/")
     browser = requests.Session()
     r = browser.get(link, allow_redirects=False, timeout=10)
     assert r.status_code == 302 and "sessionid" in browser.cookies
@@ -144,4 +149,125 @@ def test_failed_logins_reach_the_audit_log(stack, admin):
         events = admin.get(f"{admin.base}/api/events/?type=login.failed&actor=nosuchuser",
                            timeout=10).json()
         time.sleep(0.1)
-    assert events and events[0]["payload"] == {"username": "nosuchuser"}
+    assert events and events[0]["payload"] == {"username": "nosuchuser", "address": "127.0.0.1"}
+
+
+def test_password_change_ends_other_sessions_and_tokens_on_request(stack, make_user):
+    user = make_user("twobrowsers")
+    here, there = login(stack, *user.credentials), login(stack, *user.credentials)
+    csrf = {"X-CSRFToken": here.cookies["csrftoken"]}
+    password = user.credentials[1]
+    for new, revoke in (("Second-pass-41", False), ("Third-pass-42", True)):
+        r = here.post(f"{stack.url}/api/auth/password/change/", headers=csrf, timeout=10,
+                      json={"old_password": password, "new_password1": new,
+                            "new_password2": new, "revoke_tokens": revoke})
+        assert r.status_code == 200, r.text
+        password = new
+        assert here.get(f"{stack.url}/api/user/me/", timeout=10).status_code == 200
+        assert there.get(f"{stack.url}/api/user/me/", timeout=10).status_code == 401
+        token = user.get(f"{stack.url}/api/user/me/", timeout=10)
+        assert token.status_code == (401 if revoke else 200)  # tokens stay unless asked
+    r = here.post(f"{stack.url}/api/auth/password/change/", headers=csrf, timeout=10,
+                  json={"old_password": password, "new_password1": "Fourth-pass-43",
+                        "new_password2": "Fourth-pass-43", "revoke_tokens": "perhaps"})
+    assert r.status_code == 400 and r.json() == {"revoke_tokens": ["Must be a valid boolean."]}
+
+
+def test_login_throttle_is_per_name_and_address(stack, make_user):
+    """A stranger's failures (more than LOGIN_THROTTLE_ATTEMPTS, 50 on this stack) lock that
+    stranger out, through the login endpoint and basic auth alike, not the user."""
+    user = make_user("lockme")
+    name, password = user.credentials
+    stranger, owner = {"X-Forwarded-For": "203.0.113.50"}, {"X-Forwarded-For": "198.51.100.20"}
+    for i in range(50):
+        if i % 2:
+            r = requests.post(f"{stack.url}/api/auth/login/", headers=stranger, timeout=10,
+                              json={"username": name, "password": f"guess-{i}"})
+            assert r.status_code == 400
+        else:
+            r = requests.get(f"{stack.url}/api/user/me/", headers=stranger, timeout=10,
+                             auth=(name, f"guess-{i}"))
+            assert r.status_code == 401
+    r = requests.post(f"{stack.url}/api/auth/login/", headers=stranger, timeout=10,
+                      json={"username": name, "password": password})
+    assert r.status_code == 429 and r.json()["detail"].startswith(
+        "Too many failed login attempts. Try again in ")
+    assert requests.get(f"{stack.url}/api/user/me/", headers=stranger, auth=user.credentials,
+                        timeout=10).status_code == 429
+    r = requests.post(f"{stack.url}/api/auth/login/", headers=owner, timeout=10,
+                      json={"username": name, "password": password})
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{stack.url}/api/user/me/", headers=owner, auth=user.credentials,
+                        timeout=10).status_code == 200
+
+
+def test_login_csrf(stack):
+    """A browser's cross-site login (another site's form) is refused; same-origin and
+    non-browser logins (no Origin, no Referer) work."""
+    body = {"username": ADMIN[0], "password": ADMIN[1]}
+    for headers, detail in (
+            ({"Origin": "http://evil.example"}, "CSRF Failed: Origin checking failed - "
+             "http://evil.example does not match any trusted origins."),
+            ({"Origin": "null"}, "CSRF Failed: Origin checking failed - null does not match "
+             "any trusted origins."),
+            ({"Referer": "http://evil.example/form.html"}, "CSRF Failed: Referer checking "
+             "failed - http://evil.example/form.html does not match any trusted origins.")):
+        browser = requests.Session()
+        r = browser.post(f"{stack.url}/api/auth/login/", data=body, headers=headers, timeout=10)
+        assert r.status_code == 403 and r.json() == {"detail": detail}
+        assert "sessionid" not in browser.cookies
+    browser = requests.Session()
+    r = browser.post(f"{stack.url}/api/auth/login/", json=body, timeout=10,
+                     headers={"Origin": stack.url, "Referer": f"{stack.url}/platform/"})
+    assert r.status_code == 200 and "sessionid" in browser.cookies
+    login(stack)
+
+
+def secure_flags(response) -> dict:
+    """{cookie name: whether it is marked Secure}"""
+    flags = {}
+    for cookie in response.raw.headers.getlist("Set-Cookie"):
+        name, *attributes = [part.strip().lower() for part in cookie.split(";")]
+        flags[name.split("=")[0]] = "secure" in attributes
+    return flags
+
+
+def test_secure_cookies_behind_a_proxy_that_says_https(stack):
+    body = {"username": ADMIN[0], "password": ADMIN[1]}
+    plain = requests.post(f"{stack.url}/api/auth/login/", json=body, timeout=10)
+    assert secure_flags(plain) == {"sessionid": False, "csrftoken": False}
+    proxied = requests.post(f"{stack.url}/api/auth/login/", json=body, timeout=10,
+                            headers={"X-Forwarded-Proto": "https"})  # from loopback: trusted
+    assert secure_flags(proxied) == {"sessionid": True, "csrftoken": True}
+    r = requests.put(f"{stack.url}/api/web/ui_preference/", json={"preferred_method": "pui"},
+                     headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert secure_flags(r) == {"ui_preference": True}
+
+
+def test_forwarded_proto_from_an_untrusted_peer_is_ignored(stack):
+    """A gateway trusting only 10.0.0.0/8 as proxies, asked from loopback."""
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import free_port
+    bind = f"127.0.0.1:{free_port()}"
+    env = {**stack.env, "GATEWAY_BIND": bind, "GATEWAY_WORKERS": "1",
+           "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gateway/gunicorn_conf.py",
+                             "gateway.wsgi:app"], env=env, cwd=stack.env["PYTHONPATH"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://{bind}/api/", timeout=5)
+                break
+            except requests.RequestException:  # not listening or not answering yet
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        r = requests.put(f"http://{bind}/api/web/ui_preference/", timeout=10,
+                         json={"preferred_method": "pui"}, headers={"X-Forwarded-Proto": "https"})
+        assert r.status_code == 200 and secure_flags(r) == {"ui_preference": False}
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -2,6 +2,8 @@
 API alone, and every gateway worker sees the change on the next request."""
 import requests
 
+from tests.e2e.conftest import ADMIN
+
 
 def test_one_permission_through_the_api(admin, stack):
     r = admin.post(f"{admin.base}/api/user/", timeout=10, json={
@@ -67,3 +69,38 @@ def test_operator_cli_creates_a_user_with_roles(stack):
     roles = requests.get(f"{stack.url}/api/user/roles/", auth=("cliuser", "Cli-made-pass-7"),
                          timeout=10).json()
     assert roles["roles"]["stock"] == ["view", "add", "change"] and roles["is_staff"] is False
+
+
+DENIED = {"detail": "You do not have permission to perform this action."}
+
+
+def test_staff_cannot_take_over_a_superuser(admin, make_user, stack):
+    staff = make_user("takeover", staff=True)
+    for change in ({"password": "Taken-over-pass-1"}, {"email": "mine@example.com"},
+                   {"is_active": False}):
+        r = staff.patch(f"{stack.url}/api/user/1/", json=change, timeout=10)
+        assert r.status_code == 403 and r.json() == DENIED, r.text
+    r = staff.delete(f"{stack.url}/api/user/1/", timeout=10)
+    assert r.status_code == 403 and r.json() == DENIED
+    me = admin.get(f"{stack.url}/api/user/1/", timeout=10).json()
+    assert me["email"] == "admin@example.com" and me["is_active"] is True
+    assert requests.get(f"{stack.url}/api/user/me/", auth=admin.credentials,
+                        timeout=10).status_code == 200
+
+
+def test_other_users_emails_only_for_staff(admin, make_user, stack):
+    plain = make_user("nosy")
+    assert plain.patch(f"{stack.url}/api/user/me/", json={"email": "nosy@example.com"},
+                       timeout=10).status_code == 200
+    listed = {u["username"]: u for u in plain.get(f"{stack.url}/api/user/", timeout=10).json()}
+    assert listed["admin"]["email"] == "" and listed["nosy"]["email"] == "nosy@example.com"
+    assert plain.get(f"{stack.url}/api/user/1/", timeout=10).json()["email"] == ""
+    listed = {u["username"]: u for u in admin.get(f"{stack.url}/api/user/", timeout=10).json()}
+    assert listed["admin"]["email"] == "admin@example.com"
+
+
+def test_token_with_a_host_header_that_is_not_a_host(stack):
+    """The token's metadata records the server name; a malformed Host is no server error."""
+    r = requests.get(f"{stack.url}/api/user/token/?name=oddhost", auth=ADMIN, timeout=10,
+                     headers={"Host": "127.0.0.1:80@evil.example"})
+    assert r.status_code == 200 and r.json()["name"] == "oddhost"

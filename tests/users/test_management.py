@@ -101,26 +101,41 @@ def test_one_permission_through_groups(db):
     assert [u["username"] for u in listed] == ["plain"]
 
 
-def test_failed_logins_are_events_and_throttled(db, monkeypatch):
+def test_failed_logins_are_events_and_throttled_by_name_and_address(db, monkeypatch):
     monkeypatch.setenv("LOGIN_THROTTLE_ATTEMPTS", "3")
+    monkeypatch.setenv("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", "5")
+    monkeypatch.setenv("LOGIN_THROTTLE_NAME_ATTEMPTS", "6")
     person(db, "victim")
     anon = worker_factory(Service, db=db, caller=Caller())
     from svckit.errors import ApiError, AuthenticationFailed
+
+    def attempt(username, password, address):
+        return anon.authenticate_password(username=username, password=password,
+                                          address=address)
+
     for _ in range(3):
         with pytest.raises(AuthenticationFailed):
-            anon.authenticate_password(username="victim", password="guess")
-    with pytest.raises(ApiError) as info:  # even the right password waits now
-        anon.authenticate_password(username="victim", password="Sturdy-pass-77")
+            attempt("victim", "guess", "203.0.113.66")
+    with pytest.raises(ApiError) as info:  # even the right password waits now, from there
+        attempt("victim", "Sturdy-pass-77", "203.0.113.66")
     assert info.value.status == 429 and "Too many failed login attempts" in info.value.detail["detail"]
-    for _ in range(3):  # names that do not exist are throttled alike
+    assert attempt("victim", "Sturdy-pass-77", "198.51.100.7")  # the stranger locks out no one
+    for _ in range(2):  # names that do not exist count alike
         with pytest.raises(AuthenticationFailed):
-            anon.authenticate_password(username="ghost", password="guess")
+            attempt("ghost", "guess", "203.0.113.66")
+    with pytest.raises(ApiError) as info:  # five failures from one address: any name waits
+        attempt("another", "guess", "203.0.113.66")
+    assert info.value.status == 429
+    for _ in range(3):  # a second address reaches the (higher) limit of the name
+        with pytest.raises(AuthenticationFailed):
+            attempt("victim", "guess", "203.0.113.67")
     with pytest.raises(ApiError) as info:
-        anon.authenticate_password(username="ghost", password="guess")
+        attempt("victim", "Sturdy-pass-77", "198.51.100.7")
     assert info.value.status == 429
     with db.read() as s:
         events = s.execute(select_events()).all()
-    assert len(events) == 6
+    assert len(events) == 8
+    assert events[0].payload == {"username": "victim", "address": "203.0.113.66"}
 
 
 def select_events():
@@ -165,3 +180,109 @@ def test_roles_report_django_permissions(db):
     assert root.list_groups(params={"permission_detail": "true"})["results"][0]["permissions"] \
         == permissions
     assert "permissions" not in root.get_group(pk=group["pk"])
+
+
+DENIED = {"detail": "You do not have permission to perform this action."}
+
+
+@pytest.mark.parametrize("change", [{"password": "Taken-over-pass-1"},
+                                    {"email": "staff@example.com"}, {"is_active": False},
+                                    {"first_name": "Owned"}])
+def test_staff_cannot_change_a_superuser(db, change):
+    root, root_user = person(db, "root", is_superuser=True, email="root@example.com")
+    other_root, _ = person(db, "root2", is_superuser=True)
+    staff, _ = person(db, "staffer", is_staff=True)
+    before = root.me()
+    with pytest.raises(PermissionDenied) as info:
+        staff.update_user(pk=root_user["id"], data=change, partial=True)
+    assert info.value.detail == DENIED
+    with pytest.raises(PermissionDenied) as info:
+        staff.delete_user(pk=root_user["id"])
+    assert info.value.detail == DENIED
+    assert root.me() == before  # nothing written
+    anon = worker_factory(Service, db=db, caller=Caller())
+    assert anon.authenticate_password(username="root", password="Sturdy-pass-77")
+    # a superuser may change another superuser, and itself
+    assert other_root.update_user(pk=root_user["id"], data=change, partial=True)
+    assert root.update_me(data={"last_name": "R"}, partial=True)["last_name"] == "R"
+
+
+def test_other_users_emails_only_for_staff(db):
+    root, _ = person(db, "root", is_superuser=True, email="root@example.com")
+    staff, _ = person(db, "staffer", is_staff=True, email="staff@example.com")
+    plain, plain_user = person(db, "plain", email="plain@example.com")
+    listed = {u["username"]: u["email"] for u in plain.list_users(params={})["results"]}
+    assert listed == {"root": "", "staffer": "", "plain": "plain@example.com"}
+    assert plain.get_user(pk=1)["email"] == "" and "email" in plain.get_user(pk=1)
+    assert plain.get_user(pk=plain_user["id"])["email"] == "plain@example.com"
+    assert plain.me()["email"] == "plain@example.com"
+    for viewer in (staff, root):
+        listed = {u["username"]: u["email"] for u in viewer.list_users(params={})["results"]}
+        assert listed == {"root": "root@example.com", "staffer": "staff@example.com",
+                          "plain": "plain@example.com"}
+        assert viewer.get_user(pk=1)["email"] == "root@example.com"
+    # ordering by e-mail would reveal the hidden addresses: plain users get the default order
+    assert [u["username"] for u in plain.list_users(params={"ordering": "-email"})["results"]] \
+        == ["root", "staffer", "plain"]
+    assert [u["username"] for u in staff.list_users(params={"ordering": "-email"})["results"]] \
+        == ["staffer", "root", "plain"]
+
+
+def live_sessions(db, user_id):
+    from sqlalchemy import select
+    with db.read() as s:
+        return s.execute(select(models.sessions.c.id).where(
+            models.sessions.c.user_id == user_id, models.sessions.c.ended.is_(False))
+            .order_by(models.sessions.c.id)).scalars().all()
+
+
+def live_tokens(db, user_id):
+    from sqlalchemy import select
+    with db.read() as s:
+        return s.execute(select(models.tokens.c.name).where(
+            models.tokens.c.user_id == user_id, models.tokens.c.revoked.is_(False))
+            .order_by(models.tokens.c.id)).scalars().all()
+
+
+def test_password_change_ends_other_sessions_and_tokens_on_request(db):
+    me, user = person(db, "changer")
+    anon = worker_factory(Service, db=db, caller=Caller())
+    here = anon.login(username="changer", password="Sturdy-pass-77", address="192.0.2.1")
+    there = anon.login(username="changer", password="Sturdy-pass-77", address="192.0.2.2")
+    me.token(name="script")
+    me.token(name="laptop")
+    assert live_sessions(db, user["id"]) == [here["session_id"], there["session_id"]]
+    body = {"old_password": "Sturdy-pass-77", "new_password1": "Brand-new-pass-5",
+            "new_password2": "Brand-new-pass-5"}
+    with pytest.raises(ValidationFailed) as info:  # refused before anything is written
+        me.change_password(data={**body, "revoke_tokens": "maybe"},
+                           session_id=here["session_id"])
+    assert info.value.detail == {"revoke_tokens": ["Must be a valid boolean."]}
+    assert len(live_sessions(db, user["id"])) == 2
+    me.change_password(data=body, session_id=here["session_id"])
+    assert live_sessions(db, user["id"]) == [here["session_id"]]  # the asking one stays
+    assert anon.authenticate_session(key=here["session"])
+    assert anon.authenticate_session(key=there["session"]) is None
+    assert live_tokens(db, user["id"]) == ["", "script", "laptop"]  # tokens stay, as InvenTree
+    laptop = [t["id"] for t in me.tokens() if t["name"] == "laptop"][0]
+    me.change_password(data={"old_password": "Brand-new-pass-5",
+                             "new_password1": "Third-new-pass-6",
+                             "new_password2": "Third-new-pass-6", "revoke_tokens": True},
+                       token_id=laptop)
+    assert live_tokens(db, user["id"]) == ["laptop"]  # asked for: all but the asking one
+    assert live_sessions(db, user["id"]) == []  # asked by token: no session to keep
+
+
+def test_new_password_through_user_edit_ends_sessions(db):
+    root, _ = person(db, "root", is_superuser=True)
+    me, user = person(db, "edited")
+    anon = worker_factory(Service, db=db, caller=Caller())
+    mine = anon.login(username="edited", password="Sturdy-pass-77")
+    other = anon.login(username="edited", password="Sturdy-pass-77")
+    me.update_me(data={"password": "Self-chosen-pass-8"}, partial=True,
+                 session_id=mine["session_id"])
+    assert live_sessions(db, user["id"]) == [mine["session_id"]]
+    root.update_user(pk=user["id"], data={"password": "Admin-chosen-pass-9"}, partial=True,
+                     session_id=mine["session_id"])  # not root's session: all end
+    assert live_sessions(db, user["id"]) == []
+    assert other and me.update_me(data={"first_name": "E"}, partial=True)
