@@ -1,7 +1,8 @@
 """Starts and stops the whole system as local processes: every service and the gateway.
 
 Used by `make run` (scripts/run_stack.py) and by the end-to-end tests, which run their own
-stack on another port, vhost and data directory.
+stack on another port, vhost and data directory. Without `CALLER_SIGNING_KEYS`, the processes
+of a stack share the caller signing key generated into its data directory.
 """
 import os
 import signal
@@ -12,6 +13,7 @@ import urllib.request
 
 from svckit import config
 from svckit.migrate import service_names
+from svckit.signing import signer_from_settings
 
 
 class Stack:
@@ -40,6 +42,7 @@ class Stack:
         return out.stdout.strip()
 
     def start(self, wait: float = 60.0):
+        signer_from_settings(self.env)  # generates the shared key, if none is configured
         for svc in service_names():
             for i in range(self.replicas.get(svc, 1)):
                 self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]
@@ -54,7 +57,8 @@ class Stack:
         from svckit.rpc_client import RpcClient
         deadline = time.monotonic() + wait
         pending = set(service_names())
-        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2)
+        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2,
+                           signer=signer_from_settings(self.env))
         try:
             while time.monotonic() < deadline:
                 self.check_alive()
