@@ -18,12 +18,14 @@ from svckit.signing import signer_from_settings
 
 class Stack:
     def __init__(self, env: dict | None = None, bind: str = "127.0.0.1:8000", log=None,
-                 replicas: dict | None = None):
+                 replicas: dict | None = None, process_env: dict | None = None):
         self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
                     "PYTHONPATH": str(config.ROOT)}
         self.bind = bind
         self.log = log  # file object for the children's output (None: inherit)
         self.replicas = replicas or {}
+        # "gateway" or a service -> settings of its own (e.g. its own AMQP_URI)
+        self.process_env = process_env or {}
         self.procs: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, list[str]] = {}
 
@@ -32,8 +34,9 @@ class Stack:
         return f"http://{self.bind}"
 
     def _spawn(self, name: str):
+        own = self.process_env.get(name if name == "gateway" else name.rsplit("-", 1)[0], {})
         self.procs[name] = subprocess.Popen(
-            self.commands[name], env=self.env, cwd=config.ROOT, stdout=self.log,
+            self.commands[name], env={**self.env, **own}, cwd=config.ROOT, stdout=self.log,
             stderr=subprocess.STDOUT if self.log else None, start_new_session=True)
 
     def run_tool(self, *args) -> str:
