@@ -1,4 +1,6 @@
 """Caller signatures without a broker: what is signed, staleness, rotation, keys."""
+import hashlib
+import hmac
 import importlib
 import inspect
 import time
@@ -28,6 +30,13 @@ def test_a_signature_verifies_for_its_caller_service_and_method_only():
     other_request = ADMIN.replace("req-1", "req-2")
     assert "does not match" in signer.verify(other_request, sig, "users", "create_user")
     assert "does not match" in CallerSigner([OLD]).verify(ADMIN, sig, "users", "create_user")
+
+
+def test_the_wire_format_is_the_documented_hmac():
+    version, issued, mac = CallerSigner([NEW]).sign(ADMIN, "users", "me", now=1700000000.7).split(".")
+    assert (version, issued) == ("v1", "1700000000")
+    assert mac == hmac.new(NEW.encode(), f"v1\nusers.me\n1700000000\n{ADMIN}".encode(),
+                           hashlib.sha256).hexdigest()
 
 
 def test_unsigned_malformed_and_missing_contexts_are_refused():
