@@ -33,7 +33,8 @@ def test_a_signature_verifies_for_its_caller_service_and_method_only():
 
 
 def test_the_wire_format_is_the_documented_hmac():
-    version, issued, mac = CallerSigner([NEW]).sign(ADMIN, "users", "me", now=1700000000.7).split(".")
+    signature = CallerSigner([NEW]).sign(ADMIN, "users", "me", now=1700000000.7)
+    version, issued, mac = signature.split(".")
     assert (version, issued) == ("v1", "1700000000")
     assert mac == hmac.new(NEW.encode(), f"v1\nusers.me\n1700000000\n{ADMIN}".encode(),
                            hashlib.sha256).hexdigest()
