@@ -54,7 +54,8 @@ class CallerSigner:
     def sign(self, caller_json: str, service: str, method: str, now: float | None = None) -> str:
         """The signature header of `caller_json` for a call of `service.method`."""
         issued = str(int(time.time() if now is None else now))
-        return f"{VERSION}.{issued}.{self._mac(self._keys[0], caller_json, service, method, issued)}"
+        mac = self._mac(self._keys[0], caller_json, service, method, issued)
+        return f"{VERSION}.{issued}.{mac}"
 
     def verify(self, caller_json, signature, service: str, method: str,
                now: float | None = None) -> str | None:
