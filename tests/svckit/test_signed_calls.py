@@ -148,3 +148,30 @@ def test_a_service_calling_another_signs_for_that_call(status, rabbit_config,
     assert client(uri).call("relaysvc", "stockitem_type", SUPERUSER) == expected
     with pytest.raises(NotAuthenticated):  # the relay's anonymous caller, not another
         client(uri).call("relaysvc", "stockitem_type", Caller())
+
+
+def test_the_gateway_answers_a_refused_call_with_503(status):
+    """A gateway whose key the services do not know (a botched rotation) answers 503 with the
+    reason, in InvenTree's shape; the token lookup is answered in process."""
+    from falcon import testing
+
+    from gateway.app import Api, create_app
+    from svckit.rpc_client import ThreadLocalRpc
+    from tests.gateway.test_app import FakeBus
+
+    _, uri = status
+    real = ThreadLocalRpc(uri, 10, signer=CallerSigner(["retired-" + "r" * 40]))
+
+    class Rpc:
+        def call(self, service, method, caller=None, path="", timeout=None, **kwargs):
+            if method == "authenticate_token":
+                return {"caller": SUPERUSER.model_dump(mode="json"), "token_id": 1,
+                        "expiry": "9999-12-31"}
+            return real.call(service, method, caller, path, timeout, **kwargs)
+
+    app = create_app(Api(rpc=Rpc(), bus=FakeBus()))
+    result = testing.TestClient(app).simulate_get("/api/contenttype/",
+                                                  headers={"Authorization": "Token t"})
+    assert result.status_code == 503
+    assert result.json == {
+        "detail": "The status service refused the call: the caller signature does not match"}
