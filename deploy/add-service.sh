@@ -1,8 +1,9 @@
 #!/bin/sh
 # Add a service to the Kubernetes manifests: deploy/add-service.sh <name>
 # Copies k8s/service-status.yaml to k8s/service-<name>.yaml (status -> <name>, STATUS -> <NAME>
-# on non-comment lines), lists it in k8s/kustomization.yaml and adds a placeholder
-# <NAME>_DATABASE_URL to k8s/secret.yaml. Then run the manifest test:
+# on non-comment lines: the Deployment and its own RabbitMQ user, Secret and permissions),
+# lists it in k8s/kustomization.yaml and adds a placeholder <NAME>_DATABASE_URL to
+# k8s/secret.yaml. Then run the manifest test:
 #   python -m pytest tests/deploy -q
 set -eu
 name=${1:-}
@@ -28,4 +29,4 @@ awk -v entry="  ${upper}_DATABASE_URL: \"postgresql+psycopg2://inventree_$name:C
   END { for (i = 1; i <= NR; i++) { print lines[i]; if (i == last) print entry } }
 ' "$k8s/secret.yaml" > "$k8s/secret.yaml.new" && mv "$k8s/secret.yaml.new" "$k8s/secret.yaml"
 
-echo "added $target; set ${upper}_DATABASE_URL in $k8s/secret.yaml"
+echo "added $target; set ${upper}_DATABASE_URL in $k8s/secret.yaml and the password of inventree-amqp-$name in $target"

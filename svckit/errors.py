@@ -56,8 +56,13 @@ class ServiceUnavailable(ApiError):
     default_detail = "Service temporarily unavailable, try again later."
 
 
+class CallerRefused(ServiceUnavailable):
+    """A service refused a call whose caller context was unsigned, forged or stale
+    (svckit.signing): to the HTTP client, the service is not available."""
+
+
 ERROR_CLASSES = (ApiError, ValidationFailed, NotAuthenticated, AuthenticationFailed,
-                 PermissionDenied, NotFound, MethodNotAllowed, ServiceUnavailable)
+                 PermissionDenied, NotFound, MethodNotAllowed, ServiceUnavailable, CallerRefused)
 
 
 def field_error(field: str, message: str) -> ValidationFailed:

@@ -1,7 +1,8 @@
 """RPC client for processes outside nameko (the gateway, probes, CLI tools).
 
 It speaks nameko's RPC wire format (a request to the `nameko-rpc` exchange with routing key
-`<service>.<method>`, context data in `nameko.*` headers, a reply `{"result", "error"}` to
+`<service>.<method>`, context data in `nameko.*` headers with the caller context signed for
+that service and method (svckit.signing), a reply `{"result", "error"}` to
 `reply_to` with the request's correlation id) over one AMQP connection of its own:
 
 - the request is published `mandatory`, so a request no service queue is bound for comes
@@ -29,6 +30,7 @@ from nameko.exceptions import RemoteError, deserialize
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner, signer_from_settings
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
 RETURNED = object()  # the answer when the broker returned the request: no queue is bound for it
@@ -44,9 +46,11 @@ class RemoteFailure(Exception):
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float):
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None):
+        """`signer`: signs every call's caller context (default: this process's keys)."""
         self.amqp_uri = amqp_uri
         self.timeout = timeout
+        self.signer = signer or signer_from_settings()
         self._conn = None
         self._producer = None
         self._reply_key = ""
@@ -111,7 +115,9 @@ class RpcClient:
              timeout: float | None = None, **kwargs):
         """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
         for this call only (a long import, say)."""
-        headers = {"nameko.caller": (caller or Caller()).model_dump_json()}
+        caller_json = (caller or Caller()).model_dump_json()
+        headers = {CALLER_HEADER: caller_json,
+                   SIGNATURE_HEADER: self.signer.sign(caller_json, service, method)}
         if path:
             headers["nameko.path"] = path
         wait = self.timeout if timeout is None else timeout
@@ -152,15 +158,16 @@ class RpcClient:
 class ThreadLocalRpc:
     """Hands each thread its own RpcClient."""
 
-    def __init__(self, amqp_uri: str, timeout: float):
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None):
         self.amqp_uri = amqp_uri
         self.timeout = timeout
+        self.signer = signer or signer_from_settings()
         self._local = threading.local()
 
     def client(self) -> RpcClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = RpcClient(self.amqp_uri, self.timeout)
+            client = self._local.client = RpcClient(self.amqp_uri, self.timeout, self.signer)
         return client
 
     def call(self, service, method, caller=None, path="", timeout=None, **kwargs):

@@ -1,8 +1,9 @@
 """nameko glue for services: the store provider (database, event relay, error log), the
-caller provider, and the `rpc` decorator whose errors reach the gateway intact.
+caller provider, and the `rpc` decorator (signed callers only, svckit.signed_rpc) whose
+errors reach the gateway intact.
 
-nameko and eventlet imports stay here and in svckit.rpc_client, so the transport can be
-swapped without touching domain code.
+nameko and eventlet imports stay here, in svckit.signed_rpc and in svckit.rpc_client, so the
+transport can be swapped without touching domain code.
 """
 import json
 import logging
@@ -16,7 +17,7 @@ from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
-from nameko.rpc import Responder, rpc as nameko_rpc
+from nameko.rpc import Responder
 
 from svckit import config
 from svckit.blobstore import S3BlobStore, blob_store_from_settings
@@ -26,6 +27,7 @@ from svckit.errors import ERROR_CLASSES, ApiError, NotAuthenticated, PermissionD
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.relay import Relay
+from svckit.signed_rpc import SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +64,21 @@ Responder.publisher_cls = ReplyPublisher
 
 
 def rpc(fn):
-    """An RPC entrypoint whose ApiErrors are expected answers, not failures."""
-    return nameko_rpc(expected_exceptions=ApiError)(fn)
+    """An RPC entrypoint that runs only for a signed caller context (svckit.signed_rpc) and
+    whose ApiErrors are expected answers, not failures."""
+    return SignedRpc.decorator(expected_exceptions=ApiError)(fn)
 
 
 def caller_of(worker_ctx) -> Caller:
-    raw = worker_ctx.data.get("caller")
+    """The caller of an RPC worker, as signed by whoever called; anonymous for workers of
+    other entrypoints (events, background jobs), whose headers are nobody's word."""
+    raw = trusted_caller_json(worker_ctx)
     return Caller.model_validate_json(raw) if raw else Caller()
 
 
 class CallerProvider(DependencyProvider):
-    """Injects the authenticated caller the gateway put in the call's context data."""
+    """Injects the authenticated caller the gateway (or a calling service) signed into the
+    call's context data."""
 
     def get_dependency(self, worker_ctx):
         return caller_of(worker_ctx)

@@ -1,7 +1,8 @@
 """Starts and stops the whole system as local processes: every service and the gateway.
 
 Used by `make run` (scripts/run_stack.py) and by the end-to-end tests, which run their own
-stack on another port, vhost and data directory.
+stack on another port, vhost and data directory. Without `CALLER_SIGNING_KEYS`, the processes
+of a stack share the caller signing key generated into its data directory.
 """
 import os
 import signal
@@ -12,16 +13,19 @@ import urllib.request
 
 from svckit import config
 from svckit.migrate import service_names
+from svckit.signing import signer_from_settings
 
 
 class Stack:
     def __init__(self, env: dict | None = None, bind: str = "127.0.0.1:8000", log=None,
-                 replicas: dict | None = None):
+                 replicas: dict | None = None, process_env: dict | None = None):
         self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
                     "PYTHONPATH": str(config.ROOT)}
         self.bind = bind
         self.log = log  # file object for the children's output (None: inherit)
         self.replicas = replicas or {}
+        # "gateway" or a service -> settings of its own (e.g. its own AMQP_URI)
+        self.process_env = process_env or {}
         self.procs: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, list[str]] = {}
 
@@ -30,8 +34,9 @@ class Stack:
         return f"http://{self.bind}"
 
     def _spawn(self, name: str):
+        own = self.process_env.get(name if name == "gateway" else name.rsplit("-", 1)[0], {})
         self.procs[name] = subprocess.Popen(
-            self.commands[name], env=self.env, cwd=config.ROOT, stdout=self.log,
+            self.commands[name], env={**self.env, **own}, cwd=config.ROOT, stdout=self.log,
             stderr=subprocess.STDOUT if self.log else None, start_new_session=True)
 
     def run_tool(self, *args) -> str:
@@ -40,6 +45,7 @@ class Stack:
         return out.stdout.strip()
 
     def start(self, wait: float = 60.0):
+        signer_from_settings(self.env)  # generates the shared key, if none is configured
         for svc in service_names():
             for i in range(self.replicas.get(svc, 1)):
                 self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]
@@ -54,7 +60,8 @@ class Stack:
         from svckit.rpc_client import RpcClient
         deadline = time.monotonic() + wait
         pending = set(service_names())
-        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2)
+        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2,
+                           signer=signer_from_settings(self.env))
         try:
             while time.monotonic() < deadline:
                 self.check_alive()

@@ -10,7 +10,6 @@ the sweeper removes whatever a crash left behind (services.attachments.placement
 import logging
 from datetime import date
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import select
 
@@ -22,6 +21,7 @@ from svckit.fields import options_document
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
+from svckit.signed_rpc import RpcProxy
 
 from . import attachments as rules, notes
 from .files import (check_new_filename, content_type, is_svg, sanitise_filename,

@@ -6,11 +6,12 @@ import time
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ReplyListener, ServiceProxy
+from nameko.rpc import ReplyListener
 
 from svckit import config
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable, ValidationFailed
+from svckit.signed_rpc import CallerKeys, SignedServiceProxy
 
 # Every model InvenTree 264 can import (model type -> serializer), so that a type it knows
 # but no running service serves gets a clear answer instead of "not a valid choice".
@@ -49,14 +50,12 @@ class TargetClient:
 
     def call(self, service: str, method: str, caller: Caller | None = None,
              timeout: float | None = None, **kwargs):
-        """`service.method(**kwargs)` as `caller` (default: the worker's own caller); 503 if
-        the service is not running or does not answer within `timeout` seconds."""
-        data = self.worker_ctx.data
-        saved = data.get("caller")
-        if caller is not None:
-            data["caller"] = caller.model_dump_json()
+        """`service.method(**kwargs)` as `caller` (default: the worker's own caller), signed;
+        503 if the service is not running or does not answer within `timeout` seconds."""
         try:
-            proxy = ServiceProxy(self.worker_ctx, service, self.provider.rpc_reply_listener)
+            proxy = SignedServiceProxy(self.worker_ctx, service,
+                                       self.provider.rpc_reply_listener,
+                                       self.provider.keys.signer, caller)
             reply = getattr(proxy, method).call_async(**kwargs)
             with eventlet.Timeout(timeout or self.provider.timeout):
                 return reply.result()
@@ -65,11 +64,6 @@ class TargetClient:
         except eventlet.Timeout:
             raise ServiceUnavailable(
                 {"detail": f"The {service} service did not answer in time"})
-        finally:
-            if saved is None:
-                data.pop("caller", None)
-            else:
-                data["caller"] = saved
 
     def models(self) -> dict[str, dict]:
         """model type -> `{serializer, model_type, api_url, service, label}` of every model the
@@ -109,6 +103,7 @@ class TargetClient:
 
 class Targets(DependencyProvider):
     rpc_reply_listener = ReplyListener()
+    keys = CallerKeys()
 
     def setup(self):
         self.services = [s.strip() for s in config.setting(

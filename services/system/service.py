@@ -5,7 +5,6 @@ import logging
 import time
 
 from nameko.events import SERVICE_POOL, event_handler
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +17,7 @@ from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
+from svckit.signed_rpc import RpcProxy
 
 from . import (about, actions, currency, customunits, generate, mail, news, plugins,
                projectcodes, reports, search, units, webhooks)

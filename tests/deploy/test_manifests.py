@@ -4,15 +4,21 @@ Every YAML document is validated against the Kubernetes JSON schemas shipped wit
 `kubernetes-validate` package (strict: unknown fields fail), then the set is checked for the
 things a schema cannot see: kustomization.yaml lists exactly the manifest files, each service
 Deployment migrates and probes its own service, the gateway Service selects the gateway pods,
-every ConfigMap/Secret reference resolves, and deploy/add-service.sh yields a valid copy.
+every ConfigMap/Secret reference resolves, each process has its own RabbitMQ user limited to
+its own queues and exchanges and gets the shared caller signing key, and
+deploy/add-service.sh yields a valid copy. Resources of the RabbitMQ Messaging Topology
+Operator (rabbitmq.com) are validated against the CRD schemas in tests/deploy/crd-schemas/.
 """
 import copy
+import json
 import re
+from urllib.parse import urlsplit
 import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -26,6 +32,9 @@ NAMESPACE = "inventree"
 PART_OF = "inventree-general"
 IMAGE = "inventree-general"
 GATEWAY = "gateway"
+SHARED_SECRET = "inventree-secrets"
+VHOST = "inventree"
+CRD_SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -157,6 +166,13 @@ def secret_env(container) -> dict[str, tuple[str, str]]:
             for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
 
 
+def check_process_secrets(name, container):
+    """A process connects as its own RabbitMQ user and gets the shared caller signing key."""
+    env = secret_env(container)
+    assert env.get("AMQP_URI") == (f"inventree-amqp-{name}", "AMQP_URI"), f"{name}: AMQP_URI"
+    assert env.get("CALLER_SIGNING_KEYS") == (SHARED_SECRET, "CALLER_SIGNING_KEYS"), name
+
+
 def check_service_deployment(name, dep, configmap):
     assert dep["spec"]["replicas"] == 1, name
     spec = pod_spec(dep)
@@ -167,7 +183,7 @@ def check_service_deployment(name, dep, configmap):
     db_var = f"{name.upper()}_DATABASE_URL"
     for c in (inits[0], main):
         assert secret_env(c).get(db_var, (None, None))[1] == db_var, f"{name}/{c['name']}: {db_var}"
-    assert secret_env(main).get("AMQP_URI", (None, None))[1] == "AMQP_URI", name
+    check_process_secrets(name, main)
     probe_timeout = float(env_value(main, configmap, "PROBE_TIMEOUT") or 5)
     probes = {}
     for kind in ("readinessProbe", "livenessProbe"):
@@ -189,7 +205,7 @@ def check_gateway(docs, configmap):
     main = main_container(dep)
     assert command(main) == ["gunicorn", "-c", "gateway/gunicorn_conf.py", "gateway.wsgi:app"]
     assert env_value(main, configmap, "GATEWAY_BIND") == "0.0.0.0:8000"
-    assert secret_env(main).get("AMQP_URI", (None, None))[1] == "AMQP_URI"
+    check_process_secrets(GATEWAY, main)
     ports = {p.get("name"): p["containerPort"] for p in main.get("ports", [])}
     assert 8000 in ports.values()
 
@@ -258,10 +274,11 @@ def check_config(docs):
                 "INVENTREE_SITE_URL", "LOG_LEVEL", "GATEWAY_TRUSTED_PROXIES"):
         assert key in data, key
     assert float(data["RPC_TIMEOUT"]) > 0
-    secrets = docs_of(docs, "Secret")
+    secrets = [d for d in docs_of(docs, "Secret") if d["metadata"]["name"] == SHARED_SECRET]
     assert len(secrets) == 1
     values = secrets[0]["stringData"]
-    assert "AMQP_URI" in values
+    assert "AMQP_URI" not in values, "every process has its own AMQP_URI (inventree-amqp-<name>)"
+    assert "CALLER_SIGNING_KEYS" in values
     for key, value in values.items():
         assert "CHANGE-ME" in value, f"{key}: secret values must be marked placeholders"
         if key.endswith("_DATABASE_URL"):
@@ -270,6 +287,77 @@ def check_config(docs):
         assert f"{name.upper()}_DATABASE_URL" in values, name
     # secrets never go into the ConfigMap
     assert not any(k == "AMQP_URI" or k.endswith("_DATABASE_URL") for k in data)
+
+
+def broker_resources(docs, kind) -> dict[str, dict]:
+    """rabbitmq.com resources of `kind` by the user they belong to (e.g. "inventree-status")."""
+    found = {}
+    for doc in docs_of(docs, kind):
+        if kind == "User":
+            user = doc["metadata"]["name"]
+        else:
+            user = doc["spec"]["userReference"]["name"]
+        assert user not in found, f"two {kind}s for {user}"
+        found[user] = doc
+    return found
+
+
+def check_broker_users(docs):
+    """Each Deployment's own RabbitMQ user: its Secret (username, password, an AMQP_URI with
+    them on the vhost), the operator's User importing it, its Permission and its topic
+    permission on the RPC exchange; no user without a Deployment."""
+    vhosts = [d["spec"]["name"] for d in docs_of(docs, "Vhost")]
+    assert vhosts == [VHOST]
+    users, permissions = broker_resources(docs, "User"), broker_resources(docs, "Permission")
+    topics = broker_resources(docs, "TopicPermission")
+    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in docs_of(docs, "Secret")}
+    expected = {f"inventree-{name}" for name in deployments(docs)}
+    assert set(users) == set(permissions) == set(topics) == expected
+    for name in deployments(docs):
+        user = f"inventree-{name}"
+        secret = secrets.get(f"inventree-amqp-{name}")
+        assert secret, f"{name}: no Secret inventree-amqp-{name}"
+        assert secret["username"] == user, name
+        assert "CHANGE-ME" in secret["password"], f"{name}: password must be a placeholder"
+        uri = urlsplit(secret["AMQP_URI"])
+        assert (uri.username, uri.password) == (user, secret["password"]), f"{name}: AMQP_URI"
+        assert uri.path == f"/{VHOST}", f"{name}: AMQP_URI vhost"
+        assert users[user]["spec"]["importCredentialsSecret"]["name"] == f"inventree-amqp-{name}"
+        for doc in (permissions[user], topics[user]):
+            assert doc["spec"]["vhost"] == VHOST, f"{name}: {doc['kind']} vhost"
+            for regex in doc["spec"]["permissions"].values():
+                re.compile(regex)
+        assert topics[user]["spec"]["permissions"]["exchange"] == "nameko-rpc"
+        check_least_privilege(name, permissions[user]["spec"]["permissions"],
+                              topics[user]["spec"]["permissions"], set(deployments(docs)))
+
+
+def allowed(regex: str, name: str) -> bool:
+    """RabbitMQ's test of a permission regex (unanchored search; ours anchor themselves)."""
+    return bool(regex) and re.search(regex, name) is not None
+
+
+def check_least_privilege(name, perms, topic, processes):
+    """What a process may touch: its own RPC queue and events, never another's."""
+    own = name != GATEWAY
+    for other in processes - {name, GATEWAY}:
+        where = f"{name} vs {other}"
+        for resource in (f"rpc-{other}", f"rpc.reply-{other}-{'a' * 8}-{'b' * 4}-{'c' * 4}-"
+                         f"{'d' * 4}-{'e' * 12}"):
+            assert not allowed(perms["read"], resource), f"{where}: reads {resource}"
+            assert not allowed(perms["configure"], resource), f"{where}: declares {resource}"
+        assert not allowed(perms["write"], f"{other}.events"), f"{where}: publishes its events"
+        assert not allowed(topic["read"], f"{other}.*"), f"{where}: binds to its RPC calls"
+        if own:
+            assert not allowed(perms["read"], f"evt-{name}-#--{other}.on_{name}_event"), where
+    if own:
+        assert allowed(perms["read"], f"rpc-{name}") and allowed(topic["read"], f"{name}.*")
+        assert allowed(perms["write"], f"{name}.events")
+        assert allowed(topic["write"], f"{name}.ping")  # its probe
+        assert allowed(topic["write"], "0" * 32), f"{name}: RPC replies"
+    else:
+        assert all(allowed(topic["write"], f"{other}.ping") for other in processes - {name})
+    assert allowed(perms["read"], f"rpc.reply-client-{'0' * 32}"), f"{name}: its RPC client"
 
 
 def check_all(k8s: Path, loaded=None):
@@ -284,6 +372,7 @@ def check_all(k8s: Path, loaded=None):
     check_gateway(docs, configmap)
     check_references(docs)
     check_config(docs)
+    check_broker_users(docs)
     return docs
 
 
@@ -293,10 +382,19 @@ def test_kustomization_lists_every_manifest_file():
     check_kustomization(K8S, manifests()[0])
 
 
+def validate(doc):
+    group, _, version = doc["apiVersion"].rpartition("/")
+    if group == "rabbitmq.com":
+        schema = json.loads((CRD_SCHEMAS / group / f"{doc['kind'].lower()}_{version}.json")
+                            .read_text())
+        jsonschema.validate(doc, schema, cls=jsonschema.Draft7Validator)
+    else:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
 @pytest.mark.parametrize("item", manifests()[1], ids=doc_id)
 def test_schema(item):
-    _, doc = item
-    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    validate(item[1])
 
 
 def test_schema_validation_catches_mistakes():
@@ -311,6 +409,10 @@ def test_schema_validation_catches_mistakes():
     wrong_type["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(wrong_type, K8S_VERSION, strict=True)
+    permission = copy.deepcopy(docs_of(manifests()[1], "Permission")[0])
+    permission["spec"]["permissions"]["consume"] = ".*"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(permission)
 
 
 def test_metadata_labels_and_namespace():
@@ -355,6 +457,10 @@ def test_config_and_secret_contents():
     check_config(manifests()[1])
 
 
+def test_each_process_has_its_own_broker_user():
+    check_broker_users(manifests()[1])
+
+
 def test_checks_reject_a_broken_set():
     """The set checks fail on broken manifests, not only the schema."""
     kustomization, docs = manifests()
@@ -392,8 +498,26 @@ def test_checks_reject_a_broken_set():
     def root_user(k, d):
         pod_spec(dep(d, "users"))["securityContext"]["runAsUser"] = 0
 
+    def shared_broker_user(k, d):
+        env = main_container(dep(d, "status"))["env"]
+        next(v for v in env if v["name"] == "AMQP_URI")["valueFrom"]["secretKeyRef"][
+            "name"] = "inventree-amqp-users"
+
+    def reads_every_queue(k, d):
+        broker_resources(d, "Permission")["inventree-status"]["spec"]["permissions"][
+            "read"] = ".*"
+
+    def binds_every_call(k, d):
+        broker_resources(d, "TopicPermission")["inventree-audit"]["spec"]["permissions"][
+            "read"] = ".*"
+
+    def no_signing_key(k, d):
+        env = main_container(dep(d, GATEWAY))["env"]
+        env[:] = [v for v in env if v["name"] != "CALLER_SIGNING_KEYS"]
+
     for mutate in (migrate_wrong_service, no_readiness, gateway_relabelled, unknown_secret_key,
-                   unknown_configmap, unlisted_file, root_user):
+                   unknown_configmap, unlisted_file, root_user, shared_broker_user,
+                   reads_every_queue, binds_every_call, no_signing_key):
         broken(mutate)
 
 

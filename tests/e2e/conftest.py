@@ -74,8 +74,9 @@ def smtp(tmp_path_factory):
 
 
 @contextmanager
-def running_stack(data, vhost, rates_server, smtp, **overrides):
-    """Every process of the system, on its own port, vhost and data directory."""
+def running_stack(data, vhost, rates_server, smtp, process_env=None, **overrides):
+    """Every process of the system, on its own port, vhost and data directory
+    (`process_env`: settings of one process only, see svckit.stack.Stack)."""
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
@@ -90,7 +91,7 @@ def running_stack(data, vhost, rates_server, smtp, **overrides):
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
            "NOTES_IMAGE_MAX_BYTES": str(256 * 1024), **overrides}
     log = open(data / "stack.log", "w")
-    s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log)
+    s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log, process_env=process_env)
     s.data_dir = data
     s.run_tool("-m", "svckit.migrate")
     s.run_tool("-m", "services.users.cli", "ensure-admin")

@@ -1,0 +1,99 @@
+"""nameko glue of signed caller contexts (svckit.signing): the RPC entrypoint that refuses a
+call whose caller context is unsigned, forged or stale before any worker runs, and the
+proxies through which a service calls another, signing the caller for that call.
+"""
+import logging
+
+import kombu.serialization
+from nameko.extensions import SharedExtension
+from nameko.rpc import MethodProxy, Rpc, RpcProxy as NamekoRpcProxy, ServiceProxy
+
+from svckit.context import Caller
+from svckit.errors import CallerRefused
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+
+log = logging.getLogger(__name__)
+
+
+class CallerKeys(SharedExtension):
+    """The container's caller signer (keys read once, at setup)."""
+
+    def setup(self):
+        self.signer = signer_from_settings()
+
+
+class SignedRpc(Rpc):
+    """An RPC entrypoint that runs a call only for a caller context signed for this service
+    and method; any other call is answered with CallerRefused (503) and logged, and no
+    worker runs."""
+
+    keys = CallerKeys()
+
+    def handle_message(self, body, message):
+        headers = message.headers or {}
+        service = self.container.service_name
+        reason = self.keys.signer.verify(headers.get(CALLER_HEADER),
+                                         headers.get(SIGNATURE_HEADER), service,
+                                         self.method_name)
+        if reason is None:
+            return super().handle_message(body, message)
+        log.warning("refused a call of %s.%s: %s", service, self.method_name, reason)
+        properties = message.properties
+        if (properties.get("reply_to") and properties.get("content_type")
+                in kombu.serialization.registry.type_to_name):
+            # the consumer replies with this error and acknowledges the message
+            raise CallerRefused({"detail": f"The {service} service refused the call: {reason}"})
+        self.rpc_consumer.queue_consumer.ack_message(message)  # nobody to answer: drop it
+
+
+def trusted_caller_json(worker_ctx) -> str | None:
+    """The caller context of a worker if its entrypoint verified it (a SignedRpc), else None:
+    headers of events or other messages are nobody's word."""
+    if isinstance(worker_ctx.entrypoint, SignedRpc):
+        return worker_ctx.data.get("caller") or None
+    return None
+
+
+class SignedMethodProxy(MethodProxy):
+    """nameko's method proxy, with the caller context signed for this service and method."""
+
+    def __init__(self, worker_ctx, service_name, method_name, reply_listener, signer,
+                 caller_json: str, **options):
+        self.signer = signer
+        self.caller_json = caller_json
+        super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
+
+    def get_message_headers(self, worker_ctx):
+        headers = super().get_message_headers(worker_ctx)
+        headers[CALLER_HEADER] = self.caller_json
+        headers[SIGNATURE_HEADER] = self.signer.sign(self.caller_json, self.service_name,
+                                                     self.method_name)
+        return headers
+
+
+class SignedServiceProxy(ServiceProxy):
+    """Calls `service_name` as `caller`, by default the worker's own verified caller (an
+    anonymous one for workers of other entrypoints: events, background jobs)."""
+
+    def __init__(self, worker_ctx, service_name, reply_listener, signer,
+                 caller: Caller | None = None, **options):
+        super().__init__(worker_ctx, service_name, reply_listener, **options)
+        self.signer = signer
+        if caller is not None:
+            self.caller_json = caller.model_dump_json()
+        else:
+            self.caller_json = trusted_caller_json(worker_ctx) or Caller().model_dump_json()
+
+    def __getattr__(self, name):
+        return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
+                                 self.signer, self.caller_json, **self.options)
+
+
+class RpcProxy(NamekoRpcProxy):
+    """nameko's RpcProxy whose calls carry the worker's caller, signed."""
+
+    keys = CallerKeys()
+
+    def get_dependency(self, worker_ctx):
+        return SignedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
+                                  self.keys.signer, **self.options)
