@@ -159,8 +159,8 @@ class Processor:
         """Validate a batch in the target and record it; `next_index` None: the last one.
         Returns where the next batch starts."""
         fields = session["available_fields"]
-        data = [extract(cells, mapping, fields, session["field_defaults"],
-                        session["field_overrides"]) for _, cells in batch]
+        data = [extract(cells, mapping, fields, session["field_defaults"] or {},
+                        session["field_overrides"] or {}) for _, cells in batch]
         errors = {}
         if batch:
             answer = self.targets.call(service, "import_validate",

@@ -116,7 +116,7 @@ class Service(ServiceBase):
             with LocalCopy(self.blobs, key) as path:
                 scan = datafile.scan(path, fmt, datafile.Limits.from_settings())
             fields = self.targets.call(service, "import_fields", model_type=model_type)
-            mappings = rules.auto_map(fields, scan.columns, extra["field_overrides"])
+            mappings = rules.auto_map(fields, scan.columns, extra["field_overrides"] or {})
             with self.db.write() as s:
                 pk = store.next_stream_id(s, "import_session")
                 ids = store.next_stream_ids(s, "import_column_map", len(mappings))

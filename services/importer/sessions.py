@@ -75,8 +75,10 @@ def json_object(data: dict, name: str) -> dict:
 
 
 def clean_json_fields(data: dict, partial: bool) -> dict:
-    return {name: json_object(data, name) for name in JSON_FIELDS
-            if not partial or name in data}
+    """The session's JSON fields from a request: null until set (as InvenTree's nullable
+    JSONFields), so a missing, null or blank value is null; anything else an object."""
+    return {name: json_object(data, name) if data.get(name) not in (None, "") else None
+            for name in JSON_FIELDS if not partial or name in data}
 
 
 # ------------------------------------------------------------ mapping
@@ -120,7 +122,7 @@ def check_mapping_column(session: dict, mapping: dict, column, others: list[str]
 def unmapped_required(session: dict, mappings: list[dict]) -> list[str]:
     """Required fields with no override, no truthy default and no mapped column."""
     mapped = {m["field"] for m in mappings if m["column"]}
-    defaults, overrides = session["field_defaults"], session["field_overrides"]
+    defaults, overrides = session["field_defaults"] or {}, session["field_overrides"] or {}
     return [name for name, info in session["available_fields"].items()
             if info.get("required") and name not in overrides
             and not defaults.get(name) and name not in mapped]
@@ -153,7 +155,8 @@ def extract(row_data: dict, mapping: dict, fields: dict, defaults: dict, overrid
 
 def serializer_data(session: dict, data: dict) -> dict:
     """What the target validates and creates: defaults, then the row's data, then overrides."""
-    return {**session["field_defaults"], **(data or {}), **session["field_overrides"]}
+    return {**(session["field_defaults"] or {}), **(data or {}),
+            **(session["field_overrides"] or {})}
 
 
 # ------------------------------------------------------------ reading and rendering

@@ -317,13 +317,35 @@ def test_session_updates(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
     made = svc.update_session(pk, {"field_defaults": '{"description": "d"}'}, partial=True)
-    assert made["field_defaults"] == {"description": "d"} and made["field_overrides"] == {}
+    assert made["field_defaults"] == {"description": "d"} and made["field_overrides"] is None
     with pytest.raises(ValidationFailed) as exc:
         svc.update_session(pk, {}, partial=True, upload=env.upload(CODES))
     assert "data_file" in exc.value.detail
     with pytest.raises(ValidationFailed) as exc:
         svc.update_session(pk, {"field_filters": "5"}, partial=True)
     assert exc.value.detail == {"field_filters": ["Value must be a valid dictionary object"]}
+
+
+def test_json_fields_are_null_until_set(env):
+    """InvenTree's nullable JSONFields: null on a new session, after a refused PATCH, and
+    when set to null again; an object once set."""
+    svc = env.svc()
+    made = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))
+    pk = made["pk"]
+    assert [made[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    with pytest.raises(ValidationFailed):
+        svc.update_session(pk, {"field_defaults": "[1]", "field_filters": {}}, partial=True)
+    found = svc.get_session(pk)
+    assert [found[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    made = svc.update_session(pk, {"field_filters": {}}, partial=True)
+    assert made["field_filters"] == {} and made["field_defaults"] is None
+    made = svc.update_session(pk, {"field_filters": None}, partial=True)
+    assert made["field_filters"] is None
+    svc.accept_fields(pk)  # null defaults and overrides work through the whole flow
+    env.work()
+    assert svc.get_session(pk)["row_count"] == 3
 
 
 def test_delete_session_removes_rows_and_file(env):
