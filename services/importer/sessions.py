@@ -119,6 +119,19 @@ def check_mapping_column(session: dict, mapping: dict, column, others: list[str]
     return column
 
 
+ALREADY_COMPLETE = "Import session is already complete"
+ROWS_IMPORTED = "Rows of this import session have already been imported"
+
+
+def check_not_imported(session: dict) -> None:
+    """400 for a session whose rows were (partly) created: reading the file again would
+    create them twice."""
+    if session["status"] == COMPLETE:
+        raise ValidationFailed({"non_field_errors": [ALREADY_COMPLETE]})
+    if session["completed_row_count"]:
+        raise ValidationFailed({"non_field_errors": [ROWS_IMPORTED]})
+
+
 def unmapped_required(session: dict, mappings: list[dict]) -> list[str]:
     """Required fields with no override, no truthy default and no mapped column."""
     mapped = {m["field"] for m in mappings if m["column"]}

@@ -145,6 +145,57 @@ def test_permissions_as_inventree_264(admin, plain):
     assert r.json() == {"rows": [f'Invalid pk "{10 ** 9}" - object does not exist.']}
 
 
+def test_sessions_belong_to_their_user(admin, make_user):
+    """Another plain user gets 404 for a session, its mappings, rows and data file, sees
+    none of them in lists and cannot bulk delete them; staff see everything; a finished
+    session refuses accept_fields."""
+    alice, bob = make_user("importer-alice"), make_user("importer-bob")
+    staff = make_user("importer-staff", staff=True)
+    text = "code,description\nOWN-1,a\nOWN-2,b\n"
+    made = new_session(alice, text, name="alice.csv").json()
+    pk = made["pk"]
+    assert alice.post(f"{alice.base}/api/importer/session/{pk}/accept_fields/",
+                      timeout=10).status_code == 200
+    wait_status(alice, pk, 30)
+    rows = row_pks(alice, pk)
+    mapping = made["column_mappings"][0]["pk"]
+    details = [f"/api/importer/session/{pk}/", f"/api/importer/column-mapping/{mapping}/",
+               f"/api/importer/row/{rows[0]}/", made["data_file"]]
+    for path in details:
+        assert bob.get(bob.base + path, timeout=10).status_code == 404, path
+        for who in (alice, staff, admin):
+            assert who.get(who.base + path, timeout=10).status_code == 200, path
+    assert alice.get(alice.base + made["data_file"], timeout=10).content == text.encode()
+    assert bob.get(bob.base + made["data_file"], headers={"Range": "bytes=0-3"},
+                   timeout=10).status_code == 404
+    assert bob.post(f"{bob.base}/api/importer/session/{pk}/accept_fields/",
+                    timeout=10).status_code == 404
+    for path in ("session/", "column-mapping/", "row/"):
+        found = bob.get(f"{bob.base}/api/importer/{path}", params={"session": pk},
+                        timeout=10).json()
+        assert pk not in [x.get("session", x["pk"]) for x in found], path
+    assert pk in [x["pk"] for x in staff.get(f"{staff.base}/api/importer/session/",
+                                             timeout=10).json()]
+    r = bob.delete(f"{bob.base}/api/importer/session/", json={"items": [pk]}, timeout=10)
+    assert r.status_code == 400 and r.json() == {"non_field_errors": "No items found to delete"}
+    r = bob.delete(f"{bob.base}/api/importer/session/", timeout=10,
+                   json={"filters": {"model_type": "projectcode"}})
+    assert r.status_code == 400
+    assert alice.get(f"{alice.base}/api/importer/session/{pk}/", timeout=10).status_code == 200
+
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", json={"rows": rows},
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    wait_status(alice, pk, 40)
+    r = alice.post(f"{alice.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Import session is already complete"]}
+    assert wait_status(alice, pk, 40)["completed_row_count"] == 2
+    r = staff.delete(f"{staff.base}/api/importer/session/", json={"items": [pk]}, timeout=10)
+    assert r.status_code == 204
+    assert alice.get(alice.base + made["data_file"], timeout=10).status_code == 404
+
+
 def test_import_survives_kill_9_of_importer_and_target(tmp_path, rates_server, smtp):
     """kill -9 the importer while it parses and the system service while it creates: after
     restarts every row is imported exactly once."""

@@ -301,7 +301,6 @@ def test_permissions(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
     plain = env.svc(USER)
-    assert plain.get_session(pk)["pk"] == pk  # any user reads any session (InvenTree 264)
     for call in (lambda: plain.update_session(pk, {"field_defaults": {}}, True),
                  lambda: plain.delete_session(pk),
                  lambda: plain.accept_rows(pk, {"rows": [1]})):
@@ -311,6 +310,75 @@ def test_permissions(env):
     with pytest.raises(Exception) as exc:
         anonymous.list_sessions(params={})
     assert type(exc.value).__name__ == "NotAuthenticated"
+
+
+OTHER = Caller(user_id=3, username="other")
+STAFF_ONLY = Caller(user_id=4, username="staffer", is_staff=True)
+
+
+def test_sessions_belong_to_their_user(env):
+    """Sessions, mappings, rows and data files are the owner's and staff's; to anyone else
+    they do not exist."""
+    owner = env.svc(USER)
+    made = owner.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))
+    pk, key = made["pk"], made["data_file"].removeprefix("/media/")
+    mapping = made["column_mappings"][0]["pk"]
+    owner.accept_fields(pk)
+    env.work()
+    row = owner.list_rows(params={"session": pk})["results"][0]["pk"]
+    theirs = env.svc().create_session(data={"model_type": "projectcode"},
+                                      upload=env.upload(CODES, "admin.csv"))["pk"]
+
+    other = env.svc(OTHER)
+    for call in (lambda: other.get_session(pk), lambda: other.accept_fields(pk),
+                 lambda: other.get_column_mapping(mapping), lambda: other.get_row(row),
+                 lambda: other.media_file(key)):
+        with pytest.raises(NotFound):
+            call()
+    assert other.list_sessions(params={})["results"] == []
+    assert other.list_sessions(params={"user": USER.user_id, "limit": 5}) == {
+        "count": 0, "results": []}
+    assert other.list_column_mappings(params={"session": pk})["results"] == []
+    assert other.list_rows(params={})["results"] == []
+    for body in ({"items": [pk, theirs]}, {"filters": {"model_type": "projectcode"}}):
+        with pytest.raises(ValidationFailed) as exc:
+            other.bulk_delete_sessions(body)
+        assert exc.value.detail == {"non_field_errors": "No items found to delete"}
+
+    assert [x["pk"] for x in owner.list_sessions(params={})["results"]] == [pk]
+    assert owner.get_row(row)["session"] == pk and owner.media_file(key)["size"] > 0
+    assert owner.get_column_mapping(mapping)["session"] == pk
+    assert owner.bulk_delete_sessions({"filters": {"model_type": "projectcode"}}) == 1
+    assert [x["pk"] for x in env.svc().list_sessions(params={})["results"]] == [theirs]
+
+    staff = env.svc(STAFF_ONLY)  # staff see (and bulk delete) every session
+    assert staff.get_session(theirs)["pk"] == theirs
+    assert staff.media_file("import/admin.csv")["size"] > 0
+    assert staff.bulk_delete_sessions({"items": [theirs]}) == 1
+
+
+def test_accept_fields_refuses_a_session_with_created_rows(env):
+    """Reading the file again would create every row a second time."""
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    found = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
+    svc.accept_rows(pk, {"rows": found[:1]})
+    env.work()
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_fields(pk)
+    assert exc.value.detail == {"non_field_errors": [
+        "Rows of this import session have already been imported"]}
+    svc.accept_rows(pk, {"rows": found[1:]})
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_fields(pk)
+    assert exc.value.detail == {"non_field_errors": ["Import session is already complete"]}
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert len(project_codes(env.system_db)) == 3
 
 
 def test_session_updates(env):
