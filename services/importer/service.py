@@ -3,7 +3,8 @@ other services, which it reaches only through the import-target protocol.
 
 A session's data file arrives by claim check (the gateway streams it into the blob store
 under `incoming/`) and is kept at `import/<name>`. Creating a session scans the whole file
-(streaming) so that every problem is a 400 before anything is stored; parsing the rows
+(streaming, in a child process with a memory and time budget: services.importer.scanner)
+so that every problem is a 400 before anything is stored; parsing the rows
 after `accept_fields` and creating accepted rows run in the background
 (services.importer.processing), resumable after a crash.
 """
@@ -28,7 +29,7 @@ from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
-from . import datafile, sessions as rules
+from . import datafile, scanner, sessions as rules
 from .models import column_maps, rows, sessions, store
 from .processing import LocalCopy, Processor, check_complete
 from .targets import Targets
@@ -138,7 +139,8 @@ class Service(ServiceBase):
         key = self._place(upload)
         try:
             with LocalCopy(self.blobs, key) as path:
-                scan = datafile.scan(path, fmt, datafile.Limits.from_settings())
+                scan = scanner.scan(path, fmt, datafile.Limits.from_settings(),
+                                    scanner.Budget.from_settings())
             fields = self.targets.call(service, "import_fields", model_type=model_type)
             mappings = rules.auto_map(fields, scan.columns, extra["field_overrides"] or {})
             with self.db.write() as s:

@@ -2,6 +2,7 @@
 system and status services), real data files; and an import that survives kill -9 of the
 importer and of the target service."""
 import io
+import os
 import threading
 import time
 
@@ -10,6 +11,7 @@ import requests
 from openpyxl import Workbook
 
 from tests.e2e.conftest import ADMIN, own_vhost, running_stack, token_session
+from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
 def new_session(session, text, name="codes.csv", model_type="projectcode", **fields):
@@ -194,6 +196,63 @@ def test_sessions_belong_to_their_user(admin, make_user):
     r = staff.delete(f"{staff.base}/api/importer/session/", json={"items": [pk]}, timeout=10)
     assert r.status_code == 204
     assert alice.get(alice.base + made["data_file"], timeout=10).status_code == 404
+
+
+def peak_rss_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass  # gone meanwhile
+    return found
+
+
+def test_hostile_files_are_refused_and_the_importer_stays_small(admin, stack):
+    """Deeply nested JSON (48 KB here: the 400 KB file of the report took 23 GB, growing
+    with the square of the depth) and a workbook of a million zipped shared strings are
+    400s, and the importer process itself never reads them."""
+    importer = stack.procs["importer-0"].pid
+    before = peak_rss_kb(importer)
+    r = new_session(admin, b"[" * 48_000, name="deep.json")
+    assert r.status_code == 400, r.text
+    assert r.json() == {"data_file": ["Data file is nested too deeply (more than 32 levels)"]}
+    r = new_session(admin, shared_strings_xlsx(1_000_000), name="strings.xlsx")
+    assert r.status_code == 400, r.text
+    assert r.json() == {"data_file": [
+        "Data file contains too many shared strings (more than 250000)"]}
+    assert peak_rss_kb(importer) - before < 64 * 1024
+
+
+def test_importer_answers_while_a_file_is_scanned(admin, stack):
+    """A slow workbook is scanned by a child process; the importer answers other calls
+    meanwhile (they answered 503 while it parsed in its own event loop)."""
+    importer = stack.procs["importer-0"].pid
+    idle = children_of(importer)
+    answers = []
+    creating = threading.Thread(target=lambda: answers.append(
+        new_session(admin, shared_strings_xlsx(200_000), name="slow.xlsx")))
+    creating.start()
+    deadline = time.monotonic() + 60
+    while not children_of(importer) - idle and creating.is_alive() \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    scanning = children_of(importer) - idle
+    assert scanning, "no scanner process was started"
+    r = admin.get(f"{admin.base}/api/importer/session/", params={"limit": 1}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert scanning & children_of(importer)  # it answered while the scan was still running
+    creating.join()
+    assert answers[0].status_code == 201, answers[0].text
+    assert answers[0].json()["columns"] == ["code"]
 
 
 def test_import_survives_kill_9_of_importer_and_target(tmp_path, rates_server, smtp):

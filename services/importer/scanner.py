@@ -1,0 +1,139 @@
+"""Scanning a data file in a child process of its own, with a memory and a time budget.
+
+A hostile file (deep nesting, a workbook zipping a million shared strings, a huge cell)
+then costs at most one bounded process, never the importer: its event loop keeps
+answering other calls while the child works, and a child over its budget is refused with
+a 400 on `data_file`. The parent runs `python -m services.importer.scanner`, sends the
+request as JSON on stdin and reads the answer as JSON from stdout.
+"""
+import json
+import logging
+import resource
+import signal
+import sys
+from dataclasses import asdict, dataclass
+
+from svckit import config
+
+from . import datafile
+
+log = logging.getLogger(__name__)
+
+TOO_BIG = "Data file needs more memory to read than allowed ({} MB)"
+TOO_SLOW = "Data file takes too long to read (more than {} seconds)"
+_OUT_OF_MEMORY = 3  # the child's exit status when it ran out of memory
+
+
+@dataclass(frozen=True)
+class Budget:
+    memory_mb: int = 1024   # address space of the child process
+    seconds: float = 240    # wall clock (and CPU) time of one scan
+
+    @classmethod
+    def from_settings(cls) -> "Budget":
+        """The budget from IMPORT_SCAN_MEMORY_MB and IMPORT_SCAN_SECONDS."""
+        return cls(memory_mb=config.setting("IMPORT_SCAN_MEMORY_MB", cls.memory_mb, int),
+                   seconds=config.setting("IMPORT_SCAN_SECONDS", cls.seconds, float))
+
+
+_slots = None
+
+
+def _processes():
+    """At most IMPORT_SCAN_PROCESSES scans at a time per importer process (more wait)."""
+    global _slots
+    if _slots is None:
+        from eventlet.semaphore import Semaphore
+        _slots = Semaphore(max(1, config.setting("IMPORT_SCAN_PROCESSES", 4, int)))
+    return _slots
+
+
+def scan(path, fmt: str, limits: datafile.Limits, budget: Budget) -> datafile.Scan:
+    """datafile.scan() in a child process; DataFileError for a bad file or one over the
+    budget. Only the calling green thread waits."""
+    with _processes():
+        return _scan_in_child(path, fmt, limits, budget)
+
+
+def _scan_in_child(path, fmt: str, limits: datafile.Limits, budget: Budget) -> datafile.Scan:
+    from eventlet import Timeout
+    from eventlet.green import subprocess
+
+    request = json.dumps({"path": str(path), "fmt": fmt, "limits": asdict(limits),
+                          "budget": asdict(budget)}).encode()
+    child = subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    timer = Timeout(budget.seconds)
+    try:
+        out, err = child.communicate(request)
+    except Timeout as exc:
+        if exc is not timer:
+            raise
+        child.kill()
+        child.wait()
+        raise datafile.DataFileError(TOO_SLOW.format(_number(budget.seconds))) from None
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    finally:
+        timer.cancel()
+    return _answer(child.returncode, out, err, budget)
+
+
+def _answer(status: int, out: bytes, err: bytes, budget: Budget) -> datafile.Scan:
+    """The child's scan, or the DataFileError it stands for."""
+    try:
+        answer = json.loads(out) if out else {}
+    except ValueError:
+        answer = {}
+    if "scan" in answer:
+        return datafile.Scan(**answer["scan"])
+    if "error" in answer:
+        raise datafile.DataFileError(answer["error"])
+    if status == _OUT_OF_MEMORY or b"MemoryError" in err:
+        raise datafile.DataFileError(TOO_BIG.format(budget.memory_mb))
+    if status in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise datafile.DataFileError(TOO_SLOW.format(_number(budget.seconds)))
+    log.error("data file scanner failed (status %s): %s", status,
+              err.decode(errors="replace")[-2000:])
+    raise datafile.DataFileError(datafile.UNSUPPORTED)
+
+
+def _number(value: float):
+    return int(value) if float(value).is_integer() else value
+
+
+# -- the child -----------------------------------------------------------------------------
+
+def _limit_self(budget: Budget):
+    """Cap this process's address space and CPU time (the parent also keeps the wall
+    clock)."""
+    memory = budget.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(budget.seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def main():
+    request = json.loads(sys.stdin.buffer.read())
+    budget = Budget(**request["budget"])
+    _limit_self(budget)
+    try:
+        found = datafile.scan(request["path"], request["fmt"],
+                              datafile.Limits(**request["limits"]))
+        answer = {"scan": asdict(found)}
+    except datafile.DataFileError as exc:
+        answer = {"error": str(exc)}
+    except MemoryError:
+        answer = {"error": TOO_BIG.format(budget.memory_mb)}
+    sys.stdout.write(json.dumps(answer))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except MemoryError:
+        sys.exit(_OUT_OF_MEMORY)
