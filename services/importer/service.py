@@ -24,14 +24,14 @@ from svckit import config
 from svckit.background import Nudge, background
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import datafile, scanner, sessions as rules
 from .models import column_maps, rows, sessions, store
-from .processing import LocalCopy, Processor, check_complete
+from .processing import LeaseLost, LocalCopy, Processor, check_complete
 from .targets import Targets
 
 INCOMING = "incoming/"
@@ -184,7 +184,9 @@ class Service(ServiceBase):
     def update_session(self, pk: int, data: dict, partial: bool = False,
                        upload: dict | None = None) -> dict:
         """PUT/PATCH: the defaults, overrides and filters (mappings are not recomputed, as
-        InvenTree; the file and model type stay those of the session)."""
+        InvenTree; the file and model type stay those of the session). Changed defaults or
+        overrides of a session whose rows were read recompute every row that is not
+        complete: here for up to IMPORT_ACCEPT_WAIT_SECONDS, then in the background."""
         self._superuser()
         if upload:
             raise ValidationFailed({"data_file": [
@@ -193,9 +195,29 @@ class Service(ServiceBase):
         with self.db.write() as s:
             store.lock_stream(s, "import_session", pk)
             current = rules.get_session(s, pk)
-            store.record_changes(s, "import_session", pk, "import_session.updated", current,
-                                 cleaned, self.caller)
+            changed = store.record_changes(s, "import_session", pk, "import_session.updated",
+                                           current, cleaned, self.caller)
+            stale = (current["status"] >= rules.IMPORTING
+                     and {"field_defaults", "field_overrides"} & changed.keys())
+            if stale:
+                store.record(s, "import_session", pk, "import_row.stale", {}, self.caller)
+        if stale:
+            self._recompute_now(pk)
         return self.get_session(pk)
+
+    def _recompute_now(self, pk: int):
+        """Recompute the session's rows for a few seconds unless another process is busy
+        with the session; the background worker does the rest."""
+        processor = self._processor()
+        try:
+            if processor._take_lease(pk):
+                try:
+                    processor.recompute(pk, until=time.monotonic() + self.accept_wait)
+                finally:
+                    processor._release_lease(pk)
+        except (LeaseLost, ServiceUnavailable):
+            pass  # left to the background worker
+        self.wake()
 
     @rpc
     def delete_session(self, pk: int) -> None:

@@ -148,11 +148,18 @@ def str2bool(value) -> bool:
 
 
 def extract(row_data: dict, mapping: dict, fields: dict, defaults: dict, overrides: dict) -> dict:
-    """A row's field data from its cells (§13): overridden fields are left to the override;
-    booleans through str2bool, empty dates become null, an empty cell takes the default."""
+    """A row's field data from its cells (§13, InvenTree's `extract_data`), for every mapped
+    field (`mapping`: field -> column, "" when unmapped): an override wins; else the cell
+    (booleans through str2bool, empty dates null), an empty or unmapped cell taking the
+    default."""
     data = {}
     for name, column in mapping.items():
         if name in overrides:
+            data[name] = overrides[name]
+            continue
+        if not column or column not in row_data:
+            if name in defaults:
+                data[name] = defaults[name]
             continue
         value = row_data.get(column)
         kind = (fields.get(name) or {}).get("type")

@@ -87,6 +87,36 @@ def test_project_codes_end_to_end(admin):
         "IMP-1": "One", "IMP-2": "Two", "IMP-3": "none given"}
 
 
+def test_defaults_changed_after_reading_apply_to_rows_and_creation(admin):
+    """As InvenTree: a session's JSON fields are null until set, and defaults/overrides set
+    after the rows were read show in every row's `data` and in what is created."""
+    r = new_session(admin, "code,description\nLATE-1,One\nLATE-2,\n")
+    made = r.json()
+    assert [made[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    pk = made["pk"]
+    admin.post(f"{admin.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    wait_status(admin, pk, 30)
+    r = admin.patch(f"{admin.base}/api/importer/session/{pk}/", timeout=30,
+                    json={"field_defaults": {"description": "given later"}})
+    assert r.status_code == 200 and r.json()["field_overrides"] is None
+    rows = admin.get(f"{admin.base}/api/importer/row/", params={"session": pk},
+                     timeout=10).json()
+    assert [x["data"]["description"] for x in rows] == ["One", "given later"]
+    r = admin.patch(f"{admin.base}/api/importer/session/{pk}/", timeout=30,
+                    json={"field_filters": [1]})
+    assert r.status_code == 400
+    assert admin.get(f"{admin.base}/api/importer/session/{pk}/",
+                     timeout=10).json()["field_filters"] is None
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", timeout=30,
+                   json={"rows": [x["pk"] for x in rows]})
+    assert r.status_code == 201
+    wait_status(admin, pk, 40)
+    codes = {c["code"]: c["description"] for c in
+             admin.get(f"{admin.base}/api/project-code/", timeout=10).json()}
+    assert codes["LATE-1"] == "One" and codes["LATE-2"] == "given later"
+
+
 def test_xlsx_formulas_stay_text(admin):
     book = Workbook()
     sheet = book.active

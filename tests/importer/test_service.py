@@ -381,6 +381,64 @@ def test_accept_fields_refuses_a_session_with_created_rows(env):
     assert len(project_codes(env.system_db)) == 3
 
 
+def test_changed_defaults_and_overrides_recompute_every_row(env):
+    """Defaults and overrides set after the rows were read apply to every row's `data`
+    (recomputed from its cells and validated again) and to what is created."""
+    svc = env.svc()
+    text = "code,description\nPRJ-1,First\nPRJ-2,\n,Nameless\n"
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+
+    def rows():
+        return [(r["data"], r["valid"]) for r in svc.list_rows(params={"session": pk})["results"]]
+
+    assert rows() == [({"code": "PRJ-1", "description": "First"}, True),
+                      ({"code": "PRJ-2", "description": ""}, True),
+                      ({"code": "", "description": "Nameless"}, False)]
+    svc.update_session(pk, {"field_defaults": {"description": "later", "code": "PRJ-9"}}, True)
+    assert rows() == [({"code": "PRJ-1", "description": "First"}, True),
+                      ({"code": "PRJ-2", "description": "later"}, True),
+                      ({"code": "PRJ-9", "description": "Nameless"}, True)]
+    svc.update_session(pk, {"field_overrides": {"description": "forced"}}, True)
+    assert [d["description"] for d, _ in rows()] == ["forced"] * 3
+    svc.accept_rows(pk, {"rows": [r["pk"] for r in svc.list_rows(params={"session": pk})[
+        "results"]]})
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert project_codes(env.system_db) == [("PRJ-1", "forced"), ("PRJ-2", "forced"),
+                                            ("PRJ-9", "forced")]
+    svc.update_session(pk, {"field_overrides": None}, True)  # complete rows stay as created
+    assert [d["description"] for d, _ in rows()] == ["forced"] * 3
+
+
+def test_recompute_left_to_the_worker_busy_with_the_session(env):
+    """While another process holds the session, the PATCH answers at once and that
+    process recomputes the rows before it creates any."""
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    ids = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
+    busy = Processor(env.db, env.blobs, env.targets, "busy")
+    assert busy._take_lease(pk)
+    svc.update_session(pk, {"field_overrides": {"description": "late"}}, True)
+    svc.accept_rows(pk, {"rows": ids})
+    assert [r["data"]["description"] for r in svc.list_rows(params={"session": pk})[
+        "results"]] == ["First", "Second", "Third"]
+    busy._release_lease(pk)
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert project_codes(env.system_db) == [("PRJ-1", "late"), ("PRJ-2", "late"),
+                                            ("PRJ-3", "late")]
+    assert [r["data"]["description"] for r in svc.list_rows(params={"session": pk})[
+        "results"]] == ["late"] * 3
+    before = svc.list_rows(params={})
+    with env.db.write() as s:
+        models.store.replay(s)
+    assert svc.list_rows(params={}) == before
+
+
 def test_session_updates(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
