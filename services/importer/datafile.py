@@ -98,11 +98,12 @@ def scan(path, fmt: str, limits: Limits) -> Scan:
     return Scan(headers=headers, columns=columns, row_count=row_count)
 
 
-def rows(path, fmt: str, headers: list[str], start: int = 0) -> Iterator[tuple[int, dict]]:
+def rows(path, fmt: str, headers: list[str], start: int = 0,
+         limits: Limits | None = None) -> Iterator[tuple[int, dict]]:
     """(row_index, {header: cell}) for every non-empty data row with row_index >= start, in
     file order; row_index is the 0-based position among all data rows. Use after scan()."""
     pad = _PAD.get(fmt)
-    with closing(_table(path, fmt, Limits.from_settings())) as table:
+    with closing(_table(path, fmt, limits or Limits.from_settings())) as table:
         next(table, None)
         for index, record in itertools.islice(enumerate(table), start, None):
             cells = _fit(record, len(headers), pad)

@@ -1,6 +1,7 @@
 """The background side of an import, resumable after a crash at any point.
 
-Parsing (status 20): the file is read from `next_index` on, in batches; each batch is
+Parsing (status 20): the file is read from `next_index` on by a child process
+(services.importer.scanner, within the scan's memory budget), in batches; each batch is
 validated by the target service and then written as one `import_row.validated` event that
 also moves `next_index`, so a restart continues after the last committed batch. The last
 batch also moves the session to status 30.
@@ -25,6 +26,7 @@ import logging
 import os
 import tempfile
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.events import utcnow
 
-from . import datafile
+from . import datafile, scanner
 from .models import column_maps, job_leases, recomputes, rows, sessions, store
 from .sessions import COMPLETE, IMPORTING, MAPPING, PROCESSING, extract, serializer_data
 
@@ -150,17 +152,18 @@ class Processor:
         rename = dict(zip(session["headers"], session["columns"]))
         batch: list[tuple[int, dict]] = []
         start = session["next_index"]
-        with LocalCopy(self.blobs, session["data_file"]) as path:
+        with LocalCopy(self.blobs, session["data_file"]) as path, closing(scanner.rows(
+                path, session["file_format"], session["headers"], start,
+                datafile.Limits.from_settings(), scanner.Budget.from_settings())) as found:
             try:
-                for index, cells in datafile.rows(path, session["file_format"],
-                                                  session["headers"], start=start):
+                for index, cells in found:
                     batch.append((index, {rename.get(k, k): v for k, v in cells.items()}))
                     if len(batch) >= self.batch_size:
                         start = self._store(session, mapping, service, batch, start, index + 1)
                         batch = []
                         if self.stopping():
                             return True
-            except datafile.DataFileError as exc:  # the file changed since it was scanned
+            except datafile.DataFileError as exc:  # changed since scanned, or over budget
                 self._fail(session_id, str(exc))
                 return True
         self._store(session, mapping, service, batch, start, None)

@@ -1,10 +1,11 @@
-"""Scanning a data file in a child process of its own, with a memory and a time budget.
+"""Reading data files in child processes of their own, with a memory and a time budget.
 
 A hostile file (deep nesting, a workbook zipping a million shared strings, a huge cell)
 then costs at most one bounded process, never the importer: its event loop keeps
-answering other calls while the child works, and a child over its budget is refused with
+answering other calls while the child works, and a scan over its budget is refused with
 a 400 on `data_file`. The parent runs `python -m services.importer.scanner`, sends the
-request as JSON on stdin and reads the answer as JSON from stdout.
+request as JSON on stdin and reads the answer from stdout: one JSON document for `scan()`,
+one JSON line per row for `rows()` (the child waits while the parent does not read).
 """
 import json
 import logging
@@ -12,6 +13,7 @@ import resource
 import signal
 import sys
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 from svckit import config
 
@@ -82,6 +84,65 @@ def _scan_in_child(path, fmt: str, limits: datafile.Limits, budget: Budget) -> d
     return _answer(child.returncode, out, err, budget)
 
 
+def rows(path, fmt: str, headers: list[str], start: int, limits: datafile.Limits,
+         budget: Budget) -> Iterator[tuple[int, dict]]:
+    """datafile.rows() read by a child process (CPU time: twice the scan's budget, as the
+    file was scanned within it); DataFileError if the child fails. Close the iterator to
+    stop the child early."""
+    from eventlet.green import subprocess
+
+    request = json.dumps({"op": "rows", "path": str(path), "fmt": fmt, "headers": headers,
+                          "start": start, "limits": asdict(limits),
+                          "budget": asdict(budget)}).encode()
+    child = subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        child.stdin.write(request)
+        child.stdin.close()
+        for line in _lines(child.stdout.fileno()):
+            if line.startswith(b"["):
+                index, cells = json.loads(line)
+                yield index, cells
+                continue
+            answer = json.loads(line)
+            if "error" in answer:
+                raise datafile.DataFileError(answer["error"])
+            return  # {"end": true}
+        child.wait()
+        _answer(child.returncode, b"", child.stderr.read(), budget)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        for pipe in (child.stdin, child.stdout, child.stderr):
+            pipe.close()
+
+
+def _lines(fd: int) -> Iterator[bytes]:
+    """The lines read from pipe `fd` in large chunks, waiting in the event loop (a green
+    pipe's own line reading is far slower)."""
+    import os
+
+    from eventlet.hubs import trampoline
+
+    os.set_blocking(fd, False)
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            trampoline(fd, read=True)
+            continue
+        if not chunk:
+            break
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        yield pending
+
+
 def _answer(status: int, out: bytes, err: bytes, budget: Budget) -> datafile.Scan:
     """The child's scan, or the DataFileError it stands for."""
     try:
@@ -107,18 +168,40 @@ def _number(value: float):
 
 # -- the child -----------------------------------------------------------------------------
 
-def _limit_self(budget: Budget):
+def _limit_self(budget: Budget, cpu_factor: int = 1):
     """Cap this process's address space and CPU time (the parent also keeps the wall
-    clock)."""
+    clock of a scan)."""
     memory = budget.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(budget.seconds) + 1
+    cpu = int(budget.seconds * cpu_factor) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def _write_rows(request: dict, budget: Budget):
+    """Each row as a JSON line, then `{"end": true}` (or `{"error": ...}`)."""
+    out = sys.stdout
+    try:
+        for index, cells in datafile.rows(request["path"], request["fmt"], request["headers"],
+                                          request["start"],
+                                          datafile.Limits(**request["limits"])):
+            out.write(json.dumps([index, cells]))
+            out.write("\n")
+        answer = {"end": True}
+    except datafile.DataFileError as exc:
+        answer = {"error": str(exc)}
+    except MemoryError:
+        answer = {"error": TOO_BIG.format(budget.memory_mb)}
+    out.write(json.dumps(answer) + "\n")
+    out.flush()
 
 
 def main():
     request = json.loads(sys.stdin.buffer.read())
     budget = Budget(**request["budget"])
+    if request.get("op") == "rows":
+        _limit_self(budget, cpu_factor=2)
+        _write_rows(request, budget)
+        return
     _limit_self(budget)
     try:
         found = datafile.scan(request["path"], request["fmt"],

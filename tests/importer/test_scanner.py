@@ -1,5 +1,7 @@
 """Scanning data files in a child process (services/importer/scanner.py): real processes
 with real limits; the caller's event loop keeps running meanwhile."""
+import os
+
 import eventlet
 import pytest
 
@@ -57,3 +59,56 @@ def test_a_file_over_the_time_budget_is_refused_while_the_loop_runs(tmp_path):
         ticks += 1
     assert scanning.wait() == "Data file takes too long to read (more than 2 seconds)"
     assert ticks > 5  # the caller's loop was never blocked by the scan
+
+
+def children() -> set[int]:
+    """This process's child processes."""
+    me, found = os.getpid(), set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                    found.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def test_rows_come_from_a_child_as_datafile_reads_them(tmp_path):
+    text = "code,description\n" + "".join(f"C{i},d{i}\n" for i in range(2500)) + ",\nZ,z\n"
+    path = write(tmp_path, "codes.csv", text.encode())
+    expected = [list(row) for row in datafile.rows(path, "csv", ["code", "description"], 7)]
+    found = scanner.rows(path, "csv", ["code", "description"], 7, Limits(), Budget())
+    assert [list(row) for row in found] == expected and expected[-1] == [2501, {
+        "code": "Z", "description": "z"}]
+    before = children()
+    found = scanner.rows(path, "csv", ["code", "description"], 0, Limits(), Budget())
+    assert next(found) == (0, {"code": "C0", "description": "d0"})
+    assert children() - before  # the child waits for us to read on
+    found.close()
+    assert not children() - before  # closing stopped it
+    bad = write(tmp_path, "bad.csv", b"code\nA\nB,C\n")
+    with pytest.raises(DataFileError) as info:
+        list(scanner.rows(bad, "csv", ["code"], 0, Limits(), Budget()))
+    assert str(info.value) == "Invalid data file dimensions"
+
+
+def test_rows_over_the_memory_budget_fail_in_the_child(tmp_path):
+    path = write(tmp_path, "big.xlsx", shared_strings_xlsx(1, b"x" * (1 << 20), 300))
+    with pytest.raises(DataFileError) as info:
+        list(scanner.rows(path, "xlsx", ["code"], 0, Limits(max_cell_chars=1 << 30),
+                          Budget(memory_mb=200)))
+    assert str(info.value) == "Data file needs more memory to read than allowed (200 MB)"
+
+
+def test_the_loop_runs_while_a_child_reads_rows(tmp_path):
+    """Opening a workbook of 200,000 shared strings takes openpyxl seconds, in the child."""
+    path = write(tmp_path, "slow.xlsx", shared_strings_xlsx(200_000))
+    reading = eventlet.spawn(lambda: list(scanner.rows(path, "xlsx", ["code"], 0, Limits(),
+                                                       Budget())))
+    ticks = 0
+    while not reading.dead:
+        eventlet.sleep(0.01)
+        ticks += 1
+    assert reading.wait() == [(0, {"code": "A"})]
+    assert ticks > 5
