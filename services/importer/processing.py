@@ -253,6 +253,17 @@ class Processor:
                     "next_row": batch[-1].id + 1 if len(batch) == self.batch_size else None})
         return did
 
+    def recompute_for(self, session_id: int, seconds: float) -> bool:
+        """recompute() for up to `seconds`, if no other process holds the session."""
+        if not self._take_lease(session_id):
+            return False
+        try:
+            return self.recompute(session_id, until=time.monotonic() + seconds)
+        except LeaseLost:
+            return False
+        finally:
+            self._release_lease(session_id)
+
     def _stale(self, session_id: int) -> bool:
         with self.db.read() as s:
             return s.execute(select(recomputes.c.session_id).where(

@@ -8,6 +8,7 @@ so that every problem is a 400 before anything is stored; parsing the rows
 after `accept_fields` and creating accepted rows run in the background
 (services.importer.processing), resumable after a crash.
 """
+import logging
 import mimetypes
 import os
 import re
@@ -24,15 +25,17 @@ from svckit import config
 from svckit.background import Nudge, background
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
+from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import datafile, scanner, sessions as rules
 from .models import column_maps, rows, sessions, store
-from .processing import LeaseLost, LocalCopy, Processor, check_complete
+from .processing import LocalCopy, Processor, check_complete
 from .targets import Targets
+
+log = logging.getLogger(__name__)
 
 INCOMING = "incoming/"
 IMPORT_PREFIX = "import/"
@@ -206,17 +209,14 @@ class Service(ServiceBase):
         return self.get_session(pk)
 
     def _recompute_now(self, pk: int):
-        """Recompute the session's rows for a few seconds unless another process is busy
-        with the session; the background worker does the rest."""
-        processor = self._processor()
+        """Recompute the session's rows for a few seconds; the background worker does the
+        rest (and all of it when busy with the session, or when this attempt fails: the
+        change itself is committed)."""
         try:
-            if processor._take_lease(pk):
-                try:
-                    processor.recompute(pk, until=time.monotonic() + self.accept_wait)
-                finally:
-                    processor._release_lease(pk)
-        except (LeaseLost, ServiceUnavailable):
-            pass  # left to the background worker
+            self._processor().recompute_for(pk, self.accept_wait)
+        except Exception:
+            log.warning("import session %s: rows left to recompute in the background", pk,
+                        exc_info=True)
         self.wake()
 
     @rpc
