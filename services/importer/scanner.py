@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from svckit import config
+from svckit.errors import ServiceUnavailable
 
 from . import datafile
 
@@ -63,9 +64,7 @@ def _scan_in_child(path, fmt: str, limits: datafile.Limits, budget: Budget) -> d
 
     request = json.dumps({"path": str(path), "fmt": fmt, "limits": asdict(limits),
                           "budget": asdict(budget)}).encode()
-    child = subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    child = _start(subprocess)
     timer = Timeout(budget.seconds)
     try:
         out, err = child.communicate(request)
@@ -94,9 +93,7 @@ def rows(path, fmt: str, headers: list[str], start: int, limits: datafile.Limits
     request = json.dumps({"op": "rows", "path": str(path), "fmt": fmt, "headers": headers,
                           "start": start, "limits": asdict(limits),
                           "budget": asdict(budget)}).encode()
-    child = subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    child = _start(subprocess)
     try:
         child.stdin.write(request)
         child.stdin.close()
@@ -117,6 +114,18 @@ def rows(path, fmt: str, headers: list[str], start: int, limits: datafile.Limits
         child.wait()
         for pipe in (child.stdin, child.stdout, child.stderr):
             pipe.close()
+
+
+def _start(subprocess):
+    """A child running this module; 503 when the system cannot start one now."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as exc:
+        log.error("cannot start a data file reader: %s", exc)
+        raise ServiceUnavailable({"detail": "The importer cannot read data files right now; "
+                                            "try again later"}) from None
 
 
 def _lines(fd: int) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ import pytest
 from services.importer import datafile, scanner
 from services.importer.datafile import DataFileError, Limits
 from services.importer.scanner import Budget
+from svckit.errors import ServiceUnavailable
 from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
@@ -112,3 +113,14 @@ def test_the_loop_runs_while_a_child_reads_rows(tmp_path):
         ticks += 1
     assert reading.wait() == [(0, {"code": "A"})]
     assert ticks > 5
+
+
+def test_no_child_process_is_a_503_not_a_crash(tmp_path, monkeypatch):
+    path = write(tmp_path, "codes.csv", b"code\nA\n")
+    monkeypatch.setattr(scanner.sys, "executable", str(tmp_path / "no-python"))
+    for call in (lambda: scanner.scan(path, "csv", Limits(), Budget()),
+                 lambda: list(scanner.rows(path, "csv", ["code"], 0, Limits(), Budget()))):
+        with pytest.raises(ServiceUnavailable) as info:
+            call()
+        assert info.value.detail == {
+            "detail": "The importer cannot read data files right now; try again later"}
