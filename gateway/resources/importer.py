@@ -2,9 +2,9 @@
 the importable models.
 
 A session's data file reaches the service by claim check (gateway.uploads), like attachment
-files, but an oversized one is InvenTree's 400 on `data_file`. Reading a data file and
-accepting rows may take long, so those calls wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is
-cached in the gateway.
+files, but an oversized one is InvenTree's 400 on `data_file`. Reading a data file, updating
+a session (its rows may be recomputed) and accepting rows may take long, so those calls
+wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is cached in the gateway.
 """
 from gateway import http
 from gateway.uploads import request_data
@@ -42,7 +42,9 @@ class SessionList(SessionWrites, BulkDeleteMixin, ListResource):
 
 class SessionDetail(SessionWrites, DetailResource):
     def _update(self, req, resp, id, partial):
-        http.send(resp, self.submit(req, "update_session", pk=http.int_id(id), partial=partial))
+        """PUT/PATCH (may recompute the session's rows for IMPORT_ACCEPT_WAIT_SECONDS)."""
+        http.send(resp, self.submit(req, "update_session", pk=http.int_id(id), partial=partial,
+                                    timeout=RPC_TIMEOUT))
 
 
 class SessionAcceptFields(Resource):

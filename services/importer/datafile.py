@@ -10,6 +10,7 @@ import datetime
 import itertools
 import json
 import os
+import xml.parsers.expat
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
@@ -17,8 +18,6 @@ from pathlib import PurePath
 from typing import Iterator
 
 import ijson
-import openpyxl
-from openpyxl.worksheet.formula import ArrayFormula
 
 from svckit.config import setting
 
@@ -30,6 +29,8 @@ TOO_MANY_ROWS = "Data file contains too many rows"
 BAD_DIMENSIONS = "Invalid data file dimensions"
 UNSUPPORTED = "Unsupported data file format"
 NOT_UTF8 = "Data file is not UTF-8 text"
+TOO_DEEP = "Data file is nested too deeply (more than {} levels)"
+TOO_MANY_STRINGS = "Data file contains too many shared strings (more than {})"
 
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _PAD = {"csv": "", "tsv": "", "json": None, "xlsx": None}  # a short row's missing cells
@@ -53,13 +54,19 @@ class Limits:
     max_rows: int = 5_000_000        # data rows (not counting the header)
     max_columns: int = 1000
     max_cell_chars: int = 65_536     # longest cell text
+    max_json_depth: int = 32         # nested arrays/objects, the top-level array is 1
+    max_shared_strings: int = 250_000  # an XLSX workbook's shared string table
 
     @classmethod
     def from_settings(cls) -> "Limits":
-        """Limits from IMPORT_MAX_ROWS, IMPORT_MAX_COLUMNS and IMPORT_MAX_CELL_CHARS."""
+        """Limits from IMPORT_MAX_ROWS, IMPORT_MAX_COLUMNS, IMPORT_MAX_CELL_CHARS,
+        IMPORT_MAX_JSON_DEPTH and IMPORT_MAX_SHARED_STRINGS."""
         return cls(max_rows=setting("IMPORT_MAX_ROWS", cls.max_rows, int),
                    max_columns=setting("IMPORT_MAX_COLUMNS", cls.max_columns, int),
-                   max_cell_chars=setting("IMPORT_MAX_CELL_CHARS", cls.max_cell_chars, int))
+                   max_cell_chars=setting("IMPORT_MAX_CELL_CHARS", cls.max_cell_chars, int),
+                   max_json_depth=setting("IMPORT_MAX_JSON_DEPTH", cls.max_json_depth, int),
+                   max_shared_strings=setting("IMPORT_MAX_SHARED_STRINGS",
+                                              cls.max_shared_strings, int))
 
 
 @dataclass
@@ -81,7 +88,7 @@ def file_format(filename: str) -> str:
 def scan(path, fmt: str, limits: Limits) -> Scan:
     """Read the whole file once, streaming, and check everything an import needs; raise
     DataFileError for the first problem."""
-    with closing(_table(path, fmt, limits.max_cell_chars)) as table:
+    with closing(_table(path, fmt, limits)) as table:
         try:
             headers = _headers(next(table, None), limits)
         except _LongCell as exc:
@@ -91,11 +98,12 @@ def scan(path, fmt: str, limits: Limits) -> Scan:
     return Scan(headers=headers, columns=columns, row_count=row_count)
 
 
-def rows(path, fmt: str, headers: list[str], start: int = 0) -> Iterator[tuple[int, dict]]:
+def rows(path, fmt: str, headers: list[str], start: int = 0,
+         limits: Limits | None = None) -> Iterator[tuple[int, dict]]:
     """(row_index, {header: cell}) for every non-empty data row with row_index >= start, in
     file order; row_index is the 0-based position among all data rows. Use after scan()."""
     pad = _PAD.get(fmt)
-    with closing(_table(path, fmt, Limits.from_settings().max_cell_chars)) as table:
+    with closing(_table(path, fmt, limits or Limits.from_settings())) as table:
         next(table, None)
         for index, record in itertools.islice(enumerate(table), start, None):
             cells = _fit(record, len(headers), pad)
@@ -175,21 +183,22 @@ def _cell_error(limit: int, row: int, column: str) -> DataFileError:
 
 # -- reading records -----------------------------------------------------------------------
 
-def _table(path, fmt: str, cell_limit: int) -> Iterator[list]:
+def _table(path, fmt: str, limits: Limits) -> Iterator[list]:
     """The file's records as lists of cells, header record first (nothing for an empty
     file); any parsing failure becomes a DataFileError."""
     try:
         if os.path.getsize(path) == 0:
             return
         if fmt in _DELIMITERS:
-            yield from _csv_records(path, _DELIMITERS[fmt], cell_limit)
+            yield from _csv_records(path, _DELIMITERS[fmt], limits.max_cell_chars)
         elif fmt == "json":
-            yield from _json_records(path)
+            yield from _json_records(path, limits.max_json_depth)
         elif fmt == "xlsx":
+            _check_shared_strings(path, limits.max_shared_strings)
             yield from _xlsx_records(path)
         else:
             raise DataFileError(UNSUPPORTED)
-    except DataFileError:
+    except (DataFileError, MemoryError):
         raise
     except Exception as exc:
         raise DataFileError(_failure_message(path, fmt)) from exc
@@ -281,7 +290,7 @@ def _long_field(path, delimiter: str, skip_lines: int, limit: int) -> int:
     return position
 
 
-def _json_records(path) -> Iterator[list]:
+def _json_records(path, max_depth: int) -> Iterator[list]:
     """A top-level array of objects: its first object's keys, then each object's values."""
     with open(path, "rb") as f:
         if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
@@ -291,7 +300,7 @@ def _json_records(path) -> Iterator[list]:
             raise DataFileError(UNSUPPORTED)
         f.seek(start)
         keys = None
-        for item in ijson.items(f, "item", use_float=True):
+        for item in _json_items(f, max_depth):
             if not isinstance(item, dict):
                 raise DataFileError(UNSUPPORTED)
             if keys is None:
@@ -302,6 +311,38 @@ def _json_records(path) -> Iterator[list]:
             yield [_json_cell(item.get(key)) for key in keys]
 
 
+def _json_items(f, max_depth: int) -> Iterator:
+    """The elements of the top-level array, built from ijson's basic events (ijson's own
+    builders keep a path prefix per level, memory that grows with the square of the depth);
+    nesting deeper than `max_depth` (the top-level array counting 1) is refused."""
+    events = ijson.basic_parse(f, use_float=True)
+    if next(events, (None, None))[0] != "start_array":
+        raise DataFileError(UNSUPPORTED)
+    stack: list[list] = []  # [container, pending map key] of each open container
+    for event, value in events:
+        if event == "map_key":
+            stack[-1][1] = value
+            continue
+        if event in ("start_map", "start_array"):
+            if len(stack) + 2 > max_depth:
+                raise DataFileError(TOO_DEEP.format(max_depth))
+            stack.append([{} if event == "start_map" else [], None])
+            continue
+        if event in ("end_map", "end_array"):
+            if not stack:  # the end of the top-level array: nothing may follow
+                for _ in events:
+                    raise DataFileError(UNSUPPORTED)
+                return
+            value = stack.pop()[0]
+        if not stack:
+            yield value
+        elif isinstance(stack[-1][0], dict):
+            stack[-1][0][stack[-1][1]] = value
+        else:
+            stack[-1][0].append(value)
+    raise DataFileError(UNSUPPORTED)  # the array never ended
+
+
 def _json_cell(value):
     """A JSON scalar as is; a nested list or object as its JSON text."""
     return json.dumps(value) if isinstance(value, (list, dict)) else value
@@ -310,6 +351,8 @@ def _json_cell(value):
 def _xlsx_records(path) -> Iterator[list]:
     """The first worksheet's rows as JSON-safe values, trailing empty cells dropped;
     formulas are kept as their text."""
+    import openpyxl  # imported when needed: a scan of a CSV starts faster without it
+
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
         for values in workbook.worksheets[0].iter_rows(values_only=True):
@@ -321,12 +364,44 @@ def _xlsx_records(path) -> Iterator[list]:
         workbook.close()
 
 
+def _check_shared_strings(path, limit: int) -> None:
+    """Count the workbook's shared strings (the part openpyxl would load whole, where a
+    few kilobytes can zip a million empty strings) without keeping them; refuse more than
+    `limit`."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.xml.constants import SHARED_STRINGS
+
+    reader = ExcelReader(path, read_only=True)
+    try:
+        reader.read_manifest()
+        part = reader.package.find(SHARED_STRINGS)
+        if part is None:
+            return
+        count = 0
+
+        def start(name, attrs):
+            nonlocal count
+            if name == "si" or name.endswith(" si"):
+                count += 1
+                if count > limit:
+                    raise DataFileError(TOO_MANY_STRINGS.format(limit))
+
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = start
+        with reader.archive.open(part.PartName.lstrip("/")) as f:
+            parser.ParseFile(f)
+    finally:
+        reader.archive.close()
+
+
 def _xlsx_cell(value):
     """An openpyxl value as a JSON-safe value."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
+    from openpyxl.worksheet.formula import ArrayFormula
+
     if isinstance(value, ArrayFormula):
         return value.text
     return str(value)

@@ -64,6 +64,16 @@ Index("ix_import_row_session", rows.c.session_id, rows.c.row_index)
 Index("ix_import_row_valid", rows.c.session_id, rows.c.valid, rows.c.id)
 Index("ix_import_row_pending", rows.c.accepted, rows.c.session_id)  # few are accepted
 
+# Sessions whose rows' `data` must be computed again from their cells because the session's
+# defaults or overrides changed after the rows were read: from row `next_row` on; a new
+# change bumps `generation` and starts over.
+recomputes = Table(
+    "import_recompute", metadata,
+    Column("session_id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", Integer, nullable=False),
+    Column("next_row", Integer, nullable=False),
+)
+
 # Not projected: which process is working on which session (like the relay lease)
 job_leases = Table(
     "import_job_lease", metadata,
@@ -72,7 +82,7 @@ job_leases = Table(
     Column("until", DateTime, nullable=False),
 )
 
-projector = Projector([column_maps, rows, sessions])
+projector = Projector([column_maps, rows, sessions, recomputes])
 store = EventStore("importer", metadata, projector)
 
 
@@ -113,6 +123,7 @@ def _updated(s, e):
 @projector.on("import_session.fields_accepted")
 def _fields_accepted(s, e):
     s.execute(delete(rows).where(rows.c.session_id == _id(e)))
+    s.execute(delete(recomputes).where(recomputes.c.session_id == _id(e)))
     s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
         status=e["payload"]["status"], row_count=0, completed_row_count=0, next_index=0,
         error=None))
@@ -132,6 +143,31 @@ def _validated(s, e):
                                  for r in batch])
     s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
         next_index=e["payload"]["next_index"], row_count=sessions.c.row_count + len(batch)))
+
+
+@projector.on("import_row.stale")
+def _stale(s, e):
+    bumped = s.execute(update(recomputes).where(recomputes.c.session_id == _id(e)).values(
+        generation=recomputes.c.generation + 1, next_row=0)).rowcount
+    if not bumped:
+        s.execute(insert(recomputes).values(session_id=_id(e), generation=1, next_row=0))
+
+
+_RECOMPUTED_ROW = update(rows).where(rows.c.id == bindparam("row")).values(
+    data=bindparam("data"), errors=bindparam("errors"), valid=bindparam("valid"))
+
+
+@projector.on("import_row.recomputed")
+def _recomputed(s, e):
+    p = e["payload"]
+    if p["rows"]:
+        s.execute(_RECOMPUTED_ROW, [{"row": r["id"], "data": r["data"], "errors": r["errors"],
+                                     "valid": r["valid"]} for r in p["rows"]])
+    if p["next_row"] is None:
+        s.execute(delete(recomputes).where(recomputes.c.session_id == _id(e)))
+    else:
+        s.execute(update(recomputes).where(recomputes.c.session_id == _id(e)).values(
+            next_row=p["next_row"]))
 
 
 @projector.on("import_row.updated")
@@ -174,4 +210,5 @@ def _completed(s, e):
 def _deleted(s, e):
     s.execute(delete(rows).where(rows.c.session_id == _id(e)))
     s.execute(delete(column_maps).where(column_maps.c.session_id == _id(e)))
+    s.execute(delete(recomputes).where(recomputes.c.session_id == _id(e)))
     s.execute(delete(sessions).where(sessions.c.id == _id(e)))

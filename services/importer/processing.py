@@ -1,6 +1,7 @@
 """The background side of an import, resumable after a crash at any point.
 
-Parsing (status 20): the file is read from `next_index` on, in batches; each batch is
+Parsing (status 20): the file is read from `next_index` on by a child process
+(services.importer.scanner, within the scan's memory budget), in batches; each batch is
 validated by the target service and then written as one `import_row.validated` event that
 also moves `next_index`, so a restart continues after the last committed batch. The last
 batch also moves the session to status 30.
@@ -11,6 +12,10 @@ recorded for a key it has seen, so a batch retried after a crash creates nothing
 The answers are one `import_row.completed` event per batch; when every row is complete the
 session moves to status 40.
 
+Recomputing: when a session's defaults or overrides change after its rows were read, every
+row that is not complete gets its `data` computed again from its cells and validated again,
+in batches (`import_row.recomputed`), before any more rows are created.
+
 One process works on a session at a time (a lease in `import_job_lease`, renewed by every
 batch's transaction, which fails if another process took it over). Correctness does not
 rest on the lease: a batch is recorded only if `next_index` is still where it began, and
@@ -20,6 +25,8 @@ process that died holds its lease until it expires (IMPORT_LEASE_SECONDS).
 import logging
 import os
 import tempfile
+import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,8 +37,8 @@ from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.events import utcnow
 
-from . import datafile
-from .models import column_maps, job_leases, rows, sessions, store
+from . import datafile, scanner
+from .models import column_maps, job_leases, recomputes, rows, sessions, store
 from .sessions import COMPLETE, IMPORTING, MAPPING, PROCESSING, extract, serializer_data
 
 log = logging.getLogger(__name__)
@@ -58,13 +65,15 @@ class Processor:
     # ------------------------------------------------------------ scheduling
 
     def pending(self) -> list[int]:
-        """Sessions with work: being parsed, or with accepted rows not yet created."""
+        """Sessions with work: being parsed, with rows to recompute, or with accepted rows
+        not yet created."""
         with self.db.read() as s:
             parsing = s.execute(select(sessions.c.id).where(
                 sessions.c.status == IMPORTING)).scalars().all()
+            stale = s.execute(select(recomputes.c.session_id)).scalars().all()
             creating = s.execute(select(rows.c.session_id).where(rows.c.accepted.is_(True))
                                  .distinct()).scalars().all()
-        return sorted(set(parsing) | set(creating))
+        return sorted(set(parsing) | set(stale) | set(creating))
 
     def run(self) -> bool:
         """Work on every pending session this process can lease; True if there may be more."""
@@ -93,6 +102,12 @@ class Processor:
         did = False
         if status == IMPORTING:
             did = self.parse(session_id)
+            with self.db.read() as s:
+                status = s.execute(select(sessions.c.status).where(
+                    sessions.c.id == session_id)).scalar()
+            if status == IMPORTING:  # stopped half way: recompute once every row is read
+                return did
+        did = self.recompute(session_id) or did
         return self.create(session_id) or did
 
     # ------------------------------------------------------------ leases
@@ -132,23 +147,23 @@ class Processor:
         with self.db.read() as s:
             session = dict(s.execute(select(sessions).where(
                 sessions.c.id == session_id)).mappings().one())
-            mapping = {m.field: m.column for m in s.execute(select(column_maps).where(
-                column_maps.c.session_id == session_id)) if m.column}
+            mapping = _mapping(s, session_id)
         service = self.targets.service_for(session["model_type"])
         rename = dict(zip(session["headers"], session["columns"]))
         batch: list[tuple[int, dict]] = []
         start = session["next_index"]
-        with LocalCopy(self.blobs, session["data_file"]) as path:
+        with LocalCopy(self.blobs, session["data_file"]) as path, closing(scanner.rows(
+                path, session["file_format"], session["headers"], start,
+                datafile.Limits.from_settings(), scanner.Budget.from_settings())) as found:
             try:
-                for index, cells in datafile.rows(path, session["file_format"],
-                                                  session["headers"], start=start):
+                for index, cells in found:
                     batch.append((index, {rename.get(k, k): v for k, v in cells.items()}))
                     if len(batch) >= self.batch_size:
                         start = self._store(session, mapping, service, batch, start, index + 1)
                         batch = []
                         if self.stopping():
                             return True
-            except datafile.DataFileError as exc:  # the file changed since it was scanned
+            except datafile.DataFileError as exc:  # changed since scanned, or over budget
                 self._fail(session_id, str(exc))
                 return True
         self._store(session, mapping, service, batch, start, None)
@@ -159,8 +174,8 @@ class Processor:
         """Validate a batch in the target and record it; `next_index` None: the last one.
         Returns where the next batch starts."""
         fields = session["available_fields"]
-        data = [extract(cells, mapping, fields, session["field_defaults"],
-                        session["field_overrides"]) for _, cells in batch]
+        data = [extract(cells, mapping, fields, session["field_defaults"] or {},
+                        session["field_overrides"] or {}) for _, cells in batch]
         errors = {}
         if batch:
             answer = self.targets.call(service, "import_validate",
@@ -193,11 +208,74 @@ class Processor:
             store.record(s, "import_session", session_id, "import_session.failed",
                          {"status": MAPPING, "error": message[:1000]})
 
+    # ------------------------------------------------------------ recomputing
+
+    def recompute(self, session_id: int, until: float | None = None) -> bool:
+        """Compute and validate again the `data` of every row that is not complete, from its
+        cells and the session's current defaults and overrides (stopping at monotonic time
+        `until`, if given); True if it did anything."""
+        did = False
+        while not self.stopping() and (until is None or time.monotonic() < until):
+            with self.db.read() as s:
+                marker = s.execute(select(recomputes).where(
+                    recomputes.c.session_id == session_id)).mappings().first()
+                if marker is None:
+                    return did
+                marker = dict(marker)
+                session = dict(s.execute(select(sessions).where(
+                    sessions.c.id == session_id)).mappings().one())
+                mapping = _mapping(s, session_id)
+                batch = s.execute(select(rows.c.id, rows.c.row_data).where(
+                    rows.c.session_id == session_id, rows.c.id >= marker["next_row"],
+                    rows.c.complete.is_(False)).order_by(rows.c.id)
+                    .limit(self.batch_size)).all()
+            did = True
+            data = [extract(r.row_data, mapping, session["available_fields"],
+                            session["field_defaults"] or {}, session["field_overrides"] or {})
+                    for r in batch]
+            errors = {}
+            if batch:
+                answer = self.targets.call(
+                    self.targets.service_for(session["model_type"]), "import_validate",
+                    model_type=session["model_type"],
+                    rows=[{"row": r.id, "data": serializer_data(session, d)}
+                          for r, d in zip(batch, data)])
+                errors = {item["row"]: item["errors"] for item in answer}
+            with self.db.write() as s:
+                self._hold_lease(s, session_id)
+                current = s.execute(select(recomputes).where(
+                    recomputes.c.session_id == session_id)).mappings().first()
+                if current is None or dict(current) != marker:
+                    continue  # changed again meanwhile (or re-read): start from its state
+                store.record(s, "import_session", session_id, "import_row.recomputed", {
+                    "rows": [{"id": r.id, "data": d, "errors": errors.get(r.id) or None,
+                              "valid": not errors.get(r.id)} for r, d in zip(batch, data)],
+                    "next_row": batch[-1].id + 1 if len(batch) == self.batch_size else None})
+        return did
+
+    def recompute_for(self, session_id: int, seconds: float) -> bool:
+        """recompute() for up to `seconds`, if no other process holds the session."""
+        if not self._take_lease(session_id):
+            return False
+        try:
+            return self.recompute(session_id, until=time.monotonic() + seconds)
+        except LeaseLost:
+            return False
+        finally:
+            self._release_lease(session_id)
+
+    def _stale(self, session_id: int) -> bool:
+        with self.db.read() as s:
+            return s.execute(select(recomputes.c.session_id).where(
+                recomputes.c.session_id == session_id)).first() is not None
+
     # ------------------------------------------------------------ creating
 
     def create(self, session_id: int) -> bool:
+        """Create accepted rows in the target, batch by batch; rows waiting to be
+        recomputed are recomputed first."""
         did = False
-        while not self.stopping():
+        while not self.stopping() and not self._stale(session_id):
             with self.db.read() as s:
                 session = dict(s.execute(select(sessions).where(
                     sessions.c.id == session_id)).mappings().one())
@@ -221,6 +299,12 @@ class Processor:
                              {"rows": done, "failed": failed}, caller)
                 check_complete(s, session_id, caller)
         return did
+
+
+def _mapping(s, session_id: int) -> dict:
+    """field -> mapped column ("" when none) of every column mapping of the session."""
+    return {m.field: m.column for m in s.execute(select(column_maps).where(
+        column_maps.c.session_id == session_id).order_by(column_maps.c.id))}
 
 
 class LocalCopy:

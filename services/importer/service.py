@@ -3,10 +3,12 @@ other services, which it reaches only through the import-target protocol.
 
 A session's data file arrives by claim check (the gateway streams it into the blob store
 under `incoming/`) and is kept at `import/<name>`. Creating a session scans the whole file
-(streaming) so that every problem is a 400 before anything is stored; parsing the rows
+(streaming, in a child process with a memory and time budget: services.importer.scanner)
+so that every problem is a 400 before anything is stored; parsing the rows
 after `accept_fields` and creating accepted rows run in the background
 (services.importer.processing), resumable after a crash.
 """
+import logging
 import mimetypes
 import os
 import re
@@ -28,10 +30,12 @@ from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
-from . import datafile, sessions as rules
+from . import datafile, scanner, sessions as rules
 from .models import column_maps, rows, sessions, store
 from .processing import LocalCopy, Processor, check_complete
 from .targets import Targets
+
+log = logging.getLogger(__name__)
 
 INCOMING = "incoming/"
 IMPORT_PREFIX = "import/"
@@ -64,6 +68,29 @@ class Service(ServiceBase):
         if not self.caller.is_superuser:
             raise PermissionDenied()
 
+    # ------------------------------------------------------------ ownership
+
+    def _sees_all(self) -> bool:
+        """Staff see every session; other users only their own (InvenTree 264 had no
+        ownership check at all)."""
+        return self.caller.is_staff or self.caller.is_superuser
+
+    def _mine(self, stmt, session_column):
+        """`stmt` narrowed to rows of sessions the caller may see."""
+        if self._sees_all():
+            return stmt
+        if session_column is sessions.c.id:
+            return stmt.where(sessions.c.user_id == self.caller.user_id)
+        return stmt.where(session_column.in_(
+            select(sessions.c.id).where(sessions.c.user_id == self.caller.user_id)))
+
+    def _visible(self, s, session_pk: int) -> dict:
+        """The session, or 404 (as if it did not exist) when it is not the caller's."""
+        session = rules.get_session(s, session_pk)
+        if not self._sees_all() and session["user_id"] != self.caller.user_id:
+            raise NotFound()
+        return session
+
     # ------------------------------------------------------------ models
 
     @rpc
@@ -82,7 +109,8 @@ class Service(ServiceBase):
     def list_sessions(self, params: dict) -> dict:
         self._login()
         with self.db.read() as s:
-            answer = run_list(s, rules.session_filters(params), params,
+            answer = run_list(s, self._mine(rules.session_filters(params), sessions.c.id),
+                              params,
                               search=[sessions.c.model_type], ordering=rules.SESSION_ORDERING,
                               default_order=[sessions.c.id])
             answer["results"] = self._render_sessions(s, answer["results"])
@@ -92,7 +120,7 @@ class Service(ServiceBase):
     def get_session(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return self._render_sessions(s, [rules.get_session(s, pk)])[0]
+            return self._render_sessions(s, [self._visible(s, pk)])[0]
 
     @rpc
     def session_options(self, detail: bool = False) -> dict:
@@ -114,9 +142,10 @@ class Service(ServiceBase):
         key = self._place(upload)
         try:
             with LocalCopy(self.blobs, key) as path:
-                scan = datafile.scan(path, fmt, datafile.Limits.from_settings())
+                scan = scanner.scan(path, fmt, datafile.Limits.from_settings(),
+                                    scanner.Budget.from_settings())
             fields = self.targets.call(service, "import_fields", model_type=model_type)
-            mappings = rules.auto_map(fields, scan.columns, extra["field_overrides"])
+            mappings = rules.auto_map(fields, scan.columns, extra["field_overrides"] or {})
             with self.db.write() as s:
                 pk = store.next_stream_id(s, "import_session")
                 ids = store.next_stream_ids(s, "import_column_map", len(mappings))
@@ -158,7 +187,9 @@ class Service(ServiceBase):
     def update_session(self, pk: int, data: dict, partial: bool = False,
                        upload: dict | None = None) -> dict:
         """PUT/PATCH: the defaults, overrides and filters (mappings are not recomputed, as
-        InvenTree; the file and model type stay those of the session)."""
+        InvenTree; the file and model type stay those of the session). Changed defaults or
+        overrides of a session whose rows were read recompute every row that is not
+        complete: here for up to IMPORT_ACCEPT_WAIT_SECONDS, then in the background."""
         self._superuser()
         if upload:
             raise ValidationFailed({"data_file": [
@@ -167,9 +198,26 @@ class Service(ServiceBase):
         with self.db.write() as s:
             store.lock_stream(s, "import_session", pk)
             current = rules.get_session(s, pk)
-            store.record_changes(s, "import_session", pk, "import_session.updated", current,
-                                 cleaned, self.caller)
+            changed = store.record_changes(s, "import_session", pk, "import_session.updated",
+                                           current, cleaned, self.caller)
+            stale = (current["status"] >= rules.IMPORTING
+                     and {"field_defaults", "field_overrides"} & changed.keys())
+            if stale:
+                store.record(s, "import_session", pk, "import_row.stale", {}, self.caller)
+        if stale:
+            self._recompute_now(pk)
         return self.get_session(pk)
+
+    def _recompute_now(self, pk: int):
+        """Recompute the session's rows for a few seconds; the background worker does the
+        rest (and all of it when busy with the session, or when this attempt fails: the
+        change itself is committed)."""
+        try:
+            self._processor().recompute_for(pk, self.accept_wait)
+        except Exception:
+            log.warning("import session %s: rows left to recompute in the background", pk,
+                        exc_info=True)
+        self.wake()
 
     @rpc
     def delete_session(self, pk: int) -> None:
@@ -178,10 +226,12 @@ class Service(ServiceBase):
 
     @rpc
     def bulk_delete_sessions(self, body) -> int:
-        """Any authenticated user (InvenTree 264's list view); filters on model_type,
-        status and user only."""
+        """Any authenticated user (InvenTree 264's list view), but only their own sessions
+        unless staff; filters on model_type, status and user only."""
         self._login()
         condition = bulk_condition(body, sessions.c.id, SESSION_BULK_FILTERS)
+        if not self._sees_all():
+            condition = condition & (sessions.c.user_id == self.caller.user_id)
         with self.db.read() as s:
             ids = matching_ids(s, sessions, condition)
         return self._delete_sessions(ids)
@@ -206,10 +256,11 @@ class Service(ServiceBase):
 
     @rpc
     def media_file(self, key: str) -> dict:
-        """The data file behind `/media/import/<name>`."""
+        """The data file behind `/media/import/<name>`, for the session's owner and staff."""
         self._login()
         with self.db.read() as s:
-            known = s.execute(select(sessions.c.id).where(sessions.c.data_file == key)).first()
+            known = s.execute(self._mine(select(sessions.c.id).where(
+                sessions.c.data_file == key), sessions.c.id)).first()
         size = self.blobs.size(key) if known else None
         if size is None:
             raise NotFound()
@@ -222,11 +273,13 @@ class Service(ServiceBase):
     @rpc
     def accept_fields(self, pk: int) -> dict:
         """Check that every required field is covered, then parse the file in the
-        background (status 20; the session shows 30 once every row is validated)."""
+        background (status 20; the session shows 30 once every row is validated). A session
+        with created rows is refused: reading its file again would create them twice."""
         self._login()
         with self.db.write() as s:
             store.lock_stream(s, "import_session", pk)
-            session = rules.get_session(s, pk)
+            session = self._visible(s, pk)
+            rules.check_not_imported(session)
             mappings = rules.mappings_of(s, [pk]).get(pk, [])
             missing = rules.unmapped_required(session, mappings)
             if missing:
@@ -291,7 +344,8 @@ class Service(ServiceBase):
     def list_column_mappings(self, params: dict) -> dict:
         self._login()
         with self.db.read() as s:
-            return run_list(s, rules.mapping_filters(params), params,
+            return run_list(s, self._mine(rules.mapping_filters(params),
+                                          column_maps.c.session_id), params,
                             search=[column_maps.c.field, column_maps.c.column],
                             ordering=rules.MAPPING_ORDERING, default_order=[column_maps.c.id],
                             render=rules.render_mapping)
@@ -300,7 +354,9 @@ class Service(ServiceBase):
     def get_column_mapping(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return rules.render_mapping(get_by_id(s, column_maps, pk))
+            mapping = get_by_id(s, column_maps, pk)
+            self._visible(s, mapping["session_id"])
+            return rules.render_mapping(mapping)
 
     @rpc
     def column_mapping_options(self, detail: bool = False) -> dict:
@@ -333,7 +389,8 @@ class Service(ServiceBase):
     def list_rows(self, params: dict) -> dict:
         self._login()
         with self.db.read() as s:
-            return run_list(s, rules.row_filters(params), params, search=[],
+            return run_list(s, self._mine(rules.row_filters(params), rows.c.session_id),
+                            params, search=[],
                             ordering=rules.ROW_ORDERING, default_order=[rows.c.row_index],
                             render=rules.render_row)
 
@@ -341,7 +398,9 @@ class Service(ServiceBase):
     def get_row(self, pk: int) -> dict:
         self._login()
         with self.db.read() as s:
-            return rules.render_row(get_by_id(s, rows, pk))
+            row = get_by_id(s, rows, pk)
+            self._visible(s, row["session_id"])
+            return rules.render_row(row)
 
     @rpc
     def row_options(self, detail: bool = False) -> dict:

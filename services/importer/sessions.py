@@ -75,8 +75,10 @@ def json_object(data: dict, name: str) -> dict:
 
 
 def clean_json_fields(data: dict, partial: bool) -> dict:
-    return {name: json_object(data, name) for name in JSON_FIELDS
-            if not partial or name in data}
+    """The session's JSON fields from a request: null until set (as InvenTree's nullable
+    JSONFields), so a missing, null or blank value is null; anything else an object."""
+    return {name: json_object(data, name) if data.get(name) not in (None, "") else None
+            for name in JSON_FIELDS if not partial or name in data}
 
 
 # ------------------------------------------------------------ mapping
@@ -117,10 +119,23 @@ def check_mapping_column(session: dict, mapping: dict, column, others: list[str]
     return column
 
 
+ALREADY_COMPLETE = "Import session is already complete"
+ROWS_IMPORTED = "Rows of this import session have already been imported"
+
+
+def check_not_imported(session: dict) -> None:
+    """400 for a session whose rows were (partly) created: reading the file again would
+    create them twice."""
+    if session["status"] == COMPLETE:
+        raise ValidationFailed({"non_field_errors": [ALREADY_COMPLETE]})
+    if session["completed_row_count"]:
+        raise ValidationFailed({"non_field_errors": [ROWS_IMPORTED]})
+
+
 def unmapped_required(session: dict, mappings: list[dict]) -> list[str]:
     """Required fields with no override, no truthy default and no mapped column."""
     mapped = {m["field"] for m in mappings if m["column"]}
-    defaults, overrides = session["field_defaults"], session["field_overrides"]
+    defaults, overrides = session["field_defaults"] or {}, session["field_overrides"] or {}
     return [name for name, info in session["available_fields"].items()
             if info.get("required") and name not in overrides
             and not defaults.get(name) and name not in mapped]
@@ -133,11 +148,18 @@ def str2bool(value) -> bool:
 
 
 def extract(row_data: dict, mapping: dict, fields: dict, defaults: dict, overrides: dict) -> dict:
-    """A row's field data from its cells (§13): overridden fields are left to the override;
-    booleans through str2bool, empty dates become null, an empty cell takes the default."""
+    """A row's field data from its cells (§13, InvenTree's `extract_data`), for every mapped
+    field (`mapping`: field -> column, "" when unmapped): an override wins; else the cell
+    (booleans through str2bool, empty dates null), an empty or unmapped cell taking the
+    default."""
     data = {}
     for name, column in mapping.items():
         if name in overrides:
+            data[name] = overrides[name]
+            continue
+        if not column or column not in row_data:
+            if name in defaults:
+                data[name] = defaults[name]
             continue
         value = row_data.get(column)
         kind = (fields.get(name) or {}).get("type")
@@ -153,7 +175,8 @@ def extract(row_data: dict, mapping: dict, fields: dict, defaults: dict, overrid
 
 def serializer_data(session: dict, data: dict) -> dict:
     """What the target validates and creates: defaults, then the row's data, then overrides."""
-    return {**session["field_defaults"], **(data or {}), **session["field_overrides"]}
+    return {**(session["field_defaults"] or {}), **(data or {}),
+            **(session["field_overrides"] or {})}
 
 
 # ------------------------------------------------------------ reading and rendering

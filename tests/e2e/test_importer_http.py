@@ -2,6 +2,7 @@
 system and status services), real data files; and an import that survives kill -9 of the
 importer and of the target service."""
 import io
+import os
 import threading
 import time
 
@@ -10,6 +11,7 @@ import requests
 from openpyxl import Workbook
 
 from tests.e2e.conftest import ADMIN, own_vhost, running_stack, token_session
+from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
 def new_session(session, text, name="codes.csv", model_type="projectcode", **fields):
@@ -85,6 +87,36 @@ def test_project_codes_end_to_end(admin):
         "IMP-1": "One", "IMP-2": "Two", "IMP-3": "none given"}
 
 
+def test_defaults_changed_after_reading_apply_to_rows_and_creation(admin):
+    """As InvenTree: a session's JSON fields are null until set, and defaults/overrides set
+    after the rows were read show in every row's `data` and in what is created."""
+    r = new_session(admin, "code,description\nLATE-1,One\nLATE-2,\n")
+    made = r.json()
+    assert [made[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    pk = made["pk"]
+    admin.post(f"{admin.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    wait_status(admin, pk, 30)
+    r = admin.patch(f"{admin.base}/api/importer/session/{pk}/", timeout=30,
+                    json={"field_defaults": {"description": "given later"}})
+    assert r.status_code == 200 and r.json()["field_overrides"] is None
+    rows = admin.get(f"{admin.base}/api/importer/row/", params={"session": pk},
+                     timeout=10).json()
+    assert [x["data"]["description"] for x in rows] == ["One", "given later"]
+    r = admin.patch(f"{admin.base}/api/importer/session/{pk}/", timeout=30,
+                    json={"field_filters": [1]})
+    assert r.status_code == 400
+    assert admin.get(f"{admin.base}/api/importer/session/{pk}/",
+                     timeout=10).json()["field_filters"] is None
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", timeout=30,
+                   json={"rows": [x["pk"] for x in rows]})
+    assert r.status_code == 201
+    wait_status(admin, pk, 40)
+    codes = {c["code"]: c["description"] for c in
+             admin.get(f"{admin.base}/api/project-code/", timeout=10).json()}
+    assert codes["LATE-1"] == "One" and codes["LATE-2"] == "given later"
+
+
 def test_xlsx_formulas_stay_text(admin):
     book = Workbook()
     sheet = book.active
@@ -143,6 +175,114 @@ def test_permissions_as_inventree_264(admin, plain):
                    json={"rows": pks + [10 ** 9]}, timeout=10)
     assert r.status_code == 400
     assert r.json() == {"rows": [f'Invalid pk "{10 ** 9}" - object does not exist.']}
+
+
+def test_sessions_belong_to_their_user(admin, make_user):
+    """Another plain user gets 404 for a session, its mappings, rows and data file, sees
+    none of them in lists and cannot bulk delete them; staff see everything; a finished
+    session refuses accept_fields."""
+    alice, bob = make_user("importer-alice"), make_user("importer-bob")
+    staff = make_user("importer-staff", staff=True)
+    text = "code,description\nOWN-1,a\nOWN-2,b\n"
+    made = new_session(alice, text, name="alice.csv").json()
+    pk = made["pk"]
+    assert alice.post(f"{alice.base}/api/importer/session/{pk}/accept_fields/",
+                      timeout=10).status_code == 200
+    wait_status(alice, pk, 30)
+    rows = row_pks(alice, pk)
+    mapping = made["column_mappings"][0]["pk"]
+    details = [f"/api/importer/session/{pk}/", f"/api/importer/column-mapping/{mapping}/",
+               f"/api/importer/row/{rows[0]}/", made["data_file"]]
+    for path in details:
+        assert bob.get(bob.base + path, timeout=10).status_code == 404, path
+        for who in (alice, staff, admin):
+            assert who.get(who.base + path, timeout=10).status_code == 200, path
+    assert alice.get(alice.base + made["data_file"], timeout=10).content == text.encode()
+    assert bob.get(bob.base + made["data_file"], headers={"Range": "bytes=0-3"},
+                   timeout=10).status_code == 404
+    assert bob.post(f"{bob.base}/api/importer/session/{pk}/accept_fields/",
+                    timeout=10).status_code == 404
+    for path in ("session/", "column-mapping/", "row/"):
+        found = bob.get(f"{bob.base}/api/importer/{path}", params={"session": pk},
+                        timeout=10).json()
+        assert pk not in [x.get("session", x["pk"]) for x in found], path
+    assert pk in [x["pk"] for x in staff.get(f"{staff.base}/api/importer/session/",
+                                             timeout=10).json()]
+    r = bob.delete(f"{bob.base}/api/importer/session/", json={"items": [pk]}, timeout=10)
+    assert r.status_code == 400 and r.json() == {"non_field_errors": "No items found to delete"}
+    r = bob.delete(f"{bob.base}/api/importer/session/", timeout=10,
+                   json={"filters": {"model_type": "projectcode"}})
+    assert r.status_code == 400
+    assert alice.get(f"{alice.base}/api/importer/session/{pk}/", timeout=10).status_code == 200
+
+    r = admin.post(f"{admin.base}/api/importer/session/{pk}/accept_rows/", json={"rows": rows},
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    wait_status(alice, pk, 40)
+    r = alice.post(f"{alice.base}/api/importer/session/{pk}/accept_fields/", timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Import session is already complete"]}
+    assert wait_status(alice, pk, 40)["completed_row_count"] == 2
+    r = staff.delete(f"{staff.base}/api/importer/session/", json={"items": [pk]}, timeout=10)
+    assert r.status_code == 204
+    assert alice.get(alice.base + made["data_file"], timeout=10).status_code == 404
+
+
+def peak_rss_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass  # gone meanwhile
+    return found
+
+
+def test_hostile_files_are_refused_and_the_importer_stays_small(admin, stack):
+    """Deeply nested JSON (48 KB here: the 400 KB file of the report took 23 GB, growing
+    with the square of the depth) and a workbook of a million zipped shared strings are
+    400s, and the importer process itself never reads them."""
+    importer = stack.procs["importer-0"].pid
+    before = peak_rss_kb(importer)
+    r = new_session(admin, b"[" * 48_000, name="deep.json")
+    assert r.status_code == 400, r.text
+    assert r.json() == {"data_file": ["Data file is nested too deeply (more than 32 levels)"]}
+    r = new_session(admin, shared_strings_xlsx(1_000_000), name="strings.xlsx")
+    assert r.status_code == 400, r.text
+    assert r.json() == {"data_file": [
+        "Data file contains too many shared strings (more than 250000)"]}
+    assert peak_rss_kb(importer) - before < 64 * 1024
+
+
+def test_importer_answers_while_a_file_is_scanned(admin, stack):
+    """A slow workbook is scanned by a child process; the importer answers other calls
+    meanwhile (they answered 503 while it parsed in its own event loop)."""
+    importer = stack.procs["importer-0"].pid
+    idle = children_of(importer)
+    answers = []
+    creating = threading.Thread(target=lambda: answers.append(
+        new_session(admin, shared_strings_xlsx(200_000), name="slow.xlsx")))
+    creating.start()
+    deadline = time.monotonic() + 60
+    while not children_of(importer) - idle and creating.is_alive() \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    scanning = children_of(importer) - idle
+    assert scanning, "no scanner process was started"
+    r = admin.get(f"{admin.base}/api/importer/session/", params={"limit": 1}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert scanning & children_of(importer)  # it answered while the scan was still running
+    creating.join()
+    assert answers[0].status_code == 201, answers[0].text
+    assert answers[0].json()["columns"] == ["code"]
 
 
 def test_import_survives_kill_9_of_importer_and_target(tmp_path, rates_server, smtp):

@@ -38,6 +38,9 @@ ROLE_DENIED = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
 PART_VIEW = {A: NOAUTH, U: 404, R: OK, S: 404, SU: OK}
 PART_VIEW_ROLE_DENIED = {A: NOAUTH, U: 404, R: DENY, S: 404, SU: OK}
 BULK_DENIED = {A: NOAUTH, U: 400, R: 400, S: 400, SU: OK}  # 400, as InvenTree
+# import sessions (the superuser's here) exist only for their owner and staff
+NOT_OWNER = {A: NOAUTH, U: 404, R: 404, S: OK, SU: OK}
+NOT_OWNER_BULK = {A: NOAUTH, U: 400, R: 400, S: OK, SU: OK}  # "No items found to delete"
 
 CASES = [
     ("GET", "/api/", None, OPEN),
@@ -126,27 +129,27 @@ CASES = [
     ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
     ("GET", "/media/attachments/part/1/perm-plan.txt", None, PART_VIEW),
     # importer: InvenTree 264's list views need a login only; the rest needs Django model
-    # permissions that no role grants (superusers)
+    # permissions that no role grants (superusers); sessions are their owner's and staff's
     ("GET", "/api/importer/models/", None, READ_ANY),
     ("GET", "/api/importer/session/", None, READ_ANY),
     ("OPTIONS", "/api/importer/session/", None, READ_ANY),
     ("POST", "/api/importer/session/", {"model_type": "projectcode"}, READ_ANY),
-    ("GET", "/api/importer/session/{import_session}/", None, READ_ANY),
+    ("GET", "/api/importer/session/{import_session}/", None, NOT_OWNER),
     ("PATCH", "/api/importer/session/{import_session}/", {"field_filters": {}}, SUPER_ONLY),
-    ("POST", "/api/importer/session/{fields_session}/accept_fields/", None, READ_ANY),
+    ("POST", "/api/importer/session/{fields_session}/accept_fields/", None, NOT_OWNER),
     ("GET", "/api/importer/column-mapping/", None, READ_ANY),
-    ("GET", "/api/importer/column-mapping/{import_mapping}/", None, READ_ANY),
+    ("GET", "/api/importer/column-mapping/{import_mapping}/", None, NOT_OWNER),
     ("PATCH", "/api/importer/column-mapping/{import_mapping}/", {"column": "description"},
      SUPER_ONLY),
     ("GET", "/api/importer/row/", None, READ_ANY),
-    ("GET", "/api/importer/row/{import_row}/", None, READ_ANY),
+    ("GET", "/api/importer/row/{import_row}/", None, NOT_OWNER),
     ("PATCH", "/api/importer/row/{import_row}/", {"data": {"code": "PERM-ROW"}}, SUPER_ONLY),
     ("POST", "/api/importer/session/{import_session}/accept_rows/", {"rows": ["{import_row}"]},
      SUPER_ONLY),
     ("DELETE", "/api/importer/row/", {"items": ["{doomed_row}"]}, SUPER_ONLY),
     ("DELETE", "/api/importer/row/{doomed_row2}/", None, SUPER_ONLY),
-    ("GET", "/media/import/perm.csv", None, READ_ANY),
-    ("DELETE", "/api/importer/session/", {"items": ["{doomed_session}"]}, READ_ANY),
+    ("GET", "/media/import/perm.csv", None, NOT_OWNER),
+    ("DELETE", "/api/importer/session/", {"items": ["{doomed_session}"]}, NOT_OWNER_BULK),
     ("DELETE", "/api/importer/session/{doomed_session2}/", None, SUPER_ONLY),
 ]
 

@@ -10,6 +10,7 @@ import pytest
 
 from services.importer.datafile import (FORMATS, DataFileError, Limits, Scan, file_format,
                                         rows, scan)
+from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
 def write(tmp_path, name, content):
@@ -59,11 +60,14 @@ def test_file_format_rejected(name, ext):
 
 
 def test_limits_from_settings(monkeypatch):
-    assert Limits.from_settings() == Limits(5_000_000, 1000, 65_536)
+    assert Limits.from_settings() == Limits(5_000_000, 1000, 65_536, 32, 250_000)
     monkeypatch.setenv("IMPORT_MAX_ROWS", "10")
     monkeypatch.setenv("IMPORT_MAX_COLUMNS", "3")
     monkeypatch.setenv("IMPORT_MAX_CELL_CHARS", "50")
-    assert Limits.from_settings() == Limits(max_rows=10, max_columns=3, max_cell_chars=50)
+    monkeypatch.setenv("IMPORT_MAX_JSON_DEPTH", "4")
+    monkeypatch.setenv("IMPORT_MAX_SHARED_STRINGS", "7")
+    assert Limits.from_settings() == Limits(max_rows=10, max_columns=3, max_cell_chars=50,
+                                            max_json_depth=4, max_shared_strings=7)
 
 
 # -- CSV and TSV ---------------------------------------------------------------------------
@@ -339,3 +343,52 @@ def test_memory_does_not_grow_with_rows(tmp_path):
     assert last == (299_999, {"name": "part-299999", "qty": "299999", "note": "a note"})
     assert scan_peak < 20_000_000 and rows_peak < 20_000_000
 
+
+
+# -- hostile files -------------------------------------------------------------------------
+
+def test_json_nesting_is_refused_in_bounded_memory(tmp_path):
+    """Brackets nested 40,000 deep: ijson's path prefixes took memory growing with the
+    square of the depth (a 400 KB file took 23 GB); now the 33rd level is refused."""
+    path = write(tmp_path, "deep.json", "[" * 40_000 + "]" * 40_000)
+    tracemalloc.start()
+    try:
+        assert error(path, "json") == "Data file is nested too deeply (more than 32 levels)"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("cell, ok", [([[1]], True), ([[[1]]], False), ({"a": {"b": 1}}, True),
+                                      ({"a": {"b": [1]}}, False)])
+def test_json_nesting_limit_counts_every_level(tmp_path, cell, ok):
+    """The top-level array is level 1 and each row object level 2."""
+    path = write(tmp_path, "d.json", json.dumps([{"code": "A", "x": cell}]))
+    limits = Limits(max_json_depth=4)
+    if ok:
+        assert list(rows(path, "json", ["code", "x"])) == [
+            (0, {"code": "A", "x": json.dumps(cell)})]
+        assert scan(path, "json", limits).row_count == 1
+    else:
+        assert error(path, "json", limits) == (
+            "Data file is nested too deeply (more than 4 levels)")
+
+
+def test_xlsx_shared_strings_are_counted_before_loading(tmp_path):
+    """A million shared strings zipped into a few kilobytes (openpyxl took 16 s to load
+    them) are refused after counting, without being kept."""
+    path = write(tmp_path, "bomb.xlsx", shared_strings_xlsx(1_000_000))
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        assert error(path, "xlsx") == (
+            "Data file contains too many shared strings (more than 250000)")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 1024 * 1024
+    few = write(tmp_path, "few.xlsx", shared_strings_xlsx(3, b"s"))
+    assert error(few, "xlsx", Limits(max_shared_strings=2)) == (
+        "Data file contains too many shared strings (more than 2)")
+    assert scan(few, "xlsx", Limits(max_shared_strings=3)).row_count == 1

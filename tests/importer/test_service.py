@@ -301,7 +301,6 @@ def test_permissions(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
     plain = env.svc(USER)
-    assert plain.get_session(pk)["pk"] == pk  # any user reads any session (InvenTree 264)
     for call in (lambda: plain.update_session(pk, {"field_defaults": {}}, True),
                  lambda: plain.delete_session(pk),
                  lambda: plain.accept_rows(pk, {"rows": [1]})):
@@ -313,17 +312,166 @@ def test_permissions(env):
     assert type(exc.value).__name__ == "NotAuthenticated"
 
 
+OTHER = Caller(user_id=3, username="other")
+STAFF_ONLY = Caller(user_id=4, username="staffer", is_staff=True)
+
+
+def test_sessions_belong_to_their_user(env):
+    """Sessions, mappings, rows and data files are the owner's and staff's; to anyone else
+    they do not exist."""
+    owner = env.svc(USER)
+    made = owner.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))
+    pk, key = made["pk"], made["data_file"].removeprefix("/media/")
+    mapping = made["column_mappings"][0]["pk"]
+    owner.accept_fields(pk)
+    env.work()
+    row = owner.list_rows(params={"session": pk})["results"][0]["pk"]
+    theirs = env.svc().create_session(data={"model_type": "projectcode"},
+                                      upload=env.upload(CODES, "admin.csv"))["pk"]
+
+    other = env.svc(OTHER)
+    for call in (lambda: other.get_session(pk), lambda: other.accept_fields(pk),
+                 lambda: other.get_column_mapping(mapping), lambda: other.get_row(row),
+                 lambda: other.media_file(key)):
+        with pytest.raises(NotFound):
+            call()
+    assert other.list_sessions(params={})["results"] == []
+    assert other.list_sessions(params={"user": USER.user_id, "limit": 5}) == {
+        "count": 0, "results": []}
+    assert other.list_column_mappings(params={"session": pk})["results"] == []
+    assert other.list_rows(params={})["results"] == []
+    for body in ({"items": [pk, theirs]}, {"filters": {"model_type": "projectcode"}}):
+        with pytest.raises(ValidationFailed) as exc:
+            other.bulk_delete_sessions(body)
+        assert exc.value.detail == {"non_field_errors": "No items found to delete"}
+
+    assert [x["pk"] for x in owner.list_sessions(params={})["results"]] == [pk]
+    assert owner.get_row(row)["session"] == pk and owner.media_file(key)["size"] > 0
+    assert owner.get_column_mapping(mapping)["session"] == pk
+    assert owner.bulk_delete_sessions({"filters": {"model_type": "projectcode"}}) == 1
+    assert [x["pk"] for x in env.svc().list_sessions(params={})["results"]] == [theirs]
+
+    staff = env.svc(STAFF_ONLY)  # staff see (and bulk delete) every session
+    assert staff.get_session(theirs)["pk"] == theirs
+    assert staff.media_file("import/admin.csv")["size"] > 0
+    assert staff.bulk_delete_sessions({"items": [theirs]}) == 1
+
+
+def test_accept_fields_refuses_a_session_with_created_rows(env):
+    """Reading the file again would create every row a second time."""
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    found = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
+    svc.accept_rows(pk, {"rows": found[:1]})
+    env.work()
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_fields(pk)
+    assert exc.value.detail == {"non_field_errors": [
+        "Rows of this import session have already been imported"]}
+    svc.accept_rows(pk, {"rows": found[1:]})
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    with pytest.raises(ValidationFailed) as exc:
+        svc.accept_fields(pk)
+    assert exc.value.detail == {"non_field_errors": ["Import session is already complete"]}
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert len(project_codes(env.system_db)) == 3
+
+
+def test_changed_defaults_and_overrides_recompute_every_row(env):
+    """Defaults and overrides set after the rows were read apply to every row's `data`
+    (recomputed from its cells and validated again) and to what is created."""
+    svc = env.svc()
+    text = "code,description\nPRJ-1,First\nPRJ-2,\n,Nameless\n"
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+
+    def rows():
+        return [(r["data"], r["valid"]) for r in svc.list_rows(params={"session": pk})["results"]]
+
+    assert rows() == [({"code": "PRJ-1", "description": "First"}, True),
+                      ({"code": "PRJ-2", "description": ""}, True),
+                      ({"code": "", "description": "Nameless"}, False)]
+    svc.update_session(pk, {"field_defaults": {"description": "later", "code": "PRJ-9"}}, True)
+    assert rows() == [({"code": "PRJ-1", "description": "First"}, True),
+                      ({"code": "PRJ-2", "description": "later"}, True),
+                      ({"code": "PRJ-9", "description": "Nameless"}, True)]
+    svc.update_session(pk, {"field_overrides": {"description": "forced"}}, True)
+    assert [d["description"] for d, _ in rows()] == ["forced"] * 3
+    svc.accept_rows(pk, {"rows": [r["pk"] for r in svc.list_rows(params={"session": pk})[
+        "results"]]})
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert project_codes(env.system_db) == [("PRJ-1", "forced"), ("PRJ-2", "forced"),
+                                            ("PRJ-9", "forced")]
+    svc.update_session(pk, {"field_overrides": None}, True)  # complete rows stay as created
+    assert [d["description"] for d, _ in rows()] == ["forced"] * 3
+
+
+def test_recompute_left_to_the_worker_busy_with_the_session(env):
+    """While another process holds the session, the PATCH answers at once and that
+    process recomputes the rows before it creates any."""
+    svc = env.svc()
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
+    svc.accept_fields(pk)
+    env.work()
+    ids = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
+    busy = Processor(env.db, env.blobs, env.targets, "busy")
+    assert busy._take_lease(pk)
+    svc.update_session(pk, {"field_overrides": {"description": "late"}}, True)
+    svc.accept_rows(pk, {"rows": ids})
+    assert [r["data"]["description"] for r in svc.list_rows(params={"session": pk})[
+        "results"]] == ["First", "Second", "Third"]
+    busy._release_lease(pk)
+    env.work()
+    assert svc.get_session(pk)["status"] == 40
+    assert project_codes(env.system_db) == [("PRJ-1", "late"), ("PRJ-2", "late"),
+                                            ("PRJ-3", "late")]
+    assert [r["data"]["description"] for r in svc.list_rows(params={"session": pk})[
+        "results"]] == ["late"] * 3
+    before = svc.list_rows(params={})
+    with env.db.write() as s:
+        models.store.replay(s)
+    assert svc.list_rows(params={}) == before
+
+
 def test_session_updates(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
     made = svc.update_session(pk, {"field_defaults": '{"description": "d"}'}, partial=True)
-    assert made["field_defaults"] == {"description": "d"} and made["field_overrides"] == {}
+    assert made["field_defaults"] == {"description": "d"} and made["field_overrides"] is None
     with pytest.raises(ValidationFailed) as exc:
         svc.update_session(pk, {}, partial=True, upload=env.upload(CODES))
     assert "data_file" in exc.value.detail
     with pytest.raises(ValidationFailed) as exc:
         svc.update_session(pk, {"field_filters": "5"}, partial=True)
     assert exc.value.detail == {"field_filters": ["Value must be a valid dictionary object"]}
+
+
+def test_json_fields_are_null_until_set(env):
+    """InvenTree's nullable JSONFields: null on a new session, after a refused PATCH, and
+    when set to null again; an object once set."""
+    svc = env.svc()
+    made = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))
+    pk = made["pk"]
+    assert [made[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    with pytest.raises(ValidationFailed):
+        svc.update_session(pk, {"field_defaults": "[1]", "field_filters": {}}, partial=True)
+    found = svc.get_session(pk)
+    assert [found[f] for f in ("field_defaults", "field_overrides", "field_filters")] == [
+        None, None, None]
+    made = svc.update_session(pk, {"field_filters": {}}, partial=True)
+    assert made["field_filters"] == {} and made["field_defaults"] is None
+    made = svc.update_session(pk, {"field_filters": None}, partial=True)
+    assert made["field_filters"] is None
+    svc.accept_fields(pk)  # null defaults and overrides work through the whole flow
+    env.work()
+    assert svc.get_session(pk)["row_count"] == 3
 
 
 def test_delete_session_removes_rows_and_file(env):
