@@ -181,3 +181,11 @@ def test_searches_are_bounded(admin):
             "Ensure this field has no more than 200 characters."]}), path
         r = admin.get(f"{admin.base}{path}", params={"search": " ".join(["a"] * 20)}, timeout=10)
         assert r.status_code == 200, (path, r.text)
+
+
+def test_a_custom_state_model_filter_that_is_no_pk_is_refused(admin):
+    for value in ("abc", BIG):
+        r = admin.get(f"{admin.base}/api/generic/status/custom/", params={"model": value},
+                      timeout=10)
+        assert (r.status_code, r.json()) == (400, {"model": [
+            "Select a valid choice. That choice is not one of the available choices."]}), value
