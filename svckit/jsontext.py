@@ -28,11 +28,25 @@ def check_depth(raw: bytes, limit: int = MAX_DEPTH):
             depth -= 1
 
 
+def without_nul(data):
+    """`data` with every null character removed from its strings and keys (PostgreSQL can
+    store none; CleanMixin strips them from most strings anyway)."""
+    if isinstance(data, str):
+        return data.replace("\x00", "")
+    if isinstance(data, list):
+        return [without_nul(v) for v in data]
+    if isinstance(data, dict):
+        return {without_nul(k): without_nul(v) for k, v in data.items()}
+    return data
+
+
 def loads(text: str | bytes):
-    """`json.loads` that raises only ValueError (UnicodeDecodeError is one) for bad input."""
+    """`json.loads` that raises only ValueError (UnicodeDecodeError is one) for bad input;
+    null characters (`\\u0000`) are removed from the result."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     check_depth(raw)
     try:
-        return json.loads(text, parse_constant=_strict_constant)
+        data = json.loads(text, parse_constant=_strict_constant)
     except RecursionError:  # cannot happen within MAX_DEPTH; kept as a last guard
         raise ValueError(f"Nesting deeper than {MAX_DEPTH} levels")
+    return without_nul(data) if b"\\u0000" in raw else data

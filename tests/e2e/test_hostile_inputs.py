@@ -189,3 +189,17 @@ def test_a_custom_state_model_filter_that_is_no_pk_is_refused(admin):
                       timeout=10)
         assert (r.status_code, r.json()) == (400, {"model": [
             "Select a valid choice. That choice is not one of the available choices."]}), value
+
+
+def test_null_characters_are_removed_from_queries_and_json(admin):
+    """PostgreSQL can neither compare nor store text holding them (a 500 there)."""
+    made = admin.post(f"{admin.base}/api/attachment/", timeout=10, json={
+        "model_type": "part", "model_id": 7, "link": "https://example.com/nul",
+        "tags": ["n\u0000ul"]}).json()
+    assert made["tags"] == ["nul"]
+    r = admin.get(f"{admin.base}/api/attachment/", params={"model_type": "pa\x00rt",
+                                                           "model_id": "7"}, timeout=10)
+    assert [a["pk"] for a in r.json()] == [made["pk"]]
+    r = admin.patch(f"{admin.base}/api/attachment/{made['pk']}/metadata/", timeout=10,
+                    json={"metadata": {"k\u0000": ["v\u0000"]}})
+    assert r.json()["metadata"] == {"k": ["v"]}
