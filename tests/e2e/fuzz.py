@@ -44,7 +44,7 @@ def run(url: str, credentials: tuple[str, str], *, seed: int, max_examples: int,
                    "--phases", phases, "--checks", "not_a_server_error",
                    "--max-examples", str(max_examples), "--seed", str(seed),
                    "--workers", str(workers), "--no-shrink", "--continue-on-failure",
-                   "--request-timeout", "30", "--suppress-health-check", "all",
+                   "--request-timeout", "90", "--suppress-health-check", "all",
                    "--report", "json", "--report-json-path", str(report_path), *extra_args]
         done = subprocess.run(command, env=env, cwd=tmp, capture_output=True, text=True,
                               timeout=timeout)
