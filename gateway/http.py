@@ -62,7 +62,10 @@ def send_list(req, resp, answer: dict):
     if "count" not in answer:
         return send(resp, results)
     count = answer["count"]
-    limit, offset = answer["limit"], answer["offset"]
+    if "limit" in answer:
+        limit, offset = answer["limit"], answer["offset"]
+    else:  # a service from before paged answers said their limit (a rolling update)
+        limit, offset = int(req.params["limit"]), int(req.params.get("offset") or 0)
     params = {**req.params, "limit": limit}
     nxt = prev = None
     if offset + limit < count:
