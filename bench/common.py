@@ -34,12 +34,13 @@ def to_ms(text: str) -> float:
 
 
 @contextmanager
-def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None):
+def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None, wrk=True):
     """A started stack (2 gateway workers, SQLite) in its own RabbitMQ vhost and data
     directory `var/<name>`, with the superuser ADMIN and `extra_env`; `seed(stack)` runs
     after the migration, before any service starts. Yields (stack, admin token, what seed
-    returned)."""
-    ensure_wrk()
+    returned). `wrk`: install wrk first (the load benchmarks need it)."""
+    if wrk:
+        ensure_wrk()
     vhost = f"{name}-{uuid.uuid4().hex[:6]}"
     auth = ("guest", "guest")
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()

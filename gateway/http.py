@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import falcon
 
-from svckit import config
+from svckit import config, jsontext
 from svckit.errors import ApiError, ValidationFailed
 
 JSON = "application/json"  # exactly: the official client compares with ==
@@ -62,9 +62,11 @@ def send_list(req, resp, answer: dict):
     if "count" not in answer:
         return send(resp, results)
     count = answer["count"]
-    params = dict(req.params)
-    limit = int(params["limit"])
-    offset = int(params.get("offset") or 0)
+    if "limit" in answer:
+        limit, offset = answer["limit"], answer["offset"]
+    else:  # a service from before paged answers said their limit (a rolling update)
+        limit, offset = int(req.params["limit"]), int(req.params.get("offset") or 0)
+    params = {**req.params, "limit": limit}
     nxt = prev = None
     if offset + limit < count:
         nxt = absolute_url(req, params={**params, "offset": offset + limit})
@@ -77,16 +79,24 @@ def send_list(req, resp, answer: dict):
 
 
 def query(req) -> dict:
-    """The query string as single values (last one wins), without `format`."""
-    return {k: (v[-1] if isinstance(v, list) else v)
+    """The query string as single values (last one wins), without `format`; null characters
+    removed (as DRF's search does: PostgreSQL cannot compare text holding them)."""
+    return {k: without_nul(v[-1] if isinstance(v, list) else v)
             for k, v in req.params.items() if k != "format"}
+
+
+def without_nul(value):
+    """A string without its null characters; anything else as it is."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 MAX_BODY = config.setting("GATEWAY_MAX_BODY_BYTES", 10 * 1024 * 1024, int)
 
 
 def body(req) -> dict:
-    """The request body as a dict; form and multipart bodies flattened (last value wins)."""
+    """The request body as a dict; form and multipart bodies flattened (last value wins).
+    Every endpoint takes an object: anything else is DRF's 400 "Invalid data. Expected a
+    dictionary, but got <type>."."""
     if (req.content_length or 0) > MAX_BODY:
         raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
     ctype = (req.content_type or "").split(";")[0].strip().lower()
@@ -97,14 +107,34 @@ def body(req) -> dict:
         raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
     if not raw.strip():
         return {}
+    data = parse_json(raw)
+    if not isinstance(data, dict):
+        raise ValidationFailed({"non_field_errors": [
+            f"Invalid data. Expected a dictionary, but got {type(data).__name__}."]})
+    return data
+
+
+def parse_json(raw: bytes):
+    """JSON as DRF's parser reads it (svckit.jsontext: no NaN, at most 64 levels deep);
+    anything else is DRF's 400 `{"detail": "JSON parse error - ..."}`."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsontext.loads(raw)
+    except ValueError as exc:
         raise ValidationFailed({"detail": f"JSON parse error - {exc}"})
+
+
+def require_length(req):
+    """Multipart bodies are read against their Content-Length: a chunked one (no length)
+    is 411 Length Required."""
+    if req.content_length is None:
+        raise ApiError({"detail": "A multipart body needs a Content-Length header "
+                                  "(chunked transfer encoding is not supported)"}, 411)
 
 
 def _form(req, ctype) -> dict:
     data = {}
+    if ctype == "multipart/form-data":
+        require_length(req)
     try:
         if ctype == "multipart/form-data":
             for part in req.get_media():
@@ -115,7 +145,7 @@ def _form(req, ctype) -> dict:
                 data[key] = value[-1] if isinstance(value, list) else value
     except falcon.MediaMalformedError as exc:
         raise ValidationFailed({"detail": f"Multipart form parse error - {exc.description}"})
-    return data
+    return {without_nul(k): without_nul(v) for k, v in data.items()}
 
 
 def clean(data, keep_newlines=()):

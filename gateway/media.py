@@ -10,6 +10,15 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
+def _position(digits: str) -> int | None:
+    """A byte position; any number of digits (a 4,300-digit one is still just "past the
+    end", never an int() conversion error)."""
+    if digits == "":
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 30 else 10**30
+
+
 def byte_range(header: str | None, size: int):
     """(start, end exclusive) for a satisfiable single range, None for no (usable) range,
     or "unsatisfiable"."""
@@ -18,14 +27,13 @@ def byte_range(header: str | None, size: int):
     match = _RANGE.match(header.strip().replace(" ", ""))
     if not match or match.group(1) == match.group(2) == "":
         return None
-    first, last = match.groups()
-    if first == "":  # the last N bytes
-        length = int(last)
-        if length == 0:
+    first, last = (_position(g) for g in match.groups())
+    if first is None:  # the last N bytes
+        if last == 0:
             return "unsatisfiable"
-        return max(size - length, 0), size
-    start = int(first)
-    end = size if last == "" else min(int(last) + 1, size)
+        return max(size - last, 0), size
+    start = first
+    end = size if last is None else min(last + 1, size)
     if start >= size:
         return "unsatisfiable"
     if end <= start:

@@ -37,7 +37,8 @@ def read_form(req, blobs: BlobStore, file_field: str, limit: int,
     `file_field` part: `{"key", "name", "size", "sha256"}`, or None when no file came.
     Past `limit` bytes the error is `too_large(limit)` (the rest of the body is left unread
     and `req.context.close_connection` set). On any error the incoming blob is already gone."""
-    if (req.content_length or 0) > limit + CHUNK:
+    http.require_length(req)
+    if req.content_length > limit + CHUNK:
         req.context.close_connection = True
         raise too_large(limit)
     fields, upload = {}, None

@@ -1,9 +1,9 @@
 """Bulk DELETE on list endpoints (SEMANTICS §1.11): `{"items": [pk, ...]}` and/or
 `{"filters": {field: value}}`, filters limited to a whitelist of fields."""
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, and_, false, select
 
 from svckit.errors import ValidationFailed
-from svckit.listing import bool_param
+from svckit.listing import INT64_MAX, INT64_MIN, bool_param, parse_int
 
 
 def bulk_condition(body, id_column, filter_columns: dict):
@@ -19,11 +19,11 @@ def bulk_condition(body, id_column, filter_columns: dict):
             raise ValidationFailed({"items": ["'items' must be supplied as a list object"]})
         try:
             pks = [int(i) for i in items if not isinstance(i, bool)]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationFailed({"non_field_errors": "Invalid items list provided"})
         if len(pks) != len(items):
             raise ValidationFailed({"non_field_errors": "Invalid items list provided"})
-        clauses.append(id_column.in_(pks))
+        clauses.append(id_column.in_([pk for pk in pks if INT64_MIN <= pk <= INT64_MAX]))
     if filters:
         if not isinstance(filters, dict):
             raise ValidationFailed({"filters": ["'filters' must be supplied as a dict object"]})
@@ -35,6 +35,13 @@ def bulk_condition(body, id_column, filter_columns: dict):
                 value = bool_param({"v": value if not isinstance(value, bool) else str(value)}, "v")
                 if value is None:
                     raise ValidationFailed({"non_field_errors": "Invalid filters provided"})
+            elif isinstance(column.type, Integer):
+                value = None if isinstance(value, (bool, float)) else parse_int(value)
+                if value is None:
+                    raise ValidationFailed({"non_field_errors": "Invalid filters provided"})
+                if not INT64_MIN <= value <= INT64_MAX:  # no row can match
+                    clauses.append(false())
+                    continue
             clauses.append(column == value)
     return and_(*clauses)
 

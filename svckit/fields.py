@@ -3,6 +3,7 @@
 A service lists its resource's fields once; the same description answers OPTIONS (through
 the gateway) and the import-target protocol's `describe` call.
 """
+import re
 from dataclasses import dataclass, field as dc_field
 
 
@@ -64,6 +65,8 @@ def options_document(name: str, description: str, fields: dict[str, Field],
 
 
 _REQUIRED = "This field is required."
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1  # Django's IntegerField range (our Integer columns)
+_PK = re.compile(r"-?[0-9]+")
 
 
 def _as_int(value, name):
@@ -92,16 +95,21 @@ def _clean_value(f: Field, value):
         raise ValueError("This field may not be null.")
     if f.type == "integer":
         number = _as_int(value, f.label)
-        if f.min_value is not None and number < f.min_value:
-            raise ValueError(f"Ensure this value is greater than or equal to {f.min_value}.")
-        if f.max_value is not None and number > f.max_value:
-            raise ValueError(f"Ensure this value is less than or equal to {f.max_value}.")
+        low = INT32_MIN if f.min_value is None else f.min_value
+        high = INT32_MAX if f.max_value is None else f.max_value
+        if number < low:
+            raise ValueError(f"Ensure this value is greater than or equal to {low}.")
+        if number > high:
+            raise ValueError(f"Ensure this value is less than or equal to {high}.")
         return number
     if f.type == "related field":
+        text = str(value).strip()
         if isinstance(value, (bool, list, dict, float)) or (
-                isinstance(value, str) and not value.strip().lstrip("-").isdigit()):
+                isinstance(value, str) and not _PK.fullmatch(text)):
             raise ValueError(f"Incorrect type. Expected pk value, received {type(value).__name__}.")
-        return int(value)
+        if len(text) > 20 or not INT32_MIN <= int(text) <= INT32_MAX:  # no such row can exist
+            raise ValueError(f'Invalid pk "{text[:40]}" - object does not exist.')
+        return int(text)
     if f.type == "boolean":
         text = str(value).strip().lower()
         if value is True or text in ("true", "1", "yes", "on", "y", "t"):

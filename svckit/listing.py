@@ -8,47 +8,73 @@ import re
 
 from sqlalchemy import String, and_, cast, func, or_, select
 
+from svckit import config
 from svckit.errors import NotFound, ValidationFailed
 
 MAX_LIMIT = 10000
+SEARCH_MAX_TERMS = config.setting("SEARCH_MAX_TERMS", 20, int)
+SEARCH_MAX_CHARS = config.setting("SEARCH_MAX_CHARS", 200, int)
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1  # what a database integer column can be compared with
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
-def _int_param(params: dict, name: str, minimum: int, maximum: int | None = None):
-    raw = params.get(name)
-    if raw is None or raw == "":
+def parse_int(raw) -> int | None:
+    """An integer written in decimal (surrounding spaces allowed), or None. Never calls int()
+    on more than 40 characters, so a 5,000-digit number costs nothing (and cannot hit
+    Python's int-conversion limit)."""
+    text = str(raw).strip()
+    if not _INTEGER.fullmatch(text):
         return None
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ValidationFailed({name: ["A valid integer is required."]})
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 40:  # far outside any column's range; keep only the sign
+        return INT64_MIN * 2 if text.startswith("-") else INT64_MAX * 2
+    return int(text)
+
+
+def check_range(name: str, value: int, minimum: int = INT64_MIN, maximum: int = INT64_MAX):
+    """DRF's 400 naming the field when `value` is outside [minimum, maximum]."""
     if value < minimum:
         raise ValidationFailed({name: [f"Ensure this value is greater than or equal to {minimum}."]})
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ValidationFailed({name: [f"Ensure this value is less than or equal to {maximum}."]})
     return value
 
 
-def paging(params: dict) -> tuple[int | None, int]:
-    """(limit, offset); limit None means 'answer a bare array'."""
-    limit = _int_param(params, "limit", 0, MAX_LIMIT)
+def _int_param(params: dict, name: str, minimum: int, maximum: int = INT64_MAX):
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    value = parse_int(raw)
+    if value is None:
+        raise ValidationFailed({name: ["A valid integer is required."]})
+    return check_range(name, value, minimum, maximum)
+
+
+def paging(params: dict, default_limit: int | None = None,
+           max_limit: int = MAX_LIMIT) -> tuple[int | None, int]:
+    """(limit, offset); limit None means 'answer a bare array'. `default_limit`: the page
+    size when `limit` is missing or 0 (lists that are always paged)."""
+    limit = _int_param(params, "limit", 0, max_limit)
     offset = _int_param(params, "offset", 0) or 0
     if limit == 0:  # DRF treats limit=0 as 'no paging'
         limit = None
+    if limit is None:
+        limit = default_limit
     return limit, offset
 
 
 def number_param(params: dict, name: str) -> int | None:
     """django-filter NumberFilter on an integer column: None when absent or empty, else the
-    number or a 400 "Enter a number."."""
+    number, a 400 "Enter a number." or, beyond 64 bits, DRF's range message."""
     raw = params.get(name)
     if raw is None or str(raw).strip() == "":
         return None
-    try:
-        return int(str(raw).strip())
-    except ValueError:
+    value = parse_int(raw)
+    if value is None:
         raise ValidationFailed({name: ["Enter a number."]})
+    return check_range(name, value)
 
 
 def get_by_id(session, table, pk) -> dict:
@@ -73,9 +99,18 @@ def bool_param(params: dict, name: str):
 
 
 def search_terms(value: str) -> list[str]:
-    """DRF SearchFilter: terms split on whitespace and commas (null characters removed)."""
-    value = (value or "").replace("\x00", "")
-    return [t for t in re.split(r"[\s,]+", value) if t]
+    """DRF SearchFilter: terms split on whitespace and commas (null characters removed).
+    A search costs a scan per term, so at most SEARCH_MAX_TERMS terms and SEARCH_MAX_CHARS
+    characters are accepted (400 on `search` otherwise)."""
+    value = str(value or "").replace("\x00", "")
+    if len(value) > SEARCH_MAX_CHARS:
+        raise ValidationFailed({"search": [
+            f"Ensure this field has no more than {SEARCH_MAX_CHARS} characters."]})
+    terms = [t for t in re.split(r"[\s,]+", value) if t]
+    if len(terms) > SEARCH_MAX_TERMS:
+        raise ValidationFailed({"search": [
+            f"Ensure this search has no more than {SEARCH_MAX_TERMS} terms."]})
+    return list(dict.fromkeys(terms))  # a repeated term changes nothing
 
 
 def _like(term: str) -> str:
@@ -96,25 +131,28 @@ def apply_search(stmt, params: dict, columns):
 
 def apply_ordering(stmt, params: dict, columns: dict, default):
     """`ordering=a,-b`; unknown fields are silently ignored, as DRF does."""
-    order = []
+    order, seen = [], set()
     for name in str(params.get("ordering") or "").split(","):
         name = name.strip()
         desc = name.startswith("-")
         column = columns.get(name.lstrip("-"))
-        if column is not None:
+        if column is not None and name.lstrip("-") not in seen:  # a repeat changes nothing
+            seen.add(name.lstrip("-"))
             order.append(column.desc() if desc else column.asc())
     return stmt.order_by(*(order or default))
 
 
 def run_list(session, stmt, params: dict, *, search=(), ordering=None, default_order=(),
-             render=dict) -> dict:
-    """Apply search, ordering and paging to `stmt`; render each row with `render`."""
-    limit, offset = paging(params)
+             render=dict, default_limit=None, max_limit=MAX_LIMIT) -> dict:
+    """Apply search, ordering and paging to `stmt`; render each row with `render`. A paged
+    answer carries `count`, `limit` and `offset` (see `paging` for the two limits)."""
+    limit, offset = paging(params, default_limit, max_limit)
     stmt = apply_search(stmt, params, search)
     answer = {}
     if limit is not None:
         answer["count"] = session.execute(
             select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+        answer.update(limit=limit, offset=offset)
     stmt = apply_ordering(stmt, params, ordering or {}, default_order)
     if limit is not None:  # DRF ignores offset without limit
         stmt = stmt.limit(limit).offset(offset)
@@ -127,4 +165,5 @@ def page_list(items: list, params: dict) -> dict:
     limit, offset = paging(params)
     if limit is None:
         return {"results": items}
-    return {"count": len(items), "results": items[offset:offset + limit]}
+    return {"count": len(items), "limit": limit, "offset": offset,
+            "results": items[offset:offset + limit]}

@@ -1,5 +1,5 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
-from gateway import export, http
+from gateway import export, http, unbounded
 from gateway.cache import wants_fresh
 
 
@@ -32,7 +32,8 @@ class Resource:
 
 class ListResource(Resource):
     """A list endpoint backed by `<service>.list_<name>s`; with `export_model` set,
-    `?export=<format>` answers a file (`export_<name>s`)."""
+    `?export=<format>` answers a file (`export_<name>s`). Without `limit` the bare array is
+    fetched page by page and streamed (gateway.unbounded)."""
 
     service = ""
     name = ""
@@ -46,6 +47,10 @@ class ListResource(Resource):
             answer = self.call(req, self.service, f"export_{self.name}s", params=params)
             return export.send_export(req, resp, fmt, self.export_model, answer["fields"],
                                       answer["rows"])
+        if unbounded.wants_everything(params):
+            params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+            return unbounded.send_all(resp, lambda limit, offset: self.list(
+                req, {**params, "limit": str(limit), "offset": str(offset)}))
         http.send_list(req, resp, self.list(req, params))
 
     def list(self, req, params) -> dict:

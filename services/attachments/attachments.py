@@ -1,11 +1,10 @@
 """Attachments (SEMANTICS §3): fields, validation, permissions by target model, rendering
 and the list query."""
-import json
 from urllib.parse import quote
 
 from sqlalchemy import select, true
 
-from svckit import config
+from svckit import config, jsontext
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
@@ -126,7 +125,7 @@ def _tags(value) -> list[str]:
         return []
     if isinstance(value, str):
         try:
-            value = json.loads(value) if value.strip() else []
+            value = jsontext.loads(value) if value.strip() else []
         except ValueError:
             raise ValueError("Invalid json list. A tag list submitted in string form must be "
                              "valid json.")
@@ -227,7 +226,7 @@ def filtered(params: dict, caller: Caller):
         stmt = stmt.where(attachments.c.model_id == model_id)
     if params.get("upload_user") not in (None, ""):
         raw = str(params["upload_user"]).strip()
-        if not raw.isdigit():
+        if not raw.isdigit() or len(raw) > 18:  # beyond 64 bits: no such user
             raise ValidationFailed({"upload_user": [
                 "Select a valid choice. That choice is not one of the available choices."]})
         stmt = stmt.where(attachments.c.upload_user == int(raw))

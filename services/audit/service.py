@@ -23,6 +23,10 @@ from .models import audit_events, store
 SOURCES = tuple(config.setting(
     "AUDIT_SOURCES", "gateway,users,status,system,attachments,importer").split(","))
 
+# The event log is always paged: without `limit` (or with 0) a page of EVENTS_PAGE_SIZE.
+PAGE_SIZE = config.setting("EVENTS_PAGE_SIZE", 100, int)
+MAX_LIMIT = config.setting("EVENTS_MAX_LIMIT", 1000, int)
+
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
 
@@ -95,4 +99,5 @@ class Service(ServiceBase):
             stmt = stmt.where(c.created < before)
         with self.db.read() as s:
             return run_list(s, stmt, params, search=(c.type, c.stream_type, c.actor),
-                            ordering=ORDERING, default_order=[c.id], render=render)
+                            ordering=ORDERING, default_order=[c.id], render=render,
+                            default_limit=PAGE_SIZE, max_limit=MAX_LIMIT)

@@ -27,6 +27,7 @@ from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
+from svckit.fields import INT32_MAX
 from svckit.listing import get_by_id, run_list
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
@@ -512,8 +513,11 @@ def _row_pks(body) -> list[int]:
         raise ValidationFailed({"rows": ["No rows provided"]})
     pks = []
     for item in raw:
-        if isinstance(item, bool) or not str(item).strip().isdigit():
+        text = str(item).strip()
+        if isinstance(item, (bool, float)) or not text.isascii() or not text.isdigit():
             raise ValidationFailed({"rows": [
                 f"Incorrect type. Expected pk value, received {type(item).__name__}."]})
-        pks.append(int(item))
+        if len(text) > 10 or int(text) > INT32_MAX:  # beyond the id column: no such row
+            raise ValidationFailed({"rows": [f'Invalid pk "{text[:40]}" - object does not exist.']})
+        pks.append(int(text))
     return list(dict.fromkeys(pks))

@@ -1,10 +1,9 @@
 """Import sessions, column mappings and rows: InvenTree 264's rules (SEMANTICS §13, §19.10-12)
 for cleaning input, mapping file columns to fields, turning a file row into field data, and
 rendering the three resources."""
-import json
-
 from sqlalchemy import select
 
+from svckit import jsontext
 from svckit.errors import ValidationFailed
 from svckit.fields import Field
 from svckit.listing import bool_param, get_by_id, number_param
@@ -66,7 +65,7 @@ def json_object(data: dict, name: str) -> dict:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsontext.loads(value)
         except ValueError:
             value = None
     if not isinstance(value, dict):

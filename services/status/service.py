@@ -2,9 +2,9 @@
 from sqlalchemy import select
 
 from svckit.context import Caller
-from svckit.errors import NotFound
+from svckit.errors import NotFound, ValidationFailed
 from svckit.importing import ImportAdapter, ImportTargets
-from svckit.listing import page_list, run_list
+from svckit.listing import INT64_MAX, INT64_MIN, page_list, parse_int, run_list
 from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 
 from . import contenttypes, customstates
@@ -50,8 +50,12 @@ class Service(ImportTargetMixin, ServiceBase):
         stmt = select(custom_states)
         if params.get("reference_status"):
             stmt = stmt.where(custom_states.c.reference_status == params["reference_status"])
-        if params.get("model"):
-            stmt = stmt.where(custom_states.c.model == params["model"])
+        if params.get("model"):  # a content type pk (django-filter's choice of one)
+            model = parse_int(params["model"])
+            if model is None or not INT64_MIN <= model <= INT64_MAX:
+                raise ValidationFailed({"model": [
+                    "Select a valid choice. That choice is not one of the available choices."]})
+            stmt = stmt.where(custom_states.c.model == model)
         with self.db.read() as s:
             return run_list(s, stmt, params, search=customstates.SEARCH,
                             ordering=customstates.COLUMNS, default_order=[custom_states.c.id],

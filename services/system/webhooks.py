@@ -4,13 +4,12 @@ Endpoints are made by operators (`python -m services.system.cli create-webhook`)
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import uuid
 
 from sqlalchemy import select
 
-from svckit import config
+from svckit import config, jsontext
 from svckit.errors import ApiError, NotFound, PermissionDenied
 
 from .models import store, webhook_endpoints
@@ -49,7 +48,7 @@ def receive(session, caller, endpoint_id: str, raw: bytes, headers: dict, host: 
     if len(raw) > MAX_BYTES:
         raise ApiError({"detail": f"Webhook body exceeds {MAX_BYTES} bytes"}, 413)
     try:
-        body = json.loads(raw) if raw.strip() else None
+        body = jsontext.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError({"detail": str(exc)}, 406)
     _verify(endpoint, raw, headers.get("token", ""))

@@ -16,6 +16,7 @@ from svckit import config
 from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
 from svckit.errors import ApiError, AuthenticationFailed, NotFound, ValidationFailed
 from svckit.events import utcnow
+from svckit.fields import INT32_MAX
 
 from . import ruleset_data
 from .models import groups, login_failures, memberships, owners, store, tokens, users
@@ -188,10 +189,13 @@ def existing_group_ids(session, value) -> list[int]:
                                            f'"{type(value).__name__}".']})
     ids = []
     for item in value:
-        if isinstance(item, bool) or not str(item).strip().isdigit():
+        text = str(item).strip()
+        if isinstance(item, (bool, float)) or not text.isascii() or not text.isdigit():
             raise ValidationFailed({"groups": [
                 f"Incorrect type. Expected pk value, received {type(item).__name__}."]})
-        gid = int(item)
+        if len(text) > 10 or int(text) > INT32_MAX:  # beyond the id column: no such group
+            raise ValidationFailed({"groups": [f'Invalid pk "{text[:40]}" - object does not exist.']})
+        gid = int(text)
         if session.execute(select(groups.c.id).where(groups.c.id == gid)).first() is None:
             raise ValidationFailed({"groups": [f'Invalid pk "{gid}" - object does not exist.']})
         if gid not in ids:

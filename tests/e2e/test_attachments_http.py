@@ -309,7 +309,7 @@ def test_events_are_audited(stack, admin, editor):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         events = admin.get(f"{stack.url}/api/events/", timeout=10, params={
-            "service": "attachments", "stream": f"attachment:{made['pk']}"}).json()
+            "service": "attachments", "stream": f"attachment:{made['pk']}"}).json()["results"]
         if [e["type"] for e in events] == wanted:
             break
         time.sleep(0.2)

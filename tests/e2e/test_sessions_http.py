@@ -147,7 +147,7 @@ def test_failed_logins_reach_the_audit_log(stack, admin):
     events = []
     while not events and time.monotonic() < deadline:
         events = admin.get(f"{admin.base}/api/events/?type=login.failed&actor=nosuchuser",
-                           timeout=10).json()
+                           timeout=10).json()["results"]
         time.sleep(0.1)
     assert events and events[0]["payload"] == {"username": "nosuchuser", "address": "127.0.0.1"}
 

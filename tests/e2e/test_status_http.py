@@ -141,7 +141,7 @@ def test_events_endpoint(admin, make_user):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         events = admin.get(f"{admin.base}/api/events/?service=status&type=custom_state.created"
-                           f"&stream=custom_state:{pk}", timeout=10).json()
+                           f"&stream=custom_state:{pk}", timeout=10).json()["results"]
         if events:
             break
         time.sleep(0.2)

@@ -111,9 +111,10 @@ def test_importer_routes_make_their_rpc_calls(tmp_path):
     api._blobs = LocalBlobStore(tmp_path)
     app = create_app(api)
     body = {"items": [1, 2]}
+    first_page = {"limit": "1000", "offset": "0"}  # lists without limit: gateway.unbounded
     cases = [
         ("GET", "/api/importer/session/?status=10", None,
-         ("list_sessions", {"params": {"status": "10"}}), 200),
+         ("list_sessions", {"params": {"status": "10", **first_page}}), 200),
         ("OPTIONS", "/api/importer/session/", None, ("session_options", {"detail": False}), 200),
         ("POST", "/api/importer/session/", {"model_type": "part"},
          ("create_session", {"data": {"model_type": "part"}, "upload": None,
@@ -130,7 +131,7 @@ def test_importer_routes_make_their_rpc_calls(tmp_path):
         ("POST", "/api/importer/session/3/accept_rows/", {"rows": [4]},
          ("accept_rows", {"pk": 3, "body": {"rows": [4]}, "timeout": RPC_TIMEOUT}), 201),
         ("GET", "/api/importer/column-mapping/", None,
-         ("list_column_mappings", {"params": {}}), 200),
+         ("list_column_mappings", {"params": first_page}), 200),
         ("PUT", "/api/importer/column-mapping/5/", {"column": "a"},
          ("update_column_mapping", {"pk": 5, "data": {"column": "a"}, "partial": False}), 200),
         ("OPTIONS", "/api/importer/column-mapping/5/", None,

@@ -1,0 +1,59 @@
+"""Lists asked for without `limit` (or with `limit=0`): InvenTree answers every row as a bare
+JSON array, and its clients rely on it. The gateway keeps that answer but fetches it from the
+service in pages of CHUNK rows and streams the array out as it goes, so neither an RPC message
+nor the gateway ever holds the whole list. At most LIST_MAX_ROWS rows are sent; the header
+`X-Total-Count` always tells how many rows matched, and `X-Truncated` (the cap) says that the
+array stops short of them (page with `limit`/`offset` to get the rest)."""
+import json
+
+from svckit import config
+from svckit.listing import parse_int
+
+from gateway import http
+
+MAX_ROWS = config.setting("LIST_MAX_ROWS", 100000, int)
+CHUNK = 1000
+
+
+def wants_everything(params: dict) -> bool:
+    """No `limit`, an empty one or 0: DRF's 'no paging'. Anything else is the service's to
+    check (a bad value is its 400)."""
+    raw = params.get("limit")
+    return raw is None or str(raw).strip() == "" or parse_int(raw) == 0
+
+
+def send_all(resp, fetch, max_rows: int | None = None):
+    """Answer every row of a list as a bare array; `fetch(limit, offset)` answers one page
+    (`{"count", "results", ...}`)."""
+    max_rows = MAX_ROWS if max_rows is None else max_rows
+    first = fetch(min(CHUNK, max_rows) or 1, 0)
+    if "count" not in first:  # a list the service never pages
+        return http.send(resp, first["results"])
+    count = first["count"]
+    resp.set_header("X-Total-Count", str(count))
+    total = min(count, max_rows)
+    if count > max_rows:
+        resp.set_header("X-Truncated", str(max_rows))
+    rows = first["results"][:total]
+    if len(rows) >= total:  # one page held everything
+        return http.send(resp, rows)
+    resp.status = 200
+    resp.content_type = http.JSON
+    resp.stream = _stream(rows, fetch, total)
+
+
+def _stream(rows: list, fetch, total: int):
+    """The JSON array, one page at a time; stops at `total` rows or when a page comes back
+    short (rows deleted meanwhile)."""
+    yield b"["
+    sent = 0
+    while rows:
+        rows = rows[:total - sent]
+        chunk = b",".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+                          for row in rows)
+        yield (b"," if sent else b"") + chunk
+        sent += len(rows)
+        if sent >= total:
+            break
+        rows = fetch(CHUNK, sent)["results"]
+    yield b"]"

@@ -1,0 +1,46 @@
+"""schemathesis over every served operation of gateway/openapi.json (coverage and fuzzing
+phases, seeded, bounded), once as a plain user and once as the superuser, against a stack of
+its own: not one server error (issue 15 §2). A longer run: bench/fuzz.py."""
+import pytest
+import requests
+
+from tests.e2e import fuzz
+from tests.e2e.conftest import ADMIN, own_vhost, running_stack
+
+SEED = 264
+MAX_EXAMPLES = 5  # per operation in the fuzzing phase; the coverage phase adds its own cases
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(rates_server, smtp, tmp_path_factory):
+    # a slow answer on a busy machine must not become a 503 (RPC) or a client timeout, and
+    # fuzzed logins must not lock the fuzzing accounts out
+    with own_vhost() as vhost, running_stack(tmp_path_factory.mktemp("fuzz"), vhost,
+                                             rates_server, smtp, RPC_TIMEOUT="20",
+                                             LOGIN_THROTTLE_ATTEMPTS="100000") as s:
+        token = requests.get(f"{s.url}/api/user/token/", auth=ADMIN, timeout=10).json()["token"]
+        password = "Quartz-Lamp-4711"
+        r = requests.post(f"{s.url}/api/user/", headers={"Authorization": f"Token {token}"},
+                          json={"username": "fuzzplain", "first_name": "", "last_name": "",
+                                "email": "", "password": password}, timeout=10)
+        assert r.status_code == 201, r.text
+        fuzz.seed_objects(s.url, token)
+        s.plain = ("fuzzplain", password)
+        yield s
+
+
+def check(result: fuzz.FuzzResult):
+    assert result.report.get("complete"), result.output[-3000:]
+    assert result.report["operations"]["tested"] >= 120, result.output[-3000:]
+    assert not result.failures, "\n".join(result.failures)
+    assert result.exit_code == 0, result.output[-3000:]
+    assert result.cases > 1000
+
+
+def test_no_server_error_as_a_plain_user(fuzz_stack):
+    # first: the superuser's run may change or delete the plain user
+    check(fuzz.run(fuzz_stack.url, fuzz_stack.plain, seed=SEED, max_examples=MAX_EXAMPLES))
+
+
+def test_no_server_error_as_the_superuser(fuzz_stack):
+    check(fuzz.run(fuzz_stack.url, ADMIN, seed=SEED, max_examples=MAX_EXAMPLES))
