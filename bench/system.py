@@ -264,7 +264,7 @@ def run(args, databases: dict, store: str):
              set(wrk_serials) <= set(events_after_wrk),
              f"{len(set(wrk_serials) - set(events_after_wrk))} missing"),
         ]
-        for (title, concurrency, r, _) in rows:
+        for (_title, concurrency, r, _) in rows:
             if "events" in r:
                 wrk_ok = r["requests"] - r["errors"]
                 extra = r["events"] - r["created"]

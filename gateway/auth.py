@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from svckit import config
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, PermissionDenied
 

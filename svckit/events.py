@@ -127,7 +127,7 @@ class EventStore:
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
                "created": utcnow()}
-        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]
+        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
         self.projector.apply(session, row)
         return row
 

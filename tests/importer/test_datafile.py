@@ -334,7 +334,7 @@ def test_memory_does_not_grow_with_rows(tmp_path):
         scan_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         last = None
-        for last in rows(path, "csv", result.headers):
+        for last in rows(path, "csv", result.headers):  # noqa: B007  (read after the loop)
             pass
         rows_peak = tracemalloc.get_traced_memory()[1]
     finally:
