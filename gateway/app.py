@@ -8,18 +8,17 @@ import uuid
 
 import falcon
 
+from gateway import http
+from gateway.auth import Auth, Authenticator, check_csrf
+from gateway.bus import EventBus
+from gateway.headers import SecurityHeadersMiddleware
+from gateway.resources import attachments, auth, importer, root, status, system, users
 from svckit import config
 from svckit.blobstore import blob_store_from_settings
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
 from svckit.migrate import service_names
 from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
-
-from gateway import http
-from gateway.auth import Auth, Authenticator, check_csrf
-from gateway.bus import EventBus
-from gateway.headers import SecurityHeadersMiddleware
-from gateway.resources import attachments, auth, importer, root, status, system, users
 
 log = logging.getLogger(__name__)
 

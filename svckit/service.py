@@ -13,10 +13,10 @@ import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from kombu import Connection
-from nameko.exceptions import get_module_path, registry
-from nameko.extensions import DependencyProvider
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
+from nameko.exceptions import get_module_path, registry
+from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
 from svckit import config

@@ -12,8 +12,14 @@ from gateway.media import send_blob
 from gateway.uploads import request_data
 from svckit import config
 
-from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResource,
-                   Resource, ServiceResource)
+from .base import (
+    BulkDeleteMixin,
+    DetailResource,
+    ListResource,
+    MetadataResource,
+    Resource,
+    ServiceResource,
+)
 
 MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
 NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)

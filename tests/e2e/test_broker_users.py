@@ -13,7 +13,7 @@ from kombu import Connection, Producer, Queue
 from svckit.relay import event_exchange
 from svckit.rpc_client import RPC_EXCHANGE
 from tests.deploy.test_manifests import broker_resources, deployments, manifests
-from tests.e2e.conftest import MANAGEMENT, running_stack, token_session, ADMIN
+from tests.e2e.conftest import ADMIN, MANAGEMENT, running_stack, token_session
 
 GUEST = ("guest", "guest")
 

@@ -8,8 +8,7 @@ import tracemalloc
 import openpyxl
 import pytest
 
-from services.importer.datafile import (FORMATS, DataFileError, Limits, Scan, file_format,
-                                        rows, scan)
+from services.importer.datafile import FORMATS, DataFileError, Limits, Scan, file_format, rows, scan
 from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
