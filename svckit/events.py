@@ -9,9 +9,25 @@ import zlib
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String,
-                        Table, UniqueConstraint, bindparam, delete, func, insert, select,
-                        text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 
 from svckit.context import Caller
