@@ -5,13 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv rabbitmq migrate bench clean
+.PHONY: run test lint venv rabbitmq migrate bench clean
 
 run: venv rabbitmq
 	$(PY) scripts/run_stack.py
 
 test: venv rabbitmq
 	$(PY) -m pytest
+
+# ruff and mypy as configured in pyproject.toml (tests/test_lint.py runs them in `make test`)
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 venv: $(STAMP)
 

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import requests
 
-from common import (TICK, bench_stack, children, cpu_seconds, postgres_databases, to_ms,
-                    write_report)
+from common import TICK, bench_stack, children, cpu_seconds, postgres_databases, to_ms, write_report
 from svckit.migrate import service_names
 from svckit.stack import Stack
 
@@ -264,7 +263,7 @@ def run(args, databases: dict, store: str):
              set(wrk_serials) <= set(events_after_wrk),
              f"{len(set(wrk_serials) - set(events_after_wrk))} missing"),
         ]
-        for (title, concurrency, r, _) in rows:
+        for (_title, concurrency, r, _) in rows:
             if "events" in r:
                 wrk_ok = r["requests"] - r["errors"]
                 extra = r["events"] - r["created"]

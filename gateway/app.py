@@ -8,18 +8,17 @@ import uuid
 
 import falcon
 
+from gateway import http
+from gateway.auth import Auth, Authenticator, check_csrf
+from gateway.bus import EventBus
+from gateway.headers import SecurityHeadersMiddleware
+from gateway.resources import attachments, auth, importer, root, status, system, users
 from svckit import config
 from svckit.blobstore import blob_store_from_settings
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
 from svckit.migrate import service_names
 from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
-
-from gateway import http
-from gateway.auth import Auth, Authenticator, check_csrf
-from gateway.bus import EventBus
-from gateway.headers import SecurityHeadersMiddleware
-from gateway.resources import attachments, auth, importer, root, status, system, users
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +97,8 @@ def _send_error(req, resp, status, detail):
 class GatewayApp(falcon.App):
     """The Falcon app, with the shared `Api` as `app.api` and its route list as `app.routes`."""
 
+    api: Api
+
     def add_route(self, uri_template, resource, **kwargs):
         self.__dict__.setdefault("routes", []).append((uri_template, resource))
         super().add_route(uri_template, resource, **kwargs)
@@ -122,7 +123,7 @@ def create_app(api: Api | None = None) -> GatewayApp:
                                                         "url": http.absolute_url(req)})
             return _send_error(req, resp, 404, {"detail": "Not found."})
         if isinstance(exc, falcon.HTTPMethodNotAllowed):
-            for name, value in (exc.headers or {}).items():
+            for name, value in dict(exc.headers or {}).items():
                 resp.set_header(name, value)
             return _send_error(req, resp, 405, {"detail": f'Method "{req.method}" not allowed.'})
         _send_error(req, resp, exc.status_code, {"detail": exc.description or exc.title})

@@ -12,12 +12,10 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from svckit import config
-from svckit.context import Caller
-from svckit.errors import AuthenticationFailed, PermissionDenied
-
 from gateway import sites
 from gateway.proxies import client_address
+from svckit.context import Caller
+from svckit.errors import AuthenticationFailed, PermissionDenied
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from typing import Callable
 
 from kombu import Connection, Queue
 
@@ -24,10 +25,10 @@ log = logging.getLogger(__name__)
 class EventBus:
     def __init__(self, amqp_uri: str):
         self.amqp_uri = amqp_uri
-        self._bindings: list[tuple[str, str, callable]] = []  # (service, pattern, callback)
-        self._thread = None
+        self._bindings: list[tuple[str, str, Callable]] = []  # (service, pattern, callback)
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._pid = None
+        self._pid: int | None = None
         self.healthy = False
         self._connected = threading.Event()
 

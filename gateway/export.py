@@ -48,9 +48,9 @@ def render(fmt: str, model_name: str, fields: dict, rows: list[dict]) -> tuple[b
         sheet.append(labels)
         for cells in table:
             sheet.append([json.dumps(c) if isinstance(c, (dict, list)) else c for c in cells])
-        buffer = io.BytesIO()
-        book.save(buffer)
-        data = buffer.getvalue()
+        binary = io.BytesIO()
+        book.save(binary)
+        data = binary.getvalue()
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter="\t" if fmt == "tsv" else ",",

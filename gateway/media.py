@@ -29,6 +29,7 @@ def byte_range(header: str | None, size: int):
         return None
     first, last = (_position(g) for g in match.groups())
     if first is None:  # the last N bytes
+        assert last is not None  # "bytes=-" was answered above
         if last == 0:
             return "unsatisfiable"
         return max(size - last, 0), size

@@ -17,7 +17,7 @@ def trusted_setting() -> str:
 
 
 @lru_cache(maxsize=8)
-def _networks(value: str) -> tuple:
+def _networks(value: str) -> tuple | None:
     """The parsed list; "*" (any peer) as None."""
     items = [v.strip() for v in value.split(",") if v.strip()]
     if "*" in items:

@@ -6,10 +6,9 @@ nor the gateway ever holds the whole list. At most LIST_MAX_ROWS rows are sent; 
 array stops short of them (page with `limit`/`offset` to get the rest)."""
 import json
 
+from gateway import http
 from svckit import config
 from svckit.listing import parse_int
-
-from gateway import http
 
 MAX_ROWS = config.setting("LIST_MAX_ROWS", 100000, int)
 CHUNK = 1000

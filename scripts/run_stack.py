@@ -1,5 +1,6 @@
-"""`make run`: migrate every service's store, create the superuser, start every service and the gateway, run until Ctrl-C
-or SIGTERM, then stop them all. A process that dies is restarted."""
+"""`make run`: migrate every service's store, create the superuser, start every service and
+the gateway, run until Ctrl-C or SIGTERM, then stop them all. A process that dies is
+restarted."""
 import signal
 import sys
 import time

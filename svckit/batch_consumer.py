@@ -64,16 +64,17 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
                                 callbacks=[lambda body, message: pending.append(
                                     (body, message))])
             with consumer:
-                first = None
+                first: float | None = None  # when the oldest pending message came
                 while self.running:
                     try:
                         conn.drain_events(timeout=self.linger)
                     except socket.timeout:
                         pass
-                    if pending and first is None:
+                    if not pending:
+                        continue
+                    if first is None:
                         first = time.monotonic()
-                    if pending and (len(pending) >= self.batch
-                                    or time.monotonic() - first >= self.linger):
+                    if len(pending) >= self.batch or time.monotonic() - first >= self.linger:
                         self.handle(self.store.db, [body for body, _ in pending])
                         pending[-1][1].ack(multiple=True)  # every delivery up to the last
                         pending.clear()

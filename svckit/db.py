@@ -9,6 +9,7 @@ statements only, and an ORM session cost a reservation more than its SQL did (an
 through `Session.execute` took four times as long as through `Connection.execute`).
 """
 from contextlib import contextmanager
+from typing import Callable
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -45,7 +46,7 @@ class Database:
         self.metadata = metadata
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
-        self.on_commit = None  # called after each committed write (wakes the event relay)
+        self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
 
     def create_all(self):
         """Create missing tables, and missing indexes of tables that already exist (an

@@ -9,9 +9,25 @@ import zlib
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData, String,
-                        Table, UniqueConstraint, bindparam, delete, func, insert, select,
-                        text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 
 from svckit.context import Caller
@@ -127,7 +143,7 @@ class EventStore:
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
                "created": utcnow()}
-        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]
+        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
         self.projector.apply(session, row)
         return row
 

@@ -5,6 +5,7 @@ the gateway) and the import-target protocol's `describe` call.
 """
 import re
 from dataclasses import dataclass, field as dc_field
+from typing import Any
 
 
 @dataclass
@@ -52,10 +53,10 @@ def describe(fields: dict[str, Field], *, writable_only=False) -> dict:
 def options_document(name: str, description: str, fields: dict[str, Field],
                      methods: list[str], model: str | None = None) -> dict:
     """The body of an OPTIONS answer; `methods` are the write methods the caller may use."""
-    doc = {"name": name, "description": description,
-           "renders": ["application/json"],
-           "parses": ["application/json", "application/x-www-form-urlencoded",
-                      "multipart/form-data"]}
+    doc: dict[str, Any] = {"name": name, "description": description,
+                           "renders": ["application/json"],
+                           "parses": ["application/json", "application/x-www-form-urlencoded",
+                                      "multipart/form-data"]}
     actions = {m: describe(fields) for m in methods}
     if actions:
         doc["actions"] = actions

@@ -95,7 +95,7 @@ class ImportTargets:
 
     def validate(self, session, model_type: str, rows: list[dict], context=None) -> list[dict]:
         adapter = self.adapter(model_type)
-        out = []
+        out: list[dict] = []
         for row in parse_rows(rows):
             try:
                 adapter.validate(session, row.data, context or {})

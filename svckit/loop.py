@@ -1,4 +1,5 @@
 """The lifecycle of a nameko extension that runs one loop in a managed thread."""
+from typing import Any
 
 
 class ManagedLoop:
@@ -7,7 +8,8 @@ class ManagedLoop:
     to return; `kill()` ends it at once. Put it before the nameko base class."""
 
     running = False
-    _thread = None
+    _thread: Any = None
+    container: Any  # the nameko container (set by the extension base class)
 
     def start(self):
         self.running = True
@@ -23,6 +25,10 @@ class ManagedLoop:
         self.running = False
         if self._thread is not None:
             self._thread.kill()
+
+    def _run(self) -> None:
+        """The loop itself: returns when `running` is cleared."""
+        raise NotImplementedError
 
     def wake(self):
         """Interrupt the loop's wait (a loop that polls has nothing to do here)."""

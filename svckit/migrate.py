@@ -6,7 +6,6 @@ from svckit import config
 from svckit.db import Database
 
 
-
 def service_names() -> list[str]:
     """Every package under services/ that has a models module."""
     return sorted(p.parent.name for p in (config.ROOT / "services").glob("*/models.py"))

@@ -9,7 +9,7 @@ the broker confirmed it; a crash in between republishes it, and subscribers dedu
 import logging
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kombu import Connection, Exchange
 from sqlalchemy import insert, select, update
@@ -34,9 +34,9 @@ class Relay:
         self.amqp_uri = amqp_uri
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.exchange = event_exchange(service)
-        self._conn = None
+        self._conn: Connection | None = None
         self._producer = None
-        self._lease_until = None  # while comfortably before this, no need to renew
+        self._lease_until: datetime | None = None  # while comfortably before this, no renewal
 
     def _hold_lease(self) -> bool:
         now = utcnow()
@@ -59,9 +59,10 @@ class Relay:
 
     def _ensure_producer(self):
         if self._producer is None:
-            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-            self._producer = self._conn.Producer()
-            self.exchange(self._conn.default_channel).declare()
+            conn = self._conn = Connection(self.amqp_uri,
+                                           transport_options={"confirm_publish": True})
+            self._producer = conn.Producer()
+            self.exchange(conn.default_channel).declare()
         return self._producer
 
     def pending(self, limit=BATCH) -> list[dict]:

@@ -22,6 +22,7 @@ one given for that call).
 import threading
 import time
 import uuid
+from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
@@ -51,11 +52,11 @@ class RpcClient:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.signer = signer or signer_from_settings()
-        self._conn = None
-        self._producer = None
+        self._conn: Connection | None = None
+        self._producer: Producer | None = None
         self._reply_key = ""
-        self._waiting = None  # correlation id of the call in progress
-        self._answer = None   # its reply body, or RETURNED
+        self._waiting: str | None = None  # correlation id of the call in progress
+        self._answer: Any = None  # its reply body, or RETURNED
 
     def _connect(self):
         conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
@@ -102,6 +103,7 @@ class RpcClient:
                 except Exception as exc:
                     self.close()
                     raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+            assert self._producer is not None  # set by _connect() with the connection
             try:
                 return self._producer.publish(
                     body, routing_key=routing_key, mandatory=True, reply_to=self._reply_key,
@@ -131,6 +133,7 @@ class RpcClient:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
+                assert self._conn is not None  # _send() connected, or raised
                 self._conn.drain_events(timeout=remaining)
         except TimeoutError:
             self.close()  # a timed-out read may have stopped inside a frame
@@ -148,10 +151,10 @@ class RpcClient:
         if answer is RETURNED:
             raise ServiceUnavailable({"detail": f"The {service} service is not running"})
         if answer.get("error"):
-            exc = deserialize(answer["error"])
-            if isinstance(exc, RemoteError):
-                raise RemoteFailure(service, method, exc.exc_type, exc.value)
-            raise exc
+            error = deserialize(answer["error"])
+            if isinstance(error, RemoteError):
+                raise RemoteFailure(service, method, error.exc_type, error.value)
+            raise error
         return answer.get("result")
 
 

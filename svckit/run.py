@@ -4,6 +4,8 @@ Loads `services.<name>.service.Service` and runs it in a nameko container until 
 Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
 """
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
+
+# isort: split
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

@@ -13,10 +13,10 @@ import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from kombu import Connection
-from nameko.exceptions import get_module_path, registry
-from nameko.extensions import DependencyProvider
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
+from nameko.exceptions import get_module_path, registry
+from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
 from svckit import config
@@ -26,6 +26,7 @@ from svckit.db import Database
 from svckit.errors import ERROR_CLASSES, ApiError, NotAuthenticated, PermissionDenied
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
+from svckit.importing import ImportTargets
 from svckit.relay import Relay
 from svckit.signed_rpc import SignedRpc, trusted_caller_json
 
@@ -99,19 +100,18 @@ class Store(DependencyProvider):
         self.store = store
         self.relay_enabled = relay
         self.publish_before_reply = publish_before_reply
-        self.db = None
+        self.db: Database | None = None  # made in setup()
         self._running = False
         self._wake = Event()
         self._pumping = Semaphore()
-        self._relay = None
+        self._relay: Relay | None = None
 
     def setup(self):
-        self.db = Database(config.database_url(self.container.service_name),
-                           self.store.events.metadata)
+        db = self.db = Database(config.database_url(self.container.service_name),
+                                self.store.events.metadata)
         if self.relay_enabled:
-            self._relay = Relay(self.container.service_name, self.db, self.store,
-                                config.amqp_uri())
-            self.db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
+            self._relay = Relay(self.container.service_name, db, self.store, config.amqp_uri())
+            db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
 
     def start(self):
         if self.relay_enabled:
@@ -133,6 +133,7 @@ class Store(DependencyProvider):
         """Publish committed events now; False (and the loop retries) if that failed."""
         try:
             with self._pumping:
+                assert self._relay is not None  # made in setup() when the relay is enabled
                 self._relay.pump()
             return True
         except Exception:
@@ -158,7 +159,8 @@ class Store(DependencyProvider):
                     eventlet.sleep(backoff)
                     backoff = min(backoff * 2, 10)
         finally:
-            self._relay.close()
+            if self._relay is not None:
+                self._relay.close()
 
     def get_dependency(self, worker_ctx):
         return self.db
@@ -173,6 +175,7 @@ class Store(DependencyProvider):
                    "path": str(worker_ctx.data.get("path") or worker_ctx.entrypoint.method_name)[:200],
                    "service": self.container.service_name}
         try:
+            assert self.db is not None  # made in setup()
             with self.db.write() as s:
                 self.store.record(s, "error", caller.request_id, "error.logged", payload, caller)
         except Exception:
@@ -194,6 +197,9 @@ class Blobs(DependencyProvider):
 
 class ServiceBase:
     """Entrypoints and checks every service has (services define `db` and `caller`)."""
+
+    db: Database
+    caller: Caller
 
     def _login(self):
         if not self.caller.authenticated:
@@ -237,12 +243,12 @@ class ServiceBase:
         return self.db.engine.dialect.name
 
 
-class ImportTargetMixin:
+class ImportTargetMixin(ServiceBase):
     """The import-target protocol's entrypoints (svckit.importing) for a service with an
     `IMPORTS` (ImportTargets) attribute. Writes are for staff. Override `_import_context`
     to look up, before the transaction opens, what the batch refers to elsewhere."""
 
-    IMPORTS = None
+    IMPORTS: ImportTargets  # set by the service
 
     def _import_context(self, rows) -> dict:
         return {}

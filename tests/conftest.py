@@ -1,6 +1,8 @@
 """Shared fixtures. eventlet's monkey patching must come before anything else is imported
 (nameko's containers and the broker tests need it)."""
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
+
+# isort: split
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

@@ -12,8 +12,14 @@ from gateway.media import send_blob
 from gateway.uploads import request_data
 from svckit import config
 
-from .base import (BulkDeleteMixin, DetailResource, ListResource, MetadataResource,
-                   Resource)
+from .base import (
+    BulkDeleteMixin,
+    DetailResource,
+    ListResource,
+    MetadataResource,
+    Resource,
+    ServiceResource,
+)
 
 MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
 NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
@@ -29,10 +35,10 @@ def view_scope(caller) -> tuple:
 class AttachmentWrites:
     service, name, options_method = "attachments", "attachment", "attachment_options"
 
-    def after_write(self, req):
+    def after_write(self: ServiceResource, req):
         self.app.attachment_cache.invalidate()
 
-    def submit(self, req, method: str, status: int, **kwargs):
+    def submit(self: ServiceResource, req, method: str, status: int, **kwargs):
         with request_data(req, self.app.blobs, "attachment", MAX_BYTES) as (data, upload):
             answer = self.app.rpc.call("attachments", method, req.context.caller, req.path,
                                        data=data, upload=upload, **kwargs)

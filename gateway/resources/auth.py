@@ -4,12 +4,11 @@ import logging
 
 import falcon
 
-from svckit import config
-from svckit.errors import ValidationFailed
-
 from gateway import http, sites
 from gateway.auth import check_login_csrf
 from gateway.proxies import client_address
+from svckit import config
+from svckit.errors import ValidationFailed
 
 from .base import Resource
 

@@ -1,4 +1,6 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
+from typing import Any, Protocol
+
 from gateway import export, http, unbounded
 from gateway.cache import wants_fresh
 
@@ -30,6 +32,19 @@ class Resource:
         return get(key, lambda: self.call(req, service, method, **kwargs), wants_fresh(req))
 
 
+class ServiceResource(Protocol):
+    """What the write mixins (`CreateMixin`, `BulkDeleteMixin` and the per-domain `...Writes`)
+    need of the resource they are mixed into."""
+
+    app: Any
+    service: str
+    name: str
+
+    def call(self, req, service: str, method: str, **kwargs) -> Any: ...
+
+    def after_write(self, req) -> None: ...
+
+
 class ListResource(Resource):
     """A list endpoint backed by `<service>.list_<name>s`; with `export_model` set,
     `?export=<format>` answers a file (`export_<name>s`). Without `limit` the bare array is
@@ -56,7 +71,7 @@ class ListResource(Resource):
     def list(self, req, params) -> dict:
         return self.call(req, self.service, f"list_{self.name}s", params=params)
 
-    def on_options(self, req, resp):
+    def on_options(self, req, resp, **_params):
         if not self.options_method:
             return super().on_options(req, resp)
         http.send(resp, self.call(req, self.service, self.options_method, detail=False))
@@ -68,7 +83,7 @@ class ListResource(Resource):
 class CreateMixin:
     """POST on a list: `<service>.create_<name>`, 201."""
 
-    def on_post(self, req, resp):
+    def on_post(self: ServiceResource, req, resp):
         data = http.clean(http.body(req))
         http.send(resp, self.call(req, self.service, f"create_{self.name}", data=data), 201)
         self.after_write(req)
@@ -77,7 +92,7 @@ class CreateMixin:
 class BulkDeleteMixin:
     """DELETE on a list (§1.11): `<service>.bulk_delete_<name>s`, 204 with InvenTree's body."""
 
-    def on_delete(self, req, resp):
+    def on_delete(self: ServiceResource, req, resp):
         count = self.call(req, self.service, f"bulk_delete_{self.name}s", body=http.body(req))
         http.send(resp, {"success": f"Deleted {count} items"}, 204)
         self.after_write(req)
@@ -108,7 +123,7 @@ class DetailResource(Resource):
         resp.status = 204
         self.after_write(req)
 
-    def on_options(self, req, resp, id):
+    def on_options(self, req, resp, id):  # type: ignore[override]  # detail routes pass `id`
         http.int_id(id)
         if not self.options_method:
             return super().on_options(req, resp)

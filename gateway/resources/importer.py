@@ -11,7 +11,7 @@ from gateway.uploads import request_data
 from svckit import config
 from svckit.errors import ValidationFailed
 
-from .base import BulkDeleteMixin, DetailResource, ListResource, Resource
+from .base import BulkDeleteMixin, DetailResource, ListResource, Resource, ServiceResource
 
 MAX_BYTES = config.setting("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, int)
 RPC_TIMEOUT = config.setting("IMPORT_RPC_TIMEOUT", 300, float)
@@ -24,7 +24,7 @@ def too_large(limit: int) -> ValidationFailed:
 class SessionWrites:
     service, name, options_method = "importer", "session", "session_options"
 
-    def submit(self, req, method: str, **kwargs):
+    def submit(self: ServiceResource, req, method: str, **kwargs):
         """`method(data=<text fields>, **kwargs)`, plus `upload=<claim check>` (and the long
         timeout) when a data file came."""
         with request_data(req, self.app.blobs, "data_file", MAX_BYTES,
@@ -66,7 +66,7 @@ class ColumnMappingList(ListResource):
 
 class ColumnMappingDetail(DetailResource):
     service, name, options_method = "importer", "column_mapping", "column_mapping_options"
-    on_delete = None  # mappings go with their session (405)
+    on_delete = None  # type: ignore[assignment]  # mappings go with their session (405)
 
 
 class RowList(BulkDeleteMixin, ListResource):

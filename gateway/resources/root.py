@@ -3,11 +3,10 @@ import json
 import platform
 from pathlib import Path
 
+from gateway import http
 from svckit import config
 from svckit.errors import ApiError, NotFound, PermissionDenied
 from svckit.migrate import service_names
-
-from gateway import http
 
 from .base import Resource
 

@@ -7,7 +7,7 @@ service announces a custom-state event.
 from gateway import http
 from gateway.cache import QueryCache, send_cached
 
-from .base import CreateMixin, DetailResource, ListResource, Resource
+from .base import CreateMixin, DetailResource, ListResource, Resource, ServiceResource
 
 
 class StatusList(Resource):
@@ -24,7 +24,7 @@ class StatusClass(Resource):
 class CustomStateWrites:
     """Writes drop this worker's read models at once (other workers hear the event)."""
 
-    def after_write(self, req):
+    def after_write(self: ServiceResource, req):
         self.app.status_cache.invalidate()
 
 

@@ -3,12 +3,18 @@ import base64
 import gzip
 
 from gateway import http
+from gateway.cache import QueryCache, not_modified
 from svckit import config
 from svckit.errors import ApiError
-from gateway.cache import QueryCache, not_modified
 
-from .base import (BulkDeleteMixin, CreateMixin, DetailResource, ListResource,
-                   MetadataResource, Resource)
+from .base import (
+    BulkDeleteMixin,
+    CreateMixin,
+    DetailResource,
+    ListResource,
+    MetadataResource,
+    Resource,
+)
 
 
 class ProjectCodeList(CreateMixin, ListResource):

@@ -1,7 +1,20 @@
 """The attachments service's tables: projections of its event log (attachments, their tags,
 notes images) and the blob claims that keep storage and rows in step."""
-from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Index, Integer, MetaData,
-                        String, Table, delete, insert, update)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    update,
+)
 
 from svckit.events import EventStore, Projector, column_values
 

@@ -24,8 +24,7 @@ from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
 from . import attachments as rules, notes
-from .files import (check_new_filename, content_type, is_svg, sanitise_filename,
-                    sanitise_svg)
+from .files import check_new_filename, content_type, is_svg, sanitise_filename, sanitise_svg
 from .models import attachments, notes_images, store
 from .placement import INCOMING, Placement
 

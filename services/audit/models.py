@@ -1,5 +1,5 @@
 """The audit service's table: every domain event of every service, as received."""
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table)
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table
 
 from svckit.events import EventStore, Projector
 

@@ -11,12 +11,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import config
+from svckit.batch_consumer import BatchEventConsumer
 from svckit.context import Caller
 from svckit.errors import NotAuthenticated, PermissionDenied, ValidationFailed
-from svckit.batch_consumer import BatchEventConsumer
 from svckit.events import utcnow
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
 from svckit.listing import run_list
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from .models import audit_events, store
 

@@ -5,8 +5,23 @@ Row events come in batches (one `import_row.validated` event per batch of parsed
 `import_row.completed` per batch created in the target service), so a million-row import
 is a few thousand events, not millions.
 """
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String,
-                        Table, bindparam, delete, func, insert, select, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from svckit.events import EventStore, Projector, column_values
 

@@ -1,6 +1,15 @@
 """The status service's tables (projections of its event log) and their projector."""
-from sqlalchemy import (Column, Integer, MetaData, String, Table, UniqueConstraint, delete,
-                        insert, update)
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    insert,
+    update,
+)
 
 from svckit.events import EventStore, Projector
 from svckit.importing import import_receipt_table

@@ -1,6 +1,19 @@
 """The system service's tables (projections of its event log) and their projector."""
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        bindparam, delete, insert, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    update,
+)
 
 from svckit.events import EventStore, Projector, column_values
 from svckit.importing import import_receipt_table

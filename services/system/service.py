@@ -19,10 +19,30 @@ from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
-from . import (about, actions, currency, customunits, generate, mail, news, plugins,
-               projectcodes, reports, search, units, webhooks)
-from .models import (custom_units, error_reports, news_entries, notifications, project_codes,
-                     receipts, store)
+from . import (
+    about,
+    actions,
+    currency,
+    customunits,
+    generate,
+    mail,
+    news,
+    plugins,
+    projectcodes,
+    reports,
+    search,
+    units,
+    webhooks,
+)
+from .models import (
+    custom_units,
+    error_reports,
+    news_entries,
+    notifications,
+    project_codes,
+    receipts,
+    store,
+)
 
 log = logging.getLogger(__name__)
 

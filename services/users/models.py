@@ -1,6 +1,20 @@
 """The users service's tables (projections of its event log) and their projector."""
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, delete, insert, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    update,
+)
 
 from svckit.events import EventStore, Projector, column_values
 

@@ -5,8 +5,13 @@ from datetime import date
 from sqlalchemy import select
 
 from svckit.context import Caller
-from svckit.errors import (AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied,
-                           ValidationFailed)
+from svckit.errors import (
+    AuthenticationFailed,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from svckit.fields import Field, options_document, validate
 from svckit.listing import bool_param, page_list, run_list
 from svckit.service import CallerProvider, ServiceBase, Store, rpc

@@ -10,8 +10,13 @@ from PIL import Image
 
 from services.attachments import files
 from services.attachments.files import (
-    check_new_filename, content_type, is_valid_image, random_suffix, sanitise_filename,
-    sanitise_svg, with_suffix,
+    check_new_filename,
+    content_type,
+    is_valid_image,
+    random_suffix,
+    sanitise_filename,
+    sanitise_svg,
+    with_suffix,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -408,6 +408,7 @@ def test_replay_rebuilds_identical_answers(svc, blobs, db):
 
 def png(size=(4, 4)) -> bytes:
     import io
+
     from PIL import Image
     out = io.BytesIO()
     Image.new("RGB", size, (10, 200, 10)).save(out, "PNG")

@@ -12,11 +12,11 @@ Operator (rabbitmq.com) are validated against the CRD schemas in tests/deploy/cr
 import copy
 import json
 import re
-from urllib.parse import urlsplit
 import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate

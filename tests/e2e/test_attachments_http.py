@@ -11,7 +11,6 @@ import pytest
 import requests
 from PIL import Image
 
-
 MAX_BYTES = 2 * 1024 * 1024  # the stack's ATTACHMENT_MAX_BYTES
 
 

@@ -13,7 +13,7 @@ from kombu import Connection, Producer, Queue
 from svckit.relay import event_exchange
 from svckit.rpc_client import RPC_EXCHANGE
 from tests.deploy.test_manifests import broker_resources, deployments, manifests
-from tests.e2e.conftest import MANAGEMENT, running_stack, token_session, ADMIN
+from tests.e2e.conftest import ADMIN, MANAGEMENT, running_stack, token_session
 
 GUEST = ("guest", "guest")
 
@@ -99,9 +99,9 @@ def test_every_process_works_as_its_own_user(own_users_stack):
         f"{base}/api/project-code/", timeout=10).json()))
     # every service's events reach the audit service (and the gateway's error reports, system)
     for service in ("users", "status", "system", "attachments", "importer"):
-        assert poll(lambda: admin.get(f"{base}/api/events/", timeout=10,
-                                      params={"service": service, "limit": 1}
-                                      ).json()["count"]), service
+        assert poll(lambda service=service: admin.get(
+            f"{base}/api/events/", timeout=10, params={"service": service, "limit": 1}
+        ).json()["count"]), service
 
 
 def refused(action) -> bool:

@@ -32,7 +32,7 @@ def test_connect_with_token(stack):
 
 
 def test_wrong_password_fails_to_connect(stack):
-    with pytest.raises(Exception):
+    with pytest.raises(ConnectionError, match="Authentication at InvenTree server failed"):
         InvenTreeAPI(stack.url, username=ADMIN[0], password="wrong", timeout=10)
 
 

@@ -6,7 +6,6 @@ import time
 import requests
 
 
-
 def stockitem(session):
     return session.get(f"{session.base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
 

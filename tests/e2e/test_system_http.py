@@ -90,8 +90,9 @@ def test_version_license_and_admin_config(admin, make_user):
 
 
 def test_error_events_become_reports_and_staff_notifications(stack, admin, make_user):
-    from gateway.bus import EventBus
     import time
+
+    from gateway.bus import EventBus
     EventBus(stack.env["AMQP_URI"]).publish(
         "error.logged", {"kind": "KeyError", "info": "'boom'", "data": "Traceback: boom",
                          "path": "/api/e2e/"}, actor="admin", request_id="e2e-err")

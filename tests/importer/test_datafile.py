@@ -8,8 +8,7 @@ import tracemalloc
 import openpyxl
 import pytest
 
-from services.importer.datafile import (FORMATS, DataFileError, Limits, Scan, file_format,
-                                        rows, scan)
+from services.importer.datafile import FORMATS, DataFileError, Limits, Scan, file_format, rows, scan
 from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
@@ -334,7 +333,7 @@ def test_memory_does_not_grow_with_rows(tmp_path):
         scan_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         last = None
-        for last in rows(path, "csv", result.headers):
+        for last in rows(path, "csv", result.headers):  # noqa: B007  (read after the loop)
             pass
         rows_peak = tracemalloc.get_traced_memory()[1]
     finally:

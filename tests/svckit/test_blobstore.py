@@ -8,8 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from svckit.blobstore import (MB, BlobInfo, BlobTooLarge, LocalBlobStore, S3BlobStore,
-                              blob_store_from_settings)
+from svckit.blobstore import (
+    MB,
+    BlobInfo,
+    BlobTooLarge,
+    LocalBlobStore,
+    S3BlobStore,
+    blob_store_from_settings,
+)
 from tests.s3server import start_s3_server
 
 

@@ -51,7 +51,8 @@ def test_validation(svc):
              ({}, {"code": ["This field is required."]}),
              ({"code": "x" * 51}, {"code": ["Ensure this field has no more than 50 characters."]}),
              ({"code": "OK", "responsible": 9}, {"responsible": ['Invalid pk "9" - object does not exist.']}),
-             ({"code": "OK", "responsible": "abc"}, {"responsible": ["Incorrect type. Expected pk value, received str."]})]
+             ({"code": "OK", "responsible": "abc"},
+              {"responsible": ["Incorrect type. Expected pk value, received str."]})]
     for data, expected in cases:
         with pytest.raises(ValidationFailed) as info:
             svc().create_project_code(data=data)
