@@ -153,3 +153,80 @@ def test_user(make_db):
         pk=pk, data={"first_name": toggled(t, n)}, partial=True)) == []
     final = svc().get_user(pk=pk)["first_name"]
     assert_real_changes_in_order(db, models.store, "user", pk, "first_name", "start", final)
+
+
+def test_concurrent_deletes_delete_once(make_db, tmp_path):
+    """Deletes decide on the locked row too: of many deletes of one custom state or one
+    attachment at once, one deletes it (one event, its file goes) and the rest answer 404.
+    In round n every thread deletes the n-th state and the n-th attachment."""
+    from services.attachments import models as attachment_models
+    from services.attachments.service import Service as Attachments
+    from services.status import models as status_models
+    from services.status.service import Service as Status
+    from svckit.blobstore import LocalBlobStore
+    from svckit.errors import NotFound
+    from tests.attachments.test_service import Users, checked_in
+    status_db = make_db(status_models.metadata)
+    attachment_db = make_db(attachment_models.metadata)
+    blobs = LocalBlobStore(tmp_path / "media")
+    status = [worker_factory(Status, db=status_db, caller=STAFF) for _ in range(THREADS)]
+    files = [worker_factory(Attachments, db=attachment_db, caller=STAFF, users=Users(),
+                            blobs=blobs) for _ in range(THREADS)]
+    model = status[0].get_content_type_by_model(model="stockitem")["pk"]
+    states = [status[0].create_custom_state(data={
+        "key": 100 + n, "name": f"Doomed {n}", "label": "Doomed", "logical_key": 10,
+        "model": model, "reference_status": "StockStatus"})["pk"] for n in range(UPDATES)]
+    attachments = [files[0].create_attachment(
+        data={"model_type": "part", "model_id": 1},
+        upload=checked_in(blobs, b"doomed", f"doomed-{n}.txt"))["pk"] for n in range(UPDATES)]
+    deleted = []
+
+    def delete(t, n):
+        for kind, call in (("state", lambda: status[t].delete_custom_state(pk=states[n])),
+                           ("attachment", lambda: files[t].delete_attachment(
+                               pk=attachments[n]))):
+            try:
+                call()
+                deleted.append((kind, n))
+            except NotFound:
+                pass
+
+    assert hammer(delete) == []
+    assert sorted(deleted) == sorted((kind, n) for kind in ("state", "attachment")
+                                     for n in range(UPDATES))
+    for n in range(UPDATES):
+        assert [e["type"] for e in events_of(status_db, status_models.store, "custom_state",
+                                             states[n])] == ["custom_state.created",
+                                                             "custom_state.deleted"]
+        assert [e["type"] for e in events_of(attachment_db, attachment_models.store,
+                                             "attachment", attachments[n])] == [
+            "attachment.uploaded", "attachment.deleted"]
+    assert [key for key, _ in blobs.list("attachments/")] == []
+
+
+def test_magic_link_signs_in_once(make_db):
+    """A login link used by many requests at once starts one session (round n: every
+    thread uses the n-th link)."""
+    from services.users import accounts, models
+    from services.users.service import Service
+    from svckit.errors import PermissionDenied
+    db = make_db(models.metadata)
+    with db.write() as s:
+        accounts.create_user(s, SYSTEM, username="carol", password=None,
+                             email="carol@example.com")
+    workers = [worker_factory(Service, db=db, caller=SYSTEM) for _ in range(THREADS)]
+    keys = [workers[0].issue_magic_link(email="carol@example.com")["key"]
+            for _ in range(UPDATES)]
+    signed_in = []
+
+    def use(t, n):
+        try:
+            workers[t].login_with_magic_link(key=keys[n])
+            signed_in.append(n)
+        except PermissionDenied:
+            pass
+
+    assert hammer(use) == []
+    assert sorted(signed_in) == list(range(UPDATES))
+    with db.read() as s:
+        assert len(s.execute(select(models.sessions)).all()) == UPDATES
