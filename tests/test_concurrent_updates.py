@@ -230,3 +230,30 @@ def test_magic_link_signs_in_once(make_db):
     assert sorted(signed_in) == list(range(UPDATES))
     with db.read() as s:
         assert len(s.execute(select(models.sessions)).all()) == UPDATES
+
+
+def test_concurrent_file_replacements_leave_one_file(make_db, tmp_path):
+    """PATCHes that replace an attachment's file place it before their transaction; one that
+    lost the race starts over, so each replacement dooms the file it really replaced and
+    only the last file is left (a stale read used to leave the others behind for good)."""
+    from services.attachments import models
+    from services.attachments.service import Service
+    from svckit.blobstore import LocalBlobStore
+    from tests.attachments.test_service import Users, checked_in
+    db = make_db(models.metadata)
+    blobs = LocalBlobStore(tmp_path / "media")
+    workers = [worker_factory(Service, db=db, caller=STAFF, users=Users(), blobs=blobs)
+               for _ in range(THREADS)]
+    pk = workers[0].create_attachment(data={"model_type": "part", "model_id": 1},
+                                      upload=checked_in(blobs, b"first", "first.txt"))["pk"]
+
+    def replace(t, n):
+        if n < 5:
+            workers[t].update_attachment(pk=pk, data={}, partial=True, upload=checked_in(
+                blobs, f"{t}-{n}".encode(), f"file-{t}-{n}.txt"))
+
+    assert hammer(replace) == []
+    final = workers[0].get_attachment(pk=pk)["attachment"]
+    assert [key for key, _ in blobs.list("attachments/")] == [final.removeprefix("/media/")]
+    keys = [e["payload"]["file_key"] for e in events_of(db, models.store, "attachment", pk)]
+    assert len(keys) == 1 + 5 * THREADS and len(set(keys)) == len(keys)

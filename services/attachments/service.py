@@ -35,7 +35,7 @@ UPDATE_ATTEMPTS = 5  # an update whose file changed under it starts over, this m
 
 
 class _ChangedMeanwhile(Exception):
-    """The attachment's file, link or model changed between reading and locking it."""
+    """What an update placed was derived from a row that changed before it was locked."""
 
 
 def _upload_key(upload) -> str:
@@ -139,15 +139,16 @@ class Service(ServiceBase):
                 f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
 
     def _committed(self, placed_key: str | None, write, garbage=()):
-        """Run `write(session)` in one transaction that settles `placed_key`; on failure
-        the placed blob goes. After the commit, blobs in `garbage` are deleted."""
+        """Run `write(session)` in one transaction that settles `placed_key` and dooms
+        the blobs in `garbage` (a list `write` may fill: it runs first, under the object's
+        lock); on failure the placed blob goes. After the commit, they are deleted."""
         try:
             with self.db.write() as s:
                 if placed_key:
                     Placement.settle(s, placed_key)
+                result = write(s)
                 for key in garbage:
                     Placement.doom(s, key)
-                result = write(s)
         except BaseException:
             if placed_key:
                 self.placement.abandon(placed_key)
@@ -215,8 +216,9 @@ class Service(ServiceBase):
         it, `attachment: null` removes it (a link must then be given).
 
         Files are placed before the transaction opens, so the decision is checked again
-        under the attachment's lock: when another command changed its file, link or
-        model meanwhile, the update starts over (a few times, then 409)."""
+        under the attachment's lock (permissions, file or link, the file replaced); a
+        rename whose file was replaced meanwhile, or an upload whose attachment moved to
+        another object, starts over (a few times, then 409)."""
         self._login()
         for _ in range(UPDATE_ATTEMPTS):
             try:
@@ -270,12 +272,20 @@ class Service(ServiceBase):
                 else:
                     placed, _ = self.placement.place(directory, name, source=old_key)
                 renamed = True
-        garbage = [old_key] if old_key and (placed or clearing) else []
+        garbage: list[str] = []  # the file this update replaces, known under the lock
 
         def write(s):
             now, _ = store.load_for_update(s, "attachment", pk, rules.get)
-            if any(now[k] != current[k] for k in ("file_key", "link", "model_type")):
-                raise _ChangedMeanwhile()
+            if (renamed and now["file_key"] != old_key) or (placed and any(
+                    now[k] != current[k] for k in ("model_type", "model_id"))):
+                raise _ChangedMeanwhile()  # the copy or its directory came from a stale row
+            rules.require_view(self.caller, now)
+            target = {**now, **changes}
+            rules.require_change(self.caller, now["model_type"], target["model_type"])
+            rules.require_one_source(bool(upload) or (bool(now["file_key"]) and not clearing),
+                                     target["link"])
+            if now["file_key"] and (placed or clearing):
+                garbage.append(now["file_key"])
             now["tags"] = rules.tags_of(s, [pk]).get(pk, [])
             if renamed:
                 store.record(s, "attachment", pk, "attachment.renamed",
