@@ -257,3 +257,37 @@ def test_concurrent_file_replacements_leave_one_file(make_db, tmp_path):
     assert [key for key, _ in blobs.list("attachments/")] == [final.removeprefix("/media/")]
     keys = [e["payload"]["file_key"] for e in events_of(db, models.store, "attachment", pk)]
     assert len(keys) == 1 + 5 * THREADS and len(set(keys)) == len(keys)
+
+
+def test_overlapping_bulk_deletes_delete_each_once(make_db):
+    """Bulk deletes lock their objects in one order and act on what still matches: threads
+    bulk-deleting the same news items (listed in different orders) delete each once, with
+    no deadlock and no error."""
+    from services.system import models, news
+    from services.system.service import Service
+    from svckit.errors import ValidationFailed
+    from tests.system.test_project_codes import Users
+    db = make_db(models.metadata)
+    with db.write() as s:
+        news.store_new(s, SYSTEM, [{"feed_id": f"item-{n}", "title": f"News {n}"}
+                                   for n in range(UPDATES)])
+    with db.read() as s:
+        pks = sorted(s.execute(select(models.news_entries.c.id)).scalars())
+    workers = [worker_factory(Service, db=db, caller=STAFF, users=Users())
+               for _ in range(THREADS)]
+    deleted = []
+
+    def bulk_delete(t, n):
+        if n:
+            return
+        items = pks[::-1] if t % 2 else pks
+        try:
+            deleted.append(workers[t].bulk_delete_news_items(body={"items": items}))
+        except ValidationFailed:  # all gone before this one looked
+            pass
+
+    assert hammer(bulk_delete) == []
+    assert sum(deleted) == UPDATES
+    for pk in pks:
+        assert [e["type"] for e in events_of(db, models.store, "news_entry", pk)] == [
+            "news_entry.created", "news_entry.deleted"]
