@@ -51,3 +51,16 @@ def matching_ids(session, table, condition) -> list[int]:
     if not ids:
         raise ValidationFailed({"non_field_errors": "No items found to delete"})
     return list(ids)
+
+
+def lock_matching(session, store, stream_type: str, table, condition) -> list[int]:
+    """The ids of `table` matching `condition` (400 when none), their streams locked
+    (`EventStore.load_all_for_update`) and the condition checked again under the locks:
+    what a bulk delete may delete without racing another command on the same rows."""
+    def still_matching(s, ids):
+        return s.execute(select(table.c.id).where(condition & table.c.id.in_(ids))
+                         .order_by(table.c.id)).scalars().all()
+
+    return list(store.load_all_for_update(session, stream_type,
+                                          matching_ids(session, table, condition),
+                                          still_matching))

@@ -7,7 +7,7 @@ transaction; `EventStore.replay()` empties the projected tables and re-applies t
 """
 import zlib
 from datetime import date, datetime, timezone
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -110,6 +110,12 @@ class Projector:
             handler(session, event)
 
 
+class Loaded(NamedTuple):
+    """An object read under its stream's lock (`EventStore.load_for_update`)."""
+    row: Any
+    version: int  # the stream's version when read: record the next event as version + 1
+
+
 class EventStore:
     def __init__(self, service: str, metadata: MetaData, projector: Projector):
         self.service = service
@@ -166,16 +172,43 @@ class EventStore:
         reading state a command depends on (PostgreSQL advisory lock, re-entrant; SQLite
         write transactions are already serialised by BEGIN IMMEDIATE)."""
         if session.dialect.name == "postgresql":
-            key = zlib.crc32(f"{stream_type}:{stream_id}".encode())
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                            {"k": self._lock_key(stream_type, stream_id)})
+
+    @staticmethod
+    def _lock_key(stream_type: str, stream_id) -> int:
+        return zlib.crc32(f"{stream_type}:{stream_id}".encode())
+
+    def load_for_update(self, session: Connection, stream_type: str, stream_id,
+                        loader: Callable[[Connection, Any], Any]) -> Loaded:
+        """Load, lock, decide, record: lock the object's stream, then read the object with
+        `loader(session, stream_id)` (which raises NotFound for a missing one). Every update
+        and delete starts here, so two concurrent commands on one object are serialised
+        and each decides on the state the previous one left."""
+        self.lock_stream(session, stream_type, stream_id)
+        version = session.execute(self.stream_version, {
+            "type": stream_type, "id": str(stream_id)}).scalar_one()
+        return Loaded(loader(session, stream_id), version)
+
+    def load_all_for_update(self, session: Connection, stream_type: str, stream_ids,
+                            loader: Callable[[Connection, list], list]) -> list:
+        """`load_for_update` for many objects (bulk deletes): the streams are locked in one
+        fixed order (so two bulk commands cannot deadlock), then `loader(session, ids)`
+        reads the rows, leaving out those deleted meanwhile."""
+        ids = list(dict.fromkeys(stream_ids))
+        for stream_id in sorted(ids, key=lambda i: self._lock_key(stream_type, i)):
+            self.lock_stream(session, stream_type, stream_id)
+        return loader(session, ids) if ids else []
 
     def record_changes(self, session: Connection, stream_type: str, stream_id, type_: str,
-                       current: dict, cleaned: dict, caller: Caller | None = None) -> dict:
+                       current: dict, cleaned: dict, caller: Caller | None = None,
+                       version: int | None = None) -> dict:
         """Record `type_` with the fields of `cleaned` that differ from `current`, if any;
-        returns them (an update that changes nothing appends no event)."""
+        returns them (an update that changes nothing appends no event). `current` should
+        come from `load_for_update` (whose version + 1 is `version`)."""
         changed = {k: v for k, v in cleaned.items() if current.get(k) != v}
         if changed:
-            self.record(session, stream_type, stream_id, type_, changed, caller)
+            self.record(session, stream_type, stream_id, type_, changed, caller, version)
         return changed
 
     def next_stream_id(self, session: Connection, stream_type: str) -> int:

@@ -189,6 +189,15 @@ def get(session, pk) -> dict:
     return get_by_id(session, attachments, pk)
 
 
+def matching_rows(condition):
+    """A loader for `EventStore.load_all_for_update`: the rows among `pks` that still
+    match `condition`."""
+    def load(session, pks) -> list[dict]:
+        return [dict(r) for r in session.execute(select(attachments).where(
+            condition, attachments.c.id.in_(pks)).order_by(attachments.c.id)).mappings()]
+    return load
+
+
 def tags_of(session, pks) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if pks:

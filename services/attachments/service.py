@@ -11,12 +11,12 @@ import logging
 from datetime import date
 
 from nameko.timer import timer
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from svckit import config
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import options_document
 from svckit.listing import run_list
 from svckit.metadata import merged_metadata
@@ -29,6 +29,12 @@ from .models import attachments, notes_images, store
 from .placement import INCOMING, Placement
 
 log = logging.getLogger(__name__)
+
+UPDATE_ATTEMPTS = 5  # an update whose file changed under it starts over, this many times
+
+
+class _ChangedMeanwhile(Exception):
+    """What an update placed was derived from a row that changed before it was locked."""
 
 
 def _upload_key(upload) -> str:
@@ -132,15 +138,16 @@ class Service(ServiceBase):
                 f"SVG files over {self.svg_max} bytes cannot be sanitised"]})
 
     def _committed(self, placed_key: str | None, write, garbage=()):
-        """Run `write(session)` in one transaction that settles `placed_key`; on failure
-        the placed blob goes. After the commit, blobs in `garbage` are deleted."""
+        """Run `write(session)` in one transaction that settles `placed_key` and dooms
+        the blobs in `garbage` (a list `write` may fill: it runs first, under the object's
+        lock); on failure the placed blob goes. After the commit, they are deleted."""
         try:
             with self.db.write() as s:
                 if placed_key:
                     Placement.settle(s, placed_key)
+                result = write(s)
                 for key in garbage:
                     Placement.doom(s, key)
-                result = write(s)
         except BaseException:
             if placed_key:
                 self.placement.abandon(placed_key)
@@ -205,8 +212,22 @@ class Service(ServiceBase):
                           upload: dict | None = None) -> dict:
         """PUT/PATCH. Read-only and unchanged keys are ignored (the official client sends
         the whole object back); a new `filename` renames the file, a new upload replaces
-        it, `attachment: null` removes it (a link must then be given)."""
+        it, `attachment: null` removes it (a link must then be given).
+
+        Files are placed before the transaction opens, so the decision is checked again
+        under the attachment's lock (permissions, file or link, the file replaced); a
+        rename whose file was replaced meanwhile, or an upload whose attachment moved to
+        another object, starts over (a few times, then 409)."""
         self._login()
+        for _ in range(UPDATE_ATTEMPTS):
+            try:
+                return self._update_attachment(pk, data, partial, upload)
+            except _ChangedMeanwhile:
+                continue
+        raise ApiError({"detail": "The attachment kept changing while it was being updated; "
+                                  "please try again"}, 409)
+
+    def _update_attachment(self, pk, data, partial, upload) -> dict:
         with self.db.read() as s:
             current = self._visible_row(s, pk)
             shown = self._render(s, [current])[0]
@@ -250,10 +271,21 @@ class Service(ServiceBase):
                 else:
                     placed, _ = self.placement.place(directory, name, source=old_key)
                 renamed = True
-        garbage = [old_key] if old_key and (placed or clearing) else []
+        garbage: list[str] = []  # the file this update replaces, known under the lock
 
         def write(s):
-            now = {**rules.get(s, pk), "tags": rules.tags_of(s, [pk]).get(pk, [])}
+            now, _ = store.load_for_update(s, "attachment", pk, rules.get)
+            if (renamed and now["file_key"] != old_key) or (placed and any(
+                    now[k] != current[k] for k in ("model_type", "model_id"))):
+                raise _ChangedMeanwhile()  # the copy or its directory came from a stale row
+            rules.require_view(self.caller, now)
+            target = {**now, **changes}
+            rules.require_change(self.caller, now["model_type"], target["model_type"])
+            rules.require_one_source(bool(upload) or (bool(now["file_key"]) and not clearing),
+                                     target["link"])
+            if now["file_key"] and (placed or clearing):
+                garbage.append(now["file_key"])
+            now["tags"] = rules.tags_of(s, [pk]).get(pk, [])
             if renamed:
                 store.record(s, "attachment", pk, "attachment.renamed",
                              {"file_key": placed, "previous_key": old_key}, self.caller)
@@ -268,21 +300,35 @@ class Service(ServiceBase):
     @rpc
     def delete_attachment(self, pk: int) -> None:
         self._login()
-        with self.db.read() as s:
-            row = self._visible_row(s, pk)
-        rules.require_delete(self.caller, row["model_type"])
-        self._delete_rows([row])
 
-    def _delete_rows(self, rows: list):
-        garbage = [r["file_key"] for r in rows if r["file_key"]]
+        def check(rows):
+            if not rows:
+                raise NotFound()
+            rules.require_view(self.caller, rows[0])
+            rules.require_delete(self.caller, rows[0]["model_type"])
 
+        self._delete_rows([pk], rules.matching_rows(true()), check)
+
+    def _delete_rows(self, ids: list, loader, check) -> int:
+        """Delete the attachments `ids` that `loader` still finds once their streams are
+        locked; `check(rows)` decides on those rows under the locks. Their files go after
+        the commit."""
         def write(s):
+            rows = store.load_all_for_update(s, "attachment", ids, loader)
+            check(rows)
             for row in rows:
+                if row["file_key"]:
+                    Placement.doom(s, row["file_key"])
                 store.record(s, "attachment", row["id"], "attachment.deleted",
                              {"file_key": row["file_key"], "model_type": row["model_type"],
                               "model_id": row["model_id"]}, self.caller)
+            return rows
 
-        self._committed(None, write, garbage)
+        rows = self._committed(None, write)
+        garbage = [r["file_key"] for r in rows if r["file_key"]]
+        if garbage:
+            self.placement.collect(garbage)
+        return len(rows)
 
     @rpc
     def bulk_delete_attachments(self, body) -> int:
@@ -293,12 +339,13 @@ class Service(ServiceBase):
                                                               rules.BULK_FILTERS))
         with self.db.read() as s:
             ids = matching_ids(s, attachments, condition)
-            rows = [dict(r) for r in s.execute(select(attachments).where(
-                attachments.c.id.in_(ids))).mappings()]
-        if not all(rules.may(self.caller, m, "delete") for m in {r["model_type"] for r in rows}):
-            raise ValidationFailed({"non_field_errors": [rules.BULK_DELETE_DENIED]})
-        self._delete_rows(rows)
-        return len(rows)
+
+        def check(rows):
+            if not all(rules.may(self.caller, m, "delete")
+                       for m in {r["model_type"] for r in rows}):
+                raise ValidationFailed({"non_field_errors": [rules.BULK_DELETE_DENIED]})
+
+        return self._delete_rows(ids, rules.matching_rows(condition), check)
 
     # ------------------------------------------------------------ metadata
 
@@ -316,10 +363,10 @@ class Service(ServiceBase):
         if not self.caller.is_superuser:
             raise PermissionDenied()
         with self.db.write() as s:
-            current = rules.get(s, pk)
+            current, version = store.load_for_update(s, "attachment", pk, rules.get)
             value = merged_metadata(current["metadata"], body, partial)
             store.record_changes(s, "attachment", pk, "attachment.updated", current,
-                                 {"metadata": value}, self.caller)
+                                 {"metadata": value}, self.caller, version + 1)
         return {"metadata": value}
 
     # ------------------------------------------------------------ notes images
@@ -367,9 +414,9 @@ class Service(ServiceBase):
             raise PermissionDenied()
 
         def write(s):
-            notes.get(s, pk)  # not deleted meanwhile
+            _, version = store.load_for_update(s, "notes_image", pk, notes.get)
             store.record(s, "notes_image", pk, "notes_image.deleted",
-                         {"file_key": row["file_key"]}, self.caller)
+                         {"file_key": row["file_key"]}, self.caller, version + 1)
 
         self._committed(None, write, [row["file_key"]])
 

@@ -185,10 +185,9 @@ class Processor:
             errors = {item["row"]: item["errors"] for item in answer}
         end = next_index if next_index is not None else (batch[-1][0] + 1 if batch else start)
         with self.db.write() as s:
+            current, _ = store.load_for_update(s, "import_session", session["id"], _progress)
             self._hold_lease(s, session["id"])
-            current = s.execute(select(sessions.c.next_index, sessions.c.status).where(
-                sessions.c.id == session["id"])).one()
-            if current.status != IMPORTING or current.next_index != start:
+            if current is None or current.status != IMPORTING or current.next_index != start:
                 raise LeaseLost()  # someone else moved it on (or the fields were re-accepted)
             ids = store.next_stream_ids(s, "import_row", len(batch)) if batch else []
             payload_rows = [{"id": pk, "row_index": index, "row_data": cells, "data": d,
@@ -204,6 +203,7 @@ class Processor:
 
     def _fail(self, session_id: int, message: str):
         with self.db.write() as s:
+            store.lock_stream(s, "import_session", session_id)
             self._hold_lease(s, session_id)
             store.record(s, "import_session", session_id, "import_session.failed",
                          {"status": MAPPING, "error": message[:1000]})
@@ -242,9 +242,8 @@ class Processor:
                           for r, d in zip(batch, data)])
                 errors = {item["row"]: item["errors"] for item in answer}
             with self.db.write() as s:
+                current, _ = store.load_for_update(s, "import_session", session_id, _marker)
                 self._hold_lease(s, session_id)
-                current = s.execute(select(recomputes).where(
-                    recomputes.c.session_id == session_id)).mappings().first()
                 if current is None or dict(current) != marker:
                     continue  # changed again meanwhile (or re-read): start from its state
                 store.record(s, "import_session", session_id, "import_row.recomputed", {
@@ -294,11 +293,24 @@ class Processor:
             done = [{"id": a["row"], "pk": a["pk"]} for a in answer if not a["errors"]]
             failed = [{"id": a["row"], "errors": a["errors"]} for a in answer if a["errors"]]
             with self.db.write() as s:
+                store.lock_stream(s, "import_session", session_id)
                 self._hold_lease(s, session_id)
                 store.record(s, "import_session", session_id, "import_row.completed",
                              {"rows": done, "failed": failed}, caller)
                 check_complete(s, session_id, caller)
         return did
+
+
+def _progress(s, session_id: int):
+    """(next_index, status) of a session being read, or None once it is deleted."""
+    return s.execute(select(sessions.c.next_index, sessions.c.status).where(
+        sessions.c.id == session_id)).first()
+
+
+def _marker(s, session_id: int):
+    """The session's recompute marker, or None when there is nothing to recompute."""
+    return s.execute(select(recomputes).where(
+        recomputes.c.session_id == session_id)).mappings().first()
 
 
 def _mapping(s, session_id: int) -> dict:

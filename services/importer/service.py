@@ -197,10 +197,10 @@ class Service(ServiceBase):
                 "The data file of a session cannot be replaced; start a new session"]})
         cleaned = rules.clean_json_fields(data, partial)
         with self.db.write() as s:
-            store.lock_stream(s, "import_session", pk)
-            current = rules.get_session(s, pk)
+            current, version = store.load_for_update(s, "import_session", pk,
+                                                     rules.get_session)
             changed = store.record_changes(s, "import_session", pk, "import_session.updated",
-                                           current, cleaned, self.caller)
+                                           current, cleaned, self.caller, version + 1)
             stale = (current["status"] >= rules.IMPORTING
                      and {"field_defaults", "field_overrides"} & changed.keys())
             if stale:
@@ -238,19 +238,16 @@ class Service(ServiceBase):
         return self._delete_sessions(ids)
 
     def _delete_sessions(self, ids: list[int], must_exist=False) -> int:
-        files = []
         with self.db.write() as s:
-            for pk in ids:
-                store.lock_stream(s, "import_session", pk)
-                key = s.execute(select(sessions.c.data_file).where(
-                    sessions.c.id == pk)).scalar()
-                if key is None:
-                    if must_exist:
-                        raise NotFound()
-                    continue
+            found = store.load_all_for_update(s, "import_session", ids, lambda s, chosen: s.execute(
+                select(sessions.c.id, sessions.c.data_file).where(sessions.c.id.in_(chosen))
+                .order_by(sessions.c.id)).all())
+            if must_exist and not found:
+                raise NotFound()
+            for pk, _ in found:
                 store.record(s, "import_session", pk, "import_session.deleted", {},
                              self.caller)
-                files.append(key)
+        files = [key for _, key in found]
         for key in files:
             self.blobs.delete(key)
         return len(files)
@@ -278,8 +275,7 @@ class Service(ServiceBase):
         with created rows is refused: reading its file again would create them twice."""
         self._login()
         with self.db.write() as s:
-            store.lock_stream(s, "import_session", pk)
-            session = self._visible(s, pk)
+            session, version = store.load_for_update(s, "import_session", pk, self._visible)
             rules.check_not_imported(session)
             mappings = rules.mappings_of(s, [pk]).get(pk, [])
             missing = rules.unmapped_required(session, mappings)
@@ -287,7 +283,7 @@ class Service(ServiceBase):
                 raise ValidationFailed({"error": ["Some required fields have not been mapped"],
                                         "fields": missing})
             store.record(s, "import_session", pk, "import_session.fields_accepted",
-                         {"status": rules.IMPORTING}, self.caller)
+                         {"status": rules.IMPORTING}, self.caller, version + 1)
         self.wake()
         return self.get_session(pk)
 
@@ -297,8 +293,7 @@ class Service(ServiceBase):
         created, or after IMPORT_ACCEPT_WAIT_SECONDS while they are still being created."""
         self._superuser()
         pks = _row_pks(body)
-        with self.db.write() as s:
-            store.lock_stream(s, "import_session", pk)
+        def rows_by_pk(s, _session_pk) -> dict:
             found = {}
             for start in range(0, len(pks), 500):
                 chunk = pks[start:start + 500]
@@ -306,6 +301,10 @@ class Service(ServiceBase):
                                           rows.c.complete, rows.c.accepted)
                                    .where(rows.c.id.in_(chunk))):
                     found[r.id] = r
+            return found
+
+        with self.db.write() as s:
+            found, version = store.load_for_update(s, "import_session", pk, rows_by_pk)
             fresh = []
             for row_pk in pks:
                 r = found.get(row_pk)
@@ -323,7 +322,7 @@ class Service(ServiceBase):
             if fresh:
                 who = self.caller.model_dump(mode="json", exclude={"request_id"})
                 store.record(s, "import_session", pk, "import_row.accepted",
-                             {"ids": fresh, "accepted_by": who}, self.caller)
+                             {"ids": fresh, "accepted_by": who}, self.caller, version + 1)
         self.wake()
         self._await_rows(pks)
         return {"rows": pks}
@@ -372,16 +371,18 @@ class Service(ServiceBase):
                 raise ValidationFailed({"column": ["This field is required."]})
             return self.get_column_mapping(pk)
         with self.db.write() as s:
-            mapping = get_by_id(s, column_maps, pk)
-            sid = mapping["session_id"]
-            store.lock_stream(s, "import_session", sid)
-            session = rules.get_session(s, sid)
+            sid = get_by_id(s, column_maps, pk)["session_id"]  # a mapping never moves
+
+            def load(s, sid):
+                return rules.get_session(s, sid), get_by_id(s, column_maps, pk)
+
+            (session, mapping), version = store.load_for_update(s, "import_session", sid, load)
             others = [m["column"] for m in rules.mappings_of(s, [sid]).get(sid, [])
                       if m["pk"] != pk and m["column"]]
             column = rules.check_mapping_column(session, mapping, data["column"], others)
             if column != mapping["column"]:
                 store.record(s, "import_session", sid, "column_mapping.updated",
-                             {"id": pk, "column": column}, self.caller)
+                             {"id": pk, "column": column}, self.caller, version + 1)
         return rules.render_mapping({**mapping, "column": column})
 
     # ------------------------------------------------------------ rows
@@ -432,11 +433,13 @@ class Service(ServiceBase):
             errors = answer[0]["errors"] or None
             valid = not errors
         with self.db.write() as s:
-            store.lock_stream(s, "import_session", row["session_id"])
-            get_by_id(s, rows, pk)
+            now, version = store.load_for_update(s, "import_session", row["session_id"],
+                                                 lambda s, _: get_by_id(s, rows, pk))
+            if now["complete"] and not row["complete"]:  # completed meanwhile: not validated
+                errors, valid = now["errors"], now["valid"]
             store.record(s, "import_session", row["session_id"], "import_row.updated",
                          {"id": pk, "data": new, "errors": errors, "valid": valid},
-                         self.caller)
+                         self.caller, version + 1)
             return rules.render_row(get_by_id(s, rows, pk))
 
     @rpc
@@ -451,8 +454,10 @@ class Service(ServiceBase):
 
     def _delete_rows(self, condition, must_exist=False) -> int:
         with self.db.write() as s:
-            found = s.execute(select(rows.c.id, rows.c.session_id).where(condition)
-                              .order_by(rows.c.id)).all()
+            sids = s.execute(select(rows.c.session_id).where(condition).distinct()).scalars()
+            found = store.load_all_for_update(s, "import_session", sids, lambda s, chosen: s.execute(
+                select(rows.c.id, rows.c.session_id).where(condition, rows.c.session_id.in_(chosen))
+                .order_by(rows.c.id)).all())
             if not found:
                 if must_exist:
                     raise NotFound()
@@ -461,7 +466,6 @@ class Service(ServiceBase):
             for row_pk, sid in found:
                 by_session.setdefault(sid, []).append(row_pk)
             for sid, ids in by_session.items():
-                store.lock_stream(s, "import_session", sid)
                 store.record(s, "import_session", sid, "import_row.deleted", {"ids": ids},
                              self.caller)
                 check_complete(s, sid, self.caller)

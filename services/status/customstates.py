@@ -98,18 +98,19 @@ def create_checked(session, caller, cleaned: dict, import_key: str | None = None
 
 def update(session, caller: Caller, pk: int, data, partial: bool) -> dict:
     _require_staff(caller)
-    current = get(session, pk)
+    current, version = store.load_for_update(session, "custom_state", pk, get)
     cleaned = check(session, data, current, partial)
     store.record_changes(session, "custom_state", pk, "custom_state.updated", current, cleaned,
-                         caller)
+                         caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller: Caller, pk: int):
     _require_staff(caller)
-    row = get(session, pk)
+    row, version = store.load_for_update(session, "custom_state", pk, get)
     store.record(session, "custom_state", pk, "custom_state.deleted",
-                 {"key": row["key"], "reference_status": row["reference_status"]}, caller)
+                 {"key": row["key"], "reference_status": row["reference_status"]}, caller,
+                 version + 1)
 
 
 def status_document(session) -> dict:

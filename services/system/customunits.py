@@ -45,16 +45,17 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
 
 
 def update(session, caller, pk: int, data, partial: bool) -> dict:
-    current = get(session, pk)
+    current, version = store.load_for_update(session, "custom_unit", pk, get)
     cleaned = check(session, data, current, partial)
     store.record_changes(session, "custom_unit", pk, "custom_unit.updated", current, cleaned,
-                         caller)
+                         caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller, pk: int):
-    row = get(session, pk)
-    store.record(session, "custom_unit", pk, "custom_unit.deleted", {"name": row["name"]}, caller)
+    row, version = store.load_for_update(session, "custom_unit", pk, get)
+    store.record(session, "custom_unit", pk, "custom_unit.deleted", {"name": row["name"]}, caller,
+                 version + 1)
 
 
 def all_units(session) -> dict:

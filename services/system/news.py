@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from sqlalchemy import select
 
 from svckit import config
-from svckit.bulk import bulk_condition, matching_ids
+from svckit.bulk import bulk_condition, lock_matching
 from svckit.fields import Field, validate
 from svckit.listing import bool_param, get_by_id
 
@@ -119,23 +119,24 @@ def get(session, pk) -> dict:
 
 
 def update(session, caller, pk: int, data, partial: bool) -> dict:
-    current = get(session, pk)
+    current, version = store.load_for_update(session, "news_entry", pk, get)
     cleaned = validate(FIELDS, data, partial=partial)
     if "read" in cleaned and cleaned["read"] != current["read"]:
         store.record(session, "news_entry", pk, "news_entry.updated", {"read": cleaned["read"]},
-                     caller)
+                     caller, version + 1)
     return render(get(session, pk))
 
 
-def delete(session, caller, ids: list[int]):
-    for pk in ids:
-        store.record(session, "news_entry", pk, "news_entry.deleted", {}, caller)
+def delete(session, caller, pk: int):
+    _, version = store.load_for_update(session, "news_entry", pk, get)
+    store.record(session, "news_entry", pk, "news_entry.deleted", {}, caller, version + 1)
 
 
 def bulk_delete(session, caller, body) -> int:
     condition = bulk_condition(body, news_entries.c.id, {
         "id": news_entries.c.id, "pk": news_entries.c.id, "read": news_entries.c.read,
         "author": news_entries.c.author})
-    ids = matching_ids(session, news_entries, condition)
-    delete(session, caller, ids)
+    ids = lock_matching(session, store, "news_entry", news_entries, condition)
+    for pk in ids:
+        store.record(session, "news_entry", pk, "news_entry.deleted", {}, caller)
     return len(ids)

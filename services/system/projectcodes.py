@@ -5,6 +5,7 @@ from svckit.context import Caller
 from svckit.errors import PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
 from svckit.listing import get_by_id
+from svckit.metadata import merged_metadata
 
 from .models import project_codes, store
 
@@ -113,13 +114,22 @@ def create_batch(session, caller, items: list) -> list[int]:
 
 
 def update(session, caller, pk: int, cleaned: dict):
-    current = get(session, pk)
+    current, version = store.load_for_update(session, "project_code", pk, get)
     check_unique(session, cleaned, pk)
     store.record_changes(session, "project_code", pk, "project_code.updated", current, cleaned,
-                         caller)
+                         caller, version + 1)
+
+
+def set_metadata(session, caller, pk: int, body, partial: bool) -> dict:
+    """PUT/PATCH of the metadata (a PATCH merges into the metadata read under the lock)."""
+    current, version = store.load_for_update(session, "project_code", pk, get)
+    value = merged_metadata(current["metadata"], body, partial)
+    store.record(session, "project_code", pk, "project_code.updated", {"metadata": value},
+                 caller, version + 1)
+    return value
 
 
 def delete(session, caller, pk: int):
-    row = get(session, pk)
+    row, version = store.load_for_update(session, "project_code", pk, get)
     store.record(session, "project_code", pk, "project_code.deleted", {"code": row["code"]},
-                 caller)
+                 caller, version + 1)

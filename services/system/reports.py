@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from svckit.bulk import bulk_condition, matching_ids
+from svckit.bulk import bulk_condition, lock_matching
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied
 from svckit.events import utcnow
@@ -86,9 +86,11 @@ def record_error(session, event: dict, staff_ids: list[int]) -> int | None:
     known = session.execute(select(error_groups.c.id).where(
         error_groups.c.fingerprint == group)).scalar()
     if known is not None:
-        store.record(session, "error_report", known, "error_report.recurred",
-                     {"source_event": event["id"]}, caller)
-        return known
+        row, version = store.load_for_update(session, "error_report", known, _group_row)
+        if row is not None:  # not deleted meanwhile
+            store.record(session, "error_report", known, "error_report.recurred",
+                         {"source_event": event["id"]}, caller, version + 1)
+            return known
     pk = store.next_stream_id(session, "error_report")
     store.record(session, "error_report", pk, "error_report.created", {
         "kind": str(payload.get("kind", ""))[:128],
@@ -103,17 +105,22 @@ def record_error(session, event: dict, staff_ids: list[int]) -> int | None:
     return pk
 
 
-def delete_reports(session, caller: Caller, ids: list[int]):
-    for pk in ids:
-        store.record(session, "error_report", pk, "error_report.deleted", {}, caller)
+def _group_row(session, pk):
+    return session.execute(select(error_groups).where(error_groups.c.id == pk)).mappings().first()
+
+
+def delete_report(session, caller: Caller, pk: int):
+    _, version = store.load_for_update(session, "error_report", pk, get_report)
+    store.record(session, "error_report", pk, "error_report.deleted", {}, caller, version + 1)
 
 
 def bulk_delete_reports(session, caller: Caller, body) -> int:
     condition = bulk_condition(body, error_reports.c.id,
                                {"id": error_reports.c.id, "pk": error_reports.c.id,
                                 "path": error_reports.c.path, "info": error_reports.c.info})
-    ids = matching_ids(session, error_reports, condition)
-    delete_reports(session, caller, ids)
+    ids = lock_matching(session, store, "error_report", error_reports, condition)
+    for pk in ids:
+        store.record(session, "error_report", pk, "error_report.deleted", {}, caller)
     return len(ids)
 
 
@@ -164,22 +171,27 @@ def get_note(session, caller: Caller, pk) -> dict:
 
 
 def update_note(session, caller: Caller, pk: int, data, partial: bool) -> dict:
-    current = get_note(session, caller, pk)
+    current, version = store.load_for_update(session, "notification", pk,
+                                             lambda s, i: get_note(s, caller, i))
     cleaned = validate(NOTE_FIELDS, data, partial=partial)
     if "read" in cleaned and cleaned["read"] != current["read"]:
         store.record(session, "notification", pk, "notification.updated",
-                     {"read": cleaned["read"]}, caller)
+                     {"read": cleaned["read"]}, caller, version + 1)
     return get_note(session, caller, pk)
 
 
 def delete_note(session, caller: Caller, pk: int):
-    get_note(session, caller, pk)
-    store.record(session, "notification", pk, "notification.deleted", {}, caller)
+    _, version = store.load_for_update(session, "notification", pk,
+                                       lambda s, i: get_note(s, caller, i))
+    store.record(session, "notification", pk, "notification.deleted", {}, caller, version + 1)
 
 
 def read_all(session, caller: Caller) -> int:
-    ids = session.execute(select(notifications.c.id).where(
-        notifications.c.user_id == caller.user_id, notifications.c.read.is_(False))).scalars().all()
+    unread = (notifications.c.user_id == caller.user_id) & notifications.c.read.is_(False)
+    ids = session.execute(select(notifications.c.id).where(unread)).scalars().all()
+    ids = store.load_all_for_update(session, "notification", ids, lambda s, chosen: s.execute(
+        select(notifications.c.id).where(unread & notifications.c.id.in_(chosen))
+        .order_by(notifications.c.id)).scalars().all())
     for pk in ids:
         store.record(session, "notification", pk, "notification.updated", {"read": True}, caller)
     return len(ids)
@@ -189,8 +201,8 @@ def bulk_delete_notes(session, caller: Caller, body) -> int:
     condition = bulk_condition(body, notifications.c.id, {
         "id": notifications.c.id, "pk": notifications.c.id, "read": notifications.c.read,
         "category": notifications.c.category, "name": notifications.c.name})
-    ids = matching_ids(session, notifications,
-                       condition & (notifications.c.user_id == caller.user_id))
+    ids = lock_matching(session, store, "notification", notifications,
+                        condition & (notifications.c.user_id == caller.user_id))
     for pk in ids:
         store.record(session, "notification", pk, "notification.deleted", {}, caller)
     return len(ids)

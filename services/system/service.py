@@ -15,7 +15,6 @@ from svckit.errors import ApiError, PermissionDenied
 from svckit.fields import options_document
 from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import run_list
-from svckit.metadata import merged_metadata
 from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
@@ -160,11 +159,7 @@ class Service(ImportTargetMixin, ServiceBase):
         if not self.caller.is_superuser:
             raise PermissionDenied()
         with self.db.write() as s:
-            current = projectcodes.get(s, pk)["metadata"]
-            value = merged_metadata(current, body, partial)
-            store.record(s, "project_code", pk, "project_code.updated", {"metadata": value},
-                         self.caller)
-        return {"metadata": value}
+            return {"metadata": projectcodes.set_metadata(s, self.caller, pk, body, partial)}
 
     # ------------------------------------------------------------ custom units
 
@@ -321,8 +316,7 @@ class Service(ImportTargetMixin, ServiceBase):
     def delete_news_item(self, pk: int) -> None:
         self._staff()
         with self.db.write() as s:
-            news.get(s, pk)
-            news.delete(s, self.caller, [pk])
+            news.delete(s, self.caller, pk)
 
     @rpc
     def bulk_delete_news_items(self, body: dict) -> int:
@@ -423,8 +417,7 @@ class Service(ImportTargetMixin, ServiceBase):
     def delete_error_report(self, pk: int) -> None:
         self._staff()
         with self.db.write() as s:
-            reports.get_report(s, pk)
-            reports.delete_reports(s, self.caller, [pk])
+            reports.delete_report(s, self.caller, pk)
 
     @rpc
     def bulk_delete_error_reports(self, body: dict) -> int:

@@ -203,13 +203,16 @@ def existing_group_ids(session, value) -> list[int]:
     return ids
 
 
-def set_password(session, caller: Caller, user: dict, password: str):
+def set_password(session, caller: Caller, user_id: int, password: str):
+    """A new password for the user, checked against the user as it is now (read under the
+    user's lock)."""
+    user, version = store.load_for_update(session, "user", user_id, get_user)
     problems = validate_password(password, user["username"], user["first_name"],
                                  user["last_name"], user["email"])
     if problems:
         raise ValidationFailed({"password": problems})
-    store.record(session, "user", user["id"], "user.password_changed",
-                 {"password": hash_password(password)}, caller)
+    store.record(session, "user", user_id, "user.password_changed",
+                 {"password": hash_password(password)}, caller, version + 1)
 
 
 THROTTLED = "Too many failed login attempts. Try again in {} seconds."
@@ -406,21 +409,46 @@ def list_tokens(session, caller: Caller, current_token_id: int | None) -> list[d
 
 def revoke_tokens(session, caller: Caller, user_id: int, keep: int | None = None):
     """Revoke every live token of a user but `keep`."""
-    ids = session.execute(select(tokens.c.id).where(
-        tokens.c.user_id == user_id, tokens.c.revoked.is_(False)).order_by(tokens.c.id)
-    ).scalars().all()
-    for pk in ids:
-        if pk != keep:
-            store.record(session, "token", pk, "token.revoked", {"user_id": user_id}, caller)
+    live = (tokens.c.user_id == user_id) & tokens.c.revoked.is_(False)
+    if keep is not None:
+        live &= tokens.c.id != keep
+
+    def still_live(s, chosen):
+        return s.execute(select(tokens.c.id).where(live & tokens.c.id.in_(chosen))
+                         .order_by(tokens.c.id)).scalars().all()
+
+    ids = session.execute(select(tokens.c.id).where(live)).scalars().all()
+    for pk in store.load_all_for_update(session, "token", ids, still_live):
+        store.record(session, "token", pk, "token.revoked", {"user_id": user_id}, caller)
+
+
+def _own_token(caller: Caller):
+    def load(session, token_id) -> dict:
+        row = session.execute(select(tokens).where(tokens.c.id == token_id,
+                                                   tokens.c.user_id == caller.user_id)
+                              ).mappings().first()
+        if row is None:
+            raise NotFound()
+        return dict(row)
+    return load
 
 
 def revoke_token(session, caller: Caller, token_id: int) -> dict:
-    row = session.execute(select(tokens).where(tokens.c.id == token_id,
-                                               tokens.c.user_id == caller.user_id)
-                          ).mappings().first()
-    if row is None:
-        raise NotFound()
+    row, version = store.load_for_update(session, "token", token_id, _own_token(caller))
     if not row["revoked"]:
         store.record(session, "token", token_id, "token.revoked",
-                     {"user_id": row["user_id"]}, caller)
-    return dict(row)
+                     {"user_id": row["user_id"]}, caller, version + 1)
+    return row
+
+
+def mark_token_seen(session, caller: Caller, token_id: int):
+    """Record today as the token's last use, once a day (a token gone meanwhile is left
+    alone)."""
+    def load(s, pk):
+        return s.execute(select(tokens.c.last_seen).where(tokens.c.id == pk)).first()
+
+    row, version = store.load_for_update(session, "token", token_id, load)
+    today = date.today()
+    if row is not None and row.last_seen != today:
+        store.record(session, "token", token_id, "token.seen",
+                     {"last_seen": today.isoformat()}, caller, version + 1)

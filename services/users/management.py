@@ -153,7 +153,7 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool,
                 session_id: int | None = None) -> dict:
     """A new password ends the user's browser sessions, except `session_id` when that is
     the caller's own (the session that changed it stays signed in)."""
-    current = accounts.get_user(session, user_id)
+    current, version = store.load_for_update(session, "user", user_id, accounts.get_user)
     _may_edit(caller, current)
     cleaned = _clean_user(data, partial)
     _check_role_change(caller, cleaned, current)
@@ -177,7 +177,7 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool,
     changes.update({k: v for k, v in cleaned.items() if current.get(k) != v})
     password = changes.pop("password", None)
     if changes:
-        store.record(session, "user", user_id, "user.updated", changes, caller)
+        store.record(session, "user", user_id, "user.updated", changes, caller, version + 1)
     if password:
         store.record(session, "user", user_id, "user.password_changed", {"password": password},
                      caller)
@@ -192,9 +192,10 @@ def update_user(session, caller: Caller, user_id: int, data, partial: bool,
 
 
 def delete_user(session, caller: Caller, user_id: int):
-    _may_edit(caller, accounts.get_user(session, user_id))
+    current, version = store.load_for_update(session, "user", user_id, accounts.get_user)
+    _may_edit(caller, current)
     _delete_owner(session, caller, "user", user_id)
-    store.record(session, "user", user_id, "user.deleted", {}, caller)
+    store.record(session, "user", user_id, "user.deleted", {}, caller, version + 1)
 
 
 def _owner_of(session, owner_type: str, owner_id: int):
@@ -245,7 +246,7 @@ def create_group(session, caller: Caller, data) -> dict:
 
 def update_group(session, caller: Caller, pk: int, data, partial: bool) -> dict:
     _require_staff(caller)
-    current = get_group(session, pk)
+    current, _ = store.load_for_update(session, "group", pk, get_group)
     cleaned = validate({"name": GROUP_FIELDS["name"]}, data, partial=partial)
     if "name" in cleaned and cleaned["name"] != current["name"]:
         clash = session.execute(select(groups.c.id).where(groups.c.name == cleaned["name"])).first()
@@ -262,6 +263,6 @@ def update_group(session, caller: Caller, pk: int, data, partial: bool) -> dict:
 
 def delete_group(session, caller: Caller, pk: int):
     _require_staff(caller)
-    get_group(session, pk)
+    _, version = store.load_for_update(session, "group", pk, get_group)
     _delete_owner(session, caller, "group", pk)
-    store.record(session, "group", pk, "group.deleted", {}, caller)
+    store.record(session, "group", pk, "group.deleted", {}, caller, version + 1)

@@ -40,8 +40,7 @@ class Service(ServiceBase):
             caller, row = accounts.authenticate_token(s, key, self.caller.request_id)
         if row["last_seen"] != date.today():
             with self.db.write() as s:
-                store.record(s, "token", row["id"], "token.seen",
-                             {"last_seen": date.today().isoformat()}, caller)
+                accounts.mark_token_seen(s, caller, row["id"])
         return {"caller": caller.model_dump(mode="json"), "token_id": row["id"],
                 "expiry": row["expiry"].isoformat()}
 
@@ -292,7 +291,7 @@ class Service(ServiceBase):
             raise ValidationFailed({"new_password2": ["The two password fields didn\u2019t match."]})
         with self.db.write() as s:
             try:
-                accounts.set_password(s, self.caller, user, str(data["new_password1"]))
+                accounts.set_password(s, self.caller, user["id"], str(data["new_password1"]))
             except ValidationFailed as exc:
                 raise ValidationFailed({"new_password2": exc.detail["password"]})
             sessions.end_others(s, self.caller, user["id"], keep=session_id)

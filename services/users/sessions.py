@@ -45,22 +45,32 @@ def authenticate(session, key: str, request_id: str = "") -> dict | None:
             "session_id": row["id"], "csrf": row["csrf_token"]}
 
 
+def _session_row(session, pk):
+    return session.execute(select(sessions).where(sessions.c.id == pk)).mappings().first()
+
+
 def end(session, caller: Caller, session_id: int):
-    row = session.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
+    row, version = store.load_for_update(session, "session", session_id, _session_row)
     if row is not None and not row["ended"]:
         store.record(session, "session", session_id, "session.ended",
-                     {"user_id": row["user_id"]}, caller)
+                     {"user_id": row["user_id"]}, caller, version + 1)
 
 
 def end_others(session, caller: Caller, user_id: int, keep: int | None = None):
     """End every live session of a user but `keep` (after a password change, as Django's
     session hash check does)."""
-    ids = session.execute(select(sessions.c.id).where(
-        sessions.c.user_id == user_id, sessions.c.ended.is_(False),
-        sessions.c.expires >= utcnow()).order_by(sessions.c.id)).scalars().all()
-    for pk in ids:
-        if pk != keep:
-            store.record(session, "session", pk, "session.ended", {"user_id": user_id}, caller)
+    live = ((sessions.c.user_id == user_id) & sessions.c.ended.is_(False)
+            & (sessions.c.expires >= utcnow()))
+    if keep is not None:
+        live &= sessions.c.id != keep
+
+    def still_live(s, chosen):
+        return s.execute(select(sessions.c.id).where(live & sessions.c.id.in_(chosen))
+                         .order_by(sessions.c.id)).scalars().all()
+
+    ids = session.execute(select(sessions.c.id).where(live)).scalars().all()
+    for pk in store.load_all_for_update(session, "session", ids, still_live):
+        store.record(session, "session", pk, "session.ended", {"user_id": user_id}, caller)
 
 
 def issue_magic_link(session, caller: Caller, email: str) -> dict | None:
@@ -83,11 +93,16 @@ def issue_magic_link(session, caller: Caller, email: str) -> dict | None:
 
 
 def use_magic_link(session, caller: Caller, key: str) -> dict | None:
-    row = session.execute(select(magic_links).where(magic_links.c.key_hash == _hash(key or ""))
-                          ).mappings().first()
+    """Sign in with a magic link, once: two requests with one link get one session."""
+    found = session.execute(select(magic_links.c.id).where(
+        magic_links.c.key_hash == _hash(key or ""))).scalar()
+    if found is None:
+        return None
+    row, version = store.load_for_update(session, "magic_link", found, lambda s, pk: s.execute(
+        select(magic_links).where(magic_links.c.id == pk)).mappings().first())
     if row is None or row["used"] or row["expires"] < utcnow():
         return None
-    store.record(session, "magic_link", row["id"], "magic_link.used", {}, caller)
+    store.record(session, "magic_link", row["id"], "magic_link.used", {}, caller, version + 1)
     user = get_user(session, row["user_id"])
     if not user["is_active"]:
         return None
