@@ -337,7 +337,7 @@ def test_sessions_belong_to_their_user(env):
             call()
     assert other.list_sessions(params={})["results"] == []
     assert other.list_sessions(params={"user": USER.user_id, "limit": 5}) == {
-        "count": 0, "results": []}
+        "count": 0, "results": [], "limit": 5, "offset": 0}
     assert other.list_column_mappings(params={"session": pk})["results"] == []
     assert other.list_rows(params={})["results"] == []
     for body in ({"items": [pk, theirs]}, {"filters": {"model_type": "projectcode"}}):
