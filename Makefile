@@ -13,6 +13,10 @@ run: venv rabbitmq
 test: venv rabbitmq
 	$(PY) -m pytest
 
+.PHONY: test-unit
+test-unit: venv  # no RabbitMQ needed: tests marked broker or e2e are left out
+	$(PY) -m pytest -m "not broker and not e2e"
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml

@@ -26,6 +26,26 @@ def postgres_reachable() -> bool:
 
 _BACKENDS = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
 
+# fixtures that need RabbitMQ: nameko's (its pytest plugin) and the e2e stack's
+BROKER_FIXTURES = {"rabbit_config", "rabbit_manager", "amqp_uri", "vhost_pipeline",
+                   "container_factory", "runner_factory", "vhost", "stack"}
+E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
+    under tests/e2e/ `e2e` and `broker`; using a broker fixture `broker`; the PostgreSQL
+    case of `db_url` `postgres`. `make test-unit` deselects `broker` and `e2e`."""
+    for item in items:
+        if str(item.path).startswith(E2E_DIR + os.sep):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.broker)
+        elif BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
 
 @pytest.fixture(params=_BACKENDS)
 def db_url(request, tmp_path):
