@@ -51,10 +51,10 @@ def super_only(ok=200):
 # attachments: the target model's role (the role persona holds part:change; staff no roles)
 PART_CHANGE = {A: NOAUTH, U: DENY, R: 201, S: DENY, SU: 201}
 ROLE_DENIED = super_only(201)
-# an existing part attachment: invisible (404) without a role granting part's view
 
 
 def part_view(ok=200):
+    """An existing part attachment: invisible (404) without a role granting part's view."""
     return {A: NOAUTH, U: 404, R: ok, S: 404, SU: ok}
 
 
