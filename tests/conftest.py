@@ -32,6 +32,25 @@ BROKER_FIXTURES = {"rabbit_config", "rabbit_manager", "amqp_uri", "vhost_pipelin
 E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
 
 
+def management_client(uri: str):
+    """nameko's client of the RabbitMQ management API, retrying a request whose kept-alive
+    connection the server closed meanwhile (it drops idle ones: the vhost deleted at the
+    end of a long run otherwise fails with RemoteDisconnected)."""
+    from nameko.testing import rabbit
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+    client = rabbit.Client(uri)
+    retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods=None, backoff_factor=0.1)
+    client._session.mount("http://", HTTPAdapter(max_retries=retry))
+    return client
+
+
+@pytest.fixture(scope="session")
+def rabbit_manager(request):
+    """Replaces nameko's fixture of that name (see management_client)."""
+    return management_client(request.config.getoption("RABBIT_API_URI"))
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
     under tests/e2e/ `e2e` and `broker`; using a broker fixture `broker`; the PostgreSQL
