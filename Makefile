@@ -18,6 +18,10 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+.PHONY: test-unit
+test-unit: venv  # no RabbitMQ needed: tests marked broker or e2e are left out
+	$(PY) -m pytest -m "not broker and not e2e"
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml

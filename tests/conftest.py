@@ -28,6 +28,45 @@ def postgres_reachable() -> bool:
 
 _BACKENDS = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
 
+# fixtures that need RabbitMQ: nameko's (its pytest plugin) and the e2e stack's
+BROKER_FIXTURES = {"rabbit_config", "rabbit_manager", "amqp_uri", "vhost_pipeline",
+                   "container_factory", "runner_factory", "vhost", "stack"}
+E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
+
+
+def management_client(uri: str):
+    """nameko's client of the RabbitMQ management API, retrying a request whose kept-alive
+    connection the server closed meanwhile (it drops idle ones: the vhost deleted at the
+    end of a long run otherwise fails with RemoteDisconnected)."""
+    from nameko.testing import rabbit
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+    client = rabbit.Client(uri)
+    retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods=None, backoff_factor=0.1)
+    client._session.mount("http://", HTTPAdapter(max_retries=retry))
+    return client
+
+
+@pytest.fixture(scope="session")
+def rabbit_manager(request):
+    """Replaces nameko's fixture of that name (see management_client)."""
+    return management_client(request.config.getoption("RABBIT_API_URI"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
+    under tests/e2e/ `e2e` and `broker`; using a broker fixture `broker`; the PostgreSQL
+    case of `db_url` `postgres`. `make test-unit` deselects `broker` and `e2e`."""
+    for item in items:
+        if str(item.path).startswith(E2E_DIR + os.sep):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.broker)
+        elif BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
 
 @pytest.fixture(params=_BACKENDS)
 def db_url(request, tmp_path):

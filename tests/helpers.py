@@ -4,3 +4,21 @@ from svckit.context import Caller
 STAFF = Caller(user_id=1, username="admin", is_staff=True, is_superuser=True)
 USER = Caller(user_id=2, username="plain")
 ANON = Caller()
+
+
+def projected_rows(db, models) -> dict:
+    """Every row of every table a service projects from its log, table by table, in
+    primary key order (what a replay must give back)."""
+    from sqlalchemy import select
+    with db.read() as s:
+        return {t.name: [dict(r) for r in s.execute(
+            select(t).order_by(*t.primary_key.columns)).mappings()]
+            for t in models.projector.tables}
+
+
+def replay(db, models) -> int:
+    """Empty a service's projected tables and rebuild them from its event log."""
+    with db.write() as s:
+        for table in models.projector.tables:
+            s.execute(table.delete())
+        return models.store.replay(s)

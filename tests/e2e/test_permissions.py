@@ -1,6 +1,7 @@
 """Who may do what, over HTTP, for every served operation (SEMANTICS §1.2, USERS.md, with
 InvenTree 264's holes closed): anonymous, a plain user, a user with one role permission,
-staff, and the superuser. Each case states the persona's expected status class."""
+staff, and the superuser. Each case states the exact status each persona gets (a 500 never
+passes)."""
 import base64
 import time
 
@@ -12,7 +13,7 @@ from tests.e2e.conftest import ADMIN
 A, U, R, S, SU = "anon", "user", "role", "staff", "super"
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
        "RU5ErkJggg==")  # a 1x1 image
-OK, DENY, NOAUTH = "ok", 403, 401
+DENY, NOAUTH = 403, 401
 
 
 def persona_sessions(stack, make_user):
@@ -26,131 +27,160 @@ def persona_sessions(stack, make_user):
             S: make_user("perm_staff", staff=True), SU: su}
 
 
-# (method, path, body, {persona: expected}); "ok" means any answer but 401/403
-READ_ANY = {A: NOAUTH, U: OK, R: OK, S: OK, SU: OK}
-OPEN = {A: OK, U: OK, R: OK, S: OK, SU: OK}
-STAFF_ONLY = {A: NOAUTH, U: DENY, R: DENY, S: OK, SU: OK}
-SUPER_ONLY = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
+# (method, path, body, {persona: the exact status}); personas are asked in this order, so
+# a staff DELETE leaves the superuser a 404. `ok` is the allowed personas' status: 2xx, or
+# the 4xx an allowed caller gets for what the case asks (an unknown plugin, a missing file);
+# a 500 never passes.
+def read_any(ok=200):
+    return {A: NOAUTH, U: ok, R: ok, S: ok, SU: ok}
+
+
+def open_to_all(ok=200):
+    return {A: ok, U: ok, R: ok, S: ok, SU: ok}
+
+
+def staff_only(ok=200, then=None):
+    """`then`: the superuser's status after staff acted (e.g. 404 once staff deleted it)."""
+    return {A: NOAUTH, U: DENY, R: DENY, S: ok, SU: ok if then is None else then}
+
+
+def super_only(ok=200):
+    return {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: ok}
+
+
 # attachments: the target model's role (the role persona holds part:change; staff no roles)
-PART_CHANGE = {A: NOAUTH, U: DENY, R: OK, S: DENY, SU: OK}
-ROLE_DENIED = {A: NOAUTH, U: DENY, R: DENY, S: DENY, SU: OK}
-# an existing part attachment: invisible (404) without a role granting part's view
-PART_VIEW = {A: NOAUTH, U: 404, R: OK, S: 404, SU: OK}
-PART_VIEW_ROLE_DENIED = {A: NOAUTH, U: 404, R: DENY, S: 404, SU: OK}
-BULK_DENIED = {A: NOAUTH, U: 400, R: 400, S: 400, SU: OK}  # 400, as InvenTree
+PART_CHANGE = {A: NOAUTH, U: DENY, R: 201, S: DENY, SU: 201}
+ROLE_DENIED = super_only(201)
+
+
+def part_view(ok=200):
+    """An existing part attachment: invisible (404) without a role granting part's view."""
+    return {A: NOAUTH, U: 404, R: ok, S: 404, SU: ok}
+
+
+def part_view_role_denied(ok=200):
+    return {A: NOAUTH, U: 404, R: DENY, S: 404, SU: ok}
+
+
+BULK_DENIED = {A: NOAUTH, U: 400, R: 400, S: 400, SU: 204}  # 400, as InvenTree
 # import sessions (the superuser's here) exist only for their owner and staff
-NOT_OWNER = {A: NOAUTH, U: 404, R: 404, S: OK, SU: OK}
-NOT_OWNER_BULK = {A: NOAUTH, U: 400, R: 400, S: OK, SU: OK}  # "No items found to delete"
+NOT_OWNER = {A: NOAUTH, U: 404, R: 404, S: 200, SU: 200}
+NOT_OWNER_BULK = {A: NOAUTH, U: 400, R: 400, S: 204, SU: 400}  # "No items found to delete"
+NOTHING_TO_DELETE = 400  # a bulk delete of pks that do not exist
 
 CASES = [
-    ("GET", "/api/", None, OPEN),
-    ("GET", "/api/flags/", None, OPEN),
-    ("GET", "/api/icons/", None, OPEN),
-    ("GET", "/api/web/ui_preference/", None, OPEN),
-    ("POST", "/api/email/generate/", {"email": "x@example.com"}, OPEN),
-    ("GET", "/api/user/me/", None, READ_ANY),
-    ("GET", "/api/user/roles/", None, READ_ANY),
-    ("GET", "/api/user/", None, READ_ANY),
+    ("GET", "/api/", None, open_to_all()),
+    ("GET", "/api/flags/", None, open_to_all()),
+    ("GET", "/api/icons/", None, open_to_all()),
+    ("GET", "/api/web/ui_preference/", None, open_to_all()),
+    ("POST", "/api/email/generate/", {"email": "x@example.com"}, open_to_all()),
+    ("GET", "/api/user/me/", None, read_any()),
+    ("GET", "/api/user/roles/", None, read_any()),
+    ("GET", "/api/user/", None, read_any()),
     ("POST", "/api/user/", {"username": "permmade", "first_name": "", "last_name": "",
-                           "email": ""}, SUPER_ONLY),
-    ("GET", "/api/user/group/", None, READ_ANY),
-    ("POST", "/api/user/group/", {"name": "perm-group-{p}"}, STAFF_ONLY),
-    ("GET", "/api/user/owner/", None, READ_ANY),
-    ("GET", "/api/user/tokens/", None, READ_ANY),
-    ("GET", "/api/generic/status/", None, READ_ANY),
-    ("GET", "/api/generic/status/custom/", None, READ_ANY),
-    ("POST", "/api/generic/status/custom/", {"key": 0}, STAFF_ONLY),
-    ("GET", "/api/contenttype/", None, READ_ANY),
-    ("GET", "/api/project-code/", None, READ_ANY),
-    ("POST", "/api/project-code/", {"code": "PERM-{p}"}, STAFF_ONLY),
-    ("GET", "/api/units/", None, READ_ANY),
-    ("GET", "/api/units/all/", None, READ_ANY),
-    ("POST", "/api/units/", {"name": "permunit_{p}", "definition": "2 * meter"}, STAFF_ONLY),
-    ("GET", "/api/currency/exchange/", None, READ_ANY),
-    ("POST", "/api/currency/refresh/", {}, STAFF_ONLY),
-    ("GET", "/api/error-report/", None, STAFF_ONLY),
-    ("GET", "/api/news/", None, STAFF_ONLY),
-    ("GET", "/api/notifications/", None, READ_ANY),
-    ("GET", "/api/version/", None, STAFF_ONLY),
-    ("GET", "/api/version-text", None, STAFF_ONLY),
-    ("GET", "/api/license/", None, READ_ANY),
-    ("GET", "/api/admin/config/", None, SUPER_ONLY),
-    ("GET", "/api/events/", None, STAFF_ONLY),
-    ("POST", "/api/action/", {"action": "x"}, READ_ANY),
-    ("POST", "/api/generate/batch-code/", {}, READ_ANY),
-    ("POST", "/api/generate/serial-number/", {"part": 900}, READ_ANY),
-    ("POST", "/api/search/", {"search": "x"}, READ_ANY),
-    ("POST", "/api/locate/", {"plugin": "x"}, READ_ANY),
-    ("GET", "/api/test-statistics/by-part/1/", None, READ_ANY),
-    ("GET", "/api/test-statistics/by-build/1/", None, READ_ANY),
-    ("GET", "/api/generic/status/StockStatus/", None, READ_ANY),
-    ("GET", "/api/generic/status/custom/{custom_state}/", None, READ_ANY),
-    ("OPTIONS", "/api/generic/status/custom/", None, READ_ANY),
-    ("PATCH", "/api/generic/status/custom/{custom_state}/", {"label": "L"}, STAFF_ONLY),
-    ("DELETE", "/api/generic/status/custom/{custom_state}/", None, STAFF_ONLY),
-    ("GET", "/api/contenttype/1/", None, READ_ANY),
-    ("GET", "/api/contenttype/model/part/", None, READ_ANY),
-    ("GET", "/api/project-code/{project_code}/", None, READ_ANY),
-    ("PATCH", "/api/project-code/{project_code}/", {"description": "d"}, STAFF_ONLY),
-    ("GET", "/api/project-code/{project_code}/metadata/", None, READ_ANY),
-    ("PATCH", "/api/project-code/{project_code}/metadata/", {"metadata": {}}, SUPER_ONLY),
-    ("DELETE", "/api/project-code/{project_code}/", None, STAFF_ONLY),
-    ("GET", "/api/units/{unit}/", None, READ_ANY),
-    ("PATCH", "/api/units/{unit}/", {"symbol": ""}, STAFF_ONLY),
-    ("DELETE", "/api/units/{unit}/", None, STAFF_ONLY),
-    ("DELETE", "/api/error-report/", {"items": [999999]}, STAFF_ONLY),
-    ("GET", "/api/error-report/999999/", None, STAFF_ONLY),
-    ("DELETE", "/api/news/", {"items": [999999]}, STAFF_ONLY),
-    ("GET", "/api/news/999999/", None, STAFF_ONLY),
-    ("DELETE", "/api/notifications/", {"items": [999999]}, READ_ANY),
-    ("GET", "/api/notifications/readall/", None, READ_ANY),
-    ("GET", "/api/flags/NEXT_GEN/", None, OPEN),
-    ("GET", "/api/admin/config/AMQP_URI/", None, SUPER_ONLY),
-    ("GET", "/api/user/owner/1/", None, READ_ANY),
-    ("GET", "/api/user/1/", None, READ_ANY),
-    ("PATCH", "/api/user/1/", {"first_name": ""}, SUPER_ONLY),  # user 1: the superuser
-    ("POST", "/api/webhook/unknown/", {}, OPEN),
-    ("GET", "/api/auth/user/", None, READ_ANY),
-    ("GET", "/api/attachment/", None, READ_ANY),
-    ("OPTIONS", "/api/attachment/", None, READ_ANY),
+                           "email": ""}, super_only(201)),
+    ("GET", "/api/user/group/", None, read_any()),
+    ("POST", "/api/user/group/", {"name": "perm-group-{p}"}, staff_only(201)),
+    ("GET", "/api/user/owner/", None, read_any()),
+    ("GET", "/api/user/tokens/", None, read_any()),
+    ("GET", "/api/generic/status/", None, read_any()),
+    ("GET", "/api/generic/status/custom/", None, read_any()),
+    ("POST", "/api/generic/status/custom/", {
+        "key": "{n}", "name": "perm-{p}", "label": "P", "logical_key": 10,
+        "model": "{stockitem}", "reference_status": "StockStatus"}, staff_only(201)),
+    ("GET", "/api/contenttype/", None, read_any()),
+    ("GET", "/api/project-code/", None, read_any()),
+    ("POST", "/api/project-code/", {"code": "PERM-{p}"}, staff_only(201)),
+    ("GET", "/api/units/", None, read_any()),
+    ("GET", "/api/units/all/", None, read_any()),
+    ("POST", "/api/units/", {"name": "permunit_{p}", "definition": "2 * meter"}, staff_only(201)),
+    ("GET", "/api/currency/exchange/", None, read_any()),
+    ("POST", "/api/currency/refresh/", {}, staff_only()),
+    ("GET", "/api/error-report/", None, staff_only()),
+    ("GET", "/api/news/", None, staff_only()),
+    ("GET", "/api/notifications/", None, read_any()),
+    ("GET", "/api/version/", None, staff_only()),
+    ("GET", "/api/version-text", None, staff_only()),
+    ("GET", "/api/license/", None, read_any()),
+    ("GET", "/api/admin/config/", None, super_only()),
+    ("GET", "/api/events/", None, staff_only()),
+    ("POST", "/api/action/", {"action": "x"}, read_any()),
+    ("POST", "/api/generate/batch-code/", {}, read_any(201)),
+    ("POST", "/api/generate/serial-number/", {"part": 900}, read_any(201)),
+    ("POST", "/api/search/", {"search": "x"}, read_any()),
+    ("POST", "/api/locate/", {"plugin": "x"}, read_any(400)),  # no such plugin
+    ("GET", "/api/test-statistics/by-part/1/", None, read_any(404)),  # no stock here
+    ("GET", "/api/test-statistics/by-build/1/", None, read_any(404)),
+    ("GET", "/api/generic/status/StockStatus/", None, read_any()),
+    ("GET", "/api/generic/status/custom/{custom_state}/", None, read_any()),
+    ("OPTIONS", "/api/generic/status/custom/", None, read_any()),
+    ("PATCH", "/api/generic/status/custom/{custom_state}/", {"label": "L"}, staff_only()),
+    ("DELETE", "/api/generic/status/custom/{custom_state}/", None, staff_only(204, then=404)),
+    ("GET", "/api/contenttype/1/", None, read_any()),
+    ("GET", "/api/contenttype/model/part/", None, read_any()),
+    ("GET", "/api/project-code/{project_code}/", None, read_any()),
+    ("PATCH", "/api/project-code/{project_code}/", {"description": "d"}, staff_only()),
+    ("GET", "/api/project-code/{project_code}/metadata/", None, read_any()),
+    ("PATCH", "/api/project-code/{project_code}/metadata/", {"metadata": {}}, super_only()),
+    ("DELETE", "/api/project-code/{project_code}/", None, staff_only(204, then=404)),
+    ("GET", "/api/units/{unit}/", None, read_any()),
+    ("PATCH", "/api/units/{unit}/", {"symbol": ""}, staff_only()),
+    ("DELETE", "/api/units/{unit}/", None, staff_only(204, then=404)),
+    ("DELETE", "/api/error-report/", {"items": [999999]}, staff_only(NOTHING_TO_DELETE)),
+    ("GET", "/api/error-report/999999/", None, staff_only(404)),
+    ("DELETE", "/api/news/", {"items": [999999]}, staff_only(NOTHING_TO_DELETE)),
+    ("GET", "/api/news/999999/", None, staff_only(404)),
+    ("DELETE", "/api/notifications/", {"items": [999999]}, read_any(NOTHING_TO_DELETE)),
+    ("GET", "/api/notifications/readall/", None, read_any()),
+    ("GET", "/api/flags/NEXT_GEN/", None, open_to_all()),
+    ("GET", "/api/admin/config/AMQP_URI/", None, super_only()),
+    ("GET", "/api/user/owner/1/", None, read_any()),
+    ("GET", "/api/user/1/", None, read_any()),
+    ("PATCH", "/api/user/1/", {"first_name": ""}, super_only()),  # user 1: the superuser
+    ("POST", "/api/webhook/unknown/", {}, open_to_all(404)),  # no such endpoint
+    ("GET", "/api/auth/user/", None, read_any()),
+    ("GET", "/api/attachment/", None, read_any()),
+    ("OPTIONS", "/api/attachment/", None, read_any()),
     ("POST", "/api/attachment/", {"model_type": "part", "model_id": 1,
                                   "link": "https://example.com/{p}"}, PART_CHANGE),
     ("POST", "/api/attachment/", {"model_type": "salesorder", "model_id": 1,
                                   "link": "https://example.com/{p}"}, ROLE_DENIED),
-    ("GET", "/api/attachment/{attachment}/", None, PART_VIEW),
-    ("PATCH", "/api/attachment/{attachment}/", {"comment": "c"}, PART_VIEW),
-    ("PATCH", "/api/attachment/{moved}/", {"model_type": "build"}, PART_VIEW_ROLE_DENIED),
-    ("GET", "/api/attachment/{attachment}/metadata/", None, PART_VIEW),
-    ("PATCH", "/api/attachment/{attachment}/metadata/", {"metadata": {}}, SUPER_ONLY),
+    ("GET", "/api/attachment/{attachment}/", None, part_view()),
+    ("PATCH", "/api/attachment/{attachment}/", {"comment": "c"}, part_view()),
+    ("PATCH", "/api/attachment/{moved}/", {"model_type": "build"}, part_view_role_denied()),
+    ("GET", "/api/attachment/{attachment}/metadata/", None, part_view()),
+    ("PATCH", "/api/attachment/{attachment}/metadata/", {"metadata": {}}, super_only()),
     ("DELETE", "/api/attachment/", {"items": ["{doomed}"]}, BULK_DENIED),
-    ("DELETE", "/api/attachment/{attachment}/", None, PART_VIEW_ROLE_DENIED),
-    ("GET", "/api/notes-image-upload/", None, READ_ANY),
-    ("DELETE", "/api/notes-image-upload/{notes_image}/", None, STAFF_ONLY),  # or the uploader
-    ("GET", "/media/attachments/part/1/missing.pdf", None, READ_ANY),
-    ("GET", "/media/attachments/part/1/perm-plan.txt", None, PART_VIEW),
+    ("DELETE", "/api/attachment/{attachment}/", None, part_view_role_denied(204)),
+    ("GET", "/api/notes-image-upload/", None, read_any()),
+    ("DELETE", "/api/notes-image-upload/{notes_image}/", None,
+     staff_only(204, then=404)),  # or the uploader
+    ("GET", "/media/attachments/part/1/missing.pdf", None, read_any(404)),
+    ("GET", "/media/attachments/part/1/perm-plan.txt", None, part_view()),
     # importer: InvenTree 264's list views need a login only; the rest needs Django model
     # permissions that no role grants (superusers); sessions are their owner's and staff's
-    ("GET", "/api/importer/models/", None, READ_ANY),
-    ("GET", "/api/importer/session/", None, READ_ANY),
-    ("OPTIONS", "/api/importer/session/", None, READ_ANY),
-    ("POST", "/api/importer/session/", {"model_type": "projectcode"}, READ_ANY),
+    ("GET", "/api/importer/models/", None, read_any()),
+    ("GET", "/api/importer/session/", None, read_any()),
+    ("OPTIONS", "/api/importer/session/", None, read_any()),
+    ("POST", "/api/importer/session/", {"model_type": "projectcode"}, read_any(400)),  # no file
+    ("POST", "/api/importer/session/", "{upload}", read_any(201)),
     ("GET", "/api/importer/session/{import_session}/", None, NOT_OWNER),
-    ("PATCH", "/api/importer/session/{import_session}/", {"field_filters": {}}, SUPER_ONLY),
+    ("PATCH", "/api/importer/session/{import_session}/", {"field_filters": {}}, super_only()),
     ("POST", "/api/importer/session/{fields_session}/accept_fields/", None, NOT_OWNER),
-    ("GET", "/api/importer/column-mapping/", None, READ_ANY),
+    ("GET", "/api/importer/column-mapping/", None, read_any()),
     ("GET", "/api/importer/column-mapping/{import_mapping}/", None, NOT_OWNER),
-    ("PATCH", "/api/importer/column-mapping/{import_mapping}/", {"column": "description"},
-     SUPER_ONLY),
-    ("GET", "/api/importer/row/", None, READ_ANY),
+    ("PATCH", "/api/importer/column-mapping/{import_mapping}/", {"column": "code"},
+     super_only()),
+    ("GET", "/api/importer/row/", None, read_any()),
     ("GET", "/api/importer/row/{import_row}/", None, NOT_OWNER),
-    ("PATCH", "/api/importer/row/{import_row}/", {"data": {"code": "PERM-ROW"}}, SUPER_ONLY),
+    ("PATCH", "/api/importer/row/{import_row}/", {"data": {"code": "PERM-ROW"}}, super_only()),
     ("POST", "/api/importer/session/{import_session}/accept_rows/", {"rows": ["{import_row}"]},
-     SUPER_ONLY),
-    ("DELETE", "/api/importer/row/", {"items": ["{doomed_row}"]}, SUPER_ONLY),
-    ("DELETE", "/api/importer/row/{doomed_row2}/", None, SUPER_ONLY),
+     super_only(201)),
+    ("DELETE", "/api/importer/row/", {"items": ["{doomed_row}"]}, super_only(204)),
+    ("DELETE", "/api/importer/row/{doomed_row2}/", None, super_only(204)),
     ("GET", "/media/import/perm.csv", None, NOT_OWNER),
     ("DELETE", "/api/importer/session/", {"items": ["{doomed_session}"]}, NOT_OWNER_BULK),
-    ("DELETE", "/api/importer/session/{doomed_session2}/", None, SUPER_ONLY),
+    ("DELETE", "/api/importer/session/{doomed_session2}/", None, super_only(204)),
 ]
 
 
@@ -186,6 +216,7 @@ def objects(admin):
 
     session, rows = import_session()
     return {
+        "stockitem": model,
         "import_session": session["pk"], "import_row": rows[0], "doomed_row": rows[1],
         "doomed_row2": rows[2], "import_mapping": session["column_mappings"][0]["pk"],
         "fields_session": import_session("perm2.csv")[0]["pk"],
@@ -208,8 +239,14 @@ def objects(admin):
     }
 
 
+PERSONA_NUMBER = {A: 401, U: 402, R: 403, S: 404, SU: 405}
+
+
 def fill(value, persona, objects):
-    """A body value with `{p}` (the persona) and `{<object>}` (a pk) filled in."""
+    """A body value with `{p}` (the persona), `{n}` (a number of the persona's own) and
+    `{<object>}` (a pk) filled in."""
+    if value == "{n}":
+        return PERSONA_NUMBER[persona]
     if isinstance(value, list):
         return [fill(v, persona, objects) for v in value]
     if not isinstance(value, str):
@@ -226,13 +263,15 @@ def test_permission_matrix(personas, objects, method, path, body, expected):
     wrong = []
     for persona, want in expected.items():
         session = personas[persona]
-        data = None
-        if body is not None:
-            data = {k: fill(v, persona, objects) for k, v in body.items()}
-        r = session.request(method, f"{session.base}{path}", json=data, timeout=20)
-        got = r.status_code
-        if (want == OK and got in (401, 403)) or (want != OK and got != want):
-            wrong.append(f"{persona}: expected {want}, got {got} {r.text[:120]}")
+        sent = {"json": None}
+        if body == "{upload}":  # a data file, as multipart
+            sent = {"data": {"model_type": "projectcode"},
+                    "files": {"data_file": (f"perm-{persona}.csv", b"code\nPERM-UP\n")}}
+        elif body is not None:
+            sent = {"json": {k: fill(v, persona, objects) for k, v in body.items()}}
+        r = session.request(method, f"{session.base}{path}", timeout=20, **sent)
+        if r.status_code != want:
+            wrong.append(f"{persona}: expected {want}, got {r.status_code} {r.text[:120]}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -63,7 +63,9 @@ def system_db(tmp_path):
 
 
 @pytest.fixture
-def env(make_db, system_db, tmp_path):
+def env(make_db, system_db, tmp_path, monkeypatch):
+    # `accept_rows` would wait IMPORT_ACCEPT_WAIT_SECONDS for rows that only `work()` creates
+    monkeypatch.setattr(Service, "accept_wait", 0)
     db = make_db(models.metadata)
     blobs = LocalBlobStore(tmp_path / "media")
     targets = InProcessTargets(system_db)
@@ -336,8 +338,8 @@ def test_sessions_belong_to_their_user(env):
         with pytest.raises(NotFound):
             call()
     assert other.list_sessions(params={})["results"] == []
-    listed = other.list_sessions(params={"user": USER.user_id, "limit": 5})
-    assert (listed["count"], listed["results"]) == (0, [])
+    assert other.list_sessions(params={"user": USER.user_id, "limit": 5}) == {
+        "count": 0, "results": [], "limit": 5, "offset": 0}
     assert other.list_column_mappings(params={"session": pk})["results"] == []
     assert other.list_rows(params={})["results"] == []
     for body in ({"items": [pk, theirs]}, {"filters": {"model_type": "projectcode"}}):
@@ -381,9 +383,10 @@ def test_accept_fields_refuses_a_session_with_created_rows(env):
     assert len(project_codes(env.system_db)) == 3
 
 
-def test_changed_defaults_and_overrides_recompute_every_row(env):
+def test_changed_defaults_and_overrides_recompute_every_row(env, monkeypatch):
     """Defaults and overrides set after the rows were read apply to every row's `data`
     (recomputed from its cells and validated again) and to what is created."""
+    monkeypatch.setattr(Service, "accept_wait", 5)  # the PATCH recomputes while it may
     svc = env.svc()
     text = "code,description\nPRJ-1,First\nPRJ-2,\n,Nameless\n"
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
@@ -402,6 +405,7 @@ def test_changed_defaults_and_overrides_recompute_every_row(env):
                       ({"code": "PRJ-9", "description": "Nameless"}, True)]
     svc.update_session(pk, {"field_overrides": {"description": "forced"}}, True)
     assert [d["description"] for d, _ in rows()] == ["forced"] * 3
+    monkeypatch.setattr(Service, "accept_wait", 0)  # rows are created by env.work()
     svc.accept_rows(pk, {"rows": [r["pk"] for r in svc.list_rows(params={"session": pk})[
         "results"]]})
     env.work()
