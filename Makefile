@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv rabbitmq migrate bench clean
+.PHONY: run test test-unit lint venv rabbitmq migrate bench clean
 
 run: venv rabbitmq
 	$(PY) scripts/run_stack.py
@@ -18,7 +18,6 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-.PHONY: test-unit
 test-unit: venv  # no RabbitMQ needed: tests marked broker or e2e are left out
 	$(PY) -m pytest -m "not broker and not e2e"
 

@@ -7,8 +7,13 @@ import gzip
 
 import pytest
 
-from svckit.errors import (AuthenticationFailed, NotFound, PermissionDenied, ServiceUnavailable,
-                           ValidationFailed)
+from svckit.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from svckit.rpc_client import RemoteFailure
 from tests.gateway.fakerpc import PLAIN, FakeRpc, make_app, request
 

@@ -1,9 +1,8 @@
 """Replaying the importer service's log rebuilds what its API shows (sessions, column
 mappings, rows) and every table it projects, exactly."""
+from services.importer import models
 from tests.helpers import projected_rows, replay
 from tests.importer.test_service import CODES, env, system_db  # noqa: F401  (fixtures)
-
-from services.importer import models
 
 
 def test_replay_rebuilds_the_api_visible_state(env):  # noqa: F811
