@@ -26,10 +26,12 @@ NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
 
 def view_scope(caller) -> tuple:
-    """What decides which attachments `caller` sees: superuser, or the roles they may view."""
+    """What decides what `caller` sees of attachments: superuser, or the roles they may view
+    and whether they are staff (only staff see uploaders' e-mail addresses)."""
     if caller.is_superuser:
         return ("*",)
-    return tuple(sorted(role for role, perms in caller.roles.items() if "view" in (perms or ())))
+    roles = sorted(role for role, perms in caller.roles.items() if "view" in (perms or ()))
+    return (caller.is_staff, *roles)
 
 
 class AttachmentWrites:

@@ -208,9 +208,15 @@ class Service(ServiceBase):
 
     @rpc
     def user_details(self, pks: list) -> dict:
-        """Brief user representations by pk (attachments' `user_detail`)."""
+        """Brief user representations by pk (attachments' `user_detail`); e-mail addresses
+        only for staff callers (as in `/api/user/`; blank for others, their own included,
+        so that one rendering serves every caller who is not staff)."""
         with self.db.read() as s:
-            return {str(k): v for k, v in accounts.user_briefs(s, [int(p) for p in pks]).items()}
+            briefs = accounts.user_briefs(s, [int(p) for p in pks])
+        if not (self.caller.is_staff or self.caller.is_superuser):
+            for brief in briefs.values():
+                brief["email"] = ""
+        return {str(k): v for k, v in briefs.items()}
 
     @rpc
     def staff_user_ids(self) -> list:

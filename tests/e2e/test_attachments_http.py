@@ -206,6 +206,22 @@ def test_attachments_follow_the_view_role_of_their_model(stack, admin, editor, p
             if r["model_type"] == "part"] == []
 
 
+def test_uploaders_e_mail_addresses_only_for_staff(stack, admin, viewer, make_user):
+    """`user_detail.email` follows `/api/user/`: staff see it, other users do not (the
+    gateway's cached answer for a staff user with the same roles never reaches them)."""
+    staff_viewer = make_user("att-staff-viewer", "part:view", staff=True)
+    made = upload(admin, "mailed.txt", model_id="779").json()
+    assert made["user_detail"]["email"] == "admin@example.com"
+    url = f"{stack.url}/api/attachment/"
+    for _ in range(4):  # both gateway workers, each answer cached for the next caller
+        for who, email in ((staff_viewer, "admin@example.com"), (viewer, "")):
+            assert who.get(f"{url}{made['pk']}/", timeout=10).json()["user_detail"] == {
+                "pk": made["upload_user"], "username": "admin", "first_name": "", "last_name": "",
+                "email": email}
+            listed = who.get(url, params={"model_id": 779}, timeout=10).json()
+            assert [r["user_detail"]["email"] for r in listed] == [email]
+
+
 def test_lists_filters_and_fresh_reads(stack, editor, viewer):
     plain = viewer  # any user who may view parts
     a = upload(editor, "one.txt", model_id="500", comment="Alpha").json()
