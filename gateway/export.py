@@ -6,6 +6,7 @@ spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, a tab or
 return) is written with a leading `'` in every format; numbers, and text that is only a
 number such as "-5", stay as they are.
 """
+import contextlib
 import csv
 import io
 import json
@@ -90,19 +91,27 @@ def xlsx_file(model_name: str, fields: dict, row_pages: Iterable[list[dict]]) ->
     names = [n for n, _ in cols]
     book = Workbook(write_only=True)
     sheet = book.create_sheet(model_name)
-    sheet.append([lbl for _, lbl in cols])
-    for rows in row_pages:
-        for row in rows:
-            sheet.append([json.dumps(c) if isinstance(c, (dict, list)) else c
-                          for c in _cells(names, row)])
     spooled = tempfile.TemporaryFile()
     try:
+        sheet.append([lbl for _, lbl in cols])
+        for rows in row_pages:
+            for row in rows:
+                sheet.append([json.dumps(c) if isinstance(c, (dict, list)) else c
+                              for c in _cells(names, row)])
         book.save(spooled)
-    except BaseException:
+    except BaseException:  # a page failed: remove the sheet's file too, not at exit only
         spooled.close()
+        _discard(sheet)
         raise
     spooled.seek(0)
     return spooled
+
+
+def _discard(sheet):
+    """Close and remove the temporary file of a write-only sheet that will not be saved."""
+    with contextlib.suppress(Exception):
+        sheet.close()
+        sheet._writer.cleanup()
 
 
 def safe(value):

@@ -108,3 +108,16 @@ def test_no_rows_is_the_titles_alone(tmp_path):
     app = make_app(rpc, tmp_path / "media")
     assert request(app, "GET", "/api/project-code/?export=csv").body == b"ID,Project Code\r\n"
     assert request(app, "GET", "/api/project-code/?export=json").body == b"[]"
+
+
+def test_a_page_failing_during_an_xlsx_leaves_no_file(served, tmp_path, monkeypatch):
+    """The error reaches the client in its shape, and the sheet's temporary file is gone."""
+    import tempfile
+
+    from svckit.errors import ServiceUnavailable
+    app, rpc, _ = served
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rpc.answers["list_project_codes"] = ServiceUnavailable()
+    r = request(app, "GET", "/api/project-code/?export=xlsx")
+    assert r.status == 503
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("openpyxl")] == []
