@@ -79,7 +79,7 @@ def text_chunks(fmt: str, fields: dict, row_pages: Iterable[list[dict]]) -> Iter
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
-    if buffer.getvalue():  # no rows at all: the titles alone
+    if buffer.getvalue():  # no page at all: the titles alone
         yield buffer.getvalue().encode()
 
 
@@ -132,14 +132,16 @@ def send_export(resp, fmt: str, model_name: str, answer: dict, fetch,
     and json are streamed as pages arrive, xlsx is written to a temporary file first."""
     max_rows = unbounded.MAX_ROWS if max_rows is None else max_rows
     rows = answer["rows"]
-    total = unbounded.cap(resp, answer["count"], max_rows) if "count" in answer else len(rows)
+    total = min(answer["count"], max_rows) if "count" in answer else len(rows)
     row_pages = unbounded.pages(rows, fetch, total)
+    spooled = xlsx_file(model_name, answer["fields"], row_pages) if fmt == "xlsx" else None
+    if "count" in answer:  # after the xlsx is written: a failed page answers without them
+        unbounded.cap(resp, answer["count"], max_rows)
     resp.status = 200
     resp.content_type = "application/text"
     resp.set_header("Content-Disposition",
                     f'attachment; filename="{file_name(fmt, model_name)}"')
-    if fmt == "xlsx":
-        spooled = xlsx_file(model_name, answer["fields"], row_pages)
+    if spooled is not None:
         resp.set_stream(spooled, os.fstat(spooled.fileno()).st_size)
     elif len(rows) >= total:  # one page: a plain body with its length
         resp.data = b"".join(text_chunks(fmt, answer["fields"], row_pages))

@@ -119,5 +119,7 @@ def test_a_page_failing_during_an_xlsx_leaves_no_file(served, tmp_path, monkeypa
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     rpc.answers["list_project_codes"] = ServiceUnavailable()
     r = request(app, "GET", "/api/project-code/?export=xlsx")
-    assert r.status == 503
+    assert r.status == 503 and "content-disposition" not in r.headers
+    assert "x-total-count" not in r.headers
+    assert r.json == {"detail": "Service temporarily unavailable, try again later."}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("openpyxl")] == []
