@@ -28,31 +28,44 @@ def send_all(resp, fetch, max_rows: int | None = None):
     first = fetch(min(CHUNK, max_rows) or 1, 0)
     if "count" not in first:  # a list the service never pages
         return http.send(resp, first["results"])
-    count = first["count"]
-    resp.set_header("X-Total-Count", str(count))
-    total = min(count, max_rows)
-    if count > max_rows:
-        resp.set_header("X-Truncated", str(max_rows))
+    total = cap(resp, first["count"], max_rows)
     rows = first["results"][:total]
     if len(rows) >= total:  # one page held everything
         return http.send(resp, rows)
     resp.status = 200
     resp.content_type = http.JSON
-    resp.stream = _stream(rows, fetch, total)
+    resp.stream = _stream(pages(rows, fetch, total))
 
 
-def _stream(rows: list, fetch, total: int):
-    """The JSON array, one page at a time; stops at `total` rows or when a page comes back
-    short (rows deleted meanwhile)."""
-    yield b"["
+def cap(resp, count: int, max_rows: int) -> int:
+    """How many of `count` matching rows are sent (at most `max_rows`), said in the headers
+    `X-Total-Count` and, when rows are left out, `X-Truncated`."""
+    resp.set_header("X-Total-Count", str(count))
+    if count > max_rows:
+        resp.set_header("X-Truncated", str(max_rows))
+    return min(count, max_rows)
+
+
+def pages(rows: list, fetch, total: int):
+    """Lists of rows: `rows` (the first page), then `fetch(CHUNK, offset)`'s; stops at
+    `total` rows or when a page comes back empty (rows deleted meanwhile)."""
     sent = 0
     while rows:
         rows = rows[:total - sent]
-        chunk = b",".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
-                          for row in rows)
-        yield (b"," if sent else b"") + chunk
+        yield rows
         sent += len(rows)
         if sent >= total:
             break
         rows = fetch(CHUNK, sent)["results"]
+
+
+def _stream(row_pages):
+    """The JSON array, one page at a time."""
+    yield b"["
+    sent = False
+    for rows in row_pages:
+        chunk = b",".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+                          for row in rows)
+        yield (b"," if sent else b"") + chunk
+        sent = True
     yield b"]"

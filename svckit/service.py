@@ -31,6 +31,7 @@ from svckit.relay import Relay
 from svckit.signed_rpc import SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
+EXPORT_PAGE = 1000  # rows of an export RPC answer (the gateway pages the list for the rest)
 
 for _cls in ERROR_CLASSES:  # re-raised as the same class in the caller
     registry[get_module_path(_cls)] = _cls
@@ -221,9 +222,12 @@ class ServiceBase:
 
     @staticmethod
     def _export(fields: dict, list_method, params: dict) -> dict:
-        """`?export=` rows: the list's filters and search, without its paging."""
+        """`?export=`: the columns, the `count` of rows matching the list's filters and search
+        (its own paging ignored), and the first EXPORT_PAGE of them; the gateway asks the list
+        for the following pages, so no message holds the whole table."""
         params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
-        return {"fields": describe(fields), "rows": list_method(params)["results"]}
+        page = list_method({**params, "limit": str(EXPORT_PAGE), "offset": "0"})
+        return {"fields": describe(fields), "count": page["count"], "rows": page["results"]}
 
     @rpc
     def ping(self):

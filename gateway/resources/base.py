@@ -47,7 +47,8 @@ class ServiceResource(Protocol):
 
 class ListResource(Resource):
     """A list endpoint backed by `<service>.list_<name>s`; with `export_model` set,
-    `?export=<format>` answers a file (`export_<name>s`). Without `limit` the bare array is
+    `?export=<format>` answers a file (`export_<name>s` for the columns and the first page,
+    `list_<name>s` for the next pages: gateway.export). Without `limit` the bare array is
     fetched page by page and streamed (gateway.unbounded)."""
 
     service = ""
@@ -60,8 +61,10 @@ class ListResource(Resource):
         if self.export_model and "export" in params:
             fmt = export.check_format(params.pop("export"))
             answer = self.call(req, self.service, f"export_{self.name}s", params=params)
-            return export.send_export(req, resp, fmt, self.export_model, answer["fields"],
-                                      answer["rows"])
+            params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+            return export.send_export(resp, fmt, self.export_model, answer, lambda limit, offset:
+                                      self.call(req, self.service, f"list_{self.name}s", params={
+                                          **params, "limit": str(limit), "offset": str(offset)}))
         if unbounded.wants_everything(params):
             params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
             return unbounded.send_all(resp, lambda limit, offset: self.list(

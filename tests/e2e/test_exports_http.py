@@ -90,3 +90,46 @@ def test_xlsx_cells_are_text_not_formulas(admin, rows):
     values = [c.value for row in sheet.iter_rows(min_row=2) for c in row]
     assert "'=HYPERLINK(\"http://x\")" in values
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
+
+@pytest.fixture(scope="module")
+def many_codes(admin):
+    """2,500 project codes ("BULK-0000"...), more than two pages of the gateway's export
+    paging; every seventh description looks like a formula."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    def make(numbers):
+        session = requests.Session()
+        session.headers.update(admin.headers)
+        made = []
+        for n in numbers:
+            r = session.post(f"{admin.base}/api/project-code/", timeout=30, json={
+                "code": f"BULK-{n:04d}", "description": f"={n}+1" if n % 7 == 0 else f"d{n}"})
+            assert r.status_code == 201, r.text
+            made.append(r.json())
+        return made
+
+    with ThreadPoolExecutor(4) as pool:
+        made = [c for part in pool.map(make, [range(i, 2500, 4) for i in range(4)]) for c in part]
+    return sorted(made, key=lambda c: c["pk"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "xlsx"])
+def test_an_export_of_many_rows_is_complete_row_by_row(admin, many_codes, fmt):
+    from openpyxl import load_workbook
+    r = admin.get(f"{admin.base}/api/project-code/?export={fmt}&search=BULK-", timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/text"
+    assert r.headers["X-Total-Count"] == "2500" and "X-Truncated" not in r.headers
+    if fmt == "json":
+        rows = [list(row.values()) for row in r.json()]
+    elif fmt == "xlsx":
+        rows = [list(row) for row in load_workbook(io.BytesIO(r.content), read_only=True)
+                .active.iter_rows(min_row=2, values_only=True)]
+    else:
+        rows = list(csv.reader(io.StringIO(r.text), delimiter="\t" if fmt == "tsv" else ","))[1:]
+    assert len(rows) == 2500
+    for row, code in zip(rows, many_codes):
+        description = ("'" if code["description"].startswith("=") else "") + code["description"]
+        assert [str(c) for c in row[:3]] == [str(code["pk"]), code["code"], description]

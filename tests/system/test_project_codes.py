@@ -172,3 +172,17 @@ def test_version_documents(svc):
     licenses = svc(USER).licenses()
     names = {d["name"].lower() for d in licenses["backend"]}
     assert {"nameko", "falcon", "sqlalchemy"} <= names and licenses["frontend"] == []
+
+
+def test_export_answers_the_count_and_the_first_page_only(svc, monkeypatch):
+    """The export RPC never carries the whole table: the gateway asks the list for the rest
+    (gateway.export); the export's own limit/offset are ignored."""
+    import svckit.service
+    monkeypatch.setattr(svckit.service, "EXPORT_PAGE", 2)
+    for n in range(3):
+        svc().create_project_code(data={"code": f"EXP-{n}"})
+    svc().create_project_code(data={"code": "OTHER"})
+    answer = svc(USER).export_project_codes(params={"search": "EXP", "limit": "1",
+                                                    "offset": "2"})
+    assert answer["count"] == 3 and [r["code"] for r in answer["rows"]] == ["EXP-0", "EXP-1"]
+    assert answer["fields"]["code"]["label"] == "Project Code"
