@@ -53,14 +53,20 @@ def matching_ids(session, table, condition) -> list[int]:
     return list(ids)
 
 
-def lock_matching(session, store, stream_type: str, table, condition) -> list[int]:
-    """The ids of `table` matching `condition` (400 when none), their streams locked
-    (`EventStore.load_all_for_update`) and the condition checked again under the locks:
-    what a bulk delete may delete without racing another command on the same rows."""
-    def still_matching(s, ids):
-        return s.execute(select(table.c.id).where(condition & table.c.id.in_(ids))
+def lock_rows(session, store, stream_type: str, table, condition, ids=None) -> list[int]:
+    """The ids of `table` matching `condition` (or those of `ids` that do), their streams
+    locked (`EventStore.load_all_for_update`) and the condition checked again under the
+    locks, so that rows changed meanwhile are left out."""
+    def still_matching(s, chosen):
+        return s.execute(select(table.c.id).where(condition & table.c.id.in_(chosen))
                          .order_by(table.c.id)).scalars().all()
 
-    return list(store.load_all_for_update(session, stream_type,
-                                          matching_ids(session, table, condition),
-                                          still_matching))
+    if ids is None:
+        ids = session.execute(select(table.c.id).where(condition)).scalars().all()
+    return list(store.load_all_for_update(session, stream_type, ids, still_matching))
+
+
+def lock_matching(session, store, stream_type: str, table, condition) -> list[int]:
+    """`lock_rows` for a bulk delete: 400 when nothing matches."""
+    return lock_rows(session, store, stream_type, table, condition,
+                     matching_ids(session, table, condition))

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from svckit.bulk import bulk_condition, lock_matching
+from svckit.bulk import bulk_condition, lock_matching, lock_rows
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied
 from svckit.events import utcnow
@@ -188,10 +188,7 @@ def delete_note(session, caller: Caller, pk: int):
 
 def read_all(session, caller: Caller) -> int:
     unread = (notifications.c.user_id == caller.user_id) & notifications.c.read.is_(False)
-    ids = session.execute(select(notifications.c.id).where(unread)).scalars().all()
-    ids = store.load_all_for_update(session, "notification", ids, lambda s, chosen: s.execute(
-        select(notifications.c.id).where(unread & notifications.c.id.in_(chosen))
-        .order_by(notifications.c.id)).scalars().all())
+    ids = lock_rows(session, store, "notification", notifications, unread)
     for pk in ids:
         store.record(session, "notification", pk, "notification.updated", {"read": True}, caller)
     return len(ids)

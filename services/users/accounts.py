@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from svckit import config
+from svckit.bulk import lock_rows
 from svckit.context import PERMISSIONS, ROLE_NAMES, Caller
 from svckit.errors import ApiError, AuthenticationFailed, NotFound, ValidationFailed
 from svckit.events import utcnow
@@ -413,12 +414,7 @@ def revoke_tokens(session, caller: Caller, user_id: int, keep: int | None = None
     if keep is not None:
         live &= tokens.c.id != keep
 
-    def still_live(s, chosen):
-        return s.execute(select(tokens.c.id).where(live & tokens.c.id.in_(chosen))
-                         .order_by(tokens.c.id)).scalars().all()
-
-    ids = session.execute(select(tokens.c.id).where(live)).scalars().all()
-    for pk in store.load_all_for_update(session, "token", ids, still_live):
+    for pk in lock_rows(session, store, "token", tokens, live):
         store.record(session, "token", pk, "token.revoked", {"user_id": user_id}, caller)
 
 

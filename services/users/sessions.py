@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from svckit import config
+from svckit.bulk import lock_rows
 from svckit.context import Caller
 from svckit.events import utcnow
 
@@ -64,12 +65,7 @@ def end_others(session, caller: Caller, user_id: int, keep: int | None = None):
     if keep is not None:
         live &= sessions.c.id != keep
 
-    def still_live(s, chosen):
-        return s.execute(select(sessions.c.id).where(live & sessions.c.id.in_(chosen))
-                         .order_by(sessions.c.id)).scalars().all()
-
-    ids = session.execute(select(sessions.c.id).where(live)).scalars().all()
-    for pk in store.load_all_for_update(session, "session", ids, still_live):
+    for pk in lock_rows(session, store, "session", sessions, live):
         store.record(session, "session", pk, "session.ended", {"user_id": user_id}, caller)
 
 

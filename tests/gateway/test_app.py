@@ -11,6 +11,7 @@ from gateway.resources.base import Resource
 from gateway.resources.root import SCHEMA_FILE
 from svckit.relay import event_exchange
 from svckit.rpc_client import ThreadLocalRpc
+from tests.gateway.fakerpc import FakeBus
 
 # not in InvenTree's exported schema (user/{id}, user/group/{id}: InvenTree's optional
 # trailing slash; notes-image-upload/{id}/: this deployment's delete path for notes images)
@@ -61,16 +62,6 @@ def test_unexpected_exception_gives_inventree_500_and_an_event(rabbit_config):
     assert event["type"] == "error.logged" and event["service"] == "gateway"
     assert event["request_id"] == "rid-5" and event["payload"]["kind"] == "ZeroDivisionError"
     assert "division by zero" in event["payload"]["data"]
-
-
-class FakeBus:
-    healthy = False
-
-    def subscribe(self, *args):
-        pass
-
-    def start(self):
-        pass
 
 
 class FakeRpc:
