@@ -81,13 +81,8 @@ def send_list(req, resp, answer: dict):
 def query(req) -> dict:
     """The query string as single values (last one wins), without `format`; null characters
     removed (as DRF's search does: PostgreSQL cannot compare text holding them)."""
-    return {k: without_nul(v[-1] if isinstance(v, list) else v)
+    return {k: jsontext.without_nul(v[-1] if isinstance(v, list) else v)
             for k, v in req.params.items() if k != "format"}
-
-
-def without_nul(value):
-    """A string without its null characters; anything else as it is."""
-    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 MAX_BODY = config.setting("GATEWAY_MAX_BODY_BYTES", 10 * 1024 * 1024, int)
@@ -145,7 +140,7 @@ def _form(req, ctype) -> dict:
                 data[key] = value[-1] if isinstance(value, list) else value
     except falcon.MediaMalformedError as exc:
         raise ValidationFailed({"detail": f"Multipart form parse error - {exc.description}"})
-    return {without_nul(k): without_nul(v) for k, v in data.items()}
+    return jsontext.without_nul(data)
 
 
 def clean(data, keep_newlines=()):
