@@ -3,6 +3,8 @@ import uuid
 
 from pydantic import BaseModel, Field
 
+from svckit.errors import NotAuthenticated, PermissionDenied
+
 ROLE_NAMES = ("admin", "part_category", "part", "stocktake", "stock_location", "stock",
               "build", "purchase_order", "sales_order", "return_order")
 PERMISSIONS = ("view", "add", "change", "delete")
@@ -23,8 +25,30 @@ class Caller(BaseModel):
     def authenticated(self) -> bool:
         return self.user_id is not None
 
+    @property
+    def is_admin(self) -> bool:
+        """Staff or superuser: who may change system-wide things (the one staff check)."""
+        return self.is_staff or self.is_superuser
+
     def has_role(self, role: str, permission: str) -> bool:
         return self.is_superuser or permission in (self.roles.get(role) or ())
+
+    def require_login(self) -> None:
+        """401 for an anonymous caller."""
+        if not self.authenticated:
+            raise NotAuthenticated()
+
+    def require_staff(self) -> None:
+        """401 for an anonymous caller, 403 for one who is neither staff nor superuser."""
+        self.require_login()
+        if not self.is_admin:
+            raise PermissionDenied()
+
+    def require_role(self, role: str, permission: str) -> None:
+        """401 for an anonymous caller, 403 without `permission` on `role`."""
+        self.require_login()
+        if not self.has_role(role, permission):
+            raise PermissionDenied()
 
     @property
     def brief(self) -> dict | None:

@@ -23,7 +23,7 @@ from svckit import config
 from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ERROR_CLASSES, ApiError, NotAuthenticated, PermissionDenied
+from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
@@ -203,19 +203,16 @@ class ServiceBase:
     caller: Caller
 
     def _login(self):
-        if not self.caller.authenticated:
-            raise NotAuthenticated()
+        self.caller.require_login()
 
     def _staff(self):
-        self._login()
-        if not (self.caller.is_staff or self.caller.is_superuser):
-            raise PermissionDenied()
+        self.caller.require_staff()
 
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
         """OPTIONS metadata of a list ("<title> List", POST) or detail view ("<title>
         Detail", PUT) whose writes are for staff: other callers see no actions."""
         self._login()
-        staff = self.caller.is_staff or self.caller.is_superuser
+        staff = self.caller.is_admin
         methods = (["PUT"] if detail else ["POST"]) if staff else []
         return options_document(f"{title} {'Detail' if detail else 'List'}", description,
                                 fields, methods)
