@@ -137,15 +137,15 @@ def test_attachment(make_db, tmp_path):
 
 
 def test_user(make_db):
-    from services.users import accounts, models
+    from services.users import models, roles, users
     from services.users.service import Service
     db = make_db(models.metadata)
     with db.write() as s:
-        root = accounts.create_user(s, SYSTEM, username="root", password="Sturdy-pass-77",
-                                    is_superuser=True)
-        caller = accounts.caller_for(s, root)
-        pk = accounts.create_user(s, SYSTEM, username="carol", password=None,
-                                  first_name="start")["id"]
+        root = users.new_user(s, SYSTEM, username="root", password="Sturdy-pass-77",
+                              is_superuser=True)
+        caller = roles.caller_for(s, root)
+        pk = users.new_user(s, SYSTEM, username="carol", password=None,
+                            first_name="start")["id"]
     svc = lambda: worker_factory(Service, db=db, caller=caller)  # noqa: E731
     workers = [svc() for _ in range(THREADS)]
 
@@ -207,13 +207,13 @@ def test_concurrent_deletes_delete_once(make_db, tmp_path):
 def test_magic_link_signs_in_once(make_db):
     """A login link used by many requests at once starts one session (round n: every
     thread uses the n-th link)."""
-    from services.users import accounts, models
+    from services.users import models, users
     from services.users.service import Service
     from svckit.errors import PermissionDenied
     db = make_db(models.metadata)
     with db.write() as s:
-        accounts.create_user(s, SYSTEM, username="carol", password=None,
-                             email="carol@example.com")
+        users.new_user(s, SYSTEM, username="carol", password=None,
+                       email="carol@example.com")
     workers = [worker_factory(Service, db=db, caller=SYSTEM) for _ in range(THREADS)]
     keys = [workers[0].issue_magic_link(email="carol@example.com")["key"]
             for _ in range(UPDATES)]

@@ -16,7 +16,7 @@ from svckit.context import SYSTEM
 from svckit.db import Database
 from svckit.errors import ApiError
 
-from . import accounts
+from . import groups, users
 from .models import metadata
 
 
@@ -32,16 +32,14 @@ def ensure_admin() -> str:
     email = config.setting("INVENTREE_ADMIN_EMAIL", "")
     db = _db()
     with db.write() as s:
-        if accounts.find_user(s, username):
+        if users.find_user(s, username):
             return f"superuser '{username}' exists"
         generated = not password
         password = password or secrets.token_urlsafe(12)
-        accounts.create_user(s, SYSTEM, username=username, password=None, email=email,
-                             is_staff=True, is_superuser=True)
+        user = users.new_user(s, SYSTEM, username=username, password=None, email=email,
+                              is_staff=True, is_superuser=True)
         # the operator's chosen password is accepted as given (InvenTree does the same)
-        user = accounts.find_user(s, username)
-        accounts.store.record(s, "user", user["id"], "user.password_changed",
-                              {"password": accounts.hash_password(password)}, SYSTEM)
+        users.set_password(s, SYSTEM, user["id"], password, check=False)
     if generated:
         return (f"created superuser '{username}' with generated password: {password}\n"
                 "(shown once; set INVENTREE_ADMIN_PASSWORD to choose it)")
@@ -57,10 +55,10 @@ def create_user(args) -> str:
     with db.write() as s:
         group_ids = []
         if roles:
-            group_ids.append(accounts.create_group(s, SYSTEM, f"{args.username}-roles", roles)["pk"])
-        user = accounts.create_user(s, SYSTEM, username=args.username, password=args.password,
-                                    email=args.email, is_staff=args.staff,
-                                    is_superuser=args.superuser, group_ids=group_ids)
+            group_ids.append(groups.new_group(s, SYSTEM, f"{args.username}-roles", roles)["pk"])
+        user = users.new_user(s, SYSTEM, username=args.username, password=args.password,
+                              email=args.email, is_staff=args.staff,
+                              is_superuser=args.superuser, group_ids=group_ids)
     return f"created user '{user['username']}' (pk {user['id']})"
 
 

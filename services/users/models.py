@@ -18,6 +18,8 @@ from sqlalchemy import (
 
 from svckit.events import EventStore, Projector, column_values
 
+from . import events
+
 metadata = MetaData()
 
 users = Table(
@@ -112,18 +114,18 @@ def _id(event) -> int:
     return int(event["stream_id"])
 
 
-@projector.on("user.created")
+@projector.on(events.USER_CREATED)
 def _user_created(s, e):
     payload = {k: v for k, v in e["payload"].items() if k != "welcome"}
     s.execute(insert(users).values(id=_id(e), date_joined=e["created"], **payload))
 
 
-@projector.on("user.updated", "user.password_changed")
+@projector.on(events.USER_UPDATED, events.USER_PASSWORD_CHANGED)
 def _user_updated(s, e):
     s.execute(update(users).where(users.c.id == _id(e)).values(**e["payload"]))
 
 
-@projector.on("user.deleted")
+@projector.on(events.USER_DELETED)
 def _user_deleted(s, e):
     uid = _id(e)
     s.execute(delete(tokens).where(tokens.c.user_id == uid))
@@ -131,7 +133,7 @@ def _user_deleted(s, e):
     s.execute(delete(users).where(users.c.id == uid))
 
 
-@projector.on("user.groups_changed")
+@projector.on(events.USER_GROUPS_CHANGED)
 def _user_groups(s, e):
     uid = _id(e)
     s.execute(delete(memberships).where(memberships.c.user_id == uid))
@@ -139,77 +141,77 @@ def _user_groups(s, e):
         s.execute(insert(memberships).values(user_id=uid, group_id=gid))
 
 
-@projector.on("group.created")
+@projector.on(events.GROUP_CREATED)
 def _group_created(s, e):
     s.execute(insert(groups).values(id=_id(e), **e["payload"]))
 
 
-@projector.on("group.updated", "group.roles_changed")
+@projector.on(events.GROUP_UPDATED, events.GROUP_ROLES_CHANGED)
 def _group_updated(s, e):
     s.execute(update(groups).where(groups.c.id == _id(e)).values(**e["payload"]))
 
 
-@projector.on("group.deleted")
+@projector.on(events.GROUP_DELETED)
 def _group_deleted(s, e):
     s.execute(delete(memberships).where(memberships.c.group_id == _id(e)))
     s.execute(delete(groups).where(groups.c.id == _id(e)))
 
 
-@projector.on("token.issued")
+@projector.on(events.TOKEN_ISSUED)
 def _token_issued(s, e):
     s.execute(insert(tokens).values(id=_id(e), created=e["created"], revoked=False,
                                     **column_values(tokens, e["payload"])))
 
 
-@projector.on("token.revoked")
+@projector.on(events.TOKEN_REVOKED)
 def _token_revoked(s, e):
     s.execute(update(tokens).where(tokens.c.id == _id(e)).values(revoked=True))
 
 
-@projector.on("token.seen")
+@projector.on(events.TOKEN_SEEN)
 def _token_seen(s, e):
     s.execute(update(tokens).where(tokens.c.id == _id(e))
               .values(**column_values(tokens, e["payload"])))
 
 
-@projector.on("owner.created")
+@projector.on(events.OWNER_CREATED)
 def _owner_created(s, e):
     s.execute(insert(owners).values(id=_id(e), **e["payload"]))
 
 
-@projector.on("owner.renamed")
+@projector.on(events.OWNER_RENAMED)
 def _owner_renamed(s, e):
     s.execute(update(owners).where(owners.c.id == _id(e)).values(name=e["payload"]["name"]))
 
 
-@projector.on("owner.deleted")
+@projector.on(events.OWNER_DELETED)
 def _owner_deleted(s, e):
     s.execute(delete(owners).where(owners.c.id == _id(e)))
 
 
-@projector.on("session.started")
+@projector.on(events.SESSION_STARTED)
 def _session_started(s, e):
     s.execute(insert(sessions).values(id=_id(e), created=e["created"], ended=False,
                                       **column_values(sessions, e["payload"])))
 
 
-@projector.on("session.ended")
+@projector.on(events.SESSION_ENDED)
 def _session_ended(s, e):
     s.execute(update(sessions).where(sessions.c.id == _id(e)).values(ended=True))
 
 
-@projector.on("magic_link.issued")
+@projector.on(events.MAGIC_LINK_ISSUED)
 def _magic_issued(s, e):
     s.execute(insert(magic_links).values(id=_id(e), used=False,
                                          **column_values(magic_links, e["payload"])))
 
 
-@projector.on("magic_link.used")
+@projector.on(events.MAGIC_LINK_USED)
 def _magic_used(s, e):
     s.execute(update(magic_links).where(magic_links.c.id == _id(e)).values(used=True))
 
 
-@projector.on("login.failed")
+@projector.on(events.LOGIN_FAILED)
 def _login_failed(s, e):
     s.execute(insert(login_failures).values(id=_id(e), username=e["payload"]["username"],
                                             address=e["payload"].get("address", ""),

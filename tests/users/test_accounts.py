@@ -5,7 +5,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
-from services.users import accounts, models
+from services.users import groups, models, roles, tokens, users
 from services.users.passwords import check_password, hash_password, validate_password
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
@@ -19,12 +19,12 @@ def db(make_db):
 
 def make_user(db, username="alice", password="correct-horse-7", **kw):
     with db.write() as s:
-        return accounts.create_user(s, SYSTEM, username=username, password=password, **kw)
+        return users.new_user(s, SYSTEM, username=username, password=password, **kw)
 
 
 def as_user(db, user) -> Service:
     with db.read() as s:
-        caller = accounts.caller_for(s, user)
+        caller = roles.caller_for(s, user)
     return worker_factory(Service, db=db, caller=caller)
 
 
@@ -99,7 +99,7 @@ def test_token_errors(db):
         anon.authenticate_token(key=key)
     with db.write() as s:
         s.execute(update(models.tokens).values(expiry=date.today()))
-        accounts.revoke_token(s, Caller(user_id=user["id"], username="alice"), 1)
+        tokens.revoke(s, Caller(user_id=user["id"], username="alice"), 1)
     with pytest.raises(AuthenticationFailed, match="Token has been revoked"):
         anon.authenticate_token(key=key)
     assert svc.token(name="t", meta={})["token"] != key  # revoked: a new key is issued
@@ -109,7 +109,7 @@ def test_token_errors(db):
 
 def test_roles_and_implications(db):
     with db.write() as s:
-        accounts.create_group(s, SYSTEM, "editors", {"part": ["change"], "stock": ["add"]})
+        groups.new_group(s, SYSTEM, "editors", {"part": ["change"], "stock": ["add"]})
     user = make_user(db, group_ids=[1])
     roles = as_user(db, user).roles()
     assert list(roles["roles"]) == ["admin", "part_category", "part", "stocktake",
@@ -122,7 +122,7 @@ def test_roles_and_implications(db):
     assert me["groups"] == [{"pk": 1, "name": "editors"}] and me["is_staff"] is False
     with pytest.raises(ValidationFailed):
         with db.write() as s:
-            accounts.create_group(s, SYSTEM, "bad", {"nope": ["view"]})
+            groups.new_group(s, SYSTEM, "bad", {"nope": ["view"]})
     with pytest.raises(NotAuthenticated):
         worker_factory(Service, db=db, caller=Caller()).me()
 
@@ -136,7 +136,7 @@ def test_superuser_roles(db):
 
 def test_replay_rebuilds_users(db):
     with db.write() as s:
-        accounts.create_group(s, SYSTEM, "editors", {"part": ["change"]})
+        groups.new_group(s, SYSTEM, "editors", {"part": ["change"]})
     user = make_user(db, group_ids=[1])
     key = as_user(db, user).token(name="t", meta={})["token"]
     before = as_user(db, user).roles(), as_user(db, user).me()
@@ -150,7 +150,7 @@ def test_replay_rebuilds_users(db):
 
 def test_every_user_and_group_is_an_owner(db):
     with db.write() as s:
-        accounts.create_group(s, SYSTEM, "Makers", {})
+        groups.new_group(s, SYSTEM, "Makers", {})
     user = make_user(db, username="Bobby")
     svc = as_user(db, user)
     owners = svc.list_owners(params={})["results"]

@@ -2,7 +2,7 @@
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.users import accounts, models
+from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
@@ -15,9 +15,9 @@ def db(make_db):
 
 def person(db, username, **kw):
     with db.write() as s:
-        user = accounts.create_user(s, SYSTEM, username=username, password="Sturdy-pass-77",
-                                    **kw)
-        return worker_factory(Service, db=db, caller=accounts.caller_for(s, user)), user
+        user = users.new_user(s, SYSTEM, username=username, password="Sturdy-pass-77",
+                              **kw)
+        return worker_factory(Service, db=db, caller=roles.caller_for(s, user)), user
 
 
 NEW = {"username": "carol", "first_name": "Carol", "last_name": "C", "email": ""}

@@ -3,7 +3,7 @@ tokens, sessions) and every table it projects, exactly."""
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.users import accounts, models
+from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import AuthenticationFailed
@@ -15,9 +15,9 @@ PASSWORD = "Sturdy-pass-77"
 def test_replay_rebuilds_the_api_visible_state(make_db):
     db = make_db(models.metadata)
     with db.write() as s:
-        root_user = accounts.create_user(s, SYSTEM, username="root", password=PASSWORD,
-                                         is_superuser=True)
-        root = worker_factory(Service, db=db, caller=accounts.caller_for(s, root_user))
+        root_user = users.new_user(s, SYSTEM, username="root", password=PASSWORD,
+                                   is_superuser=True)
+        root = worker_factory(Service, db=db, caller=roles.caller_for(s, root_user))
     anon = worker_factory(Service, db=db, caller=Caller())
 
     group = root.create_group(data={"name": "editors", "roles": {"part": ["view", "change"]}})
@@ -33,8 +33,8 @@ def test_replay_rebuilds_the_api_visible_state(make_db):
     root.update_user(pk=carol["pk"], data={"first_name": "Caroline"}, partial=True)
     root.delete_user(pk=dave["pk"])
     with db.read() as s:
-        as_carol = worker_factory(Service, db=db, caller=accounts.caller_for(
-            s, accounts.get_user(s, carol["pk"])))
+        as_carol = worker_factory(Service, db=db, caller=roles.caller_for(
+            s, users.get_user(s, carol["pk"])))
     key = as_carol.token(name="script", meta={})["token"]
     revoked = as_carol.token(name="old", meta={})
     as_carol.revoke_token(pk=[t for t in as_carol.tokens() if t["name"] == "old"][0]["id"])

@@ -1,0 +1,147 @@
+"""API tokens (`/api/user/token/`, `/api/user/tokens/`): keys in InvenTree's format,
+derived from a server secret and stored only as hashes; a token lasts a year."""
+import hmac
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+
+from sqlalchemy import select
+
+from svckit import config
+from svckit.bulk import lock_rows
+from svckit.context import Caller
+from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
+
+from . import events, users
+from .keys import key_hash
+from .models import store, tokens
+
+TOKEN_DAYS = 365
+_HTML_TAG = re.compile(r"<[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _token_secret() -> bytes:
+    value = config.setting("USERS_TOKEN_SECRET")
+    if value:
+        return value.encode()
+    path = Path(config.data_dir()) / "users-token-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def token_key(nonce: str, created: datetime) -> str:
+    """InvenTree's format `inv-<40 hex>-<YYYYMMDD>`, derived from a server secret and the
+    token's nonce: the database holds only a hash of the key, yet the same key can be
+    handed out again (as `GET /api/user/token/` does for a live token of the same name)."""
+    digest = hmac.new(_token_secret(), nonce.encode(), sha256).hexdigest()[:40]
+    return f"inv-{digest}-{created:%Y%m%d}"
+
+
+def sanitise_token_name(name) -> str:
+    name = str(name or "").strip()
+    if _HTML_TAG.search(name):
+        raise ValidationFailed({"non_field_errors": ["Remove HTML tags from this value"]})
+    name = "".join(ch for ch in _CONTROL.sub("", name) if ch.isprintable() or ch == " ")
+    return name.replace(" ", "-")[:100]
+
+
+def token_for(session, caller: Caller, user_id: int, name: str, meta: dict) -> dict:
+    """Reuse the user's live token of this name, or issue a new one."""
+    name = sanitise_token_name(name)
+    today = date.today()
+    row = session.execute(select(tokens).where(
+        tokens.c.user_id == user_id, tokens.c.name == name, tokens.c.revoked.is_(False),
+        tokens.c.expiry >= today).order_by(tokens.c.id)).mappings().first()
+    if row is None:
+        nonce = secrets.token_hex(16)
+        created = datetime.utcnow()
+        key = token_key(nonce, created)
+        tid = store.next_stream_id(session, "token")
+        store.record(session, "token", tid, events.TOKEN_ISSUED, {
+            "user_id": user_id, "name": name, "key_hash": key_hash(key), "nonce": nonce,
+            "expiry": (today + timedelta(days=TOKEN_DAYS)).isoformat(), "last_seen": None,
+            "meta": meta}, caller)
+        row = session.execute(select(tokens).where(tokens.c.id == tid)).mappings().one()
+    key = token_key(row["nonce"], row["created"])
+    return {"token": key, "name": row["name"], "expiry": row["expiry"].isoformat()}
+
+
+def own_token(session, caller: Caller, name: str, meta: dict) -> dict:
+    """`GET /api/user/token/`: the caller's token of this name (NotFound for a user gone)."""
+    return token_for(session, caller, users.get_user(session, caller.user_id)["id"], name, meta)
+
+
+def valid_token(session, key: str) -> dict:
+    """The token row of a key, or AuthenticationFailed saying why it is no good."""
+    row = session.execute(select(tokens).where(tokens.c.key_hash == key_hash(key))
+                          ).mappings().first()
+    if row is None:
+        raise AuthenticationFailed("Invalid token.")
+    if row["revoked"]:
+        raise AuthenticationFailed("Token has been revoked")
+    if row["expiry"] < date.today():
+        raise AuthenticationFailed("Token has expired")
+    return dict(row)
+
+
+def redact(key: str) -> str:
+    return key[:8] + "*" * (len(key) - 20) + key[-12:]
+
+
+def list_tokens(session, caller: Caller, current_token_id: int | None) -> list[dict]:
+    """The caller's own tokens, revoked and expired ones included; keys redacted."""
+    today = date.today()
+    rows = session.execute(select(tokens).where(tokens.c.user_id == caller.user_id)
+                           .order_by(tokens.c.id)).mappings().all()
+    return [{"created": f"{r['created']:%Y-%m-%d %H:%M}", "expiry": r["expiry"].isoformat(),
+             "id": r["id"], "last_seen": r["last_seen"].isoformat() if r["last_seen"] else None,
+             "name": r["name"], "token": redact(token_key(r["nonce"], r["created"])),
+             "active": not r["revoked"] and r["expiry"] >= today, "revoked": r["revoked"],
+             "user": r["user_id"], "in_use": r["id"] == current_token_id} for r in rows]
+
+
+def revoke_all(session, caller: Caller, user_id: int, keep: int | None = None):
+    """Revoke every live token of a user but `keep`."""
+    live = (tokens.c.user_id == user_id) & tokens.c.revoked.is_(False)
+    if keep is not None:
+        live &= tokens.c.id != keep
+
+    for pk in lock_rows(session, store, "token", tokens, live):
+        store.record(session, "token", pk, events.TOKEN_REVOKED, {"user_id": user_id}, caller)
+
+
+def _own_token(caller: Caller):
+    def load(session, token_id) -> dict:
+        row = session.execute(select(tokens).where(tokens.c.id == token_id,
+                                                   tokens.c.user_id == caller.user_id)
+                              ).mappings().first()
+        if row is None:
+            raise NotFound()
+        return dict(row)
+    return load
+
+
+def revoke(session, caller: Caller, token_id: int):
+    """Revoke one of the caller's own tokens (NotFound for anyone else's)."""
+    row, version = store.load_for_update(session, "token", token_id, _own_token(caller))
+    if not row["revoked"]:
+        store.record(session, "token", token_id, events.TOKEN_REVOKED,
+                     {"user_id": row["user_id"]}, caller, version + 1)
+
+
+def mark_seen(session, caller: Caller, token_id: int):
+    """Record today as the token's last use, once a day (a token gone meanwhile is left
+    alone)."""
+    def load(s, pk):
+        return s.execute(select(tokens.c.last_seen).where(tokens.c.id == pk)).first()
+
+    row, version = store.load_for_update(session, "token", token_id, load)
+    today = date.today()
+    if row is not None and row.last_seen != today:
+        store.record(session, "token", token_id, events.TOKEN_SEEN,
+                     {"last_seen": today.isoformat()}, caller, version + 1)
