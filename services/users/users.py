@@ -255,13 +255,11 @@ def update(session, caller: Caller, user_id: int, data, partial: bool,
     _may_edit(caller, current)
     cleaned = _clean_user(data, partial)
     _check_role_change(caller, cleaned, current)
-    group_ids = _new_groups(session, caller, user_id, data["groups"]) if "groups" in data \
-        else None
+    group_ids = _new_groups(session, caller, user_id, data["groups"]) if "groups" in data else None
     username = cleaned.get("username", current["username"])
     _check_username(session, username, user_id)
     password = cleaned.pop("password", None)
-    hashed = _checked_hash(password, {**current, **cleaned, "username": username}) \
-        if password else None
+    hashed = _checked_hash(password, {**current, **cleaned, "username": username}) if password else None
     if cleaned.get("is_superuser"):
         cleaned["is_staff"] = True
     changes = {k: v for k, v in cleaned.items() if current.get(k) != v}
