@@ -5,7 +5,7 @@ from nameko.testing.services import worker_factory
 from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
+from svckit.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 
 
 @pytest.fixture
@@ -28,6 +28,8 @@ def test_only_superusers_create_and_password_rules(db):
     staff, _ = person(db, "staffer", is_staff=True)
     with pytest.raises(PermissionDenied):
         staff.create_user(data=dict(NEW))
+    with pytest.raises(NotAuthenticated):
+        worker_factory(Service, db=db, caller=Caller()).create_user(data=dict(NEW))
     with pytest.raises(ValidationFailed) as info:
         root.create_user(data={**NEW, "password": "carol123"})
     assert "password" in info.value.detail
