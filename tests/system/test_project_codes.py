@@ -159,7 +159,7 @@ def test_flags(svc):
 
 def test_custom_flags_from_environment(monkeypatch):
     monkeypatch.setenv("INVENTREE_FLAGS", '{"MY_FLAG": [{"condition": "boolean", "value": true}]}')
-    assert about.one_flag("MY_FLAG", {}, False) == {"key": "MY_FLAG", "state": True}
+    assert about.one_flag("MY_FLAG", {}, ANON) == {"key": "MY_FLAG", "state": True}
 
 
 def test_version_documents(svc):
