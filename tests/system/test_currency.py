@@ -46,3 +46,18 @@ def test_failed_refresh_says_so_and_keeps_rates(svc, rates):
 def test_refresh_is_for_staff(svc, rates):
     with pytest.raises(PermissionDenied):
         svc(USER).refresh_exchange_rates()
+
+
+class FixedRates:
+    """A provider of one's own (`CURRENCY_PROVIDER=tests.system.test_currency:FixedRates`)."""
+
+    def fetch(self, base: str, codes: list[str]) -> dict:
+        return {code: 2.0 for code in codes}
+
+
+def test_a_provider_of_ones_own(svc, monkeypatch):
+    monkeypatch.setenv("CURRENCY_PROVIDER", "tests.system.test_currency:FixedRates")
+    svc().refresh_exchange_rates()
+    assert svc(USER).exchange_rates()["exchange_rates"] == {
+        "AUD": 2.0, "CAD": 2.0, "CNY": 2.0, "EUR": 2.0, "GBP": 2.0, "JPY": 2.0, "NZD": 2.0,
+        "USD": 1.0}

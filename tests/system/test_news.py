@@ -69,3 +69,16 @@ def test_fetch_once_per_entry_then_read_and_delete(svc, feed):
     with pytest.raises(ValidationFailed):
         svc().bulk_delete_news_items(body={"filters": {"title": "x"}})
     assert len(svc().list_news_items(params={})["results"]) == 1
+
+
+class FixedFeed:
+    """A feed of one's own (`NEWS_FEED_PROVIDER=tests.system.test_news:FixedFeed`)."""
+
+    def fetch(self) -> list[dict]:
+        return news.parse_feed(RSS)
+
+
+def test_a_feed_of_ones_own(svc, monkeypatch):
+    monkeypatch.setenv("NEWS_FEED_PROVIDER", "tests.system.test_news:FixedFeed")
+    assert svc().fetch_news() == 1
+    assert [i["title"] for i in svc().list_news_items(params={})["results"]] == ["RSS item"]
