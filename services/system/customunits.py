@@ -64,15 +64,15 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
 def update(session, caller, pk: int, data, partial: bool) -> dict:
     current, version = store.load_for_update(session, "custom_unit", pk, get)
     cleaned = check(session, data, current, partial)
-    store.record_changes(session, "custom_unit", pk, events.CUSTOM_UNIT_UPDATED, current, cleaned,
-                         caller, version + 1)
+    store.record_changes(session, "custom_unit", pk, events.CUSTOM_UNIT_UPDATED, current,
+                         cleaned, caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller, pk: int):
     row, version = store.load_for_update(session, "custom_unit", pk, get)
-    store.record(session, "custom_unit", pk, events.CUSTOM_UNIT_DELETED, {"name": row["name"]}, caller,
-                 version + 1)
+    store.record(session, "custom_unit", pk, events.CUSTOM_UNIT_DELETED, {"name": row["name"]},
+                 caller, version + 1)
 
 
 def all_units(session) -> dict:

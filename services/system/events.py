@@ -5,8 +5,9 @@ every writer; `models.py` projects them. The strings themselves never change: th
 and replay depend on them."""
 
 # project codes (projectcodes.py); stream "project_code"
-PROJECT_CODE_CREATED = "project_code.created"  # code, description, responsible, metadata[, import_key]
-PROJECT_CODE_UPDATED = "project_code.updated"  # the changed fields among code, description, responsible, metadata
+# created: code, description, responsible, metadata[, import_key]; updated: the changed ones
+PROJECT_CODE_CREATED = "project_code.created"
+PROJECT_CODE_UPDATED = "project_code.updated"
 PROJECT_CODE_DELETED = "project_code.deleted"  # code
 
 # custom units (customunits.py); stream "custom_unit"
@@ -35,7 +36,8 @@ ERROR_REPORT_RECURRED = "error_report.recurred"  # source_event (an identical er
 ERROR_REPORT_DELETED = "error_report.deleted"  # (empty)
 
 # notifications (notifications.py); stream "notification"
-NOTIFICATION_CREATED = "notification.created"  # user_id, category, name, message, target, source, read
+# created: user_id, category, name, message, target, source, read
+NOTIFICATION_CREATED = "notification.created"
 NOTIFICATION_UPDATED = "notification.updated"  # read
 NOTIFICATION_DELETED = "notification.deleted"  # (empty)
 

@@ -154,8 +154,8 @@ def update(session, caller, pk: int, data, partial: bool) -> dict:
     current, version = store.load_for_update(session, "news_entry", pk, get)
     cleaned = validate(FIELDS, data, partial=partial)
     if "read" in cleaned and cleaned["read"] != current["read"]:
-        store.record(session, "news_entry", pk, events.NEWS_ENTRY_UPDATED, {"read": cleaned["read"]},
-                     caller, version + 1)
+        store.record(session, "news_entry", pk, events.NEWS_ENTRY_UPDATED,
+                     {"read": cleaned["read"]}, caller, version + 1)
     return render(get(session, pk))
 
 

@@ -18,7 +18,7 @@ class CurrencyEntrypoints(SystemEntrypoints):
     @rpc
     def refresh_exchange_rates(self) -> dict:
         self.caller.require_staff()
-        fetched = currency.fetch_rates()  # over the internet: before the transaction (DESIGN rule 5)
+        fetched = currency.fetch_rates()  # over the internet: no transaction open (DESIGN rule 5)
         with self.db.write() as s:
             return currency.store_rates(s, self.caller, fetched)
 
