@@ -33,10 +33,16 @@ def owners_of(pks, lookup) -> dict:
 
 
 def referenced_owners(datas, lookup) -> dict:
-    """The owners the input rows `datas` name as `responsible` (values that are no pk are
-    left to validation)."""
-    return owners_of((d.get("responsible") for d in datas if isinstance(d, dict)
-                      and str(d.get("responsible")).isdigit()), lookup)
+    """The owners the input rows `datas` name as `responsible`, read as `clean` reads them
+    (a row `clean` refuses names none: validation reports it)."""
+    return owners_of((_responsible(d) for d in datas), lookup)
+
+
+def _responsible(data):
+    try:
+        return clean(data, partial=True).get("responsible")
+    except ValidationFailed:
+        return None
 
 
 def render(row, owners: dict) -> dict:
