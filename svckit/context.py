@@ -45,7 +45,8 @@ class Caller(BaseModel):
             raise PermissionDenied()
 
     def require_superuser(self) -> None:
-        """401 for an anonymous caller, 403 for one who is not a superuser."""
+        """401 for an anonymous caller, 403 for one who is not a superuser (Django
+        permissions that no role grants)."""
         self.require_login()
         if not self.is_superuser:
             raise PermissionDenied()

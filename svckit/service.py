@@ -183,6 +183,19 @@ class Store(DependencyProvider):
             log.exception("could not record error.logged for %s", json.dumps(payload)[:500])
 
 
+class StartupCheck(DependencyProvider):
+    """Runs `checks` (callables that raise on a bad setting, e.g. resolving a configured
+    plugin) when the container starts, so a misconfigured service stops at start with the
+    check's message rather than failing its first request. Injects nothing."""
+
+    def __init__(self, *checks):
+        self.checks = checks
+
+    def setup(self):
+        for check in self.checks:
+            check()
+
+
 class Blobs(DependencyProvider):
     """The process's blob store (svckit.blobstore, from the MEDIA_* settings); an S3 bucket
     is created if missing."""

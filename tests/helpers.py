@@ -1,9 +1,19 @@
 """Small helpers shared by tests."""
+from pathlib import Path
+
 from svckit.context import Caller
 
 STAFF = Caller(user_id=1, username="admin", is_staff=True, is_superuser=True)
 USER = Caller(user_id=2, username="plain")
 ANON = Caller()
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+
+def service_packages() -> set[str]:
+    """The services under services/: those with a `service.py`, or a `service/` package
+    assembling the service from entrypoint groups (system)."""
+    return {p.name for p in SERVICES_DIR.iterdir()
+            if (p / "service.py").exists() or (p / "service" / "__init__.py").exists()}
 
 
 def projected_rows(db, models) -> dict:

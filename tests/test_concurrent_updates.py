@@ -291,3 +291,21 @@ def test_overlapping_bulk_deletes_delete_each_once(make_db):
     for pk in pks:
         assert [e["type"] for e in events_of(db, models.store, "news_entry", pk)] == [
             "news_entry.created", "news_entry.deleted"]
+
+
+def test_identical_errors_at_once_begin_one_report(make_db):
+    """Identical errors logged by many processes at the same moment are serialised on
+    their fingerprint: one report counting every one of them, one notification, no error."""
+    from services.system import models
+    from services.system.service import Service
+    from tests.system.test_reports import Users, error_event
+    db = make_db(models.metadata)
+    workers = [worker_factory(Service, db=db, caller=STAFF, users=Users())
+               for _ in range(THREADS)]
+
+    assert hammer(lambda t, n: workers[t].on_error_logged(
+        error_event(t * UPDATES + n, line=7))) == []
+    reports = workers[0].list_error_reports(params={})["results"]
+    assert len(reports) == 1
+    assert f"(occurred {THREADS * UPDATES} times since " in reports[0]["info"]
+    assert len(workers[0].list_notifications(params={})["results"]) == 1

@@ -4,6 +4,8 @@ nothing documented is invented)."""
 import re
 from pathlib import Path
 
+from tests.helpers import service_packages
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("gateway", "services", "svckit", "scripts")
 READ = re.compile(r'(?:setting\(|os\.environ\.get\(|os\.getenv\()\s*\n?\s*"([A-Z][A-Z0-9_]+)"')
@@ -37,8 +39,7 @@ def settings_documented() -> set[str]:
     return names
 
 
-SERVICES = [p.name for p in (ROOT / "services").iterdir()
-            if (p / "service.py").exists()]
+SERVICES = sorted(service_packages())
 
 
 def test_every_setting_read_is_documented():

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from svckit import config
+from svckit.context import Caller
 from svckit.errors import NotFound
 
 API_VERSION = 264
@@ -115,20 +116,21 @@ def _condition_met(condition: dict, query: dict) -> bool:
     return False
 
 
-def flag(key: str, conditions: list, query: dict, superuser: bool) -> dict:
+def flag(key: str, conditions: list, query: dict, caller: Caller) -> dict:
+    """A flag's state for this request; superusers also see its conditions."""
     item = {"key": key, "state": any(_condition_met(c, query) for c in conditions)}
-    if superuser:
+    if caller.is_superuser:
         item["conditions"] = conditions
     return item
 
 
-def flags(query: dict, superuser: bool) -> list:
-    return [flag(k, v, query, superuser) for k, v in flag_definitions().items()]
+def flags(query: dict, caller: Caller) -> list:
+    return [flag(k, v, query, caller) for k, v in flag_definitions().items()]
 
 
-def one_flag(key: str, query: dict, superuser: bool) -> dict:
+def one_flag(key: str, query: dict, caller: Caller) -> dict:
     definitions = flag_definitions()
     if key not in definitions:
         raise NotFound()
-    return flag(key, definitions[key], query, superuser)
+    return flag(key, definitions[key], query, caller)
 

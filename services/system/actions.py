@@ -41,3 +41,8 @@ def locate(caller: Caller, body) -> dict:
             raise NotFound({"detail": f"{model} matching PK '{body[key]}' not found"})
         return {"success": "Identification plugin activated", "plugin": slug, key: pk}
     raise ValidationFailed({"detail": "Must supply either 'item' or 'location' parameter"})
+
+
+def active_plugins() -> list:
+    """The active plugins' names, slugs and versions."""
+    return [plugins.describe(p) for p in plugins.active().values()]

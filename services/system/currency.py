@@ -5,8 +5,8 @@ built-in plugin uses, at `CURRENCY_API_URL`) or `package.module:Class` for one o
 with a `fetch(base, codes) -> {code: rate}` method. A refresh that fails keeps the last good
 rates and says so.
 """
-import importlib
 import json
+import logging
 import urllib.parse
 import urllib.request
 from datetime import timedelta
@@ -16,8 +16,12 @@ from sqlalchemy import select
 from svckit import config
 from svckit.errors import ApiError
 from svckit.events import utcnow
+from svckit.plugins import load_plugin
 
+from . import events
 from .models import exchange_rates, exchange_state, store
+
+log = logging.getLogger(__name__)
 
 
 class FrankfurterProvider:
@@ -35,12 +39,12 @@ class FrankfurterProvider:
         return {str(k): float(v) for k, v in rates.items()}
 
 
-def provider():
+def provider_class():
+    """The class `CURRENCY_PROVIDER` names (checked when the service starts)."""
     name = config.setting("CURRENCY_PROVIDER", "frankfurter")
     if name == "frankfurter":
-        return FrankfurterProvider()
-    module, _, attr = name.partition(":")
-    return getattr(importlib.import_module(module), attr)()
+        return FrankfurterProvider
+    return load_plugin(name, kind="currency provider", setting="CURRENCY_PROVIDER")
 
 
 def base_currency() -> str:
@@ -64,7 +68,7 @@ def fetch_rates() -> dict:
     """Ask the provider (no transaction open); raises ApiError 502 when it fails."""
     base, codes = base_currency(), currency_codes()
     try:
-        fetched = provider().fetch(base, codes)
+        fetched = provider_class()().fetch(base, codes)
     except Exception as exc:
         raise ApiError({"detail": f"Exchange rate refresh failed ({type(exc).__name__}: "
                                   f"{exc}); the previous rates are kept"}, 502)
@@ -73,8 +77,21 @@ def fetch_rates() -> dict:
     return {"base": base, "rates": rates}
 
 
-def store_rates(session, caller, fetched: dict):
-    store.record(session, "exchange_rates", "default", "exchange_rates.updated", fetched, caller)
+def fetch_rates_scheduled() -> dict | None:
+    """`fetch_rates` for the hourly refresh: a failure is logged (the rates are kept and
+    the next hour tries again), not raised."""
+    try:
+        return fetch_rates()
+    except ApiError as exc:
+        log.warning("scheduled %s", exc.detail["detail"])
+        return None
+
+
+def store_rates(session, caller, fetched: dict) -> dict:
+    """Record rates from `fetch_rates`; the answer of `POST /api/currency/refresh/`."""
+    store.record(session, "exchange_rates", "default", events.EXCHANGE_RATES_UPDATED, fetched,
+                 caller)
+    return {"success": "Exchange rates updated"}
 
 
 def is_stale(session) -> bool:

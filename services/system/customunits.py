@@ -1,9 +1,9 @@
 """Custom units (SEMANTICS §14): commands over the table; rules live in units.py."""
 from sqlalchemy import select
 
-from svckit.listing import get_by_id
+from svckit.listing import get_by_id, run_list
 
-from . import units
+from . import events, units
 from .models import custom_units, store
 
 COLUMNS = {"pk": custom_units.c.id, "name": custom_units.c.name,
@@ -14,6 +14,11 @@ SEARCH = (custom_units.c.name, custom_units.c.symbol, custom_units.c.definition)
 def render(row) -> dict:
     return {"pk": row["id"], "name": row["name"], "symbol": row["symbol"],
             "definition": row["definition"]}
+
+
+def list_custom_units(session, params: dict) -> dict:
+    return run_list(session, select(custom_units), params, search=SEARCH, ordering=COLUMNS,
+                    default_order=[custom_units.c.id], render=render)
 
 
 def all_rows(session) -> list[dict]:
@@ -34,12 +39,24 @@ def check(session, data, current: dict | None = None, partial: bool = False) -> 
     return units.validate_unit(data, others)
 
 
+def import_validate(session, data, _context: dict) -> dict:
+    """The import adapter's check (custom units need no context)."""
+    return check(session, data)
+
+
+def add(session, caller, data) -> dict:
+    """`POST /api/units/`: the new unit, rendered."""
+    pk = create(session, caller, check(session, data))
+    return render(get(session, pk))
+
+
 def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
+    """Record a custom unit from `check`ed data."""
     pk = store.next_stream_id(session, "custom_unit")
     payload = dict(cleaned)
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "custom_unit", pk, "custom_unit.created", payload, caller,
+    store.record(session, "custom_unit", pk, events.CUSTOM_UNIT_CREATED, payload, caller,
                  version=1)
     return pk
 
@@ -47,15 +64,15 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
 def update(session, caller, pk: int, data, partial: bool) -> dict:
     current, version = store.load_for_update(session, "custom_unit", pk, get)
     cleaned = check(session, data, current, partial)
-    store.record_changes(session, "custom_unit", pk, "custom_unit.updated", current, cleaned,
-                         caller, version + 1)
+    store.record_changes(session, "custom_unit", pk, events.CUSTOM_UNIT_UPDATED, current,
+                         cleaned, caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller, pk: int):
     row, version = store.load_for_update(session, "custom_unit", pk, get)
-    store.record(session, "custom_unit", pk, "custom_unit.deleted", {"name": row["name"]}, caller,
-                 version + 1)
+    store.record(session, "custom_unit", pk, events.CUSTOM_UNIT_DELETED, {"name": row["name"]},
+                 caller, version + 1)
 
 
 def all_units(session) -> dict:

@@ -10,6 +10,7 @@ from svckit import config
 from svckit.errors import ValidationFailed
 from svckit.fields import Field, validate
 
+from . import events
 from .generators import batch_code_context, next_serials, render_batch_code
 from .models import serial_ledger, store
 
@@ -54,6 +55,6 @@ def reserve_serials(session, caller, data) -> dict:
     if part is None:
         return {"serial_number": None}
     if serials:
-        store.record(session, "serial_numbers", part, "serial_numbers.reserved",
+        store.record(session, "serial_numbers", part, events.SERIAL_NUMBERS_RESERVED,
                      {"serials": serials}, caller, version=version + 1)
     return {"serial_number": ",".join(serials)}

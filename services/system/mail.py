@@ -1,11 +1,15 @@
-"""Outgoing mail over SMTP (`INVENTREE_EMAIL_*`, InvenTree's names), and the magic login
-link mail of `POST /api/email/generate/` (SEMANTICS §6)."""
+"""Outgoing mail over SMTP (`INVENTREE_EMAIL_*`, InvenTree's names): the magic login link
+mail of `POST /api/email/generate/` (SEMANTICS §6) and the welcome mail of a new user.
+A mail that cannot be sent is logged, never reported to whoever caused it."""
 import logging
 import smtplib
 from email.message import EmailMessage
 
 from svckit import config
 
+from .models import store
+
+WELCOME_CONSUMER = "system.welcome"
 log = logging.getLogger(__name__)
 
 
@@ -46,3 +50,43 @@ def send_welcome(email: str, base_url: str):
     if base_url:
         body += f"\n\nURL: {base_url}"
     send(email, "Welcome to InvenTree", body)
+
+
+def email_login_link(email: str, base_url: str, issue_link) -> dict:
+    """Mail a login link to the user with address `email`, if any: `issue_link` (the users
+    service's `issue_magic_link`) makes it. Always the same answer, so it never tells
+    whether the address belongs to anyone. `base_url`: the configured or allowed site
+    address the gateway chose; without one no link is made."""
+    if not base_url:
+        log.warning("login link not sent: no trusted site address")
+        return {"status": "ok"}
+    link = issue_link(email)
+    if link is not None:
+        if not configured():
+            log.warning("login link requested but INVENTREE_EMAIL_HOST is not set")
+        else:
+            try:
+                send_login_link(link, base_url)
+            except Exception:
+                log.exception("could not send the login link mail")
+    return {"status": "ok"}
+
+
+def claim_welcome(session, event: dict) -> str | None:
+    """The address to send InvenTree's welcome mail to for a `user.created` event (a user
+    created through the API with an address, while mail is configured), the first time
+    the event is seen; otherwise None."""
+    email = event["payload"].get("email")
+    if not (event["payload"].get("welcome") and email and configured()):
+        return None
+    return email if store.mark_processed(session, WELCOME_CONSUMER, event["id"]) else None
+
+
+def welcome(email: str | None):
+    """Send the welcome mail to `email` (from `claim_welcome`; None: nothing to send)."""
+    if email is None:
+        return
+    try:
+        send_welcome(email, config.setting("INVENTREE_SITE_URL", ""))
+    except Exception:
+        log.exception("could not send the welcome mail")

@@ -18,6 +18,8 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector, column_values
 from svckit.importing import import_receipt_table
 
+from . import events
+
 metadata = MetaData()
 
 project_codes = Table(
@@ -48,7 +50,7 @@ error_reports = Table(
     Column("source_event", String(120), nullable=False, unique=True),
 )
 
-# Identical errors share one report (services.system.reports): the group of a report, keyed
+# Identical errors share one report (services.system.errorreports): the group of a report, keyed
 # by the errors' fingerprint, with how often it occurred since it was first seen.
 error_groups = Table(
     "error_report_group", metadata,
@@ -165,7 +167,7 @@ for _table, _stream in ((project_codes, "project_code"), (custom_units, "custom_
     _on_created(_table, _stream)
 
 
-@projector.on("error_report.created")
+@projector.on(events.ERROR_REPORT_CREATED)
 def _report_created(s, e):
     values = column_values(error_reports, e["payload"])
     fingerprint = values.pop("fingerprint", None)
@@ -176,14 +178,14 @@ def _report_created(s, e):
                                               first_seen=values["when"]))
 
 
-@projector.on("error_report.recurred")
+@projector.on(events.ERROR_REPORT_RECURRED)
 def _report_recurred(s, e):
     s.execute(update(error_reports).where(error_reports.c.id == _id(e)).values(when=e["created"]))
     s.execute(update(error_groups).where(error_groups.c.id == _id(e)).values(
         count=error_groups.c.count + 1))
 
 
-@projector.on("error_report.deleted")
+@projector.on(events.ERROR_REPORT_DELETED)
 def _report_deleted(s, e):
     s.execute(delete(error_groups).where(error_groups.c.id == _id(e)))
     s.execute(delete(error_reports).where(error_reports.c.id == _id(e)))
@@ -194,14 +196,14 @@ _MOVE_LEDGER = update(serial_ledger).where(serial_ledger.c.part == bindparam("p"
 _OPEN_LEDGER = insert(serial_ledger)
 
 
-@projector.on("serial_numbers.reserved")
+@projector.on(events.SERIAL_NUMBERS_RESERVED)
 def _serials_reserved(s, e):
     part, latest = int(e["stream_id"]), e["payload"]["serials"][-1]
     if s.execute(_MOVE_LEDGER, {"p": part, "latest": latest}).rowcount == 0:
         s.execute(_OPEN_LEDGER, {"part": part, "latest": latest})
 
 
-@projector.on("exchange_rates.updated")
+@projector.on(events.EXCHANGE_RATES_UPDATED)
 def _rates_updated(s, e):
     s.execute(delete(exchange_rates))
     for code, rate in e["payload"]["rates"].items():

@@ -1,7 +1,8 @@
 """News feed entries (SEMANTICS §14): fetched from an Atom or RSS feed by a pluggable
 fetcher (`NEWS_FEED_PROVIDER`: `http` at `NEWS_FEED_URL`, or `package.module:Class` with a
 `fetch() -> [entry]` method), stored once per feed id, read and deleted by staff."""
-import importlib
+import logging
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -12,9 +13,14 @@ from sqlalchemy import select
 from svckit import config
 from svckit.bulk import bulk_condition, lock_matching
 from svckit.fields import Field, validate
-from svckit.listing import bool_param, get_by_id
+from svckit.listing import bool_param, get_by_id, run_list
+from svckit.plugins import load_plugin
 
+from . import events
+from .dates import minutes
 from .models import news_entries, store
+
+log = logging.getLogger(__name__)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 MAX_FEED_BYTES = 2 * 1024 * 1024
@@ -73,12 +79,35 @@ class HttpFeed:
         return parse_feed(raw)
 
 
-def fetcher():
+def fetcher_class():
+    """The class `NEWS_FEED_PROVIDER` names (checked when the service starts)."""
     name = config.setting("NEWS_FEED_PROVIDER", "http")
     if name == "http":
-        return HttpFeed()
-    module, _, attr = name.partition(":")
-    return getattr(importlib.import_module(module), attr)()
+        return HttpFeed
+    return load_plugin(name, kind="news feed", setting="NEWS_FEED_PROVIDER")
+
+
+def fetch() -> list[dict]:
+    """The feed's entries (over the internet: call with no transaction open)."""
+    return fetcher_class()().fetch()
+
+
+_fetched_at = -1e9  # when this process last fetched on schedule (time.monotonic)
+
+
+def fetch_when_due() -> list[dict]:
+    """`fetch` once every NEWS_FEED_INTERVAL hours (0: never) per process; a failure is
+    logged (the feed is on the internet; the next interval tries again). Entries, or []."""
+    global _fetched_at
+    hours = config.setting("NEWS_FEED_INTERVAL", 24, int)
+    if hours <= 0 or time.monotonic() - _fetched_at < hours * 3600:
+        return []
+    _fetched_at = time.monotonic()
+    try:
+        return fetch()
+    except Exception as exc:
+        log.warning("news feed fetch failed: %s", exc)
+        return []
 
 
 def store_new(session, caller, entries: list[dict]) -> int:
@@ -94,7 +123,7 @@ def store_new(session, caller, entries: list[dict]) -> int:
         published = entry.get("published")
         payload["published"] = published.isoformat() if published else None
         payload["read"] = False
-        store.record(session, "news_entry", pk, "news_entry.created", payload, caller)
+        store.record(session, "news_entry", pk, events.NEWS_ENTRY_CREATED, payload, caller)
         added += 1
     return added
 
@@ -102,16 +131,19 @@ def store_new(session, caller, entries: list[dict]) -> int:
 def render(row) -> dict:
     return {"pk": row["id"], "feed_id": row["feed_id"], "title": row["title"],
             "link": row["link"],
-            "published": row["published"].strftime("%Y-%m-%d %H:%M") if row["published"] else None,
+            "published": minutes(row["published"]) if row["published"] else None,
             "author": row["author"], "summary": row["summary"], "read": row["read"]}
 
 
-def listing(params: dict):
+def list_news_items(session, params: dict) -> dict:
+    """A page of entries (filter `read`), newest first unless ordered otherwise."""
     stmt = select(news_entries)
     read = bool_param(params, "read")
     if read is not None:
         stmt = stmt.where(news_entries.c.read.is_(read))
-    return stmt
+    return run_list(session, stmt, params, ordering=ORDERING,
+                    default_order=[news_entries.c.published.desc(), news_entries.c.id],
+                    render=render)
 
 
 def get(session, pk) -> dict:
@@ -122,14 +154,14 @@ def update(session, caller, pk: int, data, partial: bool) -> dict:
     current, version = store.load_for_update(session, "news_entry", pk, get)
     cleaned = validate(FIELDS, data, partial=partial)
     if "read" in cleaned and cleaned["read"] != current["read"]:
-        store.record(session, "news_entry", pk, "news_entry.updated", {"read": cleaned["read"]},
-                     caller, version + 1)
+        store.record(session, "news_entry", pk, events.NEWS_ENTRY_UPDATED,
+                     {"read": cleaned["read"]}, caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller, pk: int):
     _, version = store.load_for_update(session, "news_entry", pk, get)
-    store.record(session, "news_entry", pk, "news_entry.deleted", {}, caller, version + 1)
+    store.record(session, "news_entry", pk, events.NEWS_ENTRY_DELETED, {}, caller, version + 1)
 
 
 def bulk_delete(session, caller, body) -> int:
@@ -138,5 +170,5 @@ def bulk_delete(session, caller, body) -> int:
         "author": news_entries.c.author})
     ids = lock_matching(session, store, "news_entry", news_entries, condition)
     for pk in ids:
-        store.record(session, "news_entry", pk, "news_entry.deleted", {}, caller)
+        store.record(session, "news_entry", pk, events.NEWS_ENTRY_DELETED, {}, caller)
     return len(ids)

@@ -1,12 +1,12 @@
 """Project codes (SEMANTICS §14): fields, validation, commands, metadata."""
 from sqlalchemy import bindparam, select
 
-from svckit.context import Caller
-from svckit.errors import PermissionDenied, ValidationFailed
+from svckit.errors import ValidationFailed
 from svckit.fields import Field, validate
-from svckit.listing import get_by_id
+from svckit.listing import get_by_id, run_list
 from svckit.metadata import merged_metadata
 
+from . import events
 from .models import project_codes, store
 
 FIELDS = {
@@ -24,6 +24,27 @@ COLUMNS = {"pk": project_codes.c.id, "code": project_codes.c.code}
 SEARCH = (project_codes.c.code, project_codes.c.description)
 
 
+def owners_of(pks, lookup) -> dict:
+    """The owners with these pks (None and repeats skipped), as `lookup` (the users
+    service's `owners`) answers; nothing is asked for no pks. It is another service: call
+    it before a transaction opens or after it closed (DESIGN rule 5)."""
+    pks = sorted({int(p) for p in pks if p is not None})
+    return lookup(pks) if pks else {}
+
+
+def referenced_owners(datas, lookup) -> dict:
+    """The owners the input rows `datas` name as `responsible`, read as `clean` reads them
+    (a row `clean` refuses names none: validation reports it)."""
+    return owners_of((_responsible(d) for d in datas), lookup)
+
+
+def _responsible(data):
+    try:
+        return clean(data, partial=True).get("responsible")
+    except ValidationFailed:
+        return None
+
+
 def render(row, owners: dict) -> dict:
     responsible = row["responsible"]
     return {"pk": row["id"], "code": row["code"], "description": row["description"],
@@ -31,13 +52,24 @@ def render(row, owners: dict) -> dict:
             "responsible_detail": owners.get(str(responsible)) if responsible else None}
 
 
+def render_all(rows: list, lookup) -> list:
+    """Rows rendered with their owners' details, asked of `lookup` at once."""
+    owners = owners_of((r["responsible"] for r in rows), lookup)
+    return [render(r, owners) for r in rows]
+
+
+def render_one(row, lookup) -> dict:
+    return render_all([row], lookup)[0]
+
+
 def get(session, pk) -> dict:
     return get_by_id(session, project_codes, pk)
 
 
-def require_staff(caller: Caller):
-    if not (caller.is_staff or caller.is_superuser):
-        raise PermissionDenied()
+def list_project_codes(session, params: dict) -> dict:
+    """A page of stored rows (render them with `render_all`, after the transaction)."""
+    return run_list(session, select(project_codes), params, search=SEARCH, ordering=COLUMNS,
+                    default_order=[project_codes.c.id])
 
 
 def clean(data, partial=False) -> dict:
@@ -67,16 +99,42 @@ def check_owner(cleaned: dict, owners: dict):
         raise ValidationFailed({"responsible": [f'Invalid pk "{pk}" - object does not exist.']})
 
 
-def create(session, caller, cleaned: dict, import_key: str | None = None,
-           checked: bool = False) -> int:
-    """`checked`: `check_unique` already ran in this transaction."""
-    if not checked:
-        check_unique(session, cleaned)
+def clean_with_owner(data, owners: dict, partial: bool = False) -> dict:
+    """`clean`, then the owner (`owners`: the `referenced_owners` of `data`)."""
+    cleaned = clean(data, partial)
+    check_owner(cleaned, owners)
+    return cleaned
+
+
+def checked(session, data, owners: dict) -> dict:
+    """A new project code's `data` validated: fields, owner, a code not yet taken."""
+    cleaned = clean_with_owner(data, owners)
+    check_unique(session, cleaned)
+    return cleaned
+
+
+def import_validate(session, data, context: dict) -> dict:
+    """The import adapter's check; `context["owners"]`: the batch's `referenced_owners`."""
+    return checked(session, data, context.get("owners", {}))
+
+
+def import_validate_batch(session, datas: list, context: dict) -> list:
+    return clean_batch(session, datas, context.get("owners", {}))
+
+
+def add(session, caller, data, owners: dict) -> dict:
+    """`POST /api/project-code/`: the new row."""
+    pk = create(session, caller, checked(session, data, owners))
+    return get(session, pk)
+
+
+def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
+    """Record a project code from `checked` data."""
     pk = store.next_stream_id(session, "project_code")
     payload = {"description": "", "responsible": None, "metadata": {}, **cleaned}
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "project_code", pk, "project_code.created", payload, caller,
+    store.record(session, "project_code", pk, events.PROJECT_CODE_CREATED, payload, caller,
                  version=1)
     return pk
 
@@ -108,28 +166,35 @@ def create_batch(session, caller, items: list) -> list[int]:
     pks = list(store.next_stream_ids(session, "project_code", len(items))) if items else []
     payloads = [{"description": "", "responsible": None, "metadata": {}, **cleaned,
                  **({"import_key": key} if key else {})} for cleaned, key in items]
-    store.record_new_streams(session, "project_code", pks, "project_code.created", payloads,
+    store.record_new_streams(session, "project_code", pks, events.PROJECT_CODE_CREATED, payloads,
                              caller)
     return pks
 
 
-def update(session, caller, pk: int, cleaned: dict):
+def update(session, caller, pk: int, data, partial: bool, owners: dict) -> dict:
+    """PUT/PATCH (`owners`: `referenced_owners` of `data`): the updated row."""
+    cleaned = clean_with_owner(data, owners, partial)
     current, version = store.load_for_update(session, "project_code", pk, get)
     check_unique(session, cleaned, pk)
-    store.record_changes(session, "project_code", pk, "project_code.updated", current, cleaned,
-                         caller, version + 1)
+    store.record_changes(session, "project_code", pk, events.PROJECT_CODE_UPDATED, current,
+                         cleaned, caller, version + 1)
+    return get(session, pk)
+
+
+def metadata(session, pk: int) -> dict:
+    return {"metadata": get(session, pk)["metadata"]}
 
 
 def set_metadata(session, caller, pk: int, body, partial: bool) -> dict:
     """PUT/PATCH of the metadata (a PATCH merges into the metadata read under the lock)."""
     current, version = store.load_for_update(session, "project_code", pk, get)
     value = merged_metadata(current["metadata"], body, partial)
-    store.record(session, "project_code", pk, "project_code.updated", {"metadata": value},
+    store.record(session, "project_code", pk, events.PROJECT_CODE_UPDATED, {"metadata": value},
                  caller, version + 1)
-    return value
+    return {"metadata": value}
 
 
 def delete(session, caller, pk: int):
     row, version = store.load_for_update(session, "project_code", pk, get)
-    store.record(session, "project_code", pk, "project_code.deleted", {"code": row["code"]},
+    store.record(session, "project_code", pk, events.PROJECT_CODE_DELETED, {"code": row["code"]},
                  caller, version + 1)

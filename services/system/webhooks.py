@@ -12,6 +12,7 @@ from sqlalchemy import select
 from svckit import config, jsontext
 from svckit.errors import ApiError, NotFound, PermissionDenied
 
+from . import events
 from .models import store, webhook_endpoints
 
 MAX_BYTES = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
@@ -22,7 +23,7 @@ def create_endpoint(session, caller, name: str, secret: str = "", token: bool = 
     pk = store.next_stream_id(session, "webhook_endpoint")
     row = {"endpoint_id": uuid.uuid4().hex, "name": name, "active": True,
            "token": secrets.token_hex(16) if token and not secret else "", "secret": secret}
-    store.record(session, "webhook_endpoint", pk, "webhook_endpoint.created", row, caller)
+    store.record(session, "webhook_endpoint", pk, events.WEBHOOK_ENDPOINT_CREATED, row, caller)
     return {"pk": pk, **row}
 
 
@@ -38,8 +39,11 @@ def _verify(endpoint: dict, raw: bytes, header_token: str):
         raise PermissionDenied("Incorrect token in header.")
 
 
-def receive(session, caller, endpoint_id: str, raw: bytes, headers: dict, host: str) -> int:
-    """Verify and store one message; nothing is stored when anything is wrong."""
+def receive(session, caller, endpoint_id: str, body_b64: str, headers: dict, host: str) -> int:
+    """Verify and store one message (the body as the gateway sent it, base64; header names
+    in any case); nothing is stored when anything is wrong."""
+    raw = base64.b64decode(body_b64)
+    headers = {k.lower(): v for k, v in headers.items()}
     endpoint = session.execute(select(webhook_endpoints).where(
         webhook_endpoints.c.endpoint_id == endpoint_id,
         webhook_endpoints.c.active.is_(True))).mappings().first()
@@ -53,7 +57,7 @@ def receive(session, caller, endpoint_id: str, raw: bytes, headers: dict, host: 
         raise ApiError({"detail": str(exc)}, 406)
     _verify(endpoint, raw, headers.get("token", ""))
     pk = store.next_stream_id(session, "webhook_message")
-    store.record(session, "webhook_message", pk, "webhook_message.created", {
+    store.record(session, "webhook_message", pk, events.WEBHOOK_MESSAGE_CREATED, {
         "endpoint": endpoint["id"], "host": host[:255],
         "header": {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS},
         "body": body, "worked_on": False}, caller)

@@ -23,6 +23,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.helpers import service_packages
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -437,7 +439,7 @@ def test_service_deployment(name):
 def test_service_deployments_match_service_packages():
     """Each service Deployment runs a package under services/, and each package is deployed."""
     deployed = set(service_deployments(manifests()[1]))
-    packages = {p.parent.name for p in (ROOT / "services").glob("*/service.py")}
+    packages = service_packages()
     assert not deployed - packages, f"deployments without a services/ package: {deployed - packages}"
     assert not packages - deployed, (
         f"services without a Deployment: {sorted(packages - deployed)} "

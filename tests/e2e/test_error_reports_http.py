@@ -1,5 +1,5 @@
 """A flood of identical errors through the real broker and services: one report with a count,
-one notification per staff user (services.system.reports)."""
+one notification per staff user (services.system.errorreports)."""
 import time
 
 from gateway.bus import EventBus

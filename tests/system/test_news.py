@@ -69,3 +69,37 @@ def test_fetch_once_per_entry_then_read_and_delete(svc, feed):
     with pytest.raises(ValidationFailed):
         svc().bulk_delete_news_items(body={"filters": {"title": "x"}})
     assert len(svc().list_news_items(params={})["results"]) == 1
+
+
+class FixedFeed:
+    """A feed of one's own (`NEWS_FEED_PROVIDER=tests.system.test_news:FixedFeed`)."""
+
+    def fetch(self) -> list[dict]:
+        return news.parse_feed(RSS)
+
+
+def test_a_feed_of_ones_own(svc, monkeypatch):
+    monkeypatch.setenv("NEWS_FEED_PROVIDER", "tests.system.test_news:FixedFeed")
+    assert svc().fetch_news() == 1
+    assert [i["title"] for i in svc().list_news_items(params={})["results"]] == ["RSS item"]
+
+
+def test_the_scheduled_fetch_runs_once_per_interval(svc, feed, monkeypatch):
+    monkeypatch.setattr(news, "_fetched_at", -1e9)  # this process never fetched
+    monkeypatch.setenv("NEWS_FEED_INTERVAL", "0")  # never
+    svc().fetch_news_when_due()
+    assert len(svc().list_news_items(params={})["results"]) == 0
+    monkeypatch.setenv("NEWS_FEED_INTERVAL", "24")
+    svc().fetch_news_when_due()
+    assert len(svc().list_news_items(params={})["results"]) == 2
+    with svc().db.write() as s:
+        s.execute(models.news_entries.delete())
+    svc().fetch_news_when_due()  # within the interval: not fetched again
+    assert len(svc().list_news_items(params={})["results"]) == 0
+
+
+def test_a_failed_scheduled_fetch_is_logged_not_raised(svc, monkeypatch):
+    monkeypatch.setattr(news, "_fetched_at", -1e9)
+    monkeypatch.setenv("NEWS_FEED_URL", "http://127.0.0.1:9/feed")  # nothing listens
+    svc().fetch_news_when_due()
+    assert len(svc().list_news_items(params={})["results"]) == 0

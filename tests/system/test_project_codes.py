@@ -159,7 +159,7 @@ def test_flags(svc):
 
 def test_custom_flags_from_environment(monkeypatch):
     monkeypatch.setenv("INVENTREE_FLAGS", '{"MY_FLAG": [{"condition": "boolean", "value": true}]}')
-    assert about.one_flag("MY_FLAG", {}, False) == {"key": "MY_FLAG", "state": True}
+    assert about.one_flag("MY_FLAG", {}, ANON) == {"key": "MY_FLAG", "state": True}
 
 
 def test_version_documents(svc):
@@ -186,3 +186,12 @@ def test_export_answers_the_count_and_the_first_page_only(svc, monkeypatch):
                                                     "offset": "2"})
     assert answer["count"] == 3 and [r["code"] for r in answer["rows"]] == ["EXP-0", "EXP-1"]
     assert answer["fields"]["code"]["label"] == "Project Code"
+
+
+def test_the_owner_is_looked_up_as_validation_reads_it(svc):
+    """A pk sent as text with spaces is the owner validation reads (and the one asked of
+    the users service)."""
+    made = svc().create_project_code(data={"code": "SPACED", "responsible": " 2 "})
+    assert made["responsible"] == 2 and made["responsible_detail"] == Users.known["2"]
+    changed = svc().update_project_code(pk=made["pk"], data={"responsible": "1"}, partial=True)
+    assert changed["responsible_detail"] == Users.known["1"]

@@ -1,0 +1,9 @@
+"""The base of the system service's entrypoint groups: what the assembled `Service`
+provides them."""
+from typing import Any
+
+from svckit.service import ServiceBase
+
+
+class SystemEntrypoints(ServiceBase):
+    users: Any  # the users service: `RpcProxy("users")`, declared on `Service`

@@ -1,0 +1,35 @@
+"""`/api/currency/exchange/` and `/api/currency/refresh/`, and the hourly refresh."""
+from nameko.timer import timer
+
+from svckit.context import SYSTEM
+from svckit.service import rpc
+
+from .. import currency
+from .base import SystemEntrypoints
+
+
+class CurrencyEntrypoints(SystemEntrypoints):
+    @rpc
+    def exchange_rates(self) -> dict:
+        self.caller.require_login()
+        with self.db.read() as s:
+            return currency.exchange_document(s)
+
+    @rpc
+    def refresh_exchange_rates(self) -> dict:
+        self.caller.require_staff()
+        fetched = currency.fetch_rates()  # over the internet: no transaction open (DESIGN rule 5)
+        with self.db.write() as s:
+            return currency.store_rates(s, self.caller, fetched)
+
+    @timer(interval=3600)
+    def refresh_stale_exchange_rates(self):
+        """Every hour, refresh the rates when older than CURRENCY_UPDATE_INTERVAL days. Two
+        units of work: the provider is asked between them, with no transaction open (DESIGN
+        rule 5)."""
+        with self.db.read() as s:
+            stale = currency.is_stale(s)
+        fetched = currency.fetch_rates_scheduled() if stale else None
+        if fetched is not None:
+            with self.db.write() as s:
+                currency.store_rates(s, SYSTEM, fetched)
