@@ -44,6 +44,13 @@ class Caller(BaseModel):
         if not self.is_admin:
             raise PermissionDenied()
 
+    def require_superuser(self) -> None:
+        """401 for an anonymous caller, 403 for one who is not a superuser (writes InvenTree
+        leaves to Django model permissions that no role grants)."""
+        self.require_login()
+        if not self.is_superuser:
+            raise PermissionDenied()
+
     def require_role(self, role: str, permission: str) -> None:
         """401 for an anonymous caller, 403 without `permission` on `role`."""
         self.require_login()
