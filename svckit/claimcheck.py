@@ -33,14 +33,19 @@ def incoming_key(upload: dict | None, field: str) -> str:
     """The key of `upload` when it names a blob directly under `incoming/`; a 400
     "Invalid upload reference" on `field` otherwise."""
     key = upload.get("key") if isinstance(upload, dict) else None
-    name = key[len(INCOMING):] if isinstance(key, str) and key.startswith(INCOMING) else ""
-    try:
-        if not name or "/" in name:
-            raise ValueError(key)
-        check_key(key)
-    except ValueError:
+    if not isinstance(key, str) or not _is_incoming(key):
         raise ValidationFailed({field: [INVALID_REFERENCE]})
     return key
+
+
+def _is_incoming(key: str) -> bool:
+    """A valid blob key of one segment under `incoming/`."""
+    name = key[len(INCOMING):] if key.startswith(INCOMING) else ""
+    try:
+        check_key(key)
+    except ValueError:
+        return False
+    return bool(name) and "/" not in name
 
 
 @contextmanager
