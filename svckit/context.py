@@ -45,8 +45,7 @@ class Caller(BaseModel):
             raise PermissionDenied()
 
     def require_superuser(self) -> None:
-        """401 for an anonymous caller, 403 for one who is not a superuser (writes InvenTree
-        leaves to Django model permissions that no role grants)."""
+        """401 for an anonymous caller, 403 for one who is not a superuser."""
         self.require_login()
         if not self.is_superuser:
             raise PermissionDenied()
