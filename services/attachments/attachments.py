@@ -312,14 +312,10 @@ def set_metadata(session, caller: Caller, pk: int, body: dict, partial: bool) ->
 
 # ------------------------------------------------------------------ files
 
-def _svg_max() -> int:
-    return config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
-
-
 def _sanitised(placement: Placement, key: str, field: str) -> bytes:
     """The blob `key` as a sanitised SVG; a 400 on `field` when it is not one (or too large
     to sanitise)."""
-    limit = _svg_max()
+    limit = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
     try:
         return sanitise_svg(placement.blobs.read_all(key, limit))
     except ValueError as exc:
