@@ -4,9 +4,9 @@ An upload arrives as a blob under `incoming/` (the gateway streamed it there: th
 check, svckit.claimcheck). To place it, the service first *claims* its final key in the
 database (a key no row uses and no claim holds), then copies the blob there without
 overwriting, and the write that records the attachment deletes the claim in the same
-transaction (`commit`). A key whose blob
-must go (its attachment was deleted or renamed) gets a claim that is due at once, written
-in the same transaction as the event, and is deleted after the commit.
+transaction (`commit`). A key whose blob must go (its attachment was deleted or renamed)
+gets a claim that is due at once, written in the same transaction as the event, and is
+deleted after the commit.
 
 The sweeper deletes, for every due claim, the blob if no row refers to its key, and blobs
 left under `incoming/` by requests that never finished. Whoever deletes a claim row decides
