@@ -1,12 +1,12 @@
-"""Uploads by the claim-check pattern: the file part of a multipart request is streamed into
-the blob store under `incoming/` (never held whole in memory) and the owning service gets
-its key, name, size and sha256 instead of the bytes."""
-import uuid
+"""Uploads by the claim-check pattern (svckit.claimcheck): the file part of a multipart
+request is streamed into the blob store under `incoming/` (never held whole in memory) and
+the owning service gets its key, name, size and sha256 instead of the bytes."""
 from contextlib import contextmanager
 
 import falcon
 
 from gateway import http
+from svckit import claimcheck
 from svckit.blobstore import BlobStore, BlobTooLarge
 from svckit.errors import ApiError, ValidationFailed
 
@@ -47,7 +47,7 @@ def read_form(req, blobs: BlobStore, file_field: str, limit: int,
             if part.filename is None:
                 fields[part.name] = part.get_text()
             elif part.name == file_field and part.filename and upload is None:
-                key = f"incoming/{uuid.uuid4().hex}"
+                key = claimcheck.new_key()
                 upload = {"key": key, "name": part.filename}
                 info = blobs.write(key, _chunks(part.stream), max_bytes=limit)
                 upload.update(size=info.size, sha256=info.sha256)
@@ -57,17 +57,12 @@ def read_form(req, blobs: BlobStore, file_field: str, limit: int,
         req.context.close_connection = True
         raise too_large(limit)
     except falcon.MediaMalformedError as exc:
-        _discard(blobs, upload)
+        claimcheck.discard(blobs, upload)
         raise ValidationFailed({"detail": f"Multipart form parse error - {exc.description}"})
     except BaseException:
-        _discard(blobs, upload)
+        claimcheck.discard(blobs, upload)
         raise
     return fields, upload
-
-
-def _discard(blobs: BlobStore, upload):
-    if upload is not None:
-        blobs.delete(upload["key"])
 
 
 @contextmanager
@@ -83,4 +78,4 @@ def request_data(req, blobs: BlobStore, file_field: str, limit: int, too_large=t
     try:
         yield http.clean(fields), upload
     finally:
-        _discard(blobs, upload)
+        claimcheck.discard(blobs, upload)

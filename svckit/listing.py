@@ -77,6 +77,13 @@ def number_param(params: dict, name: str) -> int | None:
     return check_range(name, value)
 
 
+def number_filter(stmt, column, params: dict, name: str):
+    """`stmt` narrowed to `column == ?<name>` when that number filter (`number_param`) is
+    given."""
+    value = number_param(params, name)
+    return stmt if value is None else stmt.where(column == value)
+
+
 def get_by_id(session, table, pk) -> dict:
     """The row of `table` whose `id` is `pk`, or 404."""
     row = session.execute(select(table).where(table.c.id == pk)).mappings().first()

@@ -1,17 +1,35 @@
-"""Attachments (SEMANTICS §3): fields, validation, permissions by target model, rendering
-and the list query."""
+"""Attachments (SEMANTICS §3): fields, validation, permissions by target model, rendering,
+the list query, and the commands (create, update, delete, metadata), which place and remove
+files around their transactions through services.attachments.placement."""
+import hashlib
+from datetime import date
+from typing import Callable
 from urllib.parse import quote
 
 from sqlalchemy import select, true
 
-from svckit import config, jsontext
+from svckit import claimcheck, config, jsontext
+from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
-from svckit.errors import NotFound, PermissionDenied, ValidationFailed
-from svckit.fields import Field, validate
-from svckit.listing import bool_param, get_by_id, number_param
+from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
+from svckit.fields import Field, options_document, validate
+from svckit.listing import bool_param, get_by_id, number_param, run_list
+from svckit.metadata import merged_metadata
 from svckit.urls import check_url
 
-from .models import attachment_tags, attachments
+from .events import (
+    ATTACHMENT_DELETED,
+    ATTACHMENT_LINKED,
+    ATTACHMENT_RENAMED,
+    ATTACHMENT_UPDATED,
+    ATTACHMENT_UPLOADED,
+)
+from .files import check_new_filename, is_svg, sanitise_filename, sanitise_svg
+from .models import attachment_tags, attachments, store
+from .placement import Placement
+
+# user pks -> {"<pk>": user detail}: the users service's `user_details`
+UserDetails = Callable[[list], dict]
 
 MEDIA_URL = "/media/"
 
@@ -51,6 +69,7 @@ FIELDS = {
 }
 _CHECKED = {k: FIELDS[k] for k in ("model_type", "model_id", "comment")}
 
+NOT_A_FILE = "The submitted data was not a file. Check the encoding type on the form."
 CREATE_DENIED = "User does not have permission to create or edit attachments for this model"
 DELETE_DENIED = "User does not have permission to delete this attachment"
 BULK_DELETE_DENIED = "User does not have permission to delete these attachments"
@@ -252,3 +271,265 @@ def filtered(params: dict, caller: Caller):
         stmt = stmt.where(attachments.c.id.in_(select(attachment_tags.c.attachment_id).where(
             attachment_tags.c.tag.in_(wanted))))
     return stmt
+
+
+def render_all(session, rows: list, user_details: UserDetails) -> list:
+    """`rows` rendered with their tags and their uploaders' details."""
+    tags = tags_of(session, [r["id"] for r in rows])
+    pks = sorted({r["upload_user"] for r in rows if r["upload_user"] is not None})
+    users = user_details(pks) if pks else {}
+    return [render(r, tags.get(r["id"], []), users) for r in rows]
+
+
+def list_attachments(session, caller: Caller, params: dict, user_details: UserDetails) -> dict:
+    answer = run_list(session, filtered(params, caller), params, search=SEARCH,
+                      ordering=ORDERING, default_order=[attachments.c.id])
+    answer["results"] = render_all(session, answer["results"], user_details)
+    return answer
+
+
+def get_attachment(session, caller: Caller, pk: int, user_details: UserDetails) -> dict:
+    """The attachment rendered; 404 when it is missing or the caller may not see it."""
+    return render_all(session, [require_view(caller, get(session, pk))], user_details)[0]
+
+
+def options(detail: bool) -> dict:
+    return options_document(f"Attachment {'Detail' if detail else 'List'}", "", FIELDS,
+                            ["PUT"] if detail else ["POST"])
+
+
+def metadata(session, caller: Caller, pk: int) -> dict:
+    return {"metadata": require_view(caller, get(session, pk))["metadata"]}
+
+
+def set_metadata(session, caller: Caller, pk: int, body: dict, partial: bool) -> dict:
+    current, version = store.load_for_update(session, "attachment", pk, get)
+    value = merged_metadata(current["metadata"], body, partial)
+    store.record_changes(session, "attachment", pk, ATTACHMENT_UPDATED, current,
+                         {"metadata": value}, caller, version + 1)
+    return {"metadata": value}
+
+
+# ------------------------------------------------------------------ files
+
+def _sanitised(placement: Placement, key: str, field: str) -> bytes:
+    """The blob `key` as a sanitised SVG; a 400 on `field` when it is not one (or too large
+    to sanitise)."""
+    limit = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
+    try:
+        return sanitise_svg(placement.blobs.read_all(key, limit))
+    except ValueError as exc:
+        raise ValidationFailed({field: [
+            str(exc) if "SVG" in str(exc) else f"SVG files over {limit} bytes cannot be sanitised"]})
+
+
+def _place_svg(placement: Placement, directory: str, name: str, source: str,
+               field: str) -> tuple[str, int, str]:
+    """Place a sanitised copy of the SVG blob `source`: (key, size, sha256)."""
+    data = _sanitised(placement, source, field)
+    key = placement.place_bytes(directory, name, data)
+    return key, len(data), hashlib.sha256(data).hexdigest()
+
+
+def _place_upload(placement: Placement, target: dict, upload: dict,
+                  name: str) -> tuple[str, int, str]:
+    """Put the incoming blob at `attachments/<model_type>/<model_id>/<name>` (an SVG
+    sanitised first): (key, size, sha256)."""
+    source = claimcheck.incoming_key(upload, "attachment")
+    if not int(upload.get("size") or 0):
+        raise ValidationFailed({"attachment": ["The submitted file is empty."]})
+    directory = f"attachments/{target['model_type']}/{target['model_id']}"
+    if is_svg(name):
+        with claimcheck.still_there("attachment"):
+            return _place_svg(placement, directory, name, source, "attachment")
+    key = placement.place_upload(directory, name, upload, "attachment")
+    return key, int(upload["size"]), str(upload.get("sha256") or "")
+
+
+def _file_name(upload: dict, data: dict) -> str:
+    """The name an uploaded file is stored under: `filename` if given, else the upload's."""
+    wanted = data.get("filename")
+    try:
+        if isinstance(wanted, str) and wanted.strip():
+            return check_new_filename(wanted.strip())
+        return sanitise_filename(str(upload.get("name") or "filename"))
+    except ValueError as exc:
+        raise ValidationFailed({"filename" if wanted else "attachment": [str(exc)]})
+
+
+def _refuse_text(sent) -> None:
+    """An `attachment` sent as text rather than a file (InvenTree's 400)."""
+    if isinstance(sent, str) and sent.strip():
+        raise ValidationFailed({"attachment": [NOT_A_FILE]})
+
+
+# ------------------------------------------------------------------ commands
+
+def create(placement: Placement, caller: Caller, data: dict, upload: dict | None,
+           user_details: UserDetails) -> dict:
+    """POST: a file (`upload`) or a `link`. Idempotent by the upload key."""
+    if upload:
+        with placement.db.read() as s:
+            done = s.execute(select(attachments.c.id).where(
+                attachments.c.upload_id == claimcheck.incoming_key(upload, "attachment"))
+            ).scalar()
+            if done is not None:
+                return get_attachment(s, caller, done, user_details)
+    _refuse_text(data.get("attachment"))
+    cleaned = clean(data)
+    require_change(caller, cleaned["model_type"])
+    require_one_source(bool(upload), cleaned["link"])
+    payload = {**cleaned, "upload_date": date.today().isoformat(),
+               "upload_user": caller.user_id, "metadata": {}}
+    key = None
+    if upload:
+        key, size, digest = _place_upload(placement, cleaned, upload, _file_name(upload, data))
+        payload.update(file_key=key, file_size=size, sha256=digest, link=None,
+                       upload_id=upload["key"])
+
+    def write(s):
+        pk = store.next_stream_id(s, "attachment")
+        store.record(s, "attachment", pk, ATTACHMENT_UPLOADED if key else ATTACHMENT_LINKED,
+                     payload, caller)
+        # rendered from the projection just written; the uploader is the caller
+        return render(get(s, pk), tags_of(s, [pk]).get(pk, []),
+                      {str(caller.user_id): caller.brief})
+
+    answer = placement.commit(key, write)
+    claimcheck.discard(placement.blobs, upload)
+    return answer
+
+
+UPDATE_ATTEMPTS = 5  # an update whose file changed under it starts over, this many times
+
+
+class _ChangedMeanwhile(Exception):
+    """What an update placed was derived from a row that changed before it was locked."""
+
+
+def update(placement: Placement, caller: Caller, pk: int, data: dict, partial: bool,
+           upload: dict | None, user_details: UserDetails) -> dict:
+    """PUT/PATCH. Read-only and unchanged keys are ignored (the official client sends the
+    whole object back); a new `filename` renames the file, a new upload replaces it,
+    `attachment: null` removes it (a link must then be given).
+
+    Files are placed before the transaction opens, so the decision is checked again under
+    the attachment's lock (permissions, file or link, the file replaced); a rename whose
+    file was replaced meanwhile, or an upload whose attachment moved to another object,
+    starts over (a few times, then 409)."""
+    for _ in range(UPDATE_ATTEMPTS):
+        try:
+            _update_once(placement, caller, pk, data, partial, upload)
+        except _ChangedMeanwhile:
+            continue
+        claimcheck.discard(placement.blobs, upload)
+        with placement.db.read() as s:
+            return get_attachment(s, caller, pk, user_details)
+    raise ApiError({"detail": "The attachment kept changing while it was being updated; "
+                              "please try again"}, 409)
+
+
+def _update_once(placement: Placement, caller: Caller, pk: int, data: dict, partial: bool,
+                 upload: dict | None) -> None:
+    with placement.db.read() as s:
+        current = require_view(caller, get(s, pk))
+    shown = render(current, [], {})  # what the client was shown of `attachment`, `filename`
+    require_change(caller, current["model_type"])
+    data = {k: v for k, v in data.items()
+            if k not in ("attachment", "filename") or v != shown[k]}
+    changes = clean_update(data, partial)
+    target = {**current, **changes}
+    require_change(caller, target["model_type"])
+
+    old_key = current["file_key"]
+    if upload is None:
+        _refuse_text(data.get("attachment"))
+    clearing = upload is None and "attachment" in data
+    require_one_source(bool(upload) or (bool(old_key) and not clearing), target["link"])
+
+    placed, renamed = None, False
+    if upload:
+        placed, size, digest = _place_upload(placement, target, upload,
+                                             _file_name(upload, data))
+        changes.update(file_key=placed, file_size=size, sha256=digest, upload_id=upload["key"])
+    elif clearing:
+        changes.update(file_key=None, file_size=0, sha256=None)
+    elif data.get("filename") is not None:
+        if not old_key:
+            raise ValidationFailed({"filename": ["Only an uploaded file can be renamed"]})
+        try:
+            name = check_new_filename(str(data["filename"]))
+        except ValueError as exc:
+            raise ValidationFailed({"filename": [str(exc)]})
+        if name != old_key.rsplit("/", 1)[-1]:
+            directory = old_key.rsplit("/", 1)[0]
+            if is_svg(name):  # a file that becomes an SVG by its name is sanitised too
+                placed, size, digest = _place_svg(placement, directory, name, old_key,
+                                                  "filename")
+                changes.update(file_size=size, sha256=digest)
+            else:
+                placed = placement.place_copy(directory, name, old_key)
+            renamed = True
+    garbage: list[str] = []  # the file this update replaces, known under the lock
+
+    def write(s):
+        now, _ = store.load_for_update(s, "attachment", pk, get)
+        if (renamed and now["file_key"] != old_key) or (placed and any(
+                now[k] != current[k] for k in ("model_type", "model_id"))):
+            raise _ChangedMeanwhile()  # the copy or its directory came from a stale row
+        require_view(caller, now)
+        target = {**now, **changes}
+        require_change(caller, now["model_type"], target["model_type"])
+        require_one_source(bool(upload) or (bool(now["file_key"]) and not clearing),
+                           target["link"])
+        if now["file_key"] and (placed or clearing):
+            garbage.append(now["file_key"])
+        now["tags"] = tags_of(s, [pk]).get(pk, [])
+        if renamed:
+            store.record(s, "attachment", pk, ATTACHMENT_RENAMED,
+                         {"file_key": placed, "previous_key": old_key}, caller)
+        store.record_changes(s, "attachment", pk, ATTACHMENT_UPDATED, now, changes, caller)
+
+    placement.commit(placed, write, garbage)
+
+
+def delete(placement: Placement, caller: Caller, pk: int) -> None:
+    def check(rows):
+        if not rows:
+            raise NotFound()
+        require_view(caller, rows[0])
+        require_delete(caller, rows[0]["model_type"])
+
+    _delete_rows(placement, caller, lambda s: [pk], matching_rows(true()), check)
+
+
+def bulk_delete(placement: Placement, caller: Caller, body) -> int:
+    """Deletes among the attachments the caller may see; all of them or none (400, as
+    InvenTree) when the caller may not delete some of them."""
+    condition = visible(caller, bulk_condition(body, attachments.c.id, BULK_FILTERS))
+
+    def check(rows):
+        if not all(may(caller, m, "delete") for m in {r["model_type"] for r in rows}):
+            raise ValidationFailed({"non_field_errors": [BULK_DELETE_DENIED]})
+
+    return _delete_rows(placement, caller, lambda s: matching_ids(s, attachments, condition),
+                        matching_rows(condition), check)
+
+
+def _delete_rows(placement: Placement, caller: Caller, chosen, loader, check) -> int:
+    """Delete the attachments `chosen(session)` that `loader` still finds once their streams
+    are locked; `check(rows)` decides on those rows under the locks. Their files go after
+    the commit."""
+    def write(s):
+        rows = store.load_all_for_update(s, "attachment", chosen(s), loader)
+        check(rows)
+        for row in rows:
+            if row["file_key"]:
+                garbage.append(row["file_key"])
+            store.record(s, "attachment", row["id"], ATTACHMENT_DELETED,
+                         {"file_key": row["file_key"], "model_type": row["model_type"],
+                          "model_id": row["model_id"]}, caller)
+        return len(rows)
+
+    garbage: list[str] = []
+    return placement.commit(None, write, garbage)

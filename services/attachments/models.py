@@ -18,6 +18,16 @@ from sqlalchemy import (
 
 from svckit.events import EventStore, Projector, column_values
 
+from .events import (
+    ATTACHMENT_DELETED,
+    ATTACHMENT_LINKED,
+    ATTACHMENT_RENAMED,
+    ATTACHMENT_UPDATED,
+    ATTACHMENT_UPLOADED,
+    NOTES_IMAGE_DELETED,
+    NOTES_IMAGE_UPLOADED,
+)
+
 metadata = MetaData()
 
 attachments = Table(
@@ -79,7 +89,7 @@ def _set_tags(s, pk: int, tags):
         s.execute(insert(attachment_tags).values(attachment_id=pk, tag=tag))
 
 
-@projector.on("attachment.uploaded", "attachment.linked")
+@projector.on(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
 def _created(s, e):
     values = column_values(attachments, e["payload"])
     tags = values.pop("tags", [])
@@ -87,7 +97,7 @@ def _created(s, e):
     _set_tags(s, _id(e), tags)
 
 
-@projector.on("attachment.updated", "attachment.renamed")
+@projector.on(ATTACHMENT_UPDATED, ATTACHMENT_RENAMED)
 def _updated(s, e):
     values = column_values(attachments, e["payload"])
     values.pop("previous_key", None)
@@ -97,19 +107,19 @@ def _updated(s, e):
         s.execute(update(attachments).where(attachments.c.id == _id(e)).values(**values))
 
 
-@projector.on("attachment.deleted")
+@projector.on(ATTACHMENT_DELETED)
 def _deleted(s, e):
     s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == _id(e)))
     s.execute(delete(attachments).where(attachments.c.id == _id(e)))
 
 
-@projector.on("notes_image.uploaded")
+@projector.on(NOTES_IMAGE_UPLOADED)
 def _image_uploaded(s, e):
     values = column_values(notes_images, e["payload"])
     values.setdefault("date", e["created"])
     s.execute(insert(notes_images).values(id=_id(e), **values))
 
 
-@projector.on("notes_image.deleted")
+@projector.on(NOTES_IMAGE_DELETED)
 def _image_deleted(s, e):
     s.execute(delete(notes_images).where(notes_images.c.id == _id(e)))

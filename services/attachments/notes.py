@@ -1,14 +1,20 @@
 """Images uploaded from notes editors (`/api/notes-image-upload/`, SEMANTICS §14)."""
 import tempfile
 
+from sqlalchemy import select
+
+from svckit import claimcheck
 from svckit.blobstore import BlobStore
-from svckit.errors import ApiError, ValidationFailed
+from svckit.context import Caller
+from svckit.errors import ApiError, PermissionDenied, ValidationFailed
 from svckit.fields import Field, validate
-from svckit.listing import get_by_id
+from svckit.listing import get_by_id, run_list
 
 from .attachments import media_url
-from .files import is_valid_image
-from .models import notes_images
+from .events import NOTES_IMAGE_DELETED, NOTES_IMAGE_UPLOADED
+from .files import is_valid_image, sanitise_filename
+from .models import notes_images, store
+from .placement import Placement
 
 # Models with InvenTree's notes mixin at API 264 (lower-cased class names)
 NOTES_MODELS = ("build", "company", "manufacturerpart", "supplierpart", "part",
@@ -66,13 +72,56 @@ def get(session, pk) -> dict:
     return get_by_id(session, notes_images, pk)
 
 
-def may_delete(caller, row) -> bool:
+def may_delete(caller: Caller, row) -> bool:
     """Staff, and whoever uploaded the image."""
-    return caller.is_staff or caller.is_superuser or (
-        caller.user_id is not None and row["user_id"] == caller.user_id)
+    return caller.is_admin or (caller.user_id is not None and row["user_id"] == caller.user_id)
 
 
 def render(row) -> dict:
     return {"pk": row["id"], "image": media_url(row["file_key"]), "user": row["user_id"],
             "date": row["date"].strftime("%Y-%m-%d %H:%M"), "model_type": row["model_type"],
             "model_id": row["model_id"]}
+
+
+def list_images(session, params: dict) -> dict:
+    return run_list(session, select(notes_images), params, search=SEARCH, ordering=ORDERING,
+                    default_order=[notes_images.c.id], render=render)
+
+
+def create(placement: Placement, caller: Caller, data: dict, upload: dict | None,
+           max_bytes: int) -> dict:
+    """POST: a real image, at most `max_bytes`, placed under `notes/`."""
+    cleaned = clean(data, upload, max_bytes)
+    source = claimcheck.incoming_key(upload, "image")
+    with claimcheck.still_there("image"):
+        check_image(placement.blobs, source)
+    try:
+        name = sanitise_filename(str(upload.get("name") or "image"))
+    except ValueError as exc:
+        raise ValidationFailed({"image": [str(exc)]})
+    key = placement.place_upload("notes", name, upload, "image")
+    payload = {**cleaned, "file_key": key, "user_id": caller.user_id, "upload_id": source}
+
+    def write(s):
+        pk = store.next_stream_id(s, "notes_image")
+        store.record(s, "notes_image", pk, NOTES_IMAGE_UPLOADED, payload, caller)
+        return render(get(s, pk))
+
+    answer = placement.commit(key, write)
+    claimcheck.discard(placement.blobs, upload)
+    return answer
+
+
+def delete(placement: Placement, caller: Caller, pk: int) -> None:
+    """DELETE (staff or the uploader, decided under the image's lock); the file goes too."""
+    garbage: list[str] = []
+
+    def write(s):
+        row, version = store.load_for_update(s, "notes_image", pk, get)
+        if not may_delete(caller, row):
+            raise PermissionDenied()
+        garbage.append(row["file_key"])
+        store.record(s, "notes_image", pk, NOTES_IMAGE_DELETED, {"file_key": row["file_key"]},
+                     caller, version + 1)
+
+    placement.commit(None, write, garbage)

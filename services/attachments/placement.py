@@ -1,21 +1,23 @@
 """Where files go, so that storage and rows never disagree for long.
 
 An upload arrives as a blob under `incoming/` (the gateway streamed it there: the claim
-check). To place it, the service first *claims* its final key in the database (a key no row
-uses and no claim holds), then copies the blob there without overwriting, and the write
-that records the attachment deletes the claim in the same transaction. A key whose blob
-must go (its attachment was deleted or renamed) gets a claim that is due at once, written
-in the same transaction as the event, and is deleted after the commit.
+check, svckit.claimcheck). To place it, the service first *claims* its final key in the
+database (a key no row uses and no claim holds), then copies the blob there without
+overwriting, and the write that records the attachment deletes the claim in the same
+transaction (`commit`). A key whose blob must go (its attachment was deleted or renamed)
+gets a claim that is due at once, written in the same transaction as the event, and is
+deleted after the commit.
 
 The sweeper deletes, for every due claim, the blob if no row refers to its key, and blobs
 left under `incoming/` by requests that never finished. Whoever deletes a claim row decides
 its blob's fate, so an upload's commit and the sweeper never both act on one key.
 """
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import delete, exists, insert, or_, select
 
-from svckit import config
+from svckit import claimcheck, config
 from svckit.blobstore import BlobStore
 from svckit.db import Database
 from svckit.errors import ApiError, ServiceUnavailable
@@ -24,16 +26,18 @@ from svckit.events import utcnow
 from .files import random_suffix, with_suffix
 from .models import attachments, blob_claims, notes_images
 
-INCOMING = "incoming/"
 ATTEMPTS = 20
 
 
 class Placement:
+    """The service's database and blob store, for commands that place or remove files: they
+    open their own units of work, since files are placed before the transaction that records
+    them and removed after it."""
+
     def __init__(self, db: Database, blobs: BlobStore):
         self.db = db
         self.blobs = blobs
         self.claim_seconds = config.setting("BLOB_CLAIM_SECONDS", 3600, int)
-        self.incoming_seconds = config.setting("INCOMING_BLOB_SECONDS", 3600, int)
 
     @staticmethod
     def _in_use(key):
@@ -49,26 +53,41 @@ class Placement:
                 key=key, due=utcnow() + timedelta(seconds=self.claim_seconds)))
             return True
 
-    def place(self, directory: str, name: str, source: str | None = None,
-              data: bytes | None = None):
-        """Claim `directory/name` (or, on a clash, `name` with a random suffix) and put the
-        blob `source` (or the bytes `data`) there, never overwriting. Returns (key, BlobInfo
-        or None). The caller must `settle()` the key in its commit or `abandon()` it."""
+    def place_upload(self, directory: str, name: str, upload: dict, field: str) -> str:
+        """Place the incoming blob of `upload` (svckit.claimcheck; a blob gone is a 400 on
+        `field`); returns its key."""
+        source = upload["key"]
+        return self._place(directory, name,
+                           lambda key: claimcheck.claim(self.blobs, source, key, field))
+
+    def place_copy(self, directory: str, name: str, source: str) -> str:
+        """Place a copy of the blob `source`; returns its key."""
+        return self._place(directory, name, lambda key: self.blobs.copy(source, key))
+
+    def place_bytes(self, directory: str, name: str, data: bytes) -> str:
+        """Place a blob holding `data`; returns its key."""
+        def put(key: str) -> bool:
+            if self.blobs.exists(key):
+                return False
+            self.blobs.write(key, [data])
+            return True
+        return self._place(directory, name, put)
+
+    def _place(self, directory: str, name: str, put: Callable[[str], bool]) -> str:
+        """Claim `directory/name` (or, on a clash, `name` with a random suffix) and
+        `put(key)` the blob there (False: a blob was there already, nothing written).
+        Returns the key; the caller must `settle()` it in its commit or `abandon()` it."""
         for attempt in range(ATTEMPTS):
             key = f"{directory}/{name if attempt == 0 else with_suffix(name, random_suffix())}"
             if not self._claim(key):
                 continue
             try:
-                if data is not None:
-                    placed = not self.blobs.exists(key)
-                    info = self.blobs.write(key, [data]) if placed else None
-                else:
-                    placed, info = self.blobs.copy(source, key), None
+                placed = put(key)
             except BaseException:
                 self.abandon(key)
                 raise
             if placed:
-                return key, info
+                return key
             self._release(key)  # a file we do not know of sits there: leave it alone
         raise ApiError({"detail": f"No free file name for {name!r} in {directory}"}, 409)
 
@@ -82,6 +101,26 @@ class Placement:
         if session.execute(delete(blob_claims).where(blob_claims.c.key == key)).rowcount != 1:
             raise ServiceUnavailable({"detail": "The upload took too long and was discarded; "
                                                 "please try again"})
+
+    def commit(self, placed_key: str | None, write, garbage=()):
+        """Run `write(session)` in one transaction that settles `placed_key` and dooms the
+        blobs in `garbage` (a list `write` may fill: it runs first, under the object's
+        lock); on failure the placed blob goes. After the commit, the doomed blobs are
+        deleted. Returns what `write` returned."""
+        try:
+            with self.db.write() as s:
+                if placed_key:
+                    self.settle(s, placed_key)
+                result = write(s)
+                for key in garbage:
+                    self.doom(s, key)
+        except BaseException:
+            if placed_key:
+                self.abandon(placed_key)
+            raise
+        if garbage:
+            self.collect(garbage)
+        return result
 
     def abandon(self, key: str):
         """After a failed commit: the placed blob goes, then its claim."""
@@ -115,8 +154,4 @@ class Placement:
             due = list(s.execute(select(blob_claims.c.key).where(
                 blob_claims.c.due <= utcnow())).scalars())
         collected = self.collect(due)
-        cutoff = utcnow() - timedelta(seconds=self.incoming_seconds)
-        stale = [key for key, modified in self.blobs.list(INCOMING) if modified < cutoff]
-        for key in stale:
-            self.blobs.delete(key)
-        return {"claims": collected, "incoming": len(stale)}
+        return {"claims": collected, "incoming": claimcheck.sweep(self.blobs)}

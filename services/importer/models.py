@@ -25,6 +25,24 @@ from sqlalchemy import (
 
 from svckit.events import EventStore, Projector, column_values
 
+from .events import (
+    COLUMN_MAPPING_UPDATED,
+    ROW_UPDATED,
+    ROWS_ACCEPTED,
+    ROWS_COMPLETED,
+    ROWS_DELETED,
+    ROWS_RECOMPUTED,
+    ROWS_STALE,
+    ROWS_VALIDATED,
+    SESSION_COMPLETED,
+    SESSION_CREATED,
+    SESSION_DELETED,
+    SESSION_FAILED,
+    SESSION_FIELDS_ACCEPTED,
+    SESSION_PROCESSED,
+    SESSION_UPDATED,
+)
+
 metadata = MetaData()
 
 sessions = Table(
@@ -117,7 +135,7 @@ def _recount(s, pk: int):
         row_count=total, completed_row_count=done))
 
 
-@projector.on("import_session.created")
+@projector.on(SESSION_CREATED)
 def _created(s, e):
     values = column_values(sessions, e["payload"])
     mappings = values.pop("column_mappings")
@@ -127,15 +145,14 @@ def _created(s, e):
         s.execute(insert(column_maps), [dict(m, session_id=_id(e)) for m in mappings])
 
 
-@projector.on("import_session.updated", "import_session.processed",
-              "import_session.completed", "import_session.failed")
+@projector.on(SESSION_UPDATED, SESSION_PROCESSED, SESSION_COMPLETED, SESSION_FAILED)
 def _updated(s, e):
     values = column_values(sessions, e["payload"])
     if values:
         s.execute(update(sessions).where(sessions.c.id == _id(e)).values(**values))
 
 
-@projector.on("import_session.fields_accepted")
+@projector.on(SESSION_FIELDS_ACCEPTED)
 def _fields_accepted(s, e):
     s.execute(delete(rows).where(rows.c.session_id == _id(e)))
     s.execute(delete(recomputes).where(recomputes.c.session_id == _id(e)))
@@ -144,13 +161,13 @@ def _fields_accepted(s, e):
         error=None))
 
 
-@projector.on("column_mapping.updated")
+@projector.on(COLUMN_MAPPING_UPDATED)
 def _mapping_updated(s, e):
     p = e["payload"]
     s.execute(update(column_maps).where(column_maps.c.id == p["id"]).values(column=p["column"]))
 
 
-@projector.on("import_row.validated")
+@projector.on(ROWS_VALIDATED)
 def _validated(s, e):
     batch = e["payload"]["rows"]
     if batch:
@@ -160,7 +177,7 @@ def _validated(s, e):
         next_index=e["payload"]["next_index"], row_count=sessions.c.row_count + len(batch)))
 
 
-@projector.on("import_row.stale")
+@projector.on(ROWS_STALE)
 def _stale(s, e):
     bumped = s.execute(update(recomputes).where(recomputes.c.session_id == _id(e)).values(
         generation=recomputes.c.generation + 1, next_row=0)).rowcount
@@ -172,7 +189,7 @@ _RECOMPUTED_ROW = update(rows).where(rows.c.id == bindparam("row")).values(
     data=bindparam("data"), errors=bindparam("errors"), valid=bindparam("valid"))
 
 
-@projector.on("import_row.recomputed")
+@projector.on(ROWS_RECOMPUTED)
 def _recomputed(s, e):
     p = e["payload"]
     if p["rows"]:
@@ -185,20 +202,20 @@ def _recomputed(s, e):
             next_row=p["next_row"]))
 
 
-@projector.on("import_row.updated")
+@projector.on(ROW_UPDATED)
 def _row_updated(s, e):
     p = e["payload"]
     s.execute(update(rows).where(rows.c.id == p["id"]).values(
         data=p["data"], errors=p["errors"], valid=p["valid"]))
 
 
-@projector.on("import_row.deleted")
+@projector.on(ROWS_DELETED)
 def _rows_deleted(s, e):
     s.execute(delete(rows).where(rows.c.id.in_(e["payload"]["ids"])))
     _recount(s, _id(e))
 
 
-@projector.on("import_row.accepted")
+@projector.on(ROWS_ACCEPTED)
 def _accepted(s, e):
     s.execute(update(rows).where(rows.c.id.in_(e["payload"]["ids"])).values(accepted=True))
     s.execute(update(sessions).where(sessions.c.id == _id(e)).values(
@@ -211,7 +228,7 @@ _FAIL_ROW = update(rows).where(rows.c.id == bindparam("row")).values(
     accepted=False, valid=False, errors=bindparam("errors"))
 
 
-@projector.on("import_row.completed")
+@projector.on(ROWS_COMPLETED)
 def _completed(s, e):
     done, failed = e["payload"]["rows"], e["payload"].get("failed", [])
     if done:  # one executemany per batch
@@ -221,7 +238,7 @@ def _completed(s, e):
         s.execute(_FAIL_ROW, [{"row": r["id"], "errors": r["errors"]} for r in failed])
 
 
-@projector.on("import_session.deleted")
+@projector.on(SESSION_DELETED)
 def _deleted(s, e):
     s.execute(delete(rows).where(rows.c.session_id == _id(e)))
     s.execute(delete(column_maps).where(column_maps.c.session_id == _id(e)))

@@ -23,12 +23,9 @@ creation is idempotent by key; the lease only keeps processes from doing work tw
 process that died holds its lease until it expires (IMPORT_LEASE_SECONDS).
 """
 import logging
-import os
-import tempfile
 import time
 from contextlib import closing
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 
@@ -38,8 +35,17 @@ from svckit.context import Caller
 from svckit.events import utcnow
 
 from . import datafile, scanner
+from .events import (
+    ROWS_COMPLETED,
+    ROWS_RECOMPUTED,
+    ROWS_VALIDATED,
+    SESSION_FAILED,
+    SESSION_PROCESSED,
+)
+from .localcopy import LocalCopy
 from .models import column_maps, job_leases, recomputes, rows, sessions, store
-from .sessions import COMPLETE, IMPORTING, MAPPING, PROCESSING, extract, serializer_data
+from .rows import extract, serializer_data
+from .sessions import IMPORTING, MAPPING, PROCESSING, check_complete
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +200,10 @@ class Processor:
                              "errors": errors.get(index) or None,
                              "valid": not errors.get(index)}
                             for pk, (index, cells), d in zip(ids, batch, data)]
-            store.record(s, "import_session", session["id"], "import_row.validated",
+            store.record(s, "import_session", session["id"], ROWS_VALIDATED,
                          {"rows": payload_rows, "next_index": end})
             if next_index is None:
-                store.record(s, "import_session", session["id"], "import_session.processed",
+                store.record(s, "import_session", session["id"], SESSION_PROCESSED,
                              {"status": PROCESSING})
         return end
 
@@ -205,7 +211,7 @@ class Processor:
         with self.db.write() as s:
             store.lock_stream(s, "import_session", session_id)
             self._hold_lease(s, session_id)
-            store.record(s, "import_session", session_id, "import_session.failed",
+            store.record(s, "import_session", session_id, SESSION_FAILED,
                          {"status": MAPPING, "error": message[:1000]})
 
     # ------------------------------------------------------------ recomputing
@@ -246,7 +252,7 @@ class Processor:
                 self._hold_lease(s, session_id)
                 if current is None or dict(current) != marker:
                     continue  # changed again meanwhile (or re-read): start from its state
-                store.record(s, "import_session", session_id, "import_row.recomputed", {
+                store.record(s, "import_session", session_id, ROWS_RECOMPUTED, {
                     "rows": [{"id": r.id, "data": d, "errors": errors.get(r.id) or None,
                               "valid": not errors.get(r.id)} for r, d in zip(batch, data)],
                     "next_row": batch[-1].id + 1 if len(batch) == self.batch_size else None})
@@ -262,6 +268,16 @@ class Processor:
             return False
         finally:
             self._release_lease(session_id)
+
+    def recompute_now(self, session_id: int, seconds: float) -> None:
+        """`recompute_for` right after a change, logging a failure: the background worker
+        does the rest (and all of it when busy with the session, or when this attempt
+        fails: the change itself is committed)."""
+        try:
+            self.recompute_for(session_id, seconds)
+        except Exception:
+            log.warning("import session %s: rows left to recompute in the background",
+                        session_id, exc_info=True)
 
     def _stale(self, session_id: int) -> bool:
         with self.db.read() as s:
@@ -295,7 +311,7 @@ class Processor:
             with self.db.write() as s:
                 store.lock_stream(s, "import_session", session_id)
                 self._hold_lease(s, session_id)
-                store.record(s, "import_session", session_id, "import_row.completed",
+                store.record(s, "import_session", session_id, ROWS_COMPLETED,
                              {"rows": done, "failed": failed}, caller)
                 check_complete(s, session_id, caller)
         return did
@@ -317,40 +333,3 @@ def _mapping(s, session_id: int) -> dict:
     """field -> mapped column ("" when none) of every column mapping of the session."""
     return {m.field: m.column for m in s.execute(select(column_maps).where(
         column_maps.c.session_id == session_id).order_by(column_maps.c.id))}
-
-
-class LocalCopy:
-    """A readable local path for a blob: the file itself for local storage, else a
-    temporary download removed afterwards."""
-
-    def __init__(self, blobs: BlobStore, key: str):
-        self.blobs, self.key, self.temp = blobs, key, None
-
-    def __enter__(self) -> Path:
-        path = self.blobs.local_path(self.key)
-        if path is not None:
-            return path
-        fd, name = tempfile.mkstemp(prefix="import-", dir=config.data_dir())
-        self.temp = Path(name)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in self.blobs.read(self.key):
-                out.write(chunk)
-        return self.temp
-
-    def __exit__(self, *exc):
-        if self.temp is not None:
-            self.temp.unlink(missing_ok=True)
-
-
-def check_complete(s, session_id: int, caller=None) -> bool:
-    """InvenTree's `check_complete()`: a processed session whose rows are all complete is
-    complete (status 40)."""
-    row = s.execute(select(sessions.c.status, sessions.c.row_count,
-                           sessions.c.completed_row_count).where(
-        sessions.c.id == session_id)).first()
-    if row is None or row.status != PROCESSING or row.completed_row_count < row.row_count:
-        return False
-    store.record(s, "import_session", session_id, "import_session.completed",
-                 {"status": COMPLETE}, caller)
-    return True
-

@@ -1,23 +1,48 @@
-"""Import sessions, column mappings and rows: InvenTree 264's rules (SEMANTICS §13, §19.10-12)
-for cleaning input, mapping file columns to fields, turning a file row into field data, and
-rendering the three resources."""
+"""Import sessions: InvenTree 264's rules (SEMANTICS §13, §19.10-12) for cleaning input,
+rendering, and the commands: create (the data file claimed from `incoming/`, scanned and
+its columns mapped), update, accept the field mapping, delete, and the daily sweep."""
+import mimetypes
+import re
+import uuid
+from datetime import timedelta
+
 from sqlalchemy import select
 
-from svckit import jsontext
-from svckit.errors import ValidationFailed
+from svckit import claimcheck, config, jsontext
+from svckit.blobstore import BlobStore
+from svckit.bulk import bulk_condition, matching_ids
+from svckit.context import Caller
+from svckit.errors import NotFound, ValidationFailed
+from svckit.events import utcnow
 from svckit.fields import Field
-from svckit.listing import bool_param, get_by_id, number_param
+from svckit.listing import number_filter, run_list
 
-from .models import column_maps, rows, sessions
+from . import datafile, scanner
+from .columnmappings import auto_map, mappings_of
+from .events import (
+    ROWS_STALE,
+    SESSION_COMPLETED,
+    SESSION_CREATED,
+    SESSION_DELETED,
+    SESSION_FIELDS_ACCEPTED,
+    SESSION_UPDATED,
+)
+from .localcopy import LocalCopy
+from .models import sessions, store
+from .ownership import get_session, mine, visible_session
 
 STATUS_LABELS = {0: "Initializing", 10: "Mapping Columns", 20: "Importing Data",
                  30: "Processing Data", 40: "Complete"}
 INITIALIZING, MAPPING, IMPORTING, PROCESSING, COMPLETE = 0, 10, 20, 30, 40
 JSON_FIELDS = ("field_defaults", "field_overrides", "field_filters")
-TRUE_WORDS = frozenset({"1", "y", "yes", "t", "true", "ok", "on"})
 MEDIA_URL = "/media/"
+IMPORT_PREFIX = "import/"
+ORDERING = {"timestamp": sessions.c.timestamp, "status": sessions.c.status,
+            "model_type": sessions.c.model_type}
+BULK_FILTERS = {"model_type": sessions.c.model_type, "status": sessions.c.status,
+                "user": sessions.c.user_id}
 
-SESSION_FIELDS = {
+FIELDS = {
     "pk": Field("integer", "ID", read_only=True),
     "timestamp": Field("datetime", "Timestamp", read_only=True),
     "data_file": Field("file upload", "Data File", "Data file to import", required=True),
@@ -35,24 +60,6 @@ SESSION_FIELDS = {
     "field_filters": Field("json", "Field Filters"),
     "row_count": Field("integer", "Row count", read_only=True),
     "completed_row_count": Field("integer", "Completed row count", read_only=True),
-}
-MAPPING_FIELDS = {
-    "pk": Field("integer", "ID", read_only=True),
-    "session": Field("related field", "Import Session", read_only=True),
-    "column": Field("string", "Column", max_length=100),
-    "field": Field("string", "Field", read_only=True),
-    "label": Field("string", "Label", read_only=True),
-    "description": Field("string", "Description", read_only=True),
-}
-ROW_FIELDS = {
-    "pk": Field("integer", "ID", read_only=True),
-    "session": Field("related field", "Import Session", read_only=True),
-    "row_index": Field("integer", "Row Index", read_only=True),
-    "row_data": Field("json", "Original row data", read_only=True),
-    "data": Field("json", "Data"),
-    "errors": Field("json", "Errors", read_only=True),
-    "valid": Field("boolean", "Valid", read_only=True),
-    "complete": Field("boolean", "Complete", read_only=True),
 }
 
 
@@ -80,44 +87,6 @@ def clean_json_fields(data: dict, partial: bool) -> dict:
             for name in JSON_FIELDS if not partial or name in data}
 
 
-# ------------------------------------------------------------ mapping
-
-def auto_map(fields: dict, columns: list[str], overrides: dict) -> list[dict]:
-    """One mapping per importable field (overridden ones skipped), in field order: the first
-    unused non-blank column equal to the field's name, label or help text, else the first
-    equal ignoring case, else none (§13)."""
-    used: set[str] = set()
-    out = []
-    for name, info in fields.items():
-        if name in overrides:
-            continue
-        label, help_text = info.get("label") or "", info.get("help_text") or ""
-        candidates = [c for c in (name, label, help_text) if c]
-        free = [c for c in columns if c.strip() and c not in used]
-        lowered = {c.lower() for c in candidates}
-        column = next((c for c in free if c in candidates), None) or next(
-            (c for c in free if c.lower() in lowered), "")
-        if column:
-            used.add(column)
-        out.append({"field": name, "column": column, "label": label,
-                    "description": help_text or label})
-    return out
-
-
-def check_mapping_column(session: dict, mapping: dict, column, others: list[str]) -> str:
-    column = "" if column is None else str(column)
-    if column and column not in session["columns"]:
-        raise ValidationFailed({"column": ["Column does not exist in the data file"]})
-    if column and column in others:
-        raise ValidationFailed({"column": ["Column is already mapped to a database field"]})
-    info = session["available_fields"].get(mapping["field"])
-    if info is None:
-        raise ValidationFailed({"field": ["Field does not exist in the target model"]})
-    if info.get("read_only"):
-        raise ValidationFailed({"field": ["Selected field is read-only"]})
-    return column
-
-
 ALREADY_COMPLETE = "Import session is already complete"
 ROWS_IMPORTED = "Rows of this import session have already been imported"
 
@@ -140,65 +109,24 @@ def unmapped_required(session: dict, mappings: list[dict]) -> list[str]:
             and not defaults.get(name) and name not in mapped]
 
 
-# ------------------------------------------------------------ row data
-
-def str2bool(value) -> bool:
-    return str(value).strip().lower() in TRUE_WORDS
 
 
-def extract(row_data: dict, mapping: dict, fields: dict, defaults: dict, overrides: dict) -> dict:
-    """A row's field data from its cells (§13, InvenTree's `extract_data`), for every mapped
-    field (`mapping`: field -> column, "" when unmapped): an override wins; else the cell
-    (booleans through str2bool, empty dates null), an empty or unmapped cell taking the
-    default."""
-    data = {}
-    for name, column in mapping.items():
-        if name in overrides:
-            data[name] = overrides[name]
-            continue
-        if not column or column not in row_data:
-            if name in defaults:
-                data[name] = defaults[name]
-            continue
-        value = row_data.get(column)
-        kind = (fields.get(name) or {}).get("type")
-        if kind == "boolean":
-            value = str2bool(value) if not isinstance(value, bool) else value
-        elif kind == "date":
-            value = value or None
-        if value in (None, "") and name in defaults:
-            value = defaults[name]
-        data[name] = value
-    return data
+def check_complete(s, session_id: int, caller=None) -> bool:
+    """InvenTree's `check_complete()`: a processed session whose rows are all complete is
+    complete (status 40)."""
+    row = s.execute(select(sessions.c.status, sessions.c.row_count,
+                           sessions.c.completed_row_count).where(
+        sessions.c.id == session_id)).first()
+    if row is None or row.status != PROCESSING or row.completed_row_count < row.row_count:
+        return False
+    store.record(s, "import_session", session_id, SESSION_COMPLETED, {"status": COMPLETE},
+                 caller)
+    return True
 
 
-def serializer_data(session: dict, data: dict) -> dict:
-    """What the target validates and creates: defaults, then the row's data, then overrides."""
-    return {**(session["field_defaults"] or {}), **(data or {}),
-            **(session["field_overrides"] or {})}
+# ------------------------------------------------------------ reading
 
-
-# ------------------------------------------------------------ reading and rendering
-
-def get_session(s, pk: int) -> dict:
-    return get_by_id(s, sessions, pk)
-
-
-def mappings_of(s, session_pks) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {}
-    if session_pks:
-        for m in s.execute(select(column_maps).where(column_maps.c.session_id.in_(session_pks))
-                           .order_by(column_maps.c.id)).mappings():
-            out.setdefault(m["session_id"], []).append(render_mapping(m))
-    return out
-
-
-def render_mapping(m) -> dict:
-    return {"pk": m["id"], "session": m["session_id"], "column": m["column"],
-            "field": m["field"], "label": m["label"], "description": m["description"]}
-
-
-def render_session(row: dict, mappings: list[dict]) -> dict:
+def render(row: dict, mappings: list[dict]) -> dict:
     return {"pk": row["id"], "timestamp": row["timestamp"].strftime("%Y-%m-%d %H:%M"),
             "data_file": MEDIA_URL + row["data_file"], "model_type": row["model_type"],
             "available_fields": row["available_fields"], "status": row["status"],
@@ -209,40 +137,184 @@ def render_session(row: dict, mappings: list[dict]) -> dict:
             "completed_row_count": row["completed_row_count"]}
 
 
-def render_row(r) -> dict:
-    return {"pk": r["id"], "session": r["session_id"], "row_index": r["row_index"],
-            "row_data": r["row_data"], "data": r["data"], "errors": r["errors"],
-            "valid": r["valid"], "complete": r["complete"]}
+def render_all(s, found: list) -> list:
+    maps = mappings_of(s, [r["id"] for r in found])
+    return [render(r, maps.get(r["id"], [])) for r in found]
 
 
-def _equal(stmt, column, params: dict, name: str):
-    """`stmt` narrowed to `column == ?<name>` when the number filter is given."""
-    value = number_param(params, name)
-    return stmt if value is None else stmt.where(column == value)
-
-
-def session_filters(params: dict):
+def list_sessions(s, caller: Caller, params: dict) -> dict:
     stmt = select(sessions)
     if params.get("model_type"):
         stmt = stmt.where(sessions.c.model_type == str(params["model_type"]))
-    stmt = _equal(stmt, sessions.c.status, params, "status")
-    return _equal(stmt, sessions.c.user_id, params, "user")
+    stmt = number_filter(stmt, sessions.c.status, params, "status")
+    stmt = number_filter(stmt, sessions.c.user_id, params, "user")
+    answer = run_list(s, mine(caller, stmt, sessions.c.id), params,
+                      search=[sessions.c.model_type], ordering=ORDERING,
+                      default_order=[sessions.c.id])
+    answer["results"] = render_all(s, answer["results"])
+    return answer
 
 
-def mapping_filters(params: dict):
-    return _equal(select(column_maps), column_maps.c.session_id, params, "session")
+def get(s, caller: Caller, pk: int) -> dict:
+    """The session rendered; 404 when it is missing or not the caller's."""
+    return render_all(s, [visible_session(s, caller, pk)])[0]
 
 
-def row_filters(params: dict):
-    stmt = _equal(select(rows), rows.c.session_id, params, "session")
-    for name in ("valid", "complete"):
-        value = bool_param(params, name)
-        if value is not None:
-            stmt = stmt.where(getattr(rows.c, name) == value)
-    return stmt
+def media_file(s, caller: Caller, blobs: BlobStore, key: str) -> dict:
+    """The data file behind `/media/import/<name>`, for the session's owner and staff."""
+    known = s.execute(mine(caller, select(sessions.c.id).where(sessions.c.data_file == key),
+                           sessions.c.id)).first()
+    size = blobs.size(key) if known else None
+    if size is None:
+        raise NotFound()
+    name = key.rsplit("/", 1)[-1]
+    return {"key": key, "size": size, "sha256": None, "filename": name,
+            "content_type": mimetypes.guess_type(name)[0] or "application/octet-stream"}
 
 
-SESSION_ORDERING = {"timestamp": sessions.c.timestamp, "status": sessions.c.status,
-                    "model_type": sessions.c.model_type}
-MAPPING_ORDERING = {}
-ROW_ORDERING = {"pk": rows.c.id, "row_index": rows.c.row_index, "valid": rows.c.valid}
+# ------------------------------------------------------------ commands
+
+def _safe_name(name: str) -> str:
+    base = re.split(r"[\\/]", str(name or ""))[-1].strip()
+    stem, dot, ext = base.rpartition(".")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem if dot else base).strip("._") or "data"
+    return f"{stem[:80]}.{ext.lower()}" if dot else stem[:80]
+
+
+def _place(blobs: BlobStore, upload: dict) -> str:
+    """Claim the incoming blob at `import/<name>` (a free name: never overwrites)."""
+    source = claimcheck.incoming_key(upload, "data_file")
+    name = _safe_name(upload.get("name", ""))
+    stem, dot, ext = name.rpartition(".")
+    for attempt in range(20):
+        key = IMPORT_PREFIX + (name if attempt == 0 else
+                               f"{stem}_{uuid.uuid4().hex[:7]}{dot}{ext}")
+        if claimcheck.claim(blobs, source, key, "data_file"):
+            return key
+    raise ValidationFailed({"data_file": ["No free file name for the data file"]})
+
+
+def create(db, blobs: BlobStore, targets, caller: Caller, data: dict,
+           upload: dict | None) -> dict:
+    """POST: scan the data file, map its columns to the target's fields (status 10). The
+    file is placed, scanned and the target asked for its fields before the transaction that
+    records the session opens; on any failure the placed file goes."""
+    model_type = str(data.get("model_type") or "").strip().lower()
+    service = targets.service_for(data.get("model_type"))
+    if not upload:
+        raise ValidationFailed({"data_file": ["No file was submitted."]})
+    try:
+        fmt = datafile.file_format(upload.get("name", ""))
+    except datafile.DataFileError as exc:
+        raise ValidationFailed({"data_file": [str(exc)]})
+    extra = clean_json_fields(data, partial=False)
+    key = _place(blobs, upload)
+    try:
+        with LocalCopy(blobs, key) as path:
+            scan = scanner.scan(path, fmt, datafile.Limits.from_settings(),
+                                scanner.Budget.from_settings())
+        fields = targets.call(service, "import_fields", model_type=model_type)
+        mappings = auto_map(fields, scan.columns, extra["field_overrides"] or {})
+        with db.write() as s:
+            pk = store.next_stream_id(s, "import_session")
+            ids = store.next_stream_ids(s, "import_column_map", len(mappings))
+            payload = {"data_file": key, "file_format": fmt, "model_type": model_type,
+                       "status": MAPPING, "user_id": caller.user_id,
+                       "user_detail": caller.brief, **extra,
+                       "available_fields": fields, "headers": scan.headers,
+                       "columns": scan.columns, "file_rows": scan.row_count,
+                       "column_mappings": [dict(m, id=i) for i, m in zip(ids, mappings)]}
+            store.record(s, "import_session", pk, SESSION_CREATED, payload, caller)
+            answer = get(s, caller, pk)
+    except datafile.DataFileError as exc:
+        blobs.delete(key)
+        raise ValidationFailed({"data_file": [str(exc)]})
+    except BaseException:
+        blobs.delete(key)
+        raise
+    claimcheck.discard(blobs, upload)
+    return answer
+
+
+def update(s, caller: Caller, pk: int, data: dict, partial: bool,
+           upload: dict | None) -> tuple[dict, bool]:
+    """PUT/PATCH: the defaults, overrides and filters (mappings are not recomputed, as
+    InvenTree; the file and model type stay those of the session). Returns the session and
+    whether its rows must be recomputed: changed defaults or overrides of a session whose
+    rows were read apply to every row that is not complete."""
+    if upload:
+        raise ValidationFailed({"data_file": [
+            "The data file of a session cannot be replaced; start a new session"]})
+    cleaned = clean_json_fields(data, partial)
+    current, version = store.load_for_update(s, "import_session", pk, get_session)
+    changed = store.record_changes(s, "import_session", pk, SESSION_UPDATED, current, cleaned,
+                                   caller, version + 1)
+    stale = bool(current["status"] >= IMPORTING
+                 and {"field_defaults", "field_overrides"} & changed.keys())
+    if stale:
+        store.record(s, "import_session", pk, ROWS_STALE, {}, caller)
+    return get(s, caller, pk), stale
+
+
+def accept_fields(s, caller: Caller, pk: int) -> dict:
+    """Check that every required field is covered, then have the file parsed in the
+    background (status 20; the session shows 30 once every row is validated). A session
+    with created rows is refused: reading its file again would create them twice."""
+    session, version = store.load_for_update(
+        s, "import_session", pk, lambda s, pk: visible_session(s, caller, pk))
+    check_not_imported(session)
+    missing = unmapped_required(session, mappings_of(s, [pk]).get(pk, []))
+    if missing:
+        raise ValidationFailed({"error": ["Some required fields have not been mapped"],
+                                "fields": missing})
+    store.record(s, "import_session", pk, SESSION_FIELDS_ACCEPTED, {"status": IMPORTING},
+                 caller, version + 1)
+    return get(s, caller, pk)
+
+
+def delete(db, blobs: BlobStore, caller: Caller, pk: int) -> None:
+    _delete(db, blobs, caller, lambda s: [pk], must_exist=True)
+
+
+def bulk_delete(db, blobs: BlobStore, caller: Caller, body) -> int:
+    """Any authenticated user (InvenTree 264's list view), but only their own sessions
+    unless staff; filters on model_type, status and user only."""
+    condition = bulk_condition(body, sessions.c.id, BULK_FILTERS)
+    if not caller.is_admin:
+        condition = condition & (sessions.c.user_id == caller.user_id)
+    return _delete(db, blobs, caller, lambda s: matching_ids(s, sessions, condition))
+
+
+def _delete(db, blobs: BlobStore, caller: Caller, chosen, must_exist=False) -> int:
+    """Delete the sessions `chosen(session)` still there once locked; their data files go
+    after the commit."""
+    with db.write() as s:
+        found = store.load_all_for_update(s, "import_session", chosen(s), lambda s, ids: s.execute(
+            select(sessions.c.id, sessions.c.data_file).where(sessions.c.id.in_(ids))
+            .order_by(sessions.c.id)).all())
+        if must_exist and not found:
+            raise NotFound()
+        for pk, _ in found:
+            store.record(s, "import_session", pk, SESSION_DELETED, {}, caller)
+    for _, key in found:
+        blobs.delete(key)
+    return len(found)
+
+
+def sweep(db, blobs: BlobStore, caller: Caller) -> dict:
+    """Delete sessions older than IMPORT_SESSION_DAYS (InvenTree's daily task), data files no
+    session refers to (left by a crash between placing and recording), and uploads the
+    gateway left under `incoming/` (svckit.claimcheck; the attachments service, which shares
+    the store, sweeps them too)."""
+    days = config.setting("IMPORT_SESSION_DAYS", 5, int)
+    with db.read() as s:
+        old = s.execute(select(sessions.c.id).where(
+            sessions.c.timestamp < utcnow() - timedelta(days=days))).scalars().all()
+        used = set(s.execute(select(sessions.c.data_file)).scalars())
+    deleted = _delete(db, blobs, caller, lambda s: list(old)) if old else 0
+    cutoff = utcnow() - timedelta(hours=1)
+    orphans = [k for k, modified in blobs.list(IMPORT_PREFIX)
+               if k not in used and modified < cutoff]
+    for key in orphans:
+        blobs.delete(key)
+    return {"sessions": deleted, "files": len(orphans), "incoming": claimcheck.sweep(blobs)}

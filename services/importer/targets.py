@@ -86,6 +86,12 @@ class TargetClient:
         self.provider.cache = (time.monotonic(), found)
         return found
 
+    def importable(self) -> list[dict]:
+        """`serializer`, `model_type` and `api_url` of every model the running target
+        services import (`GET /api/importer/models/`)."""
+        return [{"serializer": m["serializer"], "model_type": m["model_type"],
+                 "api_url": m["api_url"]} for m in self.models().values()]
+
     def service_for(self, model_type) -> str:
         """The service that imports `model_type`, or InvenTree's 400 on `model_type`."""
         model = str(model_type or "").strip().lower()

@@ -445,3 +445,41 @@ def test_notes_images_are_deleted_by_staff_or_their_uploader(svc, blobs, db):
     with db.write() as s:  # the deletes are events: replay agrees
         models.store.replay(s)
     assert svc(USER).list_notes_images(params={})["results"] == []
+
+
+GONE = "The uploaded file is gone; send it again"
+
+
+@pytest.mark.parametrize("key", ["attachments/part/1/other.txt", "incoming/..",
+                                 "incoming/a/b", "incoming/"])
+def test_an_upload_reference_outside_incoming_is_refused(svc, blobs, key):
+    """svckit.claimcheck decides; `incoming/..` and `incoming/` were server errors before."""
+    blobs.write("attachments/part/1/other.txt", [b"someone else's"])
+    upload = {"key": key, "name": "x.txt", "size": 3, "sha256": ""}
+    with pytest.raises(ValidationFailed) as refused:
+        svc().create_attachment(data={"model_type": "part", "model_id": 1}, upload=upload)
+    assert refused.value.detail == {"attachment": ["Invalid upload reference"]}
+    with pytest.raises(ValidationFailed) as refused:
+        svc().create_notes_image(data={}, upload=upload)
+    assert refused.value.detail == {"image": ["Invalid upload reference"]}
+    assert stored(blobs) == ["attachments/part/1/other.txt"]
+
+
+@pytest.mark.parametrize("name", ["gone.txt", "gone.svg"])
+def test_an_upload_gone_meanwhile_is_a_400_and_leaves_nothing(svc, blobs, db, name):
+    """An incoming blob swept (or discarded) before the service claimed it: a 400 on the
+    file's field, no row, no placed file, no claim (a server error before)."""
+    upload = checked_in(blobs, b"<svg/>", name)
+    image = checked_in(blobs, png(), "gone.png")
+    for key in (upload["key"], image["key"]):
+        blobs.delete(key)
+    with pytest.raises(ValidationFailed) as gone:
+        svc().create_attachment(data={"model_type": "part", "model_id": 1}, upload=upload)
+    assert gone.value.detail == {"attachment": [GONE]}
+    with pytest.raises(ValidationFailed) as gone:
+        svc().create_notes_image(data={}, upload=image)
+    assert gone.value.detail == {"image": [GONE]}
+    assert stored(blobs) == []
+    with db.read() as s:
+        for table in (models.attachments, models.notes_images, models.blob_claims):
+            assert s.execute(select(table)).all() == []

@@ -529,3 +529,19 @@ def test_sweep_deletes_old_sessions_and_orphaned_files(env):
     assert [s["pk"] for s in svc.list_sessions(params={})["results"]] == [kept]
     assert sorted(k for k, _ in env.blobs.list("import/")) == ["import/fresh.csv",
                                                                 "import/kept.csv"]
+
+
+def test_an_upload_gone_or_outside_incoming_is_a_400_and_stores_nothing(env):
+    """svckit.claimcheck decides, for the importer as for attachments."""
+    gone = env.upload(CODES)
+    env.blobs.delete(gone["key"])
+    env.blobs.write("import/someone-elses.csv", [CODES.encode()])
+    for upload, message in ((gone, "The uploaded file is gone; send it again"),
+                            ({**gone, "key": "import/someone-elses.csv"},
+                             "Invalid upload reference"),
+                            ({**gone, "key": "incoming/.."}, "Invalid upload reference")):
+        with pytest.raises(ValidationFailed) as refused:
+            env.svc().create_session(data={"model_type": "projectcode"}, upload=upload)
+        assert refused.value.detail == {"data_file": [message]}
+    assert [k for k, _ in env.blobs.list("")] == ["import/someone-elses.csv"]
+    assert env.svc().list_sessions(params={})["results"] == []
