@@ -224,7 +224,7 @@ class ServiceBase:
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
         """OPTIONS metadata of a list ("<title> List", POST) or detail view ("<title>
         Detail", PUT) whose writes are for staff: other callers see no actions."""
-        self._login()
+        self.caller.require_login()
         staff = self.caller.is_admin
         methods = (["PUT"] if detail else ["POST"]) if staff else []
         return options_document(f"{title} {'Detail' if detail else 'List'}", description,
@@ -283,7 +283,7 @@ class ImportTargetMixin(ServiceBase):
 
     @rpc
     def import_create(self, model_type: str, rows: list) -> list:
-        self._staff()
+        self.caller.require_staff()
         context = self._import_context(rows)
         with self.db.write() as s:
             return self.IMPORTS.create(s, self.caller, model_type, rows, context)

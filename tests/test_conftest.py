@@ -2,7 +2,10 @@
 import socket
 import threading
 
-from tests.conftest import management_client
+import pytest
+from sqlalchemy import create_engine
+
+from tests.conftest import management_client, postgres_reachable
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -36,3 +39,38 @@ def test_management_client_retries_on_a_connection_the_server_dropped():
     finally:
         server.close()
     assert len(answered) == 3  # the check on creating the client, the GET, the DELETE retried
+
+
+FIRST_SCHEMA: list[str] = []  # the first run's schema, for the second run to look for
+LEFT_OPEN: list = []  # connections kept open past their test's end
+
+
+@pytest.mark.skipif(not postgres_reachable(), reason="PostgreSQL is not reachable")
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("run", ["first", "second"])
+def test_each_postgresql_url_starts_empty_and_is_dropped_after(db_url, run):
+    """Two tests in a row on the run's one PostgreSQL database: each starts with no tables
+    (the first one's, committed under the same name, is not seen by the second), and the
+    first one's schema is gone afterwards although its connection was left open in a
+    transaction holding a lock on its table."""
+    engine = create_engine(db_url)
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    conn = engine.dialect.loaded_dbapi.connect(*args, **kwargs)  # not pooled: left as it is
+    cur = conn.cursor()
+    cur.execute("SELECT to_regclass('probe'), current_schema()")
+    found, schema = cur.fetchone()
+    assert found is None
+    cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+    assert cur.fetchone() == (0,)
+    cur.execute("CREATE TABLE probe (id int)")
+    conn.commit()
+    cur.execute("INSERT INTO probe VALUES (1)")  # this transaction is never ended
+    LEFT_OPEN.append(conn)
+    if run == "first":
+        FIRST_SCHEMA.append(schema)
+        return
+    if not FIRST_SCHEMA:
+        pytest.skip("the first run did not run")
+    assert schema != FIRST_SCHEMA[0]
+    cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (FIRST_SCHEMA[0],))
+    assert cur.fetchone() == (0,)

@@ -31,7 +31,7 @@ def view_scope(caller) -> tuple:
     if caller.is_superuser:
         return ("*",)
     roles = sorted(role for role, perms in caller.roles.items() if "view" in (perms or ()))
-    return (caller.is_staff, *roles)
+    return (caller.is_admin, *roles)
 
 
 class AttachmentWrites:

@@ -20,7 +20,7 @@ class Root(Resource):
 
     def on_get(self, req, resp):
         caller = req.context.caller
-        staff = bool(caller and (caller.is_staff or caller.is_superuser))
+        staff = bool(caller and caller.is_admin)
         doc = {
             "server": "InvenTree",
             "version": SERVER_VERSION,

@@ -1,6 +1,6 @@
 """Content types (SEMANTICS §4): InvenTree 264's Django models, served read-only."""
 from svckit.errors import NotFound
-from svckit.listing import search_terms
+from svckit.listing import page_list, search_terms
 
 from .contenttype_data import CONTENT_TYPES, app_labeled_name
 
@@ -37,6 +37,11 @@ def model_title(pk: int) -> str:
 
 def app_label(pk: int) -> str:
     return _BY_PK[pk]["app_label"]
+
+
+def list_content_types(params: dict) -> dict:
+    """The list, paged."""
+    return page_list(search_list(params), params)
 
 
 def search_list(params: dict) -> list[dict]:

@@ -1,15 +1,18 @@
-"""Custom states (SEMANTICS §11, §19.3): fields, validation, commands, and the merged
-status document."""
+"""Custom states (SEMANTICS §11, §19.3): fields, listing, validation, commands, and the
+merged status document. Who may write (staff) is checked by the service's entrypoints."""
 from sqlalchemy import select
 
 from svckit.context import Caller
-from svckit.errors import PermissionDenied, ValidationFailed
+from svckit.errors import NotFound, ValidationFailed
 from svckit.fields import Field, validate
-from svckit.listing import get_by_id
+from svckit.listing import INT64_MAX, INT64_MIN, get_by_id, parse_int, run_list
 
 from . import contenttypes
 from .classes import COLORS, REFERENCE_STATUSES, STATUS_CLASSES, builtin_keys
+from .events import CUSTOM_STATE_CREATED, CUSTOM_STATE_DELETED, CUSTOM_STATE_UPDATED
 from .models import custom_states, store
+
+STREAM = "custom_state"
 
 FIELDS = {
     "pk": Field("integer", "ID", read_only=True),
@@ -49,6 +52,22 @@ def get(session, pk) -> dict:
     return get_by_id(session, custom_states, pk)
 
 
+def list_custom_states(session, params: dict) -> dict:
+    """The list: filters `reference_status` and `model` (a content type pk), search,
+    ordering and paging."""
+    stmt = select(custom_states)
+    if params.get("reference_status"):
+        stmt = stmt.where(custom_states.c.reference_status == params["reference_status"])
+    if params.get("model"):  # a content type pk (django-filter's choice of one)
+        model = parse_int(params["model"])
+        if model is None or not INT64_MIN <= model <= INT64_MAX:
+            raise ValidationFailed({"model": [
+                "Select a valid choice. That choice is not one of the available choices."]})
+        stmt = stmt.where(custom_states.c.model == model)
+    return run_list(session, stmt, params, search=SEARCH, ordering=COLUMNS,
+                    default_order=[custom_states.c.id], render=render)
+
+
 def check(session, data: dict, current: dict | None = None, partial=False) -> dict:
     """Field checks, then the model's clean() rules and the unique-together rule."""
     cleaned = validate(FIELDS, data, partial=partial)
@@ -75,40 +94,36 @@ def check(session, data: dict, current: dict | None = None, partial=False) -> di
     return cleaned
 
 
-def _require_staff(caller: Caller):
-    if not (caller.is_staff or caller.is_superuser):
-        raise PermissionDenied()
+def import_validate(session, data: dict, _context: dict) -> dict:
+    """An import row's check (the import-target protocol's `validate`)."""
+    return check(session, data)
 
 
 def create(session, caller: Caller, data) -> dict:
-    _require_staff(caller)
-    return create_checked(session, caller, check(session, data))
+    return render(get(session, create_checked(session, caller, check(session, data))))
 
 
-def create_checked(session, caller, cleaned: dict, import_key: str | None = None) -> dict:
-    _require_staff(caller)
-    pk = store.next_stream_id(session, "custom_state")
+def create_checked(session, caller: Caller, cleaned: dict, import_key: str | None = None) -> int:
+    """Record a custom state from checked data (an import row's with its key); its pk."""
+    pk = store.next_stream_id(session, STREAM)
     payload = {"color": "secondary", **cleaned}
     if import_key:
         payload["import_key"] = import_key
-    store.record(session, "custom_state", pk, "custom_state.created", payload, caller,
-                 version=1)
-    return render(get(session, pk))
+    store.record(session, STREAM, pk, CUSTOM_STATE_CREATED, payload, caller, version=1)
+    return pk
 
 
 def update(session, caller: Caller, pk: int, data, partial: bool) -> dict:
-    _require_staff(caller)
-    current, version = store.load_for_update(session, "custom_state", pk, get)
+    current, version = store.load_for_update(session, STREAM, pk, get)
     cleaned = check(session, data, current, partial)
-    store.record_changes(session, "custom_state", pk, "custom_state.updated", current, cleaned,
+    store.record_changes(session, STREAM, pk, CUSTOM_STATE_UPDATED, current, cleaned,
                          caller, version + 1)
     return render(get(session, pk))
 
 
 def delete(session, caller: Caller, pk: int):
-    _require_staff(caller)
-    row, version = store.load_for_update(session, "custom_state", pk, get)
-    store.record(session, "custom_state", pk, "custom_state.deleted",
+    row, version = store.load_for_update(session, STREAM, pk, get)
+    store.record(session, STREAM, pk, CUSTOM_STATE_DELETED,
                  {"key": row["key"], "reference_status": row["reference_status"]}, caller,
                  version + 1)
 
@@ -125,3 +140,12 @@ def status_document(session) -> dict:
         entry["values"][name] = {"color": row["color"], "key": row["key"],
                                  "label": row["label"], "name": name}
     return doc
+
+
+def status_class(session, name: str) -> dict:
+    """`GET /api/generic/status/{name}/`: one class of the document, by its key or its class
+    name."""
+    for key, entry in status_document(session).items():
+        if name in (key, entry["class"]):
+            return entry
+    raise NotFound({"detail": f"Status class '{name}' not found"})

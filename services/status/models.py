@@ -14,6 +14,8 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector
 from svckit.importing import import_receipt_table
 
+from .events import CUSTOM_STATE_CREATED, CUSTOM_STATE_DELETED, CUSTOM_STATE_UPDATED
+
 metadata = MetaData()
 
 custom_states = Table(
@@ -35,7 +37,7 @@ projector = Projector([receipts, custom_states])
 store = EventStore("status", metadata, projector)
 
 
-@projector.on("custom_state.created")
+@projector.on(CUSTOM_STATE_CREATED)
 def _created(s, e):
     payload = dict(e["payload"])
     import_key = payload.pop("import_key", None)
@@ -44,12 +46,12 @@ def _created(s, e):
         s.execute(insert(receipts).values(import_key=import_key, pk=int(e["stream_id"])))
 
 
-@projector.on("custom_state.updated")
+@projector.on(CUSTOM_STATE_UPDATED)
 def _updated(s, e):
     s.execute(update(custom_states).where(custom_states.c.id == int(e["stream_id"]))
               .values(**e["payload"]))
 
 
-@projector.on("custom_state.deleted")
+@projector.on(CUSTOM_STATE_DELETED)
 def _deleted(s, e):
     s.execute(delete(custom_states).where(custom_states.c.id == int(e["stream_id"])))

@@ -1,0 +1,85 @@
+"""The audit trail: every domain event of every service, as received; recorded once per
+event id, listed for `GET /api/events/`.
+
+The audit service records no events of its own (its trail is derived from the other
+services' logs, and its own log stays empty), so it has no `events.py`."""
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from svckit import config
+from svckit.errors import ValidationFailed
+from svckit.events import utcnow
+from svckit.listing import run_list
+
+from .models import audit_events
+
+# The event log is always paged: without `limit` (or with 0) a page of EVENTS_PAGE_SIZE.
+PAGE_SIZE = config.setting("EVENTS_PAGE_SIZE", 100, int)
+MAX_LIMIT = config.setting("EVENTS_MAX_LIMIT", 1000, int)
+
+ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
+            "service": audit_events.c.service, "type": audit_events.c.type}
+# filters whose value is a comma-separated list of accepted values
+IN_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id")
+
+
+def _parse_time(params, name):
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed({name: ["Enter a valid date/time."]})
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def render(row) -> dict:
+    return {"pk": row["id"], "id": row["event_id"], "service": row["service"],
+            "seq": row["seq"], "stream_type": row["stream_type"],
+            "stream_id": row["stream_id"], "version": row["version"], "type": row["type"],
+            "payload": row["payload"], "actor": row["actor"], "request_id": row["request_id"],
+            "created": row["created"].isoformat() + "Z"}
+
+
+def record_received(session, events: list[dict]):
+    """Record a batch of received events; an event seen before (a redelivery) is skipped
+    by its unique id."""
+    received = utcnow()
+    rows = [{"event_id": e["id"], "service": e["service"], "seq": e["seq"],
+             "stream_type": e["stream_type"], "stream_id": str(e["stream_id"]),
+             "version": e["version"], "type": e["type"], "payload": e["payload"],
+             "actor": e.get("actor", ""), "request_id": e.get("request_id", ""),
+             "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
+             "received": received} for e in events]
+    dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
+        index_elements=["event_id"]), rows)
+
+
+def list_events(session, params: dict) -> dict:
+    """The list: filters (see IN_FILTERS, `stream=<type>[:<id>]`, `after`, `before`),
+    search, ordering, always paged."""
+    c = audit_events.c
+    stmt = select(audit_events)
+    for name in IN_FILTERS:
+        if params.get(name):
+            stmt = stmt.where(c[name].in_(str(params[name]).split(",")))
+    if params.get("stream"):
+        stream_type, _, stream_id = str(params["stream"]).partition(":")
+        stmt = stmt.where(c.stream_type == stream_type)
+        if stream_id:
+            stmt = stmt.where(c.stream_id == stream_id)
+    after, before = _parse_time(params, "after"), _parse_time(params, "before")
+    if after:
+        stmt = stmt.where(c.created >= after)
+    if before:
+        stmt = stmt.where(c.created < before)
+    return run_list(session, stmt, params, search=(c.type, c.stream_type, c.actor),
+                    ordering=ORDERING, default_order=[c.id], render=render,
+                    default_limit=PAGE_SIZE, max_limit=MAX_LIMIT)
