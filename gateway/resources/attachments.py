@@ -9,7 +9,6 @@ read models are kept per set of viewed roles.
 from gateway import http
 from gateway.cache import QueryCache
 from gateway.media import send_blob
-from gateway.uploads import request_data
 
 from .base import (
     BulkDeleteMixin,
@@ -38,9 +37,8 @@ class AttachmentWrites:
 
     def submit(self: ServiceResource, req, method: str, **kwargs):
         """`method` with the body's fields and its upload (ATTACHMENT_MAX_BYTES at most)."""
-        settings = self.api.settings
-        with request_data(req, self.api.blobs, "attachment", settings.ATTACHMENT_MAX_BYTES,
-                          settings.GATEWAY_MAX_BODY_BYTES) as (data, upload):
+        with self.upload(req, "attachment",
+                         self.api.settings.ATTACHMENT_MAX_BYTES) as (data, upload):
             answer = self.call(req, self.service, method, data=data, upload=upload, **kwargs)
         self.after_write(req)
         return answer
@@ -83,9 +81,7 @@ class NotesImageList(ListResource):
     service, list_method, create_method = "attachments", "list_notes_images", "create_notes_image"
 
     def on_post(self, req, resp):
-        settings = self.api.settings
-        with request_data(req, self.api.blobs, "image", settings.NOTES_IMAGE_MAX_BYTES,
-                          settings.GATEWAY_MAX_BODY_BYTES) as (data, upload):
+        with self.upload(req, "image", self.api.settings.NOTES_IMAGE_MAX_BYTES) as (data, upload):
             http.send(resp, self.call(req, self.service, self.create_method, data=data,
                                       upload=upload), 201)
 

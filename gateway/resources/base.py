@@ -1,7 +1,7 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import export, http, unbounded
+from gateway import export, http, unbounded, uploads
 from gateway.cache import wants_fresh
 
 if TYPE_CHECKING:
@@ -27,6 +27,12 @@ class Resource:
         """The request body (http.body), at most GATEWAY_MAX_BODY_BYTES."""
         return http.body(req, self.api.settings.GATEWAY_MAX_BODY_BYTES)
 
+    def upload(self, req, file_field: str, limit: int, too_large=uploads.too_large):
+        """`with self.upload(...) as (fields, upload)`: uploads.request_data into the blob
+        store, a file of at most `limit` bytes, any other body within GATEWAY_MAX_BODY_BYTES."""
+        return uploads.request_data(req, self.api.blobs, file_field, limit,
+                                    self.api.settings.GATEWAY_MAX_BODY_BYTES, too_large)
+
     def on_options(self, req, resp, **_params):
         """DRF's metadata without field actions (endpoints with fields override this)."""
         http.send(resp, {"name": type(self).__name__, "description": (self.__doc__ or "").strip(),
@@ -50,6 +56,8 @@ class ServiceResource(Protocol):
     def call(self, req, service: str, method: str, **kwargs) -> Any: ...
 
     def body(self, req) -> dict: ...
+
+    def upload(self, req, file_field: str, limit: int, too_large=...) -> Any: ...
 
     def after_write(self, req) -> None: ...
 

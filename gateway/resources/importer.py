@@ -7,7 +7,6 @@ a session (its rows may be recomputed) and accepting rows may take long, so thos
 wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is cached in the gateway.
 """
 from gateway import http
-from gateway.uploads import request_data
 from svckit.errors import ValidationFailed
 
 from .base import BulkDeleteMixin, DetailResource, ListResource, Resource, ServiceResource
@@ -24,8 +23,8 @@ class SessionWrites:
         """`method(data=<text fields>, **kwargs)`, plus `upload=<claim check>` (and the long
         timeout) when a data file came."""
         settings = self.api.settings
-        with request_data(req, self.api.blobs, "data_file", settings.IMPORT_MAX_BYTES,
-                          settings.GATEWAY_MAX_BODY_BYTES, too_large=too_large) as (data, upload):
+        with self.upload(req, "data_file", settings.IMPORT_MAX_BYTES,
+                         too_large=too_large) as (data, upload):
             if upload is not None:
                 kwargs.update(upload=upload, timeout=settings.IMPORT_RPC_TIMEOUT)
             return self.call(req, self.service, method, data=data, **kwargs)
