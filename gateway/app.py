@@ -1,6 +1,6 @@
 """The gateway: a Falcon app that authenticates, routes to services over RPC and maps errors.
 
-Build with `create_app()`; gunicorn serves `gateway.wsgi:app`.
+Build with `create_app(settings)` (gateway.settings); gunicorn serves `gateway.wsgi:app`.
 """
 import logging
 import traceback
@@ -11,10 +11,13 @@ import falcon
 from gateway import http
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
+from gateway.cache import QueryCache
 from gateway.headers import SecurityHeadersMiddleware
+from gateway.proxies import TrustedProxies
 from gateway.resources import attachments, auth, importer, root, status, system, users
-from svckit import config
-from svckit.blobstore import blob_store_from_settings
+from gateway.settings import GatewaySettings
+from gateway.sites import Site
+from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
 from svckit.migrate import service_names
@@ -24,21 +27,27 @@ log = logging.getLogger(__name__)
 
 
 class Api:
-    """What resources share: RPC, the event bus, the authenticator, caches."""
+    """What resources share: the settings, RPC, the event bus, the authenticator, the
+    site's addresses, the trusted proxies, caches."""
 
-    def __init__(self, rpc=None, bus=None):
-        self.rpc = rpc or ThreadLocalRpc(config.amqp_uri(), config.rpc_timeout())
-        self.bus = bus or EventBus(config.amqp_uri())
-        self.auth = Authenticator(self.rpc, self.bus, config.setting("AUTH_CACHE_SECONDS", 5.0, float))
-        self.status_cache = None  # set by gateway.resources.status
-        self.attachment_cache = None  # set by gateway.resources.attachments
-        self._blobs = None
+    status_cache: QueryCache  # set by gateway.resources.status
+    attachment_cache: QueryCache  # set by gateway.resources.attachments
+
+    def __init__(self, settings: GatewaySettings, rpc=None, bus=None):
+        self.settings = settings
+        self.rpc = rpc or ThreadLocalRpc(settings.AMQP_URI, settings.RPC_TIMEOUT,
+                                         settings.caller_signer())
+        self.bus = bus or EventBus(settings.AMQP_URI)
+        self.proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
+        self.site = Site(settings)
+        self.auth = Authenticator(self.rpc, self.bus, self.proxies, settings.AUTH_CACHE_SECONDS)
+        self._blobs: BlobStore | None = None
 
     @property
     def blobs(self):
         """The attachments service's blob store, where uploads are checked in."""
         if self._blobs is None:
-            self._blobs = blob_store_from_settings()
+            self._blobs = self.settings.blob_store()
         return self._blobs
 
     def services_healthy(self) -> bool:
@@ -71,7 +80,7 @@ class AuthMiddleware:
         if auth.caller is None and mode == "required":
             raise NotAuthenticated()
         if not getattr(resource, "csrf_exempt", False):
-            check_csrf(req, auth)
+            check_csrf(req, auth, self.api.site)
         req.context.auth = auth
         req.context.caller = auth.caller or Caller(request_id=req.context.request_id)
 
@@ -104,8 +113,9 @@ class GatewayApp(falcon.App):
         super().add_route(uri_template, resource, **kwargs)
 
 
-def create_app(api: Api | None = None) -> GatewayApp:
-    api = api or Api()
+def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
+    """The gateway for `settings`; a test may hand it its own `rpc` client and event `bus`."""
+    api = Api(settings, rpc, bus)
     app = GatewayApp(middleware=[SecurityHeadersMiddleware(), UnreadBodyMiddleware(),
                                  AuthMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False

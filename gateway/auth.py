@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gateway import sites
-from gateway.proxies import client_address
+from gateway.proxies import TrustedProxies
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, PermissionDenied
 
@@ -59,9 +59,10 @@ class TtlCache:
 
 
 class Authenticator:
-    def __init__(self, rpc, bus, cache_seconds: float):
+    def __init__(self, rpc, bus, proxies: TrustedProxies, cache_seconds: float):
         self.rpc = rpc
         self.bus = bus
+        self.proxies = proxies
         self.tokens = TtlCache(cache_seconds)
         self.passwords = TtlCache(cache_seconds)
         self.sessions = TtlCache(cache_seconds)
@@ -97,7 +98,8 @@ class Authenticator:
             caller, token_id = self._token(credentials.strip(), request_id)
             return Auth(caller, token_id=token_id)
         if scheme == "basic":
-            return Auth(self._basic(credentials.strip(), request_id, client_address(req)))
+            return Auth(self._basic(credentials.strip(), request_id,
+                                    self.proxies.client_address(req)))
         key = req.cookies.get("sessionid")
         if key:
             return self._session(key, request_id)
@@ -167,12 +169,12 @@ class Authenticator:
         return self._with_request(cached, request_id)
 
 
-def check_origin(req):
+def check_origin(req, site: sites.Site):
     """A browser's cross-site request: its `Origin` (or, without one, its `Referer`) must be
-    a trusted origin. Clients that are not browsers send neither and pass."""
+    a trusted origin of `site`. Clients that are not browsers send neither and pass."""
     origin = req.get_header("Origin")
     if origin:
-        if origin.rstrip("/") not in sites.trusted_origins(req):
+        if origin.rstrip("/") not in site.trusted_origins(req):
             raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
                                    "match any trusted origins.")
         return
@@ -181,24 +183,24 @@ def check_origin(req):
         source = sites.origin_of(referer)
         if not source:
             raise PermissionDenied("CSRF Failed: Referer checking failed - Referer is malformed.")
-        if source not in sites.trusted_origins(req):
+        if source not in site.trusted_origins(req):
             raise PermissionDenied(f"CSRF Failed: Referer checking failed - {referer} does not "
                                    "match any trusted origins.")
 
 
-def check_login_csrf(req):
+def check_login_csrf(req, site: sites.Site):
     """Login CSRF (a cross-site form signing the browser in to the attacker's account):
     `POST /api/auth/login/` must come from a trusted origin. No session exists yet, so
     there is no token to compare; InvenTree 264 checks nothing here."""
-    check_origin(req)
+    check_origin(req, site)
 
 
-def check_csrf(req, auth: Auth):
+def check_csrf(req, auth: Auth, site: sites.Site):
     """Django's CSRF rules for unsafe requests authenticated by the session cookie."""
     if auth.csrf is None or req.method in SAFE_METHODS:
         return
     origin = req.get_header("Origin")
-    if origin and origin.rstrip("/") not in sites.trusted_origins(req):
+    if origin and origin.rstrip("/") not in site.trusted_origins(req):
         raise PermissionDenied(f"CSRF Failed: Origin checking failed - {origin} does not "
                                "match any trusted origins.")
     token = req.get_header("X-CSRFToken")

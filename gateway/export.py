@@ -123,14 +123,12 @@ def safe(value):
     return value
 
 
-def send_export(resp, fmt: str, model_name: str, answer: dict, fetch,
-                max_rows: int | None = None):
+def send_export(resp, fmt: str, model_name: str, answer: dict, fetch, max_rows: int):
     """Answer the export file. `answer` is the service's export RPC answer: the list's
     `fields`, its first page of `rows` and the `count` of matching rows; `fetch(limit,
     offset)` answers the following pages (`{"results": [...]}`). At most `max_rows`
     (LIST_MAX_ROWS) rows, with `X-Total-Count`/`X-Truncated` as unpaged lists have; csv, tsv
     and json are streamed as pages arrive, xlsx is written to a temporary file first."""
-    max_rows = unbounded.MAX_ROWS if max_rows is None else max_rows
     rows = answer["rows"]
     total = min(answer["count"], max_rows) if "count" in answer else len(rows)
     row_pages = unbounded.pages(rows, fetch, total)

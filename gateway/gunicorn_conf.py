@@ -1,18 +1,19 @@
-"""gunicorn settings for the gateway, from the environment (see README). Read through
-svckit.config, so that `/api/admin/config/` lists them too (the workers inherit the record)."""
-from svckit import config as _config  # not `config`: that is a gunicorn setting
+"""gunicorn settings for the gateway, from its GatewaySettings (see README)."""
+from gateway.settings import GatewaySettings
 
-bind = _config.setting("GATEWAY_BIND", "127.0.0.1:8000")
-workers = _config.setting("GATEWAY_WORKERS", 2, int)
+_settings = GatewaySettings()
+
+bind = _settings.GATEWAY_BIND
+workers = _settings.GATEWAY_WORKERS
 worker_class = "gthread"
-threads = _config.setting("GATEWAY_THREADS", 8, int)
+threads = _settings.GATEWAY_THREADS
 keepalive = 5
-timeout = int(_config.rpc_timeout() * 3)
+timeout = int(_settings.RPC_TIMEOUT * 3)
 graceful_timeout = 10
-accesslog = _config.setting("GATEWAY_ACCESS_LOG") or None
-loglevel = _config.setting("LOG_LEVEL", "info").lower()
+accesslog = _settings.GATEWAY_ACCESS_LOG or None
+loglevel = _settings.LOG_LEVEL.lower()
 # X-Forwarded-Proto (and -Ssl, -Protocol) only from these peers (gateway/proxies.py)
-forwarded_allow_ips = _config.setting("GATEWAY_TRUSTED_PROXIES", "127.0.0.1,::1")
+forwarded_allow_ips = _settings.GATEWAY_TRUSTED_PROXIES
 
 
 def pre_request(worker, req):

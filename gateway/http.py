@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import falcon
 
-from svckit import config, jsontext
+from svckit import jsontext
 from svckit.errors import ApiError, ValidationFailed
 
 JSON = "application/json"  # exactly: the official client compares with ==
@@ -85,21 +85,18 @@ def query(req) -> dict:
             for k, v in req.params.items() if k != "format"}
 
 
-MAX_BODY = config.setting("GATEWAY_MAX_BODY_BYTES", 10 * 1024 * 1024, int)
-
-
-def body(req) -> dict:
+def body(req, max_bytes: int) -> dict:
     """The request body as a dict; form and multipart bodies flattened (last value wins).
-    Every endpoint takes an object: anything else is DRF's 400 "Invalid data. Expected a
-    dictionary, but got <type>."."""
-    if (req.content_length or 0) > MAX_BODY:
-        raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
+    Above `max_bytes` (GATEWAY_MAX_BODY_BYTES) it is a 413. Every endpoint takes an object:
+    anything else is DRF's 400 "Invalid data. Expected a dictionary, but got <type>."."""
+    if (req.content_length or 0) > max_bytes:
+        raise ApiError({"detail": f"Request body exceeds {max_bytes} bytes"}, 413)
     ctype = (req.content_type or "").split(";")[0].strip().lower()
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return _form(req, ctype)
-    raw = req.bounded_stream.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError({"detail": f"Request body exceeds {MAX_BODY} bytes"}, 413)
+    raw = req.bounded_stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ApiError({"detail": f"Request body exceeds {max_bytes} bytes"}, 413)
     if not raw.strip():
         return {}
     data = parse_json(raw)

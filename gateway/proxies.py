@@ -5,18 +5,8 @@ peer). The same list is gunicorn's `forwarded_allow_ips` (gateway/gunicorn_conf.
 `X-Forwarded-Proto: https` makes `req.scheme` "https" only from those peers too.
 """
 import ipaddress
-from functools import lru_cache
-
-from svckit import config
-
-DEFAULT_TRUSTED = "127.0.0.1,::1"  # gunicorn's default: a proxy on the same host
 
 
-def trusted_setting() -> str:
-    return config.setting("GATEWAY_TRUSTED_PROXIES", DEFAULT_TRUSTED)
-
-
-@lru_cache(maxsize=8)
 def _networks(value: str) -> tuple | None:
     """The parsed list; "*" (any peer) as None."""
     items = [v.strip() for v in value.split(",") if v.strip()]
@@ -39,25 +29,29 @@ def _ip(text: str):
         return None
 
 
-def is_trusted(address: str) -> bool:
-    networks = _networks(trusted_setting())
-    if networks is None:
-        return True
-    ip = _ip(address or "")
-    return ip is not None and any(ip in net for net in networks)
+class TrustedProxies:
+    """The proxies of a `GATEWAY_TRUSTED_PROXIES` value."""
 
+    def __init__(self, setting: str):
+        self._networks = _networks(setting)
 
-def client_address(req) -> str:
-    """The socket peer; behind trusted proxies, the nearest address in `X-Forwarded-For`
-    (read from the right) that is not itself a trusted proxy."""
-    address = req.remote_addr or ""
-    if not is_trusted(address):
+    def is_trusted(self, address: str) -> bool:
+        if self._networks is None:
+            return True
+        ip = _ip(address or "")
+        return ip is not None and any(ip in net for net in self._networks)
+
+    def client_address(self, req) -> str:
+        """The socket peer; behind trusted proxies, the nearest address in `X-Forwarded-For`
+        (read from the right) that is not itself a trusted proxy."""
+        address = req.remote_addr or ""
+        if not self.is_trusted(address):
+            return address
+        hops = [h.strip() for h in (req.get_header("X-Forwarded-For") or "").split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if _ip(hop) is None:
+                break  # garbage from further out: the last trusted hop is what we know
+            address = str(_ip(hop))
+            if not self.is_trusted(address):
+                break
         return address
-    hops = [h.strip() for h in (req.get_header("X-Forwarded-For") or "").split(",")]
-    for hop in reversed([h for h in hops if h]):
-        if _ip(hop) is None:
-            break  # garbage from further out: the last trusted hop is what we know
-        address = str(_ip(hop))
-        if not is_trusted(address):
-            break
-    return address

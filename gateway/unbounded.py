@@ -1,16 +1,14 @@
 """Lists asked for without `limit` (or with `limit=0`): InvenTree answers every row as a bare
 JSON array, and its clients rely on it. The gateway keeps that answer but fetches it from the
 service in pages of CHUNK rows and streams the array out as it goes, so neither an RPC message
-nor the gateway ever holds the whole list. At most LIST_MAX_ROWS rows are sent; the header
-`X-Total-Count` always tells how many rows matched, and `X-Truncated` (the cap) says that the
-array stops short of them (page with `limit`/`offset` to get the rest)."""
+nor the gateway ever holds the whole list. At most `max_rows` (LIST_MAX_ROWS) rows are sent;
+the header `X-Total-Count` always tells how many rows matched, and `X-Truncated` (the cap)
+says that the array stops short of them (page with `limit`/`offset` to get the rest)."""
 import json
 
 from gateway import http
-from svckit import config
 from svckit.listing import parse_int
 
-MAX_ROWS = config.setting("LIST_MAX_ROWS", 100000, int)
 CHUNK = 1000
 
 
@@ -21,10 +19,9 @@ def wants_everything(params: dict) -> bool:
     return raw is None or str(raw).strip() == "" or parse_int(raw) == 0
 
 
-def send_all(resp, fetch, max_rows: int | None = None):
-    """Answer every row of a list as a bare array; `fetch(limit, offset)` answers one page
-    (`{"count", "results", ...}`)."""
-    max_rows = MAX_ROWS if max_rows is None else max_rows
+def send_all(resp, fetch, max_rows: int):
+    """Answer every row of a list, at most `max_rows` of them, as a bare array;
+    `fetch(limit, offset)` answers one page (`{"count", "results", ...}`)."""
     first = fetch(min(CHUNK, max_rows) or 1, 0)
     if "count" not in first:  # a list the service never pages
         return http.send(resp, first["results"])

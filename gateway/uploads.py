@@ -66,15 +66,17 @@ def read_form(req, blobs: BlobStore, file_field: str, limit: int,
 
 
 @contextmanager
-def request_data(req, blobs: BlobStore, file_field: str, limit: int, too_large=too_large):
+def request_data(req, blobs: BlobStore, file_field: str, limit: int, max_body: int,
+                 too_large=too_large):
     """`(fields, upload)` of a JSON, form or multipart body, cleaned as InvenTree's
-    CleanMixin does (`too_large`: as in `read_form`). The incoming blob is removed when the
-    block ends: by then the service has either placed it elsewhere or refused it."""
+    CleanMixin does: a file up to `limit` bytes (`too_large`: as in `read_form`), any other
+    body up to `max_body` (http.body). The incoming blob is removed when the block ends: by
+    then the service has either placed it elsewhere or refused it."""
     ctype = (req.content_type or "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         fields, upload = read_form(req, blobs, file_field, limit, too_large)
     else:
-        fields, upload = http.body(req), None
+        fields, upload = http.body(req, max_body), None
     try:
         yield http.clean(fields), upload
     finally:

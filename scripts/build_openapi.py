@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.app import create_app  # noqa: E402
+from gateway.settings import GatewaySettings  # noqa: E402
 
 EVENTS_PATH = {
     "get": {
@@ -53,7 +54,7 @@ def refs(node, found: set):
 
 
 def build(spec: dict) -> dict:
-    app = create_app()
+    app = create_app(GatewaySettings())
     paths = {}
     for template, resource in app.routes:
         template = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)  # drop field converters

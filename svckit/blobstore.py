@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -426,16 +426,22 @@ def _read_body(body, chunk_size: int) -> Iterator[bytes]:
 def blob_store_from_settings() -> BlobStore:
     """This process's blob store, from MEDIA_STORAGE (`local` or `s3`) and the MEDIA_ROOT or
     S3_* settings. Built once; construct LocalBlobStore/S3BlobStore directly for others."""
-    kind = config.setting("MEDIA_STORAGE", "local").strip().lower()
+    return blob_store_of(config.setting, config.data_dir)
+
+
+def blob_store_of(setting: Callable[..., Any], data_dir: Callable[[], Path]) -> BlobStore:
+    """The blob store MEDIA_STORAGE names, its options read with `setting(name, default)`
+    only for that kind: MEDIA_ROOT (else `data_dir()/media`), or the S3_* settings."""
+    kind = setting("MEDIA_STORAGE", "local").strip().lower()
     if kind == "local":
-        root = config.setting("MEDIA_ROOT")
-        return LocalBlobStore(Path(root) if root else config.data_dir() / "media")
+        root = setting("MEDIA_ROOT")
+        return LocalBlobStore(Path(root) if root else data_dir() / "media")
     if kind == "s3":
         return S3BlobStore(
-            bucket=config.setting("S3_BUCKET", "inventree-media"),
-            endpoint_url=config.setting("S3_ENDPOINT_URL"),
-            region=config.setting("S3_REGION", "us-east-1"),
-            access_key=config.setting("S3_ACCESS_KEY_ID"),
-            secret_key=config.setting("S3_SECRET_ACCESS_KEY"),
-            prefix=config.setting("S3_PREFIX", ""))
+            bucket=setting("S3_BUCKET", "inventree-media"),
+            endpoint_url=setting("S3_ENDPOINT_URL"),
+            region=setting("S3_REGION", "us-east-1"),
+            access_key=setting("S3_ACCESS_KEY_ID"),
+            secret_key=setting("S3_SECRET_ACCESS_KEY"),
+            prefix=setting("S3_PREFIX", ""))
     raise ValueError(f"MEDIA_STORAGE must be 'local' or 's3', not {kind!r}")

@@ -26,8 +26,13 @@ def setting(name: str, default=None, cast=str):
     if raw is None:
         return default
     if cast is bool:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        return truthy(raw)
     return cast(raw)
+
+
+def truthy(raw) -> bool:
+    """A boolean setting's text: "1", "true", "yes" or "on" (any case) is true, the rest false."""
+    return str(raw).strip().lower() in ("1", "true", "yes", "on")
 
 
 def lookups() -> list[dict]:

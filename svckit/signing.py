@@ -102,12 +102,15 @@ def load_keys(env: Mapping[str, str] | None = None) -> list[str]:
     """The signing keys from `CALLER_SIGNING_KEYS` (of `env`, by default this process's
     settings), else the generated one of the data directory."""
     if env is None:
-        raw = config.setting("CALLER_SIGNING_KEYS", "")
-        data_dir = config.data_dir()
-    else:
-        raw = env.get("CALLER_SIGNING_KEYS", "")
-        data_dir = Path(env.get("INVENTREE_DATA_DIR") or config.ROOT / "var")
-        data_dir = data_dir if data_dir.is_absolute() else config.ROOT / data_dir  # a stack's cwd
+        return parse_keys(config.setting("CALLER_SIGNING_KEYS", ""), config.data_dir())
+    data_dir = Path(env.get("INVENTREE_DATA_DIR") or config.ROOT / "var")
+    data_dir = data_dir if data_dir.is_absolute() else config.ROOT / data_dir  # a stack's cwd
+    return parse_keys(env.get("CALLER_SIGNING_KEYS", ""), data_dir)
+
+
+def parse_keys(raw: str, data_dir: Path) -> list[str]:
+    """The keys of a `CALLER_SIGNING_KEYS` value (comma separated, each at least
+    MIN_KEY_CHARS long); none: the one generated into `data_dir`."""
     keys = [k.strip() for k in raw.split(",") if k.strip()]
     if not keys:
         return [_generated_key(data_dir)]

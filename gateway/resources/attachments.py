@@ -9,8 +9,6 @@ read models are kept per set of viewed roles.
 from gateway import http
 from gateway.cache import QueryCache
 from gateway.media import send_blob
-from gateway.uploads import request_data
-from svckit import config
 
 from .base import (
     BulkDeleteMixin,
@@ -20,9 +18,6 @@ from .base import (
     Resource,
     ServiceResource,
 )
-
-MAX_BYTES = config.setting("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024, int)
-NOTES_MAX_BYTES = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
 
 def view_scope(caller) -> tuple:
@@ -35,51 +30,59 @@ def view_scope(caller) -> tuple:
 
 
 class AttachmentWrites:
-    service, name, options_method = "attachments", "attachment", "attachment_options"
+    service, options_method = "attachments", "attachment_options"
 
     def after_write(self: ServiceResource, req):
-        self.app.attachment_cache.invalidate()
+        self.api.attachment_cache.invalidate()
 
-    def submit(self: ServiceResource, req, method: str, status: int, **kwargs):
-        with request_data(req, self.app.blobs, "attachment", MAX_BYTES) as (data, upload):
-            answer = self.app.rpc.call("attachments", method, req.context.caller, req.path,
-                                       data=data, upload=upload, **kwargs)
+    def submit(self: ServiceResource, req, method: str, **kwargs):
+        """`method` with the body's fields and its upload (ATTACHMENT_MAX_BYTES at most)."""
+        with self.upload(req, "attachment",
+                         self.api.settings.ATTACHMENT_MAX_BYTES) as (data, upload):
+            answer = self.call(req, self.service, method, data=data, upload=upload, **kwargs)
         self.after_write(req)
         return answer
 
 
 class AttachmentList(AttachmentWrites, BulkDeleteMixin, ListResource):
+    list_method, create_method = "list_attachments", "create_attachment"
+    bulk_delete_method = "bulk_delete_attachments"
+
     def list(self, req, params):
         key = ("list", view_scope(req.context.caller), tuple(sorted(params.items())))
-        return self.cached(req, self.app.attachment_cache, key, "attachments",
-                           "list_attachments", params=params)
+        return self.cached(req, self.api.attachment_cache, key, self.service, self.list_method,
+                           params=params)
 
     def on_post(self, req, resp):
-        http.send(resp, self.submit(req, "create_attachment", 201), 201)
+        http.send(resp, self.submit(req, self.create_method), 201)
 
 
 class AttachmentDetail(AttachmentWrites, DetailResource):
+    get_method, update_method, delete_method = (
+        "get_attachment", "update_attachment", "delete_attachment")
+
     def on_get(self, req, resp, id):
         pk = http.int_id(id)
-        http.send(resp, self.cached(req, self.app.attachment_cache,
+        http.send(resp, self.cached(req, self.api.attachment_cache,
                                     ("detail", view_scope(req.context.caller), pk),
-                                    "attachments", "get_attachment", pk=pk))
+                                    self.service, self.get_method, pk=pk))
 
     def _update(self, req, resp, id, partial):
-        http.send(resp, self.submit(req, "update_attachment", 200, pk=http.int_id(id),
+        http.send(resp, self.submit(req, self.update_method, pk=http.int_id(id),
                                     partial=partial))
 
 
 class AttachmentMetadata(MetadataResource):
-    service, name = "attachments", "attachment"
+    service = "attachments"
+    get_method, set_method = "attachment_metadata", "set_attachment_metadata"
 
 
 class NotesImageList(ListResource):
-    service, name = "attachments", "notes_image"
+    service, list_method, create_method = "attachments", "list_notes_images", "create_notes_image"
 
     def on_post(self, req, resp):
-        with request_data(req, self.app.blobs, "image", NOTES_MAX_BYTES) as (data, upload):
-            http.send(resp, self.call(req, "attachments", "create_notes_image", data=data,
+        with self.upload(req, "image", self.api.settings.NOTES_IMAGE_MAX_BYTES) as (data, upload):
+            http.send(resp, self.call(req, self.service, self.create_method, data=data,
                                       upload=upload), 201)
 
 
@@ -99,15 +102,15 @@ class Media(Resource):
     auth = "none"
 
     def on_get(self, req, resp, path):
-        caller = self.app.auth.authenticate_media(req, req.context.request_id)
+        caller = self.api.auth.authenticate_media(req, req.context.request_id)
         if caller is None:
             resp.status = 401
             resp.content_type = "text/plain"
             resp.text = "Unauthorized"
             return
         service = "importer" if path.startswith("import/") else "attachments"
-        info = self.app.rpc.call(service, "media_file", caller, req.path, key=path)
-        send_blob(req, resp, self.app.blobs, info)
+        info = self.api.rpc.call(service, "media_file", caller, req.path, key=path)
+        send_blob(req, resp, self.api.blobs, info)
 
     on_head = on_get
 

@@ -6,8 +6,6 @@ import falcon
 
 from gateway import http, sites
 from gateway.auth import check_login_csrf
-from gateway.proxies import client_address
-from svckit import config
 from svckit.errors import ValidationFailed
 
 from .base import Resource
@@ -18,9 +16,9 @@ SESSION_MAX_AGE = 1209600  # two weeks, as InvenTree
 CSRF_MAX_AGE = 31449600
 
 
-def set_session_cookies(req, resp, started: dict):
+def set_session_cookies(req, resp, site: sites.Site, started: dict):
     """`Secure` with INVENTREE_COOKIE_SECURE, or when the request came over HTTPS."""
-    secure = sites.secure_cookies(req)
+    secure = site.secure_cookies(req)
     resp.set_cookie("sessionid", started["session"], max_age=started.get("max_age", SESSION_MAX_AGE),
                     path="/", secure=secure, http_only=True, same_site="Lax")
     resp.set_cookie("csrftoken", started["csrf"], max_age=CSRF_MAX_AGE, path="/",
@@ -35,8 +33,8 @@ class Login(Resource):
     auth = "none"
 
     def on_post(self, req, resp):
-        check_login_csrf(req)
-        data = http.body(req)
+        check_login_csrf(req, self.api.site)
+        data = self.body(req)
         data = data if isinstance(data, dict) else {}
         errors = {k: ["This field is required."] for k in ("password",) if not data.get(k)}
         if errors:
@@ -44,8 +42,9 @@ class Login(Resource):
         if not data.get("username"):
             raise ValidationFailed({"non_field_errors": ['Must include "username" and "password".']})
         started = self.call(req, "users", "login", username=str(data["username"]),
-                            password=str(data["password"]), address=client_address(req))
-        set_session_cookies(req, resp, started)
+                            password=str(data["password"]),
+                            address=self.api.proxies.client_address(req))
+        set_session_cookies(req, resp, self.api.site, started)
         http.send(resp, {"key": started["key"]})
 
 
@@ -68,7 +67,7 @@ class AuthUser(Resource):
                                             "last_name")})
 
     def _update(self, req, resp, partial):
-        data = http.clean(http.body(req))
+        data = http.clean(self.body(req))
         http.send(resp, self.call(req, "users", "update_auth_user", data=data, partial=partial))
 
     def on_put(self, req, resp):
@@ -84,9 +83,9 @@ class PasswordChange(Resource):
 
     def on_post(self, req, resp):
         auth = req.context.auth
-        http.send(resp, self.call(req, "users", "change_password", data=http.body(req),
+        http.send(resp, self.call(req, "users", "change_password", data=self.body(req),
                                   session_id=auth.session_id, token_id=auth.token_id,
-                                  address=client_address(req)))
+                                  address=self.api.proxies.client_address(req)))
 
 
 class EmailGenerate(Resource):
@@ -98,11 +97,11 @@ class EmailGenerate(Resource):
     csrf_exempt = True
 
     def on_post(self, req, resp):
-        data = http.body(req)
+        data = self.body(req)
         email = data.get("email") if isinstance(data, dict) else None
         if email is None:
             raise ValidationFailed({"email": ["This field is required."]})
-        base = sites.link_base(req)
+        base = self.api.site.link_base(req)
         if base is None:  # the same answer, and no link pointing at a host we do not know
             log.warning("login link not sent: host %r is not in INVENTREE_ALLOWED_HOSTS and "
                         "INVENTREE_SITE_URL is not set", req.get_header("Host"))
@@ -119,9 +118,9 @@ class EmailLogin(Resource):
     def on_get(self, req, resp):
         started = self.call(req, "users", "login_with_magic_link",
                             key=req.get_param("sesame") or "")
-        set_session_cookies(req, resp, started)
+        set_session_cookies(req, resp, self.api.site, started)
         resp.status = falcon.HTTP_302
-        resp.location = config.setting("INVENTREE_LOGIN_REDIRECT", "/")
+        resp.location = self.api.settings.INVENTREE_LOGIN_REDIRECT
 
 
 class UiPreference(Resource):
@@ -141,14 +140,14 @@ class UiPreference(Resource):
         self._answer(resp, method if method in self.CHOICES else "cui")
 
     def on_put(self, req, resp):
-        data = http.body(req)
+        data = self.body(req)
         value = data.get("preferred_method") if isinstance(data, dict) else None
         if value is None:
             raise ValidationFailed({"preferred_method": ["This field is required."]})
         if value not in self.CHOICES:
             raise ValidationFailed({"preferred_method": [f'"{value}" is not a valid choice.']})
         resp.set_cookie("ui_preference", value, max_age=CSRF_MAX_AGE, path="/",
-                        secure=sites.secure_cookies(req),
+                        secure=self.api.site.secure_cookies(req),
                         http_only=True, same_site="Lax")
         self._answer(resp, value)
 

@@ -7,14 +7,9 @@ a session (its rows may be recomputed) and accepting rows may take long, so thos
 wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is cached in the gateway.
 """
 from gateway import http
-from gateway.uploads import request_data
-from svckit import config
 from svckit.errors import ValidationFailed
 
 from .base import BulkDeleteMixin, DetailResource, ListResource, Resource, ServiceResource
-
-MAX_BYTES = config.setting("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, int)
-RPC_TIMEOUT = config.setting("IMPORT_RPC_TIMEOUT", 300, float)
 
 
 def too_large(limit: int) -> ValidationFailed:
@@ -22,29 +17,35 @@ def too_large(limit: int) -> ValidationFailed:
 
 
 class SessionWrites:
-    service, name, options_method = "importer", "session", "session_options"
+    service, options_method = "importer", "session_options"
 
     def submit(self: ServiceResource, req, method: str, **kwargs):
         """`method(data=<text fields>, **kwargs)`, plus `upload=<claim check>` (and the long
         timeout) when a data file came."""
-        with request_data(req, self.app.blobs, "data_file", MAX_BYTES,
-                          too_large=too_large) as (data, upload):
+        settings = self.api.settings
+        with self.upload(req, "data_file", settings.IMPORT_MAX_BYTES,
+                         too_large=too_large) as (data, upload):
             if upload is not None:
-                kwargs.update(upload=upload, timeout=RPC_TIMEOUT)
+                kwargs.update(upload=upload, timeout=settings.IMPORT_RPC_TIMEOUT)
             return self.call(req, self.service, method, data=data, **kwargs)
 
 
 class SessionList(SessionWrites, BulkDeleteMixin, ListResource):
+    list_method, create_method = "list_sessions", "create_session"
+    bulk_delete_method = "bulk_delete_sessions"
+
     def on_post(self, req, resp):
-        http.send(resp, self.submit(req, "create_session", upload=None, timeout=RPC_TIMEOUT),
-                  201)
+        http.send(resp, self.submit(req, self.create_method, upload=None,
+                                    timeout=self.api.settings.IMPORT_RPC_TIMEOUT), 201)
 
 
 class SessionDetail(SessionWrites, DetailResource):
+    get_method, update_method, delete_method = "get_session", "update_session", "delete_session"
+
     def _update(self, req, resp, id, partial):
         """PUT/PATCH (may recompute the session's rows for IMPORT_ACCEPT_WAIT_SECONDS)."""
-        http.send(resp, self.submit(req, "update_session", pk=http.int_id(id), partial=partial,
-                                    timeout=RPC_TIMEOUT))
+        http.send(resp, self.submit(req, self.update_method, pk=http.int_id(id),
+                                    partial=partial, timeout=self.api.settings.IMPORT_RPC_TIMEOUT))
 
 
 class SessionAcceptFields(Resource):
@@ -55,26 +56,30 @@ class SessionAcceptFields(Resource):
 class SessionAcceptRows(Resource):
     def on_post(self, req, resp, id):
         pk = http.int_id(id)
-        body = http.clean(http.body(req))
+        body = http.clean(self.body(req))
         http.send(resp, self.call(req, "importer", "accept_rows", pk=pk, body=body,
-                                  timeout=RPC_TIMEOUT), 201)
+                                  timeout=self.api.settings.IMPORT_RPC_TIMEOUT), 201)
 
 
 class ColumnMappingList(ListResource):
-    service, name, options_method = "importer", "column_mapping", "column_mapping_options"
+    service, options_method = "importer", "column_mapping_options"
+    list_method = "list_column_mappings"
 
 
 class ColumnMappingDetail(DetailResource):
-    service, name, options_method = "importer", "column_mapping", "column_mapping_options"
+    service, options_method = "importer", "column_mapping_options"
+    get_method, update_method = "get_column_mapping", "update_column_mapping"
     on_delete = None  # type: ignore[assignment]  # mappings go with their session (405)
 
 
 class RowList(BulkDeleteMixin, ListResource):
-    service, name, options_method = "importer", "row", "row_options"
+    service, options_method = "importer", "row_options"
+    list_method, bulk_delete_method = "list_rows", "bulk_delete_rows"
 
 
 class RowDetail(DetailResource):
-    service, name, options_method = "importer", "row", "row_options"
+    service, options_method = "importer", "row_options"
+    get_method, update_method, delete_method = "get_row", "update_row", "delete_row"
 
 
 class ImportableModels(Resource):

@@ -4,7 +4,6 @@ import platform
 from pathlib import Path
 
 from gateway import http
-from svckit import config
 from svckit.errors import ApiError, NotFound, PermissionDenied
 from svckit.migrate import service_names
 
@@ -21,19 +20,20 @@ class Root(Resource):
     def on_get(self, req, resp):
         caller = req.context.caller
         staff = bool(caller and caller.is_admin)
+        settings = self.api.settings
         doc = {
             "server": "InvenTree",
             "version": SERVER_VERSION,
-            "instance": config.setting("INVENTREE_INSTANCE", "InvenTree"),
+            "instance": settings.INVENTREE_INSTANCE,
             "apiVersion": API_VERSION,
             "worker_running": False,
             "worker_pending_tasks": 0,
             "plugins_enabled": True,
             "plugins_install_disabled": True,
             "active_plugins": self.active_plugins(req),
-            "email_configured": bool(config.setting("INVENTREE_EMAIL_HOST", "")),
+            "email_configured": bool(settings.INVENTREE_EMAIL_HOST),
             "debug_mode": False,
-            "docker_mode": config.setting("INVENTREE_DOCKER", False, bool),
+            "docker_mode": settings.INVENTREE_DOCKER,
             "default_locale": "en-us",
             "system_health": None,
             "database": None,
@@ -42,12 +42,12 @@ class Root(Resource):
             "target": None,
         }
         if staff:
-            doc["system_health"] = self.app.services_healthy()
+            doc["system_health"] = self.api.services_healthy()
             engine = self.call(req, "users", "database_engine")
             doc["database"] = "sqlite3" if engine == "sqlite" else engine
             doc["platform"] = platform.platform(aliased=True)
-            doc["installer"] = config.setting("INVENTREE_PKG_INSTALLER", "PIP")
-            doc["target"] = config.setting("INVENTREE_PKG_TARGET")
+            doc["installer"] = settings.INVENTREE_PKG_INSTALLER
+            doc["target"] = settings.INVENTREE_PKG_TARGET
         http.send(resp, doc)
 
 
@@ -71,13 +71,13 @@ class Schema(Resource):
 
 
 class AdminConfig(Resource):
-    """Every configuration key any process read (the gateway's and each service's), with
-    its source and first access time; never the values. Superusers only."""
+    """Every configuration key any process read (the gateway's settings and each service's
+    lookups), with its source and first access time; never the values. Superusers only."""
 
     def lookups(self, req) -> list:
         if not req.context.caller.is_superuser:
             raise PermissionDenied()
-        merged = {item["key"]: item for item in config.lookups()}
+        merged = {item["key"]: item for item in self.api.settings.lookups()}
         for service in service_names():
             for item in self.call(req, service, "config_lookups"):
                 if item["key"] not in merged or item["accessed"] < merged[item["key"]]["accessed"]:

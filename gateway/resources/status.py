@@ -12,7 +12,7 @@ from .base import CreateMixin, DetailResource, ListResource, Resource, ServiceRe
 
 class StatusList(Resource):
     def on_get(self, req, resp):
-        send_cached(req, resp, self.cached(req, self.app.status_cache, "statuses",
+        send_cached(req, resp, self.cached(req, self.api.status_cache, "statuses",
                                            "status", "status_document", body=True))
 
 
@@ -25,41 +25,44 @@ class CustomStateWrites:
     """Writes drop this worker's read models at once (other workers hear the event)."""
 
     def after_write(self: ServiceResource, req):
-        self.app.status_cache.invalidate()
+        self.api.status_cache.invalidate()
 
 
 class CustomStateList(CustomStateWrites, CreateMixin, ListResource):
-    service, name, options_method = "status", "custom_state", "custom_state_options"
-    export_model = "InvenTreeCustomUserStateModel"
+    service, options_method = "status", "custom_state_options"
+    list_method, create_method = "list_custom_states", "create_custom_state"
+    export_method, export_model = "export_custom_states", "InvenTreeCustomUserStateModel"
 
     def list(self, req, params):
         key = ("custom_states", tuple(sorted(params.items())))
-        return self.cached(req, self.app.status_cache, key, "status", "list_custom_states",
+        return self.cached(req, self.api.status_cache, key, self.service, self.list_method,
                            params=params)
 
 
 class CustomStateDetail(CustomStateWrites, DetailResource):
-    service, name, options_method = "status", "custom_state", "custom_state_options"
+    service, options_method = "status", "custom_state_options"
+    get_method, update_method, delete_method = (
+        "get_custom_state", "update_custom_state", "delete_custom_state")
 
 
 class ContentTypeList(Resource):
     def on_get(self, req, resp):
         params = http.query(req)
         key = ("content_types", tuple(sorted(params.items())))
-        http.send_list(req, resp, self.cached(req, self.app.status_cache, key, "status",
+        http.send_list(req, resp, self.cached(req, self.api.status_cache, key, "status",
                                               "list_content_types", params=params))
 
 
 class ContentTypeDetail(Resource):
     def on_get(self, req, resp, id):
         pk = http.int_id(id)
-        send_cached(req, resp, self.cached(req, self.app.status_cache, ("content_type", pk),
+        send_cached(req, resp, self.cached(req, self.api.status_cache, ("content_type", pk),
                                            "status", "get_content_type", body=True, pk=pk))
 
 
 class ContentTypeByModel(Resource):
     def on_get(self, req, resp, model):
-        send_cached(req, resp, self.cached(req, self.app.status_cache, ("model", model), "status",
+        send_cached(req, resp, self.cached(req, self.api.status_cache, ("model", model), "status",
                                            "get_content_type_by_model", body=True, model=model))
 
 

@@ -4,7 +4,6 @@ import gzip
 
 from gateway import http
 from gateway.cache import QueryCache, not_modified
-from svckit import config
 from svckit.errors import ApiError
 
 from .base import (
@@ -18,48 +17,61 @@ from .base import (
 
 
 class ProjectCodeList(CreateMixin, ListResource):
-    service, name, options_method = "system", "project_code", "project_code_options"
-    export_model = "ProjectCode"
+    service, options_method = "system", "project_code_options"
+    list_method, create_method = "list_project_codes", "create_project_code"
+    export_method, export_model = "export_project_codes", "ProjectCode"
 
 
 class ProjectCodeDetail(DetailResource):
-    service, name, options_method = "system", "project_code", "project_code_options"
+    service, options_method = "system", "project_code_options"
+    get_method, update_method, delete_method = (
+        "get_project_code", "update_project_code", "delete_project_code")
 
 
 class ProjectCodeMetadata(MetadataResource):
-    service, name = "system", "project_code"
+    service = "system"
+    get_method, set_method = "project_code_metadata", "set_project_code_metadata"
 
 
 class CustomUnitList(CreateMixin, ListResource):
-    service, name, options_method = "system", "custom_unit", "custom_unit_options"
-    export_model = "CustomUnit"
+    service, options_method = "system", "custom_unit_options"
+    list_method, create_method = "list_custom_units", "create_custom_unit"
+    export_method, export_model = "export_custom_units", "CustomUnit"
 
 
 class CustomUnitDetail(DetailResource):
-    service, name, options_method = "system", "custom_unit", "custom_unit_options"
+    service, options_method = "system", "custom_unit_options"
+    get_method, update_method, delete_method = (
+        "get_custom_unit", "update_custom_unit", "delete_custom_unit")
 
 
 class Generate(Resource):
-    """POST-only generators; InvenTree answers 201."""
+    """POST-only generators (`post_method` of the system service); InvenTree answers 201."""
 
-    def __init__(self, api, method):
+    service = "system"
+
+    def __init__(self, api, post_method: str):
         super().__init__(api)
-        self.method = method
+        self.post_method = post_method
 
     def on_post(self, req, resp):
-        data = http.clean(http.body(req))
-        http.send(resp, self.call(req, "system", self.method, data=data), 201)
+        data = http.clean(self.body(req))
+        http.send(resp, self.call(req, self.service, self.post_method, data=data), 201)
 
 
 class SystemPost(Resource):
-    """A POST answered by the system service with 200 (action, locate, search)."""
+    """A POST answered by the system service's `post_method` with 200 (action, locate,
+    search)."""
 
-    def __init__(self, api, method):
+    service = "system"
+
+    def __init__(self, api, post_method: str):
         super().__init__(api)
-        self.method = method
+        self.post_method = post_method
 
     def on_post(self, req, resp):
-        http.send(resp, self.call(req, "system", self.method, body=http.clean(http.body(req))))
+        http.send(resp, self.call(req, self.service, self.post_method,
+                                  body=http.clean(self.body(req))))
 
 
 class TestStatistics(Resource):
@@ -78,12 +90,8 @@ class Webhook(Resource):
 
     auth = "optional"
 
-    def __init__(self, api):
-        super().__init__(api)
-        self.max_bytes = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
-
     def on_post(self, req, resp, endpoint):
-        limit = self.max_bytes
+        limit = self.api.settings.WEBHOOK_MAX_BYTES
         if (req.content_length or 0) > limit:
             raise ApiError({"detail": f"Webhook body exceeds {limit} bytes"}, 413)
         raw = req.bounded_stream.read(limit + 1)
@@ -102,27 +110,36 @@ class CurrencyRefresh(Resource):
 
 
 class NewsList(BulkDeleteMixin, ListResource):
-    service, name = "system", "news_item"
+    service = "system"
+    list_method, bulk_delete_method = "list_news_items", "bulk_delete_news_items"
 
 
 class NewsDetail(DetailResource):
-    service, name = "system", "news_item"
+    service = "system"
+    get_method, update_method, delete_method = (
+        "get_news_item", "update_news_item", "delete_news_item")
 
 
 class ErrorReportList(BulkDeleteMixin, ListResource):
-    service, name = "system", "error_report"
+    service = "system"
+    list_method, bulk_delete_method = "list_error_reports", "bulk_delete_error_reports"
 
 
 class ErrorReportDetail(DetailResource):
-    service, name = "system", "error_report"
+    service = "system"
+    get_method, update_method, delete_method = (
+        "get_error_report", "update_error_report", "delete_error_report")
 
 
 class NotificationList(BulkDeleteMixin, ListResource):
-    service, name, options_method = "system", "notification", "notification_options"
+    service, options_method = "system", "notification_options"
+    list_method, bulk_delete_method = "list_notifications", "bulk_delete_notifications"
 
 
 class NotificationDetail(DetailResource):
-    service, name, options_method = "system", "notification", "notification_options"
+    service, options_method = "system", "notification_options"
+    get_method, update_method, delete_method = (
+        "get_notification", "update_notification", "delete_notification")
 
 
 class NotificationsReadAll(Resource):
@@ -178,9 +195,12 @@ class Icons(Resource):
 
 
 def _static(method: str):
+    """A GET answered by the system service's `method` as it is."""
     class Static(Resource):
+        service, get_method = "system", method
+
         def on_get(self, req, resp):
-            http.send(resp, self.call(req, "system", method))
+            http.send(resp, self.call(req, self.service, self.get_method))
     Static.__name__ = method.title().replace("_", "")
     return Static
 

@@ -1,6 +1,5 @@
 """`/api/user/me/`, `/api/user/token/`, `/api/user/roles/` (users service)."""
 from gateway import http, sites
-from gateway.proxies import client_address
 from svckit.listing import page_list
 
 from .base import CreateMixin, DetailResource, ListResource, Resource
@@ -13,7 +12,7 @@ class Me(Resource):
         http.send(resp, self.call(req, "users", "me"))
 
     def _update(self, req, resp, partial):
-        data = http.clean(http.body(req))
+        data = http.clean(self.body(req))
         http.send(resp, self.call(req, "users", "update_me", data=data, partial=partial,
                                   session_id=req.context.auth.session_id))
 
@@ -29,28 +28,33 @@ class Me(Resource):
 
 
 class UserList(CreateMixin, ListResource):
-    service, name, options_method = "users", "user", "user_options"
+    service, options_method = "users", "user_options"
+    list_method, create_method = "list_users", "create_user"
 
 
 class UserDetail(DetailResource):
-    service, name, options_method = "users", "user", "user_options"
+    service, options_method = "users", "user_options"
+    get_method, update_method, delete_method = "get_user", "update_user", "delete_user"
 
     def _update(self, req, resp, id, partial):
         """A new password for oneself keeps the session that set it (others end)."""
-        data = http.clean(http.body(req))
-        http.send(resp, self.call(req, "users", "update_user", pk=http.int_id(id), data=data,
-                                  partial=partial, session_id=req.context.auth.session_id))
+        data = http.clean(self.body(req))
+        http.send(resp, self.call(req, self.service, self.update_method, pk=http.int_id(id),
+                                  data=data, partial=partial,
+                                  session_id=req.context.auth.session_id))
 
 
 class GroupList(CreateMixin, ListResource):
-    service, name, options_method = "users", "group", "group_options"
+    service, options_method = "users", "group_options"
+    list_method, create_method = "list_groups", "create_group"
 
 
 class GroupDetail(DetailResource):
-    service, name, options_method = "users", "group", "group_options"
+    service, options_method = "users", "group_options"
+    get_method, update_method, delete_method = "get_group", "update_group", "delete_group"
 
     def on_get(self, req, resp, id):
-        http.send(resp, self.call(req, "users", "get_group", pk=http.int_id(id),
+        http.send(resp, self.call(req, self.service, self.get_method, pk=http.int_id(id),
                                   params=http.query(req)))
 
 
@@ -62,7 +66,8 @@ class Roles(Resource):
 class Token(Resource):
     def on_get(self, req, resp):
         host, port = sites.request_host(req) or ("", "")
-        meta = {"user_agent": req.user_agent or "", "remote_addr": client_address(req),
+        meta = {"user_agent": req.user_agent or "",
+                "remote_addr": self.api.proxies.client_address(req),
                 "remote_host": "", "remote_user": "", "server_name": host,
                 "server_port": port or ("443" if req.scheme == "https" else "80")}
         name = req.get_param("name") or ""
@@ -83,7 +88,7 @@ class TokenDetail(TokenList):
     def on_delete(self, req, resp, id):
         pk = http.int_id(id)
         self.call(req, "users", "revoke_token", pk=pk)
-        self.app.auth.tokens.drop_where(lambda cached: cached[1] == pk)  # others hear the event
+        self.api.auth.tokens.drop_where(lambda cached: cached[1] == pk)  # others hear the event
         resp.status = 204
 
 

@@ -1,4 +1,4 @@
-"""An in-process gateway with no broker: `create_app(Api(rpc=FakeRpc(...), bus=FakeBus()))`.
+"""An in-process gateway with no broker: `create_app(settings, rpc=FakeRpc(...), bus=FakeBus())`.
 
 `FakeRpc` records each call (service, method, keyword arguments) and answers from canned
 answers by method name: a value, an exception to raise (an `ApiError` as a service would,
@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from falcon import testing
 
-from gateway.app import Api, create_app
-from svckit.blobstore import LocalBlobStore
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
 
 TOKEN = {"Authorization": "Token t"}
 SUPERUSER = {"user_id": 1, "username": "root", "is_staff": True, "is_superuser": True}
@@ -65,10 +65,11 @@ class Result:
         return json.loads(self.body)
 
 
-def make_app(rpc: FakeRpc, media_root):
-    api = Api(rpc=rpc, bus=FakeBus())
-    api._blobs = LocalBlobStore(media_root)
-    return create_app(api)
+def make_app(rpc: FakeRpc, media_root, **settings):
+    """The gateway with `settings` (GatewaySettings' fields) over `rpc`, its uploads kept
+    in a local store at `media_root`."""
+    return create_app(GatewaySettings(MEDIA_STORAGE="local", MEDIA_ROOT=str(media_root),
+                                      **settings), rpc=rpc, bus=FakeBus())
 
 
 def request(app, method: str, url: str, json_body=None, headers=None, body: bytes | None = None,

@@ -5,13 +5,12 @@ import re
 from falcon import testing
 from kombu import Connection, Queue
 
-from gateway.app import Api, create_app
-from gateway.bus import EventBus
+from gateway.app import create_app
 from gateway.resources.base import Resource
 from gateway.resources.root import SCHEMA_FILE
+from gateway.settings import GatewaySettings
 from svckit.relay import event_exchange
-from svckit.rpc_client import ThreadLocalRpc
-from tests.gateway.fakerpc import FakeBus
+from tests.gateway.fakerpc import make_app
 
 # not in InvenTree's exported schema (user/{id}, user/group/{id}: InvenTree's optional
 # trailing slash; notes-image-upload/{id}/: this deployment's delete path for notes images)
@@ -21,7 +20,7 @@ OWN = {"/api/", "/api/schema/", "/api/email/login/", "/api/user/{id}", "/api/use
 
 def test_every_route_is_in_the_schema_with_its_methods():
     schema = json.loads(SCHEMA_FILE.read_text())["paths"]
-    app = create_app()
+    app = create_app(GatewaySettings())
     served = {}
     for template, resource in app.routes:
         template = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)  # drop field converters
@@ -42,9 +41,8 @@ class Exploding(Resource):
 
 def test_unexpected_exception_gives_inventree_500_and_an_event(rabbit_config):
     uri = rabbit_config["AMQP_URI"]
-    api = Api(rpc=ThreadLocalRpc(uri, 2), bus=EventBus(uri))
-    app = create_app(api)
-    app.add_route("/api/explode/", Exploding(api))
+    app = create_app(GatewaySettings(AMQP_URI=uri, RPC_TIMEOUT=2))
+    app.add_route("/api/explode/", Exploding(app.api))
     with Connection(uri) as conn:
         queue = Queue("gw-errors", exchange=event_exchange("gateway"), routing_key="error.#",
                       durable=False)(conn.default_channel)
@@ -95,12 +93,8 @@ def raw_status(app, method, url, json_body=None) -> int:
 
 
 def test_importer_routes_make_their_rpc_calls(tmp_path):
-    from gateway.resources.importer import RPC_TIMEOUT
-    from svckit.blobstore import LocalBlobStore
     rpc = FakeRpc()
-    api = Api(rpc=rpc, bus=FakeBus())
-    api._blobs = LocalBlobStore(tmp_path)
-    app = create_app(api)
+    app = make_app(rpc, tmp_path, IMPORT_RPC_TIMEOUT=120)
     body = {"items": [1, 2]}
     first_page = {"limit": "1000", "offset": "0"}  # lists without limit: gateway.unbounded
     cases = [
@@ -109,18 +103,18 @@ def test_importer_routes_make_their_rpc_calls(tmp_path):
         ("OPTIONS", "/api/importer/session/", None, ("session_options", {"detail": False}), 200),
         ("POST", "/api/importer/session/", {"model_type": "part"},
          ("create_session", {"data": {"model_type": "part"}, "upload": None,
-                             "timeout": RPC_TIMEOUT}), 201),
+                             "timeout": 120}), 201),
         ("DELETE", "/api/importer/session/", body, ("bulk_delete_sessions", {"body": body}), 204),
         ("GET", "/api/importer/session/3/", None, ("get_session", {"pk": 3}), 200),
         ("PATCH", "/api/importer/session/3/", {"field_defaults": {"a": 1}},
          ("update_session", {"pk": 3, "data": {"field_defaults": {"a": 1}}, "partial": True,
-                             "timeout": RPC_TIMEOUT}), 200),
+                             "timeout": 120}), 200),
         ("DELETE", "/api/importer/session/3/", None, ("delete_session", {"pk": 3}), 204),
         ("OPTIONS", "/api/importer/session/3/", None, ("session_options", {"detail": True}), 200),
         ("POST", "/api/importer/session/3/accept_fields/", None, ("accept_fields", {"pk": 3}),
          200),
         ("POST", "/api/importer/session/3/accept_rows/", {"rows": [4]},
-         ("accept_rows", {"pk": 3, "body": {"rows": [4]}, "timeout": RPC_TIMEOUT}), 201),
+         ("accept_rows", {"pk": 3, "body": {"rows": [4]}, "timeout": 120}), 201),
         ("GET", "/api/importer/column-mapping/", None,
          ("list_column_mappings", {"params": first_page}), 200),
         ("PUT", "/api/importer/column-mapping/5/", {"column": "a"},
@@ -142,15 +136,12 @@ def test_importer_routes_make_their_rpc_calls(tmp_path):
     assert rpc.calls == []
 
 
-def test_importer_data_file_by_claim_check_and_too_large(tmp_path, monkeypatch):
-    from gateway.resources import importer
-    from svckit.blobstore import LocalBlobStore
+def test_importer_data_file_by_claim_check_and_too_large(tmp_path):
     rpc = FakeRpc()
-    api = Api(rpc=rpc, bus=FakeBus())
-    api._blobs = LocalBlobStore(tmp_path)
-    client = testing.TestClient(create_app(api), headers={"Authorization": "Token t"})
 
-    def post(content: bytes):
+    def post(content: bytes, **settings):
+        client = testing.TestClient(make_app(rpc, tmp_path, IMPORT_RPC_TIMEOUT=120, **settings),
+                                    headers={"Authorization": "Token t"})
         body = (b'--B\r\nContent-Disposition: form-data; name="model_type"\r\n\r\npart\r\n'
                 b'--B\r\nContent-Disposition: form-data; name="data_file"; filename="d.csv"\r\n'
                 b"\r\n" + content + b"\r\n--B--\r\n")
@@ -160,12 +151,11 @@ def test_importer_data_file_by_claim_check_and_too_large(tmp_path, monkeypatch):
     result = post(b"a,b\n1,2\n")
     assert result.status_code == 200
     [(_, method, kwargs)] = rpc.calls
-    assert method == "update_session" and kwargs["timeout"] == importer.RPC_TIMEOUT
+    assert method == "update_session" and kwargs["timeout"] == 120
     assert kwargs["data"] == {"model_type": "part"} and kwargs["partial"] is True
     assert kwargs["upload"]["name"] == "d.csv" and kwargs["upload"]["size"] == 8
     rpc.calls.clear()
-    monkeypatch.setattr(importer, "MAX_BYTES", 4)
-    result = post(b"a,b\n1,2\n")
+    result = post(b"a,b\n1,2\n", IMPORT_MAX_BYTES=4)
     assert result.status_code == 400
     assert result.json == {"data_file": ["Data file exceeds maximum size limit"]}
     assert result.headers["Connection"] == "close"

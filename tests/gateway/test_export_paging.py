@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from gateway import unbounded
 from svckit.listing import page_list
 from tests.gateway.fakerpc import FakeRpc, make_app, request
 
@@ -21,8 +20,8 @@ ROWS = [{"pk": n, "code": f"=code {n}" if n % 7 == 0 else f"code {n}",
 
 @pytest.fixture
 def served(tmp_path):
-    """The gateway with a fake system service holding ROWS (paged as svckit pages), and the
-    number of rows of every RPC answer it gave."""
+    """`served(**settings)`: the gateway with a fake system service holding ROWS (paged as
+    svckit pages), and the number of rows of every RPC answer it gave."""
     sizes: list[int] = []
 
     def export_project_codes(params):  # what svckit.service._export answers
@@ -37,7 +36,7 @@ def served(tmp_path):
 
     rpc = FakeRpc({"export_project_codes": export_project_codes,
                    "list_project_codes": list_project_codes})
-    return make_app(rpc, tmp_path / "media"), rpc, sizes
+    return lambda **settings: (make_app(rpc, tmp_path / "media", **settings), rpc, sizes)
 
 
 def one_shot(fmt, rows):
@@ -56,7 +55,7 @@ def one_shot(fmt, rows):
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "json"])
 def test_rows_are_fetched_in_pages_and_streamed(served, fmt):
-    app, rpc, sizes = served
+    app, rpc, sizes = served()
     r = request(app, "GET", f"/api/project-code/?export={fmt}&search=x&limit=5&offset=9")
     assert r.status == 200 and r.body == one_shot(fmt, ROWS)
     assert "content-length" not in r.headers  # streamed, not one body
@@ -70,7 +69,7 @@ def test_rows_are_fetched_in_pages_and_streamed(served, fmt):
 
 def test_xlsx_is_written_page_by_page(served):
     from openpyxl import load_workbook
-    app, _, sizes = served
+    app, _, sizes = served()
     r = request(app, "GET", "/api/project-code/?export=xlsx")
     assert r.status == 200 and r.headers["content-length"] == str(len(r.body))
     sheet = load_workbook(io.BytesIO(r.body), read_only=True).active
@@ -81,9 +80,8 @@ def test_xlsx_is_written_page_by_page(served):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
-def test_capped_at_list_max_rows_with_headers(served, monkeypatch, fmt):
-    monkeypatch.setattr(unbounded, "MAX_ROWS", 1500)
-    app, _, sizes = served
+def test_capped_at_list_max_rows_with_headers(served, fmt):
+    app, _, sizes = served(LIST_MAX_ROWS=1500)
     r = request(app, "GET", f"/api/project-code/?export={fmt}")
     assert (r.headers["x-total-count"], r.headers["x-truncated"]) == ("2500", "1500")
     if fmt == "xlsx":
@@ -95,9 +93,8 @@ def test_capped_at_list_max_rows_with_headers(served, monkeypatch, fmt):
     assert sizes == [1000, 1000]
 
 
-def test_one_page_is_one_body_with_its_length(served, monkeypatch):
-    monkeypatch.setattr(unbounded, "MAX_ROWS", 3)
-    app, _, sizes = served
+def test_one_page_is_one_body_with_its_length(served):
+    app, _, sizes = served(LIST_MAX_ROWS=3)
     r = request(app, "GET", "/api/project-code/?export=json")
     assert r.body == one_shot("json", ROWS[:3]) and r.headers["content-length"] == str(len(r.body))
     assert sizes == [1000]
@@ -115,7 +112,7 @@ def test_a_page_failing_during_an_xlsx_leaves_no_file(served, tmp_path, monkeypa
     import tempfile
 
     from svckit.errors import ServiceUnavailable
-    app, rpc, _ = served
+    app, rpc, _ = served()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     rpc.answers["list_project_codes"] = ServiceUnavailable()
     r = request(app, "GET", "/api/project-code/?export=xlsx")

@@ -2,7 +2,7 @@
 import pytest
 from falcon import testing
 
-from gateway.proxies import client_address
+from gateway.proxies import TrustedProxies
 
 
 def request(peer, forwarded=None):
@@ -23,6 +23,5 @@ def request(peer, forwarded=None):
     ("127.0.0.1", "127.0.0.1", "203.0.113.9:4711", "203.0.113.9"),       # with a port
     ("127.0.0.1", "127.0.0.1", "[2001:db8::5]:4711", "2001:db8::5"),
 ])
-def test_client_address(monkeypatch, trusted, peer, forwarded, client):
-    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", trusted)
-    assert client_address(request(peer, forwarded)) == client
+def test_client_address(trusted, peer, forwarded, client):
+    assert TrustedProxies(trusted).client_address(request(peer, forwarded)) == client

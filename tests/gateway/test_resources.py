@@ -33,9 +33,9 @@ def check(app, rpc, cases):
 
 @pytest.fixture
 def gateway(tmp_path):
-    def make(answers=None, caller=None):
+    def make(answers=None, caller=None, **settings):
         rpc = FakeRpc(answers, caller)
-        return make_app(rpc, tmp_path / "media"), rpc
+        return make_app(rpc, tmp_path / "media", **settings), rpc
     return make
 
 
@@ -208,9 +208,9 @@ def test_auth(gateway):
     assert rpc.calls == []
 
 
-def test_email_login_link(gateway, monkeypatch):
-    monkeypatch.setenv("INVENTREE_SITE_URL", "https://inventree.example.com")
-    app, rpc = gateway({"email_login_link": {"status": "ok"}})
+def test_email_login_link(gateway):
+    app, rpc = gateway({"email_login_link": {"status": "ok"}},
+                       INVENTREE_SITE_URL="https://inventree.example.com")
     check(app, rpc, [("POST", "/api/email/generate/", {"email": "a@example.com"},
                       ("system", "email_login_link",
                        {"email": "a@example.com", "base_url": "https://inventree.example.com"}),

@@ -2,7 +2,8 @@
 import pytest
 from falcon import testing
 
-from gateway.sites import link_base
+from gateway.settings import GatewaySettings
+from gateway.sites import Site
 
 
 @pytest.mark.parametrize("site, allowed, host, base", [
@@ -19,7 +20,6 @@ from gateway.sites import link_base
     ("", "*", "evil.example/path", None),
     ("", "[::1]", "[::1]:8000", "http://[::1]:8000"),
 ])
-def test_link_base(monkeypatch, site, allowed, host, base):
-    monkeypatch.setenv("INVENTREE_SITE_URL", site)
-    monkeypatch.setenv("INVENTREE_ALLOWED_HOSTS", allowed)
-    assert link_base(testing.create_req(headers={"Host": host})) == base
+def test_link_base(site, allowed, host, base):
+    settings = GatewaySettings(INVENTREE_SITE_URL=site, INVENTREE_ALLOWED_HOSTS=allowed)
+    assert Site(settings).link_base(testing.create_req(headers={"Host": host})) == base

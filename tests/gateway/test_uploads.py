@@ -32,7 +32,8 @@ def test_importer_too_large_is_its_400_and_leaves_no_blob(tmp_path, size):
     blobs = LocalBlobStore(tmp_path)
     req = multipart_request(b"a,b\n" + b"x" * size)
     with pytest.raises(ValidationFailed) as info:
-        with uploads.request_data(req, blobs, "data_file", 1000, too_large=importer_too_large):
+        with uploads.request_data(req, blobs, "data_file", 1000, 1000,
+                                  too_large=importer_too_large):
             pytest.fail("the block must not run")
     assert info.value.status == 400
     assert info.value.detail == {"data_file": ["Data file exceeds maximum size limit"]}
@@ -53,7 +54,7 @@ def test_default_too_large_stays_413(tmp_path, size):
 def test_upload_within_limit_is_checked_in_and_removed_after_the_block(tmp_path):
     blobs = LocalBlobStore(tmp_path)
     req = multipart_request(b"a,b\n1,2\n")
-    with uploads.request_data(req, blobs, "data_file", 1000,
+    with uploads.request_data(req, blobs, "data_file", 1000, 1000,
                               too_large=importer_too_large) as (data, upload):
         assert data == {"model_type": "part"}
         assert upload["name"] == "data.csv" and upload["size"] == 8

@@ -155,9 +155,10 @@ def test_the_gateway_answers_a_refused_call_with_503(status):
     reason, in InvenTree's shape; the token lookup is answered in process."""
     from falcon import testing
 
-    from gateway.app import Api, create_app
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
     from svckit.rpc_client import ThreadLocalRpc
-    from tests.gateway.test_app import FakeBus
+    from tests.gateway.fakerpc import FakeBus
 
     _, uri = status
     real = ThreadLocalRpc(uri, 10, signer=CallerSigner(["retired-" + "r" * 40]))
@@ -169,7 +170,7 @@ def test_the_gateway_answers_a_refused_call_with_503(status):
                         "expiry": "9999-12-31"}
             return real.call(service, method, caller, path, timeout, **kwargs)
 
-    app = create_app(Api(rpc=Rpc(), bus=FakeBus()))
+    app = create_app(GatewaySettings(), rpc=Rpc(), bus=FakeBus())
     result = testing.TestClient(app).simulate_get("/api/contenttype/",
                                                   headers={"Authorization": "Token t"})
     assert result.status_code == 503

@@ -1,0 +1,34 @@
+"""Every setting the gateway process reads (README, "Configuration"), read once at start:
+`gateway/wsgi.py` and `gateway/gunicorn_conf.py` build `GatewaySettings()` and pass it on;
+a test builds `GatewaySettings(GATEWAY_MAX_BODY_BYTES=1000)`."""
+from svckit.settings import Flag, MediaSettings
+
+
+class GatewaySettings(MediaSettings):
+    # gunicorn (gateway/gunicorn_conf.py)
+    GATEWAY_BIND: str = "127.0.0.1:8000"
+    GATEWAY_WORKERS: int = 2
+    GATEWAY_THREADS: int = 8
+    GATEWAY_ACCESS_LOG: str = ""
+    GATEWAY_TRUSTED_PROXIES: str = "127.0.0.1,::1"
+    # requests and answers
+    GATEWAY_MAX_BODY_BYTES: int = 10 * 1024 * 1024
+    LIST_MAX_ROWS: int = 100000
+    ATTACHMENT_MAX_BYTES: int = 100 * 1024 * 1024
+    NOTES_IMAGE_MAX_BYTES: int = 5 * 1024 * 1024
+    IMPORT_MAX_BYTES: int = 1024 * 1024 * 1024
+    IMPORT_RPC_TIMEOUT: float = 300.0
+    WEBHOOK_MAX_BYTES: int = 256 * 1024
+    AUTH_CACHE_SECONDS: float = 5.0
+    # the site, its cookies and the links it mails
+    INVENTREE_SITE_URL: str = ""
+    INVENTREE_ALLOWED_HOSTS: str = ""
+    INVENTREE_TRUSTED_ORIGINS: str = ""
+    INVENTREE_COOKIE_SECURE: Flag = False
+    INVENTREE_LOGIN_REDIRECT: str = "/"
+    # `GET /api/`
+    INVENTREE_INSTANCE: str = "InvenTree"
+    INVENTREE_EMAIL_HOST: str = ""
+    INVENTREE_DOCKER: Flag = False
+    INVENTREE_PKG_INSTALLER: str = "PIP"
+    INVENTREE_PKG_TARGET: str | None = None
