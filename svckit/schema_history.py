@@ -61,13 +61,14 @@ class SchemaHistory:
         (head,) = self.script.get_heads()
         return head
 
-    def upgrade(self, engine: Engine) -> str | None:
-        """Bring the database to the newest revision; the revision it is at afterwards."""
+    def upgrade(self, engine: Engine, target: str = "head") -> str | None:
+        """Bring the database to revision `target` (the newest unless told); the revision
+        it is at afterwards."""
         with engine.connect() as conn, migration_lock(conn):
             if self._made_before_history(conn):
                 self._run(conn, lambda heads, _: self.script._stamp_revs(self.first_revision(),
                                                                          heads))
-            self._run(conn, lambda heads, _: self.script._upgrade_revs("head", heads))
+            self._run(conn, lambda heads, _: self.script._upgrade_revs(target, heads))
             return current_revision(conn)
 
     def new_revision(self, message: str) -> str:

@@ -3,24 +3,11 @@ PostgreSQL, so models and migrations cannot drift apart."""
 import importlib
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from svckit.migrate import migrate, service_names
 from svckit.schema_history import SchemaHistory, migration_engine
-
-
-def schema_differences(url: str, metadata) -> list:
-    """What Alembic's autogenerate would still change for the database to match `metadata`
-    (types included)."""
-    engine = migration_engine(url)
-    try:
-        with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(
-                conn, opts={"compare_type": True}), metadata)
-    finally:
-        engine.dispose()
+from tests.helpers import schema_differences
 
 
 @pytest.mark.parametrize("service", service_names())
