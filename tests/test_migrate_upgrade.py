@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from alembic import op
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from nameko.testing.services import worker_factory
-from sqlalchemy import MetaData, insert, select
+from sqlalchemy import MetaData, String, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.users import accounts, models
@@ -16,7 +19,7 @@ from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
 from svckit.migrate import migrate
-from svckit.schema_history import VERSION_TABLE, SchemaHistory
+from svckit.schema_history import VERSION_TABLE, SchemaHistory, migration_engine
 from tests.helpers import schema_differences
 
 PASSWORD = "Sturdy-pass-77"
@@ -32,8 +35,9 @@ def previous_release_metadata() -> MetaData:
     return before
 
 
-def run_migrate(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "svckit.migrate", *args], cwd=config.ROOT,
+def run_module(env: dict, *args: str) -> str:
+    """`python -m <args>` from the repository root with `env` added; its output."""
+    done = subprocess.run([sys.executable, "-m", *args], cwd=config.ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -70,8 +74,8 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
     assert [o["name"] for o in before["owners"]["results"]] == ["root", "editors", "caroline"]
     assert schema_differences(db_url, models.metadata) != []  # revision 0002 is missing
 
-    out = run_migrate({"USERS_DATABASE_URL": db_url, "INVENTREE_DATA_DIR": str(tmp_path)},
-                      "users")
+    out = run_module({"USERS_DATABASE_URL": db_url, "INVENTREE_DATA_DIR": str(tmp_path)},
+                     "svckit.migrate", "users")
     assert out.startswith("migrated users to 0002")
 
     db = Database(db_url, models.metadata)
@@ -110,3 +114,36 @@ def test_a_database_of_this_release_is_only_upgraded_not_stamped(db_url):
         assert schema_differences(db_url, models.metadata) == []
     finally:
         db.dispose()
+
+
+def test_a_sqlite_table_rebuild_keeps_the_rows_that_refer_to_it(tmp_path):
+    """A batch migration rebuilds an SQLite table by dropping it: with foreign keys enforced
+    the drop would delete every api_token of every user (ON DELETE CASCADE)."""
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    migrate("users", url)
+    db = Database(url, models.metadata)
+    try:
+        with db.write() as s:
+            user = accounts.create_user(s, SYSTEM, username="carol", password=PASSWORD)
+            root = worker_factory(Service, db=db, caller=accounts.caller_for(s, user))
+        root.token(name="script", meta={})
+    finally:
+        db.dispose()
+    engine = migration_engine(url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            with Operations.context(MigrationContext.configure(conn)):
+                with op.batch_alter_table("auth_user", recreate="always") as batch:
+                    batch.alter_column("email", existing_type=String(254), nullable=True)
+            assert conn.execute(select(models.tokens.c.name)).scalars().all() == ["script"]
+    finally:
+        engine.dispose()
+
+
+def test_operator_commands_on_a_new_installation_leave_a_migrated_database(tmp_path):
+    """`services.users.cli` migrates before it writes, so the `svckit.migrate` after it finds
+    a database at the newest revision (not tables without a revision, which it would take
+    for the release before 0002's)."""
+    env = {"INVENTREE_DATA_DIR": str(tmp_path), "INVENTREE_ADMIN_PASSWORD": PASSWORD}
+    assert "created" in run_module(env, "services.users.cli", "ensure-admin")
+    assert run_module(env, "svckit.migrate", "users").startswith("migrated users to 0002")
