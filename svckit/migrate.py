@@ -35,7 +35,7 @@ def main(argv=None):
     if args.revision:
         if args.names or not args.message:
             parser.error("--revision takes one service and a -m message")
-        print(f"wrote {SchemaHistory(args.revision).new_revision(args.message)}")
+        SchemaHistory(args.revision).new_revision(args.message)  # Alembic names the file
         return
     for name in args.names or service_names():
         url, revision = migrate(name)

@@ -1,9 +1,10 @@
 """Every service's migrations build exactly the schema its models describe, on SQLite and
 PostgreSQL, so models and migrations cannot drift apart."""
 import importlib
+import shutil
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Index, inspect
 
 from svckit.migrate import migrate, service_names
 from svckit.schema_history import SchemaHistory, migration_engine
@@ -40,3 +41,26 @@ def test_a_changed_model_is_a_difference(db_url):
     finally:
         engine.dispose()
     assert [d[0] for d in schema_differences(db_url, changed)] == ["add_column"]
+
+
+def test_a_new_revision_is_written_from_what_the_models_add(tmp_path, monkeypatch, capsys):
+    """`python -m svckit.migrate --revision status -m ...` (in a copy of the history) writes
+    the next revision, which then brings a database to the changed models."""
+    from svckit import config
+    from svckit.migrate import main
+    models = importlib.import_module("services.status.models")
+    copy = tmp_path / "services" / "status" / "migrations"
+    shutil.copytree(config.ROOT / "services" / "status" / "migrations", copy)
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    index = Index("ix_custom_state_label", models.custom_states.c.label)
+    try:
+        main(["--revision", "status", "-m", "Index custom state labels"])
+        written = copy / "0002_index_custom_state_labels.py"
+        assert str(written) in capsys.readouterr().out
+        assert "create_index('ix_custom_state_label', ['label'], unique=False)" in (
+            written.read_text())
+        url = f"sqlite:///{tmp_path / 'status.sqlite3'}"
+        assert migrate("status", url) == (url, "0002")
+        assert schema_differences(url, models.metadata) == []
+    finally:
+        models.custom_states.indexes.remove(index)
