@@ -57,10 +57,6 @@ class SchemaHistory:
         (base,) = self.script.get_bases()
         return base
 
-    def head(self) -> str:
-        (head,) = self.script.get_heads()
-        return head
-
     def upgrade(self, engine: Engine, target: str = "head") -> str | None:
         """Bring the database to revision `target` (the newest unless told); the revision
         it is at afterwards."""
@@ -99,8 +95,9 @@ class SchemaHistory:
                 engine.dispose()
 
     def _next_revision_id(self) -> str:
-        """Revisions are numbered 0001, 0002, ...: two engineers adding the same number
-        find out when the second merges (two revisions cannot share an id)."""
+        """Revisions are numbered 0001, 0002, ...: when two branches each add the same
+        number, tests/test_migrate_schema.py fails after the second merges (Alembic would
+        take one of the two files)."""
         numbers = [int(s.revision) for s in self.script.walk_revisions()]
         return f"{max(numbers, default=0) + 1:04d}"
 
