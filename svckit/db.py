@@ -49,8 +49,9 @@ class Database:
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
 
     def create_all(self):
-        """Create missing tables, and missing indexes of tables that already exist (an
-        index added to a model reaches existing databases)."""
+        """Create missing tables, and missing indexes of tables that already exist, straight
+        from the models: for scratch databases (tests). A service's own database is made and
+        upgraded by its migrations (`python -m svckit.migrate`), which record its revision."""
         self.metadata.create_all(self.engine)
         for table in self.metadata.sorted_tables:
             for index in table.indexes:

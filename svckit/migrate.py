@@ -1,9 +1,12 @@
-"""Create or migrate services' databases: `python -m svckit.migrate [name ...]`."""
-import importlib
-import sys
+"""Create or upgrade services' databases, or write a new revision of one service's schema:
+
+    python -m svckit.migrate [name ...]                       every service when none is named
+    python -m svckit.migrate --revision <name> -m "message"   autogenerate the next revision
+"""
+import argparse
 
 from svckit import config
-from svckit.db import Database
+from svckit.schema_history import SchemaHistory, migration_engine
 
 
 def service_names() -> list[str]:
@@ -11,21 +14,32 @@ def service_names() -> list[str]:
     return sorted(p.parent.name for p in (config.ROOT / "services").glob("*/models.py"))
 
 
-def migrate(name: str) -> str:
-    models = importlib.import_module(f"services.{name}.models")
-    db = Database(config.database_url(name), models.metadata)
+def migrate(name: str, url: str | None = None) -> tuple[str, str | None]:
+    """Upgrade a service's database (its configured one unless `url` is given) to the
+    newest revision: (the URL, the revision reached)."""
+    url = url or config.database_url(name)
+    engine = migration_engine(url)
     try:
-        db.create_all()
+        return url, SchemaHistory(name).upgrade(engine)
     finally:
-        db.dispose()
-    return db.url
+        engine.dispose()
 
 
 def main(argv=None):
-    names = (argv if argv is not None else sys.argv[1:]) or service_names()
-    for name in names:
-        url = migrate(name)
-        print(f"migrated {name}: {url.split('@')[-1]}")
+    parser = argparse.ArgumentParser(prog="python -m svckit.migrate")
+    parser.add_argument("names", nargs="*", metavar="name", help="services (default: all)")
+    parser.add_argument("--revision", metavar="NAME",
+                        help="write the next revision of this service's schema instead")
+    parser.add_argument("-m", "--message", help="what the new revision changes")
+    args = parser.parse_args(argv)
+    if args.revision:
+        if args.names or not args.message:
+            parser.error("--revision takes one service and a -m message")
+        SchemaHistory(args.revision).new_revision(args.message)  # Alembic names the file
+        return
+    for name in args.names or service_names():
+        url, revision = migrate(name)
+        print(f"migrated {name} to {revision}: {url.split('@')[-1]}")
 
 
 if __name__ == "__main__":

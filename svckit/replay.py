@@ -2,15 +2,15 @@
 import importlib
 import sys
 
-from svckit import config
 from svckit.db import Database
+from svckit.migrate import migrate
 
 
 def replay(name: str) -> int:
     models = importlib.import_module(f"services.{name}.models")
-    db = Database(config.database_url(name), models.metadata)
+    url, _ = migrate(name)
+    db = Database(url, models.metadata)
     try:
-        db.create_all()
         with db.write() as s:
             return models.store.replay(s)
     finally:

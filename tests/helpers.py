@@ -32,3 +32,19 @@ def replay(db, models) -> int:
         for table in models.projector.tables:
             s.execute(table.delete())
         return models.store.replay(s)
+
+
+def schema_differences(url: str, metadata) -> list:
+    """What Alembic's autogenerate would still change (types included) for the database at
+    `url` to match `metadata`: nothing when migrations and models agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from svckit.schema_history import migration_engine
+    engine = migration_engine(url)
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(
+                conn, opts={"compare_type": True}), metadata)
+    finally:
+        engine.dispose()

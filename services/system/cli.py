@@ -6,9 +6,9 @@
 """
 import argparse
 
-from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
+from svckit.migrate import migrate
 
 from . import webhooks
 from .models import metadata
@@ -22,8 +22,8 @@ def main(argv=None):
     hook.add_argument("--secret", default="")
     hook.add_argument("--no-token", action="store_true")
     args = parser.parse_args(argv)
-    db = Database(config.database_url("system"), metadata)
-    db.create_all()
+    url, _ = migrate("system")
+    db = Database(url, metadata)
     with db.write() as s:
         made = webhooks.create_endpoint(s, SYSTEM, args.name, args.secret, not args.no_token)
     print(f"endpoint: /api/webhook/{made['endpoint_id']}/")

@@ -15,15 +15,15 @@ from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
 from svckit.errors import ApiError
+from svckit.migrate import migrate
 
 from . import groups, users
 from .models import metadata
 
 
 def _db() -> Database:
-    db = Database(config.database_url("users"), metadata)
-    db.create_all()
-    return db
+    url, _ = migrate("users")
+    return Database(url, metadata)
 
 
 def ensure_admin() -> str:

@@ -72,6 +72,8 @@ owners = Table(
     Column("owner_id", Integer, nullable=False),
     Column("name", String(150), nullable=False),
 )
+# one owner per user or group, found by them on every rename and delete (revision 0002)
+Index("ix_owner_target", owners.c.owner_type, owners.c.owner_id, unique=True)
 
 sessions = Table(
     "user_session", metadata,
