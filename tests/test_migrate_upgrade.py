@@ -13,7 +13,7 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import MetaData, String, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from services.users import accounts, models
+from services.users import models, roles, users
 from services.users.service import Service
 from svckit import config
 from svckit.context import SYSTEM
@@ -53,9 +53,9 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
     old = Database(db_url, previous_release_metadata())
     old.create_all()  # what the previous release's `svckit.migrate` did
     with old.write() as s:
-        root_user = accounts.create_user(s, SYSTEM, username="root", password=PASSWORD,
+        root_user = users.new_user(s, SYSTEM, username="root", password=PASSWORD,
                                          is_superuser=True)
-        root = worker_factory(Service, db=old, caller=accounts.caller_for(s, root_user))
+        root = worker_factory(Service, db=old, caller=roles.caller_for(s, root_user))
     editors = root.create_group(data={"name": "editors", "roles": {"part": ["view"]}})
     root.create_group(data={"name": "gone"})
     root.delete_group(pk=2)
@@ -83,8 +83,8 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
         assert version_rows(db) == [("0002",)]
         assert schema_differences(db_url, models.metadata) == []
         with db.read() as s:
-            root = worker_factory(Service, db=db, caller=accounts.caller_for(
-                s, accounts.get_user(s, root_user["id"])))
+            root = worker_factory(Service, db=db, caller=roles.caller_for(
+                s, users.get_user(s, root_user["id"])))
         assert served(root) == before
         dave = root.create_user(data={"username": "dave", "first_name": "D", "last_name": "D",
                                       "email": ""})
@@ -124,8 +124,8 @@ def test_a_sqlite_table_rebuild_keeps_the_rows_that_refer_to_it(tmp_path):
     db = Database(url, models.metadata)
     try:
         with db.write() as s:
-            user = accounts.create_user(s, SYSTEM, username="carol", password=PASSWORD)
-            root = worker_factory(Service, db=db, caller=accounts.caller_for(s, user))
+            user = users.new_user(s, SYSTEM, username="carol", password=PASSWORD)
+            root = worker_factory(Service, db=db, caller=roles.caller_for(s, user))
         root.token(name="script", meta={})
     finally:
         db.dispose()
