@@ -81,7 +81,7 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, **overrides
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
            "PASSWORD_ITERATIONS": "1000", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
-           "RPC_TIMEOUT": "3", "LOG_LEVEL": "WARNING",
+           "RPC_TIMEOUT": "10", "LOG_LEVEL": "WARNING",
            "CURRENCY_API_URL": rates_server.url, "CURRENCY_UPDATE_INTERVAL": "0",
            "NEWS_FEED_INTERVAL": "0", "INVENTREE_EMAIL_HOST": "127.0.0.1",
            "INVENTREE_EMAIL_PORT": str(smtp.port), "LOGIN_THROTTLE_ATTEMPTS": "50",

@@ -161,7 +161,7 @@ def test_service_that_does_not_answer_gives_503(stack, admin):
         started = time.monotonic()
         r = admin.get(f"{admin.base}/api/generic/status/custom/", timeout=20)
         assert r.status_code == 503 and "did not answer" in r.json()["detail"]
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 18  # the stack's RPC_TIMEOUT (10 s), not a hang
     finally:
         proc.send_signal(signal.SIGCONT)
     assert admin.get(f"{admin.base}/api/generic/status/custom/", timeout=10).status_code == 200
