@@ -179,6 +179,14 @@ def test_import_target_protocol(svc):
         svc().import_fields(model_type="part")
 
 
+def test_only_staff_import(svc):
+    rows = [{"row": 0, "data": valid(svc), "key": "s1:0"}]
+    for caller, error in ((ANON, NotAuthenticated), (USER, PermissionDenied)):
+        with pytest.raises(error):
+            svc(caller).import_create(model_type="inventreecustomuserstatemodel", rows=rows)
+    assert svc(USER).list_custom_states(params={})["results"] == []
+
+
 def test_import_batch_limits(svc):
     rows = [{"row": i, "data": {}} for i in range(1001)]
     with pytest.raises(ValidationFailed) as info:
