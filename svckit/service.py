@@ -215,12 +215,6 @@ class ServiceBase:
     db: Database
     caller: Caller
 
-    def _login(self):
-        self.caller.require_login()
-
-    def _staff(self):
-        self.caller.require_staff()
-
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
         """OPTIONS metadata of a list ("<title> List", POST) or detail view ("<title>
         Detail", PUT) whose writes are for staff: other callers see no actions."""
