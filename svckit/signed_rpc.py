@@ -1,13 +1,23 @@
 """nameko glue of signed caller contexts (svckit.signing): the RPC entrypoint that refuses a
 call whose caller context is unsigned, forged or stale before any worker runs, and the
-proxies through which a service calls another, signing the caller for that call.
+proxies through which a service calls another, signing the caller for that call. Their
+queues follow svckit.broker: the request queue of the configured type, reply queues
+transient.
 """
 import logging
 
 import kombu.serialization
 from nameko.extensions import SharedExtension
-from nameko.rpc import MethodProxy, Rpc, RpcProxy as NamekoRpcProxy, ServiceProxy
+from nameko.rpc import (
+    MethodProxy,
+    ReplyListener as NamekoReplyListener,
+    Rpc,
+    RpcConsumer as NamekoRpcConsumer,
+    RpcProxy as NamekoRpcProxy,
+    ServiceProxy,
+)
 
+from svckit.broker import durable_queue_arguments
 from svckit.context import Caller
 from svckit.errors import CallerRefused
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
@@ -22,11 +32,33 @@ class CallerKeys(SharedExtension):
         self.signer = signer_from_settings()
 
 
+class RpcConsumer(NamekoRpcConsumer):
+    """nameko's consumer of the service's request queue (`rpc-<service>`), declared with
+    the configured queue type (AMQP_QUEUE_TYPE)."""
+
+    def setup(self):
+        super().setup()
+        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
+                                      **durable_queue_arguments()}
+
+
+class ReplyListener(NamekoReplyListener):
+    """nameko's listener for replies to a service's own calls, on a queue that is not
+    durable: when its node goes away the broker drops it, and it is declared again on the
+    node the service reconnects to (a durable one would stay unusable until its node is
+    back)."""
+
+    def setup(self):
+        super().setup()
+        self.queue.durable = False
+
+
 class SignedRpc(Rpc):
     """An RPC entrypoint that runs a call only for a caller context signed for this service
     and method; any other call is answered with CallerRefused (503) and logged, and no
     worker runs."""
 
+    rpc_consumer = RpcConsumer()
     keys = CallerKeys()
 
     def handle_message(self, body, message):
@@ -92,6 +124,7 @@ class SignedServiceProxy(ServiceProxy):
 class RpcProxy(NamekoRpcProxy):
     """nameko's RpcProxy whose calls carry the worker's caller, signed."""
 
+    rpc_reply_listener = ReplyListener()
     keys = CallerKeys()
 
     def get_dependency(self, worker_ctx):

@@ -4,7 +4,7 @@ import base64
 import logging
 import time
 
-from nameko.events import SERVICE_POOL, event_handler
+from nameko.events import SERVICE_POOL
 from nameko.timer import timer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,14 @@ from svckit.errors import ApiError, PermissionDenied
 from svckit.fields import options_document
 from svckit.importing import ImportAdapter, ImportTargets
 from svckit.listing import run_list
-from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
+from svckit.service import (
+    CallerProvider,
+    ImportTargetMixin,
+    ServiceBase,
+    Store,
+    event_handler,
+    rpc,
+)
 from svckit.signed_rpc import RpcProxy
 
 from . import (
