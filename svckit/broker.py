@@ -12,6 +12,8 @@ loses none of their messages; exclusive, auto-delete and reply queues stay class
 queues cannot be any of those), and reply queues are not durable, so that when their node
 goes away the broker drops them and they are declared again on another node.
 """
+from urllib.parse import urlsplit
+
 from kombu import Connection
 
 from svckit import config
@@ -29,6 +31,17 @@ def connect(amqp_uri: str, **options) -> Connection:
         conn.release()
         raise
     return conn
+
+
+def redacted(amqp_uri: str) -> str:
+    """`amqp_uri` with the password of every node's URL masked, for logs."""
+    def one(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return parts._replace(netloc=f"{parts.username}:********@{host}").geturl()
+    return ";".join(one(url) for url in amqp_uri.split(";"))
 
 
 def queue_type() -> str:

@@ -31,7 +31,7 @@ from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
 from svckit.relay import Relay
-from svckit.signed_rpc import SignedRpc, trusted_caller_json
+from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
 EXPORT_PAGE = 1000  # rows of an export RPC answer (the gateway pages the list for the rest)
@@ -77,6 +77,8 @@ def rpc(fn):
 class EventHandler(NamekoEventHandler):
     """nameko's event handler; a queue that outlives its consumers (not exclusive, not
     auto-delete: every handler with reliable delivery) has the configured type."""
+
+    queue_consumer = QueueConsumer()
 
     def setup(self):
         super().setup()

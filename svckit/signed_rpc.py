@@ -8,6 +8,7 @@ import logging
 
 import kombu.serialization
 from nameko.extensions import SharedExtension
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 from nameko.rpc import (
     MethodProxy,
     ReplyListener as NamekoReplyListener,
@@ -17,7 +18,7 @@ from nameko.rpc import (
     ServiceProxy,
 )
 
-from svckit.broker import durable_queue_arguments
+from svckit.broker import durable_queue_arguments, redacted
 from svckit.context import Caller
 from svckit.errors import CallerRefused
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
@@ -32,9 +33,21 @@ class CallerKeys(SharedExtension):
         self.signer = signer_from_settings()
 
 
+class QueueConsumer(NamekoQueueConsumer):
+    """nameko's consumer of a service's queues (one connection for all of them), whose
+    warnings name the broker's nodes without their passwords (nameko masks only the first
+    URL of a list)."""
+
+    def on_connection_error(self, exc, interval):
+        log.warning("Error connecting to broker at %s (%s). Retrying in %s seconds.",
+                    redacted(self.amqp_uri), exc, interval)
+
+
 class RpcConsumer(NamekoRpcConsumer):
     """nameko's consumer of the service's request queue (`rpc-<service>`), declared with
     the configured queue type (AMQP_QUEUE_TYPE)."""
+
+    queue_consumer = QueueConsumer()
 
     def setup(self):
         super().setup()
@@ -47,6 +60,8 @@ class ReplyListener(NamekoReplyListener):
     durable: when its node goes away the broker drops it, and it is declared again on the
     node the service reconnects to (a durable one would stay unusable until its node is
     back)."""
+
+    queue_consumer = QueueConsumer()
 
     def setup(self):
         super().setup()

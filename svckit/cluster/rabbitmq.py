@@ -170,15 +170,28 @@ class RabbitCluster:
 
     def running_nodes(self) -> list[str]:
         """The cluster's running nodes, as a running node sees them."""
-        node = next(n for n in self.nodes if n.running)
-        status = json.loads(node.ctl("cluster_status", "--formatter", "json"))
+        status = json.loads(self._running_node().ctl("cluster_status", "--formatter", "json"))
         return status["running_nodes"]
 
-    def queue_types(self) -> dict[str, str]:
-        """Every queue of the default vhost -> its type (classic, quorum)."""
-        node = next(n for n in self.nodes if n.running)
-        rows = json.loads(node.ctl("list_queues", "name", "type", "--formatter", "json"))
-        return {row["name"]: row["type"] for row in rows}
+    def _running_node(self) -> RabbitNode:
+        return next(n for n in self.nodes if n.running)
+
+    def queues(self, *columns: str) -> list[dict]:
+        """The queues of the default vhost with `rabbitmqctl list_queues` columns (`name`,
+        `type`, `consumers`, `messages`, ...)."""
+        return json.loads(self._running_node().ctl("list_queues", *columns,
+                                                   "--formatter", "json"))
+
+    def connections(self) -> dict[str, int]:
+        """Client connections per node."""
+        rows = json.loads(self._running_node().ctl("list_connections", "port",
+                                                   "--formatter", "json"))
+        by_port = {n.port: n.name for n in self.nodes}
+        counts: dict[str, int] = {}
+        for row in rows:
+            name = by_port[row["port"]]
+            counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def stop(self):
         procs = [n.proc for n in self.nodes if n.proc is not None]
