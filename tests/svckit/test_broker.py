@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from kombu import Queue
+from kombu.exceptions import OperationalError
 
 from svckit.broker import connect, redacted
 from svckit.context import Caller
@@ -29,7 +30,7 @@ def test_redacted_masks_every_password():
 def test_connect_tries_each_node_in_turn(rabbit_config):
     with connect(f"{DOWN};{rabbit_config['AMQP_URI']}") as conn:
         assert conn.connected and conn.port != 1
-    with pytest.raises(Exception):
+    with pytest.raises(OperationalError):
         connect(DOWN)
 
 
