@@ -32,6 +32,7 @@ def describe(cluster: Cluster) -> str:
 def main():
     directory = Path(config.setting("CLUSTER_DATA_DIR", str(config.ROOT / "var" / "cluster")))
     cluster = Cluster(directory.resolve(), Ports(http=config.setting("CLUSTER_PORT", 8000, int)))
+    signal.signal(signal.SIGINT, interrupt)  # even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, interrupt)
     started = time.monotonic()
     try:
