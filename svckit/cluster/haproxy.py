@@ -1,8 +1,9 @@
 """HAProxy (Debian's package) in front of the gateway instances, as a Kubernetes Service
-spreads requests over pods: round robin, a health check on every gateway (`GET /api/` each
-second; two failures take it out, one success brings it back), a request whose connection
-to a gateway failed sent to another. It runs in the foreground as a child process, with its
-configuration generated into its directory and a stats socket there that `servers()` reads.
+spreads requests over pods: round robin, a health check on every gateway like deploy/'s
+readiness probe (`GET /api/`, 5 s to answer, every 2 s; three failures take a gateway out,
+one success brings it back), a request whose connection to a gateway failed sent to another.
+It runs in the foreground as a child process, with its configuration generated into its
+directory and a stats socket there that `servers_status()` reads.
 """
 import os
 import signal
@@ -27,8 +28,9 @@ defaults
     option redispatch
     retries 2
     timeout connect 2s
+    timeout check 5s
     timeout client 330s
-    timeout server 330s
+    timeout server 330s  # above IMPORT_RPC_TIMEOUT: creating an import session may take 300 s
     timeout http-keep-alive 5s
 
 frontend api
@@ -39,7 +41,7 @@ backend gateways
     balance roundrobin
     option httpchk GET /api/
     http-check expect status 200
-    default-server check inter 1s fall 2 rise 1
+    default-server check inter 2s fall 3 rise 1
 {servers}
 """
 
