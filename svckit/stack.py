@@ -1,8 +1,10 @@
-"""Starts and stops the whole system as local processes: every service and the gateway.
+"""Starts and stops the whole system as local processes: every service and the gateway
+(more replicas of a service, and more gateway instances, when asked).
 
-Used by `make run` (scripts/run_stack.py) and by the end-to-end tests, which run their own
-stack on another port, vhost and data directory. Without `CALLER_SIGNING_KEYS`, the processes
-of a stack share the caller signing key generated into its data directory.
+Used by `make run` (scripts/run_stack.py), by the end-to-end tests, which run their own
+stack on another port, vhost and data directory, and by svckit.cluster (`make cluster`).
+Without `CALLER_SIGNING_KEYS`, the processes of a stack share the caller signing key
+generated into its data directory.
 """
 import os
 import signal
