@@ -22,11 +22,12 @@ QUEUE_TYPES = ("classic", "quorum")
 
 
 def connect(amqp_uri: str, **options) -> Connection:
-    """A connection to the first node of `amqp_uri` that answers, each node tried once (in
-    turn, without waiting between them); raises if none does."""
+    """A connection to the first node of `amqp_uri` that answers: each node is tried in turn
+    without waiting, then, if none answered, the first once more after 2 s (as kombu's lazy
+    connection does with one node); raises if that fails too."""
     conn = Connection(amqp_uri, **options)
     try:
-        conn.ensure_connection(max_retries=max(len(conn.alt), 1) - 1)
+        conn.ensure_connection(max_retries=max(len(conn.alt), 1))
     except Exception:
         conn.release()
         raise
