@@ -48,4 +48,4 @@ bench: venv rabbitmq migrate
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* var/test
+	rm -rf $(VENV) var/*.sqlite3* var/test var/cluster
