@@ -1,16 +1,20 @@
-# Two commands: `make run` (the whole system on 127.0.0.1:8000) and `make test`.
+# Two commands: `make run` (the whole system on 127.0.0.1:8000) and `make test`; and
+# `make cluster`, the production shape on this machine (see the README).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint venv rabbitmq migrate bench clean
+.PHONY: run cluster test test-unit lint venv rabbitmq cluster-packages migrate bench clean
 
 run: venv rabbitmq
 	$(PY) scripts/run_stack.py
 
-test: venv rabbitmq
+cluster: venv cluster-packages
+	$(PY) scripts/run_cluster.py
+
+test: venv rabbitmq cluster-packages
 	$(PY) -m pytest
 
 # ruff and mypy as configured in pyproject.toml (tests/test_lint.py runs them in `make test`)
@@ -18,8 +22,8 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test-unit: venv  # no RabbitMQ needed: tests marked broker or e2e are left out
-	$(PY) -m pytest -m "not broker and not e2e"
+test-unit: venv  # no RabbitMQ needed: tests marked broker, e2e or cluster are left out
+	$(PY) -m pytest -m "not broker and not e2e and not cluster"
 
 venv: $(STAMP)
 
@@ -34,6 +38,9 @@ $(STAMP): pyproject.toml
 rabbitmq:
 	scripts/ensure_rabbitmq.sh
 
+cluster-packages:  # what `make cluster` and its test run (scripts/ensure_packages.sh)
+	scripts/ensure_packages.sh rabbitmq-server postgresql haproxy
+
 migrate: venv
 	$(PY) -m svckit.migrate
 
@@ -41,4 +48,4 @@ bench: venv rabbitmq migrate
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* var/test
+	rm -rf $(VENV) var/*.sqlite3* var/test var/cluster

@@ -15,8 +15,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
-from kombu import Connection, Queue
+from kombu import Queue
 
+from svckit.broker import connect
 from svckit.relay import event_exchange
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class EventBus:
         backoff = 0.5
         while True:
             try:
-                with Connection(self.amqp_uri, heartbeat=30) as conn:
+                with connect(self.amqp_uri, heartbeat=30) as conn:
                     queue = Queue(f"gateway-cache-{uuid.uuid4().hex}", exclusive=True,
                                   auto_delete=True, durable=False)
                     channel = conn.channel()
@@ -115,8 +116,8 @@ class EventBus:
                  "payload": payload, "actor": actor, "request_id": request_id,
                  "created": now.replace(tzinfo=None).isoformat() + "Z"}
         try:
-            with Connection(self.amqp_uri, connect_timeout=3,
-                            transport_options={"confirm_publish": True}) as conn:
+            with connect(self.amqp_uri, connect_timeout=3,
+                         transport_options={"confirm_publish": True}) as conn:
                 conn.Producer().publish(event, exchange=event_exchange("gateway"),
                                         routing_key=type_, serializer="json",
                                         declare=[event_exchange("gateway")], delivery_mode=2,

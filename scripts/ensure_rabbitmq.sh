@@ -12,14 +12,7 @@ answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; }
 
 if answers; then :; else
   case "$host" in 127.0.0.1|localhost) ;; *) echo "RabbitMQ at $host:$port does not answer" >&2; exit 1;; esac
-  if ! command -v rabbitmq-server >/dev/null; then
-    echo "installing RabbitMQ from Debian's packages..."
-    mkdir -p /etc/rabbitmq
-    grep -q NODE_IP_ADDRESS /etc/rabbitmq/rabbitmq-env.conf 2>/dev/null || \
-      echo "NODE_IP_ADDRESS=127.0.0.1" >> /etc/rabbitmq/rabbitmq-env.conf
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server
-  fi
+  command -v rabbitmq-server >/dev/null || "$(dirname "$0")/ensure_packages.sh" rabbitmq-server
   echo "starting RabbitMQ..."
   (service rabbitmq-server start || rabbitmq-server -detached) >/dev/null 2>&1 || true
   for _ in $(seq 1 60); do answers && break; sleep 1; done

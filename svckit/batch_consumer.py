@@ -3,19 +3,21 @@ batch instead of one nameko worker per event, for subscribers that see every eve
 audit service records a million events when a million rows are imported).
 
 The queues are the ones nameko's `@event_handler(source, "#", handler_type=SERVICE_POOL)`
-declares for a method named `on_<source>_event`, so events waiting in them are kept when a
-subscriber switches between the two. Messages are acknowledged only after the handler
-returned, so delivery stays at least once: handlers must skip events they saw before.
+declares for a method named `on_<source>_event` (svckit.service.event_handler, of the same
+queue type), so events waiting in them are kept when a subscriber switches between the two.
+Messages are acknowledged only after the handler returned, so delivery stays at least once:
+handlers must skip events they saw before.
 """
 import logging
 import socket
 import time
 
 import eventlet
-from kombu import Connection, Consumer, Queue
+from kombu import Consumer, Queue
 from nameko.extensions import DependencyProvider
 
 from svckit import config
+from svckit.broker import connect, durable_queue_arguments
 from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
 
@@ -42,7 +44,8 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
         service = self.container.service_name
         return [Queue(f"evt-{source}-#--{service}.on_{source}_event",
                       exchange=event_exchange(source), routing_key="#", durable=True,
-                      auto_delete=False, exclusive=False) for source in self.sources]
+                      auto_delete=False, exclusive=False,
+                      queue_arguments=durable_queue_arguments()) for source in self.sources]
 
     def _run(self):
         backoff = 0.5
@@ -57,7 +60,7 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
 
     def _consume(self):
         pending: list = []
-        with Connection(self.amqp_uri) as conn:
+        with connect(self.amqp_uri) as conn:
             channel = conn.channel()
             channel.basic_qos(0, self.batch, False)
             consumer = Consumer(channel, self._queues(), accept=["json"],

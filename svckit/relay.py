@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from kombu import Connection, Exchange
 from sqlalchemy import insert, select, update
 
+from svckit.broker import connect
 from svckit.events import EventStore, utcnow, wire_event
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class Relay:
 
     def _ensure_producer(self):
         if self._producer is None:
-            conn = self._conn = Connection(self.amqp_uri,
-                                           transport_options={"confirm_publish": True})
+            conn = self._conn = connect(self.amqp_uri,
+                                        transport_options={"confirm_publish": True})
             self._producer = conn.Producer()
             self.exchange(conn.default_channel).declare()
         return self._producer

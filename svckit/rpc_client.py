@@ -29,6 +29,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from nameko.exceptions import RemoteError, deserialize
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
+from svckit.broker import connect
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner, signer_from_settings
@@ -59,7 +60,7 @@ class RpcClient:
         self._answer: Any = None  # its reply body, or RETURNED
 
     def _connect(self):
-        conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
+        conn = connect(self.amqp_uri, connect_timeout=5, heartbeat=0)
         try:
             channel = conn.channel()
             exchange = RPC_EXCHANGE(channel)

@@ -1,6 +1,7 @@
 """nameko glue for services: the store provider (database, event relay, error log), the
-caller provider, and the `rpc` decorator (signed callers only, svckit.signed_rpc) whose
-errors reach the gateway intact.
+caller provider, the `rpc` decorator (signed callers only, svckit.signed_rpc) whose
+errors reach the gateway intact, and the `event_handler` decorator whose queues have the
+configured type (svckit.broker).
 
 nameko and eventlet imports stay here, in svckit.signed_rpc and in svckit.rpc_client, so the
 transport can be swapped without touching domain code.
@@ -15,12 +16,14 @@ from eventlet.semaphore import Semaphore
 from kombu import Connection
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
+from nameko.events import EventHandler as NamekoEventHandler
 from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
 from svckit import config
 from svckit.blobstore import S3BlobStore, blob_store_from_settings
+from svckit.broker import durable_queue_arguments
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
@@ -28,7 +31,7 @@ from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
 from svckit.relay import Relay
-from svckit.signed_rpc import SignedRpc, trusted_caller_json
+from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
 EXPORT_PAGE = 1000  # rows of an export RPC answer (the gateway pages the list for the rest)
@@ -69,6 +72,22 @@ def rpc(fn):
     """An RPC entrypoint that runs only for a signed caller context (svckit.signed_rpc) and
     whose ApiErrors are expected answers, not failures."""
     return SignedRpc.decorator(expected_exceptions=ApiError)(fn)
+
+
+class EventHandler(NamekoEventHandler):
+    """nameko's event handler; a queue that outlives its consumers (not exclusive, not
+    auto-delete: every handler with reliable delivery) has the configured type."""
+
+    queue_consumer = QueueConsumer()
+
+    def setup(self):
+        super().setup()
+        if not (self.queue.exclusive or self.queue.auto_delete):
+            self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
+                                          **durable_queue_arguments()}
+
+
+event_handler = EventHandler.decorator
 
 
 def caller_of(worker_ctx) -> Caller:

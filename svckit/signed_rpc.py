@@ -1,13 +1,24 @@
 """nameko glue of signed caller contexts (svckit.signing): the RPC entrypoint that refuses a
 call whose caller context is unsigned, forged or stale before any worker runs, and the
-proxies through which a service calls another, signing the caller for that call.
+proxies through which a service calls another, signing the caller for that call. Their
+queues follow svckit.broker: the request queue of the configured type, reply queues
+transient.
 """
 import logging
 
 import kombu.serialization
 from nameko.extensions import SharedExtension
-from nameko.rpc import MethodProxy, Rpc, RpcProxy as NamekoRpcProxy, ServiceProxy
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
+from nameko.rpc import (
+    MethodProxy,
+    ReplyListener as NamekoReplyListener,
+    Rpc,
+    RpcConsumer as NamekoRpcConsumer,
+    RpcProxy as NamekoRpcProxy,
+    ServiceProxy,
+)
 
+from svckit.broker import durable_queue_arguments, redacted
 from svckit.context import Caller
 from svckit.errors import CallerRefused
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
@@ -22,11 +33,47 @@ class CallerKeys(SharedExtension):
         self.signer = signer_from_settings()
 
 
+class QueueConsumer(NamekoQueueConsumer):
+    """nameko's consumer of a service's queues (one connection for all of them), whose
+    warnings name the broker's nodes without their passwords (nameko masks only the first
+    URL of a list)."""
+
+    def on_connection_error(self, exc, interval):
+        log.warning("Error connecting to broker at %s (%s). Retrying in %s seconds.",
+                    redacted(self.amqp_uri), exc, interval)
+
+
+class RpcConsumer(NamekoRpcConsumer):
+    """nameko's consumer of the service's request queue (`rpc-<service>`), declared with
+    the configured queue type (AMQP_QUEUE_TYPE)."""
+
+    queue_consumer = QueueConsumer()
+
+    def setup(self):
+        super().setup()
+        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
+                                      **durable_queue_arguments()}
+
+
+class ReplyListener(NamekoReplyListener):
+    """nameko's listener for replies to a service's own calls, on a queue that is not
+    durable: when its node goes away the broker drops it, and it is declared again on the
+    node the service reconnects to (a durable one would stay unusable until its node is
+    back)."""
+
+    queue_consumer = QueueConsumer()
+
+    def setup(self):
+        super().setup()
+        self.queue.durable = False
+
+
 class SignedRpc(Rpc):
     """An RPC entrypoint that runs a call only for a caller context signed for this service
     and method; any other call is answered with CallerRefused (503) and logged, and no
     worker runs."""
 
+    rpc_consumer = RpcConsumer()
     keys = CallerKeys()
 
     def handle_message(self, body, message):
@@ -92,6 +139,7 @@ class SignedServiceProxy(ServiceProxy):
 class RpcProxy(NamekoRpcProxy):
     """nameko's RpcProxy whose calls carry the worker's caller, signed."""
 
+    rpc_reply_listener = ReplyListener()
     keys = CallerKeys()
 
     def get_dependency(self, worker_ctx):

@@ -1,8 +1,10 @@
-"""Starts and stops the whole system as local processes: every service and the gateway.
+"""Starts and stops the whole system as local processes: every service and the gateway
+(more replicas of a service, and more gateway instances, when asked).
 
-Used by `make run` (scripts/run_stack.py) and by the end-to-end tests, which run their own
-stack on another port, vhost and data directory. Without `CALLER_SIGNING_KEYS`, the processes
-of a stack share the caller signing key generated into its data directory.
+Used by `make run` (scripts/run_stack.py), by the end-to-end tests, which run their own
+stack on another port, vhost and data directory, and by svckit.cluster (`make cluster`).
+Without `CALLER_SIGNING_KEYS`, the processes of a stack share the caller signing key
+generated into its data directory.
 """
 import os
 import signal
@@ -11,17 +13,23 @@ import sys
 import time
 import urllib.request
 
-from svckit import config
+from svckit import children, config
 from svckit.migrate import service_names
 from svckit.signing import signer_from_settings
 
 
 class Stack:
     def __init__(self, env: dict | None = None, bind: str = "127.0.0.1:8000", log=None,
-                 replicas: dict | None = None, process_env: dict | None = None):
+                 replicas: dict | None = None, process_env: dict | None = None,
+                 gateway_binds: list[str] | None = None):
+        """`replicas`: processes per service (default 1); `gateway_binds`: one gateway
+        instance per address, named `gateway-<i>` (default: one, `gateway`, on `bind`)."""
         self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
                     "PYTHONPATH": str(config.ROOT)}
         self.bind = bind
+        binds = gateway_binds or [bind]
+        self.gateway_binds = ({"gateway": binds[0]} if len(binds) == 1 else
+                              {f"gateway-{i}": b for i, b in enumerate(binds)})
         self.log = log  # file object for the children's output (None: inherit)
         self.replicas = replicas or {}
         # "gateway" or a service -> settings of its own (e.g. its own AMQP_URI)
@@ -35,9 +43,9 @@ class Stack:
 
     def _spawn(self, name: str):
         own = self.process_env.get(name if name == "gateway" else name.rsplit("-", 1)[0], {})
-        self.procs[name] = subprocess.Popen(
-            self.commands[name], env={**self.env, **own}, cwd=config.ROOT, stdout=self.log,
-            stderr=subprocess.STDOUT if self.log else None, start_new_session=True)
+        if name in self.gateway_binds:
+            own = {**own, "GATEWAY_BIND": self.gateway_binds[name]}
+        self.procs[name] = children.spawn(self.commands[name], {**self.env, **own}, self.log)
 
     def run_tool(self, *args) -> str:
         out = subprocess.run([sys.executable, *args], env=self.env, cwd=config.ROOT,
@@ -49,14 +57,15 @@ class Stack:
         for svc in service_names():
             for i in range(self.replicas.get(svc, 1)):
                 self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]
-        self.commands["gateway"] = [sys.executable, "-m", "gunicorn", "-c",
-                                    "gateway/gunicorn_conf.py", "gateway.wsgi:app"]
+        for name in self.gateway_binds:
+            self.commands[name] = [sys.executable, "-m", "gunicorn", "-c",
+                                   "gateway/gunicorn_conf.py", "gateway.wsgi:app"]
         for name in self.commands:
             self._spawn(name)
         self.wait_ready(wait)
 
     def wait_ready(self, wait: float):
-        """Until every service answers an RPC round trip and the gateway answers HTTP."""
+        """Until every service answers an RPC round trip and every gateway answers HTTP."""
         from svckit.rpc_client import RpcClient
         deadline = time.monotonic() + wait
         pending = set(service_names())
@@ -73,7 +82,8 @@ class Stack:
                         pass
                 if not pending:
                     try:
-                        urllib.request.urlopen(self.url + "/api/", timeout=2).read()
+                        for gateway_bind in self.gateway_binds.values():
+                            urllib.request.urlopen(f"http://{gateway_bind}/api/", timeout=2).read()
                         return
                     except OSError:
                         pass
@@ -101,13 +111,4 @@ class Stack:
         self.procs[name].wait()
 
     def stop(self, timeout: float = 15.0):
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        children.stop(self.procs.values(), timeout=timeout)

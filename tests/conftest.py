@@ -32,6 +32,7 @@ _BACKENDS = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
 BROKER_FIXTURES = {"rabbit_config", "rabbit_manager", "amqp_uri", "vhost_pipeline",
                    "container_factory", "runner_factory", "vhost", "stack"}
 E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
+CLUSTER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster")
 
 
 def management_client(uri: str):
@@ -55,12 +56,15 @@ def rabbit_manager(request):
 
 def pytest_collection_modifyitems(config, items):
     """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
-    under tests/e2e/ `e2e` and `broker`; using a broker fixture `broker`; the PostgreSQL
-    case of `db_url` `postgres`. `make test-unit` deselects `broker` and `e2e`."""
+    under tests/e2e/ `e2e` and `broker`; under tests/cluster/ `cluster`; using a broker
+    fixture `broker`; the PostgreSQL case of `db_url` `postgres`. `make test-unit`
+    deselects `broker`, `e2e` and `cluster`."""
     for item in items:
         if str(item.path).startswith(E2E_DIR + os.sep):
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.broker)
+        elif str(item.path).startswith(CLUSTER_DIR + os.sep):
+            item.add_marker(pytest.mark.cluster)
         elif BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
         callspec = getattr(item, "callspec", None)

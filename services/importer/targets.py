@@ -6,12 +6,11 @@ import time
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ReplyListener
 
 from svckit import config
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable, ValidationFailed
-from svckit.signed_rpc import CallerKeys, SignedServiceProxy
+from svckit.signed_rpc import CallerKeys, ReplyListener, SignedServiceProxy
 
 # Every model InvenTree 264 can import (model type -> serializer), so that a type it knows
 # but no running service serves gets a clear answer instead of "not a valid choice".

@@ -1,9 +1,9 @@
 """`/api/error-report/...`, and the `error.logged` events of every process that become
 reports (`ERROR_REPORT_SOURCES`: the services subscribed to)."""
-from nameko.events import SERVICE_POOL, event_handler
+from nameko.events import SERVICE_POOL
 
 from svckit import config
-from svckit.service import rpc
+from svckit.service import event_handler, rpc
 
 from .. import errorreports, events
 from .base import SystemEntrypoints

@@ -1,7 +1,7 @@
 """`/api/email/generate/` (a magic login link by mail), and the welcome mail of new users."""
-from nameko.events import SERVICE_POOL, event_handler
+from nameko.events import SERVICE_POOL
 
-from svckit.service import rpc
+from svckit.service import event_handler, rpc
 
 from .. import mail
 from .base import SystemEntrypoints

@@ -1,0 +1,59 @@
+"""Connections to RabbitMQ and the type of the queues declared on it.
+
+`AMQP_URI` may name several nodes of one cluster, separated by `;`
+(`amqp://u:p@h:5681//;amqp://u:p@h:5682//`): kombu tries them in order (round robin, its
+default failover strategy) and moves to the next one when a node does not answer, so every
+connection of svckit, of nameko and of the gateway fails over to another node.
+
+`AMQP_QUEUE_TYPE` (`classic` or `quorum`) is the type of the durable queues that outlive
+their consumers: a service's RPC request queue (`rpc-<service>`) and its event
+subscriptions. Quorum queues are replicated over the cluster's nodes, so losing one node
+loses none of their messages; exclusive, auto-delete and reply queues stay classic (quorum
+queues cannot be any of those), and reply queues are not durable, so that when their node
+goes away the broker drops them and they are declared again on another node.
+"""
+from urllib.parse import urlsplit
+
+from kombu import Connection
+
+from svckit import config
+
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def connect(amqp_uri: str, **options) -> Connection:
+    """A connection to the first node of `amqp_uri` that answers: each node is tried in turn
+    without waiting, then, if none answered, the first once more after 2 s (as kombu's lazy
+    connection does with one node); raises if that fails too."""
+    conn = Connection(amqp_uri, **options)
+    try:
+        conn.ensure_connection(max_retries=max(len(conn.alt), 1))
+    except Exception:
+        conn.release()
+        raise
+    return conn
+
+
+def redacted(amqp_uri: str) -> str:
+    """`amqp_uri` with the password of every node's URL masked, for logs."""
+    def one(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return parts._replace(netloc=f"{parts.username}:********@{host}").geturl()
+    return ";".join(one(url) for url in amqp_uri.split(";"))
+
+
+def queue_type() -> str:
+    value = config.setting("AMQP_QUEUE_TYPE", "classic").strip().lower()
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"AMQP_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}, not {value!r}")
+    return value
+
+
+def durable_queue_arguments() -> dict:
+    """Arguments of a durable queue's declaration: its `x-queue-type` when not classic (a
+    classic declaration names none, as before the setting existed)."""
+    kind = queue_type()
+    return {} if kind == "classic" else {"x-queue-type": kind}

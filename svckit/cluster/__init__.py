@@ -1,0 +1,8 @@
+"""The production shape on one machine (`make cluster`, scripts/run_cluster.py, and tests that
+break its pieces): a 3-node RabbitMQ cluster (rabbitmq), PostgreSQL with a database per
+service (postgres), 2 replicas of every service and 2 gateway instances (svckit.stack),
+HAProxy in front of the gateways (haproxy), put together by topology.Cluster.
+"""
+from svckit.cluster.topology import Cluster, Ports
+
+__all__ = ["Cluster", "Ports"]

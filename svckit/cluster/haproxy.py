@@ -1,0 +1,121 @@
+"""HAProxy (Debian's package) in front of the gateway instances, as a Kubernetes Service
+spreads requests over pods: round robin, a health check on every gateway like deploy/'s
+readiness probe (`GET /api/`, 5 s to answer, every 2 s; three failures take a gateway out,
+one success brings it back), a request whose connection to a gateway failed sent to another.
+It runs in the foreground as a child process, with its configuration generated into its
+directory and a stats socket there that `servers_status()` reads.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from svckit import children
+
+STOP_SECONDS = 10.0
+
+CONFIG = """\
+global
+    maxconn 1024
+    stats socket {socket} mode 600 level admin
+    hard-stop-after {hard_stop}s
+
+defaults
+    mode http
+    option forwardfor
+    option redispatch
+    retries 2
+    timeout connect 2s
+    timeout check 5s
+    timeout client 330s
+    timeout server 330s  # above IMPORT_RPC_TIMEOUT: creating an import session may take 300 s
+    timeout http-keep-alive 5s
+
+frontend api
+    bind {bind}
+    default_backend gateways
+
+backend gateways
+    balance roundrobin
+    option httpchk GET /api/
+    http-check expect status 200
+    default-server check inter 2s fall 3 rise 1
+{servers}
+"""
+
+
+class LoadBalancer:
+    """`servers`: gateway name -> its address (host:port)."""
+
+    def __init__(self, directory: Path, bind: str, servers: dict[str, str]):
+        self.directory = directory
+        self.bind = bind
+        self.servers = servers
+        self.socket = directory / "haproxy.sock"
+        self.config = directory / "haproxy.cfg"
+        self.proc: subprocess.Popen | None = None
+
+    def write_config(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(f"    server {name} {address}"
+                            for name, address in self.servers.items())
+        self.config.write_text(CONFIG.format(socket=self.socket, bind=self.bind,
+                                             hard_stop=int(STOP_SECONDS / 2), servers=servers))
+
+    def start(self, wait: float = 30.0):
+        """Start, and wait until every gateway passed its health check."""
+        self.write_config()
+        log = open(self.directory / "haproxy.log", "ab")
+        try:
+            self.proc = children.spawn(["haproxy", "-db", "-f", str(self.config)],
+                                       dict(os.environ), log)
+        finally:
+            log.close()
+        deadline = time.monotonic() + wait
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"HAProxy exited (see {self.directory / 'haproxy.log'})")
+            try:
+                if all(s["status"] == "UP" for s in self.servers_status().values()):
+                    return
+            except OSError:  # its socket is not there yet
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("HAProxy did not see every gateway up")
+            time.sleep(0.2)
+
+    def _command(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.socket))
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def servers_status(self) -> dict[str, dict]:
+        """Each gateway -> `status` (UP, DOWN, ...) and `requests` (sessions it was sent)."""
+        lines = self._command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        result = {}
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(",")))
+            if row.get("pxname") == "gateways" and row.get("svname") in self.servers:
+                result[row["svname"]] = {"status": row["status"], "requests": int(row["stot"])}
+        return result
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """Soft stop: no new connections, those open finish (cut after hard-stop-after)."""
+        if self.proc is not None:
+            children.stop([self.proc], sig=signal.SIGUSR1, timeout=STOP_SECONDS)
+
+    def kill(self):
+        if self.proc is not None:
+            children.kill(self.proc)
