@@ -18,13 +18,12 @@ can be rotated without downtime). Without it, one key is generated into the data
 """
 import hashlib
 import hmac
-import os
-import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from svckit import config
+from svckit.secretfile import shared_secret
 
 CALLER_HEADER = "nameko.caller"
 SIGNATURE_HEADER = "nameko.caller_sig"
@@ -81,21 +80,8 @@ class CallerSigner:
 
 
 def _generated_key(data_dir: Path) -> str:
-    """The key in `data_dir/caller-signing-key`, created once (atomically, so processes
-    starting together end up with the same key)."""
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = data_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # fails if another process made it first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    """The key in `data_dir/caller-signing-key`, created once."""
+    return shared_secret(data_dir / KEY_FILE)
 
 
 def load_keys(env: Mapping[str, str] | None = None) -> list[str]:

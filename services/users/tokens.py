@@ -13,6 +13,7 @@ from svckit import config
 from svckit.bulk import lock_rows
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
+from svckit.secretfile import shared_secret
 
 from . import events, users
 from .keys import key_hash
@@ -27,11 +28,7 @@ def _token_secret() -> bytes:
     value = config.setting("USERS_TOKEN_SECRET")
     if value:
         return value.encode()
-    path = Path(config.data_dir()) / "users-token-secret"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    return shared_secret(Path(config.data_dir()) / "users-token-secret").encode()
 
 
 def token_key(nonce: str, created: datetime) -> str:
