@@ -1,7 +1,8 @@
-"""Checks of the shape every service takes (DESIGN.md, issue 17): `service.py` holds
-entrypoints only (no SQL, no tables, no hand-written staff check, no `import x as y` of its
-own modules), and every event type a service's modules record is a constant of its
-`events.py`. Each service's `tests/<service>/test_shape.py` runs them on its package."""
+"""Checks of the shape every service takes (DESIGN.md, issue 17): its entrypoints
+(`service.py`, or the entrypoint groups of a `service/` package) hold no SQL, no tables, no
+hand-written staff check and no `import x as y` of the service's own modules, and open at
+most one unit of work each; every event type a service's modules record is a constant of its
+`events.py`. `tests/test_service_shape.py` runs them on every service."""
 import ast
 import importlib
 from pathlib import Path
@@ -26,13 +27,26 @@ def _names(node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
 
 
+def entrypoint_files(service: str) -> list[Path]:
+    """`service.py`, or every module of a `service/` package (system's entrypoint groups)."""
+    single = SERVICES / service / "service.py"
+    return [single] if single.exists() else sorted((SERVICES / service / "service").glob("*.py"))
+
+
 def service_py_faults(service: str) -> list[str]:
-    """What in `services/<service>/service.py` breaks the shape, one line each. A table is
-    what `models` holds (imported from it, or `models.<table>`): a domain module may have a
+    """What in a service's entrypoints breaks the shape, one line each. A table is what
+    `models` holds (imported from it, or `models.<table>`): a domain module may have a
     table's name (`from . import attachments`)."""
     tables = table_names(service)
     faults = []
-    for node in ast.walk(_tree(SERVICES / service / "service.py")):
+    for path in entrypoint_files(service):
+        faults += [f"{path.name}:{fault}" for fault in _entrypoint_faults(_tree(path), tables)]
+    return faults
+
+
+def _entrypoint_faults(tree: ast.Module, tables: set[str]) -> list[str]:
+    faults = []
+    for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, ast.Import):
             faults += [f"{line}: imports {a.name}" for a in node.names
@@ -49,9 +63,21 @@ def service_py_faults(service: str) -> list[str]:
         elif isinstance(node, ast.Attribute) and (node.attr in STAFF_FLAGS or (
                 node.attr in tables and _names(node.value, "models"))):
             faults.append(f"{line}: uses .{node.attr}")
-        elif isinstance(node, ast.Name) and node.id in STAFF_FLAGS:
+        elif isinstance(node, ast.Name) and node.id in STAFF_FLAGS | {"select"}:
             faults.append(f"{line}: uses {node.id}")
     return faults
+
+
+def _units_of_work(fn: ast.FunctionDef) -> int:
+    return sum(1 for node in ast.walk(fn) if isinstance(node, ast.With)
+               for item in node.items
+               if ast.unparse(item.context_expr) in ("self.db.read()", "self.db.write()"))
+
+
+def several_units_of_work(service: str) -> set[str]:
+    """Entrypoints (and their helpers) that open more than one unit of work."""
+    return {fn.name for path in entrypoint_files(service) for fn in ast.walk(_tree(path))
+            if isinstance(fn, ast.FunctionDef) and _units_of_work(fn) > 1}
 
 
 def event_constants(service: str) -> dict[str, str]:
@@ -79,7 +105,8 @@ def unlisted_event_types(service: str) -> list[str]:
     for path in sorted((SERVICES / service).rglob("*.py")):
         for node in ast.walk(_tree(path)):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in RECORDERS):
+                    and node.func.attr in RECORDERS
+                    and ast.unparse(node.func.value).endswith("store")):
                 continue
             arg = _type_argument(node)
             choices = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]

@@ -1,19 +1,18 @@
-"""The system service in the one shape (issue 17): entrypoint groups that only check the
-caller, open one unit of work and call a domain module; every event type in events.py."""
+"""The system service split into entrypoint groups (issue 17) exposes what it did before,
+each group named like the domain module it calls, and every event type of events.py is
+projected or subscribed (the shape itself: tests/test_service_shape.py)."""
 import ast
 import inspect
 from pathlib import Path
 
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.rpc import Rpc
-from sqlalchemy import Table
 
 from services.system import events, models
 from services.system.service import Service
 
 SYSTEM = Path(models.__file__).resolve().parent
 GROUPS = SYSTEM / "service"
-RECORDERS = {"record", "record_changes", "record_new_streams"}
 
 # The RPC methods of the system service before it was split into groups (the gateway calls
 # them by these names).
@@ -69,49 +68,6 @@ def test_each_entrypoint_group_is_named_like_the_domain_module_it_calls():
         calls = {n.names[0].name for n in ast.walk(tree)
                  if isinstance(n, ast.ImportFrom) and n.level == 2 and n.module is None}
         assert path.stem in calls, f"service/{path.name} does not call {path.stem}.py"
-
-
-def test_entrypoints_touch_no_tables_and_check_staff_one_way():
-    tables = {name for name, value in vars(models).items()
-              if isinstance(value, Table) and not name.startswith("_")}
-    for path in group_modules():
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            where = f"service/{path.name}:{getattr(node, 'lineno', '?')}"
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("sqlalchemy") for a in node.names), where
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                assert all(a.asname is None for a in node.names), f"{where}: import alias"
-            if isinstance(node, ast.ImportFrom):
-                assert not (node.module or "").startswith("sqlalchemy"), where
-                if node.module == "models":
-                    assert not {a.name for a in node.names} & tables, where
-            if isinstance(node, ast.Name):
-                assert node.id != "select", where
-            if isinstance(node, ast.Attribute):
-                assert node.attr not in ("is_staff", "is_superuser"), where
-                assert not (isinstance(node.value, ast.Name) and node.value.id == "models"
-                            and node.attr in tables), where
-
-
-def recorded_types() -> list[tuple[str, ast.expr]]:
-    """(where, event type argument) of every record call in the domain modules."""
-    found = []
-    for path in sorted(SYSTEM.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in RECORDERS:
-                found.append((f"{path.name}:{node.lineno}", node.args[3]))
-    return found
-
-
-def test_every_recorded_event_type_is_a_constant_of_events_py():
-    found = recorded_types()
-    assert len(found) >= 20
-    for where, kind in found:
-        assert isinstance(kind, ast.Attribute) and isinstance(kind.value, ast.Name) \
-            and kind.value.id == "events", f"{where}: record with {ast.unparse(kind)}"
-        assert isinstance(getattr(events, kind.attr, None), str), f"{where}: {kind.attr}"
 
 
 def test_every_event_type_of_events_py_is_projected_or_subscribed():
