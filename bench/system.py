@@ -30,7 +30,7 @@ from pathlib import Path
 import requests
 
 from common import TICK, bench_stack, children, cpu_seconds, postgres_databases, to_ms, write_report
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from svckit.stack import Stack
 
 SERIAL_BODY = '{"part": 1, "quantity": 1}'

@@ -20,7 +20,7 @@ from gateway.sites import Site
 from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
 
 log = logging.getLogger(__name__)

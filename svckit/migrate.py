@@ -6,12 +6,8 @@
 import argparse
 
 from svckit import config
+from svckit.layout import service_names
 from svckit.schema_history import SchemaHistory, migration_engine
-
-
-def service_names() -> list[str]:
-    """Every package under services/ that has a models module."""
-    return sorted(p.parent.name for p in (config.ROOT / "services").glob("*/models.py"))
 
 
 def migrate(name: str, url: str | None = None) -> tuple[str, str | None]:

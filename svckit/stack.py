@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 from svckit import children, config
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from svckit.signing import signer_from_settings
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from gateway import http
 from svckit.errors import ApiError, NotFound, PermissionDenied
-from svckit.migrate import service_names
+from svckit.layout import service_names
 
 from .base import Resource
 

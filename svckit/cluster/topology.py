@@ -10,7 +10,7 @@ from pathlib import Path
 from svckit.cluster.haproxy import LoadBalancer
 from svckit.cluster.postgres import Postgres
 from svckit.cluster.rabbitmq import RabbitCluster
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from svckit.stack import Stack
 
 log = logging.getLogger(__name__)

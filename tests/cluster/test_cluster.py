@@ -12,7 +12,7 @@ import requests
 
 from svckit import config
 from svckit.cluster import Cluster, Ports
-from svckit.migrate import service_names
+from svckit.layout import service_names
 
 ADMIN = ("admin", "admin-pass-123")
 SERVICES = service_names()

@@ -16,7 +16,7 @@ from nameko.rpc import Rpc
 import gateway
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from tests.gateway.fakerpc import FakeBus, FakeRpc
 
 GATEWAY = Path(gateway.__file__).parent

@@ -11,7 +11,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.rpc import Rpc
 
 from svckit.context import Caller
-from svckit.migrate import service_names
+from svckit.layout import service_names
 from svckit.service import caller_of
 from svckit.signed_rpc import SignedRpc
 from svckit.signing import CallerSigner, load_keys, signer_from_settings
