@@ -1,12 +1,23 @@
 """Small helpers shared by tests."""
 from pathlib import Path
 
+from nameko.testing.services import worker_factory as nameko_worker_factory
+
 from svckit.context import Caller
 
 STAFF = Caller(user_id=1, username="admin", is_staff=True, is_superuser=True)
 USER = Caller(user_id=2, username="plain")
 ANON = Caller()
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+ROUNDS = 1000  # PBKDF2 rounds of test passwords (real hashing, fewer rounds for speed)
+
+
+def worker_factory(service_cls, **dependencies):
+    """nameko's worker_factory, whose `settings` are the service's settings class built from
+    the environment now (as `svckit.run` builds them at start) unless given."""
+    if "settings" not in dependencies:
+        dependencies["settings"] = service_cls.settings.settings_class()
+    return nameko_worker_factory(service_cls, **dependencies)
 
 
 def service_packages() -> set[str]:

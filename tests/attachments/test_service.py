@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
 from services.attachments import models
@@ -16,7 +15,7 @@ from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 PART_EDITOR = Caller(user_id=5, username="editor", roles={"part": ["view", "change"]})
 PART_DELETER = Caller(user_id=6, username="remover",

@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
 from services.importer import models
@@ -20,7 +19,7 @@ from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 
 class Users:

@@ -1,12 +1,11 @@
 """Project codes, flags and the about documents through the system service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import about, models
 from services.system.service import Service
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
-from tests.helpers import ANON, STAFF, USER
+from tests.helpers import ANON, STAFF, USER, worker_factory
 
 SUPER = STAFF
 STAFF_ONLY = Caller(user_id=3, username="staffer", is_staff=True)

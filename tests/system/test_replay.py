@@ -1,13 +1,12 @@
 """Replaying the system service's log rebuilds every one of its tables exactly."""
 import base64
 
-from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from services.system import models, news, webhooks
 from services.system.service import Service
 from svckit.context import SYSTEM
-from tests.helpers import ANON, STAFF
+from tests.helpers import ANON, STAFF, worker_factory
 from tests.ratesserver import RatesServer
 
 

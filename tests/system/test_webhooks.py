@@ -5,14 +5,13 @@ import hmac
 import json
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
 from services.system import models, webhooks
 from services.system.service import Service
 from svckit.context import SYSTEM
 from svckit.errors import ApiError, NotFound, PermissionDenied
-from tests.helpers import ANON
+from tests.helpers import ANON, worker_factory
 
 
 @pytest.fixture
