@@ -11,6 +11,7 @@ handlers must skip events they saw before.
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterable
 
 import eventlet
 from kombu import Consumer, Queue
@@ -20,6 +21,7 @@ from svckit.broker import connect, durable_queue_arguments
 from svckit.container_settings import settings_of
 from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
+from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
     for at most `linger` seconds; `db` is the service's Store database. `sources(settings)`
     names the services whose events it takes, from the process's settings."""
 
-    def __init__(self, sources, handle, batch: int = 500, linger: float = 0.05):
+    def __init__(self, sources: Callable[[ServiceSettings], Iterable[str]], handle,
+                 batch: int = 500, linger: float = 0.05):
         self.source_names = sources
         self.sources: list[str] = []  # read in setup()
         self.handle = handle
