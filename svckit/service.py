@@ -209,16 +209,18 @@ class Store(DependencyProvider):
 
 
 class StartupCheck(DependencyProvider):
-    """Runs `checks` (callables that raise on a bad setting, e.g. resolving a configured
-    plugin) when the container starts, so a misconfigured service stops at start with the
-    check's message rather than failing its first request. Injects nothing."""
+    """Runs `checks` (callables of the process's settings that raise on a bad setting, e.g.
+    resolving a configured plugin) when the container starts, so a misconfigured service
+    stops at start with the check's message rather than failing its first request. Injects
+    nothing."""
 
     def __init__(self, *checks):
         self.checks = checks
 
     def setup(self):
+        settings = settings_of(self.container)
         for check in self.checks:
-            check()
+            check(settings)
 
 
 class Blobs(DependencyProvider):

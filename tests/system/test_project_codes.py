@@ -156,9 +156,12 @@ def test_flags(svc):
         svc(ANON).flag(key="NOPE", query={})
 
 
-def test_custom_flags_from_environment(monkeypatch):
+def test_custom_flags_from_environment(monkeypatch, db):
     monkeypatch.setenv("INVENTREE_FLAGS", '{"MY_FLAG": [{"condition": "boolean", "value": true}]}')
-    assert about.one_flag("MY_FLAG", {}, ANON) == {"key": "MY_FLAG", "state": True}
+    assert worker_factory(Service, db=db, caller=ANON).flag(key="MY_FLAG", query={}) == {
+        "key": "MY_FLAG", "state": True}
+    definitions = about.flag_definitions(False, '{"MY_FLAG": []}')
+    assert about.one_flag("MY_FLAG", {}, ANON, definitions) == {"key": "MY_FLAG", "state": False}
 
 
 def test_version_documents(svc):
