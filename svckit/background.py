@@ -88,6 +88,8 @@ background = Background.decorator
 class Timer(NamekoTimer):
     """nameko's timer, whose `interval` may name a setting."""
 
+    interval: float | str  # set by nameko's Timer
+
     def setup(self):
         self.interval = seconds(self, self.interval)
 

@@ -48,8 +48,8 @@ class RecordedSettings(BaseSettings):
     _read_at: str = PrivateAttr(default_factory=lambda: datetime.now().isoformat())
 
     def lookups(self) -> list[dict]:
-        """Every setting of this class, as `svckit.config.lookups()` lists what it read;
-        `source` is "env" for a value that was given, "default" otherwise."""
+        """Every setting of this class, with its config-file key; `source` is "env" for a
+        value that was given, "default" otherwise; `accessed` is when they were read."""
         return [{"key": name, "env_var": name, "config_key": config_key(name),
                  "source": "env" if name in self.model_fields_set else "default",
                  "accessed": self._read_at}

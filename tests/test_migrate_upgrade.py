@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.users import models, roles, users
 from services.users.service import Service
-from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
+from svckit.layout import ROOT
 from svckit.migrate import migrate
 from svckit.schema_history import VERSION_TABLE, SchemaHistory, migration_engine
 from tests.helpers import ROUNDS, schema_differences, worker_factory
@@ -36,7 +36,7 @@ def previous_release_metadata() -> MetaData:
 
 def run_module(env: dict, *args: str) -> str:
     """`python -m <args>` from the repository root with `env` added; its output."""
-    done = subprocess.run([sys.executable, "-m", *args], cwd=config.ROOT,
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
