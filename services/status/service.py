@@ -1,6 +1,7 @@
 """The status service: generic status classes, custom states and content types."""
+from svckit.container_settings import Settings
 from svckit.context import Caller
-from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Settings, Store, rpc
+from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 
 from . import contenttypes, customstates, imports
 from .models import store
