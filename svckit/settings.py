@@ -4,7 +4,7 @@ A process declares one pydantic-settings class whose field names are the environ
 variables it reads (`AMQP_URI`, `GATEWAY_MAX_BODY_BYTES`, ...), builds it once and passes it
 to whatever needs a value: the gateway `gateway.settings.GatewaySettings`, each service
 `services/<name>/settings.py` `<Name>Settings` (svckit.run builds it and hands it to the
-service's container, see svckit.service.container_config), each tool its own. Nothing reads
+service's container, see svckit.container_settings), each tool its own. Nothing reads
 the environment anywhere else. `lookups()` is what `/api/admin/config/` lists for it: each
 variable, its config-file key, and whether it came from the environment or the default,
 never the value. The groups below are what several processes read; a process's class
