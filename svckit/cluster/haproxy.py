@@ -15,6 +15,15 @@ from pathlib import Path
 from svckit import children
 
 STOP_SECONDS = 10.0
+# the gateway's security headers (gateway.headers.SECURITY_HEADERS, which a test compares),
+# also on answers HAProxy writes itself (a request it cannot parse, no gateway up); an
+# answer's own headers are never replaced
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox"),
+)
 
 CONFIG = """\
 global
@@ -36,6 +45,7 @@ defaults
 frontend api
     bind {bind}
     default_backend gateways
+{security_headers}
 
 backend gateways
     balance roundrobin
@@ -61,7 +71,11 @@ class LoadBalancer:
         self.directory.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(f"    server {name} {address}"
                             for name, address in self.servers.items())
+        headers = "\n".join(f'    http-after-response set-header {name} "{value}" '
+                            f'if !{{ res.hdr({name}) -m found }}'
+                            for name, value in SECURITY_HEADERS)
         self.config.write_text(CONFIG.format(socket=self.socket, bind=self.bind,
+                                             security_headers=headers,
                                              hard_stop=int(STOP_SECONDS / 2), servers=servers))
 
     def start(self, wait: float = 30.0):

@@ -6,6 +6,7 @@ instead (svckit.cluster: 3 RabbitMQ nodes, PostgreSQL, 2 replicas of every servi
 behind HAProxy) on ports of its own, so the same tests prove the load-balanced shape."""
 import os
 import socket
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,6 +156,18 @@ def running_cluster(data, env, process_env=None):
 def stack(vhost, rates_server, smtp, tmp_path_factory):
     with running_stack(tmp_path_factory.mktemp("stack"), vhost, rates_server, smtp) as s:
         yield s
+
+
+def eventually(check, seconds: float = 10.0) -> bool:
+    """True once `check()` is true, asked every 50 ms for up to `seconds`. For what reaches
+    every gateway worker (a cluster's every gateway) by an event: a revoked token, an ended
+    session, a changed read model (README: gateway caches)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def token_session(stack, credentials) -> requests.Session:
