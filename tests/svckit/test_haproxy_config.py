@@ -21,6 +21,10 @@ def test_generated_configuration_is_valid(tmp_path):
     text = lb.config.read_text()
     for name, _ in GATEWAY_HEADERS:
         assert f"http-after-response set-header {name} " in text
+    head, body = (tmp_path / "400.http").read_bytes().decode().split("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400 Bad Request\r\n") and body == '{"detail": "Bad request"}'
+    for name, value in GATEWAY_HEADERS:
+        assert f"\r\n{name}: {value}" in head
     checked = subprocess.run(["haproxy", "-c", "-f", str(lb.config)], capture_output=True,
                              text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
