@@ -16,7 +16,8 @@ from tests.importer.xlsxbombs import shared_strings_xlsx
 
 def new_session(session, text, name="codes.csv", model_type="projectcode", **fields):
     body = text.encode() if isinstance(text, str) else text
-    return session.post(f"{session.base}/api/importer/session/", timeout=30,
+    # a workbook is scanned while the session is created: minutes on a loaded machine
+    return session.post(f"{session.base}/api/importer/session/", timeout=180,
                         data={"model_type": model_type, **fields},
                         files={"data_file": (name, body)})
 

@@ -277,4 +277,4 @@ def test_forwarded_proto_from_an_untrusted_peer_is_ignored(stack):
         assert r.status_code == 200 and secure_flags(r) == {"ui_preference": False}
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)  # gunicorn's graceful stop (10 s for its workers), slower under load
