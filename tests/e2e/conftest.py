@@ -138,10 +138,10 @@ def running_cluster(data, env, process_env=None):
     """`make cluster`'s topology with the stack's settings (less the broker and the worker
     count, which are the cluster's own). Its directory is under the work tree: PostgreSQL
     runs as its own user and must reach its data directory."""
-    from svckit import config
     from svckit.cluster import Cluster, Ports
+    from svckit.layout import ROOT
     env = {k: v for k, v in env.items() if k not in ("AMQP_URI", "GATEWAY_WORKERS")}
-    directory = config.ROOT / "var" / "test" / f"e2e-cluster-{uuid.uuid4().hex[:8]}"
+    directory = ROOT / "var" / "test" / f"e2e-cluster-{uuid.uuid4().hex[:8]}"
     cluster = Cluster(directory, Ports.free(), node_prefix=f"e{uuid.uuid4().hex[:6]}n",
                       env=env, process_env=process_env)
     try:
