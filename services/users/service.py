@@ -49,15 +49,21 @@ class Service(ServiceBase):
         a `login.failed` event (every password check goes through here, so the throttle
         covers them all). The check reads, so that PBKDF2 never runs under the write lock;
         a failure is written in a unit of work of its own (the check's error would roll
-        back its own)."""
+        back its own), and so is a success from an address not recorded today
+        (`login.succeeded`)."""
         try:
             with self.db.read() as s:
-                return authentication.by_password(s, self.settings, username, password, address,
-                                                  self.caller.request_id)
+                user = authentication.by_password(s, self.settings, username, password,
+                                                  address, self.caller.request_id)
+                due = loginfailures.success_due(s, username, address)
         except AuthenticationFailed:
             with self.db.write() as s:
                 loginfailures.record(s, username, address, self.caller.request_id)
             raise
+        if due:  # at most once a day per name and address: the throttle's known addresses
+            with self.db.write() as s:
+                loginfailures.record_success(s, username, address, self.caller.request_id)
+        return user
 
     @rpc
     def authenticate_password(self, username: str, password: str, address: str = "") -> dict:

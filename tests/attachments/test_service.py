@@ -427,6 +427,19 @@ def test_notes_images_have_a_size_limit_of_their_own(svc, blobs):
         data={}, upload=checked_in(blobs, png(), "pic.png"))["image"] == "/media/notes/pic.png"
 
 
+def test_a_notes_image_is_never_served_as_an_svg(svc, blobs):
+    """A real PNG named `.svg` would be served as image/svg+xml unscrubbed: refused, as
+    anything else that is not an image Pillow opens."""
+    for name in ("pic.svg", "PIC.SVG"):
+        with pytest.raises(ValidationFailed) as info:
+            svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), name))
+        assert info.value.detail == {"image": [
+            "Upload a valid image. The file you uploaded was either not an image or a "
+            "corrupted image."]}
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    assert [k for k in stored(blobs) if k.startswith("notes/")] == []
+
+
 def test_notes_images_are_deleted_by_staff_or_their_uploader(svc, blobs, db):
     mine = svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "a.png"))
     other = svc(PART_EDITOR).create_notes_image(data={}, upload=checked_in(blobs, png(), "b.png"))
