@@ -1,7 +1,8 @@
 """Run one service: `python -m svckit.run <name>` (e.g. status, users, audit).
 
 Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
-Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
+Ctrl-C, once its database and the broker answer (svckit.startup: until then it waits and
+retries with backoff, reporting itself not ready). Scale a service by running more of these: they compete on the same RPC queue.
 """
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
 
@@ -17,11 +18,17 @@ import sys  # noqa: E402
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
-from svckit import config  # noqa: E402
+from svckit import config, startup  # noqa: E402
+from svckit.service import Store  # noqa: E402
 
 
 def service_class(name: str):
     return importlib.import_module(f"services.{name}.service").Service
+
+
+def uses_database(cls) -> bool:
+    """Whether the service keeps a database of its own (a `Store` dependency)."""
+    return any(isinstance(getattr(cls, name, None), Store) for name in dir(cls))
 
 
 def main(argv=None):
@@ -42,6 +49,10 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if not startup.wait_for_dependencies(
+            argv[0], startup.dependencies_of(argv[0], uses_database(container.service_cls)),
+            stopping.ready, sleep=lambda seconds: stopping.wait(seconds)):
+        return  # asked to stop before the database and the broker answered
     container.start()
     logging.getLogger(__name__).info("service %s started", argv[0])
     runner = eventlet.spawn(container.wait)
