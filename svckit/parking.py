@@ -139,7 +139,10 @@ class Parking:
     @staticmethod
     def _properties(message) -> dict:
         found = {name: message.properties.get(name) for name in PROPERTIES}
-        return {name: value for name, value in found.items() if value is not None}
+        found = {name: value for name, value in found.items() if value is not None}
+        found.setdefault("content_type", "application/data")  # sent as it came, not encoded
+        found.setdefault("content_encoding", "binary")
+        return found
 
     def put_back(self, message, attempts: int, exchange_name: str, routing_key: str):
         """Publish a copy of `message` (raw body, properties, headers) with `attempts` in its

@@ -1,0 +1,167 @@
+"""Dead letters against a real RabbitMQ, with classic and with quorum queues: a poison event
+is parked after AMQP_DELIVERY_LIMIT attempts while the next good event is processed; an
+undecodable event and a malformed RPC request are parked at once and the service goes on;
+`python -m svckit.deadletters` lists, shows, requeues and purges them."""
+import io
+import json
+import time
+
+import pytest
+from kombu import Connection, Exchange, Producer
+from nameko.events import SERVICE_POOL
+from sqlalchemy import MetaData
+
+from svckit import deadletters, parking
+from svckit.batch_consumer import BatchEventConsumer
+from svckit.context import Caller
+from svckit.events import EventStore, Projector
+from svckit.relay import event_exchange
+from svckit.rpc_client import RpcClient
+from svckit.service import ServiceBase, Store, event_handler, rpc
+
+LIMIT = 3
+EVENT_QUEUE = "evt-dlqsrc-thing.done--dlqsvc.on_thing"
+BATCH_QUEUE = "evt-dlqsrc-#--dlqsvc.on_dlqsrc_event"
+RPC_QUEUE = "rpc-dlqsvc"
+
+store = EventStore("dlqsvc", MetaData(), Projector([]))
+handled: list[int] = []
+batched: list[int] = []
+attempts: dict[int, int] = {}
+cured: set[int] = set()
+
+
+def record_batch(db, events):
+    if any(e.get("poison") and e["seq"] not in cured for e in events):
+        raise ValueError("cannot record a poison event")
+    batched.extend(e["seq"] for e in events)
+
+
+class DeadLetterService(ServiceBase):
+    name = "dlqsvc"
+    db = Store(store, relay=False)
+    events = BatchEventConsumer(["dlqsrc"], record_batch, batch=50, linger=0.05)
+
+    @event_handler("dlqsrc", "thing.done", handler_type=SERVICE_POOL)
+    def on_thing(self, event):
+        attempts[event["seq"]] = attempts.get(event["seq"], 0) + 1
+        if event.get("poison") and event["seq"] not in cured:
+            raise ValueError(f"event {event['seq']} cannot be processed")
+        handled.append(event["seq"])
+
+    @rpc
+    def echo(self, value):
+        return value
+
+
+@pytest.fixture(params=["classic", "quorum"])
+def running(request, tmp_path, monkeypatch, rabbit_config, container_factory):
+    monkeypatch.setenv("AMQP_QUEUE_TYPE", request.param)
+    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
+    monkeypatch.setenv("DLQSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'dlq.sqlite3'}")
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    monkeypatch.setenv("INVENTREE_DATA_DIR", str(tmp_path))
+    for seen in (handled, batched, attempts, cured):
+        seen.clear()
+    container = container_factory(DeadLetterService, rabbit_config)
+    container.start()
+    uri = rabbit_config["AMQP_URI"]
+    wait_until(lambda: all(queue_exists(uri, q) for q in (EVENT_QUEUE, BATCH_QUEUE)))
+    yield uri
+    parking.parking_for(uri).close()
+
+
+def queue_exists(uri, name) -> bool:
+    with Connection(uri) as conn:
+        try:
+            conn.channel().queue_declare(name, passive=True)
+            return True
+        except Exception:
+            return False
+
+
+def wait_until(condition, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def publish_event(uri, seq, poison=False, raw=None):
+    with Connection(uri) as conn:
+        producer = Producer(conn.default_channel)
+        if raw is not None:
+            producer.publish(raw, exchange=event_exchange("dlqsrc"), routing_key="thing.done",
+                             content_type="application/json", content_encoding="utf-8",
+                             declare=[event_exchange("dlqsrc")])
+            return
+        producer.publish({"id": f"dlqsrc:{seq}", "seq": seq, "poison": poison},
+                         serializer="json", exchange=event_exchange("dlqsrc"),
+                         routing_key="thing.done", declare=[event_exchange("dlqsrc")])
+
+
+def cli(*argv) -> str:
+    out = io.StringIO()
+    assert deadletters.main(list(argv), out=out) == 0
+    return out.getvalue()
+
+
+def parked(uri, queue) -> int:
+    with Connection(uri) as conn:
+        return deadletters.parked_count(conn, queue) or 0
+
+
+def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(running):
+    publish_event(running, 1, poison=True)
+    publish_event(running, 2)
+    wait_until(lambda: 2 in handled and 2 in batched)
+    wait_until(lambda: parked(running, EVENT_QUEUE) == 1 and parked(running, BATCH_QUEUE) == 1)
+    assert attempts[1] == LIMIT  # tried exactly as often as allowed, then parked
+    assert 1 not in handled and 1 not in batched
+    assert parking.parked_counts()[EVENT_QUEUE] >= 1
+
+    listing = cli("list", EVENT_QUEUE, BATCH_QUEUE, RPC_QUEUE)
+    assert any(line.split() == [EVENT_QUEUE, "1"] for line in listing.splitlines())
+    assert any(line.split() == [RPC_QUEUE, "0"] for line in listing.splitlines())
+    shown = cli("show", EVENT_QUEUE)
+    assert f"failed {LIMIT} times; the last time: ValueError: event 1 cannot be processed" in shown
+    assert '\\"seq\\": 1' in shown or '"seq": 1' in shown
+    assert parked(running, EVENT_QUEUE) == 1  # showing takes nothing away
+
+    cured.add(1)  # the cause is fixed: requeued, it is processed
+    assert f"{EVENT_QUEUE}: 1 message(s) requeued" in cli("requeue", EVENT_QUEUE, BATCH_QUEUE)
+    wait_until(lambda: 1 in handled and 1 in batched)
+    assert parked(running, EVENT_QUEUE) == 0 and parked(running, BATCH_QUEUE) == 0
+    assert handled.count(1) == 1  # the requeued copy went to its own queue only
+
+
+def test_an_undecodable_event_is_parked_at_once(running):
+    publish_event(running, 0, raw=b"{not json")
+    publish_event(running, 3)
+    wait_until(lambda: 3 in handled and 3 in batched)
+    wait_until(lambda: parked(running, EVENT_QUEUE) == 1 and parked(running, BATCH_QUEUE) == 1)
+    assert "undecodable body" in cli("show", BATCH_QUEUE)
+    assert f"{BATCH_QUEUE}: 1 message(s) purged" in cli("purge", BATCH_QUEUE)
+    assert parked(running, BATCH_QUEUE) == 0
+
+
+def test_malformed_rpc_requests_are_parked_and_calls_go_on(running):
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    with Connection(running) as conn:
+        producer = Producer(conn.default_channel)
+        # not JSON although it says so, with somewhere to answer
+        producer.publish(b"\x00garbage", exchange=exchange, routing_key="dlqsvc.echo",
+                         content_type="application/json", content_encoding="utf-8",
+                         reply_to="nowhere", correlation_id="c1")
+        # well-formed, but nobody to answer
+        producer.publish(json.dumps({"args": [], "kwargs": {"value": 1}}),
+                         exchange=exchange, routing_key="dlqsvc.echo",
+                         content_type="application/json", content_encoding="utf-8")
+    wait_until(lambda: parked(running, RPC_QUEUE) == 2)
+    client = RpcClient(running, timeout=30)
+    try:
+        assert client.call("dlqsvc", "echo", Caller(), value=7) == 7
+    finally:
+        client.close()
+    shown = cli("show", RPC_QUEUE)
+    assert "undecodable body" in shown and "an RPC request without reply_to" in shown
