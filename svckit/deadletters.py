@@ -16,8 +16,7 @@ import json
 import sys
 
 from kombu import Connection
-from nameko.events import BROADCAST, SINGLETON
-from nameko.events import EventHandler as NamekoEventHandler
+from nameko.events import BROADCAST, SINGLETON, EventHandler as NamekoEventHandler
 from nameko.rpc import Rpc
 
 from svckit import config, parking

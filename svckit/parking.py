@@ -120,14 +120,15 @@ class Parking:
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    if self._producer is None:
+                    producer = self._producer
+                    if producer is None:
                         self._conn = connect(self.amqp_uri,
                                              transport_options={"confirm_publish": True})
-                        self._producer = self._conn.Producer()
+                        producer = self._producer = self._conn.Producer()
                     if declare_dead and declare_dead not in self._declared:
-                        declare(self._producer.channel, declare_dead)
+                        declare(producer.channel, declare_dead)
                         self._declared.add(declare_dead)
-                    self._producer.publish(body, exchange=exchange_name,
+                    producer.publish(body, exchange=exchange_name,
                                            routing_key=routing_key, headers=headers,
                                            delivery_mode=2, **properties)
                     return

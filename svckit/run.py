@@ -2,7 +2,8 @@
 
 Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
 Ctrl-C, once its database and the broker answer (svckit.startup: until then it waits and
-retries with backoff, reporting itself not ready). Scale a service by running more of these: they compete on the same RPC queue.
+retries with backoff, reporting itself not ready). Scale a service by running more of
+these: they compete on the same RPC queue.
 """
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
 

@@ -56,7 +56,7 @@ class QueueConsumer(NamekoQueueConsumer):
                        and not queue.auto_delete)
             guards[provider] = parking.Guard(
                 parking.parking_for(self.amqp_uri), queue.name, self.ack_message,
-                rpc=isinstance(provider, NamekoRpcConsumer)) if durable else None
+                rpc=isinstance(provider, NamekoRpcConsumer)) if queue and durable else None
         return guards[provider]
 
     def get_consumers(self, consumer_cls, channel):
@@ -70,11 +70,13 @@ class QueueConsumer(NamekoQueueConsumer):
 
     def handle_message(self, provider, body, message):
         guard = self.guard(provider)
-        try:
-            if guard is not None and not guard.admit(message):
-                return  # parked, or put back with its lost attempt counted
-        except Exception:  # the broker went away meanwhile: handle it as it is
-            log.exception("could not check the deliveries of a message of %s", guard.queue)
+        if guard is not None:
+            try:
+                if not guard.admit(message):
+                    return  # parked, or put back with its lost attempt counted
+            except Exception:  # the broker went away meanwhile: handle it as it is
+                log.exception("could not check the deliveries of a message of %s",
+                              guard.queue)
         super().handle_message(provider, body, message)
 
     def _undecodable(self, provider, message, exc):
@@ -105,6 +107,7 @@ class RpcConsumer(NamekoRpcConsumer):
         written in) is parked; so is one whose answer could not be sent."""
         properties = message.properties
         guard = self.queue_consumer.guard(self)
+        assert guard is not None  # the request queue is durable
         if not properties.get("reply_to"):
             return guard.unanswerable(message, "an RPC request without reply_to")
         if properties.get("content_type") not in kombu.serialization.registry.type_to_name:
