@@ -7,12 +7,13 @@ import json
 import time
 
 import pytest
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange, Producer, Queue
 from nameko.events import SERVICE_POOL
 from sqlalchemy import MetaData
 
 from svckit import deadletters, parking
 from svckit.batch_consumer import BatchEventConsumer
+from svckit.broker import durable_queue_arguments
 from svckit.context import Caller
 from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
@@ -165,3 +166,38 @@ def test_malformed_rpc_requests_are_parked_and_calls_go_on(running):
         client.close()
     shown = cli("show", RPC_QUEUE)
     assert "undecodable body" in shown and "an RPC request without reply_to" in shown
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_type, monkeypatch,
+                                                                        rabbit_config):
+    """Consumers that take a message, check it as svckit's do, and die before acknowledging
+    it (their connection closes): the message is parked after AMQP_DELIVERY_LIMIT of them,
+    whether the queue counts deliveries (quorum) or not (classic)."""
+    monkeypatch.setenv("AMQP_QUEUE_TYPE", queue_type)
+    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
+    uri = rabbit_config["AMQP_URI"]
+    monkeypatch.setenv("AMQP_URI", uri)
+    queue = Queue("crashq", durable=True, auto_delete=False,
+                  queue_arguments=durable_queue_arguments())
+    with Connection(uri) as conn:
+        Producer(conn.default_channel).publish({"kills": "everyone"}, serializer="json",
+                                               routing_key="crashq", declare=[queue])
+    guard = parking.Guard(parking.parking_for(uri), "crashq", lambda message: message.ack())
+    handled_by_a_consumer = 0
+    try:
+        for _ in range(4 * LIMIT):
+            if parked(uri, "crashq"):
+                break
+            with Connection(uri) as conn:
+                message = queue(conn.channel()).get(no_ack=False, accept=["json"])
+                assert message is not None
+                if guard.admit(message):
+                    handled_by_a_consumer += 1  # ... and the consumer dies: no ack
+    finally:
+        parking.parking_for(uri).close()
+    assert parked(uri, "crashq") == 1
+    assert handled_by_a_consumer == LIMIT
+    with Connection(uri) as conn:
+        assert queue(conn.channel()).get(no_ack=True) is None  # nothing left behind
+    assert f"delivered {LIMIT} times without being processed" in cli("show", "crashq")
