@@ -17,7 +17,6 @@ from typing import Callable
 
 from kombu import Queue
 
-from svckit import readiness
 from svckit.broker import connect
 from svckit.relay import event_exchange
 
@@ -87,7 +86,6 @@ class EventBus:
                                        on_decode_error=self._undecodable):
                         self._mark_stale()  # anything cached before we listened is suspect
                         self.healthy = True
-                        readiness.ready("broker")
                         self._connected.set()
                         backoff = 0.5
                         while True:
@@ -99,7 +97,6 @@ class EventBus:
                 if self.healthy:
                     log.warning("event bus connection lost: %s", exc)
                 self.healthy = False
-                readiness.not_ready("broker", f"event bus: {type(exc).__name__}: {exc}")
                 self._connected.clear()
                 self._mark_stale()
                 time.sleep(backoff)

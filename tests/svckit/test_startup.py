@@ -48,7 +48,7 @@ def test_waits_for_each_dependency_and_reports_not_ready(monkeypatch, caplog):
     assert slept == [0.5, 1, 1, 0.5]
     assert seen_problems[0] == {"database": "ConnectionRefusedError: refused"}
     assert seen_problems[-1] == {"broker": "ConnectionRefusedError: down"}
-    assert readiness.problems() == {}
+    assert not {"database", "broker"} & set(readiness.problems())
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == ("svc: cannot reach the db (attempt 1: ConnectionRefusedError: "
                         "refused); next try in 0.5 s")
