@@ -116,7 +116,10 @@ class RpcConsumer(NamekoRpcConsumer):
         try:
             super().handle_message(body, message)
         except Exception as exc:
-            guard.unanswerable(message, f"its answer could not be sent: {exc}")
+            try:
+                guard.unanswerable(message, f"its answer could not be sent: {exc}")
+            except Exception:  # the broker is gone: the request comes back by itself
+                log.exception("could not park an unanswerable request of %s", guard.queue)
 
 
 class ReplyListener(NamekoReplyListener):
