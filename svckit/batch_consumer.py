@@ -82,13 +82,14 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
             channel = conn.channel()
             channel.basic_qos(0, self.batch, False)
             consumers = []
+            service = self.container.service_name
             for queue in self._queues():
-                parking.declare(channel, queue.name)
-                guard = parking.Guard(parking.parking_for(self.amqp_uri), queue.name,
+                guard = parking.Guard(parking.parking_for(self.amqp_uri), queue.name, service,
                                       lambda message: message.ack())
                 consumers.append(Consumer(channel, [queue], accept=["json"],
                                           callbacks=[partial(received, guard)],
                                           on_decode_error=guard.undecodable))
+                parking.declare(channel, queue.name, service)  # the consumer declared it
             with ExitStack() as stack:
                 for consumer in consumers:
                     stack.enter_context(consumer)

@@ -115,6 +115,7 @@ def cmd_requeue(conn, queues, out) -> int:
             count = parked_count(conn, queue) or 0
             channel = conn.channel()
             moved = 0
+            bound: set[str] = set()
             try:
                 for _ in range(count):  # only what was there: one parked again stays parked
                     message = channel.basic_get(parking.dead_queue_name(queue), no_ack=False)
@@ -124,6 +125,11 @@ def cmd_requeue(conn, queues, out) -> int:
                     headers = properties.pop("application_headers", None) or {}
                     exchange = headers.get(parking.RETURN_EXCHANGE, "")
                     routing_key = headers.get(parking.RETURN_KEY) or queue
+                    if exchange.endswith(".retry") and exchange not in bound:
+                        # its consumer binds the queue when it starts; it may not have yet
+                        parking.declare_retry(sending.default_channel, queue,
+                                              exchange.removesuffix(".retry"))
+                        bound.add(exchange)
                     kept = {k: v for k, v in headers.items() if k not in OWN_HEADERS}
                     for name in ("delivery_mode", "user_id", "cluster_id"):
                         properties.pop(name, None)

@@ -8,7 +8,10 @@ routing key. A message is parked there, once, logged once and counted (`parked_c
 - when its body cannot be decoded (not JSON, a content type nobody accepts): at once;
 - when its handler failed `AMQP_DELIVERY_LIMIT` times (default 5): a failed attempt puts
   the message back at the end of its queue, with the attempts so far in the
-  `x-svckit-attempts` header, after a short pause, so the messages behind it go on;
+  `x-svckit-attempts` header, after a short pause, so the messages behind it go on (through
+  the service's own direct exchange `<service>.retry`, to which each of its durable queues
+  is bound by its name, so a copy reaches that queue alone; an RPC request keeps its
+  routing key, which names the method, in `x-svckit-routing-key`);
 - when it was delivered that many times without an answer (the consumer crashed or lost
   its connection each time): quorum queues count these returns themselves
   (`x-delivery-count`); classic queues do not, so a redelivered message is put back at the
@@ -17,8 +20,8 @@ routing key. A message is parked there, once, logged once and counted (`parked_c
 A failure that says a dependency is down (`ServiceUnavailable`: the database, another
 service) is not the message's fault: it is retried after a pause without being counted.
 A parked message keeps its body, properties and headers, and says why it was parked, from
-where, when, and how to send it back (`x-svckit-return-exchange` and `-routing-key`, which
-reach its queue alone); `python -m svckit.deadletters` lists, shows, requeues and purges them.
+where, when, and how to send it back (`x-svckit-return-exchange` and `-routing-key`);
+`python -m svckit.deadletters` lists, shows, requeues and purges them.
 Nothing here needs a change to the queues' own arguments, so queues declared before keep
 working.
 """
@@ -43,6 +46,7 @@ REASON = "x-svckit-parked-reason"
 PARKED_AT = "x-svckit-parked-at"
 RETURN_EXCHANGE = "x-svckit-return-exchange"  # with the routing key below: back to its queue
 RETURN_KEY = "x-svckit-return-routing-key"
+ROUTING_KEY = "x-svckit-routing-key"  # the routing key the message first came with
 PROPERTIES = ("content_type", "content_encoding", "correlation_id", "reply_to", "priority",
               "message_id", "timestamp", "type", "app_id", "expiration")
 RETRY_PAUSE = 0.5  # seconds before the first retry of a failed message; doubles, at most 5
@@ -64,9 +68,26 @@ def dead_queue(queue: str) -> Queue:
                  auto_delete=False, queue_arguments=durable_queue_arguments())
 
 
-def declare(channel, queue: str) -> None:
+def retry_exchange_name(service: str) -> str:
+    return f"{service}.retry"
+
+
+def declare_dead(channel, queue: str) -> None:
     """Declare the dead-letter exchange and `<queue>.dead`, bound to it."""
     dead_queue(queue)(channel).declare()
+
+
+def declare_retry(channel, queue: str, service: str) -> None:
+    """Declare `<service>.retry` and bind `queue` (which must exist) to it by its name."""
+    name = retry_exchange_name(service)
+    channel.exchange_declare(name, "direct", durable=True, auto_delete=False)
+    channel.queue_bind(queue, name, routing_key=queue)
+
+
+def declare(channel, queue: str, service: str) -> None:
+    """What a consumer of the durable `queue` of `service` declares when it starts."""
+    declare_dead(channel, queue)
+    declare_retry(channel, queue, service)
 
 
 def delivery_limit() -> int:
@@ -116,7 +137,7 @@ class Parking:
         self._declared.clear()
 
     def _publish(self, body: bytes, headers: dict, properties: dict, exchange_name: str,
-                 routing_key: str, declare_dead: str | None = None):
+                 routing_key: str, dead_of: str | None = None):
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -125,9 +146,9 @@ class Parking:
                         self._conn = connect(self.amqp_uri,
                                              transport_options={"confirm_publish": True})
                         producer = self._producer = self._conn.Producer()
-                    if declare_dead and declare_dead not in self._declared:
-                        declare(producer.channel, declare_dead)
-                        self._declared.add(declare_dead)
+                    if dead_of and dead_of not in self._declared:
+                        declare_dead(producer.channel, dead_of)
+                        self._declared.add(dead_of)
                     producer.publish(body, exchange=exchange_name,
                                            routing_key=routing_key, headers=headers,
                                            delivery_mode=2, **properties)
@@ -145,10 +166,16 @@ class Parking:
         found.setdefault("content_encoding", "binary")
         return found
 
+    @staticmethod
+    def _headers(message) -> dict:
+        headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+        headers.setdefault(ROUTING_KEY, (message.delivery_info or {}).get("routing_key", ""))
+        return headers
+
     def put_back(self, message, attempts: int, exchange_name: str, routing_key: str):
         """Publish a copy of `message` (raw body, properties, headers) with `attempts` in its
         header to `exchange_name`/`routing_key`, which lead to its queue alone."""
-        headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+        headers = self._headers(message)
         headers[ATTEMPTS] = attempts
         self._publish(message.body, headers, self._properties(message), exchange_name,
                       routing_key)
@@ -156,27 +183,16 @@ class Parking:
     def park(self, message, queue: str, reason: str, attempts: int, return_exchange: str,
              return_key: str):
         """Publish `message` to `<queue>.dead` with why it is there; log it and count it."""
-        headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+        headers = self._headers(message)
         headers.update({ATTEMPTS: attempts, PARKED_FROM: queue, REASON: reason[:1000],
                         PARKED_AT: datetime.now(timezone.utc).isoformat(),
                         RETURN_EXCHANGE: return_exchange, RETURN_KEY: return_key})
         self._publish(message.body, headers, self._properties(message), EXCHANGE, queue,
-                      declare_dead=queue)
+                      dead_of=queue)
         with _counts_lock:
             _counts[queue] += 1
         log.error("parked a message of %s in %s after %d attempt(s): %s", queue,
                   dead_queue_name(queue), attempts, reason[:500])
-
-
-def return_address(queue: str, message, rpc: bool) -> tuple[str, str]:
-    """Where a copy of `message` must go to reach `queue` and no other: an RPC request its
-    own exchange and routing key (nameko reads the method from the routing key, and only the
-    service's request queue is bound to it); an event the default exchange with the queue's
-    name (its own exchange would hand it to every subscriber again)."""
-    if rpc:
-        info = message.delivery_info or {}
-        return info.get("exchange", ""), info.get("routing_key", "")
-    return "", queue
 
 
 class Guard:
@@ -184,19 +200,17 @@ class Guard:
     is handled, `failed` after its handler raised, `undecodable` for a body that cannot be
     decoded. Each acknowledges (`ack(message)`) what it parked or put back."""
 
-    def __init__(self, parking: Parking, queue: str, ack, rpc: bool = False):
+    def __init__(self, parking: Parking, queue: str, service: str, ack):
         self.parking = parking
         self.queue = queue
+        self.service = service
         self.ack = ack
-        self.rpc = rpc
         self.limit = delivery_limit()
         self.classic = queue_type() == "classic"
 
-    def _address(self, message) -> tuple[str, str]:
-        headers = message.headers or {}
-        if RETURN_EXCHANGE in headers:  # put back before: the address it was given then
-            return headers[RETURN_EXCHANGE], headers[RETURN_KEY]
-        return return_address(self.queue, message, self.rpc)
+    def _address(self, _message) -> tuple[str, str]:
+        """Where a copy goes to reach this queue alone (see the module's docstring)."""
+        return retry_exchange_name(self.service), self.queue
 
     def _park(self, message, reason: str, attempts: int):
         self.parking.park(message, self.queue, reason, attempts, *self._address(message))

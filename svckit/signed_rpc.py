@@ -55,8 +55,8 @@ class QueueConsumer(NamekoQueueConsumer):
             durable = (queue is not None and queue.durable and not queue.exclusive
                        and not queue.auto_delete)
             guards[provider] = parking.Guard(
-                parking.parking_for(self.amqp_uri), queue.name, self.ack_message,
-                rpc=isinstance(provider, NamekoRpcConsumer)) if queue and durable else None
+                parking.parking_for(self.amqp_uri), queue.name, self.container.service_name,
+                self.ack_message) if queue and durable else None
         return guards[provider]
 
     def get_consumers(self, consumer_cls, channel):
@@ -64,7 +64,7 @@ class QueueConsumer(NamekoQueueConsumer):
         for provider, consumer in self._consumers.items():
             guard = self.guard(provider)
             if guard is not None:
-                parking.declare(channel, guard.queue)
+                parking.declare(channel, guard.queue, guard.service)
             consumer.on_decode_error = partial(self._undecodable, provider)
         return consumers
 
@@ -108,6 +108,9 @@ class RpcConsumer(NamekoRpcConsumer):
         properties = message.properties
         guard = self.queue_consumer.guard(self)
         assert guard is not None  # the request queue is durable
+        first_key = (message.headers or {}).get(parking.ROUTING_KEY)
+        if first_key:  # put back through the retry exchange: the method is in the header
+            message.delivery_info["routing_key"] = first_key
         if not properties.get("reply_to"):
             return guard.unanswerable(message, "an RPC request without reply_to")
         if properties.get("content_type") not in kombu.serialization.registry.type_to_name:

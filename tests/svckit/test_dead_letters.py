@@ -6,6 +6,7 @@ import io
 import json
 import time
 
+import eventlet
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.events import SERVICE_POOL
@@ -183,7 +184,9 @@ def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_typ
     with Connection(uri) as conn:
         Producer(conn.default_channel).publish({"kills": "everyone"}, serializer="json",
                                                routing_key="crashq", declare=[queue])
-    guard = parking.Guard(parking.parking_for(uri), "crashq", lambda message: message.ack())
+        parking.declare(conn.default_channel, "crashq", "crashsvc")
+    guard = parking.Guard(parking.parking_for(uri), "crashq", "crashsvc",
+                          lambda message: message.ack())
     handled_by_a_consumer = 0
     try:
         for _ in range(4 * LIMIT):
@@ -201,3 +204,39 @@ def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_typ
     with Connection(uri) as conn:
         assert queue(conn.channel()).get(no_ack=True) is None  # nothing left behind
     assert f"delivered {LIMIT} times without being processed" in cli("show", "crashq")
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_an_rpc_request_whose_consumer_died_is_answered_by_the_next(
+        queue_type, tmp_path, monkeypatch, rabbit_config, container_factory):
+    """A request taken by a replica that died before answering comes back to the next one,
+    which answers it (on a classic queue after putting it back, counted, through the
+    service's retry exchange: the method is still the one called)."""
+    monkeypatch.setenv("AMQP_QUEUE_TYPE", queue_type)
+    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
+    monkeypatch.setenv("DLQSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'dlq.sqlite3'}")
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    monkeypatch.setenv("INVENTREE_DATA_DIR", str(tmp_path))
+    uri = rabbit_config["AMQP_URI"]
+    container = container_factory(DeadLetterService, rabbit_config)  # not started yet
+    queue = Queue(RPC_QUEUE, exchange=Exchange("nameko-rpc", type="topic", durable=True),
+                  routing_key="dlqsvc.*", durable=True,
+                  queue_arguments=durable_queue_arguments())
+    with Connection(uri) as conn:
+        queue(conn.default_channel).declare()
+    client = RpcClient(uri, timeout=60)
+    try:
+        answer = eventlet.spawn(client.call, "dlqsvc", "echo", Caller(), value=5)
+        deadline = time.monotonic() + 60
+        while True:  # a replica takes the request and dies (its connection closes)
+            with Connection(uri) as conn:
+                if queue(conn.channel()).get(no_ack=False) is not None:
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        container.start()
+        assert answer.wait() == 5
+    finally:
+        client.close()
+        parking.parking_for(uri).close()
+    assert parked(uri, RPC_QUEUE) == 0
