@@ -104,8 +104,15 @@ def attempts_before(message) -> int:
     """Attempts at this message that ended without success before this delivery: those
     counted in its header, and returns that the (quorum) queue counted since."""
     headers = message.headers or {}
-    attempts = int(headers.get(ATTEMPTS) or 0)
-    return attempts + int(headers.get("x-delivery-count") or 0)
+    return count_in(headers.get(ATTEMPTS)) + count_in(headers.get("x-delivery-count"))
+
+
+def count_in(value) -> int:
+    """A header's count; 0 for one that is missing or not a count (anyone may send one)."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def retry_pause(attempts: int) -> float:
