@@ -64,14 +64,15 @@ class Database:
 
     A unit of work that cannot reach the server raises `ServiceUnavailable` ("The <service>
     service's database is unavailable", 503) and marks the process not ready until the
-    server answers again (svckit.db_outage); its statements stop after
-    `DATABASE_STATEMENT_TIMEOUT` seconds."""
+    server answers again (svckit.db_outage). A running service's store (`service` given)
+    stops any statement after `DATABASE_STATEMENT_TIMEOUT` seconds; tools (replay, the
+    CLIs) have no such limit."""
 
     def __init__(self, url: str, metadata, service: str | None = None):
         self.url = url
         self.metadata = metadata
-        self.engine = make_engine(
-            url, statement_timeout=config.setting("DATABASE_STATEMENT_TIMEOUT", 60.0, float))
+        timeout = config.setting("DATABASE_STATEMENT_TIMEOUT", 60.0, float) if service else 0
+        self.engine = make_engine(url, statement_timeout=timeout)
         self.is_sqlite = url.startswith("sqlite")
         self.outages = OutageWatch(self.engine, service)
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)

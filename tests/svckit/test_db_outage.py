@@ -151,3 +151,24 @@ def test_a_running_service_answers_503_and_recovers(private_postgres, url, monke
         assert client.call("outagesvc", "count") == 2  # nothing written during the outage
     finally:
         client.close()
+
+
+def test_a_statement_over_the_timeout_is_cut_off(private_postgres, url, monkeypatch):
+    """A running service's statement stops after DATABASE_STATEMENT_TIMEOUT (503, never a
+    hang); a tool's (no service named) has no such limit."""
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT", "1")
+    db = Database(url, metadata, "outagesvc")
+    tool = Database(url, metadata)
+    try:
+        with pytest.raises(ServiceUnavailable) as answer:
+            with db.read() as s:
+                s.exec_driver_sql("SELECT pg_sleep(30)")
+        assert answer.value.detail == {"detail": DETAIL}
+        with tool.read() as s:
+            s.exec_driver_sql("SELECT pg_sleep(1.5)")
+        wait_until(lambda: "database" not in readiness.problems())
+        with db.read() as s:  # the connection was not broken by the cancel
+            assert s.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        db.dispose()
+        tool.dispose()
