@@ -28,9 +28,12 @@ OWN_HEADERS = (parking.ATTEMPTS, parking.PARKED_FROM, parking.REASON, parking.PA
 
 
 def service_queues(service: str) -> list[str]:
-    """The durable queues a service consumes: its RPC request queue, its event handlers'
-    queues (nameko's names) and those of consumers with `queue_names(service)`."""
-    cls = importlib.import_module(f"services.{service}.service").Service
+    return queues_of(importlib.import_module(f"services.{service}.service").Service, service)
+
+
+def queues_of(cls, service: str) -> list[str]:
+    """The durable queues service class `cls` consumes: its RPC request queue, its event
+    handlers' queues (nameko's names) and those of consumers with `queue_names(service)`."""
     found: list[str] = []
     for attr in dir(cls):
         value = getattr(cls, attr, None)

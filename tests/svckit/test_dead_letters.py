@@ -113,6 +113,14 @@ def parked(uri, queue) -> int:
         return deadletters.parked_count(conn, queue) or 0
 
 
+def test_the_cli_finds_the_queues_a_service_declares(running):
+    assert sorted(deadletters.queues_of(DeadLetterService, "dlqsvc")) == sorted(
+        [RPC_QUEUE, EVENT_QUEUE, BATCH_QUEUE])
+    assert all(queue_exists(running, q) and queue_exists(running, parking.dead_queue_name(q))
+               for q in (RPC_QUEUE, EVENT_QUEUE, BATCH_QUEUE))
+    assert "rpc-system" in deadletters.known_queues()
+
+
 def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(running):
     publish_event(running, 1, poison=True)
     publish_event(running, 2)
