@@ -22,8 +22,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from svckit import config  # noqa: E402
 from svckit.cluster import Cluster, Ports  # noqa: E402
+from svckit.layout import ROOT  # noqa: E402
 
 ADMIN = ("admin", "admin-pass-123")
 
@@ -33,7 +33,7 @@ def main():
     parser.add_argument("--down", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    directory = config.ROOT / "var" / "test" / f"pg-outage-{uuid.uuid4().hex[:8]}"
+    directory = ROOT / "var" / "test" / f"pg-outage-{uuid.uuid4().hex[:8]}"
     cluster = Cluster(directory, Ports.free(), node_prefix=f"o{uuid.uuid4().hex[:6]}n",
                       env={"INVENTREE_ADMIN_USER": ADMIN[0],
                            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "PASSWORD_ITERATIONS": "1000",
@@ -47,7 +47,7 @@ def main():
         report = run(cluster, token, args.down, args.threads)
     finally:
         cluster.stop()
-    out = config.ROOT / "bench" / "results" / f"pg-outage-{datetime.now():%Y%m%d-%H%M}.md"
+    out = ROOT / "bench" / "results" / f"pg-outage-{datetime.now():%Y%m%d-%H%M}.md"
     out.write_text(report)
     print(report)
     print(f"written to {out}")

@@ -14,6 +14,7 @@ event at a time, and an event that keeps failing is parked in its queue's dead-l
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from functools import partial
 
@@ -21,44 +22,58 @@ import eventlet
 from kombu import Consumer, Queue
 from nameko.extensions import DependencyProvider
 
-from svckit import config, parking
+from svckit import parking
 from svckit.broker import connect, durable_queue_arguments
+from svckit.container_settings import settings_of
 from svckit.errors import ServiceUnavailable
 from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
+from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 
 class BatchEventConsumer(ManagedLoop, DependencyProvider):
     """Calls `handle(db, events)` with up to `batch` events at a time, each batch gathered
-    for at most `linger` seconds; `db` is the service's Store database."""
+    for at most `linger` seconds; `db` is the service's Store database. `sources(settings)`
+    names the services whose events it takes, from the process's settings."""
 
-    def __init__(self, sources, handle, batch: int = 500, linger: float = 0.05):
-        self.sources = [s for s in sources if s]
+    def __init__(self, sources: Callable[[ServiceSettings], Iterable[str]], handle,
+                 batch: int = 500, linger: float = 0.05):
+        self.source_names = sources
+        self.sources: list[str] = []  # read in setup()
         self.handle = handle
         self.batch = batch
         self.linger = linger
 
     def setup(self):
         from svckit.service import Store  # svckit.service imports this module's neighbours
-        self.amqp_uri = config.amqp_uri()
+        settings = settings_of(self.container)
+        self.amqp_uri = settings.AMQP_URI
+        self.queue_type = settings.AMQP_QUEUE_TYPE
+        self.delivery_limit = settings.AMQP_DELIVERY_LIMIT
+        self.sources = self.sources_of(settings)
         # its `db` is made in its own setup, which may come after this one
         self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
+
+    def sources_of(self, settings: ServiceSettings) -> list[str]:
+        return [s for s in self.source_names(settings) if s]
 
     @staticmethod
     def queue_name(source: str, service: str) -> str:
         return f"evt-{source}-#--{service}.on_{source}_event"
 
-    def queue_names(self, service: str) -> list[str]:
-        return [self.queue_name(source, service) for source in self.sources]
+    def queue_names(self, service: str, settings: ServiceSettings) -> list[str]:
+        """The queues this consumer of `service` takes events from, given its settings
+        (svckit.deadletters finds them so)."""
+        return [self.queue_name(source, service) for source in self.sources_of(settings)]
 
     def _queues(self) -> list[Queue]:
         service = self.container.service_name
         return [Queue(self.queue_name(source, service),
                       exchange=event_exchange(source), routing_key="#", durable=True,
                       auto_delete=False, exclusive=False,
-                      queue_arguments=durable_queue_arguments()) for source in self.sources]
+                      queue_arguments=durable_queue_arguments(self.queue_type)) for source in self.sources]
 
     def _run(self):
         backoff = 0.5
@@ -84,12 +99,13 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
             consumers = []
             service = self.container.service_name
             for queue in self._queues():
-                guard = parking.Guard(parking.parking_for(self.amqp_uri), queue.name, service,
-                                      lambda message: message.ack())
+                guard = parking.Guard(parking.parking_for(self.amqp_uri, self.queue_type),
+                                      queue.name, service, lambda message: message.ack(),
+                                      self.delivery_limit)
                 consumers.append(Consumer(channel, [queue], accept=["json"],
                                           callbacks=[partial(received, guard)],
                                           on_decode_error=guard.undecodable))
-                parking.declare(channel, queue.name, service)  # the consumer declared it
+                guard.declare(channel)  # after the queue: the consumer declared it
             with ExitStack() as stack:
                 for consumer in consumers:
                     stack.enter_context(consumer)

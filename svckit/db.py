@@ -14,13 +14,16 @@ from typing import Callable
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from svckit import config
 from svckit.db_outage import OutageWatch, is_outage
+from svckit.listing import SEARCH_LIMITS, SearchLimits
+
+CONNECT_TIMEOUT = 5.0  # seconds; a service's is its DATABASE_CONNECT_TIMEOUT
 
 
-def make_engine(url: str, statement_timeout: float = 0) -> Engine:
+def make_engine(url: str, statement_timeout: float = 0,
+                connect_timeout: float = CONNECT_TIMEOUT) -> Engine:
     """An engine for `url`. On PostgreSQL a connection attempt gives up after
-    `DATABASE_CONNECT_TIMEOUT` seconds, TCP keepalives notice a server that vanished, and
+    `connect_timeout` seconds, TCP keepalives notice a server that vanished, and
     with `statement_timeout` (seconds, 0: none) no statement runs longer, so no unit of work
     hangs on a database that does not answer; the pool checks a connection before handing
     it out (`pool_pre_ping`), so connections broken by a server restart are replaced."""
@@ -43,8 +46,7 @@ def make_engine(url: str, statement_timeout: float = 0) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    connect_args = {"connect_timeout": max(1, round(
-                        config.setting("DATABASE_CONNECT_TIMEOUT", 5.0, float))),
+    connect_args = {"connect_timeout": max(1, round(connect_timeout)),
                     "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 2,
                     "keepalives_count": 3}
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
@@ -60,19 +62,24 @@ def make_engine(url: str, statement_timeout: float = 0) -> Engine:
 
 
 class Database:
-    """A service's store: `write()` and `read()` give a connection inside one transaction.
+    """A service's store: `write()` and `read()` give a connection inside one transaction,
+    carrying the process's `search_limits` (svckit.listing) as an execution option.
 
     A unit of work that cannot reach the server raises `ServiceUnavailable` ("The <service>
     service's database is unavailable", 503) and marks the process not ready until the
-    server answers again (svckit.db_outage). A running service's store (`service` given)
-    stops any statement after `DATABASE_STATEMENT_TIMEOUT` seconds; tools (replay, the
-    CLIs) have no such limit."""
+    server answers again (svckit.db_outage). A running service's store passes its
+    `service` name and its settings' timeouts (`DATABASE_STATEMENT_TIMEOUT`,
+    `DATABASE_CONNECT_TIMEOUT`, see svckit.service.Store); tools (replay, the CLIs) pass
+    none: their statements have no time limit."""
 
-    def __init__(self, url: str, metadata, service: str | None = None):
+    def __init__(self, url: str, metadata, search_limits: SearchLimits = SearchLimits(),
+                 service: str | None = None, statement_timeout: float = 0,
+                 connect_timeout: float = CONNECT_TIMEOUT):
         self.url = url
         self.metadata = metadata
-        timeout = config.setting("DATABASE_STATEMENT_TIMEOUT", 60.0, float) if service else 0
-        self.engine = make_engine(url, statement_timeout=timeout)
+        self.search_limits = search_limits
+        self.engine = make_engine(url, statement_timeout=statement_timeout,
+                                  connect_timeout=connect_timeout)
         self.is_sqlite = url.startswith("sqlite")
         self.outages = OutageWatch(self.engine, service)
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
@@ -92,6 +99,7 @@ class Database:
         `notify=False` skips the after-commit hook (the relay's own bookkeeping)."""
         with self._outage_is_503():
             with self.engine.connect() as conn:
+                conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
                 if self.is_sqlite:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
@@ -104,6 +112,7 @@ class Database:
         """One read transaction, rolled back at the end."""
         with self._outage_is_503():
             with self.engine.connect() as conn:
+                conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
                 yield conn
 
     @contextmanager

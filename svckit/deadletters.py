@@ -7,8 +7,10 @@
 
 A queue is named as its consumers' queue (`rpc-system`, `evt-users-user.created--system.
 on_user_created`), not as its `.dead` queue; without names, every durable queue of every
-service is meant (found from the services' entrypoints and consumers). The broker is the
-one `AMQP_URI` names.
+service is meant (found from the services' entrypoints and consumers, and from their
+settings classes for the consumers whose queues depend on settings, such as the audit
+service's `AUDIT_SOURCES`). The broker is the one `AMQP_URI` names (`DeadLettersSettings`,
+read once at start).
 """
 import argparse
 import importlib
@@ -19,21 +21,31 @@ from kombu import Connection
 from nameko.events import BROADCAST, SINGLETON, EventHandler as NamekoEventHandler
 from nameko.rpc import Rpc
 
-from svckit import config, parking
+from svckit import parking
 from svckit.broker import connect
-from svckit.layout import service_names
+from svckit.layout import service_names, settings_class
+from svckit.settings import BrokerSettings, ServiceSettings
 
 OWN_HEADERS = (parking.ATTEMPTS, parking.PARKED_FROM, parking.REASON, parking.PARKED_AT,
                parking.RETURN_EXCHANGE, parking.RETURN_KEY, "x-delivery-count")
 
 
+class DeadLettersSettings(BrokerSettings):
+    """What `svckit.deadletters` reads (the broker); each service's queues are found with
+    that service's own settings class."""
+
+
 def service_queues(service: str) -> list[str]:
-    return queues_of(importlib.import_module(f"services.{service}.service").Service, service)
+    """The durable queues of one service, as its processes would declare them with the
+    settings its class reads now."""
+    return queues_of(importlib.import_module(f"services.{service}.service").Service, service,
+                     settings_class(service)())
 
 
-def queues_of(cls, service: str) -> list[str]:
+def queues_of(cls, service: str, settings: ServiceSettings) -> list[str]:
     """The durable queues service class `cls` consumes: its RPC request queue, its event
-    handlers' queues (nameko's names) and those of consumers with `queue_names(service)`."""
+    handlers' queues (nameko's names) and those of consumers with
+    `queue_names(service, settings)`."""
     found: list[str] = []
     for attr in dir(cls):
         value = getattr(cls, attr, None)
@@ -49,7 +61,7 @@ def queues_of(cls, service: str) -> list[str]:
                                  f"--{service}.{attr}")
         names = getattr(value, "queue_names", None)
         if callable(names) and not isinstance(value, type):
-            found.extend(names(service))
+            found.extend(names(service, settings))
     return list(dict.fromkeys(found))
 
 
@@ -111,8 +123,8 @@ def cmd_show(conn, queues, out, limit: int) -> int:
     return 0
 
 
-def cmd_requeue(conn, queues, out) -> int:
-    with connect(config.amqp_uri(), transport_options={"confirm_publish": True}) as sending:
+def cmd_requeue(conn, queues, out, amqp_uri: str) -> int:
+    with connect(amqp_uri, transport_options={"confirm_publish": True}) as sending:
         producer = sending.Producer()
         for queue in queues:
             count = parked_count(conn, queue) or 0
@@ -169,14 +181,15 @@ def main(argv=None, out=sys.stdout) -> int:
     parser.add_argument("queue", nargs="*", help="queues (default: every service's)")
     parser.add_argument("--limit", type=int, default=20, help="messages shown per queue")
     args = parser.parse_args(argv)
+    settings = DeadLettersSettings()
     queues = args.queue or known_queues()
-    with connect(config.amqp_uri()) as conn:
+    with connect(settings.AMQP_URI) as conn:
         if args.command == "list":
             return cmd_list(conn, queues, out)
         if args.command == "show":
             return cmd_show(conn, queues, out, max(args.limit, 1))
         if args.command == "requeue":
-            return cmd_requeue(conn, queues, out)
+            return cmd_requeue(conn, queues, out, settings.AMQP_URI)
         return cmd_purge(conn, queues, out)
 
 

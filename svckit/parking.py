@@ -6,7 +6,8 @@ subscriptions) has a dead-letter queue `<queue>.dead` (durable, of the configure
 routing key. A message is parked there, once, logged once and counted (`parked_counts()`):
 
 - when its body cannot be decoded (not JSON, a content type nobody accepts): at once;
-- when its handler failed `AMQP_DELIVERY_LIMIT` times (default 5): a failed attempt puts
+- when its handler failed `AMQP_DELIVERY_LIMIT` times (default 5; the process's setting,
+  which its consumers hand to their `Guard`): a failed attempt puts
   the message back at the end of its queue, with the attempts so far in the
   `x-svckit-attempts` header, after a short pause, so the messages behind it go on (through
   the service's own direct exchange `<service>.retry`, to which each of its durable queues
@@ -33,8 +34,7 @@ from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Queue
 
-from svckit import config
-from svckit.broker import connect, durable_queue_arguments, queue_type
+from svckit.broker import connect, durable_queue_arguments
 from svckit.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,18 +63,19 @@ def exchange() -> Exchange:
     return Exchange(EXCHANGE, type="direct", durable=True, delivery_mode=2)
 
 
-def dead_queue(queue: str) -> Queue:
+def dead_queue(queue: str, queue_type: str) -> Queue:
+    """`<queue>.dead`, of the process's AMQP_QUEUE_TYPE `queue_type`."""
     return Queue(dead_queue_name(queue), exchange=exchange(), routing_key=queue, durable=True,
-                 auto_delete=False, queue_arguments=durable_queue_arguments())
+                 auto_delete=False, queue_arguments=durable_queue_arguments(queue_type))
 
 
 def retry_exchange_name(service: str) -> str:
     return f"{service}.retry"
 
 
-def declare_dead(channel, queue: str) -> None:
-    """Declare the dead-letter exchange and `<queue>.dead`, bound to it."""
-    dead_queue(queue)(channel).declare()
+def declare_dead(channel, queue: str, queue_type: str) -> None:
+    """Declare the dead-letter exchange and `<queue>.dead` (of `queue_type`), bound to it."""
+    dead_queue(queue, queue_type)(channel).declare()
 
 
 def declare_retry(channel, queue: str, service: str) -> None:
@@ -84,14 +85,10 @@ def declare_retry(channel, queue: str, service: str) -> None:
     channel.queue_bind(queue, name, routing_key=queue)
 
 
-def declare(channel, queue: str, service: str) -> None:
+def declare(channel, queue: str, service: str, queue_type: str) -> None:
     """What a consumer of the durable `queue` of `service` declares when it starts."""
-    declare_dead(channel, queue)
+    declare_dead(channel, queue, queue_type)
     declare_retry(channel, queue, service)
-
-
-def delivery_limit() -> int:
-    return max(1, config.setting("AMQP_DELIVERY_LIMIT", 5, int))
 
 
 def parked_counts() -> dict[str, int]:
@@ -121,10 +118,12 @@ def retry_pause(attempts: int) -> float:
 
 class Parking:
     """Parks and puts back the messages of one process's consumers, on a connection of its
-    own with publisher confirms (so a message is acknowledged only once its copy is safe)."""
+    own with publisher confirms (so a message is acknowledged only once its copy is safe);
+    the dead-letter queues it declares are of `queue_type` (the process's AMQP_QUEUE_TYPE)."""
 
-    def __init__(self, amqp_uri: str):
+    def __init__(self, amqp_uri: str, queue_type: str):
         self.amqp_uri = amqp_uri
+        self.queue_type = queue_type
         self._conn: Connection | None = None
         self._producer = None
         self._declared: set[str] = set()
@@ -154,7 +153,7 @@ class Parking:
                                              transport_options={"confirm_publish": True})
                         producer = self._producer = self._conn.Producer()
                     if dead_of and dead_of not in self._declared:
-                        declare_dead(producer.channel, dead_of)
+                        declare_dead(producer.channel, dead_of, self.queue_type)
                         self._declared.add(dead_of)
                     producer.publish(body, exchange=exchange_name,
                                            routing_key=routing_key, headers=headers,
@@ -205,15 +204,20 @@ class Parking:
 class Guard:
     """The dead-letter rules of one durable queue, for its consumer: `admit` before a message
     is handled, `failed` after its handler raised, `undecodable` for a body that cannot be
-    decoded. Each acknowledges (`ack(message)`) what it parked or put back."""
+    decoded. Each acknowledges (`ack(message)`) what it parked or put back. `limit` is the
+    process's AMQP_DELIVERY_LIMIT; the queue is of the parking's queue type."""
 
-    def __init__(self, parking: Parking, queue: str, service: str, ack):
+    def __init__(self, parking: Parking, queue: str, service: str, ack, limit: int):
         self.parking = parking
         self.queue = queue
         self.service = service
         self.ack = ack
-        self.limit = delivery_limit()
-        self.classic = queue_type() == "classic"
+        self.limit = max(1, limit)
+        self.classic = parking.queue_type == "classic"
+
+    def declare(self, channel) -> None:
+        """What this queue's consumer declares when it starts (see `declare`)."""
+        declare(channel, self.queue, self.service, self.parking.queue_type)
 
     def _address(self, _message) -> tuple[str, str]:
         """Where a copy goes to reach this queue alone (see the module's docstring)."""
@@ -269,13 +273,15 @@ class Guard:
         self._park(message, why, attempts_before(message) + 1)
 
 
-_parkings: dict[str, Parking] = {}
+_parkings: dict[tuple[str, str], Parking] = {}
 _parkings_lock = threading.Lock()
 
 
-def parking_for(amqp_uri: str) -> Parking:
-    """The process's Parking for a broker (one connection, shared by its consumers)."""
+def parking_for(amqp_uri: str, queue_type: str) -> Parking:
+    """The process's Parking for a broker and queue type (one connection, shared by its
+    consumers)."""
     with _parkings_lock:
-        if amqp_uri not in _parkings:
-            _parkings[amqp_uri] = Parking(amqp_uri)
-        return _parkings[amqp_uri]
+        key = (amqp_uri, queue_type)
+        if key not in _parkings:
+            _parkings[key] = Parking(amqp_uri, queue_type)
+        return _parkings[key]

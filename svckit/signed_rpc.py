@@ -21,18 +21,19 @@ from nameko.rpc import (
 
 from svckit import parking
 from svckit.broker import durable_queue_arguments, redacted
+from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.errors import CallerRefused
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
 
 
 class CallerKeys(SharedExtension):
-    """The container's caller signer (keys read once, at setup)."""
+    """The container's caller signer (from its settings' keys, made once, at setup)."""
 
     def setup(self):
-        self.signer = signer_from_settings()
+        self.signer = settings_of(self.container).caller_signer()
 
 
 class QueueConsumer(NamekoQueueConsumer):
@@ -47,16 +48,21 @@ class QueueConsumer(NamekoQueueConsumer):
     # dead letters (svckit.parking): the rules of each provider's queue, if it is durable
 
     def guard(self, provider) -> parking.Guard | None:
-        """The dead-letter rules of `provider`'s queue; None for a queue that dies with its
-        consumer (reply queues, exclusive or auto-delete ones)."""
+        """The dead-letter rules of `provider`'s queue (the container's AMQP_QUEUE_TYPE and
+        AMQP_DELIVERY_LIMIT); None for a queue that dies with its consumer (reply queues,
+        exclusive or auto-delete ones)."""
         guards = self.__dict__.setdefault("_guards", {})
         if provider not in guards:
             queue = getattr(provider, "queue", None)
             durable = (queue is not None and queue.durable and not queue.exclusive
                        and not queue.auto_delete)
-            guards[provider] = parking.Guard(
-                parking.parking_for(self.amqp_uri), queue.name, self.container.service_name,
-                self.ack_message) if queue and durable else None
+            guards[provider] = None
+            if queue is not None and durable:
+                settings = settings_of(self.container)
+                guards[provider] = parking.Guard(
+                    parking.parking_for(self.amqp_uri, settings.AMQP_QUEUE_TYPE), queue.name,
+                    self.container.service_name, self.ack_message,
+                    settings.AMQP_DELIVERY_LIMIT)
         return guards[provider]
 
     def get_consumers(self, consumer_cls, channel):
@@ -64,7 +70,7 @@ class QueueConsumer(NamekoQueueConsumer):
         for provider, consumer in self._consumers.items():
             guard = self.guard(provider)
             if guard is not None:
-                parking.declare(channel, guard.queue, guard.service)
+                guard.declare(channel)
             consumer.on_decode_error = partial(self._undecodable, provider)
         return consumers
 
@@ -99,8 +105,9 @@ class RpcConsumer(NamekoRpcConsumer):
 
     def setup(self):
         super().setup()
-        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
-                                      **durable_queue_arguments()}
+        self.queue.queue_arguments = {
+            **(self.queue.queue_arguments or {}),
+            **durable_queue_arguments(settings_of(self.container).AMQP_QUEUE_TYPE)}
 
     def handle_message(self, body, message):
         """A request that cannot be answered (no `reply_to`, a content type no reply can be

@@ -13,9 +13,10 @@ from typing import Callable, Iterator, NamedTuple
 
 from sqlalchemy import text
 
-from svckit import config, readiness
+from svckit import readiness
 from svckit.broker import connect, redacted
 from svckit.db import make_engine
+from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 FIRST_DELAY = 0.5
@@ -40,9 +41,9 @@ def reason_of(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
 
 
-def database_check(url: str) -> Callable[[], None]:
+def database_check(url: str, connect_timeout: float) -> Callable[[], None]:
     def check():
-        engine = make_engine(url)
+        engine = make_engine(url, connect_timeout=connect_timeout)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -57,27 +58,29 @@ def broker_check(amqp_uri: str) -> Callable[[], None]:
     return check
 
 
-def dependencies_of(service: str, uses_database: bool) -> list[Dependency]:
-    """The database (when the service has one) and the broker, as this process finds them."""
+def dependencies_of(service: str, settings: ServiceSettings,
+                    uses_database: bool) -> list[Dependency]:
+    """The database (when the service has one) and the broker, as the service's `settings`
+    name them."""
     found = []
     if uses_database:
-        url = config.database_url(service)
+        url = settings.database_url(service)
         shown = url.split("@", 1)[-1] if "@" in url else url
         found.append(Dependency("database", f"the {service} database ({shown})",
-                                database_check(url)))
-    amqp_uri = config.amqp_uri()
+                                database_check(url, settings.DATABASE_CONNECT_TIMEOUT)))
+    amqp_uri = settings.AMQP_URI
     found.append(Dependency("broker", f"the broker ({redacted(amqp_uri)})",
                             broker_check(amqp_uri)))
     return found
 
 
 def wait_for_dependencies(service: str, dependencies: list[Dependency],
-                          stopping: Callable[[], bool],
+                          stopping: Callable[[], bool], cap: float,
                           sleep: Callable[[float], object] = time.sleep) -> bool:
-    """Try each dependency until it answers; True once all did, False if `stopping()`
+    """Try each dependency until it answers, waiting at most `cap` seconds
+    (STARTUP_RETRY_MAX_SECONDS) between attempts; True once all did, False if `stopping()`
     became true first. `sleep` waits between attempts (one that returns early when the
     process is asked to stop keeps a SIGTERM prompt)."""
-    cap = config.setting("STARTUP_RETRY_MAX_SECONDS", 10.0, float)
     for dependency in dependencies:
         attempt = 0
         waits = delays(cap)

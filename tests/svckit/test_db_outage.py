@@ -10,12 +10,14 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from svckit import readiness
+from svckit.container_settings import container_config
 from svckit.db import Database
 from svckit.db_outage import is_outage
 from svckit.errors import ServiceUnavailable
 from svckit.events import EventStore, Projector
 from svckit.rpc_client import RpcClient
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from tests.helpers import service_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -48,6 +50,11 @@ class OutageService(ServiceBase):
         with self.db.read() as s:
             return len(s.execute(select(notes.c.id)).all())
 
+    @rpc
+    def sleep(self, seconds):
+        with self.db.read() as s:
+            s.exec_driver_sql(f"SELECT pg_sleep({float(seconds)})")
+
 
 @pytest.fixture
 def url(private_postgres):
@@ -72,7 +79,7 @@ def wait_until(condition, seconds=60.0):
 
 
 def test_only_a_server_that_cannot_answer_is_an_outage(private_postgres, url):
-    db = Database(url, metadata, "outagesvc")
+    db = Database(url, metadata, service="outagesvc")
     try:
         db.create_all()
         with db.write() as s:
@@ -87,7 +94,7 @@ def test_only_a_server_that_cannot_answer_is_an_outage(private_postgres, url):
 
 
 def test_units_of_work_answer_503_while_the_server_is_stopped(private_postgres, url):
-    db = Database(url, metadata, "outagesvc")
+    db = Database(url, metadata, service="outagesvc")
     try:
         db.create_all()
         with db.write() as s:  # a pooled connection, which the server's stop breaks
@@ -111,16 +118,20 @@ def test_units_of_work_answer_503_while_the_server_is_stopped(private_postgres, 
         db.dispose()
 
 
-def test_a_running_service_answers_503_and_recovers(private_postgres, url, monkeypatch, rabbit_config,
-                                                    container_factory):
-    monkeypatch.setenv("OUTAGESVC_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+def start_service(url, tmp_path, rabbit_config, container_factory, **settings) -> RpcClient:
+    """OutageService on `url` (its tables made) with `settings`; a client of it."""
     tables = Database(url, metadata)
     tables.create_all()
     tables.dispose()
-    container = container_factory(OutageService, rabbit_config)
-    container.start()
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=60)
+    built = service_settings(rabbit_config["AMQP_URI"], tmp_path, OUTAGESVC_DATABASE_URL=url,
+                             **settings)
+    container_factory(OutageService, container_config(built)).start()
+    return RpcClient(rabbit_config["AMQP_URI"], timeout=60, signer=built.caller_signer())
+
+
+def test_a_running_service_answers_503_and_recovers(private_postgres, url, tmp_path,
+                                                    rabbit_config, container_factory):
+    client = start_service(url, tmp_path, rabbit_config, container_factory)
     try:
         assert client.call("outagesvc", "add", text="before") == 1
 
@@ -153,11 +164,10 @@ def test_a_running_service_answers_503_and_recovers(private_postgres, url, monke
         client.close()
 
 
-def test_a_statement_over_the_timeout_is_cut_off(private_postgres, url, monkeypatch):
-    """A running service's statement stops after DATABASE_STATEMENT_TIMEOUT (503, never a
-    hang); a tool's (no service named) has no such limit."""
-    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT", "1")
-    db = Database(url, metadata, "outagesvc")
+def test_a_statement_over_the_timeout_is_cut_off(private_postgres, url):
+    """A statement stops after the store's statement timeout (503, never a hang); a tool's
+    store (no timeout given) has no such limit."""
+    db = Database(url, metadata, service="outagesvc", statement_timeout=1)
     tool = Database(url, metadata)
     try:
         with pytest.raises(ServiceUnavailable) as answer:
@@ -172,3 +182,19 @@ def test_a_statement_over_the_timeout_is_cut_off(private_postgres, url, monkeypa
     finally:
         db.dispose()
         tool.dispose()
+
+
+def test_a_running_service_stops_a_statement_at_its_setting(private_postgres, url, tmp_path,
+                                                            rabbit_config, container_factory):
+    """The service's Store takes DATABASE_STATEMENT_TIMEOUT from the settings it was started
+    with: a statement over it answers 503, one under it is answered."""
+    client = start_service(url, tmp_path, rabbit_config, container_factory,
+                           DATABASE_STATEMENT_TIMEOUT=1)
+    try:
+        with pytest.raises(ServiceUnavailable) as answer:
+            client.call("outagesvc", "sleep", seconds=30)
+        assert answer.value.detail == {"detail": DETAIL}
+        wait_until(lambda: "database" not in readiness.problems())
+        assert client.call("outagesvc", "sleep", seconds=0.1) is None
+    finally:
+        client.close()

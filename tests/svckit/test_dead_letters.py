@@ -15,11 +15,13 @@ from sqlalchemy import MetaData
 from svckit import deadletters, parking
 from svckit.batch_consumer import BatchEventConsumer
 from svckit.broker import durable_queue_arguments
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
 from svckit.rpc_client import RpcClient
 from svckit.service import ServiceBase, Store, event_handler, rpc
+from tests.helpers import service_settings
 
 LIMIT = 3
 EVENT_QUEUE = "evt-dlqsrc-thing.done--dlqsvc.on_thing"
@@ -42,7 +44,8 @@ def record_batch(db, events):
 class DeadLetterService(ServiceBase):
     name = "dlqsvc"
     db = Store(store, relay=False)
-    events = BatchEventConsumer(["dlqsrc"], record_batch, batch=50, linger=0.05)
+    events = BatchEventConsumer(lambda settings: ["dlqsrc"], record_batch, batch=50,
+                                linger=0.05)
 
     @event_handler("dlqsrc", "thing.done", handler_type=SERVICE_POOL)
     def on_thing(self, event):
@@ -56,21 +59,25 @@ class DeadLetterService(ServiceBase):
         return value
 
 
+def dlq_settings(uri: str, tmp_path, queue_type: str):
+    """The test service's settings: its queue type, AMQP_DELIVERY_LIMIT of LIMIT."""
+    return service_settings(uri, tmp_path, AMQP_QUEUE_TYPE=queue_type,
+                            AMQP_DELIVERY_LIMIT=LIMIT,
+                            DLQSVC_DATABASE_URL=f"sqlite:///{tmp_path / 'dlq.sqlite3'}")
+
+
 @pytest.fixture(params=["classic", "quorum"])
-def running(request, tmp_path, monkeypatch, rabbit_config, container_factory):
-    monkeypatch.setenv("AMQP_QUEUE_TYPE", request.param)
-    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
-    monkeypatch.setenv("DLQSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'dlq.sqlite3'}")
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-    monkeypatch.setenv("INVENTREE_DATA_DIR", str(tmp_path))
+def running(request, tmp_path, rabbit_config, container_factory):
+    """(the broker's URI, the service's settings) of the running test service."""
+    uri = rabbit_config["AMQP_URI"]
+    settings = dlq_settings(uri, tmp_path, request.param)
     for seen in (handled, batched, attempts, cured):
         seen.clear()
-    container = container_factory(DeadLetterService, rabbit_config)
+    container = container_factory(DeadLetterService, container_config(settings))
     container.start()
-    uri = rabbit_config["AMQP_URI"]
     wait_until(lambda: all(queue_exists(uri, q) for q in (EVENT_QUEUE, BATCH_QUEUE)))
-    yield uri
-    parking.parking_for(uri).close()
+    yield uri, settings
+    parking.parking_for(uri, request.param).close()
 
 
 def queue_exists(uri, name) -> bool:
@@ -102,10 +109,17 @@ def publish_event(uri, seq, poison=False, raw=None):
                          routing_key="thing.done", declare=[event_exchange("dlqsrc")])
 
 
-def cli(*argv) -> str:
-    out = io.StringIO()
-    assert deadletters.main(list(argv), out=out) == 0
-    return out.getvalue()
+@pytest.fixture
+def cli(monkeypatch, rabbit_config):
+    """`python -m svckit.deadletters argv...` with the test broker as its AMQP_URI: what it
+    printed."""
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+
+    def run(*argv) -> str:
+        out = io.StringIO()
+        assert deadletters.main(list(argv), out=out) == 0
+        return out.getvalue()
+    return run
 
 
 def parked(uri, queue) -> int:
@@ -113,15 +127,21 @@ def parked(uri, queue) -> int:
         return deadletters.parked_count(conn, queue) or 0
 
 
-def test_the_cli_finds_the_queues_a_service_declares(running):
-    assert sorted(deadletters.queues_of(DeadLetterService, "dlqsvc")) == sorted(
+def test_the_cli_finds_the_queues_a_service_declares(running, monkeypatch):
+    uri, settings = running
+    assert sorted(deadletters.queues_of(DeadLetterService, "dlqsvc", settings)) == sorted(
         [RPC_QUEUE, EVENT_QUEUE, BATCH_QUEUE])
-    assert all(queue_exists(running, q) and queue_exists(running, parking.dead_queue_name(q))
+    assert all(queue_exists(uri, q) and queue_exists(uri, parking.dead_queue_name(q))
                for q in (RPC_QUEUE, EVENT_QUEUE, BATCH_QUEUE))
     assert "rpc-system" in deadletters.known_queues()
+    # the audit service's batch queues follow its settings (AUDIT_SOURCES)
+    monkeypatch.setenv("AUDIT_SOURCES", "users,dlqsrc")
+    assert sorted(q for q in deadletters.service_queues("audit") if q.startswith("evt-")) == [
+        "evt-dlqsrc-#--audit.on_dlqsrc_event", "evt-users-#--audit.on_users_event"]
 
 
-def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(running):
+def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(running, cli):
+    running, _ = running  # the broker's URI
     publish_event(running, 1, poison=True)
     publish_event(running, 2)
     wait_until(lambda: 2 in handled and 2 in batched)
@@ -145,7 +165,8 @@ def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(runni
     assert handled.count(1) == 1  # the requeued copy went to its own queue only
 
 
-def test_an_undecodable_event_is_parked_at_once(running):
+def test_an_undecodable_event_is_parked_at_once(running, cli):
+    running, _ = running
     publish_event(running, 0, raw=b"{not json")
     publish_event(running, 3)
     wait_until(lambda: 3 in handled and 3 in batched)
@@ -155,7 +176,8 @@ def test_an_undecodable_event_is_parked_at_once(running):
     assert parked(running, BATCH_QUEUE) == 0
 
 
-def test_malformed_rpc_requests_are_parked_and_calls_go_on(running):
+def test_malformed_rpc_requests_are_parked_and_calls_go_on(running, cli):
+    running, settings = running
     exchange = Exchange("nameko-rpc", type="topic", durable=True)
     with Connection(running) as conn:
         producer = Producer(conn.default_channel)
@@ -168,7 +190,7 @@ def test_malformed_rpc_requests_are_parked_and_calls_go_on(running):
                          exchange=exchange, routing_key="dlqsvc.echo",
                          content_type="application/json", content_encoding="utf-8")
     wait_until(lambda: parked(running, RPC_QUEUE) == 2)
-    client = RpcClient(running, timeout=30)
+    client = RpcClient(running, timeout=30, signer=settings.caller_signer())
     try:
         assert client.call("dlqsvc", "echo", Caller(), value=7) == 7
     finally:
@@ -178,23 +200,20 @@ def test_malformed_rpc_requests_are_parked_and_calls_go_on(running):
 
 
 @pytest.mark.parametrize("queue_type", ["classic", "quorum"])
-def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_type, monkeypatch,
-                                                                        rabbit_config):
+def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_type,
+                                                                        rabbit_config, cli):
     """Consumers that take a message, check it as svckit's do, and die before acknowledging
     it (their connection closes): the message is parked after AMQP_DELIVERY_LIMIT of them,
     whether the queue counts deliveries (quorum) or not (classic)."""
-    monkeypatch.setenv("AMQP_QUEUE_TYPE", queue_type)
-    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
     uri = rabbit_config["AMQP_URI"]
-    monkeypatch.setenv("AMQP_URI", uri)
     queue = Queue("crashq", durable=True, auto_delete=False,
-                  queue_arguments=durable_queue_arguments())
+                  queue_arguments=durable_queue_arguments(queue_type))
+    guard = parking.Guard(parking.parking_for(uri, queue_type), "crashq", "crashsvc",
+                          lambda message: message.ack(), LIMIT)
     with Connection(uri) as conn:
         Producer(conn.default_channel).publish({"kills": "everyone"}, serializer="json",
                                                routing_key="crashq", declare=[queue])
-        parking.declare(conn.default_channel, "crashq", "crashsvc")
-    guard = parking.Guard(parking.parking_for(uri), "crashq", "crashsvc",
-                          lambda message: message.ack())
+        guard.declare(conn.default_channel)
     handled_by_a_consumer = 0
     try:
         for _ in range(4 * LIMIT):
@@ -206,7 +225,7 @@ def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_typ
                 if guard.admit(message):
                     handled_by_a_consumer += 1  # ... and the consumer dies: no ack
     finally:
-        parking.parking_for(uri).close()
+        parking.parking_for(uri, queue_type).close()
     assert parked(uri, "crashq") == 1
     assert handled_by_a_consumer == LIMIT
     with Connection(uri) as conn:
@@ -216,23 +235,20 @@ def test_a_message_that_kills_every_consumer_is_parked_after_the_limit(queue_typ
 
 @pytest.mark.parametrize("queue_type", ["classic", "quorum"])
 def test_an_rpc_request_whose_consumer_died_is_answered_by_the_next(
-        queue_type, tmp_path, monkeypatch, rabbit_config, container_factory):
+        queue_type, tmp_path, rabbit_config, container_factory):
     """A request taken by a replica that died before answering comes back to the next one,
     which answers it (on a classic queue after putting it back, counted, through the
     service's retry exchange: the method is still the one called)."""
-    monkeypatch.setenv("AMQP_QUEUE_TYPE", queue_type)
-    monkeypatch.setenv("AMQP_DELIVERY_LIMIT", str(LIMIT))
-    monkeypatch.setenv("DLQSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'dlq.sqlite3'}")
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-    monkeypatch.setenv("INVENTREE_DATA_DIR", str(tmp_path))
     uri = rabbit_config["AMQP_URI"]
-    container = container_factory(DeadLetterService, rabbit_config)  # not started yet
+    settings = dlq_settings(uri, tmp_path, queue_type)
+    container = container_factory(DeadLetterService,
+                                  container_config(settings))  # not started yet
     queue = Queue(RPC_QUEUE, exchange=Exchange("nameko-rpc", type="topic", durable=True),
                   routing_key="dlqsvc.*", durable=True,
-                  queue_arguments=durable_queue_arguments())
+                  queue_arguments=durable_queue_arguments(queue_type))
     with Connection(uri) as conn:
         queue(conn.default_channel).declare()
-    client = RpcClient(uri, timeout=60)
+    client = RpcClient(uri, timeout=60, signer=settings.caller_signer())
     try:
         answer = eventlet.spawn(client.call, "dlqsvc", "echo", Caller(), value=5)
         deadline = time.monotonic() + 60
@@ -246,5 +262,5 @@ def test_an_rpc_request_whose_consumer_died_is_answered_by_the_next(
         assert answer.wait() == 5
     finally:
         client.close()
-        parking.parking_for(uri).close()
+        parking.parking_for(uri, queue_type).close()
     assert parked(uri, RPC_QUEUE) == 0

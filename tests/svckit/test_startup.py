@@ -24,8 +24,7 @@ def test_delays_double_up_to_the_cap():
     assert [next(waits) for _ in range(6)] == [0.5, 1, 2, 3, 3, 3]
 
 
-def test_waits_for_each_dependency_and_reports_not_ready(monkeypatch, caplog):
-    monkeypatch.setenv("STARTUP_RETRY_MAX_SECONDS", "1")
+def test_waits_for_each_dependency_and_reports_not_ready(caplog):
     answers = {"database": ["refused", "refused", "refused", None], "broker": ["down", None]}
     slept = []
     seen_problems = []
@@ -44,7 +43,7 @@ def test_waits_for_each_dependency_and_reports_not_ready(monkeypatch, caplog):
     deps = [startup.Dependency("database", "the db", check("database")),
             startup.Dependency("broker", "the broker", check("broker"))]
     with caplog.at_level("WARNING", logger="svckit.startup"):
-        assert startup.wait_for_dependencies("svc", deps, lambda: False, sleep)
+        assert startup.wait_for_dependencies("svc", deps, lambda: False, 1, sleep)
     assert slept == [0.5, 1, 1, 0.5]
     assert seen_problems[0] == {"database": "ConnectionRefusedError: refused"}
     assert seen_problems[-1] == {"broker": "ConnectionRefusedError: down"}
@@ -65,7 +64,7 @@ def test_gives_up_waiting_when_asked_to_stop():
         stop["now"] = True
 
     deps = [startup.Dependency("broker", "the broker", failing)]
-    assert not startup.wait_for_dependencies("svc", deps, lambda: stop["now"], sleep)
+    assert not startup.wait_for_dependencies("svc", deps, lambda: stop["now"], 10, sleep)
     readiness.ready("broker")
 
 
@@ -151,6 +150,8 @@ def test_a_service_process_waits_for_its_database_and_broker(private_postgres, r
         text = read_until(log_path, "service status started", proc)
         attempts = [line for line in text.splitlines() if "cannot reach" in line]
         assert all("next try in" in line for line in attempts)
+        waits = [float(line.rsplit("next try in ", 1)[1].split(" ")[0]) for line in attempts]
+        assert max(waits) == 1.0  # STARTUP_RETRY_MAX_SECONDS, read by svckit.run at start
         assert any("cannot reach the status database (127.0.0.1:" in line
                    and "OperationalError" in line for line in attempts)
         probe = subprocess.run([sys.executable, "-m", "svckit.probe", "status"], cwd=ROOT,
