@@ -27,7 +27,7 @@ from svckit.broker import durable_queue_arguments
 from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
+from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied, ServiceUnavailable
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
@@ -89,6 +89,18 @@ class EventHandler(NamekoEventHandler):
                 **(self.queue.queue_arguments or {}),
                 **durable_queue_arguments(settings_of(self.container).AMQP_QUEUE_TYPE)}
 
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        """A failed event is retried, then parked (svckit.parking), not dropped as nameko
+        would (or requeued forever with `requeue_on_error`)."""
+        guard = self.queue_consumer.guard(self)
+        if exc_info is None or guard is None:
+            return super().handle_message_processed(message, result, exc_info)
+        try:
+            guard.failed(message, exc_info[1])
+        except Exception:  # the broker went away meanwhile
+            log.exception("could not retry or park a failed event of %s", guard.queue)
+            self.queue_consumer.requeue_message(message)
+
 
 event_handler = EventHandler.decorator
 
@@ -133,8 +145,11 @@ class Store(DependencyProvider):
     def setup(self):
         settings = settings_of(self.container)
         self.coalesce = settings.RELAY_COALESCE_SECONDS
-        db = self.db = Database(settings.database_url(self.container.service_name),
-                                self.store.events.metadata, settings.search_limits())
+        service = self.container.service_name
+        db = self.db = Database(settings.database_url(service), self.store.events.metadata,
+                                settings.search_limits(), service,
+                                statement_timeout=settings.DATABASE_STATEMENT_TIMEOUT,
+                                connect_timeout=settings.DATABASE_CONNECT_TIMEOUT)
         if self.relay_enabled:
             self._relay = Relay(self.container.service_name, db, self.store, settings.AMQP_URI)
             db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
@@ -162,6 +177,10 @@ class Store(DependencyProvider):
                 assert self._relay is not None  # made in setup() when the relay is enabled
                 self._relay.pump()
             return True
+        except ServiceUnavailable as exc:  # the database is down: said once by its watch
+            log.debug("event relay waits for the database: %s", exc.detail)
+            self.nudge()
+            return False
         except Exception:
             log.exception("event relay failed; the relay loop will retry")
             self.nudge()

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, PrivateAttr, field_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from svckit.blobstore import BlobStore, blob_store_of
@@ -95,10 +95,16 @@ class MediaSettings(BrokerSettings):
 
 class ServiceSettings(BrokerSettings):
     """What svckit reads for every service process: its queues and workers (svckit.run,
-    svckit.broker), its event relay, the limits of list searches (svckit.listing) and its
-    database (`<SERVICE>_DATABASE_URL`, a field of the service's own class)."""
+    svckit.broker), its dead letters (svckit.parking), how long it waits at start for its
+    database and the broker (svckit.startup), its event relay, the limits of list searches
+    (svckit.listing) and its database (`<SERVICE>_DATABASE_URL`, a field of the service's own
+    class, and the timeouts of svckit.db)."""
 
     AMQP_QUEUE_TYPE: str = "classic"
+    AMQP_DELIVERY_LIMIT: int = Field(default=5, ge=1)
+    STARTUP_RETRY_MAX_SECONDS: float = Field(default=10.0, gt=0)
+    DATABASE_CONNECT_TIMEOUT: float = Field(default=5.0, gt=0)
+    DATABASE_STATEMENT_TIMEOUT: float = Field(default=60.0, ge=0)
     SERVICE_MAX_WORKERS: int = 10
     RELAY_COALESCE_SECONDS: float = 0.005
     SEARCH_MAX_TERMS: int = 20

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.settings import GatewaySettings
 from services.users.settings import UsersCliSettings
+from svckit.deadletters import DeadLettersSettings
 from svckit.layout import service_names, settings_class
 from svckit.probe import ProbeSettings
 from svckit.script_settings import ClusterSettings, StackSettings
@@ -16,7 +17,7 @@ from svckit.settings import RecordedSettings, ServiceSettings
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = service_names()
 SERVICE_CLASSES = [settings_class(name) for name in SERVICES]
-TOOL_CLASSES = [UsersCliSettings, ProbeSettings]  # read by the services' tools
+TOOL_CLASSES = [UsersCliSettings, ProbeSettings, DeadLettersSettings]  # the services' tools
 SCRIPT_CLASSES = [StackSettings, ClusterSettings]  # read by an operator's script (scripts/)
 # settings whose default the code works out at run time; the README says how
 DESCRIBED = {"INVENTREE_DATA_DIR": "`var/`",

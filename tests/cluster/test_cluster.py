@@ -70,7 +70,8 @@ def consumers_back(cluster, deadline: float) -> dict:
     replica and each gateway listens for events again; returns the queues' consumers."""
     while True:
         queues = {q["name"]: q["consumers"] for q in cluster.rabbit.queues("name", "consumers")}
-        rpc = {name: n for name, n in queues.items() if name.startswith("rpc-")}
+        rpc = {name: n for name, n in queues.items()
+               if name.startswith("rpc-") and not name.endswith(".dead")}  # not dead letters
         gateways = [name for name in queues if name.startswith("gateway-cache-")]
         if (len(rpc) == len(SERVICES) and set(rpc.values()) == {REPLICAS}
                 and len(gateways) == 2) or time.monotonic() > deadline:
