@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gateway import sites
+from gateway.metrics import count_cache_lookup
 from gateway.proxies import TrustedProxies
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, PermissionDenied
@@ -30,7 +31,10 @@ class Auth:
 
 
 class TtlCache:
-    def __init__(self, seconds: float, max_entries: int = 10000):
+    """`name`: how its hits and misses are counted (gateway.metrics, auth cache)."""
+
+    def __init__(self, seconds: float, max_entries: int = 10000, name: str = ""):
+        self.name = name
         self.seconds = seconds
         self.max_entries = max_entries
         self._data: dict = {}
@@ -38,9 +42,10 @@ class TtlCache:
 
     def get(self, key):
         item = self._data.get(key)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
+        hit = item is not None and item[0] >= time.monotonic()
+        if self.name:
+            count_cache_lookup(self.name, hit)
+        return item[1] if hit else None
 
     def put(self, key, value):
         with self._lock:
@@ -63,9 +68,9 @@ class Authenticator:
         self.rpc = rpc
         self.bus = bus
         self.proxies = proxies
-        self.tokens = TtlCache(cache_seconds)
-        self.passwords = TtlCache(cache_seconds)
-        self.sessions = TtlCache(cache_seconds)
+        self.tokens = TtlCache(cache_seconds, name="token")
+        self.passwords = TtlCache(cache_seconds, name="password")
+        self.sessions = TtlCache(cache_seconds, name="session")
         bus.subscribe("users", "token.#", self._on_token_event)
         bus.subscribe("users", "session.#", self._on_session_event)
         bus.subscribe("users", "user.#", self._on_account_event)

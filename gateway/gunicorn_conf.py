@@ -27,3 +27,22 @@ def on_starting(server):
     pages (gateway.headers)."""
     from gateway import headers
     headers.install_in_gunicorn()
+
+
+# health and metrics (gateway/metrics_server.py): the workers' metrics directory is chosen
+# before anything imports prometheus_client; the master serves their sum on METRICS_PORT
+from gateway import metrics_server  # noqa: E402
+
+metrics_server.prepare(_settings)
+
+
+def when_ready(server):
+    metrics_server.start(_settings)
+
+
+def child_exit(server, worker):
+    metrics_server.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    metrics_server.finish()

@@ -19,6 +19,7 @@ from nameko.rpc import (
 )
 
 from svckit.broker import durable_queue_arguments, redacted
+from svckit.consumer_state import TracksConnection
 from svckit.context import Caller
 from svckit.errors import CallerRefused
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
@@ -33,10 +34,10 @@ class CallerKeys(SharedExtension):
         self.signer = signer_from_settings()
 
 
-class QueueConsumer(NamekoQueueConsumer):
+class QueueConsumer(TracksConnection, NamekoQueueConsumer):
     """nameko's consumer of a service's queues (one connection for all of them), whose
     warnings name the broker's nodes without their passwords (nameko masks only the first
-    URL of a list)."""
+    URL of a list), and which knows whether it is consuming (`connected()`, for /readyz)."""
 
     def on_connection_error(self, exc, interval):
         log.warning("Error connecting to broker at %s (%s). Retrying in %s seconds.",

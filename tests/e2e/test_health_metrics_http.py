@@ -1,0 +1,152 @@
+"""Health and metrics of the whole stack as processes (README, "Health and metrics"): the
+gateway's /healthz and /readyz on its API port without a token, its metrics (summed over its
+gunicorn workers by the master) and every service's on their own ports, scraped after real
+requests; /readyz names a service that stops answering."""
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import free_port, running_stack, token_session
+from tests.svckit.test_opsserver import samples, value
+
+SERVICES = ("attachments", "audit", "importer", "status", "system", "users")
+
+
+@pytest.fixture(scope="module")
+def ops_stack(vhost, rates_server, smtp, tmp_path_factory):
+    """A stack of its own (a test stops one of its services), every process with an
+    operations port, the gateway's workers writing to a metrics directory the test sees."""
+    ports = {name: free_port() for name in ("gateway", *SERVICES)}
+    data = tmp_path_factory.mktemp("opsstack")
+    multiproc = data / "gateway-metrics"
+    process_env = {name: {"METRICS_PORT": str(port)} for name, port in ports.items()}
+    process_env["gateway"]["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
+    with running_stack(data, f"{vhost}", rates_server, smtp, process_env=process_env,
+                       READYZ_TIMEOUT="3") as stack:
+        stack.ops = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        stack.multiproc = multiproc
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def admin_session(ops_stack):
+    from tests.e2e.conftest import ADMIN
+    return token_session(ops_stack, ADMIN)
+
+
+def test_gateway_health_needs_no_token_and_lives_outside_the_api(ops_stack):
+    alive = requests.get(f"{ops_stack.url}/healthz", timeout=10)
+    assert alive.status_code == 200 and alive.json() == {"status": "alive"}
+    ready = requests.get(f"{ops_stack.url}/readyz", timeout=30)
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    bad_token = requests.get(f"{ops_stack.url}/readyz", timeout=30,
+                             headers={"Authorization": "Token not-a-token"})
+    assert bad_token.status_code == 200  # the credentials are not even looked at
+    # metrics are never on the API port
+    assert requests.get(f"{ops_stack.url}/metrics", timeout=10).status_code == 404
+
+
+def test_every_service_port_answers_health(ops_stack):
+    for name in SERVICES:
+        url = ops_stack.ops[name]
+        assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "alive"}, name
+        ready = requests.get(f"{url}/readyz", timeout=30)
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}, name
+
+
+def test_gateway_metrics_move_with_requests(ops_stack, admin_session):
+    gateway = ops_stack.ops["gateway"]
+    before = samples(gateway)
+    for _ in range(3):
+        assert admin_session.get(f"{ops_stack.url}/api/generic/status/", timeout=10).ok
+    missing = admin_session.get(f"{ops_stack.url}/api/project-code/987654/", timeout=10)
+    assert missing.status_code == 404
+    refused = requests.get(f"{ops_stack.url}/api/user/me/", timeout=10,
+                           headers={"Authorization": "Token inv-bogus-token-value"})
+    assert refused.status_code == 401
+    unrouted = requests.get(f"{ops_stack.url}/api/no-such-thing-4711/", timeout=10)
+    assert unrouted.status_code == 404
+    after = samples(gateway)
+
+    total = "inventree_gateway_requests_total"
+    status = {"route": "/api/generic/status/", "method": "GET", "status": "2xx"}
+    assert value(after, total, **status) == value(before, total, **status) + 3
+    detail = {"route": "/api/project-code/{id}/", "method": "GET", "status": "4xx"}
+    assert value(after, total, **detail) == value(before, total, **detail) + 1
+    unmatched = {"route": "unmatched", "method": "GET", "status": "4xx"}
+    assert value(after, total, **unmatched) == value(before, total, **unmatched) + 1
+    seconds = "inventree_gateway_request_seconds_count"
+    assert value(after, seconds, route="/api/generic/status/", method="GET") == (
+        value(before, seconds, route="/api/generic/status/", method="GET") + 3)
+    assert ("inventree_gateway_requests_in_flight", frozenset()) in after
+    rpc = "inventree_gateway_rpc_seconds_count"
+    assert value(after, rpc, service="users", method="authenticate_token") > value(
+        before, rpc, service="users", method="authenticate_token")
+    cache = "inventree_gateway_auth_cache_total"
+    lookups = lambda found: sum(value(found, cache, cache="token", result=r)  # noqa: E731
+                                for r in ("hit", "miss"))
+    assert lookups(after) >= lookups(before) + 5
+    # labels are templates and names, never what the client sent
+    text = requests.get(f"{gateway}/metrics", timeout=10).text
+    for sent in ("987654", "no-such-thing-4711", "bogus"):
+        assert sent not in text
+
+
+def test_service_metrics_move_with_requests(ops_stack, admin_session):
+    system = ops_stack.ops["system"]
+    before = samples(system)
+    created = admin_session.post(f"{ops_stack.url}/api/project-code/", timeout=10,
+                                 json={"code": f"OPS-{time.monotonic_ns()}", "description": ""})
+    assert created.status_code == 201, created.text
+    after = samples(system)
+    handled = "inventree_service_handler_seconds_count"
+    assert value(after, handled, service="system", method="create_project_code") == value(
+        before, handled, service="system", method="create_project_code") + 1
+    published = "inventree_events_published_total"
+    deadline = time.monotonic() + 30
+    while value(after, published, service="system") <= value(before, published,
+                                                              service="system"):
+        assert time.monotonic() < deadline, "the project code's event was not published"
+        time.sleep(0.2)
+        after = samples(system)
+    assert value(after, "inventree_db_transaction_seconds_count", service="system",
+                 end="commit") > value(before, "inventree_db_transaction_seconds_count",
+                                       service="system", end="commit")
+    assert ("inventree_relay_unpublished_events", frozenset({("service", "system")})) in after
+    assert value(after, "inventree_service_workers_max", service="system") == 10
+
+
+def test_a_dead_workers_live_gauges_are_dropped(ops_stack):
+    files = lambda: {p.name for p in ops_stack.multiproc.glob("gauge_livesum_*.db")}  # noqa: E731
+    assert files(), "the workers write their in-flight gauge to PROMETHEUS_MULTIPROC_DIR"
+    victim = int(sorted(files())[0].removeprefix("gauge_livesum_").removesuffix(".db"))
+    os.kill(victim, signal.SIGKILL)  # gunicorn's master starts another worker
+    deadline = time.monotonic() + 60
+    while f"gauge_livesum_{victim}.db" in files():
+        assert time.monotonic() < deadline, "the dead worker's gauge file stayed"
+        time.sleep(0.2)
+    assert requests.get(f"{ops_stack.ops['gateway']}/metrics", timeout=10).status_code == 200
+
+
+def test_readyz_names_a_service_that_stopped(ops_stack):
+    """Last: it stops the audit service of this module's stack."""
+    before = samples(ops_stack.ops["gateway"])
+    ops_stack.kill("audit-0", signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        answer = requests.get(f"{ops_stack.url}/readyz", timeout=30)
+        if answer.status_code == 503:
+            break
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.5)
+    reasons = answer.json()["reasons"]
+    assert list(reasons) == ["audit"], reasons
+    assert "audit" in reasons["audit"]
+    after = samples(ops_stack.ops["gateway"])
+    failures = "inventree_gateway_rpc_failures_total"
+    labels = {"service": "audit", "method": "readiness", "reason": "timeout"}
+    assert value(after, failures, **labels) > value(before, failures, **labels)
+    assert requests.get(f"{ops_stack.url}/healthz", timeout=10).status_code == 200
