@@ -42,10 +42,10 @@ class TtlCache:
 
     def get(self, key):
         item = self._data.get(key)
-        hit = item is not None and item[0] >= time.monotonic()
+        fresh = item if item is not None and item[0] >= time.monotonic() else None
         if self.name:
-            count_cache_lookup(self.name, hit)
-        return item[1] if hit else None
+            count_cache_lookup(self.name, fresh is not None)
+        return fresh[1] if fresh is not None else None
 
     def put(self, key, value):
         with self._lock:

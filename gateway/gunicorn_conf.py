@@ -33,7 +33,8 @@ def on_starting(server):
 # before anything imports prometheus_client; the master serves their sum on METRICS_PORT
 from gateway import metrics_server  # noqa: E402
 
-metrics_server.prepare(_settings)
+_metrics_dir = metrics_server.prepare(_settings)
+raw_env = [f"{metrics_server.ENV}={_metrics_dir}"] if _metrics_dir else []
 
 
 def when_ready(server):

@@ -3,11 +3,12 @@ hooks): `GET /metrics`, the sum of every worker's metrics (prometheus_client's m
 mode: each worker writes its own files to PROMETHEUS_MULTIPROC_DIR), and `GET /healthz`.
 Off when METRICS_PORT is 0. The public port's /healthz and /readyz are gateway/health.py.
 
-`prepare()` must run before anything imports prometheus_client (it picks its mode at
-import), so this module imports it (and svckit.opsserver, which does) only inside the
-functions that run later.
+prometheus_client picks its mode when it is imported, from the environment: `prepare()`
+chooses the directory before anything imports it, gunicorn_conf.py hands it to the workers
+as `raw_env` (gunicorn sets it before they load the app), and this module imports
+prometheus_client (and svckit.opsserver, which does) only inside the functions that run
+later.
 """
-import os
 import shutil
 import tempfile
 import threading
@@ -18,14 +19,15 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from gateway.settings import GatewaySettings
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
-_made_dir: Path | None = None
+_directory: Path | None = None  # the workers' metrics directory, once prepared
+_made_dir: Path | None = None  # ... if prepare() made it
 
 
 def prepare(settings: GatewaySettings) -> Path | None:
     """In the master, before workers fork: the workers' metrics directory, emptied of an
     earlier run's files (a fresh temporary one when PROMETHEUS_MULTIPROC_DIR is not set);
     None when metrics are off."""
-    global _made_dir
+    global _directory, _made_dir
     if not settings.METRICS_PORT:
         return None
     if settings.PROMETHEUS_MULTIPROC_DIR:
@@ -35,7 +37,7 @@ def prepare(settings: GatewaySettings) -> Path | None:
             stale.unlink()
     else:
         directory = _made_dir = Path(tempfile.mkdtemp(prefix="inventree-gateway-metrics-"))
-    os.environ[ENV] = str(directory)
+    _directory = directory
     return directory
 
 
@@ -45,7 +47,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002  (scrapes every few seconds)
+    def log_message(self, format, *args):  # scrapes come every few seconds
         pass
 
 
@@ -53,13 +55,13 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry, path=str(_directory))
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def start(settings: GatewaySettings) -> WSGIServer | None:
     """Serve /metrics and /healthz on METRICS_HOST:METRICS_PORT from a daemon thread."""
-    if not settings.METRICS_PORT or ENV not in os.environ:
+    if not settings.METRICS_PORT or _directory is None:
         return None
     from svckit.opsserver import ops_app
     server = make_server(settings.METRICS_HOST, settings.METRICS_PORT, ops_app(None, exposition),
@@ -70,9 +72,9 @@ def start(settings: GatewaySettings) -> WSGIServer | None:
 
 def worker_exited(pid: int) -> None:
     """Drop a dead worker's live gauges (its counters and histograms stay in the sum)."""
-    if ENV in os.environ:
+    if _directory is not None:
         from prometheus_client import multiprocess
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid, path=str(_directory))
 
 
 def finish() -> None:

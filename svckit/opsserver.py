@@ -103,7 +103,7 @@ class OpsServer(DependencyProvider):
         sock = self._sock
         self._thread = self.container.spawn_managed_thread(
             lambda: eventlet.wsgi.server(sock, app, log_output=False, keepalive=False,
-                                         socket_timeout=30),
+                                         socket_timeout=30, debug=False),
             identifier="ops-server")
         log.info("health and metrics on %s:%s", ops_host(), self.port)
 
