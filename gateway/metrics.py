@@ -28,6 +28,8 @@ RPC_FAILURES = Counter("inventree_gateway_rpc_failures_total",
                        "RPC calls that got no answer: reason=timeout, not_running (no queue "
                        "bound), broker (unreachable) or remote_error (the service failed)",
                        ["service", "method", "reason"])
+MEDIA_BYTES_SERVED = Counter("inventree_gateway_media_bytes_served_total",
+                             "Bytes of stored files answered from /media/ (their Content-Length)")
 AUTH_CACHE = Counter("inventree_gateway_auth_cache_total",
                      "Lookups in the per-worker credential caches", ["cache", "result"])
 

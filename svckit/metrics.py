@@ -57,11 +57,17 @@ def exposition(registry=REGISTRY) -> tuple[bytes, str]:
 
 
 def service_exposition(container) -> Callable[[], tuple[bytes, str]]:
-    """The process's metrics plus the relay's backlog of the service in `container`."""
+    """The process's metrics plus those read at scrape time for the service in `container`:
+    the relay's backlog, and the collectors its extensions offer (a `collectors()` method,
+    e.g. the importer's sessions by status)."""
     own = CollectorRegistry(auto_describe=False)
     for ext in container.extensions:
         if getattr(ext, "relay_enabled", False) and hasattr(ext, "store"):
             own.register(RelayBacklog(container.service_name, ext))
+        offered = getattr(ext, "collectors", None)
+        if callable(offered):
+            for collector in offered():
+                own.register(collector)
 
     def scrape() -> tuple[bytes, str]:
         return generate_latest(REGISTRY) + generate_latest(own), CONTENT_TYPE_LATEST

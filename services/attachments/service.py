@@ -17,6 +17,7 @@ from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
 from . import attachments, media, notes
+from .metrics import AttachmentMetrics
 from .models import store
 from .placement import Placement
 
@@ -29,6 +30,7 @@ class Service(ServiceBase):
     caller: Caller = CallerProvider()
     users = RpcProxy("users")
     blobs = Blobs()
+    metrics = AttachmentMetrics()  # services.attachments.metrics, on the operations port
     notes_max = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
 
     @property

@@ -20,6 +20,7 @@ from svckit.context import Caller
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import columnmappings, rows, sessions
+from .metrics import ImporterMetrics
 from .models import store
 from .processing import Processor
 from .targets import Targets
@@ -32,6 +33,7 @@ class Service(ServiceBase):
     blobs = Blobs()
     targets = Targets()
     wake = Nudge()
+    metrics = ImporterMetrics()  # services.importer.metrics, on the operations port
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     accept_wait = config.setting("IMPORT_ACCEPT_WAIT_SECONDS", 5, float)
 

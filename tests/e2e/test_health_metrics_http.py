@@ -119,6 +119,52 @@ def test_service_metrics_move_with_requests(ops_stack, admin_session):
     assert value(after, "inventree_service_workers_max", service="system") == 10
 
 
+def test_attachment_metrics_move_with_uploads_and_downloads(ops_stack, admin_session):
+    attachments, gateway = ops_stack.ops["attachments"], ops_stack.ops["gateway"]
+    stored_before, served_before = samples(attachments), samples(gateway)
+    body = b"metered bytes " * 100
+    made = admin_session.post(f"{ops_stack.url}/api/attachment/", timeout=10,
+                              data={"model_type": "part", "model_id": "1", "comment": ""},
+                              files={"attachment": ("metered.txt", body)})
+    assert made.status_code == 201, made.text
+    got = admin_session.get(ops_stack.url + made.json()["attachment"], timeout=10)
+    assert got.status_code == 200 and got.content == body
+    stored_after, served_after = samples(attachments), samples(gateway)
+    assert value(stored_after, "inventree_attachments_files") == (
+        value(stored_before, "inventree_attachments_files") + 1)
+    assert value(stored_after, "inventree_attachments_stored_bytes") == (
+        value(stored_before, "inventree_attachments_stored_bytes") + len(body))
+    served = "inventree_gateway_media_bytes_served_total"
+    assert value(served_after, served) == value(served_before, served) + len(body)
+
+
+def test_importer_metrics_move_with_an_import(ops_stack, admin_session):
+    from tests.e2e.test_importer_http import new_session, row_pks, wait_status
+    importer = ops_stack.ops["importer"]
+    before = samples(importer)
+    text = "Project Code,Description\nMET-1,One\nMET-2,Two\n"
+    made = new_session(admin_session, text)
+    assert made.status_code == 201, made.text
+    pk = made.json()["pk"]
+    assert value(samples(importer), "inventree_importer_sessions", status="mapping") >= 1
+    admin_session.post(f"{admin_session.base}/api/importer/session/{pk}/accept_fields/",
+                       timeout=10)
+    wait_status(admin_session, pk, 30)
+    pks = row_pks(admin_session, pk, valid="true")
+    assert len(pks) == 2
+    admin_session.post(f"{admin_session.base}/api/importer/session/{pk}/accept_rows/",
+                       json={"rows": pks}, timeout=30)
+    wait_status(admin_session, pk, 40)
+    after = samples(importer)
+    rows = "inventree_importer_rows_total"
+    for stage in ("parsed", "valid", "created"):
+        assert value(after, rows, stage=stage) == value(before, rows, stage=stage) + 2, stage
+    assert value(after, rows, stage="invalid") == value(before, rows, stage="invalid")
+    read = "inventree_importer_bytes_read_total"
+    assert value(after, read) >= value(before, read) + 2 * len(text)  # scanned, then parsed
+    assert value(after, "inventree_importer_sessions", status="complete") >= 1
+
+
 def test_a_dead_workers_live_gauges_are_dropped(ops_stack):
     files = lambda: {p.name for p in ops_stack.multiproc.glob("gauge_livesum_*.db")}  # noqa: E731
     assert files(), "the workers write their in-flight gauge to PROMETHEUS_MULTIPROC_DIR"
