@@ -52,6 +52,25 @@ EVENTS_PUBLISHED = Counter("inventree_events_published_total",
                            "Events the relay published to the broker (confirmed)", ["service"])
 
 
+class Children:
+    """A labelled metric's children by label values, looked up once: prometheus_client's
+    `labels()` validates and locks on every call, a cost on every request."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self._made: dict[tuple, object] = {}
+
+    def __call__(self, *values: str):
+        child = self._made.get(values)
+        if child is None:
+            child = self._made[values] = self.metric.labels(*values)
+        return child
+
+
+handler_seconds, handler_errors = Children(HANDLER_SECONDS), Children(HANDLER_ERRORS)
+workers_busy, transaction_seconds = Children(WORKERS_BUSY), Children(TRANSACTION_SECONDS)
+
+
 def exposition(registry=REGISTRY) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
@@ -117,7 +136,7 @@ def time_transactions(service: str, engine) -> None:
         def ended(conn):
             started = conn.info.pop("tx_started", None)
             if started is not None:
-                TRANSACTION_SECONDS.labels(service, kind).observe(time.perf_counter() - started)
+                transaction_seconds(service, kind).observe(time.perf_counter() - started)
         return ended
 
     event.listen(engine, "begin", begin)
@@ -147,18 +166,18 @@ class ServiceMetrics(DependencyProvider):
 
     def worker_setup(self, worker_ctx):
         self._started[worker_ctx] = time.perf_counter()
-        WORKERS_BUSY.labels(self.container.service_name).inc()
+        workers_busy(self.container.service_name).inc()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is not None:
             kind = "client" if isinstance(exc_info[1], ApiError) else "server"
-            HANDLER_ERRORS.labels(self.container.service_name,
-                                  worker_ctx.entrypoint.method_name, kind).inc()
+            handler_errors(self.container.service_name, worker_ctx.entrypoint.method_name,
+                           kind).inc()
 
     def worker_teardown(self, worker_ctx):
         service = self.container.service_name
-        WORKERS_BUSY.labels(service).dec()
+        workers_busy(service).dec()
         started = self._started.pop(worker_ctx, None)
         if started is not None:
-            HANDLER_SECONDS.labels(service, worker_ctx.entrypoint.method_name).observe(
+            handler_seconds(service, worker_ctx.entrypoint.method_name).observe(
                 time.perf_counter() - started)

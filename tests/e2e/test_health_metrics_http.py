@@ -71,16 +71,16 @@ def test_gateway_metrics_move_with_requests(ops_stack, admin_session):
     assert unrouted.status_code == 404
     after = samples(gateway)
 
-    total = "inventree_gateway_requests_total"
+    count = "inventree_gateway_request_seconds_count"
     status = {"route": "/api/generic/status/", "method": "GET", "status": "2xx"}
-    assert value(after, total, **status) == value(before, total, **status) + 3
+    assert value(after, count, **status) == value(before, count, **status) + 3
     detail = {"route": "/api/project-code/{id}/", "method": "GET", "status": "4xx"}
-    assert value(after, total, **detail) == value(before, total, **detail) + 1
+    assert value(after, count, **detail) == value(before, count, **detail) + 1
     unmatched = {"route": "unmatched", "method": "GET", "status": "4xx"}
-    assert value(after, total, **unmatched) == value(before, total, **unmatched) + 1
-    seconds = "inventree_gateway_request_seconds_count"
-    assert value(after, seconds, route="/api/generic/status/", method="GET") == (
-        value(before, seconds, route="/api/generic/status/", method="GET") + 3)
+    assert value(after, count, **unmatched) == value(before, count, **unmatched) + 1
+    bucket = "inventree_gateway_request_seconds_bucket"
+    assert value(after, bucket, **status, le="+Inf") == value(before, bucket, **status,
+                                                              le="+Inf") + 3
     assert ("inventree_gateway_requests_in_flight", frozenset()) in after
     rpc = "inventree_gateway_rpc_seconds_count"
     assert value(after, rpc, service="users", method="authenticate_token") > value(
