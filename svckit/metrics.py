@@ -13,6 +13,7 @@ Labels are code-defined names only (service, entrypoint method, outcome), never 
   `inventree_relay_oldest_unpublished_age_seconds{service}` (read from the event log at
   scrape time), `inventree_events_published_total{service}` (counted by svckit.relay).
 """
+import logging
 import time
 import weakref
 from typing import Callable
@@ -32,6 +33,8 @@ from sqlalchemy import event, func, select
 
 from svckit.errors import ApiError
 from svckit.events import utcnow
+
+log = logging.getLogger(__name__)
 
 # 1 ms .. 60 s: an RPC answer is a few ms, an import batch or a scan up to a minute
 BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
@@ -96,7 +99,9 @@ def service_exposition(container) -> Callable[[], tuple[bytes, str]]:
 
 class RelayBacklog:
     """Collector of a service's unpublished events and the age of the oldest, from its
-    event log (`store`: svckit.service.Store, once set up)."""
+    event log (`store`: svckit.service.Store, once set up); nothing while the database
+    cannot be read. (Collectors that read a database follow this rule, so a scrape
+    answers when it matters most.)"""
 
     def __init__(self, service: str, store):
         self.service = service
@@ -109,9 +114,13 @@ class RelayBacklog:
         age = GaugeMetricFamily("inventree_relay_oldest_unpublished_age_seconds",
                                 "Age of the oldest unpublished event (0: none)",
                                 labels=["service"])
-        with self.store.db.read() as conn:
-            n, oldest = conn.execute(select(func.count(), func.min(events.c.created))
-                                     .where(events.c.published.is_(None))).one()
+        try:
+            with self.store.db.read() as conn:
+                n, oldest = conn.execute(select(func.count(), func.min(events.c.created))
+                                         .where(events.c.published.is_(None))).one()
+        except Exception:  # the database is down: the scrape goes on without these
+            log.debug("relay backlog unreadable", exc_info=True)
+            return
         count.add_metric([self.service], n)
         age.add_metric([self.service],
                        max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)

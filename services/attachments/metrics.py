@@ -19,10 +19,13 @@ class StoredFiles:
         self.db = db
 
     def collect(self):
-        with self.db.read() as conn:
-            count, size = conn.execute(
-                select(func.count(), func.coalesce(func.sum(attachments.c.file_size), 0))
-                .where(attachments.c.file_key.is_not(None))).one()
+        try:
+            with self.db.read() as conn:
+                count, size = conn.execute(
+                    select(func.count(), func.coalesce(func.sum(attachments.c.file_size), 0))
+                    .where(attachments.c.file_key.is_not(None))).one()
+        except Exception:  # the database is down: the scrape goes on without these
+            return
         files = GaugeMetricFamily("inventree_attachments_files",
                                   "Attachments with a stored file")
         files.add_metric([], count)

@@ -41,9 +41,12 @@ class SessionsByStatus:
     def collect(self):
         family = GaugeMetricFamily("inventree_importer_sessions", "Import sessions by status",
                                    labels=["status"])
-        with self.db.read() as conn:
-            found = dict(conn.execute(select(sessions.c.status, func.count())
-                                      .group_by(sessions.c.status)).all())
+        try:
+            with self.db.read() as conn:
+                found = dict(conn.execute(select(sessions.c.status, func.count())
+                                          .group_by(sessions.c.status)).all())
+        except Exception:  # the database is down: the scrape goes on without these
+            return
         for code, name in status_names().items():
             family.add_metric([name], found.get(code, 0))
         yield family

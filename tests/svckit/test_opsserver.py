@@ -97,6 +97,9 @@ def test_readyz_says_the_database_is_unreachable(tmp_path, monkeypatch, rabbit_c
         assert reasons["database"].startswith("the database is unreachable")
         assert "missing-dir" not in reasons["database"]  # no settings leak out
         assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+        scraped = samples(url)  # still answers, without what it cannot read
+        assert ("inventree_service_workers_max", frozenset({("service", "gluesvc")})) in scraped
+        assert not any(name == "inventree_relay_unpublished_events" for name, _ in scraped)
     finally:
         client.close()
 
