@@ -143,3 +143,35 @@ def test_metrics_move_with_the_calls(ops):
     assert ("inventree_relay_unpublished_events", frozenset({("service", "gluesvc")})) in after
     assert value(after, "inventree_relay_unpublished_events", service="gluesvc") == 0
     assert value(after, "inventree_relay_oldest_unpublished_age_seconds", service="gluesvc") == 0
+
+
+def test_readyz_says_when_the_broker_consumer_is_gone(ops, rabbit_config, rabbit_manager):
+    """The broker refuses the service (its permissions on the vhost withdrawn) and drops its
+    connections: not consuming, /readyz says so until it is let in again."""
+    import time
+    url, _ = ops
+    vhost, user = rabbit_config["vhost"], rabbit_config["username"]
+
+    def wait_for(status: int) -> dict:
+        deadline = time.monotonic() + 60
+        while True:
+            answer = requests.get(f"{url}/readyz", timeout=30)
+            if answer.status_code == status:
+                return answer.json()
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.2)
+
+    assert wait_for(200) == {"status": "ready"}
+    rabbit_manager._delete("permissions", vhost, user)
+    try:
+        deadline = time.monotonic() + 60
+        while not (dropped := [conn["name"] for conn in rabbit_manager.get_connections()
+                               if conn.get("vhost") == vhost]):
+            assert time.monotonic() < deadline, "the broker never listed the connections"
+            time.sleep(0.5)  # the management API lists a new connection a few seconds late
+        for name in dropped:
+            rabbit_manager.delete_connection(name)
+        assert wait_for(503)["reasons"]["broker"] == "not consuming from the message broker"
+    finally:
+        rabbit_manager.set_vhost_permissions(vhost, user, ".*", ".*", ".*")
+    assert wait_for(200) == {"status": "ready"}
