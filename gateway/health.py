@@ -5,7 +5,9 @@ nothing revealed but which dependency is missing.
 to the broker, and every service the gateway routes to answered its `readiness` RPC (its
 broker consumer, its database's `SELECT 1`, svckit.readiness) with nothing wrong, all
 within READYZ_TIMEOUT seconds (the services are asked in parallel). 200
-`{"status": "ready"}`, else 503 `{"status": "not ready", "reasons": {...}}`.
+`{"status": "ready"}`, else 503 `{"status": "not ready", "reasons": {...}}`. A worker
+keeps its answer for REUSE_SECONDS, so a flood of /readyz (it needs no token) does not
+become a flood of calls to every service.
 """
 import threading
 import time
@@ -17,6 +19,8 @@ from svckit.errors import ApiError
 from svckit.layout import service_names
 from svckit.opsserver import readiness_answer
 from svckit.rpc_client import RemoteFailure
+
+REUSE_SECONDS = 1.0
 
 
 class Healthz:
@@ -38,6 +42,8 @@ class Readyz:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._lock = threading.Lock()
+        self._checking = threading.Lock()
+        self._last: tuple[float, dict[str, str]] | None = None  # (monotonic time, problems)
 
     def pool(self) -> ThreadPoolExecutor:
         """One small pool per worker process (gunicorn forks after import)."""
@@ -79,8 +85,17 @@ class Readyz:
                 found[name] = problem
         return found
 
+    def recent_problems(self, request_id: str) -> dict[str, str]:
+        """problems(), or the answer found less than REUSE_SECONDS ago; one check at a time
+        per worker, the others waiting for it."""
+        with self._checking:
+            last = self._last
+            if last is None or time.monotonic() - last[0] >= REUSE_SECONDS:
+                last = self._last = (time.monotonic(), self.problems(request_id))
+            return last[1]
+
     def on_get(self, req, resp):
-        status, doc = readiness_answer(self.problems(req.context.request_id))
+        status, doc = readiness_answer(self.recent_problems(req.context.request_id))
         http.send(resp, doc, int(status.split()[0]))
 
     on_head = on_get
