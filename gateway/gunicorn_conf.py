@@ -24,9 +24,10 @@ def pre_request(worker, req):
 
 def on_starting(server):
     """Before workers fork: no `Server` header, security headers on gunicorn's own error
-    pages (gateway.headers)."""
-    from gateway import headers
+    pages (gateway.headers), a longer lingering close (gateway.http)."""
+    from gateway import headers, http
     headers.install_in_gunicorn()
+    http.install_lingering_close()
 
 
 # health and metrics (gateway/metrics_server.py): the workers' metrics directory is chosen

@@ -11,32 +11,40 @@ handlers must skip events they saw before.
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterable
 
 import eventlet
 from kombu import Consumer, Queue
 from nameko.extensions import DependencyProvider
 
-from svckit import config
 from svckit.broker import connect, durable_queue_arguments
+from svckit.container_settings import settings_of
 from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
+from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 
 class BatchEventConsumer(ManagedLoop, DependencyProvider):
     """Calls `handle(db, events)` with up to `batch` events at a time, each batch gathered
-    for at most `linger` seconds; `db` is the service's Store database."""
+    for at most `linger` seconds; `db` is the service's Store database. `sources(settings)`
+    names the services whose events it takes, from the process's settings."""
 
-    def __init__(self, sources, handle, batch: int = 500, linger: float = 0.05):
-        self.sources = [s for s in sources if s]
+    def __init__(self, sources: Callable[[ServiceSettings], Iterable[str]], handle,
+                 batch: int = 500, linger: float = 0.05):
+        self.source_names = sources
+        self.sources: list[str] = []  # read in setup()
         self.handle = handle
         self.batch = batch
         self.linger = linger
 
     def setup(self):
         from svckit.service import Store  # svckit.service imports this module's neighbours
-        self.amqp_uri = config.amqp_uri()
+        settings = settings_of(self.container)
+        self.amqp_uri = settings.AMQP_URI
+        self.queue_type = settings.AMQP_QUEUE_TYPE
+        self.sources = [s for s in self.source_names(settings) if s]
         # its `db` is made in its own setup, which may come after this one
         self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
 
@@ -45,7 +53,7 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
         return [Queue(f"evt-{source}-#--{service}.on_{source}_event",
                       exchange=event_exchange(source), routing_key="#", durable=True,
                       auto_delete=False, exclusive=False,
-                      queue_arguments=durable_queue_arguments()) for source in self.sources]
+                      queue_arguments=durable_queue_arguments(self.queue_type)) for source in self.sources]
 
     def _run(self):
         backoff = 0.5

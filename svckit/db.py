@@ -14,6 +14,8 @@ from typing import Callable
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+from svckit.listing import SEARCH_LIMITS, SearchLimits
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -39,11 +41,13 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """A service's store: `write()` and `read()` give a connection inside one transaction."""
+    """A service's store: `write()` and `read()` give a connection inside one transaction,
+    carrying the process's `search_limits` (svckit.listing) as an execution option."""
 
-    def __init__(self, url: str, metadata):
+    def __init__(self, url: str, metadata, search_limits: SearchLimits = SearchLimits()):
         self.url = url
         self.metadata = metadata
+        self.search_limits = search_limits
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
@@ -62,6 +66,7 @@ class Database:
         """One write transaction: committed on success, rolled back on any exception.
         `notify=False` skips the after-commit hook (the relay's own bookkeeping)."""
         with self.engine.connect() as conn:
+            conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
             if self.is_sqlite:
                 conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -73,6 +78,7 @@ class Database:
     def read(self):
         """One read transaction, rolled back at the end."""
         with self.engine.connect() as conn:
+            conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
             yield conn
 
     def dispose(self):

@@ -14,7 +14,8 @@ import eventlet
 import eventlet.wsgi
 from nameko.extensions import DependencyProvider
 
-from svckit import config, health, metrics
+from svckit import health, metrics
+from svckit.container_settings import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -68,32 +69,24 @@ def ops_app(problems: Problems | None, metrics: Callable[[], tuple[bytes, str]] 
     return app
 
 
-def ops_port() -> int:
-    return config.setting("METRICS_PORT", 0, int)
-
-
-def ops_host() -> str:
-    return config.setting("METRICS_HOST", "127.0.0.1")
-
-
-def ready_timeout() -> float:
-    return config.setting("READYZ_TIMEOUT", 2.0, float)
-
-
 class OpsServer(DependencyProvider):
     """Serves the service process's operations port while its container runs (off when
-    METRICS_PORT is 0; `port` is the port it listens on). Injects `problems()`, what keeps
-    the service from being ready (svckit.health), for its `readiness` RPC."""
+    METRICS_PORT is 0; `port` is the port it listens on), at METRICS_HOST, from the
+    container's settings (svckit.container_settings). Injects `problems()`, what keeps the
+    service from being ready (svckit.health), for its `readiness` RPC."""
 
     def __init__(self):
         self.port = 0
+        self.host = ""
+        self.ready_timeout = 0.0
         self._sock = None
         self._thread = None
 
     def setup(self):
-        port = ops_port()
-        if port:
-            self._sock = eventlet.listen((ops_host(), port))
+        settings = settings_of(self.container)
+        self.host, self.ready_timeout = settings.METRICS_HOST, settings.READYZ_TIMEOUT
+        if settings.METRICS_PORT:
+            self._sock = eventlet.listen((self.host, settings.METRICS_PORT))
             self.port = self._sock.getsockname()[1]
 
     def start(self):
@@ -105,10 +98,10 @@ class OpsServer(DependencyProvider):
             lambda: eventlet.wsgi.server(sock, app, log_output=False, keepalive=False,
                                          socket_timeout=30, debug=False),
             identifier="ops-server")
-        log.info("health and metrics on %s:%s", ops_host(), self.port)
+        log.info("health and metrics on %s:%s", self.host, self.port)
 
     def problems(self) -> dict[str, str]:
-        return health.service_problems(self.container, ready_timeout())
+        return health.service_problems(self.container, self.ready_timeout)
 
     def get_dependency(self, worker_ctx):
         return self.problems

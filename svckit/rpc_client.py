@@ -32,7 +32,7 @@ import svckit.service  # noqa: F401  (registers the error classes for re-raising
 from svckit.broker import connect
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
 RETURNED = object()  # the answer when the broker returned the request: no queue is bound for it
@@ -60,11 +60,12 @@ class BrokerUnavailable(ServiceUnavailable):
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None):
-        """`signer`: signs every call's caller context (default: this process's keys)."""
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner):
+        """`signer`: signs every call's caller context (a process's own: its settings'
+        `caller_signer()`)."""
         self.amqp_uri = amqp_uri
         self.timeout = timeout
-        self.signer = signer or signer_from_settings()
+        self.signer = signer
         self._conn: Connection | None = None
         self._producer: Producer | None = None
         self._reply_key = ""
@@ -174,10 +175,10 @@ class RpcClient:
 class ThreadLocalRpc:
     """Hands each thread its own RpcClient."""
 
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None):
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner):
         self.amqp_uri = amqp_uri
         self.timeout = timeout
-        self.signer = signer or signer_from_settings()
+        self.signer = signer
         self._local = threading.local()
 
     def client(self) -> RpcClient:

@@ -1,7 +1,8 @@
 """Run one service: `python -m svckit.run <name>` (e.g. status, users, audit).
 
-Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
-Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
+Builds the service's settings (`services/<name>/settings.py`) once, from the environment,
+and runs `services.<name>.service.Service` in a nameko container made with them until
+SIGTERM or Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
 """
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
 
@@ -17,7 +18,8 @@ import sys  # noqa: E402
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
-from svckit import config  # noqa: E402
+from svckit.container_settings import container_config  # noqa: E402
+from svckit.layout import settings_class  # noqa: E402
 
 
 def service_class(name: str):
@@ -28,12 +30,10 @@ def main(argv=None):
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1:
         sys.exit("usage: python -m svckit.run <service>")
-    logging.basicConfig(level=config.setting("LOG_LEVEL", "INFO"),
+    settings = settings_class(argv[0])()
+    logging.basicConfig(level=settings.LOG_LEVEL,
                         format=f"%(asctime)s {argv[0]} %(levelname)s %(name)s: %(message)s")
-    cfg = {"AMQP_URI": config.amqp_uri(),
-           "max_workers": config.setting("SERVICE_MAX_WORKERS", 10, int),
-           "serializer": "json"}
-    container = ServiceContainer(service_class(argv[0]), cfg)
+    container = ServiceContainer(service_class(argv[0]), container_config(settings))
     stopping = eventlet.event.Event()
 
     def on_signal(*_):

@@ -20,18 +20,19 @@ from nameko.rpc import (
 
 from svckit.broker import durable_queue_arguments, redacted
 from svckit.consumer_state import TracksConnection
+from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.errors import CallerRefused
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
 
 
 class CallerKeys(SharedExtension):
-    """The container's caller signer (keys read once, at setup)."""
+    """The container's caller signer (from its settings' keys, made once, at setup)."""
 
     def setup(self):
-        self.signer = signer_from_settings()
+        self.signer = settings_of(self.container).caller_signer()
 
 
 class QueueConsumer(TracksConnection, NamekoQueueConsumer):
@@ -52,8 +53,9 @@ class RpcConsumer(NamekoRpcConsumer):
 
     def setup(self):
         super().setup()
-        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
-                                      **durable_queue_arguments()}
+        self.queue.queue_arguments = {
+            **(self.queue.queue_arguments or {}),
+            **durable_queue_arguments(settings_of(self.container).AMQP_QUEUE_TYPE)}
 
 
 class ReplyListener(NamekoReplyListener):

@@ -14,9 +14,9 @@ import time
 import urllib.error
 import urllib.request
 
-from svckit import children, config
-from svckit.layout import service_names
-from svckit.signing import signer_from_settings
+from svckit import children
+from svckit.layout import ROOT, service_names
+from svckit.signing import signer_from_env
 
 
 def readiness_of(url: str, timeout: float = 10.0) -> tuple[bool, str]:
@@ -37,7 +37,7 @@ class Stack:
         """`replicas`: processes per service (default 1); `gateway_binds`: one gateway
         instance per address, named `gateway-<i>` (default: one, `gateway`, on `bind`)."""
         self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
-                    "PYTHONPATH": str(config.ROOT)}
+                    "PYTHONPATH": str(ROOT)}
         self.bind = bind
         binds = gateway_binds or [bind]
         self.gateway_binds = ({"gateway": binds[0]} if len(binds) == 1 else
@@ -60,12 +60,12 @@ class Stack:
         self.procs[name] = children.spawn(self.commands[name], {**self.env, **own}, self.log)
 
     def run_tool(self, *args) -> str:
-        out = subprocess.run([sys.executable, *args], env=self.env, cwd=config.ROOT,
+        out = subprocess.run([sys.executable, *args], env=self.env, cwd=ROOT,
                              check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
     def start(self, wait: float = 60.0):
-        signer_from_settings(self.env)  # generates the shared key, if none is configured
+        signer_from_env(self.env)  # generates the shared key, if none is configured
         for svc in service_names():
             for i in range(self.replicas.get(svc, 1)):
                 self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]

@@ -9,18 +9,17 @@ import pytest
 from alembic import op
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from nameko.testing.services import worker_factory
 from sqlalchemy import MetaData, String, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.users import models, roles, users
 from services.users.service import Service
-from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
+from svckit.layout import ROOT
 from svckit.migrate import migrate
 from svckit.schema_history import VERSION_TABLE, SchemaHistory, migration_engine
-from tests.helpers import schema_differences
+from tests.helpers import ROUNDS, schema_differences, worker_factory
 
 PASSWORD = "Sturdy-pass-77"
 
@@ -37,7 +36,7 @@ def previous_release_metadata() -> MetaData:
 
 def run_module(env: dict, *args: str) -> str:
     """`python -m <args>` from the repository root with `env` added; its output."""
-    done = subprocess.run([sys.executable, "-m", *args], cwd=config.ROOT,
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -53,7 +52,7 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
     old = Database(db_url, previous_release_metadata())
     old.create_all()  # what the previous release's `svckit.migrate` did
     with old.write() as s:
-        root_user = users.new_user(s, SYSTEM, username="root", password=PASSWORD,
+        root_user = users.new_user(s, SYSTEM, rounds=ROUNDS, username="root", password=PASSWORD,
                                          is_superuser=True)
         root = worker_factory(Service, db=old, caller=roles.caller_for(s, root_user))
     editors = root.create_group(data={"name": "editors", "roles": {"part": ["view"]}})
@@ -124,7 +123,7 @@ def test_a_sqlite_table_rebuild_keeps_the_rows_that_refer_to_it(tmp_path):
     db = Database(url, models.metadata)
     try:
         with db.write() as s:
-            user = users.new_user(s, SYSTEM, username="carol", password=PASSWORD)
+            user = users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=PASSWORD)
             root = worker_factory(Service, db=db, caller=roles.caller_for(s, user))
         root.token(name="script", meta={})
     finally:

@@ -3,36 +3,36 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.context import Caller
 from svckit.events import utcnow
 
 from . import events
 from .models import login_failures, store
+from .settings import UsersSettings
 
 THROTTLED = "Too many failed login attempts. Try again in {} seconds."
 
 
-def throttle_limits(username: str, address: str) -> list[tuple[int, object]]:
+def throttle_limits(settings: UsersSettings, username: str,
+                    address: str) -> list[tuple[int, object]]:
     """(limit, condition) of the login throttle: failures of this name from this address,
     of this name from anywhere (much higher: it only slows a distributed guesser), and of
     this address for any name."""
     name = login_failures.c.username == username[:150]
     origin = login_failures.c.address == address[:64]
-    return [(config.setting("LOGIN_THROTTLE_ATTEMPTS", 5, int), name & origin),
-            (config.setting("LOGIN_THROTTLE_NAME_ATTEMPTS", 100, int), name),
-            (config.setting("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 50, int), origin)]
+    return [(settings.LOGIN_THROTTLE_ATTEMPTS, name & origin),
+            (settings.LOGIN_THROTTLE_NAME_ATTEMPTS, name),
+            (settings.LOGIN_THROTTLE_ADDRESS_ATTEMPTS, origin)]
 
 
-def throttled(session, username: str, address: str = "") -> int:
+def throttled(session, settings: UsersSettings, username: str, address: str = "") -> int:
     """Seconds until `username` may be tried again from `address` (0: may now). A limit is
     reached when that many failures happened within LOGIN_THROTTLE_SECONDS; it frees up as
     they age. Counted per name given, so it reveals nothing about which accounts exist; and
     per address, so a stranger's failures do not lock the name for everyone else."""
-    window = config.setting("LOGIN_THROTTLE_SECONDS", 900, int)
-    since = utcnow() - timedelta(seconds=window)
+    since = utcnow() - timedelta(seconds=settings.LOGIN_THROTTLE_SECONDS)
     wait = 0
-    for limit, condition in throttle_limits(username, address):
+    for limit, condition in throttle_limits(settings, username, address):
         if limit < 1:
             continue
         oldest = session.execute(select(login_failures.c.at).where(

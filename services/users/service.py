@@ -5,6 +5,7 @@ Each entrypoint checks what depends on the caller alone, opens one unit of work 
 one domain module: users.py, groups.py, roles.py, owners.py, tokens.py, sessions.py,
 magiclinks.py, authentication.py (and loginfailures.py, through `_check_password`).
 """
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
@@ -20,12 +21,14 @@ from . import (
     users,
 )
 from .models import store
+from .settings import UsersSettings
 
 
 class Service(ServiceBase):
     name = "users"
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
+    settings: UsersSettings = Settings(UsersSettings)
 
     # ------------------------------------------------------------ authentication
 
@@ -49,7 +52,7 @@ class Service(ServiceBase):
         back its own)."""
         try:
             with self.db.read() as s:
-                return authentication.by_password(s, username, password, address,
+                return authentication.by_password(s, self.settings, username, password, address,
                                                   self.caller.request_id)
         except AuthenticationFailed:
             with self.db.write() as s:
@@ -79,7 +82,8 @@ class Service(ServiceBase):
     def update_me(self, data: dict, partial: bool = False, session_id: int | None = None) -> dict:
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update(s, self.caller, self.caller.user_id, data, partial, session_id)
+            return users.update(s, self.caller, self.caller.user_id, data, partial,
+                                self.settings.PASSWORD_ITERATIONS, session_id)
 
     @rpc
     def delete_me(self) -> None:
@@ -92,7 +96,8 @@ class Service(ServiceBase):
         """`/api/auth/user/`: username and names (always a partial update)."""
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update_auth_user(s, self.caller, data)
+            return users.update_auth_user(s, self.caller, data,
+                                          self.settings.PASSWORD_ITERATIONS)
 
     @rpc
     def roles(self) -> dict:
@@ -118,7 +123,7 @@ class Service(ServiceBase):
     def create_user(self, data: dict) -> dict:
         self.caller.require_superuser()
         with self.db.write() as s:
-            return users.create(s, self.caller, data)
+            return users.create(s, self.caller, data, self.settings.PASSWORD_ITERATIONS)
 
     @rpc
     def update_user(self, pk: int, data: dict, partial: bool = False,
@@ -127,7 +132,8 @@ class Service(ServiceBase):
         (the user's other sessions end)."""
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update(s, self.caller, pk, data, partial, session_id)
+            return users.update(s, self.caller, pk, data, partial,
+                                self.settings.PASSWORD_ITERATIONS, session_id)
 
     @rpc
     def delete_user(self, pk: int) -> None:
@@ -194,13 +200,15 @@ class Service(ServiceBase):
     def token(self, name: str = "", meta: dict | None = None) -> dict:
         self.caller.require_login()
         with self.db.write() as s:
-            return tokens.own_token(s, self.caller, name, meta or {})
+            return tokens.own_token(s, self.caller, name, meta or {},
+                                    self.settings.token_secret())
 
     @rpc
     def tokens(self, current_token_id: int | None = None) -> list:
         self.caller.require_login()
         with self.db.read() as s:
-            return tokens.list_tokens(s, self.caller, current_token_id)
+            return tokens.list_tokens(s, self.caller, current_token_id,
+                                      self.settings.token_secret())
 
     @rpc
     def revoke_token(self, pk: int) -> None:
@@ -240,7 +248,7 @@ class Service(ServiceBase):
         except AuthenticationFailed:
             raise authentication.login_refused()
         with self.db.write() as s:
-            return authentication.login(s, self.caller, user)
+            return authentication.login(s, self.caller, user, self.settings)
 
     @rpc
     def logout(self, session_id: int | None = None, token_id: int | None = None) -> dict:
@@ -250,12 +258,12 @@ class Service(ServiceBase):
     @rpc
     def issue_magic_link(self, email: str) -> dict | None:
         with self.db.write() as s:
-            return magiclinks.issue(s, self.caller, email)
+            return magiclinks.issue(s, self.caller, email, self.settings.MAGIC_LINK_SECONDS)
 
     @rpc
     def login_with_magic_link(self, key: str) -> dict:
         with self.db.write() as s:
-            started = magiclinks.use(s, self.caller, key)
+            started = magiclinks.use(s, self.caller, key, self.settings.SESSION_DAYS)
         return magiclinks.render(started)
 
     @rpc
@@ -273,5 +281,6 @@ class Service(ServiceBase):
         except AuthenticationFailed:
             raise authentication.old_password_refused()
         with self.db.write() as s:
-            return authentication.change_password(s, self.caller, change, session_id,
-                                                  token_id)
+            return authentication.change_password(s, self.caller, change,
+                                                  self.settings.PASSWORD_ITERATIONS,
+                                                  session_id, token_id)

@@ -10,9 +10,8 @@ import uuid
 import pytest
 import requests
 
-from svckit import config
 from svckit.cluster import Cluster, Ports
-from svckit.layout import service_names
+from svckit.layout import ROOT, service_names
 
 ADMIN = ("admin", "admin-pass-123")
 SERVICES = service_names()
@@ -23,7 +22,7 @@ REPLICAS = 2
 def cluster(request):
     # under the work tree, not pytest's private temporary directory: PostgreSQL runs as
     # its own user and must reach its data directory
-    directory = config.ROOT / "var" / "test" / f"cluster-{uuid.uuid4().hex[:8]}"
+    directory = ROOT / "var" / "test" / f"cluster-{uuid.uuid4().hex[:8]}"
     c = Cluster(directory, Ports.free(), node_prefix=f"t{uuid.uuid4().hex[:6]}n",
                 replicas=REPLICAS,
                 env={"INVENTREE_ADMIN_USER": ADMIN[0], "INVENTREE_ADMIN_PASSWORD": ADMIN[1],

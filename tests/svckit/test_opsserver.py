@@ -8,10 +8,12 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from svckit import readiness
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ValidationFailed
 from svckit.rpc_client import RemoteFailure, RpcClient
+from tests.helpers import service_settings
 from tests.svckit.test_service_glue import GlueService, metadata
 
 
@@ -37,25 +39,24 @@ def value(found: dict, name: str, **labels) -> float:
     return found.get((name, frozenset(labels.items())), 0.0)
 
 
-def start(tmp_path, monkeypatch, rabbit_config, container_factory, url=None):
+def start(tmp_path, rabbit_config, container_factory, url=None):
     url = url or f"sqlite:///{tmp_path / 'glue.sqlite3'}"
     port = free_port()
-    monkeypatch.setenv("GLUESVC_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-    monkeypatch.setenv("METRICS_PORT", str(port))
-    monkeypatch.setenv("READYZ_TIMEOUT", "5")
+    settings = service_settings(rabbit_config["AMQP_URI"], tmp_path, GLUESVC_DATABASE_URL=url,
+                                METRICS_PORT=port, READYZ_TIMEOUT=5)
     if url.startswith("sqlite:///") and "missing-dir" not in url:
         db = Database(url, metadata)
         db.create_all()
         db.dispose()
-    container = container_factory(GlueService, rabbit_config)
+    container = container_factory(GlueService, container_config(settings))
     container.start()
-    return f"http://127.0.0.1:{port}", RpcClient(rabbit_config["AMQP_URI"], timeout=10)
+    return f"http://127.0.0.1:{port}", RpcClient(rabbit_config["AMQP_URI"], timeout=10,
+                                                  signer=settings.caller_signer())
 
 
 @pytest.fixture
-def ops(tmp_path, monkeypatch, rabbit_config, container_factory):
-    url, client = start(tmp_path, monkeypatch, rabbit_config, container_factory)
+def ops(tmp_path, rabbit_config, container_factory):
+    url, client = start(tmp_path, rabbit_config, container_factory)
     yield url, client
     client.close()
 
@@ -85,9 +86,8 @@ def test_readyz_lists_what_svckit_readiness_marks(ops):
     assert client.call("gluesvc", "readiness") == {}
 
 
-def test_readyz_says_the_database_is_unreachable(tmp_path, monkeypatch, rabbit_config,
-                                                 container_factory):
-    url, client = start(tmp_path, monkeypatch, rabbit_config, container_factory,
+def test_readyz_says_the_database_is_unreachable(tmp_path, rabbit_config, container_factory):
+    url, client = start(tmp_path, rabbit_config, container_factory,
                         url=f"sqlite:///{tmp_path / 'missing-dir' / 'glue.sqlite3'}")
     try:
         answer = requests.get(f"{url}/readyz", timeout=30)

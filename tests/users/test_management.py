@@ -1,11 +1,11 @@
 """User and group management through the users service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from tests.helpers import ROUNDS, worker_factory
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def db(make_db):
 
 def person(db, username, **kw):
     with db.write() as s:
-        user = users.new_user(s, SYSTEM, username=username, password="Sturdy-pass-77",
+        user = users.new_user(s, SYSTEM, rounds=ROUNDS, username=username, password="Sturdy-pass-77",
                               **kw)
         return worker_factory(Service, db=db, caller=roles.caller_for(s, user)), user
 
