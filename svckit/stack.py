@@ -6,6 +6,7 @@ stack on another port, vhost and data directory, and by svckit.cluster (`make cl
 Without `CALLER_SIGNING_KEYS`, the processes of a stack share the caller signing key
 generated into its data directory.
 """
+import json
 import os
 import signal
 import subprocess
@@ -20,14 +21,21 @@ from svckit.signing import signer_from_env
 
 
 def readiness_of(url: str, timeout: float = 10.0) -> tuple[bool, str]:
-    """(ready, why not) from `GET <url>/readyz` of a gateway or an operations port."""
+    """(ready, why not) from `GET <url>/readyz` of a gateway or an operations port: ready is
+    a 200 whose status is "ready" (a gateway answers 200 "degraded", with each service's
+    state, while a service is not ready: it could serve the others, see gateway/health.py)."""
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as answer:
-            return answer.status == 200, ""
+            body = answer.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return False, exc.read().decode(errors="replace")[:500]
     except OSError as exc:
         return False, str(exc)
+    try:
+        ready = json.loads(body).get("status") == "ready"
+    except (ValueError, AttributeError):
+        ready = False
+    return ready, "" if ready else body[:500]
 
 
 class Stack:
@@ -77,8 +85,8 @@ class Stack:
         self.wait_ready(wait)
 
     def wait_ready(self, wait: float):
-        """Until every gateway answers `GET /readyz` with 200: it is connected to the broker
-        and every service answered that it is ready (gateway/health.py)."""
+        """Until every gateway answers `GET /readyz` with 200 "ready": it is connected to the
+        broker and every service answered that it is ready (gateway/health.py)."""
         deadline = time.monotonic() + wait
         pending = dict.fromkeys(self.gateway_binds.values(), "no answer yet")
         while time.monotonic() < deadline:

@@ -1,7 +1,9 @@
 """Health and metrics of the whole stack as processes (README, "Health and metrics"): the
 gateway's /healthz and /readyz on its API port without a token, its metrics (summed over its
 gunicorn workers by the master) and every service's on their own ports, scraped after real
-requests; /readyz names a service that stops answering."""
+requests; /readyz names a service that stops answering and stays 200 ("degraded": the
+gateway still serves the other services), and is 503 only while the gateway cannot reach
+the broker."""
 import os
 import signal
 import time
@@ -9,25 +11,28 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import free_port, running_stack, token_session
+from tests.e2e.conftest import TOPOLOGY, free_port, own_vhost, running_stack, token_session
 from tests.svckit.test_opsserver import samples, value
 
 SERVICES = ("attachments", "audit", "importer", "status", "system", "users")
 
 
 @pytest.fixture(scope="module")
-def ops_stack(vhost, rates_server, smtp, tmp_path_factory):
-    """A stack of its own (a test stops one of its services), every process with an
-    operations port, the gateway's workers writing to a metrics directory the test sees."""
+def ops_stack(rates_server, smtp, tmp_path_factory):
+    """A stack of its own on a vhost of its own (a test stops one of its services, another
+    takes the broker away from it), every process with an operations port, the gateway's
+    workers writing to a metrics directory the test sees."""
     ports = {name: free_port() for name in ("gateway", *SERVICES)}
     data = tmp_path_factory.mktemp("opsstack")
     multiproc = data / "gateway-metrics"
     process_env = {name: {"METRICS_PORT": str(port)} for name, port in ports.items()}
     process_env["gateway"]["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
-    with running_stack(data, f"{vhost}", rates_server, smtp, process_env=process_env,
-                       READYZ_TIMEOUT="3") as stack:
+    with own_vhost() as vhost, running_stack(data, vhost, rates_server, smtp,
+                                             process_env=process_env,
+                                             READYZ_TIMEOUT="3") as stack:
         stack.ops = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         stack.multiproc = multiproc
+        stack.vhost = vhost
         yield stack
 
 
@@ -41,7 +46,8 @@ def test_gateway_health_needs_no_token_and_lives_outside_the_api(ops_stack):
     alive = requests.get(f"{ops_stack.url}/healthz", timeout=10)
     assert alive.status_code == 200 and alive.json() == {"status": "alive"}
     ready = requests.get(f"{ops_stack.url}/readyz", timeout=30)
-    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "services": dict.fromkeys(SERVICES, "ready")}
     bad_token = requests.get(f"{ops_stack.url}/readyz", timeout=30,
                              headers={"Authorization": "Token not-a-token"})
     assert bad_token.status_code == 200  # the credentials are not even looked at
@@ -177,22 +183,60 @@ def test_a_dead_workers_live_gauges_are_dropped(ops_stack):
     assert requests.get(f"{ops_stack.ops['gateway']}/metrics", timeout=10).status_code == 200
 
 
-def test_readyz_names_a_service_that_stopped(ops_stack):
-    """Last: it stops the audit service of this module's stack."""
-    before = samples(ops_stack.ops["gateway"])
-    ops_stack.kill("audit-0", signal.SIGKILL)
+def readyz_until(stack, done, what: str) -> requests.Response:
+    """The gateway's /readyz, asked until `done(answer)` (60 s at most)."""
     deadline = time.monotonic() + 60
     while True:
-        answer = requests.get(f"{ops_stack.url}/readyz", timeout=30)
-        if answer.status_code == 503:
-            break
-        assert time.monotonic() < deadline, answer.text
+        answer = requests.get(f"{stack.url}/readyz", timeout=30)
+        if done(answer):
+            return answer
+        assert time.monotonic() < deadline, f"{what}: {answer.status_code} {answer.text}"
         time.sleep(0.5)
-    reasons = answer.json()["reasons"]
-    assert list(reasons) == ["audit"], reasons
-    assert "audit" in reasons["audit"]
+
+
+def test_readyz_names_a_service_that_stopped_and_stays_ready(ops_stack, admin_session):
+    """Near the end: it stops the audit service of this module's stack. The gateway still
+    answers 200 (a load balancer keeps it: it serves every other service), "degraded",
+    naming audit."""
+    before = samples(ops_stack.ops["gateway"])
+    ops_stack.kill("audit-0", signal.SIGKILL)
+    answer = readyz_until(ops_stack, lambda a: a.json().get("status") != "ready",
+                          "audit's outage never showed")
+    assert answer.status_code == 200
+    services = answer.json()["services"]
+    assert answer.json()["status"] == "degraded"
+    assert {name for name, state in services.items() if state != "ready"} == {"audit"}
+    assert "audit" in services["audit"]
+    assert set(services) == set(SERVICES)
+    # what the gateway said it can serve, it serves
+    assert admin_session.get(f"{ops_stack.url}/api/generic/status/", timeout=10).ok
     after = samples(ops_stack.ops["gateway"])
     failures = "inventree_gateway_rpc_failures_total"
     labels = {"service": "audit", "method": "readiness", "reason": "timeout"}
     assert value(after, failures, **labels) > value(before, failures, **labels)
     assert requests.get(f"{ops_stack.url}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.skipif(TOPOLOGY == "cluster", reason="the cluster's brokers are its own")
+def test_readyz_is_503_while_the_gateway_cannot_reach_the_broker(ops_stack, rabbit_manager):
+    """Last: the broker refuses this stack's vhost (permissions withdrawn, connections
+    closed): the gateway cannot serve anything, /readyz says 503 "broker"; let in again, it
+    is back to 200."""
+    vhost = ops_stack.vhost
+    rabbit_manager._delete("permissions", vhost, "guest")
+    try:
+        deadline = time.monotonic() + 60
+        while not (dropped := [conn["name"] for conn in rabbit_manager.get_connections()
+                               if conn.get("vhost") == vhost]):
+            assert time.monotonic() < deadline, "the broker never listed the connections"
+            time.sleep(0.5)  # the management API lists a new connection a few seconds late
+        for name in dropped:
+            rabbit_manager.delete_connection(name)
+        answer = readyz_until(ops_stack, lambda a: a.status_code == 503, "never 503")
+        assert answer.json()["status"] == "not ready"
+        assert list(answer.json()["reasons"]) == ["broker"]
+        assert requests.get(f"{ops_stack.url}/healthz", timeout=10).status_code == 200
+    finally:
+        rabbit_manager.set_vhost_permissions(vhost, "guest", ".*", ".*", ".*")
+    answer = readyz_until(ops_stack, lambda a: a.status_code == 200, "never 200 again")
+    assert answer.json()["status"] in ("ready", "degraded")
