@@ -47,6 +47,18 @@ class RemoteFailure(Exception):
         super().__init__(f"{service}.{method}: {exc_type}: {value}")
 
 
+class RpcTimeout(ServiceUnavailable):
+    """The service did not answer within the call's timeout (503)."""
+
+
+class ServiceNotRunning(ServiceUnavailable):
+    """No queue is bound for the call: no process of the service runs (503)."""
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """The message broker could not be reached, or the connection broke (503)."""
+
+
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner):
         """`signer`: signs every call's caller context (a process's own: its settings'
@@ -104,7 +116,7 @@ class RpcClient:
                     self._connect()
                 except Exception as exc:
                     self.close()
-                    raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+                    raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
             assert self._producer is not None  # set by _connect() with the connection
             try:
                 return self._producer.publish(
@@ -113,7 +125,7 @@ class RpcClient:
             except BROKEN as exc:
                 self.close()
                 if attempt == 2:
-                    raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+                    raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
              timeout: float | None = None, **kwargs):
@@ -139,11 +151,11 @@ class RpcClient:
                 self._conn.drain_events(timeout=remaining)
         except TimeoutError:
             self.close()  # a timed-out read may have stopped inside a frame
-            raise ServiceUnavailable(
+            raise RpcTimeout(
                 {"detail": f"The {service} service did not answer within {wait:g} s"})
         except BROKEN as exc:
             self.close()
-            raise ServiceUnavailable({"detail": f"Message broker unavailable: {exc}"})
+            raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
         except Exception:
             self.close()  # a channel error, say: the next call starts on a fresh connection
             raise
@@ -151,7 +163,7 @@ class RpcClient:
             self._waiting = None
         answer = self._answer
         if answer is RETURNED:
-            raise ServiceUnavailable({"detail": f"The {service} service is not running"})
+            raise ServiceNotRunning({"detail": f"The {service} service is not running"})
         if answer.get("error"):
             error = deserialize(answer["error"])
             if isinstance(error, RemoteError):

@@ -31,6 +31,8 @@ from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied, ServiceUnav
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
+from svckit.metrics import ServiceMetrics
+from svckit.opsserver import OpsServer
 from svckit.relay import Relay
 from svckit.settings import MediaSettings, ServiceSettings
 from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
@@ -263,6 +265,8 @@ class ServiceBase:
 
     db: Database
     caller: Caller
+    ops = OpsServer()  # /healthz, /readyz, /metrics on METRICS_PORT (svckit.opsserver)
+    service_metrics = ServiceMetrics()  # svckit.metrics
     settings: ServiceSettings
 
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
@@ -286,6 +290,12 @@ class ServiceBase:
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def readiness(self) -> dict:
+        """What keeps this process from being ready (svckit.health; empty: ready), for the
+        gateway's /readyz."""
+        return self.ops()
 
     @rpc
     def config_lookups(self) -> list:

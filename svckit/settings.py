@@ -97,8 +97,9 @@ class ServiceSettings(BrokerSettings):
     """What svckit reads for every service process: its queues and workers (svckit.run,
     svckit.broker), its dead letters (svckit.parking), how long it waits at start for its
     database and the broker (svckit.startup), its event relay, the limits of list searches
-    (svckit.listing) and its database (`<SERVICE>_DATABASE_URL`, a field of the service's own
-    class, and the timeouts of svckit.db)."""
+    (svckit.listing), its operations port (svckit.opsserver) and its database
+    (`<SERVICE>_DATABASE_URL`, a field of the service's own class, and the timeouts of
+    svckit.db)."""
 
     AMQP_QUEUE_TYPE: str = "classic"
     AMQP_DELIVERY_LIMIT: int = Field(default=5, ge=1)
@@ -109,6 +110,10 @@ class ServiceSettings(BrokerSettings):
     RELAY_COALESCE_SECONDS: float = 0.005
     SEARCH_MAX_TERMS: int = 20
     SEARCH_MAX_CHARS: int = 200
+    # the operations port: /healthz, /readyz, /metrics (svckit.opsserver); 0: off
+    METRICS_PORT: int = 0
+    METRICS_HOST: str = "127.0.0.1"
+    READYZ_TIMEOUT: float = 2.0
 
     @field_validator("AMQP_QUEUE_TYPE")
     @classmethod

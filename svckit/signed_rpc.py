@@ -21,6 +21,7 @@ from nameko.rpc import (
 
 from svckit import parking
 from svckit.broker import durable_queue_arguments, redacted
+from svckit.consumer_state import TracksConnection
 from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.errors import CallerRefused
@@ -36,10 +37,10 @@ class CallerKeys(SharedExtension):
         self.signer = settings_of(self.container).caller_signer()
 
 
-class QueueConsumer(NamekoQueueConsumer):
+class QueueConsumer(TracksConnection, NamekoQueueConsumer):
     """nameko's consumer of a service's queues (one connection for all of them), whose
     warnings name the broker's nodes without their passwords (nameko masks only the first
-    URL of a list)."""
+    URL of a list), and which knows whether it is consuming (`connected()`, for /readyz)."""
 
     def on_connection_error(self, exc, interval):
         log.warning("Error connecting to broker at %s (%s). Retrying in %s seconds.",

@@ -16,6 +16,7 @@ from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
 from . import attachments, media, notes
+from .metrics import AttachmentMetrics
 from .models import store
 from .placement import Placement
 from .settings import AttachmentsSettings
@@ -29,6 +30,7 @@ class Service(ServiceBase):
     caller: Caller = CallerProvider()
     users = RpcProxy("users")
     blobs = Blobs()
+    metrics = AttachmentMetrics()  # services.attachments.metrics, on the operations port
     settings: AttachmentsSettings = Settings(AttachmentsSettings)
 
     @property

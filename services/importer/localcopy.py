@@ -7,6 +7,8 @@ from pathlib import Path
 
 from svckit.blobstore import BlobStore
 
+from .metrics import BYTES_READ
+
 
 class LocalCopy:
     """`temp_dir`: where a download goes (the process's data directory)."""
@@ -16,14 +18,14 @@ class LocalCopy:
 
     def __enter__(self) -> Path:
         path = self.blobs.local_path(self.key)
-        if path is not None:
-            return path
-        fd, name = tempfile.mkstemp(prefix="import-", dir=self.temp_dir)
-        self.temp = Path(name)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in self.blobs.read(self.key):
-                out.write(chunk)
-        return self.temp
+        if path is None:
+            fd, name = tempfile.mkstemp(prefix="import-", dir=self.temp_dir)
+            path = self.temp = Path(name)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.blobs.read(self.key):
+                    out.write(chunk)
+        BYTES_READ.inc(path.stat().st_size)
+        return path
 
     def __exit__(self, *exc):
         if self.temp is not None:

@@ -41,6 +41,7 @@ from .events import (
     SESSION_PROCESSED,
 )
 from .localcopy import LocalCopy
+from .metrics import count_rows
 from .models import column_maps, job_leases, recomputes, rows, sessions, store
 from .rows import extract, serializer_data
 from .sessions import IMPORTING, MAPPING, PROCESSING, check_complete
@@ -206,6 +207,10 @@ class Processor:
             if next_index is None:
                 store.record(s, "import_session", session["id"], SESSION_PROCESSED,
                              {"status": PROCESSING})
+        invalid = sum(1 for index, _ in batch if errors.get(index))
+        count_rows("parsed", len(batch))
+        count_rows("valid", len(batch) - invalid)
+        count_rows("invalid", invalid)
         return end
 
     def _fail(self, session_id: int, message: str):
@@ -315,6 +320,8 @@ class Processor:
                 store.record(s, "import_session", session_id, ROWS_COMPLETED,
                              {"rows": done, "failed": failed}, caller)
                 check_complete(s, session_id, caller)
+            count_rows("created", len(done))
+            count_rows("failed", len(failed))
         return did
 
 

@@ -18,6 +18,7 @@ from svckit.context import Caller
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import columnmappings, rows, sessions
+from .metrics import ImporterMetrics
 from .models import store
 from .processing import Processor
 from .settings import ImporterSettings
@@ -31,6 +32,7 @@ class Service(ServiceBase):
     blobs = Blobs()
     targets = Targets()
     wake = Nudge()
+    metrics = ImporterMetrics()  # services.importer.metrics, on the operations port
     settings: ImporterSettings = Settings(ImporterSettings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

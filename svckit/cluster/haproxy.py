@@ -1,7 +1,9 @@
 """HAProxy (Debian's package) in front of the gateway instances, as a Kubernetes Service
 spreads requests over pods: round robin, a health check on every gateway like deploy/'s
-readiness probe (`GET /api/`, 5 s to answer, every 2 s; three failures take a gateway out,
-one success brings it back), a request whose connection to a gateway failed sent to another.
+readiness probe (`GET /readyz`: 503 only when that gateway cannot reach the broker; a
+service that is down leaves every gateway in, see gateway/health.py; 5 s to answer, every
+2 s; three failures take a gateway out, one success brings it back), a request whose
+connection to a gateway failed sent to another.
 It runs in the foreground as a child process, with its configuration generated into its
 directory and a stats socket there that `servers_status()` reads.
 """
@@ -54,7 +56,7 @@ frontend api
 
 backend gateways
     balance roundrobin
-    option httpchk GET /api/
+    option httpchk GET /readyz
     http-check expect status 200
     default-server check inter 2s fall 3 rise 1
 {servers}
