@@ -49,11 +49,11 @@ from typing import Callable, Iterator
 
 import requests
 
-from attachments import MB, UPLOAD_IDS, UPLOAD_LUA, BOUNDARY, ROTATE_LUA, seed_rows
+from attachments import BOUNDARY, MB, ROTATE_LUA, UPLOAD_IDS, UPLOAD_LUA, seed_rows
 from common import ADMIN, ROOT, bench_stack, cpu_seconds, write_report
 from importer import code_version, run_size
-from system import EVENT_TYPE, SERIAL_LUA, all_event_serials, busy_total, children_cpu, wrk
 from svckit.cluster import Cluster, Ports
+from system import EVENT_TYPE, SERIAL_LUA, all_event_serials, busy_total, children_cpu, wrk
 
 CONCURRENCY = 16
 MAIN_REPLICAS = 2  # `make cluster`'s
@@ -62,15 +62,23 @@ TARGETS = {"serial": 500, "detail": 500, "import": 2000}
 ENV = {"IMPORT_RPC_TIMEOUT": "600", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
        "NEWS_FEED_INTERVAL": "0"}
 
-# a unique value per request: the row's prefix, the wrk thread, a counter; %(body)s is a Lua
-# expression of `unique` and `n`
+# a unique value per request: the row's prefix, a random token per wrk run (the warm-up and
+# the measured run share the script), the wrk thread, a counter; %(body)s is a Lua expression
+# of `unique` and `n`
 UNIQUE_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local threads = {}
+local function token()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(4)
+  f:close()
+  return (bytes:gsub(".", function(c) return string.format("%%02x", c:byte()) end))
+end
+local run = token()
 function setup(thread)
   table.insert(threads, thread)
-  thread:set("tid", #threads)
+  thread:set("tid", run .. #threads)
 end
 function init(args) created = 0; n = 0 end
 function request()
