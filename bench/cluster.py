@@ -445,6 +445,21 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def cpu_ms(r: dict | None) -> float | None:
+    """CPU milliseconds the target's own processes (services, gateways, broker, database,
+    load balancer) spent per request (per row for the import): less sensitive to other work
+    on the machine than requests/s."""
+    if not r or not r.get("rps"):
+        return None
+    ours = sum(v for k, v in r["cpu"].items()
+               if k not in ("machine (all)", "other work", "wrk", "bench client"))
+    return ours / r["rps"] * 1000
+
+
+def errors(r: dict | None) -> str:
+    return "—" if not r or "errors" not in r else str(r["errors"])
+
+
 def verdicts(key: str, write: bool, sqlite: dict | None, cluster: dict | None) -> tuple[str, str]:
     """(the target, whether the cluster met it) for one row of the main table."""
     wanted, results = [], []
@@ -478,10 +493,18 @@ def why(title: str, one: dict, two: dict) -> str:
             f"service used {s1:.2f} cores in one process → {s2:.2f} in two ({per}); the "
             f"topology's CPU per request {ours1 / one['rps'] * 1000:.1f} → "
             f"{ours2 / two['rps'] * 1000:.1f} ms. ")
-    if m1 >= 0.9 * cores:
+    noise = max(one["cpu"]["other work"], two["cpu"]["other work"])
+    if noise >= 0.25 * cores:
+        text += (f"Other work on the machine took up to {noise:.2f} cores during these rows, "
+                 "so the requests/s say more about the scheduler than about the replicas; "
+                 "compare the CPU per request, and run again on a quiet machine. ")
+    if m1 >= 0.9 * cores and noise < 0.25 * cores:
         text += ("With one replica the cores were already full: a second replica can only "
                  "take CPU from the gateways, RabbitMQ and PostgreSQL on the same cores, so "
                  "throughput cannot grow; it moves by what the extra process costs or saves.")
+    elif m1 >= 0.9 * cores:
+        text += ("The cores were full with one replica (largely with other work): a second "
+                 "replica competes for the same cores.")
     elif s1 >= 0.85:
         text += ("With one replica the system process was near a full core (one Python process "
                  "runs on one core at a time) while the machine had idle CPU: a second replica "
@@ -544,9 +567,13 @@ def report(args, targets: list, failures: list[str], version: str) -> list[str]:
         f"- import: a CSV of {args.rows:,} project codes through the importer API (bench/"
         "importer.py: session, accept_fields, accept_rows pipelined with 2 calls in flight) "
         "from the session POST to status 40; rows/s = rows / seconds.", "",
-        "| operation | SQLite req/s | SQLite p99 ms | cluster req/s | cluster p99 ms | "
-        "cluster / SQLite | target (cluster) | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        "`CPU ms` is the CPU time the target's own processes spent per request (per row for "
+        "the import), from /proc: a figure other work on the machine disturbs less than "
+        "requests/s. `non-2xx` counts the answers of the measured row that were not 2xx/3xx "
+        "(requests/s counts every answer).", "",
+        "| operation | SQLite req/s | p99 ms | CPU ms | non-2xx | cluster req/s | p99 ms | "
+        "CPU ms | non-2xx | cluster / SQLite | target (cluster) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, title, write, _ in ROWS:
         a = sqlite.results.get(key) if sqlite else None
         b = main.results.get(key) if main else None
@@ -555,8 +582,21 @@ def report(args, targets: list, failures: list[str], version: str) -> list[str]:
         p99a = None if key == "import" or not a else a["p99"]
         p99b = None if key == "import" or not b else b["p99"]
         lines.append(f"| {title} | {fmt(a and a['rps'])} | {fmt(p99a, 1)} | "
-                     f"**{fmt(b and b['rps'])}** | {fmt(p99b, 1)} | {ratio} | {wanted} | "
-                     f"{verdict} |")
+                     f"{fmt(cpu_ms(a), 2)} | {errors(a)} | **{fmt(b and b['rps'])}** | "
+                     f"{fmt(p99b, 1)} | {fmt(cpu_ms(b), 2)} | {errors(b)} | {ratio} | "
+                     f"{wanted} | {verdict} |")
+    phases = [(t, t.results["import"]) for t in targets if "import" in t.results]
+    if phases:
+        lines += ["", "Import phases, seconds (scan: the session POST; parse: accept_fields "
+                  "to status 30; accept: paging and accept_rows; tail: to status 40):", "",
+                  "| target | rows | scan | parse | accept | tail | total | rows/s |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for t, res in phases:
+            snaps = res["snaps"]
+            steps = [b["t"] - a["t"] for a, b in zip(snaps, snaps[1:])]
+            lines.append(f"| {t.label} | {res['n']:,} | "
+                         + " | ".join(f"{x:.1f}" for x in steps)
+                         + f" | {res['seconds']:.1f} | {res['rps']:.0f} |")
 
     lines += ["", "## 1 replica against 2 replicas of every service", "",
               "The same rows on the cluster with each replica count (gateways, RabbitMQ and "
