@@ -498,6 +498,11 @@ def why(title: str, one: dict, two: dict) -> str:
         text += (f"Other work on the machine took up to {noise:.2f} cores during these rows, "
                  "so the requests/s say more about the scheduler than about the replicas; "
                  "compare the CPU per request, and run again on a quiet machine. ")
+        if ours2 > 1.3 * ours1:
+            text += (f"The topology's own processes got {ours1:.2f} → {ours2:.2f} cores: with "
+                     "more processes it wins a larger share of contended cores from the other "
+                     "work (the scheduler shares the cores per runnable thread), a gain a quiet "
+                     "machine would not show. ")
     if m1 >= 0.9 * cores and noise < 0.25 * cores:
         text += ("With one replica the cores were already full: a second replica can only "
                  "take CPU from the gateways, RabbitMQ and PostgreSQL on the same cores, so "
