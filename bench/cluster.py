@@ -573,9 +573,10 @@ def report(args, targets: list, failures: list[str], version: str) -> list[str]:
         "importer.py: session, accept_fields, accept_rows pipelined with 2 calls in flight) "
         "from the session POST to status 40; rows/s = rows / seconds.", "",
         "`CPU ms` is the CPU time the target's own processes spent per request (per row for "
-        "the import), from /proc: a figure other work on the machine disturbs less than "
-        "requests/s. `non-2xx` counts the answers of the measured row that were not 2xx/3xx "
-        "(requests/s counts every answer).", "",
+        "the import), from /proc: other work on the machine disturbs it less than requests/s, "
+        "though contended cores inflate it too (context switches, cold caches). `non-2xx` "
+        "counts the answers of the measured row that were not 2xx/3xx (requests/s counts "
+        "every answer).", "",
         "| operation | SQLite req/s | p99 ms | CPU ms | non-2xx | cluster req/s | p99 ms | "
         "CPU ms | non-2xx | cluster / SQLite | target (cluster) | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
