@@ -31,6 +31,9 @@ bench/results/cluster-<date>.md.
 
     .venv/bin/python bench/cluster.py [--seconds 10] [--rows 100000] [--replicas 1,2]
     .venv/bin/python bench/cluster.py --seconds 3 --rows 5000 --attachments 2000  # short run
+
+A cluster's directory is removed after its rows unless a check failed, it did not start, or
+`--keep` is given.
 """
 import argparse
 import json
@@ -429,13 +432,22 @@ def cluster_target(replicas: int, keep: bool) -> Iterator[Target]:
                              timeout=30).json()["token"]
         started = time.monotonic() - t0
         print(f"cluster started in {started:.0f} s", flush=True)
-        yield Target(f"cluster ×{replicas}", cluster.url, token,
-                     lambda: cluster_groups(cluster), cluster.postgres.url("attachments"),
-                     replicas=replicas, load_before=load, started_in=started,
-                     processes=lambda: {n: tree(p.pid) for n, p in cluster.stack.procs.items()})
+        target = Target(f"cluster ×{replicas}", cluster.url, token,
+                        lambda: cluster_groups(cluster), cluster.postgres.url("attachments"),
+                        replicas=replicas, load_before=load, started_in=started,
+                        processes=lambda: {n: tree(p.pid)
+                                           for n, p in cluster.stack.procs.items()})
+        yield target
+        keep = keep or not all(ok for _, ok, _ in target.checks)
+    except BaseException:
+        keep = True  # its logs say why
+        raise
     finally:
         cluster.stop()
-        if not keep:
+        if keep:
+            print(f"kept {directory} (its logs: services.log, rabbitmq/, postgres/, haproxy/)",
+                  flush=True)
+        else:
             shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -675,7 +687,8 @@ def main():
                         help="replicas of every service to compare on serial numbers and "
                              f"project codes (the full set of rows runs with {MAIN_REPLICAS})")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the clusters' directories (var/bench-cluster-*: logs)")
+                        help="keep the clusters' directories (var/bench-cluster-*: logs); "
+                             "they are kept anyway when a check fails")
     args = parser.parse_args()
     logging.getLogger("amqp").setLevel(logging.ERROR)
     counts = sorted({int(n) for n in args.replicas.split(",") if n.strip()} - {MAIN_REPLICAS})
