@@ -407,8 +407,9 @@ def sqlite_target(port: int) -> Iterator[Target]:
     load = os.getloadavg()
     t0 = time.monotonic()
     with bench_stack("bench-cluster-sqlite", port, ENV) as (stack, token, _):
-        db = stack.run_tool("-c", "from svckit import config; "
-                                  "print(config.database_url('attachments'))")
+        db = stack.run_tool("-c", "from services.attachments.settings import "
+                                  "AttachmentsSettings; "
+                                  "print(AttachmentsSettings().database_url('attachments'))")
         yield Target("SQLite", stack.url, token, lambda: sqlite_groups(stack), db,
                      load_before=load, started_in=time.monotonic() - t0,
                      processes=lambda: {n: tree(p.pid) for n, p in stack.procs.items()})
