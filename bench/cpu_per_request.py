@@ -9,9 +9,10 @@ each operation and each stack in turn: measures every process's idle CPU rate, s
 requests from `--concurrency` client threads (keep-alive sessions), waits until the stack is
 idle again (the relay published, the audit service consumed) and reads utime+stime of every
 process from /proc/<pid>/stat. A process's CPU per request is (its CPU over the requests and
-the settling − its idle rate × that time) / N. Alternating the stacks request batch by
-request batch compares checkouts under the same load. RabbitMQ (every beam.smp on the
-machine: the shared broker, other engineers' traffic included) is shown apart.
+the settling − its idle rate × that time) / N. Alternating the stacks batch by batch (in
+reverse order every other round) compares checkouts under the same load. RabbitMQ (every
+beam.smp on the machine: the shared broker, other engineers' traffic included) is shown
+apart.
 
 Operations:
   serial    POST /api/generate/serial-number/ {"part": 1, "quantity": 1} (a write + event)
@@ -288,7 +289,8 @@ def main():
         results: dict = {op: {name: [] for name in stacks} for op in wanted}
         for rnd in range(args.rounds):
             for op in wanted:
-                for name, (stack, send) in stacks.items():  # the checkouts take turns
+                turns = list(stacks.items())  # the checkouts take turns, and every other
+                for name, (stack, send) in turns[::-1] if rnd % 2 else turns:  # round reversed
                     r = measure(stack, send[op], OPERATIONS[op][1], args.requests,
                                 args.concurrency)
                     results[op][name].append(r)
@@ -302,7 +304,8 @@ def main():
              "whole stack, local: 2 gunicorn gthread workers, one process per service, "
              f"SQLite, RabbitMQ in its own vhost. {args.requests} requests per operation, "
              f"checkout and round from {args.concurrency} client threads (keep-alive), "
-             f"{args.rounds} rounds, the checkouts taking turns on each operation, after a "
+             f"{args.rounds} rounds, the checkouts taking turns on each operation (in reverse "
+             "order every other round), after a "
              f"warm-up of {args.warmup} each; superuser `{ADMIN[0]}` by token.", "",
              "CPU ms per request (utime + stime from /proc, over the requests and until the "
              "stack is idle again, minus each process's idle rate), median of the rounds. "
