@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class EventBus:
-    def __init__(self, amqp_uri: str):
+    def __init__(self, amqp_uri: str, heartbeat: float = 30.0):
+        """`heartbeat`: seconds of the listener connection's AMQP heartbeat; it is checked
+        (and a heartbeat sent when due) every quarter of that, as amqp asks, so that the
+        broker does not drop an idle listener for missed heartbeats."""
         self.amqp_uri = amqp_uri
+        self.heartbeat = heartbeat
         self._bindings: list[tuple[str, str, Callable]] = []  # (service, pattern, callback)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -72,7 +76,7 @@ class EventBus:
         backoff = 0.5
         while True:
             try:
-                with connect(self.amqp_uri, heartbeat=30) as conn:
+                with connect(self.amqp_uri, heartbeat=self.heartbeat) as conn:
                     queue = Queue(f"gateway-cache-{uuid.uuid4().hex}", exclusive=True,
                                   auto_delete=True, durable=False)
                     channel = conn.channel()
@@ -90,9 +94,10 @@ class EventBus:
                         backoff = 0.5
                         while True:
                             try:
-                                conn.drain_events(timeout=30)
+                                conn.drain_events(timeout=self.heartbeat / 4)
                             except TimeoutError:
-                                conn.heartbeat_check()
+                                pass
+                            conn.heartbeat_check()
             except Exception as exc:
                 if self.healthy:
                     log.warning("event bus connection lost: %s", exc)
