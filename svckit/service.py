@@ -21,7 +21,7 @@ from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
-from svckit import config
+from svckit import config, idempotency
 from svckit.blobstore import S3BlobStore, blob_store_from_settings
 from svckit.broker import durable_queue_arguments
 from svckit.context import Caller
@@ -122,6 +122,7 @@ class Store(DependencyProvider):
         self.publish_before_reply = publish_before_reply
         self.db: Database | None = None  # made in setup()
         self._running = False
+        self._purging = False
         self._wake = Event()
         self._pumping = Semaphore()
         self._relay: Relay | None = None
@@ -137,9 +138,12 @@ class Store(DependencyProvider):
         if self.relay_enabled:
             self._running = True
             self.container.spawn_managed_thread(self._relay_loop)
+        self._purging = True
+        self.container.spawn_managed_thread(self._purge_loop)
 
     def stop(self):
         self._running = False
+        self._purging = False
         self.nudge()
 
     def kill(self):
@@ -182,8 +186,25 @@ class Store(DependencyProvider):
             if self._relay is not None:
                 self._relay.close()
 
+    def _purge_loop(self):
+        """Expired idempotency keys (svckit.idempotency) are deleted a few times per
+        IDEMPOTENCY_KEY_TTL (at least every 10 minutes)."""
+        interval = max(1.0, min(idempotency.ttl_seconds() / 4, 600.0))
+        while self._purging:
+            try:
+                assert self.db is not None  # made in setup()
+                idempotency.purge_expired(self.db, self.store.idempotency)
+            except Exception:
+                log.exception("could not purge expired idempotency keys; will retry")
+            waited = 0.0
+            while self._purging and waited < interval:
+                eventlet.sleep(min(1.0, interval - waited))
+                waited += 1.0
+
     def get_dependency(self, worker_ctx):
-        return self.db
+        assert self.db is not None  # made in setup()
+        return idempotency.units_for(worker_ctx, caller_of(worker_ctx), self.db,
+                                     self.store.idempotency)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], ApiError):

@@ -18,6 +18,7 @@ from nameko.rpc import (
     ServiceProxy,
 )
 
+from svckit import idempotency
 from svckit.broker import durable_queue_arguments, redacted
 from svckit.context import Caller
 from svckit.errors import CallerRefused
@@ -92,6 +93,17 @@ class SignedRpc(Rpc):
             raise CallerRefused({"detail": f"The {service} service refused the call: {reason}"})
         self.rpc_consumer.queue_consumer.ack_message(message)  # nobody to answer: drop it
 
+    def unpack_message_headers(self, message):
+        data = super().unpack_message_headers(message)
+        if message.delivery_info.get("redelivered"):
+            data[idempotency.REDELIVERED] = True  # svckit.idempotency looks for its answer
+        return data
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        """A keyed worker commits its write with its answer before the reply goes."""
+        result, exc_info = idempotency.finish_worker(worker_ctx, result, exc_info)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
 
 def trusted_caller_json(worker_ctx) -> str | None:
     """The caller context of a worker if its entrypoint verified it (a SignedRpc), else None:
@@ -112,6 +124,7 @@ class SignedMethodProxy(MethodProxy):
 
     def get_message_headers(self, worker_ctx):
         headers = super().get_message_headers(worker_ctx)
+        headers.pop(f"nameko.{idempotency.REDELIVERED}", None)  # this call's own business
         headers[CALLER_HEADER] = self.caller_json
         headers[SIGNATURE_HEADER] = self.signer.sign(self.caller_json, self.service_name,
                                                      self.method_name)
@@ -126,10 +139,10 @@ class SignedServiceProxy(ServiceProxy):
                  caller: Caller | None = None, **options):
         super().__init__(worker_ctx, service_name, reply_listener, **options)
         self.signer = signer
-        if caller is not None:
-            self.caller_json = caller.model_dump_json()
-        else:
-            self.caller_json = trusted_caller_json(worker_ctx) or Caller().model_dump_json()
+        if caller is None:
+            raw = trusted_caller_json(worker_ctx)
+            caller = Caller.model_validate_json(raw) if raw else Caller()
+        self.caller_json = caller.without_key().model_dump_json()
 
     def __getattr__(self, name):
         return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,

@@ -7,7 +7,8 @@ magiclinks.py, authentication.py (and loginfailures.py, through `_check_password
 """
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.request_ledger import RequestLedgerMixin
+from svckit.service import CallerProvider, Store, rpc
 
 from . import (
     authentication,
@@ -19,13 +20,14 @@ from . import (
     tokens,
     users,
 )
-from .models import store
+from .models import request_ledger, store
 
 
-class Service(ServiceBase):
+class Service(RequestLedgerMixin):
     name = "users"
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
+    LEDGER = request_ledger  # the gateway's Idempotency-Key requests (svckit.request_ledger)
 
     # ------------------------------------------------------------ authentication
 
