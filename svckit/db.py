@@ -8,11 +8,32 @@ Units of work are SQLAlchemy Core connections, not ORM sessions: services speak 
 statements only, and an ORM session cost a reservation more than its SQL did (an UPDATE
 through `Session.execute` took four times as long as through `Connection.execute`).
 """
+import time
 from contextlib import contextmanager
 from typing import Callable
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+BUSY_WAIT_MS = 100  # SQLite waits this long for a lock, blocking the whole process
+WRITER_WAIT_SECONDS = 30.0  # how long a writer waits for SQLite's write lock in all
+
+
+def _begin_writing(conn, mode: str):
+    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in short sleeps between tries:
+    SQLite's own busy wait blocks the whole process, which under eventlet includes the
+    greenthread holding the lock (a keyed RPC's write unit stays open until its answer is
+    stored, svckit.idempotency); `time.sleep` lets it run (monkey patched in services)."""
+    deadline = time.monotonic() + WRITER_WAIT_SECONDS
+    while True:
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.002)
 
 
 def make_engine(url: str) -> Engine:
@@ -26,13 +47,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode == "DEFERRED":
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                _begin_writing(conn, mode)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

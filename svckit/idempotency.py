@@ -97,8 +97,12 @@ class AlreadyApplied(ApiError):
 
 
 class KeyConflict(ApiError):
-    """The key was used for another method or other arguments."""
+    """The key was used for another method or other arguments (crosses the wire as the
+    ApiError it is: 422)."""
     status = 422
+
+    def plain(self) -> ApiError:
+        return ApiError(self.detail, self.status)
 
 
 def encode_answer(result=None, exc: BaseException | None = None) -> str:
@@ -314,7 +318,7 @@ REDELIVERED = "idempotency_redelivered"  # worker context data: RabbitMQ deliver
 _UNITS = "_idempotency_units"  # the worker context's KeyedUnits
 
 
-def units_for(worker_ctx, caller, db, table: Table):
+def units_for(worker_ctx, caller, db, table: Table, ttl: float):
     """What `self.db` is in this worker: KeyedUnits when its call carries a key, else `db`."""
     units = getattr(worker_ctx, _UNITS, None)
     if units is not None:
@@ -323,7 +327,7 @@ def units_for(worker_ctx, caller, db, table: Table):
     if not key or len(key) > MAX_KEY_CHARS:
         return db
     call = KeyedCall(key, f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}",
-                     args_digest(worker_ctx.args, worker_ctx.kwargs), ttl_seconds())
+                     args_digest(worker_ctx.args, worker_ctx.kwargs), ttl)
     units = KeyedUnits(db, table, call)
     setattr(worker_ctx, _UNITS, units)
     if caller.idempotency_retry or worker_ctx.data.get(REDELIVERED):
@@ -337,7 +341,7 @@ def _answer_recorded(worker_ctx, units: KeyedUnits):
     try:
         found = recorded_answer(units._db, units.table, units.call)
     except KeyConflict as conflict:
-        found = conflict
+        found = conflict.plain()
     if found is not None:
         error = found
 

@@ -37,13 +37,14 @@ from svckit.events import utcnow
 from svckit.service import ServiceBase, rpc
 
 MAX_ANSWER_BYTES = 1024 * 1024  # a larger answer is not kept: a repeat runs again (safely)
+TABLE = "request_ledger"
 RUNNING = "running"
 DONE = "done"
 
 
 def ledger_table(metadata: MetaData) -> Table:
     table = Table(
-        "request_ledger", metadata,
+        TABLE, metadata,
         Column("key", String(64), primary_key=True),  # sha256 of user and client key
         Column("fingerprint", String(64), nullable=False),
         Column("state", String(16), nullable=False),
@@ -62,24 +63,22 @@ def ledger_key(user_id: int, client_key: str) -> str:
     return hashlib.sha256(f"{user_id}\n{client_key}".encode()).hexdigest()
 
 
-class KeyReused(ApiError):
-    status = 422
-    default_detail = ("This Idempotency-Key was already used for a different request "
-                      "(method, path or body)")
+def key_reused() -> ApiError:
+    return ApiError({"detail": "This Idempotency-Key was already used for a different "
+                               "request (method, path or body)"}, 422)
 
 
-class StillRunning(ApiError):
-    status = 409
-    default_detail = ("A request with this Idempotency-Key is still being processed; "
-                      "repeat it later to get its answer")
+def still_running() -> ApiError:
+    return ApiError({"detail": "A request with this Idempotency-Key is still being "
+                               "processed; repeat it later to get its answer"}, 409)
 
 
 def begin(s: Connection, table: Table, key: str, fingerprint: str, claim: str,
           lease_seconds: float, ttl_seconds: float) -> dict:
     """Start the request `claim` under `key`: `{"state": "new"}` (run it), or
     `{"state": "done", "status", "content_type", "body"}` (its first answer). A request
-    still running under this key is StillRunning (unless its lease ran out: a gateway that
-    died, taken over), one with another fingerprint KeyReused."""
+    still running under this key is a 409 (unless its lease ran out: a gateway that
+    died, taken over), one with another fingerprint a 422."""
     now = utcnow()
     s.execute(delete(table).where(table.c.expires <= now))  # expired keys go here
     row = s.execute(select(table).where(table.c.key == key).with_for_update()).first()
@@ -90,12 +89,12 @@ def begin(s: Connection, table: Table, key: str, fingerprint: str, claim: str,
             expires=now + timedelta(seconds=ttl_seconds)))
         return {"state": "new"}
     if row.fingerprint != fingerprint:
-        raise KeyReused()
+        raise key_reused()
     if row.state == DONE:
         return {"state": "done", "status": row.status, "content_type": row.content_type,
                 "body": base64.b64encode(row.body or b"").decode()}
     if row.claim != claim and row.lease_until > now:
-        raise StillRunning()
+        raise still_running()
     s.execute(update(table).where(table.c.key == key).values(claim=claim, lease_until=lease))
     return {"state": "new"}
 
@@ -120,10 +119,12 @@ def ttl_seconds() -> float:
 
 
 class RequestLedgerMixin(ServiceBase):
-    """The ledger's entrypoints, for the service that hosts it (its `LEDGER` table, in its
-    models and migrations). Only signed-in callers have keys of their own."""
+    """The ledger's entrypoints, for the service that hosts it (`ledger_table` in its models
+    and migrations). Only signed-in callers have keys of their own."""
 
-    LEDGER: Table  # set by the service
+    @property
+    def _ledger(self) -> Table:
+        return self.db.metadata.tables[TABLE]
 
     @rpc
     def begin_request(self, key: str, fingerprint: str, claim: str,
@@ -132,10 +133,10 @@ class RequestLedgerMixin(ServiceBase):
         assert self.caller.user_id is not None  # require_login
         try:
             with self.db.write() as s:
-                return begin(s, self.LEDGER, ledger_key(self.caller.user_id, key),
+                return begin(s, self._ledger, ledger_key(self.caller.user_id, key),
                              fingerprint, claim, lease_seconds, ttl_seconds())
         except IntegrityError:  # the same key begun at the same instant: it runs there
-            raise StillRunning()
+            raise still_running()
 
     @rpc
     def finish_request(self, key: str, claim: str, status: int, content_type: str,
@@ -143,5 +144,5 @@ class RequestLedgerMixin(ServiceBase):
         self.caller.require_login()
         assert self.caller.user_id is not None  # require_login
         with self.db.write() as s:
-            return finish(s, self.LEDGER, ledger_key(self.caller.user_id, key), claim,
+            return finish(s, self._ledger, ledger_key(self.caller.user_id, key), claim,
                           status, content_type, body)

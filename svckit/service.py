@@ -123,6 +123,7 @@ class Store(DependencyProvider):
         self.db: Database | None = None  # made in setup()
         self._running = False
         self._purging = False
+        self.key_ttl = idempotency.DEFAULT_TTL  # IDEMPOTENCY_KEY_TTL, read in setup()
         self._wake = Event()
         self._pumping = Semaphore()
         self._relay: Relay | None = None
@@ -130,6 +131,7 @@ class Store(DependencyProvider):
     def setup(self):
         db = self.db = Database(config.database_url(self.container.service_name),
                                 self.store.events.metadata)
+        self.key_ttl = idempotency.ttl_seconds()
         if self.relay_enabled:
             self._relay = Relay(self.container.service_name, db, self.store, config.amqp_uri())
             db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
@@ -189,7 +191,7 @@ class Store(DependencyProvider):
     def _purge_loop(self):
         """Expired idempotency keys (svckit.idempotency) are deleted a few times per
         IDEMPOTENCY_KEY_TTL (at least every 10 minutes)."""
-        interval = max(1.0, min(idempotency.ttl_seconds() / 4, 600.0))
+        interval = max(1.0, min(self.key_ttl / 4, 600.0))
         while self._purging:
             try:
                 assert self.db is not None  # made in setup()
@@ -204,7 +206,7 @@ class Store(DependencyProvider):
     def get_dependency(self, worker_ctx):
         assert self.db is not None  # made in setup()
         return idempotency.units_for(worker_ctx, caller_of(worker_ctx), self.db,
-                                     self.store.idempotency)
+                                     self.store.idempotency, self.key_ttl)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], ApiError):

@@ -20,14 +20,13 @@ from . import (
     tokens,
     users,
 )
-from .models import request_ledger, store
+from .models import store
 
 
-class Service(RequestLedgerMixin):
+class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (its models)
     name = "users"
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
-    LEDGER = request_ledger  # the gateway's Idempotency-Key requests (svckit.request_ledger)
 
     # ------------------------------------------------------------ authentication
 

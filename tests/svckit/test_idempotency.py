@@ -1,0 +1,210 @@
+"""svckit.idempotency against a real RabbitMQ and real databases (SQLite, PostgreSQL): an RPC
+whose signed caller carries a key is applied once, however often it arrives, and every
+arrival answers the first answer; the key is stored in the transaction of the write."""
+import json
+import time
+import uuid
+
+import eventlet
+import pytest
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from svckit.context import Caller
+from svckit.db import Database
+from svckit.errors import ApiError, ValidationFailed
+from svckit.events import EventStore, Projector
+from svckit.rpc_client import RpcClient
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+
+metadata = MetaData()
+notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
+projector = Projector([notes])
+store = EventStore("idemsvc", metadata, projector)
+RUNS: list[str] = []  # methods that ran in this process (the container runs in it)
+
+
+@projector.on("note.created")
+def _created(s, e):
+    s.execute(insert(notes).values(id=int(e["stream_id"]), text=e["payload"]["text"]))
+
+
+def _add(s, caller, text) -> int:
+    pk = store.next_stream_id(s, "note")
+    store.record(s, "note", pk, "note.created", {"text": text}, caller)
+    return pk
+
+
+class IdemService(ServiceBase):
+    name = "idemsvc"
+    db = Store(store)
+    caller = CallerProvider()
+
+    @rpc
+    def add(self, text, seconds=0):
+        RUNS.append("add")
+        with self.db.write() as s:
+            pk = _add(s, self.caller, text)
+            eventlet.sleep(seconds)
+        return {"pk": pk, "text": text}
+
+    @rpc
+    def add_then_fail(self, text):
+        with self.db.write() as s:
+            _add(s, self.caller, text)
+        raise ValidationFailed({"text": ["refused after the write"]})
+
+    @rpc
+    def add_then_read(self, text):
+        """A read after the write (work that needs the commit): the key is committed with
+        the write, as pending, and its answer stored when the entrypoint returns."""
+        with self.db.write() as s:
+            pk = _add(s, self.caller, text)
+        with self.db.read() as s:
+            count = s.execute(select(func.count()).select_from(notes)).scalar()
+        return {"pk": pk, "count": count}
+
+    @rpc
+    def count(self):
+        with self.db.read() as s:
+            return s.execute(select(func.count()).select_from(notes)).scalar()
+
+
+@pytest.fixture
+def service(db_url, monkeypatch, rabbit_config, container_factory, tmp_path):
+    monkeypatch.setenv("IDEMSVC_DATABASE_URL", db_url)
+    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    monkeypatch.setenv("IDEMPOTENCY_KEY_TTL", "2")
+    db = Database(db_url, metadata)
+    db.create_all()
+    container = container_factory(IdemService, rabbit_config)
+    container.start()
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
+    RUNS.clear()
+    yield client, db, rabbit_config["AMQP_URI"]
+    client.close()
+    db.dispose()
+
+
+def counts(db) -> tuple[int, int, int]:
+    """(notes, note.created events, recorded keys)."""
+    with db.read() as s:
+        return (s.execute(select(func.count()).select_from(notes)).scalar(),
+                s.execute(select(func.count()).select_from(store.events).where(
+                    store.events.c.type == "note.created")).scalar(),
+                s.execute(select(func.count()).select_from(store.idempotency)).scalar())
+
+
+def keyed(key: str, retry=False) -> Caller:
+    return Caller(user_id=3, username="kim").for_call(key, retry)
+
+
+def publish_twice(uri: str, method: str, caller: Caller, kwargs: dict) -> list[dict]:
+    """The same signed request message published twice (as a redelivery would bring it);
+    both replies."""
+    caller_json = caller.model_dump_json()
+    headers = {CALLER_HEADER: caller_json,
+               SIGNATURE_HEADER: signer_from_settings().sign(caller_json, "idemsvc", method)}
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    replies: dict[str, dict] = {}
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        reply_key = uuid.uuid4().hex
+        queue = Queue(f"rpc.reply-test-{reply_key}", exchange=exchange, routing_key=reply_key,
+                      exclusive=True, auto_delete=True, durable=False)(channel)
+        queue.declare()
+        consumer = Consumer(channel, [queue], no_ack=True, accept=["json"], callbacks=[
+            lambda body, message: replies.__setitem__(message.properties["correlation_id"],
+                                                      body)])
+        consumer.consume()
+        producer = Producer(channel, exchange=exchange, serializer="json")
+        for correlation_id in ("first", "second"):
+            producer.publish({"args": [], "kwargs": kwargs}, routing_key=f"idemsvc.{method}",
+                             reply_to=reply_key, correlation_id=correlation_id,
+                             headers=headers)
+        deadline = time.monotonic() + 60
+        while len(replies) < 2 and time.monotonic() < deadline:
+            try:
+                conn.drain_events(timeout=1)
+            except TimeoutError:
+                pass
+    assert len(replies) == 2, replies
+    return [replies["first"], replies["second"]]
+
+
+def test_the_same_signed_message_twice_creates_one_object_one_event_one_answer(service):
+    client, db, uri = service
+    first, second = publish_twice(uri, "add", keyed("k-twice"), {"text": "once", "seconds": 0.2})
+    assert first == second and first["error"] is None
+    assert first["result"]["text"] == "once"
+    assert counts(db) == (1, 1, 1)
+
+
+def test_a_call_sent_again_answers_its_answer_without_running(service):
+    client, db, _ = service
+    answer = client.call("idemsvc", "add", keyed("k-again"), text="hello")
+    assert RUNS == ["add"]
+    assert client.call("idemsvc", "add", keyed("k-again", retry=True), text="hello") == answer
+    assert RUNS == ["add"]  # the method did not run again
+    assert counts(db) == (1, 1, 1)
+    # a call without a key, or with another, is applied as any other
+    client.call("idemsvc", "add", Caller(user_id=3), text="hello")
+    client.call("idemsvc", "add", keyed("k-other"), text="hello")
+    assert counts(db) == (3, 3, 2)
+
+
+def test_the_key_is_committed_with_the_write_and_nothing_without_it(service):
+    """The key and the write are one transaction: the key's row is there exactly when the
+    object is; a read-only call under a key records nothing."""
+    client, db, _ = service
+    client.call("idemsvc", "count", keyed("k-read"))
+    assert counts(db) == (0, 0, 0)
+    pk = client.call("idemsvc", "add", keyed("k-one"), text="a")["pk"]
+    with db.read() as s:
+        row = s.execute(select(store.idempotency)).mappings().one()
+    assert row["key"] == "k-one" and row["method"] == "idemsvc.add"
+    assert json.loads(row["answer"]) == {"result": {"pk": pk, "text": "a"}}
+
+
+def test_an_error_after_the_write_rolls_it_back_and_a_repeat_runs_again(service):
+    client, db, _ = service
+    for _ in range(2):
+        with pytest.raises(ValidationFailed) as info:
+            client.call("idemsvc", "add_then_fail", keyed("k-fail", retry=True), text="x")
+        assert info.value.detail == {"text": ["refused after the write"]}
+        assert counts(db) == (0, 0, 0)  # an error answer: nothing was applied
+
+
+def test_a_key_reused_for_other_arguments_is_a_422(service):
+    client, db, _ = service
+    client.call("idemsvc", "add", keyed("k-reuse"), text="first")
+    with pytest.raises(ApiError) as info:
+        client.call("idemsvc", "add", keyed("k-reuse", retry=True), text="second")
+    assert info.value.status == 422
+    assert counts(db) == (1, 1, 1)
+
+
+def test_a_write_followed_by_a_read_keeps_its_answer_too(service):
+    client, db, uri = service
+    answer = client.call("idemsvc", "add_then_read", keyed("k-read-after"), text="r")
+    assert answer["count"] == 1
+    assert client.call("idemsvc", "add_then_read", keyed("k-read-after", retry=True),
+                       text="r") == answer
+    first, second = publish_twice(uri, "add_then_read", keyed("k-read-twice"), {"text": "s"})
+    assert first == second and first["result"]["count"] == 2
+    assert counts(db)[:2] == (2, 2)
+
+
+def test_keys_expire_and_are_purged(service):
+    """IDEMPOTENCY_KEY_TTL is 2 s here: after it, the key is free again, and the store's
+    loop deletes expired keys."""
+    client, db, _ = service
+    client.call("idemsvc", "add", keyed("k-expiring"), text="e")
+    assert counts(db) == (1, 1, 1)
+    deadline = time.monotonic() + 30
+    while counts(db)[2] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert counts(db) == (1, 1, 0)  # purged
+    client.call("idemsvc", "add", keyed("k-expiring", retry=True), text="e")
+    assert counts(db) == (2, 2, 1)  # a new write under the expired key
