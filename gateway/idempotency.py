@@ -3,7 +3,8 @@ Idempotency-Key HTTP Header Field") and the keys of the gateway's own RPCs.
 
 Every RPC a resource makes carries a key in its signed caller context
 (svckit.idempotency): derived from the client's `Idempotency-Key` of a write request
-(POST, PUT, PATCH, DELETE) by a signed-in user, or from a fresh one per request, scoped to
+(POST, PUT, PATCH, DELETE, and GET of a resource that `creates_on_get`, as
+`/api/user/token/`) by a signed-in user, or from a fresh one per request, scoped to
 the user, the service and method, and its ordinal among that method's calls in the request.
 So the gateway's retries, and RabbitMQ's redeliveries, apply a write once; and a client
 that repeats a keyed request reaches the same keys.
@@ -210,7 +211,9 @@ class IdempotencyMiddleware:
             return
         caller = req.context.get("caller")
         signed_in = caller is not None and caller.authenticated
-        req.context.keys = start(req, req.method in WRITE_METHODS, signed_in)
+        write = req.method in WRITE_METHODS or (
+            req.method == "GET" and getattr(resource, "creates_on_get", False))
+        req.context.keys = start(req, write, signed_in)
 
     def process_response(self, req, resp, resource, req_succeeded):
         finish(req, resp, self.api.rpc)
