@@ -18,12 +18,15 @@ derives one for every RPC it makes, svckit.request_keys). In the service:
   it without the key (the key goes with the last write). A duplicate that finds a pending
   key is answered 409 and not applied again;
 - a concurrent duplicate that committed first wins: the loser's transaction fails on the
-  key (or on the domain's own rules), rolls back, and the loser answers the winner's answer.
+  key (or on the domain's own rules), rolls back, and the loser answers the winner's answer
+  (a resend that failed waits up to RESENT_WAIT_SECONDS for the first send's answer: it may
+  have failed on that send's work in progress, a file already taken, say).
 
 Keys expire after IDEMPOTENCY_KEY_TTL seconds (`purge_expired`, from the store's loop).
 """
 import hashlib
 import logging
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Callable
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 TABLE = "idempotency_record"
 MAX_KEY_CHARS = 128
 DEFAULT_TTL = 86400.0
+RESENT_WAIT_SECONDS = 5.0  # how long a failed resend waits for the first send's answer
 PENDING_DETAIL = ("This request was applied, but it ended before its answer was kept; it "
                   "was not applied again")
 
@@ -126,10 +130,12 @@ def replay(answer: str | None):
 
 
 class KeyedCall:
-    """What one keyed RPC is: its key, method and argument digest."""
+    """What one keyed RPC is: its key, method and argument digest; `resent`: the caller's
+    resend or RabbitMQ's redelivery (the first send may still be running somewhere)."""
 
-    def __init__(self, key: str, method: str, digest: str, ttl: float):
+    def __init__(self, key: str, method: str, digest: str, ttl: float, resent: bool = False):
         self.key, self.method, self.digest, self.ttl = key, method, digest, ttl
+        self.resent = resent
 
     def lookup(self, session: Connection, table: Table) -> AlreadyApplied | None:
         """The recorded answer of this key (raising KeyConflict when it was recorded for
@@ -235,6 +241,10 @@ class KeyedUnits:
                     self._store_alone(encode_answer(exc=exc))
                 return result, exc
             won = self._recorded()  # a concurrent duplicate may have applied it
+            deadline = time.monotonic() + RESENT_WAIT_SECONDS
+            while won is None and self.call.resent and time.monotonic() < deadline:
+                time.sleep(0.05)  # a resend that failed may have met the first send's work
+                won = self._recorded()
             return self._replayed(won.answer) if won is not None else (result, exc)
         answer = encode_answer(result)
         try:
@@ -326,11 +336,12 @@ def units_for(worker_ctx, caller, db, table: Table, ttl: float):
     key = caller.idempotency_key
     if not key or len(key) > MAX_KEY_CHARS:
         return db
+    resent = bool(caller.idempotency_retry or worker_ctx.data.get(REDELIVERED))
     call = KeyedCall(key, f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}",
-                     args_digest(worker_ctx.args, worker_ctx.kwargs), ttl)
+                     args_digest(worker_ctx.args, worker_ctx.kwargs), ttl, resent)
     units = KeyedUnits(db, table, call)
     setattr(worker_ctx, _UNITS, units)
-    if caller.idempotency_retry or worker_ctx.data.get(REDELIVERED):
+    if resent:
         _answer_recorded(worker_ctx, units)
     return units
 

@@ -90,7 +90,12 @@ class RpcClient:
         self._conn = conn
 
     def _on_reply(self, body, message):
-        if message.properties.get("correlation_id") in self._waiting:
+        # the first send's answer is the answer; a resend's only when it is no error (a
+        # resend can fail on the first send's work still in progress: a file already
+        # taken, say)
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id == self._first or (correlation_id in self._waiting
+                                             and not body.get("error")):
             self._answer = body
 
     def _on_return(self, exc, exchange, routing_key, message):
@@ -149,8 +154,9 @@ class RpcClient:
 
         Within that deadline, a call without an answer is sent again (with the same caller,
         and so the same idempotency key, marked as a retry) after each
-        `timeout / (retries + 1)`, on the same connection (an answer to any of the sends is
-        the answer), or at once on a fresh connection when the connection broke. A call that
+        `timeout / (retries + 1)`, on the same connection (the first send's answer is the
+        answer, or a resend's that is no error), or at once on a fresh connection when the
+        connection broke. A call that
         could not be sent at all is a 503 saying it was not applied; a call sent whose
         answer never came, a 503 saying its outcome is unknown."""
         caller = caller or Caller()
