@@ -24,6 +24,7 @@ import uuid
 
 from svckit.context import Caller
 from svckit.errors import ValidationFailed
+from svckit.request_ledger import MAX_ANSWER_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +188,8 @@ def finish(req, resp, rpc):
         return
     status = resp.status_code
     body: str | None = None
-    if status < 500:
-        data = resp.data if resp.data is not None else (resp.text or "").encode()
+    data = resp.data if resp.data is not None else (resp.text or "").encode()
+    if status < 500 and len(data) <= MAX_ANSWER_BYTES:
         body = base64.b64encode(data).decode()
     try:
         rpc.call("users", "finish_request", req.context.caller, req.path,

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from svckit import idempotency
-from svckit.errors import ApiError, ValidationFailed
+from svckit.errors import ApiError
 from svckit.events import utcnow
 from svckit.service import ServiceBase, rpc
 
@@ -101,15 +101,14 @@ def begin(s: Connection, table: Table, key: str, fingerprint: str, claim: str,
 
 def finish(s: Connection, table: Table, key: str, claim: str, status: int,
            content_type: str, body: str | None) -> bool:
-    """Keep the answer of the request `claim` (`body` base64); None: forget the key (the
-    answer says nothing about what happened, a 5xx: a repeat runs again). False when
+    """Keep the answer of the request `claim` (`body` base64); None, or a body over
+    MAX_ANSWER_BYTES: forget the key (a 5xx says nothing about what happened; a repeat
+    runs again, its applied RPCs answering from their keys). False when
     the key is no longer this request's."""
     mine = (table.c.key == key) & (table.c.claim == claim) & (table.c.state == RUNNING)
-    if body is None:
+    raw = base64.b64decode(body) if body is not None else b""
+    if body is None or len(raw) > MAX_ANSWER_BYTES:  # too large to keep: forgotten too
         return s.execute(delete(table).where(mine)).rowcount == 1
-    raw = base64.b64decode(body)
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise ValidationFailed({"body": ["Answer too large to keep"]})
     return s.execute(update(table).where(mine).values(
         state=DONE, status=status, content_type=content_type[:200], body=raw)).rowcount == 1
 

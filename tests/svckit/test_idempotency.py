@@ -208,3 +208,17 @@ def test_keys_expire_and_are_purged(service):
     assert counts(db) == (1, 1, 0)  # purged
     client.call("idemsvc", "add", keyed("k-expiring", retry=True), text="e")
     assert counts(db) == (2, 2, 1)  # a new write under the expired key
+
+
+def test_a_resend_while_the_first_send_runs_applies_once(service):
+    """The client resends a call that is slow to answer (after timeout / 3) while the first
+    send still runs: the resend runs too, and its transaction fails on the key the first
+    one committed; one object, the first answer."""
+    _, db, uri = service
+    client = RpcClient(uri, timeout=9, retries=2)
+    try:
+        answer = client.call("idemsvc", "add", keyed("k-slow"), text="slow", seconds=4.5)
+    finally:
+        client.close()
+    assert answer["text"] == "slow" and RUNS.count("add") >= 2  # resent while running
+    assert counts(db) == (1, 1, 1)
