@@ -72,19 +72,31 @@ class IdemService(ServiceBase):
 
 
 @pytest.fixture
-def service(db_url, monkeypatch, rabbit_config, container_factory, tmp_path):
-    monkeypatch.setenv("IDEMSVC_DATABASE_URL", db_url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-    monkeypatch.setenv("IDEMPOTENCY_KEY_TTL", "2")
-    db = Database(db_url, metadata)
-    db.create_all()
-    container = container_factory(IdemService, rabbit_config)
-    container.start()
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
-    RUNS.clear()
-    yield client, db, rabbit_config["AMQP_URI"]
-    client.close()
-    db.dispose()
+def start(db_url, monkeypatch, rabbit_config, container_factory):
+    """Starts the service with keys kept for `ttl` seconds; (client, db, AMQP URI)."""
+    made = []
+
+    def start(ttl: float):
+        monkeypatch.setenv("IDEMSVC_DATABASE_URL", db_url)
+        monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+        monkeypatch.setenv("IDEMPOTENCY_KEY_TTL", str(ttl))
+        db = Database(db_url, metadata)
+        db.create_all()
+        container = container_factory(IdemService, rabbit_config)
+        container.start()
+        client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
+        made.append((client, db))
+        RUNS.clear()
+        return client, db, rabbit_config["AMQP_URI"]
+    yield start
+    for client, db in made:
+        client.close()
+        db.dispose()
+
+
+@pytest.fixture
+def service(start):
+    return start(3600)
 
 
 def counts(db) -> tuple[int, int, int]:
@@ -196,10 +208,10 @@ def test_a_write_followed_by_a_read_keeps_its_answer_too(service):
     assert counts(db)[:2] == (2, 2)
 
 
-def test_keys_expire_and_are_purged(service):
+def test_keys_expire_and_are_purged(start):
     """IDEMPOTENCY_KEY_TTL is 2 s here: after it, the key is free again, and the store's
     loop deletes expired keys."""
-    client, db, _ = service
+    client, db, _ = start(2)
     client.call("idemsvc", "add", keyed("k-expiring"), text="e")
     assert counts(db) == (1, 1, 1)
     deadline = time.monotonic() + 30
