@@ -24,6 +24,7 @@ import uuid
 
 from svckit.context import Caller
 from svckit.errors import ValidationFailed
+from svckit.idempotency import OWN_KEY_PREFIX
 from svckit.request_ledger import MAX_ANSWER_BYTES
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ class RequestKeys:
         name = f"{service}.{method}"
         ordinal = self._ordinals[name] = self._ordinals.get(name, 0) + 1
         raw = f"{caller.user_id}\n{self.base}\n{name}\n{ordinal}"
-        return hashlib.sha256(raw.encode()).hexdigest()
+        prefix = "c-" if self.client is not None else OWN_KEY_PREFIX  # kept for less time
+        return prefix + hashlib.sha256(raw.encode()).hexdigest()
 
     def fingerprint(self, req) -> str:
         ctype = (req.content_type or "").split(";")[0].strip().lower()

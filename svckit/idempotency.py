@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 TABLE = "idempotency_record"
 MAX_KEY_CHARS = 128
 DEFAULT_TTL = 86400.0
+OWN_KEY_PREFIX = "g-"  # a key the gateway made for a request that came without one
+OWN_KEY_SECONDS = 3600.0  # such a key only has to outlive resends and redeliveries
 RESENT_WAIT_SECONDS = 5.0  # how long a failed resend waits for the first send's answer
 PENDING_DETAIL = ("This request was applied, but it ended before its answer was kept; it "
                   "was not applied again")
@@ -78,6 +80,13 @@ def record_table(metadata: MetaData) -> Table:
 
 def ttl_seconds() -> float:
     return config.setting("IDEMPOTENCY_KEY_TTL", DEFAULT_TTL, float)
+
+
+def own_key_seconds(ttl: float) -> float:
+    """How long keys the gateway made itself are kept: no client repeats them, and a copy of
+    the call older than the caller signature's maximum age is refused anyway."""
+    max_age = config.setting("CALLER_SIGNATURE_MAX_AGE", 300.0, float)
+    return min(ttl, max(OWN_KEY_SECONDS, 2 * max_age))
 
 
 def _utcnow():
@@ -328,8 +337,9 @@ REDELIVERED = "idempotency_redelivered"  # worker context data: RabbitMQ deliver
 _UNITS = "_idempotency_units"  # the worker context's KeyedUnits
 
 
-def units_for(worker_ctx, caller, db, table: Table, ttl: float):
-    """What `self.db` is in this worker: KeyedUnits when its call carries a key, else `db`."""
+def units_for(worker_ctx, caller, db, table: Table, ttl: float, own_ttl: float):
+    """What `self.db` is in this worker: KeyedUnits when its call carries a key, else `db`.
+    Its key is kept `ttl` seconds, `own_ttl` for keys the gateway made itself."""
     units = getattr(worker_ctx, _UNITS, None)
     if units is not None:
         return units
@@ -338,7 +348,8 @@ def units_for(worker_ctx, caller, db, table: Table, ttl: float):
         return db
     resent = bool(caller.idempotency_retry or worker_ctx.data.get(REDELIVERED))
     call = KeyedCall(key, f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}",
-                     args_digest(worker_ctx.args, worker_ctx.kwargs), ttl, resent)
+                     args_digest(worker_ctx.args, worker_ctx.kwargs),
+                     own_ttl if key.startswith(OWN_KEY_PREFIX) else ttl, resent)
     units = KeyedUnits(db, table, call)
     setattr(worker_ctx, _UNITS, units)
     if resent:

@@ -123,7 +123,7 @@ class Store(DependencyProvider):
         self.db: Database | None = None  # made in setup()
         self._running = False
         self._purging = False
-        self.key_ttl = idempotency.DEFAULT_TTL  # IDEMPOTENCY_KEY_TTL, read in setup()
+        self.key_ttl = self.own_key_ttl = idempotency.DEFAULT_TTL  # read in setup()
         self._wake = Event()
         self._pumping = Semaphore()
         self._relay: Relay | None = None
@@ -132,6 +132,7 @@ class Store(DependencyProvider):
         db = self.db = Database(config.database_url(self.container.service_name),
                                 self.store.events.metadata)
         self.key_ttl = idempotency.ttl_seconds()
+        self.own_key_ttl = idempotency.own_key_seconds(self.key_ttl)
         if self.relay_enabled:
             self._relay = Relay(self.container.service_name, db, self.store, config.amqp_uri())
             db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
@@ -206,7 +207,7 @@ class Store(DependencyProvider):
     def get_dependency(self, worker_ctx):
         assert self.db is not None  # made in setup()
         return idempotency.units_for(worker_ctx, caller_of(worker_ctx), self.db,
-                                     self.store.idempotency, self.key_ttl)
+                                     self.store.idempotency, self.key_ttl, self.own_key_ttl)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], ApiError):

@@ -4,6 +4,7 @@ arrival answers the first answer; the key is stored in the transaction of the wr
 import json
 import time
 import uuid
+from datetime import timedelta
 
 import eventlet
 import pytest
@@ -96,7 +97,7 @@ def start(db_url, monkeypatch, rabbit_config, container_factory):
 
 @pytest.fixture
 def service(start):
-    return start(3600)
+    return start(86400)
 
 
 def counts(db) -> tuple[int, int, int]:
@@ -177,6 +178,13 @@ def test_the_key_is_committed_with_the_write_and_nothing_without_it(service):
         row = s.execute(select(store.idempotency)).mappings().one()
     assert row["key"] == "k-one" and row["method"] == "idemsvc.add"
     assert json.loads(row["answer"]) == {"result": {"pk": pk, "text": "a"}}
+    assert row["expires"] - row["created"] == timedelta(seconds=86400)
+    # a key the gateway made for a request without one is kept an hour
+    client.call("idemsvc", "add", keyed("g-own"), text="b")
+    with db.read() as s:
+        row = s.execute(select(store.idempotency).where(
+            store.idempotency.c.key == "g-own")).mappings().one()
+    assert row["expires"] - row["created"] == timedelta(seconds=3600)
 
 
 def test_an_error_after_the_write_rolls_it_back_and_a_repeat_runs_again(service):
