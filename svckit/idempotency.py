@@ -10,8 +10,9 @@ derives one for every RPC it makes, svckit.request_keys). In the service:
   the commit of the last write unit until the entrypoint has its answer; `finish` (before
   the reply is sent) stores the key with that answer in the same transaction and commits.
   A process killed at any instant leaves either nothing, or the write with its answer;
-- an entrypoint that raises after its write unit ended rolls that unit back: an error
-  answer means the deferred write did not happen;
+- an entrypoint that raises an ApiError after its write unit ended commits that unit
+  with the error as its answer, as it would commit without a key (a failed login is
+  recorded, then refused); an unexpected exception commits it without a key;
 - a unit opened while a write unit is deferred commits it first (its later work may depend
   on the commit: a background job woken, a file deleted): a read commits it with the key
   recorded as applied, answer pending (stored once the entrypoint returns); a write commits
@@ -177,6 +178,7 @@ class KeyedUnits:
         self.call = call
         self._deferred: tuple[Any, Any] | None = None  # (connection, transaction)
         self._pending = False  # the key was committed as applied, answer pending
+        self._wrote = False  # a write unit was opened
         self._done = False  # finished: behave as the plain database
 
     def __getattr__(self, name):
@@ -191,6 +193,7 @@ class KeyedUnits:
                 yield conn
             return
         self._settle(with_key=False)
+        self._wrote = True
         conn = self._db.engine.connect()
         try:
             if self._db.is_sqlite:
@@ -240,43 +243,44 @@ class KeyedUnits:
         failed commit becomes a 503."""
         self._done = True
         deferred, self._deferred = self._deferred, None
-        if exc is not None:
+        if isinstance(exc, AlreadyApplied):
             if deferred is not None:
-                deferred[0].close()  # an error answer: the deferred write does not happen
-            if isinstance(exc, AlreadyApplied):
-                return self._replayed(exc.answer)
-            if self._pending:  # an earlier unit was committed: this error is its answer
-                if isinstance(exc, ApiError):
-                    self._store_alone(encode_answer(exc=exc))
-                return result, exc
-            won = self._recorded()  # a concurrent duplicate may have applied it
+                deferred[0].close()
+            return self._replayed(exc.answer)
+        answer = None
+        if exc is None:
+            answer = encode_answer(result)
+        elif isinstance(exc, ApiError):
+            answer = encode_answer(exc=exc)
+        if deferred is None and exc is not None and not self._pending:
+            # nothing of this call was committed: it failed, unless a concurrent duplicate
+            # applied it (and this one failed on that, say on a unique name)
+            won = self._recorded() if self._wrote or self.call.resent else None
             deadline = time.monotonic() + RESENT_WAIT_SECONDS
             while won is None and self.call.resent and time.monotonic() < deadline:
                 time.sleep(0.05)  # a resend that failed may have met the first send's work
                 won = self._recorded()
             return self._replayed(won.answer) if won is not None else (result, exc)
-        answer = encode_answer(result)
         try:
             if deferred is not None:
                 conn, transaction = deferred
                 try:
-                    self._store(conn, answer)
+                    if answer is not None:
+                        self._store(conn, answer)
                     transaction.commit()
                 finally:
                     conn.close()
                 self._committed()
-            elif self._pending:
+            elif self._pending and answer is not None:
                 self._store_alone(answer)
-        except IntegrityError:  # a duplicate committed the key first: its answer is ours
-            won = self._recorded()
-            if won is None:
-                raise
-            return self._replayed(won.answer)
         except Exception as failure:
+            won = self._recorded() if isinstance(failure, IntegrityError) else None
+            if won is not None:  # a duplicate committed the key first: its answer is ours
+                return self._replayed(won.answer)
             log.exception("could not commit %s under key %s", self.call.method, self.call.key)
             return None, ServiceUnavailable({"detail": f"The write could not be committed: "
                                                        f"{type(failure).__name__}"})
-        return result, None
+        return result, exc
 
     def _store_alone(self, answer: str):
         with self._db.write(notify=False) as conn:

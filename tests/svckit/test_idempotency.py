@@ -57,6 +57,12 @@ class IdemService(ServiceBase):
         raise ValidationFailed({"text": ["refused after the write"]})
 
     @rpc
+    def fail_inside(self, text):
+        with self.db.write() as s:
+            _add(s, self.caller, text)
+            raise ValidationFailed({"text": ["refused inside the write"]})
+
+    @rpc
     def add_then_read(self, text):
         """A read after the write (work that needs the commit): the key is committed with
         the write, as pending, and its answer stored when the entrypoint returns."""
@@ -187,13 +193,24 @@ def test_the_key_is_committed_with_the_write_and_nothing_without_it(service):
     assert row["expires"] - row["created"] == timedelta(seconds=3600)
 
 
-def test_an_error_after_the_write_rolls_it_back_and_a_repeat_runs_again(service):
+def test_an_error_after_the_write_is_kept_as_its_answer(service):
+    """An entrypoint that writes, then refuses (a failed login is recorded, then refused)
+    commits as it would without a key, with the error as the key's answer: a repeat
+    answers the same error and writes nothing more."""
     client, db, _ = service
-    for _ in range(2):
+    for retry in (False, True):
         with pytest.raises(ValidationFailed) as info:
-            client.call("idemsvc", "add_then_fail", keyed("k-fail", retry=True), text="x")
+            client.call("idemsvc", "add_then_fail", keyed("k-fail", retry=retry), text="x")
         assert info.value.detail == {"text": ["refused after the write"]}
-        assert counts(db) == (0, 0, 0)  # an error answer: nothing was applied
+        assert counts(db) == (1, 1, 1)
+
+
+def test_an_error_inside_the_write_leaves_nothing(service):
+    client, db, _ = service
+    for retry in (False, True):
+        with pytest.raises(ValidationFailed):
+            client.call("idemsvc", "fail_inside", keyed("k-inside", retry=retry), text="y")
+        assert counts(db) == (0, 0, 0)
 
 
 def test_a_key_reused_for_other_arguments_is_a_422(service):
