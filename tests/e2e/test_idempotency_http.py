@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, running_stack, token_session
+from tests.e2e.conftest import ADMIN, own_vhost, running_stack, token_session
 
 TTL = 8  # IDEMPOTENCY_KEY_TTL of this stack
 RPC_TIMEOUT = 4
 
 
 @pytest.fixture(scope="module")
-def own(vhost, rates_server, smtp, tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("idem"), vhost, rates_server, smtp,
-                       IDEMPOTENCY_KEY_TTL=str(TTL), RPC_TIMEOUT=str(RPC_TIMEOUT)) as s:
+def own(rates_server, smtp, tmp_path_factory):
+    """A stack of its own, in a RabbitMQ vhost of its own (the session's stack may run)."""
+    with own_vhost() as vhost, running_stack(
+            tmp_path_factory.mktemp("idem"), vhost, rates_server, smtp,
+            IDEMPOTENCY_KEY_TTL=str(TTL), RPC_TIMEOUT=str(RPC_TIMEOUT)) as s:
         yield s
 
 
