@@ -176,11 +176,11 @@ def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) ->
 
 def lease_seconds(req, settings) -> float:
     """How long a keyed request may run before a repeat takes over (its gateway died):
-    its RPCs' deadline with retries, and a minute more."""
+    twice its RPCs' deadline (resends included), and a minute more."""
     timeout = settings.RPC_TIMEOUT
     if req.path.startswith("/api/importer/"):
         timeout = max(timeout, settings.IMPORT_RPC_TIMEOUT)
-    return (1 + settings.RPC_RETRIES) * timeout + 60
+    return 2 * timeout + 60
 
 
 def finish(req, resp, rpc):
