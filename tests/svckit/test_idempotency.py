@@ -91,10 +91,12 @@ def start(db_url, monkeypatch, rabbit_config, container_factory):
         db.create_all()
         container = container_factory(IdemService, rabbit_config)
         container.start()
+        start.containers.append(container)
         client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
         made.append((client, db))
         RUNS.clear()
         return client, db, rabbit_config["AMQP_URI"]
+    start.containers = []  # type: ignore[attr-defined]
     yield start
     for client, db in made:
         client.close()
@@ -258,4 +260,62 @@ def test_a_resend_while_the_first_send_runs_applies_once(service):
     finally:
         client.close()
     assert answer["text"] == "slow" and RUNS.count("add") >= 2  # resent while running
+    assert counts(db) == (1, 1, 1)
+
+
+def test_a_process_killed_after_its_commit_is_answered_by_the_next_from_the_key(
+        service, start, monkeypatch):
+    """The replica commits the write with its key, then dies before it replies and acks:
+    RabbitMQ redelivers the request to the next replica, which answers the recorded answer
+    without running the method."""
+    from nameko.rpc import Rpc
+
+    from svckit import idempotency
+    from svckit.signed_rpc import SignedRpc
+    client, db, uri = service
+    [first] = start.containers
+    stall = {"once": True}
+
+    def dying(self, message, worker_ctx, result, exc_info):
+        if not stall["once"]:
+            return SignedRpc_handle_result(self, message, worker_ctx, result, exc_info)
+        stall["once"] = False
+        idempotency.finish_worker(worker_ctx, result, exc_info)  # committed with its key
+        eventlet.sleep(3600)  # "killed" before the reply and the ack
+        return Rpc.handle_result(self, message, worker_ctx, result, exc_info)
+
+    SignedRpc_handle_result = SignedRpc.handle_result
+    monkeypatch.setattr(SignedRpc, "handle_result", dying)
+    caller = keyed("k-killed")
+    caller_json = caller.model_dump_json()
+    headers = {CALLER_HEADER: caller_json,
+               SIGNATURE_HEADER: signer_from_settings().sign(caller_json, "idemsvc", "add")}
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    replies: list = []
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        reply_key = uuid.uuid4().hex
+        queue = Queue(f"rpc.reply-test-{reply_key}", exchange=exchange, routing_key=reply_key,
+                      exclusive=True, auto_delete=True, durable=False)(channel)
+        queue.declare()
+        Consumer(channel, [queue], no_ack=True, accept=["json"],
+                 callbacks=[lambda body, message: replies.append(body)]).consume()
+        Producer(channel, exchange=exchange, serializer="json").publish(
+            {"args": [], "kwargs": {"text": "killed"}}, routing_key="idemsvc.add",
+            reply_to=reply_key, correlation_id="only", headers=headers)
+        deadline = time.monotonic() + 60
+        while counts(db)[2] == 0:  # committed, with its key, and no reply
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert replies == [] and RUNS == ["add"]
+        first.kill()  # the unacknowledged request goes back to the queue
+        start(86400)  # the next replica
+        while not replies and time.monotonic() < deadline:
+            try:
+                conn.drain_events(timeout=1)
+            except TimeoutError:
+                pass
+    assert replies and replies[0]["error"] is None
+    assert replies[0]["result"]["text"] == "killed"
+    assert RUNS == []  # start() cleared it: the next replica did not run the method
     assert counts(db) == (1, 1, 1)
