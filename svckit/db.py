@@ -16,24 +16,30 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-BUSY_WAIT_MS = 100  # SQLite waits this long for a lock, blocking the whole process
-WRITER_WAIT_SECONDS = 30.0  # how long a writer waits for SQLite's write lock in all
+BUSY_WAIT_MS = 30000  # how long SQLite itself waits for a lock (readers, statements)
+WRITER_WAIT_SECONDS = 30.0  # how long a writer waits for the write lock
 
 
 def _begin_writing(conn, mode: str):
-    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in short sleeps between tries:
-    SQLite's own busy wait blocks the whole process, which under eventlet includes the
-    greenthread holding the lock (a keyed RPC's write unit stays open until its answer is
-    stored, svckit.idempotency); `time.sleep` lets it run (monkey patched in services)."""
-    deadline = time.monotonic() + WRITER_WAIT_SECONDS
-    while True:
-        try:
-            conn.exec_driver_sql(f"BEGIN {mode}")
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(0.002)
+    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in short sleeps between tries
+    instead of in SQLite's busy handler: that one blocks the whole process, which under
+    eventlet includes a greenthread holding the lock (a keyed RPC's write unit stays open
+    until its answer is stored, svckit.idempotency); `time.sleep` lets it run (monkey
+    patched in services)."""
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + WRITER_WAIT_SECONDS
+        while True:
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.002)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
 
 
 def make_engine(url: str) -> Engine:
