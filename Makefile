@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test test-unit lint venv rabbitmq cluster-packages migrate bench clean
+.PHONY: run cluster test test-unit test-e2e-cluster lint venv rabbitmq cluster-packages migrate bench clean
 
 run: venv rabbitmq
 	$(PY) scripts/run_stack.py
@@ -16,6 +16,10 @@ cluster: venv cluster-packages
 
 test: venv rabbitmq cluster-packages
 	$(PY) -m pytest
+
+# the end-to-end tests against `make cluster`'s topology instead of one process per service
+test-e2e-cluster: venv rabbitmq cluster-packages
+	E2E_TOPOLOGY=cluster $(PY) -m pytest tests/e2e
 
 # ruff and mypy as configured in pyproject.toml (tests/test_lint.py runs them in `make test`)
 lint: venv

@@ -363,7 +363,8 @@ def main():
 
     def seed(stack):
         db_url["url"] = stack.run_tool(
-            "-c", "from svckit import config; print(config.database_url('attachments'))")
+            "-c", "from services.attachments.settings import AttachmentsSettings; "
+            "print(AttachmentsSettings().database_url('attachments'))")
         print(f"seeding {args.rows:,} rows into {db_url['url']} ...", flush=True)
         result = seed_rows(db_url["url"], args.rows, ids, args.batch,
                            mark_published=not args.publish_seed)

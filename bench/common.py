@@ -34,11 +34,13 @@ def to_ms(text: str) -> float:
 
 
 @contextmanager
-def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None, wrk=True):
+def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None, wrk=True,
+                process_env: dict | None = None):
     """A started stack (2 gateway workers, SQLite) in its own RabbitMQ vhost and data
-    directory `var/<name>`, with the superuser ADMIN and `extra_env`; `seed(stack)` runs
-    after the migration, before any service starts. Yields (stack, admin token, what seed
-    returned). `wrk`: install wrk first (the load benchmarks need it)."""
+    directory `var/<name>`, with the superuser ADMIN and `extra_env` (`process_env`: one
+    process's own, see svckit.stack.Stack); `seed(stack)` runs after the migration, before
+    any service starts. Yields (stack, admin token, what seed returned). `wrk`: install wrk
+    first (the load benchmarks need it)."""
     if wrk:
         ensure_wrk()
     vhost = f"{name}-{uuid.uuid4().hex[:6]}"
@@ -53,7 +55,8 @@ def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None, 
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_PASSWORD": ADMIN[1],
            "GATEWAY_WORKERS": "2", "LOG_LEVEL": "WARNING", "CURRENCY_UPDATE_INTERVAL": "0",
            "NEWS_FEED_INTERVAL": "0", **(extra_env or {})}
-    stack = Stack(env, bind=f"127.0.0.1:{port}", log=open(data / "stack.log", "w"))
+    stack = Stack(env, bind=f"127.0.0.1:{port}", log=open(data / "stack.log", "w"),
+                  process_env=process_env)
     try:
         stack.run_tool("-m", "svckit.migrate")
         stack.run_tool("-m", "services.users.cli", "ensure-admin")

@@ -8,7 +8,6 @@ there was any server error.
     .venv/bin/python bench/fuzz.py [--max-examples 100] [--seed 264] [--workers 2]
 """
 import argparse
-import json
 import sys
 from collections import Counter
 
@@ -30,17 +29,11 @@ def make_plain_user(url: str, token: str):
     r.raise_for_status()
 
 
-def served_operations() -> set[str]:
-    paths = json.loads(fuzz.SCHEMA.read_text())["paths"]
-    return {f"{method.upper()} {path}" for path, methods in paths.items()
-            for method in methods if method in ("get", "post", "put", "patch", "delete")}
-
-
 def report_lines(args, runs: dict) -> list[str]:
     lines = [f"# Fuzzing the gateway with schemathesis (seed {args.seed}, "
              f"max {args.max_examples} examples per operation and phase, "
              f"{args.workers} workers)", ""]
-    served = served_operations()
+    served = fuzz.served_operations()
     operations = sorted({op for result in runs.values() for op in result.stats})
     lines += ["| account | cases | served operations tried | server errors | time (s) |",
               "| --- | --- | --- | --- | --- |"]

@@ -8,11 +8,12 @@ import uuid
 
 import falcon
 
-from gateway import http, idempotency
+from gateway import health, http, idempotency
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
 from gateway.cache import QueryCache
 from gateway.headers import SecurityHeadersMiddleware
+from gateway.metrics import MeasuredRpc, MetricsMiddleware
 from gateway.proxies import TrustedProxies
 from gateway.resources import attachments, auth, importer, root, status, system, users
 from gateway.settings import GatewaySettings
@@ -35,8 +36,9 @@ class Api:
 
     def __init__(self, settings: GatewaySettings, rpc=None, bus=None):
         self.settings = settings
-        self.rpc = rpc or ThreadLocalRpc(settings.AMQP_URI, settings.RPC_TIMEOUT,
-                                         settings.caller_signer(), settings.RPC_RETRIES)
+        self.rpc = rpc or MeasuredRpc(ThreadLocalRpc(settings.AMQP_URI, settings.RPC_TIMEOUT,
+                                                     settings.caller_signer(),
+                                                     settings.RPC_RETRIES))
         self.bus = bus or EventBus(settings.AMQP_URI)
         self.proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
         self.site = Site(settings)
@@ -116,8 +118,9 @@ class GatewayApp(falcon.App):
 def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     """The gateway for `settings`; a test may hand it its own `rpc` client and event `bus`."""
     api = Api(settings, rpc, bus)
-    app = GatewayApp(middleware=[SecurityHeadersMiddleware(), UnreadBodyMiddleware(),
-                                 AuthMiddleware(api), idempotency.IdempotencyMiddleware(api)])
+    app = GatewayApp(middleware=[MetricsMiddleware(), SecurityHeadersMiddleware(),
+                                 UnreadBodyMiddleware(), AuthMiddleware(api),
+                                 idempotency.IdempotencyMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = http.JSON
@@ -165,7 +168,7 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (root, users, auth, status, system, attachments, importer):
+    for module in (health, root, users, auth, status, system, attachments, importer):
         module.register(app, api)
     app.api = api
     return app

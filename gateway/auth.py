@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gateway import sites
+from gateway.metrics import count_cache_lookup
 from gateway.proxies import TrustedProxies
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, PermissionDenied
@@ -30,7 +31,10 @@ class Auth:
 
 
 class TtlCache:
-    def __init__(self, seconds: float, max_entries: int = 10000):
+    """`name`: how its hits and misses are counted (gateway.metrics, auth cache)."""
+
+    def __init__(self, seconds: float, max_entries: int = 10000, name: str = ""):
+        self.name = name
         self.seconds = seconds
         self.max_entries = max_entries
         self._data: dict = {}
@@ -38,9 +42,16 @@ class TtlCache:
 
     def get(self, key):
         item = self._data.get(key)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
+        fresh = item if item is not None and item[0] >= time.monotonic() else None
+        if self.name:
+            count_cache_lookup(self.name, fresh is not None)
+        return fresh[1] if fresh is not None else None
+
+    def bypass(self):
+        """A lookup that may not trust the cache (the event bus is down): a miss."""
+        if self.name:
+            count_cache_lookup(self.name, False)
+        return None
 
     def put(self, key, value):
         with self._lock:
@@ -63,9 +74,9 @@ class Authenticator:
         self.rpc = rpc
         self.bus = bus
         self.proxies = proxies
-        self.tokens = TtlCache(cache_seconds)
-        self.passwords = TtlCache(cache_seconds)
-        self.sessions = TtlCache(cache_seconds)
+        self.tokens = TtlCache(cache_seconds, name="token")
+        self.passwords = TtlCache(cache_seconds, name="password")
+        self.sessions = TtlCache(cache_seconds, name="session")
         bus.subscribe("users", "token.#", self._on_token_event)
         bus.subscribe("users", "session.#", self._on_session_event)
         bus.subscribe("users", "user.#", self._on_account_event)
@@ -118,7 +129,7 @@ class Authenticator:
             return None
 
     def _session(self, key: str, request_id: str) -> Auth:
-        cached = self.sessions.get(key) if self.bus.healthy else None
+        cached = self.sessions.get(key) if self.bus.healthy else self.sessions.bypass()
         if cached is None:
             cached = self.rpc.call("users", "authenticate_session",
                                    Caller(request_id=request_id), key=key)
@@ -137,7 +148,7 @@ class Authenticator:
         if " " in key:
             raise AuthenticationFailed(
                 "Invalid token header. Token string should not contain spaces.")
-        cached = self.tokens.get(key) if self.bus.healthy else None
+        cached = self.tokens.get(key) if self.bus.healthy else self.tokens.bypass()
         if cached is not None and cached[2] < date.today().isoformat():
             cached = None  # expired since it was cached: let the users service say so
         if cached is None:
@@ -159,7 +170,7 @@ class Authenticator:
             raise AuthenticationFailed("Invalid basic header. No credentials provided.")
         # per address too: a throttled address must not ride on another one's success
         digest = hashlib.sha256(f"{address}\n{decoded}".encode()).hexdigest()
-        cached = self.passwords.get(digest) if self.bus.healthy else None
+        cached = self.passwords.get(digest) if self.bus.healthy else self.passwords.bypass()
         if cached is None:
             answer = self.rpc.call("users", "authenticate_password",
                                    Caller(request_id=request_id),

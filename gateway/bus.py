@@ -32,6 +32,7 @@ class EventBus:
         self._pid: int | None = None
         self.healthy = False
         self._connected = threading.Event()
+        self.undecodable = 0  # messages dropped because they could not be decoded
 
     def subscribe(self, service: str, pattern: str, callback):
         self._bindings.append((service, pattern, callback))
@@ -81,7 +82,8 @@ class EventBus:
                         exchange = event_exchange(service)(channel)
                         exchange.declare()
                         queue.bind_to(exchange=exchange, routing_key=pattern)
-                    with conn.Consumer(queue, callbacks=[self._on_message], accept=["json"]):
+                    with conn.Consumer(queue, callbacks=[self._on_message], accept=["json"],
+                                       on_decode_error=self._undecodable):
                         self._mark_stale()  # anything cached before we listened is suspect
                         self.healthy = True
                         self._connected.set()
@@ -99,6 +101,13 @@ class EventBus:
                 self._mark_stale()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
+
+    def _undecodable(self, message, exc):
+        """A message that is not JSON: dropped (the queue is this worker's own and dies with
+        it, so there is no dead-letter queue to park it in), counted and logged."""
+        self.undecodable += 1
+        log.error("dropped an undecodable event message (%s): %r", exc, message.body[:200])
+        message.ack()
 
     def _mark_stale(self):
         for _, _, callback in self._bindings:

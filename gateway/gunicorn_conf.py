@@ -24,6 +24,27 @@ def pre_request(worker, req):
 
 def on_starting(server):
     """Before workers fork: no `Server` header, security headers on gunicorn's own error
-    pages (gateway.headers)."""
-    from gateway import headers
+    pages (gateway.headers), a longer lingering close (gateway.http)."""
+    from gateway import headers, http
     headers.install_in_gunicorn()
+    http.install_lingering_close()
+
+
+# health and metrics (gateway/metrics_server.py): the workers' metrics directory is chosen
+# before anything imports prometheus_client; the master serves their sum on METRICS_PORT
+from gateway import metrics_server  # noqa: E402
+
+_metrics_dir = metrics_server.prepare(_settings)
+raw_env = [f"{metrics_server.ENV}={_metrics_dir}"] if _metrics_dir else []
+
+
+def when_ready(server):
+    metrics_server.start(_settings)
+
+
+def child_exit(server, worker):
+    metrics_server.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    metrics_server.finish()

@@ -20,6 +20,29 @@ SERVER = threading.local()  # `.request`: gunicorn's request being served by thi
 DRAIN_LIMIT = 64 * 1024  # gunicorn reads at most this much of an unread body before a next request
 
 
+LINGER_DRAIN_BYTES = 32 * 1024 * 1024  # read and dropped after an answer that left a body unread
+LINGER_SECONDS = 2.0
+
+
+def install_lingering_close():
+    """gunicorn closes a connection whose body went unread by sending FIN and then reading
+    what the client still sends, so that the kernel does not answer it with a reset that
+    destroys the answer before the client (or a load balancer in front) has read it; but it
+    reads 64 KB at most. A refused 10 MB body then lost its 413 behind HAProxy. Read up to
+    LINGER_DRAIN_BYTES (within LINGER_SECONDS, as before) instead: loopback and LAN clients
+    finish sending a body of the gateway's size limit well within that."""
+    from gunicorn import util
+    graceful = util.close_graceful
+    if getattr(graceful, "lingers", False):
+        return
+
+    def close_graceful(sock, timeout=LINGER_SECONDS, max_drain=LINGER_DRAIN_BYTES):
+        return graceful(sock, timeout=timeout, max_drain=max_drain)
+
+    close_graceful.lingers = True  # type: ignore[attr-defined]
+    util.close_graceful = close_graceful
+
+
 def body_may_be_unread(req: falcon.Request) -> bool:
     """A body gunicorn could not drain before the connection's next request."""
     chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()

@@ -3,6 +3,7 @@ attachment`, ETag, and single byte ranges (RFC 9110 §14); multiple ranges get t
 import re
 from urllib.parse import quote
 
+from gateway.metrics import MEDIA_BYTES_SERVED
 from svckit.blobstore import BlobStore
 from svckit.errors import NotFound
 
@@ -111,6 +112,7 @@ def send_blob(req, resp, blobs: BlobStore, info: dict):
     resp.content_length = end - start
     if req.method == "HEAD":
         return
+    MEDIA_BYTES_SERVED.inc(end - start)
     path = blobs.local_path(key)
     if path is not None:
         try:

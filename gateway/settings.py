@@ -11,6 +11,11 @@ class GatewaySettings(MediaSettings):
     GATEWAY_THREADS: int = 8
     GATEWAY_ACCESS_LOG: str = ""
     GATEWAY_TRUSTED_PROXIES: str = "127.0.0.1,::1"
+    # health and metrics (gateway/health.py, gateway/metrics.py, gateway/gunicorn_conf.py)
+    METRICS_PORT: int = 0
+    METRICS_HOST: str = "127.0.0.1"
+    READYZ_TIMEOUT: float = 2.0
+    PROMETHEUS_MULTIPROC_DIR: str = ""
     # requests and answers
     GATEWAY_MAX_BODY_BYTES: int = 10 * 1024 * 1024
     LIST_MAX_ROWS: int = 100000

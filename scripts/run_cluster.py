@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from svckit import config  # noqa: E402
 from svckit.cluster import Cluster, Ports  # noqa: E402
+from svckit.script_settings import ClusterSettings  # noqa: E402
 
 
 def interrupt(*_):
@@ -30,8 +30,9 @@ def describe(cluster: Cluster) -> str:
 
 
 def main():
-    directory = Path(config.setting("CLUSTER_DATA_DIR", str(config.ROOT / "var" / "cluster")))
-    cluster = Cluster(directory.resolve(), Ports(http=config.setting("CLUSTER_PORT", 8000, int)))
+    settings = ClusterSettings()
+    cluster = Cluster(Path(settings.CLUSTER_DATA_DIR).resolve(),
+                      Ports(http=settings.CLUSTER_PORT))
     signal.signal(signal.SIGINT, interrupt)  # even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, interrupt)
     started = time.monotonic()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from svckit import config  # noqa: E402
+from svckit.script_settings import StackSettings  # noqa: E402
 from svckit.stack import Stack  # noqa: E402
 
 
 def main():
-    stack = Stack(bind=config.setting("GATEWAY_BIND", "127.0.0.1:8000"))
+    stack = Stack(bind=StackSettings().GATEWAY_BIND)
     print(stack.run_tool("-m", "svckit.migrate"), flush=True)
     print(stack.run_tool("-m", "services.users.cli", "ensure-admin"), flush=True)
     stopping = []

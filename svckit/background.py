@@ -14,25 +14,41 @@ more work. Workers get dependencies as any entrypoint's do (database, RPC proxie
         def start_something(self):
             ...
             self.wake()
+
+An `interval` may name a setting of the process instead (`@background(interval=
+"IMPORT_POLL_SECONDS")`, `@timer(interval="BLOB_SWEEP_SECONDS")`): its value is read from the
+settings the container was started with (svckit.container_settings), when it starts.
 """
 import logging
 
 import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider, Entrypoint
+from nameko.timer import Timer as NamekoTimer
 
+from svckit.container_settings import settings_of
 from svckit.errors import ApiError
 from svckit.loop import ManagedLoop
 
 log = logging.getLogger(__name__)
 
 
+def seconds(extension, interval: float | str) -> float:
+    """`interval`, or the value of the setting it names, of `extension`'s container."""
+    if isinstance(interval, str):
+        return float(getattr(settings_of(extension.container), interval))
+    return interval
+
+
 class Background(ManagedLoop, Entrypoint):
-    def __init__(self, interval: float, **kwargs):
+    def __init__(self, interval: float | str, **kwargs):
         self.interval = interval
         self._wake = Event()
         self._done = Event()
         super().__init__(**kwargs)
+
+    def setup(self):
+        self.interval = seconds(self, self.interval)
 
     def stopping(self) -> bool:
         return not self.running
@@ -67,6 +83,18 @@ class Background(ManagedLoop, Entrypoint):
 
 
 background = Background.decorator
+
+
+class Timer(NamekoTimer):
+    """nameko's timer, whose `interval` may name a setting."""
+
+    interval: float | str  # set by nameko's Timer
+
+    def setup(self):
+        self.interval = seconds(self, self.interval)
+
+
+timer = Timer.decorator
 
 
 class _Wake:

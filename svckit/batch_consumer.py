@@ -6,46 +6,74 @@ The queues are the ones nameko's `@event_handler(source, "#", handler_type=SERVI
 declares for a method named `on_<source>_event` (svckit.service.event_handler, of the same
 queue type), so events waiting in them are kept when a subscriber switches between the two.
 Messages are acknowledged only after the handler returned, so delivery stays at least once:
-handlers must skip events they saw before.
+handlers must skip events they saw before. A batch whose handler fails is handled again one
+event at a time, and an event that keeps failing is parked in its queue's dead-letter queue
+(svckit.parking) while the events behind it go on; a handler that answers
+`ServiceUnavailable` (its database is down) is retried until it works.
 """
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from functools import partial
 
 import eventlet
 from kombu import Consumer, Queue
 from nameko.extensions import DependencyProvider
 
-from svckit import config
+from svckit import parking
 from svckit.broker import connect, durable_queue_arguments
+from svckit.container_settings import settings_of
+from svckit.errors import ServiceUnavailable
 from svckit.loop import ManagedLoop
 from svckit.relay import event_exchange
+from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 
 class BatchEventConsumer(ManagedLoop, DependencyProvider):
     """Calls `handle(db, events)` with up to `batch` events at a time, each batch gathered
-    for at most `linger` seconds; `db` is the service's Store database."""
+    for at most `linger` seconds; `db` is the service's Store database. `sources(settings)`
+    names the services whose events it takes, from the process's settings."""
 
-    def __init__(self, sources, handle, batch: int = 500, linger: float = 0.05):
-        self.sources = [s for s in sources if s]
+    def __init__(self, sources: Callable[[ServiceSettings], Iterable[str]], handle,
+                 batch: int = 500, linger: float = 0.05):
+        self.source_names = sources
+        self.sources: list[str] = []  # read in setup()
         self.handle = handle
         self.batch = batch
         self.linger = linger
 
     def setup(self):
         from svckit.service import Store  # svckit.service imports this module's neighbours
-        self.amqp_uri = config.amqp_uri()
+        settings = settings_of(self.container)
+        self.amqp_uri = settings.AMQP_URI
+        self.queue_type = settings.AMQP_QUEUE_TYPE
+        self.delivery_limit = settings.AMQP_DELIVERY_LIMIT
+        self.sources = self.sources_of(settings)
         # its `db` is made in its own setup, which may come after this one
         self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
 
+    def sources_of(self, settings: ServiceSettings) -> list[str]:
+        return [s for s in self.source_names(settings) if s]
+
+    @staticmethod
+    def queue_name(source: str, service: str) -> str:
+        return f"evt-{source}-#--{service}.on_{source}_event"
+
+    def queue_names(self, service: str, settings: ServiceSettings) -> list[str]:
+        """The queues this consumer of `service` takes events from, given its settings
+        (svckit.deadletters finds them so)."""
+        return [self.queue_name(source, service) for source in self.sources_of(settings)]
+
     def _queues(self) -> list[Queue]:
         service = self.container.service_name
-        return [Queue(f"evt-{source}-#--{service}.on_{source}_event",
+        return [Queue(self.queue_name(source, service),
                       exchange=event_exchange(source), routing_key="#", durable=True,
                       auto_delete=False, exclusive=False,
-                      queue_arguments=durable_queue_arguments()) for source in self.sources]
+                      queue_arguments=durable_queue_arguments(self.queue_type)) for source in self.sources]
 
     def _run(self):
         backoff = 0.5
@@ -59,14 +87,28 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
                 backoff = min(backoff * 2, 10)
 
     def _consume(self):
-        pending: list = []
+        pending: list = []  # (guard, body, message)
+
+        def received(guard, body, message):
+            if guard.admit(message):  # else parked, or put back with a lost attempt counted
+                pending.append((guard, body, message))
+
         with connect(self.amqp_uri) as conn:
             channel = conn.channel()
             channel.basic_qos(0, self.batch, False)
-            consumer = Consumer(channel, self._queues(), accept=["json"],
-                                callbacks=[lambda body, message: pending.append(
-                                    (body, message))])
-            with consumer:
+            consumers = []
+            service = self.container.service_name
+            for queue in self._queues():
+                guard = parking.Guard(parking.parking_for(self.amqp_uri, self.queue_type),
+                                      queue.name, service, lambda message: message.ack(),
+                                      self.delivery_limit)
+                consumers.append(Consumer(channel, [queue], accept=["json"],
+                                          callbacks=[partial(received, guard)],
+                                          on_decode_error=guard.undecodable))
+                guard.declare(channel)  # after the queue: the consumer declared it
+            with ExitStack() as stack:
+                for consumer in consumers:
+                    stack.enter_context(consumer)
                 first: float | None = None  # when the oldest pending message came
                 while self.running:
                     try:
@@ -78,7 +120,44 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
                     if first is None:
                         first = time.monotonic()
                     if len(pending) >= self.batch or time.monotonic() - first >= self.linger:
-                        self.handle(self.store.db, [body for body, _ in pending])
-                        pending[-1][1].ack(multiple=True)  # every delivery up to the last
+                        self._deliver(pending)
                         pending.clear()
                         first = None
+
+    def _deliver(self, pending: list):
+        """Hand a batch to the handler; if it fails, each event on its own, so that one
+        event that cannot be processed is retried and parked (svckit.parking) alone."""
+        try:
+            self._handle([body for _, body, _ in pending])
+        except Exception:
+            if len(pending) > 1:
+                log.warning("a batch of %d events failed; handling them one by one",
+                            len(pending), exc_info=True)
+            self._one_by_one(pending)
+            return
+        pending[-1][2].ack(multiple=True)  # every delivery up to the last
+
+    def _one_by_one(self, pending: list):
+        for guard, body, message in pending:
+            try:
+                self._handle([body])
+            except Exception as exc:
+                if not self.running:
+                    raise  # stopping: left unacknowledged, delivered again later
+                guard.failed(message, exc, sleep=lambda _seconds: None)
+            else:
+                message.ack()
+
+    def _handle(self, bodies: list):
+        """The handler, retried while it says a dependency is down (ServiceUnavailable: its
+        database, say), so an outage neither loses nor parks events."""
+        backoff = 0.5
+        while True:
+            try:
+                return self.handle(self.store.db, bodies)
+            except ServiceUnavailable as exc:
+                if not self.running:
+                    raise
+                log.warning("events wait: %s; trying again in %.1f s", exc.detail, backoff)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 5)

@@ -9,7 +9,6 @@ Every method validates its key (see `check_key`) and raises ValueError for a bad
 """
 import abc
 import errno
-import functools
 import hashlib
 import os
 import shutil
@@ -25,8 +24,6 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-
-from svckit import config
 
 MB = 1024 * 1024
 TEMP_PREFIX = ".tmp-"  # the local store's temporary files; reserved in keys
@@ -420,13 +417,6 @@ def _read_body(body, chunk_size: int) -> Iterator[bytes]:
         yield from body.iter_chunks(chunk_size)
     finally:
         body.close()
-
-
-@functools.cache
-def blob_store_from_settings() -> BlobStore:
-    """This process's blob store, from MEDIA_STORAGE (`local` or `s3`) and the MEDIA_ROOT or
-    S3_* settings. Built once; construct LocalBlobStore/S3BlobStore directly for others."""
-    return blob_store_of(config.setting, config.data_dir)
 
 
 def blob_store_of(setting: Callable[..., Any], data_dir: Callable[[], Path]) -> BlobStore:

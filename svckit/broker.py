@@ -16,10 +16,6 @@ from urllib.parse import urlsplit
 
 from kombu import Connection
 
-from svckit import config
-
-QUEUE_TYPES = ("classic", "quorum")
-
 
 def connect(amqp_uri: str, **options) -> Connection:
     """A connection to the first node of `amqp_uri` that answers: each node is tried in turn
@@ -45,15 +41,8 @@ def redacted(amqp_uri: str) -> str:
     return ";".join(one(url) for url in amqp_uri.split(";"))
 
 
-def queue_type() -> str:
-    value = config.setting("AMQP_QUEUE_TYPE", "classic").strip().lower()
-    if value not in QUEUE_TYPES:
-        raise ValueError(f"AMQP_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}, not {value!r}")
-    return value
-
-
-def durable_queue_arguments() -> dict:
-    """Arguments of a durable queue's declaration: its `x-queue-type` when not classic (a
+def durable_queue_arguments(queue_type: str) -> dict:
+    """Arguments of a durable queue's declaration of type `queue_type` (AMQP_QUEUE_TYPE,
+    checked by svckit.settings.ServiceSettings): its `x-queue-type` when not classic (a
     classic declaration names none, as before the setting existed)."""
-    kind = queue_type()
-    return {} if kind == "classic" else {"x-queue-type": kind}
+    return {} if queue_type == "classic" else {"x-queue-type": queue_type}

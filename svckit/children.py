@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
-from svckit import config
+from svckit.layout import ROOT
 
 
 def spawn(command: Sequence[str], env: dict, log: IO | None = None,
           cwd: Path | None = None) -> subprocess.Popen:
     """Start `command` in a new session; its output goes to `log` (None: inherited)."""
-    return subprocess.Popen(list(command), env=env, cwd=cwd or config.ROOT, stdout=log,
+    return subprocess.Popen(list(command), env=env, cwd=cwd or ROOT, stdout=log,
                             stderr=subprocess.STDOUT if log else None, start_new_session=True)
 
 

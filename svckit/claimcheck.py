@@ -14,7 +14,6 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from svckit import config
 from svckit.blobstore import BlobStore, check_key
 from svckit.errors import ValidationFailed
 from svckit.events import utcnow
@@ -72,11 +71,10 @@ def discard(blobs: BlobStore, upload: dict | None) -> None:
         blobs.delete(upload["key"])
 
 
-def sweep(blobs: BlobStore) -> int:
-    """Delete incoming blobs older than INCOMING_BLOB_SECONDS (their requests never
-    finished); returns how many."""
-    age = timedelta(seconds=config.setting("INCOMING_BLOB_SECONDS", 3600, int))
-    cutoff = utcnow() - age
+def sweep(blobs: BlobStore, max_age_seconds: float) -> int:
+    """Delete incoming blobs older than `max_age_seconds` (INCOMING_BLOB_SECONDS: their
+    requests never finished); returns how many."""
+    cutoff = utcnow() - timedelta(seconds=max_age_seconds)
     stale = [key for key, modified in blobs.list(INCOMING) if modified < cutoff]
     for key in stale:
         blobs.delete(key)

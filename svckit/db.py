@@ -13,8 +13,11 @@ from contextlib import contextmanager
 from typing import Callable
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
+
+from svckit.db_outage import OutageWatch, is_outage
+from svckit.listing import SEARCH_LIMITS, SearchLimits
 
 BUSY_WAIT_MS = 30000  # how long SQLite itself waits for a lock (readers, statements)
 WRITER_WAIT_SECONDS = 30.0  # how long a writer waits for the write lock
@@ -41,8 +44,16 @@ def _begin_writing(conn, mode: str):
     finally:
         raw.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
 
+CONNECT_TIMEOUT = 5.0  # seconds; a service's is its DATABASE_CONNECT_TIMEOUT
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, statement_timeout: float = 0,
+                connect_timeout: float = CONNECT_TIMEOUT) -> Engine:
+    """An engine for `url`. On PostgreSQL a connection attempt gives up after
+    `connect_timeout` seconds, TCP keepalives notice a server that vanished, and
+    with `statement_timeout` (seconds, 0: none) no statement runs longer, so no unit of work
+    hangs on a database that does not answer; the pool checks a connection before handing
+    it out (`pool_pre_ping`), so connections broken by a server restart are replaced."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -65,17 +76,42 @@ def make_engine(url: str) -> Engine:
                 _begin_writing(conn, mode)
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args = {"connect_timeout": max(1, round(connect_timeout)),
+                    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 2,
+                    "keepalives_count": 3}
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                           connect_args=connect_args)
+    if statement_timeout > 0:
+        @event.listens_for(engine, "connect")
+        def _timeout(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute(f"SET statement_timeout = {int(statement_timeout * 1000)}")
+            cur.close()
+            dbapi_conn.commit()
+    return engine
 
 
 class Database:
-    """A service's store: `write()` and `read()` give a connection inside one transaction."""
+    """A service's store: `write()` and `read()` give a connection inside one transaction,
+    carrying the process's `search_limits` (svckit.listing) as an execution option.
 
-    def __init__(self, url: str, metadata):
+    A unit of work that cannot reach the server raises `ServiceUnavailable` ("The <service>
+    service's database is unavailable", 503) and marks the process not ready until the
+    server answers again (svckit.db_outage). A running service's store passes its
+    `service` name and its settings' timeouts (`DATABASE_STATEMENT_TIMEOUT`,
+    `DATABASE_CONNECT_TIMEOUT`, see svckit.service.Store); tools (replay, the CLIs) pass
+    none: their statements have no time limit."""
+
+    def __init__(self, url: str, metadata, search_limits: SearchLimits = SearchLimits(),
+                 service: str | None = None, statement_timeout: float = 0,
+                 connect_timeout: float = CONNECT_TIMEOUT):
         self.url = url
         self.metadata = metadata
-        self.engine = make_engine(url)
+        self.search_limits = search_limits
+        self.engine = make_engine(url, statement_timeout=statement_timeout,
+                                  connect_timeout=connect_timeout)
         self.is_sqlite = url.startswith("sqlite")
+        self.outages = OutageWatch(self.engine, service)
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
 
     def create_all(self):
@@ -91,19 +127,41 @@ class Database:
     def write(self, notify: bool = True):
         """One write transaction: committed on success, rolled back on any exception.
         `notify=False` skips the after-commit hook (the relay's own bookkeeping)."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        with self.outage_is_503():
+            with self.write_connection() as conn:
+                with conn.begin():
+                    yield conn
         if notify and self.on_commit is not None:
             self.on_commit()
+
+    def write_connection(self) -> Connection:
+        """A connection for one write transaction (begun IMMEDIATE on SQLite), not yet begun:
+        `write()`'s, and a keyed RPC's whose commit waits for its answer
+        (svckit.idempotency)."""
+        conn = self.engine.connect()
+        conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
+        if self.is_sqlite:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        return conn
 
     @contextmanager
     def read(self):
         """One read transaction, rolled back at the end."""
-        with self.engine.connect() as conn:
-            yield conn
+        with self.outage_is_503():
+            with self.engine.connect() as conn:
+                conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
+                yield conn
+
+    @contextmanager
+    def outage_is_503(self):
+        """An error inside that says the server cannot be reached is raised as the 503 of
+        svckit.db_outage (the process is not ready until the server answers again)."""
+        try:
+            yield
+        except Exception as exc:
+            if self.is_sqlite or not is_outage(exc):
+                raise
+            raise self.outages.unavailable(exc) from exc
 
     def dispose(self):
         self.engine.dispose()

@@ -49,14 +49,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from svckit import config
+from svckit.db_outage import is_outage
 from svckit.errors import ERROR_CLASSES, ApiError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 TABLE = "idempotency_record"
 MAX_KEY_CHARS = 128
-DEFAULT_TTL = 86400.0
 OWN_KEY_PREFIX = "g-"  # a key the gateway made for a request that came without one
 OWN_KEY_SECONDS = 3600.0  # such a key only has to outlive resends and redeliveries
 RESENT_WAIT_SECONDS = 5.0  # how long a failed resend waits for the first send's answer
@@ -79,15 +78,11 @@ def record_table(metadata: MetaData) -> Table:
     return table
 
 
-def ttl_seconds() -> float:
-    return config.setting("IDEMPOTENCY_KEY_TTL", DEFAULT_TTL, float)
-
-
-def own_key_seconds(ttl: float) -> float:
-    """How long keys the gateway made itself are kept: no client repeats them, and a copy of
-    the call older than the caller signature's maximum age is refused anyway."""
-    max_age = config.setting("CALLER_SIGNATURE_MAX_AGE", 300.0, float)
-    return min(ttl, max(OWN_KEY_SECONDS, 2 * max_age))
+def own_key_seconds(ttl: float, signature_max_age: float) -> float:
+    """How long keys the gateway made itself are kept (`ttl`: the process's
+    IDEMPOTENCY_KEY_TTL): no client repeats them, and a copy of the call older than the
+    caller signature's maximum age (CALLER_SIGNATURE_MAX_AGE) is refused anyway."""
+    return min(ttl, max(OWN_KEY_SECONDS, 2 * signature_max_age))
 
 
 def _utcnow():
@@ -194,15 +189,14 @@ class KeyedUnits:
             return
         self._settle(with_key=False)
         self._wrote = True
-        conn = self._db.engine.connect()
-        try:
-            if self._db.is_sqlite:
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            transaction = conn.begin()
-            yield conn
-        except BaseException:
-            conn.close()  # rolls the transaction back
-            raise
+        with self._db.outage_is_503():
+            conn = self._db.write_connection()
+            try:
+                transaction = conn.begin()
+                yield conn
+            except BaseException:
+                conn.close()  # rolls the transaction back
+                raise
         if transaction.is_active:
             self._deferred = (conn, transaction)
         else:
@@ -223,10 +217,11 @@ class KeyedUnits:
         conn, transaction = self._deferred
         self._deferred = None
         try:
-            if with_key and not self._pending:
-                self.call.record(conn, self.table, None)
-                self._pending = True
-            transaction.commit()
+            with self._db.outage_is_503():
+                if with_key and not self._pending:
+                    self.call.record(conn, self.table, None)
+                    self._pending = True
+                transaction.commit()
         finally:
             conn.close()
         self._committed()
@@ -277,6 +272,8 @@ class KeyedUnits:
             won = self._recorded() if isinstance(failure, IntegrityError) else None
             if won is not None:  # a duplicate committed the key first: its answer is ours
                 return self._replayed(won.answer)
+            if not self._db.is_sqlite and is_outage(failure):
+                return None, self._db.outages.unavailable(failure)
             log.exception("could not commit %s under key %s", self.call.method, self.call.key)
             return None, ServiceUnavailable({"detail": f"The write could not be committed: "
                                                        f"{type(failure).__name__}"})

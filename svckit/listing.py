@@ -3,21 +3,31 @@
 The gateway passes the query string through as a dict; services call `run_list()` with
 their SQLAlchemy statement and the fields they allow. The answer is `{"results": [...]}`,
 plus `count` when paging was asked for; the gateway adds the envelope and absolute links.
+The limits of a search (`SEARCH_MAX_TERMS`, `SEARCH_MAX_CHARS`) come with the unit of work:
+the service's `Database` is made with its process's `SearchLimits` (svckit.db).
 """
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import String, and_, cast, func, or_, select
 
-from svckit import config
 from svckit.errors import NotFound, ValidationFailed
 
 MAX_LIMIT = 10000
-SEARCH_MAX_TERMS = config.setting("SEARCH_MAX_TERMS", 20, int)
-SEARCH_MAX_CHARS = config.setting("SEARCH_MAX_CHARS", 200, int)
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1  # what a database integer column can be compared with
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
 _INTEGER = re.compile(r"[+-]?\d+")
+SEARCH_LIMITS = "search_limits"  # the execution option of a unit of work that carries them
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """A search costs a scan per term: at most `max_terms` terms and `max_chars`
+    characters are accepted (400 on `search` otherwise)."""
+
+    max_terms: int = 20
+    max_chars: int = 200
 
 
 def parse_int(raw) -> int | None:
@@ -105,18 +115,17 @@ def bool_param(params: dict, name: str):
     return None
 
 
-def search_terms(value: str) -> list[str]:
-    """DRF SearchFilter: terms split on whitespace and commas (null characters removed).
-    A search costs a scan per term, so at most SEARCH_MAX_TERMS terms and SEARCH_MAX_CHARS
-    characters are accepted (400 on `search` otherwise)."""
+def search_terms(value: str, limits: SearchLimits = SearchLimits()) -> list[str]:
+    """DRF SearchFilter: terms split on whitespace and commas (null characters removed),
+    within `limits`."""
     value = str(value or "").replace("\x00", "")
-    if len(value) > SEARCH_MAX_CHARS:
+    if len(value) > limits.max_chars:
         raise ValidationFailed({"search": [
-            f"Ensure this field has no more than {SEARCH_MAX_CHARS} characters."]})
+            f"Ensure this field has no more than {limits.max_chars} characters."]})
     terms = [t for t in re.split(r"[\s,]+", value) if t]
-    if len(terms) > SEARCH_MAX_TERMS:
+    if len(terms) > limits.max_terms:
         raise ValidationFailed({"search": [
-            f"Ensure this search has no more than {SEARCH_MAX_TERMS} terms."]})
+            f"Ensure this search has no more than {limits.max_terms} terms."]})
     return list(dict.fromkeys(terms))  # a repeated term changes nothing
 
 
@@ -124,8 +133,13 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def apply_search(stmt, params: dict, columns):
-    terms = search_terms(params.get("search", ""))
+def search_limits_of(session) -> SearchLimits:
+    """The search limits the unit of work `session` was opened with (svckit.db.Database)."""
+    return session.get_execution_options().get(SEARCH_LIMITS) or SearchLimits()
+
+
+def apply_search(stmt, params: dict, columns, limits: SearchLimits = SearchLimits()):
+    terms = search_terms(params.get("search", ""), limits)
     if not terms or not columns:
         return stmt
     clauses = []
@@ -154,7 +168,7 @@ def run_list(session, stmt, params: dict, *, search=(), ordering=None, default_o
     """Apply search, ordering and paging to `stmt`; render each row with `render`. A paged
     answer carries `count`, `limit` and `offset` (see `paging` for the two limits)."""
     limit, offset = paging(params, default_limit, max_limit)
-    stmt = apply_search(stmt, params, search)
+    stmt = apply_search(stmt, params, search, search_limits_of(session))
     answer = {}
     if limit is not None:
         answer["count"] = session.execute(

@@ -5,15 +5,14 @@
 """
 import argparse
 
-from svckit import config
-from svckit.layout import service_names
+from svckit.layout import service_names, settings_class
 from svckit.schema_history import SchemaHistory, migration_engine
 
 
 def migrate(name: str, url: str | None = None) -> tuple[str, str | None]:
-    """Upgrade a service's database (its configured one unless `url` is given) to the
-    newest revision: (the URL, the revision reached)."""
-    url = url or config.database_url(name)
+    """Upgrade a service's database (its configured one, from its settings class, unless
+    `url` is given) to the newest revision: (the URL, the revision reached)."""
+    url = url or settings_class(name)().database_url(name)
     engine = migration_engine(url)
     try:
         return url, SchemaHistory(name).upgrade(engine)

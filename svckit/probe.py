@@ -2,14 +2,21 @@
 an RPC round trip in time, 1 otherwise."""
 import sys
 
-from svckit import config
 from svckit.rpc_client import RpcClient
+from svckit.settings import BrokerSettings
+
+
+class ProbeSettings(BrokerSettings):
+    """What `svckit.probe` reads."""
+
+    PROBE_TIMEOUT: float = 5.0
 
 
 def main(argv=None):
     argv = argv if argv is not None else sys.argv[1:]
     name = argv[0]
-    client = RpcClient(config.amqp_uri(), config.setting("PROBE_TIMEOUT", 5.0, float))
+    settings = ProbeSettings()
+    client = RpcClient(settings.AMQP_URI, settings.PROBE_TIMEOUT, settings.caller_signer())
     try:
         ok = client.call(name, "ping") == "pong"
     except Exception as exc:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 
 from svckit.broker import connect
 from svckit.events import EventStore, utcnow, wire_event
+from svckit.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class Relay:
             with self.db.write(notify=False) as s:
                 s.execute(update(events).where(events.c.id.in_([r["id"] for r in rows]))
                           .values(published=utcnow()))
+            EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
             total += len(rows)
             if len(rows) < BATCH:  # that was all (a later commit nudges the loop again)
                 return total

@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from svckit import idempotency
 from svckit.errors import ApiError
 from svckit.events import utcnow
 from svckit.service import ServiceBase, rpc
@@ -113,13 +112,10 @@ def finish(s: Connection, table: Table, key: str, claim: str, status: int,
         state=DONE, status=status, content_type=content_type[:200], body=raw)).rowcount == 1
 
 
-def ttl_seconds() -> float:
-    return idempotency.ttl_seconds()
-
-
 class RequestLedgerMixin(ServiceBase):
     """The ledger's entrypoints, for the service that hosts it (`ledger_table` in its models
-    and migrations). Only signed-in callers have keys of their own."""
+    and migrations; its `settings` dependency gives IDEMPOTENCY_KEY_TTL). Only signed-in
+    callers have keys of their own."""
 
     @property
     def _ledger(self) -> Table:
@@ -133,7 +129,8 @@ class RequestLedgerMixin(ServiceBase):
         try:
             with self.db.write() as s:
                 return begin(s, self._ledger, ledger_key(self.caller.user_id, key),
-                             fingerprint, claim, lease_seconds, ttl_seconds())
+                             fingerprint, claim, lease_seconds,
+                             self.settings.IDEMPOTENCY_KEY_TTL)
         except IntegrityError:  # the same key begun at the same instant: it runs there
             raise still_running()
 

@@ -32,7 +32,7 @@ import svckit.service  # noqa: F401  (registers the error classes for re-raising
 from svckit.broker import connect
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
 RETURNED = object()  # the answer when the broker returned the request: no queue is bound for it
@@ -54,14 +54,27 @@ class RemoteFailure(Exception):
         super().__init__(f"{service}.{method}: {exc_type}: {value}")
 
 
+class RpcTimeout(ServiceUnavailable):
+    """The service did not answer within the call's timeout (503)."""
+
+
+class ServiceNotRunning(ServiceUnavailable):
+    """No queue is bound for the call: no process of the service runs (503)."""
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """The message broker could not be reached, or the connection broke (503)."""
+
+
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None,
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
                  retries: int = DEFAULT_RETRIES):
-        """`signer`: signs every call's caller context (default: this process's keys);
-        `retries`: how often a call without an answer is sent again within its timeout."""
+        """`signer`: signs every call's caller context (a process's own: its settings'
+        `caller_signer()`); `retries`: how often a call without an answer is sent again
+        within its timeout."""
         self.amqp_uri = amqp_uri
         self.timeout = timeout
-        self.signer = signer or signer_from_settings()
+        self.signer = signer
         self.retries = max(0, retries)
         self._conn: Connection | None = None
         self._producer: Producer | None = None
@@ -173,9 +186,9 @@ class RpcClient:
                                       caller.idempotency_key, retry=True), path, kwargs)
                 except NotSent as exc:
                     if sends == 0:
-                        raise ServiceUnavailable({"detail": f"Message broker unavailable: "
-                                                            f"{exc}; the request was not "
-                                                            "applied"})
+                        raise BrokerUnavailable({"detail": f"Message broker unavailable: "
+                                                           f"{exc}; the request was not "
+                                                           "applied"})
                     broken = str(exc)
                     if time.monotonic() + backoff >= deadline:
                         raise self._unknown(service, wait, broken)
@@ -213,7 +226,7 @@ class RpcClient:
             self._waiting = set()
         answer = self._answer
         if answer is RETURNED:
-            raise ServiceUnavailable({"detail": f"The {service} service is not running"})
+            raise ServiceNotRunning({"detail": f"The {service} service is not running"})
         if answer.get("error"):
             error = deserialize(answer["error"])
             if isinstance(error, RemoteError):
@@ -222,21 +235,25 @@ class RpcClient:
         return answer.get("result")
 
     def _unknown(self, service: str, wait: float, broken: str) -> ServiceUnavailable:
-        why = (f"Message broker unavailable ({broken}) after the request was sent" if broken
-               else f"The {service} service did not answer within {wait:g} s")
-        return ServiceUnavailable({"detail": f"{why}: the outcome of the request is unknown; "
-                                             f"repeating it with the same Idempotency-Key is "
-                                             f"safe"})
+        """The 503 of a call sent whose answer never came: the broker broke after it was sent
+        (BrokerUnavailable), or the service did not answer in time (RpcTimeout)."""
+        unknown = ("the outcome of the request is unknown; repeating it with the same "
+                   "Idempotency-Key is safe")
+        if broken:
+            return BrokerUnavailable({"detail": f"Message broker unavailable ({broken}) after "
+                                                f"the request was sent: {unknown}"})
+        return RpcTimeout({"detail": f"The {service} service did not answer within "
+                                     f"{wait:g} s: {unknown}"})
 
 
 class ThreadLocalRpc:
     """Hands each thread its own RpcClient."""
 
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner | None = None,
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
                  retries: int = DEFAULT_RETRIES):
         self.amqp_uri = amqp_uri
         self.timeout = timeout
-        self.signer = signer or signer_from_settings()
+        self.signer = signer
         self.retries = retries
         self._local = threading.local()
 

@@ -1,7 +1,10 @@
 """Run one service: `python -m svckit.run <name>` (e.g. status, users, audit).
 
-Loads `services.<name>.service.Service` and runs it in a nameko container until SIGTERM or
-Ctrl-C. Scale a service by running more of these: they compete on the same RPC queue.
+Builds the service's settings (`services/<name>/settings.py`) once, from the environment,
+and runs `services.<name>.service.Service` in a nameko container made with them until
+SIGTERM or Ctrl-C, once its database and the broker answer (svckit.startup: until then it
+waits and retries with backoff, at most STARTUP_RETRY_MAX_SECONDS apart, reporting itself
+not ready). Scale a service by running more of these: they compete on the same RPC queue.
 """
 import svckit  # noqa: F401  (quiets eventlet's deprecation warning)
 
@@ -17,23 +20,29 @@ import sys  # noqa: E402
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
-from svckit import config  # noqa: E402
+from svckit import startup  # noqa: E402
+from svckit.container_settings import container_config  # noqa: E402
+from svckit.layout import settings_class  # noqa: E402
+from svckit.service import Store  # noqa: E402
 
 
 def service_class(name: str):
     return importlib.import_module(f"services.{name}.service").Service
 
 
+def uses_database(cls) -> bool:
+    """Whether the service keeps a database of its own (a `Store` dependency)."""
+    return any(isinstance(getattr(cls, name, None), Store) for name in dir(cls))
+
+
 def main(argv=None):
     argv = argv if argv is not None else sys.argv[1:]
     if len(argv) != 1:
         sys.exit("usage: python -m svckit.run <service>")
-    logging.basicConfig(level=config.setting("LOG_LEVEL", "INFO"),
+    settings = settings_class(argv[0])()
+    logging.basicConfig(level=settings.LOG_LEVEL,
                         format=f"%(asctime)s {argv[0]} %(levelname)s %(name)s: %(message)s")
-    cfg = {"AMQP_URI": config.amqp_uri(),
-           "max_workers": config.setting("SERVICE_MAX_WORKERS", 10, int),
-           "serializer": "json"}
-    container = ServiceContainer(service_class(argv[0]), cfg)
+    container = ServiceContainer(service_class(argv[0]), container_config(settings))
     stopping = eventlet.event.Event()
 
     def on_signal(*_):
@@ -42,6 +51,12 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    dependencies = startup.dependencies_of(argv[0], settings,
+                                           uses_database(container.service_cls))
+    if not startup.wait_for_dependencies(argv[0], dependencies, stopping.ready,
+                                         settings.STARTUP_RETRY_MAX_SECONDS,
+                                         sleep=lambda seconds: stopping.wait(seconds)):
+        return  # asked to stop before the database and the broker answered
     container.start()
     logging.getLogger(__name__).info("service %s started", argv[0])
     runner = eventlet.spawn(container.wait)

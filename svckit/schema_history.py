@@ -18,8 +18,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 
-from svckit import config
 from svckit.db import make_engine
+from svckit.layout import ROOT
 from svckit.migration_lock import migration_lock
 
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"  # script.py.mako, for every service
@@ -44,7 +44,7 @@ class SchemaHistory:
     def __init__(self, service: str):
         self.service = service
         self.metadata = importlib.import_module(f"services.{service}.models").metadata
-        self.directory = config.ROOT / "services" / service / "migrations"
+        self.directory = ROOT / "services" / service / "migrations"
         self.config = Config()
         for option, value in {"script_location": str(TEMPLATE_DIR),
                               "version_locations": str(self.directory),

@@ -1,7 +1,8 @@
 """nameko glue for services: the store provider (database, event relay, error log), the
-caller provider, the `rpc` decorator (signed callers only, svckit.signed_rpc) whose
-errors reach the gateway intact, and the `event_handler` decorator whose queues have the
-configured type (svckit.broker).
+caller provider, the `rpc` decorator (signed callers only, svckit.signed_rpc) whose errors
+reach the gateway intact, and the `event_handler` decorator whose queues have the
+configured type (svckit.broker). Each reads the process's settings from its container
+(svckit.container_settings).
 
 nameko and eventlet imports stay here, in svckit.signed_rpc and in svckit.rpc_client, so the
 transport can be swapped without touching domain code.
@@ -21,16 +22,20 @@ from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
-from svckit import config, idempotency
-from svckit.blobstore import S3BlobStore, blob_store_from_settings
+from svckit import idempotency
+from svckit.blobstore import S3BlobStore
 from svckit.broker import durable_queue_arguments
+from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.db import Database
-from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied
+from svckit.errors import ERROR_CLASSES, ApiError, PermissionDenied, ServiceUnavailable
 from svckit.events import EventStore
 from svckit.fields import describe, options_document
 from svckit.importing import ImportTargets
+from svckit.metrics import ServiceMetrics
+from svckit.opsserver import OpsServer
 from svckit.relay import Relay
+from svckit.settings import MediaSettings, ServiceSettings
 from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
@@ -83,8 +88,21 @@ class EventHandler(NamekoEventHandler):
     def setup(self):
         super().setup()
         if not (self.queue.exclusive or self.queue.auto_delete):
-            self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
-                                          **durable_queue_arguments()}
+            self.queue.queue_arguments = {
+                **(self.queue.queue_arguments or {}),
+                **durable_queue_arguments(settings_of(self.container).AMQP_QUEUE_TYPE)}
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        """A failed event is retried, then parked (svckit.parking), not dropped as nameko
+        would (or requeued forever with `requeue_on_error`)."""
+        guard = self.queue_consumer.guard(self)
+        if exc_info is None or guard is None:
+            return super().handle_message_processed(message, result, exc_info)
+        try:
+            guard.failed(message, exc_info[1])
+        except Exception:  # the broker went away meanwhile
+            log.exception("could not retry or park a failed event of %s", guard.queue)
+            self.queue_consumer.requeue_message(message)
 
 
 event_handler = EventHandler.decorator
@@ -123,18 +141,25 @@ class Store(DependencyProvider):
         self.db: Database | None = None  # made in setup()
         self._running = False
         self._purging = False
-        self.key_ttl = self.own_key_ttl = idempotency.DEFAULT_TTL  # read in setup()
+        self.key_ttl = self.own_key_ttl = 0.0  # IDEMPOTENCY_KEY_TTL, read in setup()
         self._wake = Event()
         self._pumping = Semaphore()
         self._relay: Relay | None = None
+        self.coalesce = 0.0  # RELAY_COALESCE_SECONDS, read in setup()
 
     def setup(self):
-        db = self.db = Database(config.database_url(self.container.service_name),
-                                self.store.events.metadata)
-        self.key_ttl = idempotency.ttl_seconds()
-        self.own_key_ttl = idempotency.own_key_seconds(self.key_ttl)
+        settings = settings_of(self.container)
+        self.coalesce = settings.RELAY_COALESCE_SECONDS
+        service = self.container.service_name
+        db = self.db = Database(settings.database_url(service), self.store.events.metadata,
+                                settings.search_limits(), service,
+                                statement_timeout=settings.DATABASE_STATEMENT_TIMEOUT,
+                                connect_timeout=settings.DATABASE_CONNECT_TIMEOUT)
+        self.key_ttl = settings.IDEMPOTENCY_KEY_TTL
+        self.own_key_ttl = idempotency.own_key_seconds(self.key_ttl,
+                                                       settings.CALLER_SIGNATURE_MAX_AGE)
         if self.relay_enabled:
-            self._relay = Relay(self.container.service_name, db, self.store, config.amqp_uri())
+            self._relay = Relay(self.container.service_name, db, self.store, settings.AMQP_URI)
             db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
 
     def start(self):
@@ -163,6 +188,10 @@ class Store(DependencyProvider):
                 assert self._relay is not None  # made in setup() when the relay is enabled
                 self._relay.pump()
             return True
+        except ServiceUnavailable as exc:  # the database is down: said once by its watch
+            log.debug("event relay waits for the database: %s", exc.detail)
+            self.nudge()
+            return False
         except Exception:
             log.exception("event relay failed; the relay loop will retry")
             self.nudge()
@@ -170,7 +199,7 @@ class Store(DependencyProvider):
 
     def _relay_loop(self):
         backoff = 0.5
-        coalesce = config.setting("RELAY_COALESCE_SECONDS", 0.005, float)
+        coalesce = self.coalesce
         try:
             while self._running:
                 with eventlet.Timeout(1, False):
@@ -197,6 +226,8 @@ class Store(DependencyProvider):
             try:
                 assert self.db is not None  # made in setup()
                 idempotency.purge_expired(self.db, self.store.idempotency)
+            except ServiceUnavailable as exc:  # the database is down: said once by its watch
+                log.debug("idempotency key purge waits for the database: %s", exc.detail)
             except Exception:
                 log.exception("could not purge expired idempotency keys; will retry")
             waited = 0.0
@@ -227,16 +258,18 @@ class Store(DependencyProvider):
 
 
 class StartupCheck(DependencyProvider):
-    """Runs `checks` (callables that raise on a bad setting, e.g. resolving a configured
-    plugin) when the container starts, so a misconfigured service stops at start with the
-    check's message rather than failing its first request. Injects nothing."""
+    """Runs `checks` (callables of the process's settings that raise on a bad setting, e.g.
+    resolving a configured plugin) when the container starts, so a misconfigured service
+    stops at start with the check's message rather than failing its first request. Injects
+    nothing."""
 
     def __init__(self, *checks):
         self.checks = checks
 
     def setup(self):
+        settings = settings_of(self.container)
         for check in self.checks:
-            check()
+            check(settings)
 
 
 class Blobs(DependencyProvider):
@@ -244,7 +277,9 @@ class Blobs(DependencyProvider):
     is created if missing."""
 
     def setup(self):
-        self.store = blob_store_from_settings()
+        settings = settings_of(self.container)
+        assert isinstance(settings, MediaSettings), "a service with Blobs needs MediaSettings"
+        self.store = settings.blob_store()
         if isinstance(self.store, S3BlobStore):
             self.store.ensure_bucket()
 
@@ -253,10 +288,14 @@ class Blobs(DependencyProvider):
 
 
 class ServiceBase:
-    """Entrypoints and checks every service has (services define `db` and `caller`)."""
+    """Entrypoints and checks every service has (services define `db`, `caller` and
+    `settings`)."""
 
     db: Database
     caller: Caller
+    ops = OpsServer()  # /healthz, /readyz, /metrics on METRICS_PORT (svckit.opsserver)
+    service_metrics = ServiceMetrics()  # svckit.metrics
+    settings: ServiceSettings
 
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:
         """OPTIONS metadata of a list ("<title> List", POST) or detail view ("<title>
@@ -281,12 +320,18 @@ class ServiceBase:
         return "pong"
 
     @rpc
+    def readiness(self) -> dict:
+        """What keeps this process from being ready (svckit.health; empty: ready), for the
+        gateway's /readyz."""
+        return self.ops()
+
+    @rpc
     def config_lookups(self) -> list:
-        """Configuration keys this process read, with source and time, never the values
-        (`GET /api/admin/config/`, superusers only)."""
+        """Every setting of this process's settings class, with source and the time they
+        were read, never the values (`GET /api/admin/config/`, superusers only)."""
         if not self.caller.is_superuser:
             raise PermissionDenied()
-        return config.lookups()
+        return self.settings.lookups()
 
     @rpc
     def database_engine(self) -> str:

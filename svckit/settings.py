@@ -2,7 +2,10 @@
 
 A process declares one pydantic-settings class whose field names are the environment
 variables it reads (`AMQP_URI`, `GATEWAY_MAX_BODY_BYTES`, ...), builds it once and passes it
-to whatever needs a value. `lookups()` is what `/api/admin/config/` lists for it: each
+to whatever needs a value: the gateway `gateway.settings.GatewaySettings`, each service
+`services/<name>/settings.py` `<Name>Settings` (svckit.run builds it and hands it to the
+service's container, see svckit.container_settings), each tool its own. Nothing reads
+the environment anywhere else. `lookups()` is what `/api/admin/config/` lists for it: each
 variable, its config-file key, and whether it came from the environment or the default,
 never the value. The groups below are what several processes read; a process's class
 inherits the ones it needs.
@@ -11,16 +14,30 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, PrivateAttr
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from svckit import config
 from svckit.blobstore import BlobStore, blob_store_of
 from svckit.config_keys import config_key
+from svckit.layout import ROOT
+from svckit.listing import SearchLimits
 from svckit.signing import CallerSigner, parse_keys
 
-# a boolean as svckit.config reads one: "1", "true", "yes", "on" (any case); anything else false
-Flag = Annotated[bool, BeforeValidator(config.truthy)]
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def truthy(raw) -> bool:
+    """A boolean setting's text: "1", "true", "yes" or "on" (any case) is true, the rest false."""
+    return str(raw).strip().lower() in ("1", "true", "yes", "on")
+
+
+def comma_list(raw: str) -> list[str]:
+    """The items of a comma-separated setting, stripped, empty ones left out."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# a boolean setting: "1", "true", "yes", "on" (any case) is true; anything else false
+Flag = Annotated[bool, BeforeValidator(truthy)]
 
 
 class RecordedSettings(BaseSettings):
@@ -31,8 +48,8 @@ class RecordedSettings(BaseSettings):
     _read_at: str = PrivateAttr(default_factory=lambda: datetime.now().isoformat())
 
     def lookups(self) -> list[dict]:
-        """Every setting of this class, as `svckit.config.lookups()` lists what it read;
-        `source` is "env" for a value that was given, "default" otherwise."""
+        """Every setting of this class, with its config-file key; `source` is "env" for a
+        value that was given, "default" otherwise; `accessed` is when they were read."""
         return [{"key": name, "env_var": name, "config_key": config_key(name),
                  "source": "env" if name in self.model_fields_set else "default",
                  "accessed": self._read_at}
@@ -44,7 +61,7 @@ class BrokerSettings(RecordedSettings):
 
     AMQP_URI: str = "amqp://guest:guest@127.0.0.1:5672/"
     RPC_TIMEOUT: float = 10.0
-    INVENTREE_DATA_DIR: str = str(config.ROOT / "var")
+    INVENTREE_DATA_DIR: str = str(ROOT / "var")
     CALLER_SIGNING_KEYS: str = ""
     CALLER_SIGNATURE_MAX_AGE: float = 300.0
     LOG_LEVEL: str = "INFO"
@@ -74,3 +91,53 @@ class MediaSettings(BrokerSettings):
     def blob_store(self) -> BlobStore:
         """The store MEDIA_STORAGE names (the fields' defaults are blob_store_of's)."""
         return blob_store_of(lambda name, _default=None: getattr(self, name), self.data_dir)
+
+
+class ServiceSettings(BrokerSettings):
+    """What svckit reads for every service process: its queues and workers (svckit.run,
+    svckit.broker), its dead letters (svckit.parking), how long it waits at start for its
+    database and the broker (svckit.startup), its event relay, the limits of list searches
+    (svckit.listing), how long it keeps idempotency keys (svckit.idempotency), its operations
+    port (svckit.opsserver) and its database
+    (`<SERVICE>_DATABASE_URL`, a field of the service's own class, and the timeouts of
+    svckit.db)."""
+
+    AMQP_QUEUE_TYPE: str = "classic"
+    AMQP_DELIVERY_LIMIT: int = Field(default=5, ge=1)
+    STARTUP_RETRY_MAX_SECONDS: float = Field(default=10.0, gt=0)
+    DATABASE_CONNECT_TIMEOUT: float = Field(default=5.0, gt=0)
+    DATABASE_STATEMENT_TIMEOUT: float = Field(default=60.0, ge=0)
+    SERVICE_MAX_WORKERS: int = 10
+    RELAY_COALESCE_SECONDS: float = 0.005
+    # seconds an applied RPC's idempotency key and answer are kept (svckit.idempotency)
+    IDEMPOTENCY_KEY_TTL: float = Field(default=86400.0, gt=0)
+    SEARCH_MAX_TERMS: int = 20
+    SEARCH_MAX_CHARS: int = 200
+    # the operations port: /healthz, /readyz, /metrics (svckit.opsserver); 0: off
+    METRICS_PORT: int = 0
+    METRICS_HOST: str = "127.0.0.1"
+    READYZ_TIMEOUT: float = 2.0
+
+    @field_validator("AMQP_QUEUE_TYPE")
+    @classmethod
+    def _known_queue_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in QUEUE_TYPES:
+            raise ValueError(f"AMQP_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}, "
+                             f"not {value!r}")
+        return value
+
+    def database_url(self, service: str) -> str:
+        """The service's own database: its `<SERVICE>_DATABASE_URL`, else an SQLite file in
+        the data directory."""
+        return (getattr(self, f"{service.upper()}_DATABASE_URL", None)
+                or f"sqlite:///{self.data_dir() / (service + '.sqlite3')}")
+
+    def search_limits(self) -> SearchLimits:
+        return SearchLimits(self.SEARCH_MAX_TERMS, self.SEARCH_MAX_CHARS)
+
+
+class IncomingSettings(MediaSettings):
+    """Services that take uploads from the gateway's `incoming/` area (svckit.claimcheck)."""
+
+    INCOMING_BLOB_SECONDS: int = 3600

@@ -5,6 +5,7 @@ queues follow svckit.broker: the request queue of the configured type, reply que
 transient.
 """
 import logging
+from functools import partial
 
 import kombu.serialization
 from nameko.extensions import SharedExtension
@@ -18,30 +19,83 @@ from nameko.rpc import (
     ServiceProxy,
 )
 
-from svckit import idempotency
+from svckit import idempotency, parking
 from svckit.broker import durable_queue_arguments, redacted
+from svckit.consumer_state import TracksConnection
+from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.errors import CallerRefused
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
 
 
 class CallerKeys(SharedExtension):
-    """The container's caller signer (keys read once, at setup)."""
+    """The container's caller signer (from its settings' keys, made once, at setup)."""
 
     def setup(self):
-        self.signer = signer_from_settings()
+        self.signer = settings_of(self.container).caller_signer()
 
 
-class QueueConsumer(NamekoQueueConsumer):
+class QueueConsumer(TracksConnection, NamekoQueueConsumer):
     """nameko's consumer of a service's queues (one connection for all of them), whose
     warnings name the broker's nodes without their passwords (nameko masks only the first
-    URL of a list)."""
+    URL of a list), and which knows whether it is consuming (`connected()`, for /readyz)."""
 
     def on_connection_error(self, exc, interval):
         log.warning("Error connecting to broker at %s (%s). Retrying in %s seconds.",
                     redacted(self.amqp_uri), exc, interval)
+
+    # dead letters (svckit.parking): the rules of each provider's queue, if it is durable
+
+    def guard(self, provider) -> parking.Guard | None:
+        """The dead-letter rules of `provider`'s queue (the container's AMQP_QUEUE_TYPE and
+        AMQP_DELIVERY_LIMIT); None for a queue that dies with its consumer (reply queues,
+        exclusive or auto-delete ones)."""
+        guards = self.__dict__.setdefault("_guards", {})
+        if provider not in guards:
+            queue = getattr(provider, "queue", None)
+            durable = (queue is not None and queue.durable and not queue.exclusive
+                       and not queue.auto_delete)
+            guards[provider] = None
+            if queue is not None and durable:
+                settings = settings_of(self.container)
+                guards[provider] = parking.Guard(
+                    parking.parking_for(self.amqp_uri, settings.AMQP_QUEUE_TYPE), queue.name,
+                    self.container.service_name, self.ack_message,
+                    settings.AMQP_DELIVERY_LIMIT)
+        return guards[provider]
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            guard = self.guard(provider)
+            if guard is not None:
+                guard.declare(channel)
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def handle_message(self, provider, body, message):
+        guard = self.guard(provider)
+        if guard is not None:
+            try:
+                if not guard.admit(message):
+                    return  # parked, or put back with its lost attempt counted
+            except Exception:  # the broker went away meanwhile: handle it as it is
+                log.exception("could not check the deliveries of a message of %s",
+                              guard.queue)
+        super().handle_message(provider, body, message)
+
+    def _undecodable(self, provider, message, exc):
+        guard = self.guard(provider)
+        try:
+            if guard is not None:
+                guard.undecodable(message, exc)
+                return
+            log.error("dropped an undecodable message of %s: %s", provider.queue.name, exc)
+        except Exception:
+            log.exception("could not park an undecodable message of %s", provider.queue.name)
+        self.ack_message(message)
 
 
 class RpcConsumer(NamekoRpcConsumer):
@@ -52,8 +106,31 @@ class RpcConsumer(NamekoRpcConsumer):
 
     def setup(self):
         super().setup()
-        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}),
-                                      **durable_queue_arguments()}
+        self.queue.queue_arguments = {
+            **(self.queue.queue_arguments or {}),
+            **durable_queue_arguments(settings_of(self.container).AMQP_QUEUE_TYPE)}
+
+    def handle_message(self, body, message):
+        """A request that cannot be answered (no `reply_to`, a content type no reply can be
+        written in) is parked; so is one whose answer could not be sent."""
+        properties = message.properties
+        guard = self.queue_consumer.guard(self)
+        assert guard is not None  # the request queue is durable
+        first_key = (message.headers or {}).get(parking.ROUTING_KEY)
+        if first_key:  # put back through the retry exchange: the method is in the header
+            message.delivery_info["routing_key"] = first_key
+        if not properties.get("reply_to"):
+            return guard.unanswerable(message, "an RPC request without reply_to")
+        if properties.get("content_type") not in kombu.serialization.registry.type_to_name:
+            return guard.unanswerable(
+                message, f"an RPC request of content type {properties.get('content_type')!r}")
+        try:
+            super().handle_message(body, message)
+        except Exception as exc:
+            try:
+                guard.unanswerable(message, f"its answer could not be sent: {exc}")
+            except Exception:  # the broker is gone: the request comes back by itself
+                log.exception("could not park an unanswerable request of %s", guard.queue)
 
 
 class ReplyListener(NamekoReplyListener):
@@ -95,8 +172,11 @@ class SignedRpc(Rpc):
 
     def unpack_message_headers(self, message):
         data = super().unpack_message_headers(message)
-        if message.delivery_info.get("redelivered"):
-            data[idempotency.REDELIVERED] = True  # svckit.idempotency looks for its answer
+        if (message.delivery_info.get("redelivered")
+                or parking.ATTEMPTS in (message.headers or {})):
+            # delivered before: by RabbitMQ, or put back by svckit.parking (a classic queue's
+            # redelivery comes back that way); svckit.idempotency looks for its answer
+            data[idempotency.REDELIVERED] = True
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):

@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from svckit import config
+from svckit.layout import ROOT
 from svckit.secretfile import shared_secret
 
 CALLER_HEADER = "nameko.caller"
@@ -84,13 +84,12 @@ def _generated_key(data_dir: Path) -> str:
     return shared_secret(data_dir / KEY_FILE)
 
 
-def load_keys(env: Mapping[str, str] | None = None) -> list[str]:
-    """The signing keys from `CALLER_SIGNING_KEYS` (of `env`, by default this process's
-    settings), else the generated one of the data directory."""
-    if env is None:
-        return parse_keys(config.setting("CALLER_SIGNING_KEYS", ""), config.data_dir())
-    data_dir = Path(env.get("INVENTREE_DATA_DIR") or config.ROOT / "var")
-    data_dir = data_dir if data_dir.is_absolute() else config.ROOT / data_dir  # a stack's cwd
+def load_keys(env: Mapping[str, str]) -> list[str]:
+    """The signing keys of the processes a stack starts with environment `env` (its
+    `CALLER_SIGNING_KEYS`, else the key generated into its data directory). A process's
+    own keys come from its settings (svckit.settings.BrokerSettings.caller_signer)."""
+    data_dir = Path(env.get("INVENTREE_DATA_DIR") or ROOT / "var")
+    data_dir = data_dir if data_dir.is_absolute() else ROOT / data_dir  # a stack's cwd
     return parse_keys(env.get("CALLER_SIGNING_KEYS", ""), data_dir)
 
 
@@ -106,10 +105,6 @@ def parse_keys(raw: str, data_dir: Path) -> list[str]:
     return keys
 
 
-def signer_from_settings(env: Mapping[str, str] | None = None) -> CallerSigner:
-    """A signer with the configured keys and `CALLER_SIGNATURE_MAX_AGE`."""
-    if env is None:
-        max_age = config.setting("CALLER_SIGNATURE_MAX_AGE", 300.0, float)
-    else:
-        max_age = float(env.get("CALLER_SIGNATURE_MAX_AGE") or 300.0)
-    return CallerSigner(load_keys(env), max_age)
+def signer_from_env(env: Mapping[str, str]) -> CallerSigner:
+    """The signer of the processes a stack starts with environment `env`."""
+    return CallerSigner(load_keys(env), float(env.get("CALLER_SIGNATURE_MAX_AGE") or 300.0))

@@ -6,16 +6,36 @@ stack on another port, vhost and data directory, and by svckit.cluster (`make cl
 Without `CALLER_SIGNING_KEYS`, the processes of a stack share the caller signing key
 generated into its data directory.
 """
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
-from svckit import children, config
-from svckit.layout import service_names
-from svckit.signing import signer_from_settings
+from svckit import children
+from svckit.layout import ROOT, service_names
+from svckit.signing import signer_from_env
+
+
+def readiness_of(url: str, timeout: float = 10.0) -> tuple[bool, str]:
+    """(ready, why not) from `GET <url>/readyz` of a gateway or an operations port: ready is
+    a 200 whose status is "ready" (a gateway answers 200 "degraded", with each service's
+    state, while a service is not ready: it could serve the others, see gateway/health.py)."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as answer:
+            body = answer.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return False, exc.read().decode(errors="replace")[:500]
+    except OSError as exc:
+        return False, str(exc)
+    try:
+        ready = json.loads(body).get("status") == "ready"
+    except (ValueError, AttributeError):
+        ready = False
+    return ready, "" if ready else body[:500]
 
 
 class Stack:
@@ -25,7 +45,7 @@ class Stack:
         """`replicas`: processes per service (default 1); `gateway_binds`: one gateway
         instance per address, named `gateway-<i>` (default: one, `gateway`, on `bind`)."""
         self.env = {**os.environ, **(env or {}), "GATEWAY_BIND": bind,
-                    "PYTHONPATH": str(config.ROOT)}
+                    "PYTHONPATH": str(ROOT)}
         self.bind = bind
         binds = gateway_binds or [bind]
         self.gateway_binds = ({"gateway": binds[0]} if len(binds) == 1 else
@@ -48,12 +68,12 @@ class Stack:
         self.procs[name] = children.spawn(self.commands[name], {**self.env, **own}, self.log)
 
     def run_tool(self, *args) -> str:
-        out = subprocess.run([sys.executable, *args], env=self.env, cwd=config.ROOT,
+        out = subprocess.run([sys.executable, *args], env=self.env, cwd=ROOT,
                              check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
     def start(self, wait: float = 60.0):
-        signer_from_settings(self.env)  # generates the shared key, if none is configured
+        signer_from_env(self.env)  # generates the shared key, if none is configured
         for svc in service_names():
             for i in range(self.replicas.get(svc, 1)):
                 self.commands[f"{svc}-{i}"] = [sys.executable, "-m", "svckit.run", svc]
@@ -65,33 +85,22 @@ class Stack:
         self.wait_ready(wait)
 
     def wait_ready(self, wait: float):
-        """Until every service answers an RPC round trip and every gateway answers HTTP."""
-        from svckit.rpc_client import RpcClient
+        """Until every gateway answers `GET /readyz` with 200 "ready": it is connected to the
+        broker and every service answered that it is ready (gateway/health.py)."""
         deadline = time.monotonic() + wait
-        pending = set(service_names())
-        client = RpcClient(self.env.get("AMQP_URI") or config.amqp_uri(), timeout=2,
-                           signer=signer_from_settings(self.env))
-        try:
-            while time.monotonic() < deadline:
-                self.check_alive()
-                for svc in list(pending):
-                    try:
-                        if client.call(svc, "ping") == "pong":
-                            pending.discard(svc)
-                    except Exception:  # not up yet
-                        pass
-                if not pending:
-                    try:
-                        for gateway_bind in self.gateway_binds.values():
-                            urllib.request.urlopen(f"http://{gateway_bind}/api/", timeout=2).read()
-                        return
-                    except OSError:
-                        pass
-                time.sleep(0.2)
-        finally:
-            client.close()
-        raise RuntimeError(f"stack not ready after {wait}s "
-                           f"(waiting for {sorted(pending) or 'the gateway'})")
+        pending = dict.fromkeys(self.gateway_binds.values(), "no answer yet")
+        while time.monotonic() < deadline:
+            self.check_alive()
+            for bind in list(pending):
+                ready, why = readiness_of(f"http://{bind}")
+                if ready:
+                    del pending[bind]
+                else:
+                    pending[bind] = why
+            if not pending:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"stack not ready after {wait}s: {pending}")
 
     def check_alive(self):
         for name, proc in self.procs.items():

@@ -1,12 +1,24 @@
 """Small helpers shared by tests."""
 from pathlib import Path
 
+from nameko.testing.services import worker_factory as nameko_worker_factory
+
 from svckit.context import Caller
+from svckit.settings import ServiceSettings
 
 STAFF = Caller(user_id=1, username="admin", is_staff=True, is_superuser=True)
 USER = Caller(user_id=2, username="plain")
 ANON = Caller()
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+ROUNDS = 1000  # PBKDF2 rounds of test passwords (real hashing, fewer rounds for speed)
+
+
+def worker_factory(service_cls, **dependencies):
+    """nameko's worker_factory, whose `settings` are the service's settings class built from
+    the environment now (as `svckit.run` builds them at start) unless given."""
+    if "settings" not in dependencies:
+        dependencies["settings"] = service_cls.settings.settings_class()
+    return nameko_worker_factory(service_cls, **dependencies)
 
 
 def service_packages() -> set[str]:
@@ -14,6 +26,17 @@ def service_packages() -> set[str]:
     assembling the service from entrypoint groups (system)."""
     return {p.name for p in SERVICES_DIR.iterdir()
             if (p / "service.py").exists() or (p / "service" / "__init__.py").exists()}
+
+
+def service_settings(amqp_uri: str, data_dir, **fields) -> ServiceSettings:
+    """Settings of a test service on `amqp_uri` with its own data directory (so its own
+    generated caller signing key), and further fields such as its `<NAME>_DATABASE_URL`
+    (declared here when ServiceSettings has no such field)."""
+    from pydantic import create_model
+    extra = {name: (str | None, None) for name in fields
+             if name not in ServiceSettings.model_fields}
+    cls = create_model("TestServiceSettings", __base__=ServiceSettings, **extra)  # type: ignore[call-overload]
+    return cls(AMQP_URI=amqp_uri, INVENTREE_DATA_DIR=str(data_dir), **fields)
 
 
 def projected_rows(db, models) -> dict:

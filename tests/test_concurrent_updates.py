@@ -14,12 +14,11 @@ SQLite serialises whole write transactions, so this is a PostgreSQL test.
 import threading
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from svckit.context import SYSTEM
 from tests.conftest import postgres_reachable
-from tests.helpers import STAFF
+from tests.helpers import ROUNDS, STAFF, worker_factory
 
 THREADS, UPDATES = 8, 20
 
@@ -141,10 +140,10 @@ def test_user(make_db):
     from services.users.service import Service
     db = make_db(models.metadata)
     with db.write() as s:
-        root = users.new_user(s, SYSTEM, username="root", password="Sturdy-pass-77",
+        root = users.new_user(s, SYSTEM, rounds=ROUNDS, username="root", password="Sturdy-pass-77",
                               is_superuser=True)
         caller = roles.caller_for(s, root)
-        pk = users.new_user(s, SYSTEM, username="carol", password=None,
+        pk = users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=None,
                             first_name="start")["id"]
     svc = lambda: worker_factory(Service, db=db, caller=caller)  # noqa: E731
     workers = [svc() for _ in range(THREADS)]
@@ -212,7 +211,7 @@ def test_magic_link_signs_in_once(make_db):
     from svckit.errors import PermissionDenied
     db = make_db(models.metadata)
     with db.write() as s:
-        users.new_user(s, SYSTEM, username="carol", password=None,
+        users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=None,
                        email="carol@example.com")
     workers = [worker_factory(Service, db=db, caller=SYSTEM) for _ in range(THREADS)]
     keys = [workers[0].issue_magic_link(email="carol@example.com")["key"]

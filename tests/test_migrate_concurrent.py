@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from services.users import models
-from svckit import config
+from svckit.layout import ROOT
 from svckit.migration_lock import PG_LOCK_KEYS, migration_lock
 from svckit.schema_history import VERSION_TABLE, migration_engine
 from tests.helpers import schema_differences
@@ -38,7 +38,7 @@ def test_replicas_migrating_at_once_wait_for_each_other_and_all_succeed(db_url, 
         with engine.connect() as conn:
             with migration_lock(conn):  # as if another replica were migrating
                 replicas = [subprocess.Popen(
-                    [sys.executable, "-m", "svckit.migrate", "users"], cwd=config.ROOT, env=env,
+                    [sys.executable, "-m", "svckit.migrate", "users"], cwd=ROOT, env=env,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                     for _ in range(REPLICAS)]
                 deadline = time.monotonic() + 120
@@ -48,9 +48,9 @@ def test_replicas_migrating_at_once_wait_for_each_other_and_all_succeed(db_url, 
                 assert lock_waiters(conn) == REPLICAS
             results = [r.communicate(timeout=120) for r in replicas]
             assert [r.returncode for r in replicas] == [0] * REPLICAS, results
-            assert all(out.startswith("migrated users to 0003") for out, _ in results), results
+            assert all(out.startswith("migrated users to 0004") for out, _ in results), results
             versions = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").all()
-            assert versions == [("0003",)]
+            assert versions == [("0004",)]
     finally:
         engine.dispose()
     assert schema_differences(db_url, models.metadata) == []

@@ -52,12 +52,12 @@ def test_a_changed_model_is_a_difference(db_url):
 def test_a_new_revision_is_written_from_what_the_models_add(tmp_path, monkeypatch, capsys):
     """`python -m svckit.migrate --revision status -m ...` (in a copy of the history) writes
     the next revision, which then brings a database to the changed models."""
-    from svckit import config
+    from svckit.layout import ROOT
     from svckit.migrate import main
     models = importlib.import_module("services.status.models")
     copy = tmp_path / "services" / "status" / "migrations"
-    shutil.copytree(config.ROOT / "services" / "status" / "migrations", copy)
-    monkeypatch.setattr(config, "ROOT", tmp_path)
+    shutil.copytree(ROOT / "services" / "status" / "migrations", copy)
+    monkeypatch.setattr("svckit.schema_history.ROOT", tmp_path)
     index = Index("ix_custom_state_label", models.custom_states.c.label)
     try:
         main(["--revision", "status", "-m", "Index custom state labels"])

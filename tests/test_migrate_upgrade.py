@@ -1,6 +1,6 @@
 """A database made by the release before migrations (`create_all`, no `alembic_version`) is
 recognised, stamped with revision 0001 and upgraded by `python -m svckit.migrate`: its rows
-are served as before and its schema is then the models' (users revision 0002 included)."""
+are served as before and its schema is then the models' (users revisions 0002 to 0004 included)."""
 import os
 import subprocess
 import sys
@@ -9,28 +9,27 @@ import pytest
 from alembic import op
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from nameko.testing.services import worker_factory
 from sqlalchemy import MetaData, String, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.users import models, roles, users
 from services.users.service import Service
-from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
+from svckit.layout import ROOT
 from svckit.migrate import migrate
 from svckit.schema_history import VERSION_TABLE, SchemaHistory, migration_engine
-from tests.helpers import schema_differences
+from tests.helpers import ROUNDS, schema_differences, worker_factory
 
 PASSWORD = "Sturdy-pass-77"
 
 
 def previous_release_metadata() -> MetaData:
-    """The users models as the release before revision 0002 had them (nor the tables of
-    0003)."""
+    """The users models as the release before revision 0002 had them (neither 0002's index
+    nor the tables of 0003 and 0004)."""
     before = MetaData()
     for table in models.metadata.sorted_tables:
-        if table.name not in ("idempotency_record", "request_ledger"):
+        if table.name not in ("known_login_address", "idempotency_record", "request_ledger"):
             table.to_metadata(before)
     owner = before.tables["owner"]
     owner.indexes = {i for i in owner.indexes if i.name != "ix_owner_target"}
@@ -39,7 +38,7 @@ def previous_release_metadata() -> MetaData:
 
 def run_module(env: dict, *args: str) -> str:
     """`python -m <args>` from the repository root with `env` added; its output."""
-    done = subprocess.run([sys.executable, "-m", *args], cwd=config.ROOT,
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -55,7 +54,7 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
     old = Database(db_url, previous_release_metadata())
     old.create_all()  # what the previous release's `svckit.migrate` did
     with old.write() as s:
-        root_user = users.new_user(s, SYSTEM, username="root", password=PASSWORD,
+        root_user = users.new_user(s, SYSTEM, rounds=ROUNDS, username="root", password=PASSWORD,
                                          is_superuser=True)
         root = worker_factory(Service, db=old, caller=roles.caller_for(s, root_user))
     editors = root.create_group(data={"name": "editors", "roles": {"part": ["view"]}})
@@ -78,11 +77,11 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
 
     out = run_module({"USERS_DATABASE_URL": db_url, "INVENTREE_DATA_DIR": str(tmp_path)},
                      "svckit.migrate", "users")
-    assert out.startswith("migrated users to 0003")
+    assert out.startswith("migrated users to 0004")
 
     db = Database(db_url, models.metadata)
     try:
-        assert version_rows(db) == [("0003",)]
+        assert version_rows(db) == [("0004",)]
         assert schema_differences(db_url, models.metadata) == []
         with db.read() as s:
             root = worker_factory(Service, db=db, caller=roles.caller_for(
@@ -105,14 +104,14 @@ def test_a_previous_release_database_is_stamped_upgraded_and_served_the_same(db_
 
 
 def test_a_database_of_this_release_is_only_upgraded_not_stamped(db_url):
-    """A database already at revision 0001 (made by its migrations) goes on to the newest (0003)."""
+    """A database already at revision 0001 (made by its migrations) goes on to the newest."""
     history = SchemaHistory("users")
     db = Database(db_url, models.metadata)
     try:
         assert history.upgrade(db.engine, "0001") == "0001"
         assert version_rows(db) == [("0001",)]
-        assert migrate("users", db_url) == (db_url, "0003")
-        assert version_rows(db) == [("0003",)]
+        assert migrate("users", db_url) == (db_url, "0004")
+        assert version_rows(db) == [("0004",)]
         assert schema_differences(db_url, models.metadata) == []
     finally:
         db.dispose()
@@ -126,7 +125,7 @@ def test_a_sqlite_table_rebuild_keeps_the_rows_that_refer_to_it(tmp_path):
     db = Database(url, models.metadata)
     try:
         with db.write() as s:
-            user = users.new_user(s, SYSTEM, username="carol", password=PASSWORD)
+            user = users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=PASSWORD)
             root = worker_factory(Service, db=db, caller=roles.caller_for(s, user))
         root.token(name="script", meta={})
     finally:
@@ -148,4 +147,4 @@ def test_operator_commands_on_a_new_installation_leave_a_migrated_database(tmp_p
     for the release before 0002's)."""
     env = {"INVENTREE_DATA_DIR": str(tmp_path), "INVENTREE_ADMIN_PASSWORD": PASSWORD}
     assert "created" in run_module(env, "services.users.cli", "ensure-admin")
-    assert run_module(env, "svckit.migrate", "users").startswith("migrated users to 0003")
+    assert run_module(env, "svckit.migrate", "users").startswith("migrated users to 0004")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select, true
 
-from svckit import claimcheck, config, jsontext
+from svckit import claimcheck, jsontext
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
@@ -27,6 +27,7 @@ from .events import (
 from .files import check_new_filename, is_svg, sanitise_filename, sanitise_svg
 from .models import attachment_tags, attachments, store
 from .placement import Placement
+from .settings import AttachmentsSettings
 
 # user pks -> {"<pk>": user detail}: the users service's `user_details`
 UserDetails = Callable[[list], dict]
@@ -124,7 +125,7 @@ def require_delete(caller: Caller, model_type: str):
 
 # ------------------------------------------------------------------ input
 
-def _link(value):
+def _link(value, settings: AttachmentsSettings):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
@@ -132,10 +133,7 @@ def _link(value):
     value = value.strip()
     if len(value) > 200:
         raise ValueError("Ensure this field has no more than 200 characters.")
-    schemes = ("http", "https", "ftp", "ftps") + tuple(
-        s.strip().lower() for s in config.setting("INVENTREE_EXTRA_URL_SCHEMES", "").split(",")
-        if s.strip())
-    return check_url(value, schemes, config.setting("INVENTREE_STRICT_URLS", True, bool))
+    return check_url(value, settings.url_schemes(), settings.INVENTREE_STRICT_URLS)
 
 
 def _tags(value) -> list[str]:
@@ -158,10 +156,10 @@ def _tags(value) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def clean(data, partial: bool = False) -> dict:
+def clean(data, settings: AttachmentsSettings, partial: bool = False) -> dict:
     """The writable fields of a request (model_type, model_id, comment, link, tags), with
-    every field error collected as DRF does. `attachment` and `filename` are the caller's
-    business (they involve files)."""
+    every field error collected as DRF does (a link's schemes as `settings` allow).
+    `attachment` and `filename` are the caller's business (they involve files)."""
     errors, cleaned = {}, {}
     try:
         cleaned = validate(_CHECKED, data, partial=partial)
@@ -169,7 +167,7 @@ def clean(data, partial: bool = False) -> dict:
         if "non_field_errors" in exc.detail:
             raise
         errors.update(exc.detail)
-    for name, check in (("link", _link), ("tags", _tags)):
+    for name, check in (("link", lambda v: _link(v, settings)), ("tags", _tags)):
         if name in data:
             try:
                 cleaned[name] = check(data[name])
@@ -184,9 +182,9 @@ def clean(data, partial: bool = False) -> dict:
     return cleaned
 
 
-def clean_update(data, partial: bool) -> dict:
+def clean_update(data, settings: AttachmentsSettings, partial: bool) -> dict:
     """PUT needs the required fields; fields not sent stay as they are (DRF's update)."""
-    cleaned = clean(data, partial=True)
+    cleaned = clean(data, settings, partial=True)
     missing = {} if partial else {name: ["This field is required."]
                                   for name in ("model_type", "model_id") if name not in data}
     if missing:
@@ -315,7 +313,7 @@ def set_metadata(session, caller: Caller, pk: int, body: dict, partial: bool) ->
 def _sanitised(placement: Placement, key: str, field: str) -> bytes:
     """The blob `key` as a sanitised SVG; a 400 on `field` when it is not one (or too large
     to sanitise)."""
-    limit = config.setting("SVG_SANITISE_MAX_BYTES", 10 * 1024 * 1024, int)
+    limit = placement.settings.SVG_SANITISE_MAX_BYTES
     try:
         return sanitise_svg(placement.blobs.read_all(key, limit))
     except ValueError as exc:
@@ -376,7 +374,7 @@ def create(placement: Placement, caller: Caller, data: dict, upload: dict | None
             if done is not None:
                 return get_attachment(s, caller, done, user_details)
     _refuse_text(data.get("attachment"))
-    cleaned = clean(data)
+    cleaned = clean(data, placement.settings)
     require_change(caller, cleaned["model_type"])
     require_one_source(bool(upload), cleaned["link"])
     payload = {**cleaned, "upload_date": date.today().isoformat(),
@@ -437,7 +435,7 @@ def _update_once(placement: Placement, caller: Caller, pk: int, data: dict, part
     require_change(caller, current["model_type"])
     data = {k: v for k, v in data.items()
             if k not in ("attachment", "filename") or v != shown[k]}
-    changes = clean_update(data, partial)
+    changes = clean_update(data, placement.settings, partial)
     target = {**current, **changes}
     require_change(caller, target["model_type"])
 

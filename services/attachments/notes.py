@@ -12,7 +12,7 @@ from svckit.listing import get_by_id, run_list
 
 from .attachments import media_url
 from .events import NOTES_IMAGE_DELETED, NOTES_IMAGE_UPLOADED
-from .files import is_valid_image, sanitise_filename
+from .files import is_svg, is_valid_image, sanitise_filename
 from .models import notes_images, store
 from .placement import Placement
 
@@ -90,15 +90,18 @@ def list_images(session, params: dict) -> dict:
 
 def create(placement: Placement, caller: Caller, data: dict, upload: dict | None,
            max_bytes: int) -> dict:
-    """POST: a real image, at most `max_bytes`, placed under `notes/`."""
+    """POST: a real image, at most `max_bytes`, placed under `notes/`; never under a name
+    that would be served as an SVG (only sanitised SVGs are: attachments)."""
     cleaned = clean(data, upload, max_bytes)
     source = claimcheck.incoming_key(upload, "image")
-    with claimcheck.still_there("image"):
-        check_image(placement.blobs, source)
     try:
         name = sanitise_filename(str(upload.get("name") or "image"))
     except ValueError as exc:
         raise ValidationFailed({"image": [str(exc)]})
+    if is_svg(name):  # it would be served as an SVG, and an image Pillow opens is none
+        raise ValidationFailed({"image": [INVALID_IMAGE]})
+    with claimcheck.still_there("image"):
+        check_image(placement.blobs, source)
     key = placement.place_upload("notes", name, upload, "image")
     payload = {**cleaned, "file_key": key, "user_id": caller.user_id, "upload_id": source}
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from sqlalchemy import delete, exists, insert, or_, select
 
-from svckit import claimcheck, config
+from svckit import claimcheck
 from svckit.blobstore import BlobStore
 from svckit.db import Database
 from svckit.errors import ApiError, ServiceUnavailable
@@ -25,6 +25,7 @@ from svckit.events import utcnow
 
 from .files import random_suffix, with_suffix
 from .models import attachments, blob_claims, notes_images
+from .settings import AttachmentsSettings
 
 ATTEMPTS = 20
 
@@ -34,10 +35,11 @@ class Placement:
     open their own units of work, since files are placed before the transaction that records
     them and removed after it."""
 
-    def __init__(self, db: Database, blobs: BlobStore):
+    def __init__(self, db: Database, blobs: BlobStore, settings: AttachmentsSettings):
         self.db = db
         self.blobs = blobs
-        self.claim_seconds = config.setting("BLOB_CLAIM_SECONDS", 3600, int)
+        self.settings = settings  # the process's: how long claims last, the file rules
+        self.claim_seconds = settings.BLOB_CLAIM_SECONDS
 
     @staticmethod
     def _in_use(key):
@@ -154,4 +156,5 @@ class Placement:
             due = list(s.execute(select(blob_claims.c.key).where(
                 blob_claims.c.due <= utcnow())).scalars())
         collected = self.collect(due)
-        return {"claims": collected, "incoming": claimcheck.sweep(self.blobs)}
+        return {"claims": collected, "incoming": claimcheck.sweep(self.blobs,
+                                                                self.settings.INCOMING_BLOB_SECONDS)}

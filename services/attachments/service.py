@@ -9,16 +9,17 @@ removes whatever a crash left behind.
 """
 import logging
 
-from nameko.timer import timer
-
-from svckit import config
+from svckit.background import timer
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 from svckit.signed_rpc import RpcProxy
 
 from . import attachments, media, notes
+from .metrics import AttachmentMetrics
 from .models import store
 from .placement import Placement
+from .settings import AttachmentsSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,12 @@ class Service(ServiceBase):
     caller: Caller = CallerProvider()
     users = RpcProxy("users")
     blobs = Blobs()
-    notes_max = config.setting("NOTES_IMAGE_MAX_BYTES", 5 * 1024 * 1024, int)
+    metrics = AttachmentMetrics()  # services.attachments.metrics, on the operations port
+    settings: AttachmentsSettings = Settings(AttachmentsSettings)
 
     @property
     def placement(self) -> Placement:
-        return Placement(self.db, self.blobs)
+        return Placement(self.db, self.blobs, self.settings)
 
     # ------------------------------------------------------------ attachments
 
@@ -117,7 +119,7 @@ class Service(ServiceBase):
     @rpc
     def create_notes_image(self, data: dict, upload: dict | None = None) -> dict:
         self.caller.require_login()
-        return notes.create(self.placement, self.caller, data, upload, self.notes_max)
+        return notes.create(self.placement, self.caller, data, upload, self.settings.NOTES_IMAGE_MAX_BYTES)
 
     @rpc
     def delete_notes_image(self, pk: int) -> None:
@@ -127,7 +129,7 @@ class Service(ServiceBase):
 
     # ------------------------------------------------------------ housekeeping
 
-    @timer(interval=config.setting("BLOB_SWEEP_SECONDS", 300, int))
+    @timer(interval="BLOB_SWEEP_SECONDS")
     def sweep_blobs(self):
         try:
             swept = self.placement.sweep()

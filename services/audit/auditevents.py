@@ -9,16 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from svckit import config
 from svckit.errors import ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import run_list
 
 from .models import audit_events
-
-# The event log is always paged: without `limit` (or with 0) a page of EVENTS_PAGE_SIZE.
-PAGE_SIZE = config.setting("EVENTS_PAGE_SIZE", 100, int)
-MAX_LIMIT = config.setting("EVENTS_MAX_LIMIT", 1000, int)
 
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
@@ -62,9 +57,10 @@ def record_received(session, events: list[dict]):
         index_elements=["event_id"]), rows)
 
 
-def list_events(session, params: dict) -> dict:
+def list_events(session, params: dict, page_size: int, max_limit: int) -> dict:
     """The list: filters (see IN_FILTERS, `stream=<type>[:<id>]`, `after`, `before`),
-    search, ordering, always paged."""
+    search, ordering, always paged: without `limit` (or with 0) a page of `page_size`
+    (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT)."""
     c = audit_events.c
     stmt = select(audit_events)
     for name in IN_FILTERS:
@@ -82,4 +78,4 @@ def list_events(session, params: dict) -> dict:
         stmt = stmt.where(c.created < before)
     return run_list(session, stmt, params, search=(c.type, c.stream_type, c.actor),
                     ordering=ORDERING, default_order=[c.id], render=render,
-                    default_limit=PAGE_SIZE, max_limit=MAX_LIMIT)
+                    default_limit=page_size, max_limit=max_limit)

@@ -19,8 +19,6 @@ from typing import Iterator
 
 import ijson
 
-from svckit.config import setting
-
 FORMATS = ("csv", "xlsx", "tsv", "json")
 
 NO_HEADERS = "Data file contains no headers"
@@ -56,17 +54,7 @@ class Limits:
     max_cell_chars: int = 65_536     # longest cell text
     max_json_depth: int = 32         # nested arrays/objects, the top-level array is 1
     max_shared_strings: int = 250_000  # an XLSX workbook's shared string table
-
-    @classmethod
-    def from_settings(cls) -> "Limits":
-        """Limits from IMPORT_MAX_ROWS, IMPORT_MAX_COLUMNS, IMPORT_MAX_CELL_CHARS,
-        IMPORT_MAX_JSON_DEPTH and IMPORT_MAX_SHARED_STRINGS."""
-        return cls(max_rows=setting("IMPORT_MAX_ROWS", cls.max_rows, int),
-                   max_columns=setting("IMPORT_MAX_COLUMNS", cls.max_columns, int),
-                   max_cell_chars=setting("IMPORT_MAX_CELL_CHARS", cls.max_cell_chars, int),
-                   max_json_depth=setting("IMPORT_MAX_JSON_DEPTH", cls.max_json_depth, int),
-                   max_shared_strings=setting("IMPORT_MAX_SHARED_STRINGS",
-                                              cls.max_shared_strings, int))
+    # a process's come from its settings (ImporterSettings.limits: IMPORT_MAX_*)
 
 
 @dataclass
@@ -99,11 +87,11 @@ def scan(path, fmt: str, limits: Limits) -> Scan:
 
 
 def rows(path, fmt: str, headers: list[str], start: int = 0,
-         limits: Limits | None = None) -> Iterator[tuple[int, dict]]:
+         limits: Limits = Limits()) -> Iterator[tuple[int, dict]]:
     """(row_index, {header: cell}) for every non-empty data row with row_index >= start, in
     file order; row_index is the 0-based position among all data rows. Use after scan()."""
     pad = _PAD.get(fmt)
-    with closing(_table(path, fmt, limits or Limits.from_settings())) as table:
+    with closing(_table(path, fmt, limits)) as table:
         next(table, None)
         for index, record in itertools.islice(enumerate(table), start, None):
             cells = _fit(record, len(headers), pad)

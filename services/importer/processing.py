@@ -25,11 +25,9 @@ process that died holds its lease until it expires (IMPORT_LEASE_SECONDS).
 import logging
 import time
 from contextlib import closing
-from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
 
-from svckit import config
 from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.events import utcnow
@@ -43,9 +41,11 @@ from .events import (
     SESSION_PROCESSED,
 )
 from .localcopy import LocalCopy
+from .metrics import count_rows
 from .models import column_maps, job_leases, recomputes, rows, sessions, store
 from .rows import extract, serializer_data
 from .sessions import IMPORTING, MAPPING, PROCESSING, check_complete
+from .settings import ImporterSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,16 @@ def import_key(session_id: int, row_id: int) -> str:
 
 
 class Processor:
-    def __init__(self, db, blobs: BlobStore, targets, owner: str, stopping=lambda: False):
+    def __init__(self, db, blobs: BlobStore, targets, owner: str, settings: ImporterSettings,
+                 stopping=lambda: False):
         self.db = db
         self.blobs = blobs
         self.targets = targets
         self.owner = owner
+        self.settings = settings
         self.stopping = stopping
-        self.batch_size = config.setting("IMPORT_BATCH_ROWS", 1000, int)
-        self.lease = timedelta(seconds=config.setting("IMPORT_LEASE_SECONDS", 30, float))
+        self.batch_size = settings.IMPORT_BATCH_ROWS
+        self.lease = settings.lease()
 
     # ------------------------------------------------------------ scheduling
 
@@ -158,9 +160,9 @@ class Processor:
         rename = dict(zip(session["headers"], session["columns"]))
         batch: list[tuple[int, dict]] = []
         start = session["next_index"]
-        with LocalCopy(self.blobs, session["data_file"]) as path, closing(scanner.rows(
-                path, session["file_format"], session["headers"], start,
-                datafile.Limits.from_settings(), scanner.Budget.from_settings())) as found:
+        with LocalCopy(self.blobs, session["data_file"], self.settings.data_dir()) as path, \
+                closing(scanner.rows(path, session["file_format"], session["headers"], start,
+                                     self.settings.limits(), self.settings.budget())) as found:
             try:
                 for index, cells in found:
                     batch.append((index, {rename.get(k, k): v for k, v in cells.items()}))
@@ -205,6 +207,10 @@ class Processor:
             if next_index is None:
                 store.record(s, "import_session", session["id"], SESSION_PROCESSED,
                              {"status": PROCESSING})
+        invalid = sum(1 for index, _ in batch if errors.get(index))
+        count_rows("parsed", len(batch))
+        count_rows("valid", len(batch) - invalid)
+        count_rows("invalid", invalid)
         return end
 
     def _fail(self, session_id: int, message: str):
@@ -314,6 +320,8 @@ class Processor:
                 store.record(s, "import_session", session_id, ROWS_COMPLETED,
                              {"rows": done, "failed": failed}, caller)
                 check_complete(s, session_id, caller)
+            count_rows("created", len(done))
+            count_rows("failed", len(failed))
         return did
 
 

@@ -15,8 +15,8 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from svckit import config
 from svckit.errors import ServiceUnavailable
+from svckit.layout import ROOT
 
 from . import datafile
 
@@ -29,32 +29,30 @@ _OUT_OF_MEMORY = 3  # the child's exit status when it ran out of memory
 
 @dataclass(frozen=True)
 class Budget:
+    """A process's comes from its settings (ImporterSettings.budget: IMPORT_SCAN_*)."""
+
     memory_mb: int = 1024   # address space of the child process
     seconds: float = 240    # wall clock (and CPU) time of one scan
-
-    @classmethod
-    def from_settings(cls) -> "Budget":
-        """The budget from IMPORT_SCAN_MEMORY_MB and IMPORT_SCAN_SECONDS."""
-        return cls(memory_mb=config.setting("IMPORT_SCAN_MEMORY_MB", cls.memory_mb, int),
-                   seconds=config.setting("IMPORT_SCAN_SECONDS", cls.seconds, float))
+    processes: int = 4      # scans at once per importer process (more wait)
 
 
 _slots = None
 
 
-def _processes():
-    """At most IMPORT_SCAN_PROCESSES scans at a time per importer process (more wait)."""
+def _processes(count: int):
+    """At most `count` scans at a time in this process (more wait): the first caller's
+    count holds (every caller passes its process's IMPORT_SCAN_PROCESSES)."""
     global _slots
     if _slots is None:
         from eventlet.semaphore import Semaphore
-        _slots = Semaphore(max(1, config.setting("IMPORT_SCAN_PROCESSES", 4, int)))
+        _slots = Semaphore(max(1, count))
     return _slots
 
 
 def scan(path, fmt: str, limits: datafile.Limits, budget: Budget) -> datafile.Scan:
     """datafile.scan() in a child process; DataFileError for a bad file or one over the
     budget. Only the calling green thread waits."""
-    with _processes():
+    with _processes(budget.processes):
         return _scan_in_child(path, fmt, limits, budget)
 
 
@@ -119,7 +117,7 @@ def rows(path, fmt: str, headers: list[str], start: int, limits: datafile.Limits
 def _start(subprocess):
     """A child running this module; 503 when the system cannot start one now."""
     try:
-        return subprocess.Popen([sys.executable, "-m", __name__], cwd=str(config.ROOT),
+        return subprocess.Popen([sys.executable, "-m", __name__], cwd=str(ROOT),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except OSError as exc:

@@ -12,16 +12,16 @@ import os
 import socket
 import uuid
 
-from nameko.timer import timer
-
-from svckit import config
-from svckit.background import Nudge, background
+from svckit.background import Nudge, background, timer
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import Blobs, CallerProvider, ServiceBase, Store, rpc
 
 from . import columnmappings, rows, sessions
+from .metrics import ImporterMetrics
 from .models import store
 from .processing import Processor
+from .settings import ImporterSettings
 from .targets import Targets
 
 
@@ -32,8 +32,9 @@ class Service(ServiceBase):
     blobs = Blobs()
     targets = Targets()
     wake = Nudge()
+    metrics = ImporterMetrics()  # services.importer.metrics, on the operations port
+    settings: ImporterSettings = Settings(ImporterSettings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    accept_wait = config.setting("IMPORT_ACCEPT_WAIT_SECONDS", 5, float)
 
     # ------------------------------------------------------------ models
 
@@ -66,7 +67,8 @@ class Service(ServiceBase):
         self.caller.require_login()
         # its own unit of work: the file is placed, scanned and the target service asked
         # for its fields before the transaction that records the session
-        return sessions.create(self.db, self.blobs, self.targets, self.caller, data, upload)
+        return sessions.create(self.db, self.blobs, self.targets, self.caller, data, upload,
+                               self.settings)
 
     @rpc
     def update_session(self, pk: int, data: dict, partial: bool = False,
@@ -78,7 +80,7 @@ class Service(ServiceBase):
         with self.db.write() as s:
             session, stale = sessions.update(s, self.caller, pk, data, partial, upload)
         if stale:  # after the commit: recomputing asks the target service to validate
-            self._processor().recompute_now(pk, self.accept_wait)
+            self._processor().recompute_now(pk, self.settings.IMPORT_ACCEPT_WAIT_SECONDS)
             self.wake()
         return session
 
@@ -117,7 +119,7 @@ class Service(ServiceBase):
         with self.db.write() as s:
             pks = rows.accept(s, self.caller, pk, body)
         self.wake()  # after the commit: the background worker creates them
-        rows.await_created(self.db, pks, self.accept_wait)
+        rows.await_created(self.db, pks, self.settings.IMPORT_ACCEPT_WAIT_SECONDS)
         return {"rows": pks}
 
     # ------------------------------------------------------------ column mappings
@@ -185,16 +187,17 @@ class Service(ServiceBase):
     # ------------------------------------------------------------ background
 
     def _processor(self) -> Processor:
-        return Processor(self.db, self.blobs, self.targets, self.owner, self.wake.stopping)
+        return Processor(self.db, self.blobs, self.targets, self.owner, self.settings,
+                         self.wake.stopping)
 
-    @background(interval=config.setting("IMPORT_POLL_SECONDS", 2, float))
+    @background(interval="IMPORT_POLL_SECONDS")
     def work(self) -> bool:
         return self._processor().run()
 
-    @timer(interval=config.setting("IMPORT_SWEEP_SECONDS", 3600, int))
+    @timer(interval="IMPORT_SWEEP_SECONDS")
     def sweep_sessions(self):
         self.sweep()
 
     def sweep(self) -> dict:
         """Delete old sessions, orphaned data files and abandoned uploads (sessions.sweep)."""
-        return sessions.sweep(self.db, self.blobs, self.caller)
+        return sessions.sweep(self.db, self.blobs, self.caller, self.settings)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from svckit import claimcheck, config, jsontext
+from svckit import claimcheck, jsontext
 from svckit.blobstore import BlobStore
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
@@ -30,6 +30,7 @@ from .events import (
 from .localcopy import LocalCopy
 from .models import sessions, store
 from .ownership import get_session, mine, visible_session
+from .settings import ImporterSettings
 
 STATUS_LABELS = {0: "Initializing", 10: "Mapping Columns", 20: "Importing Data",
                  30: "Processing Data", 40: "Complete"}
@@ -195,7 +196,7 @@ def _place(blobs: BlobStore, upload: dict) -> str:
 
 
 def create(db, blobs: BlobStore, targets, caller: Caller, data: dict,
-           upload: dict | None) -> dict:
+           upload: dict | None, settings: ImporterSettings) -> dict:
     """POST: scan the data file, map its columns to the target's fields (status 10). The
     file is placed, scanned and the target asked for its fields before the transaction that
     records the session opens; on any failure the placed file goes."""
@@ -210,9 +211,8 @@ def create(db, blobs: BlobStore, targets, caller: Caller, data: dict,
     extra = clean_json_fields(data, partial=False)
     key = _place(blobs, upload)
     try:
-        with LocalCopy(blobs, key) as path:
-            scan = scanner.scan(path, fmt, datafile.Limits.from_settings(),
-                                scanner.Budget.from_settings())
+        with LocalCopy(blobs, key, settings.data_dir()) as path:
+            scan = scanner.scan(path, fmt, settings.limits(), settings.budget())
         fields = targets.call(service, "import_fields", model_type=model_type)
         mappings = auto_map(fields, scan.columns, extra["field_overrides"] or {})
         with db.write() as s:
@@ -301,12 +301,12 @@ def _delete(db, blobs: BlobStore, caller: Caller, chosen, must_exist=False) -> i
     return len(found)
 
 
-def sweep(db, blobs: BlobStore, caller: Caller) -> dict:
+def sweep(db, blobs: BlobStore, caller: Caller, settings: ImporterSettings) -> dict:
     """Delete sessions older than IMPORT_SESSION_DAYS (InvenTree's daily task), data files no
     session refers to (left by a crash between placing and recording), and uploads the
     gateway left under `incoming/` (svckit.claimcheck; the attachments service, which shares
     the store, sweeps them too)."""
-    days = config.setting("IMPORT_SESSION_DAYS", 5, int)
+    days = settings.IMPORT_SESSION_DAYS
     with db.read() as s:
         old = s.execute(select(sessions.c.id).where(
             sessions.c.timestamp < utcnow() - timedelta(days=days))).scalars().all()
@@ -317,4 +317,5 @@ def sweep(db, blobs: BlobStore, caller: Caller) -> dict:
                if k not in used and modified < cutoff]
     for key in orphans:
         blobs.delete(key)
-    return {"sessions": deleted, "files": len(orphans), "incoming": claimcheck.sweep(blobs)}
+    incoming = claimcheck.sweep(blobs, settings.INCOMING_BLOB_SECONDS)
+    return {"sessions": deleted, "files": len(orphans), "incoming": incoming}

@@ -7,10 +7,12 @@ import eventlet
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
 
-from svckit import config
+from svckit.container_settings import settings_of
 from svckit.context import Caller
 from svckit.errors import ServiceUnavailable, ValidationFailed
 from svckit.signed_rpc import CallerKeys, ReplyListener, SignedServiceProxy
+
+from .settings import ImporterSettings
 
 # Every model InvenTree 264 can import (model type -> serializer), so that a type it knows
 # but no running service serves gets a clear answer instead of "not a valid choice".
@@ -111,11 +113,12 @@ class Targets(DependencyProvider):
     keys = CallerKeys()
 
     def setup(self):
-        self.services = [s.strip() for s in config.setting(
-            "IMPORT_TARGET_SERVICES", "status,system").split(",") if s.strip()]
-        self.timeout = config.setting("IMPORT_TARGET_TIMEOUT", 60, float)
-        self.probe_timeout = config.setting("IMPORT_TARGET_PROBE_TIMEOUT", 3, float)
-        self.cache_seconds = config.setting("IMPORT_TARGETS_CACHE_SECONDS", 30, float)
+        settings = settings_of(self.container)
+        assert isinstance(settings, ImporterSettings)
+        self.services = settings.target_services()
+        self.timeout = settings.IMPORT_TARGET_TIMEOUT
+        self.probe_timeout = settings.IMPORT_TARGET_PROBE_TIMEOUT
+        self.cache_seconds = settings.IMPORT_TARGETS_CACHE_SECONDS
         self.cache = None
 
     def get_dependency(self, worker_ctx):

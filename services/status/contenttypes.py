@@ -1,6 +1,6 @@
 """Content types (SEMANTICS §4): InvenTree 264's Django models, served read-only."""
 from svckit.errors import NotFound
-from svckit.listing import page_list, search_terms
+from svckit.listing import SearchLimits, page_list, search_terms
 
 from .contenttype_data import CONTENT_TYPES, app_labeled_name
 
@@ -39,15 +39,15 @@ def app_label(pk: int) -> str:
     return _BY_PK[pk]["app_label"]
 
 
-def list_content_types(params: dict) -> dict:
+def list_content_types(params: dict, limits: SearchLimits = SearchLimits()) -> dict:
     """The list, paged."""
-    return page_list(search_list(params), params)
+    return page_list(search_list(params, limits), params)
 
 
-def search_list(params: dict) -> list[dict]:
+def search_list(params: dict, limits: SearchLimits = SearchLimits()) -> list[dict]:
     """Search on app_label and model, ordering on any field (the list is small and static)."""
     rows = list(ROWS)
-    for term in search_terms(params.get("search", "")):
+    for term in search_terms(params.get("search", ""), limits):
         term = term.lower()
         rows = [r for r in rows if term in r["app_label"].lower() or term in r["model"].lower()]
     for name in reversed([n.strip() for n in str(params.get("ordering") or "").split(",") if n.strip()]):

@@ -1,9 +1,11 @@
 """The status service: generic status classes, custom states and content types."""
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import CallerProvider, ImportTargetMixin, ServiceBase, Store, rpc
 
 from . import contenttypes, customstates, imports
 from .models import store
+from .settings import StatusSettings
 
 
 class Service(ImportTargetMixin, ServiceBase):
@@ -11,6 +13,7 @@ class Service(ImportTargetMixin, ServiceBase):
     IMPORTS = imports.TARGETS
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
+    settings: StatusSettings = Settings(StatusSettings)
 
     # ------------------------------------------------------------ status classes
 
@@ -70,7 +73,7 @@ class Service(ImportTargetMixin, ServiceBase):
     @rpc
     def list_content_types(self, params: dict) -> dict:
         self.caller.require_login()
-        return contenttypes.list_content_types(params)
+        return contenttypes.list_content_types(params, self.settings.search_limits())
 
     @rpc
     def get_content_type(self, pk: int) -> dict:

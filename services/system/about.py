@@ -10,9 +10,9 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from svckit import config
 from svckit.context import Caller
 from svckit.errors import NotFound
+from svckit.layout import ROOT
 
 API_VERSION = 264
 SERVER_VERSION = "0.17.0 dev"
@@ -21,7 +21,7 @@ SERVER_VERSION = "0.17.0 dev"
 @lru_cache(maxsize=1)
 def _git(*args) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=config.ROOT, capture_output=True, text=True,
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                              timeout=5)
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
@@ -87,13 +87,12 @@ def icon_packs() -> dict:
             "gzip": base64.b64encode(gzip.compress(body, mtime=0)).decode()}
 
 
-def flag_definitions() -> dict:
-    """django-flags settings: the built-ins, then `INVENTREE_FLAGS` (a JSON object)."""
-    flags = {"EXPERIMENTAL": [{"condition": "boolean",
-                               "value": config.setting("INVENTREE_DEBUG", False, bool)},
+def flag_definitions(debug: bool, extra: str) -> dict:
+    """django-flags settings: the built-ins (`debug`: INVENTREE_DEBUG), then `extra`
+    (INVENTREE_FLAGS, a JSON object)."""
+    flags = {"EXPERIMENTAL": [{"condition": "boolean", "value": debug},
                               {"condition": "parameter", "value": "experimental="}],
              "NEXT_GEN": [{"condition": "parameter", "value": "ngen="}]}
-    extra = config.setting("INVENTREE_FLAGS", "")
     if extra:
         try:
             custom = json.loads(extra)
@@ -124,12 +123,12 @@ def flag(key: str, conditions: list, query: dict, caller: Caller) -> dict:
     return item
 
 
-def flags(query: dict, caller: Caller) -> list:
-    return [flag(k, v, query, caller) for k, v in flag_definitions().items()]
+def flags(query: dict, caller: Caller, definitions: dict) -> list:
+    """Every flag of `definitions` (flag_definitions) for this request."""
+    return [flag(k, v, query, caller) for k, v in definitions.items()]
 
 
-def one_flag(key: str, query: dict, caller: Caller) -> dict:
-    definitions = flag_definitions()
+def one_flag(key: str, query: dict, caller: Caller, definitions: dict) -> dict:
     if key not in definitions:
         raise NotFound()
     return flag(key, definitions[key], query, caller)

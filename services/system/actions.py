@@ -5,13 +5,14 @@ from svckit.errors import NotFound, ValidationFailed
 from . import plugins
 
 
-def action(caller: Caller, body) -> dict:
-    """Always answered with 200, errors included (as InvenTree does)."""
+def action(caller: Caller, body, plugin_slugs: list[str]) -> dict:
+    """Always answered with 200, errors included (as InvenTree does). `plugin_slugs`: the
+    active plugins (INVENTREE_PLUGINS)."""
     body = body if isinstance(body, dict) else {}
     name = body.get("action")
     if not name:
         return {"error": "No action specified"}
-    plugin = plugins.action_plugin(str(name))
+    plugin = plugins.action_plugin(plugin_slugs, str(name))
     if plugin is None:
         return {"error": "No matching action found", "action": name}
     data = body.get("data")
@@ -20,12 +21,12 @@ def action(caller: Caller, body) -> dict:
             "info": plugin.get_info(caller, data)}
 
 
-def locate(caller: Caller, body) -> dict:
+def locate(caller: Caller, body, plugin_slugs: list[str]) -> dict:
     body = body if isinstance(body, dict) else {}
     slug = body.get("plugin")
     if not slug:
         raise ValidationFailed({"detail": "'plugin' field must be supplied"})
-    plugin = plugins.locate_plugin(str(slug))
+    plugin = plugins.locate_plugin(plugin_slugs, str(slug))
     if plugin is None:
         raise ValidationFailed({"detail": f"Plugin '{slug}' is not installed, or does not "
                                           "support the location mixin"})
@@ -43,6 +44,6 @@ def locate(caller: Caller, body) -> dict:
     raise ValidationFailed({"detail": "Must supply either 'item' or 'location' parameter"})
 
 
-def active_plugins() -> list:
+def active_plugins(plugin_slugs: list[str]) -> list:
     """The active plugins' names, slugs and versions."""
-    return [plugins.describe(p) for p in plugins.active().values()]
+    return [plugins.describe(p) for p in plugins.active(plugin_slugs).values()]

@@ -13,21 +13,21 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.errors import ApiError
 from svckit.events import utcnow
 from svckit.plugins import load_plugin
 
 from . import events
 from .models import exchange_rates, exchange_state, store
+from .settings import SystemSettings
 
 log = logging.getLogger(__name__)
 
 
 class FrankfurterProvider:
-    def __init__(self):
-        self.url = config.setting("CURRENCY_API_URL", "https://api.frankfurter.app").rstrip("/")
-        self.timeout = config.setting("CURRENCY_API_TIMEOUT", 5.0, float)
+    def __init__(self, url: str, timeout: float):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
 
     def fetch(self, base: str, codes: list[str]) -> dict:
         query = urllib.parse.urlencode({"from": base, "to": ",".join(c for c in codes if c != base)})
@@ -39,36 +39,36 @@ class FrankfurterProvider:
         return {str(k): float(v) for k, v in rates.items()}
 
 
-def provider_class():
+def provider_class(settings: SystemSettings):
     """The class `CURRENCY_PROVIDER` names (checked when the service starts)."""
-    name = config.setting("CURRENCY_PROVIDER", "frankfurter")
+    name = settings.CURRENCY_PROVIDER
     if name == "frankfurter":
         return FrankfurterProvider
     return load_plugin(name, kind="currency provider", setting="CURRENCY_PROVIDER")
 
 
-def base_currency() -> str:
-    return config.setting("INVENTREE_DEFAULT_CURRENCY", "USD").upper()
+def provider(settings: SystemSettings):
+    """The rate provider: the built-in one at CURRENCY_API_URL, or one of your own."""
+    cls = provider_class(settings)
+    if cls is FrankfurterProvider:
+        return FrankfurterProvider(settings.CURRENCY_API_URL, settings.CURRENCY_API_TIMEOUT)
+    return cls()
 
 
-def currency_codes() -> list[str]:
-    raw = config.setting("CURRENCY_CODES", "AUD,CAD,CNY,EUR,GBP,JPY,NZD,USD")
-    return [c.strip().upper() for c in raw.split(",") if c.strip()]
-
-
-def exchange_document(session) -> dict:
+def exchange_document(session, settings: SystemSettings) -> dict:
     state = session.execute(select(exchange_state)).mappings().first()
     rates = {r["currency"]: r["rate"] for r in session.execute(
         select(exchange_rates).order_by(exchange_rates.c.currency)).mappings()}
     updated = state["updated"].isoformat() + "Z" if state and state["updated"] else None
-    return {"base_currency": base_currency(), "exchange_rates": rates, "updated": updated}
+    return {"base_currency": settings.base_currency(), "exchange_rates": rates,
+            "updated": updated}
 
 
-def fetch_rates() -> dict:
+def fetch_rates(settings: SystemSettings) -> dict:
     """Ask the provider (no transaction open); raises ApiError 502 when it fails."""
-    base, codes = base_currency(), currency_codes()
+    base, codes = settings.base_currency(), settings.currency_codes()
     try:
-        fetched = provider_class()().fetch(base, codes)
+        fetched = provider(settings).fetch(base, codes)
     except Exception as exc:
         raise ApiError({"detail": f"Exchange rate refresh failed ({type(exc).__name__}: "
                                   f"{exc}); the previous rates are kept"}, 502)
@@ -77,11 +77,11 @@ def fetch_rates() -> dict:
     return {"base": base, "rates": rates}
 
 
-def fetch_rates_scheduled() -> dict | None:
+def fetch_rates_scheduled(settings: SystemSettings) -> dict | None:
     """`fetch_rates` for the hourly refresh: a failure is logged (the rates are kept and
     the next hour tries again), not raised."""
     try:
-        return fetch_rates()
+        return fetch_rates(settings)
     except ApiError as exc:
         log.warning("scheduled %s", exc.detail["detail"])
         return None
@@ -94,8 +94,8 @@ def store_rates(session, caller, fetched: dict) -> dict:
     return {"success": "Exchange rates updated"}
 
 
-def is_stale(session) -> bool:
-    days = config.setting("CURRENCY_UPDATE_INTERVAL", 1, int)
+def is_stale(session, days: int) -> bool:
+    """Whether the rates are older than `days` (CURRENCY_UPDATE_INTERVAL; 0: never)."""
     if days <= 0:
         return False
     updated = session.execute(select(exchange_state.c.updated)).scalar()

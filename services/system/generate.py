@@ -6,7 +6,6 @@ concurrent requests never receive the same serial.
 """
 from sqlalchemy import bindparam, select
 
-from svckit import config
 from svckit.errors import ValidationFailed
 from svckit.fields import Field, validate
 
@@ -22,7 +21,8 @@ SERIAL_FIELDS = {"part": Field("related field", "Part", extra={"allow_null": Tru
                  "quantity": Field("integer", "Quantity", default=1)}
 
 
-def batch_code(data) -> dict:
+def batch_code(data, template: str) -> dict:
+    """`POST /api/generate/batch-code/`, rendered with `template` (STOCK_BATCH_CODE_TEMPLATE)."""
     cleaned = validate(BATCH_FIELDS, data or {}, partial=True)
     quantity = cleaned.get("quantity")
     if quantity is not None:
@@ -32,7 +32,6 @@ def batch_code(data) -> dict:
             raise ValidationFailed({"quantity": ["A valid number is required."]})
     inputs = {k: ({"pk": v} if k in PK_INPUTS and v is not None else v)
               for k, v in cleaned.items()}
-    template = config.setting("STOCK_BATCH_CODE_TEMPLATE", "")
     return {"batch_code": render_batch_code(template, batch_code_context(**inputs))}
 
 

@@ -5,54 +5,47 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from svckit import config
-
 from .models import store
+from .settings import SystemSettings
 
 WELCOME_CONSUMER = "system.welcome"
 log = logging.getLogger(__name__)
 
 
-def configured() -> bool:
-    return bool(config.setting("INVENTREE_EMAIL_HOST", ""))
-
-
-def send(to: str, subject: str, body: str):
+def send(settings: SystemSettings, to: str, subject: str, body: str):
+    """One mail, over the SMTP server of the INVENTREE_EMAIL_* settings."""
     message = EmailMessage()
-    message["From"] = config.setting("INVENTREE_EMAIL_SENDER", "inventree@localhost")
+    message["From"] = settings.INVENTREE_EMAIL_SENDER
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
-    host = config.setting("INVENTREE_EMAIL_HOST", "")
-    port = config.setting("INVENTREE_EMAIL_PORT", 25, int)
-    timeout = config.setting("INVENTREE_EMAIL_TIMEOUT", 10.0, float)
-    smtp_class = smtplib.SMTP_SSL if config.setting("INVENTREE_EMAIL_SSL", False, bool) else smtplib.SMTP
-    with smtp_class(host, port, timeout=timeout) as smtp:
-        if config.setting("INVENTREE_EMAIL_TLS", False, bool):
+    smtp_class = smtplib.SMTP_SSL if settings.INVENTREE_EMAIL_SSL else smtplib.SMTP
+    with smtp_class(settings.INVENTREE_EMAIL_HOST, settings.INVENTREE_EMAIL_PORT,
+                    timeout=settings.INVENTREE_EMAIL_TIMEOUT) as smtp:
+        if settings.INVENTREE_EMAIL_TLS:
             smtp.starttls()
-        user = config.setting("INVENTREE_EMAIL_USERNAME", "")
-        if user:
-            smtp.login(user, config.setting("INVENTREE_EMAIL_PASSWORD", ""))
+        if settings.INVENTREE_EMAIL_USERNAME:
+            smtp.login(settings.INVENTREE_EMAIL_USERNAME, settings.INVENTREE_EMAIL_PASSWORD)
         smtp.send_message(message)
 
 
-def send_login_link(link: dict, base_url: str):
-    instance = config.setting("INVENTREE_INSTANCE", "InvenTree")
+def send_login_link(settings: SystemSettings, link: dict, base_url: str):
+    instance = settings.INVENTREE_INSTANCE
     url = f"{base_url}/api/email/login/?sesame={link['key']}"
     body = (f"Hello {link['username']},\n\nUse this link to log in to {instance}; it works "
             f"once, within 5 minutes:\n\n{url}\n")
-    send(link["email"], f"[{instance}] Log in to the app", body)
+    send(settings, link["email"], f"[{instance}] Log in to the app", body)
 
 
-def send_welcome(email: str, base_url: str):
+def send_welcome(settings: SystemSettings, email: str, base_url: str):
     """InvenTree's mail to a user created through the API."""
     body = "Your account has been created.\n\nPlease use the password reset function to login"
     if base_url:
         body += f"\n\nURL: {base_url}"
-    send(email, "Welcome to InvenTree", body)
+    send(settings, email, "Welcome to InvenTree", body)
 
 
-def email_login_link(email: str, base_url: str, issue_link) -> dict:
+def email_login_link(settings: SystemSettings, email: str, base_url: str, issue_link) -> dict:
     """Mail a login link to the user with address `email`, if any: `issue_link` (the users
     service's `issue_magic_link`) makes it. Always the same answer, so it never tells
     whether the address belongs to anyone. `base_url`: the configured or allowed site
@@ -62,31 +55,31 @@ def email_login_link(email: str, base_url: str, issue_link) -> dict:
         return {"status": "ok"}
     link = issue_link(email)
     if link is not None:
-        if not configured():
+        if not settings.mail_configured():
             log.warning("login link requested but INVENTREE_EMAIL_HOST is not set")
         else:
             try:
-                send_login_link(link, base_url)
+                send_login_link(settings, link, base_url)
             except Exception:
                 log.exception("could not send the login link mail")
     return {"status": "ok"}
 
 
-def claim_welcome(session, event: dict) -> str | None:
+def claim_welcome(session, event: dict, mail_configured: bool) -> str | None:
     """The address to send InvenTree's welcome mail to for a `user.created` event (a user
     created through the API with an address, while mail is configured), the first time
     the event is seen; otherwise None."""
     email = event["payload"].get("email")
-    if not (event["payload"].get("welcome") and email and configured()):
+    if not (event["payload"].get("welcome") and email and mail_configured):
         return None
     return email if store.mark_processed(session, WELCOME_CONSUMER, event["id"]) else None
 
 
-def welcome(email: str | None):
+def welcome(settings: SystemSettings, email: str | None):
     """Send the welcome mail to `email` (from `claim_welcome`; None: nothing to send)."""
     if email is None:
         return
     try:
-        send_welcome(email, config.setting("INVENTREE_SITE_URL", ""))
+        send_welcome(settings, email, settings.INVENTREE_SITE_URL)
     except Exception:
         log.exception("could not send the welcome mail")

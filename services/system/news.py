@@ -10,7 +10,6 @@ from email.utils import parsedate_to_datetime
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.bulk import bulk_condition, lock_matching
 from svckit.fields import Field, validate
 from svckit.listing import bool_param, get_by_id, run_list
@@ -19,6 +18,7 @@ from svckit.plugins import load_plugin
 from . import events
 from .dates import minutes
 from .models import news_entries, store
+from .settings import SystemSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def parse_feed(raw: bytes) -> list[dict]:
 
 
 class HttpFeed:
-    def __init__(self):
-        self.url = config.setting("NEWS_FEED_URL", "https://inventree.org/news/feed.atom")
-        self.timeout = config.setting("NEWS_FEED_TIMEOUT", 5.0, float)
+    def __init__(self, url: str, timeout: float):
+        self.url = url
+        self.timeout = timeout
 
     def fetch(self) -> list[dict]:
         with urllib.request.urlopen(self.url, timeout=self.timeout) as resp:
@@ -79,32 +79,36 @@ class HttpFeed:
         return parse_feed(raw)
 
 
-def fetcher_class():
+def fetcher_class(settings: SystemSettings):
     """The class `NEWS_FEED_PROVIDER` names (checked when the service starts)."""
-    name = config.setting("NEWS_FEED_PROVIDER", "http")
+    name = settings.NEWS_FEED_PROVIDER
     if name == "http":
         return HttpFeed
     return load_plugin(name, kind="news feed", setting="NEWS_FEED_PROVIDER")
 
 
-def fetch() -> list[dict]:
-    """The feed's entries (over the internet: call with no transaction open)."""
-    return fetcher_class()().fetch()
+def fetch(settings: SystemSettings) -> list[dict]:
+    """The feed's entries (over the internet: call with no transaction open): from
+    NEWS_FEED_URL, or from a fetcher of your own."""
+    cls = fetcher_class(settings)
+    if cls is HttpFeed:
+        return HttpFeed(settings.NEWS_FEED_URL, settings.NEWS_FEED_TIMEOUT).fetch()
+    return cls().fetch()
 
 
 _fetched_at = -1e9  # when this process last fetched on schedule (time.monotonic)
 
 
-def fetch_when_due() -> list[dict]:
+def fetch_when_due(settings: SystemSettings) -> list[dict]:
     """`fetch` once every NEWS_FEED_INTERVAL hours (0: never) per process; a failure is
     logged (the feed is on the internet; the next interval tries again). Entries, or []."""
     global _fetched_at
-    hours = config.setting("NEWS_FEED_INTERVAL", 24, int)
+    hours = settings.NEWS_FEED_INTERVAL
     if hours <= 0 or time.monotonic() - _fetched_at < hours * 3600:
         return []
     _fetched_at = time.monotonic()
     try:
-        return fetch()
+        return fetch(settings)
     except Exception as exc:
         log.warning("news feed fetch failed: %s", exc)
         return []

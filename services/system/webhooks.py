@@ -9,13 +9,12 @@ import uuid
 
 from sqlalchemy import select
 
-from svckit import config, jsontext
+from svckit import jsontext
 from svckit.errors import ApiError, NotFound, PermissionDenied
 
 from . import events
 from .models import store, webhook_endpoints
 
-MAX_BYTES = config.setting("WEBHOOK_MAX_BYTES", 256 * 1024, int)
 DROPPED_HEADERS = {"authorization", "cookie", "token"}
 
 
@@ -39,9 +38,11 @@ def _verify(endpoint: dict, raw: bytes, header_token: str):
         raise PermissionDenied("Incorrect token in header.")
 
 
-def receive(session, caller, endpoint_id: str, body_b64: str, headers: dict, host: str) -> int:
+def receive(session, caller, endpoint_id: str, body_b64: str, headers: dict, host: str,
+            max_bytes: int) -> int:
     """Verify and store one message (the body as the gateway sent it, base64; header names
-    in any case); nothing is stored when anything is wrong."""
+    in any case; at most `max_bytes`, WEBHOOK_MAX_BYTES); nothing is stored when anything
+    is wrong."""
     raw = base64.b64decode(body_b64)
     headers = {k.lower(): v for k, v in headers.items()}
     endpoint = session.execute(select(webhook_endpoints).where(
@@ -49,8 +50,8 @@ def receive(session, caller, endpoint_id: str, body_b64: str, headers: dict, hos
         webhook_endpoints.c.active.is_(True))).mappings().first()
     if endpoint is None:
         raise NotFound()
-    if len(raw) > MAX_BYTES:
-        raise ApiError({"detail": f"Webhook body exceeds {MAX_BYTES} bytes"}, 413)
+    if len(raw) > max_bytes:
+        raise ApiError({"detail": f"Webhook body exceeds {max_bytes} bytes"}, 413)
     try:
         body = jsontext.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -15,6 +15,7 @@ from svckit.fields import Field, validate
 
 from . import loginfailures, roles, sessions, tokens, users
 from .passwords import check_password, hash_password
+from .settings import UsersSettings
 
 REVOKE_TOKENS = Field("boolean", "Revoke tokens", "Also revoke the user's API tokens (all but "
                       "the one making this request)", default=False)
@@ -38,16 +39,16 @@ def by_token(session, key: str, request_id: str = "") -> TokenCheck:
                       caller, row["last_seen"] == date.today())
 
 
-def by_password(session, username: str, password: str, address: str = "",
-                request_id: str = "") -> Caller:
+def by_password(session, settings: UsersSettings, username: str, password: str,
+                address: str = "", request_id: str = "") -> Caller:
     """The active user with this name and password, as a caller; throttled by name and
     client address (429)."""
-    wait = loginfailures.throttled(session, username, address)
+    wait = loginfailures.throttled(session, settings, username, address)
     if wait:
         raise ApiError({"detail": loginfailures.THROTTLED.format(wait)}, 429)
     user = users.find_user(session, username)
     if user is None:
-        hash_password(password)  # same work either way: timing does not reveal accounts
+        hash_password(password, settings.PASSWORD_ITERATIONS)  # same work either way: timing does not reveal accounts
         raise AuthenticationFailed("Invalid username/password.")
     if not check_password(password, user["password"]) or not user["is_active"]:
         raise AuthenticationFailed("Invalid username/password.")
@@ -72,11 +73,12 @@ def login_refused() -> ValidationFailed:
     return ValidationFailed({"non_field_errors": ["Unable to log in with provided credentials."]})
 
 
-def login(session, caller: Caller, user: Caller) -> dict:
+def login(session, caller: Caller, user: Caller, settings: UsersSettings) -> dict:
     """A browser session for `user` (whose password was checked), and the user's token
     named "" (as InvenTree answers it)."""
-    started = sessions.start(session, caller, user.user_id)
-    started["key"] = tokens.token_for(session, user, user.user_id, "", {})["token"]
+    started = sessions.start(session, caller, user.user_id, settings.SESSION_DAYS)
+    started["key"] = tokens.token_for(session, user, user.user_id, "", {},
+                                      settings.token_secret())["token"]
     return started
 
 
@@ -123,7 +125,7 @@ def old_password_refused() -> ValidationFailed:
         "Your old password was entered incorrectly. Please enter it again."]})
 
 
-def change_password(session, caller: Caller, change: PasswordChange,
+def change_password(session, caller: Caller, change: PasswordChange, rounds: int,
                     session_id: int | None, token_id: int | None) -> dict:
     """The new password (the old one was right). The caller's other browser sessions end
     (`session_id`, the one asking, stays); tokens stay unless `revoke_tokens` (then all but
@@ -131,7 +133,7 @@ def change_password(session, caller: Caller, change: PasswordChange,
     if not change.confirmed:
         raise ValidationFailed({"new_password2": ["The two password fields didn\u2019t match."]})
     try:
-        users.set_password(session, caller, caller.user_id, change.new_password)
+        users.set_password(session, caller, caller.user_id, change.new_password, rounds)
     except ValidationFailed as exc:
         raise ValidationFailed({"new_password2": exc.detail["password"]})
     sessions.end_others(session, caller, caller.user_id, keep=session_id)

@@ -11,7 +11,6 @@ import argparse
 import secrets
 import sys
 
-from svckit import config
 from svckit.context import SYSTEM
 from svckit.db import Database
 from svckit.errors import ApiError
@@ -19,44 +18,48 @@ from svckit.migrate import migrate
 
 from . import groups, users
 from .models import metadata
+from .settings import UsersCliSettings
 
 
-def _db() -> Database:
-    url, _ = migrate("users")
+def _db(settings: UsersCliSettings) -> Database:
+    url, _ = migrate("users", settings.database_url("users"))
     return Database(url, metadata)
 
 
-def ensure_admin() -> str:
-    username = config.setting("INVENTREE_ADMIN_USER", "admin")
-    password = config.setting("INVENTREE_ADMIN_PASSWORD")
-    email = config.setting("INVENTREE_ADMIN_EMAIL", "")
-    db = _db()
+def ensure_admin(settings: UsersCliSettings) -> str:
+    username = settings.INVENTREE_ADMIN_USER
+    password = settings.INVENTREE_ADMIN_PASSWORD
+    email = settings.INVENTREE_ADMIN_EMAIL
+    rounds = settings.PASSWORD_ITERATIONS
+    db = _db(settings)
     with db.write() as s:
         if users.find_user(s, username):
             return f"superuser '{username}' exists"
         generated = not password
         password = password or secrets.token_urlsafe(12)
-        user = users.new_user(s, SYSTEM, username=username, password=None, email=email,
+        user = users.new_user(s, SYSTEM, rounds=rounds, username=username, password=None,
+                              email=email,
                               is_staff=True, is_superuser=True)
         # the operator's chosen password is accepted as given (InvenTree does the same)
-        users.set_password(s, SYSTEM, user["id"], password, check=False)
+        users.set_password(s, SYSTEM, user["id"], password, rounds, check=False)
     if generated:
         return (f"created superuser '{username}' with generated password: {password}\n"
                 "(shown once; set INVENTREE_ADMIN_PASSWORD to choose it)")
     return f"created superuser '{username}'"
 
 
-def create_user(args) -> str:
+def create_user(settings: UsersCliSettings, args) -> str:
     roles: dict[str, list[str]] = {}
     for spec in args.role or ():
         role, _, perm = spec.partition(":")
         roles.setdefault(role, []).append(perm or "view")
-    db = _db()
+    db = _db(settings)
     with db.write() as s:
         group_ids = []
         if roles:
             group_ids.append(groups.new_group(s, SYSTEM, f"{args.username}-roles", roles)["pk"])
-        user = users.new_user(s, SYSTEM, username=args.username, password=args.password,
+        user = users.new_user(s, SYSTEM, rounds=settings.PASSWORD_ITERATIONS,
+                              username=args.username, password=args.password,
                               email=args.email, is_staff=args.staff,
                               is_superuser=args.superuser, group_ids=group_ids)
     return f"created user '{user['username']}' (pk {user['id']})"
@@ -74,8 +77,10 @@ def main(argv=None):
     create.add_argument("--superuser", action="store_true")
     create.add_argument("--role", action="append", help="role:permission, e.g. part:change")
     args = parser.parse_args(argv)
+    settings = UsersCliSettings()
     try:
-        print(ensure_admin() if args.command == "ensure-admin" else create_user(args))
+        print(ensure_admin(settings) if args.command == "ensure-admin"
+              else create_user(settings, args))
     except ApiError as exc:
         sys.exit(f"error: {exc.detail}")
 

@@ -49,3 +49,6 @@ MAGIC_LINK_USED = "magic_link.used"
 
 LOGIN_FAILED = "login.failed"
 """username (as given), address (the client's)."""
+LOGIN_SUCCEEDED = "login.succeeded"
+"""username (as given), address (the client's); recorded at most once a day per name and
+address, for the login throttle's known addresses."""

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.context import Caller
 from svckit.errors import PermissionDenied
 from svckit.events import utcnow
@@ -20,16 +19,16 @@ from .models import magic_links, store
 REFUSED = "Invalid or expired login link."
 
 
-def issue(session, caller: Caller, email: str) -> dict | None:
-    """A login key for the one active user with this address; None otherwise (the caller
-    must not reveal which)."""
+def issue(session, caller: Caller, email: str, seconds: int) -> dict | None:
+    """A login key, valid for `seconds` (MAGIC_LINK_SECONDS), for the one active user with
+    this address; None otherwise (the caller must not reveal which)."""
     email = (email or "").strip()
     user = users.find_by_email(session, email) if email else None
     if user is None:
         return None
     key = secrets.token_urlsafe(32)
     pk = store.next_stream_id(session, "magic_link")
-    expires = utcnow() + timedelta(seconds=config.setting("MAGIC_LINK_SECONDS", 300, int))
+    expires = utcnow() + timedelta(seconds=seconds)
     store.record(session, "magic_link", pk, events.MAGIC_LINK_ISSUED, {
         "key_hash": key_hash(key), "user_id": user["id"], "expires": expires.isoformat()},
         caller)
@@ -40,7 +39,7 @@ def _link_row(session, pk):
     return session.execute(select(magic_links).where(magic_links.c.id == pk)).mappings().first()
 
 
-def use(session, caller: Caller, key: str) -> dict | None:
+def use(session, caller: Caller, key: str, session_days: int) -> dict | None:
     """Sign in with a magic link, once: two requests with one link get one session. None
     if the link is unknown, used or expired, or its user is no longer active (the link is
     spent all the same)."""
@@ -55,7 +54,7 @@ def use(session, caller: Caller, key: str) -> dict | None:
                  version + 1)
     if not users.get_user(session, row["user_id"])["is_active"]:
         return None
-    return sessions.start(session, caller, row["user_id"])
+    return sessions.start(session, caller, row["user_id"], session_days)
 
 
 def render(started: dict | None) -> dict:

@@ -113,7 +113,19 @@ Index("ix_failed_login_address", login_failures.c.address, login_failures.c.at)
 # not projected: it is no domain state)
 request_ledger = ledger_table(metadata)
 
-projector = Projector([login_failures, magic_links, sessions, owners, memberships, tokens, groups, users])
+# client addresses from which a name signed in (its last success there): the name-wide login
+# limit does not hold them, so strangers cannot lock a user out of the places it works from
+known_addresses = Table(
+    "known_login_address", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("username", String(150), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+Index("ix_known_login_address", known_addresses.c.username, known_addresses.c.address)
+
+projector = Projector([known_addresses, login_failures, magic_links, sessions, owners, memberships,
+                       tokens, groups, users])
 store = EventStore("users", metadata, projector)
 
 
@@ -223,3 +235,12 @@ def _login_failed(s, e):
     s.execute(insert(login_failures).values(id=_id(e), username=e["payload"]["username"],
                                             address=e["payload"].get("address", ""),
                                             at=e["created"]))
+
+
+@projector.on(events.LOGIN_SUCCEEDED)
+def _login_succeeded(s, e):
+    name, address = e["payload"]["username"], e["payload"]["address"]
+    s.execute(delete(known_addresses).where(known_addresses.c.username == name,
+                                            known_addresses.c.address == address))
+    s.execute(insert(known_addresses).values(id=_id(e), username=name, address=address,
+                                             at=e["created"]))

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from svckit.context import Caller
 from svckit.errors import NotFound
-from svckit.listing import bool_param, page_list, search_terms
+from svckit.listing import bool_param, page_list, search_limits_of, search_terms
 
 from . import events
 from .models import owners, store, users
@@ -44,7 +44,8 @@ def list_owners(session, params: dict) -> dict:
     rows = session.execute(select(owners, users.c.is_active).outerjoin(
         users, (owners.c.owner_type == "user") & (users.c.id == owners.c.owner_id))
         .order_by(owners.c.id)).mappings().all()
-    terms = [t.lower() for t in search_terms(params.get("search", ""))]
+    terms = [t.lower() for t in search_terms(params.get("search", ""),
+                                                   search_limits_of(session))]
     active = bool_param(params, "is_active")
     out = []
     for row in rows:

@@ -9,18 +9,13 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
-from svckit import config
-
 ALGORITHM = "pbkdf2_sha256"
 
 
-def iterations() -> int:
-    return config.setting("PASSWORD_ITERATIONS", 600_000, int)
-
-
-def hash_password(password: str, salt: str | None = None, rounds: int | None = None) -> str:
+def hash_password(password: str, rounds: int, salt: str | None = None) -> str:
+    """The encoded hash of `password` with `rounds` PBKDF2 rounds (PASSWORD_ITERATIONS for
+    a new one)."""
     salt = salt or secrets.token_hex(11)
-    rounds = rounds or iterations()
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
     return f"{ALGORITHM}${rounds}${salt}${base64.b64encode(digest).decode()}"
 
@@ -31,7 +26,7 @@ def check_password(password: str, encoded: str | None) -> bool:
     algorithm, rounds, salt, _ = encoded.split("$")
     if algorithm != ALGORITHM:
         return False
-    return hmac.compare_digest(hash_password(password, salt, int(rounds)), encoded)
+    return hmac.compare_digest(hash_password(password, int(rounds), salt), encoded)
 
 
 COMMON_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"

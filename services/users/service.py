@@ -5,6 +5,7 @@ Each entrypoint checks what depends on the caller alone, opens one unit of work 
 one domain module: users.py, groups.py, roles.py, owners.py, tokens.py, sessions.py,
 magiclinks.py, authentication.py (and loginfailures.py, through `_check_password`).
 """
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed
 from svckit.request_ledger import RequestLedgerMixin
@@ -21,12 +22,14 @@ from . import (
     users,
 )
 from .models import store
+from .settings import UsersSettings
 
 
 class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (its models)
     name = "users"
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()
+    settings: UsersSettings = Settings(UsersSettings)
 
     # ------------------------------------------------------------ authentication
 
@@ -47,15 +50,21 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
         a `login.failed` event (every password check goes through here, so the throttle
         covers them all). The check reads, so that PBKDF2 never runs under the write lock;
         a failure is written in a unit of work of its own (the check's error would roll
-        back its own)."""
+        back its own), and so is a success from an address not recorded today
+        (`login.succeeded`)."""
         try:
             with self.db.read() as s:
-                return authentication.by_password(s, username, password, address,
-                                                  self.caller.request_id)
+                user = authentication.by_password(s, self.settings, username, password,
+                                                  address, self.caller.request_id)
+                due = loginfailures.success_due(s, username, address)
         except AuthenticationFailed:
             with self.db.write() as s:
                 loginfailures.record(s, username, address, self.caller.request_id)
             raise
+        if due:  # at most once a day per name and address: the throttle's known addresses
+            with self.db.write() as s:
+                loginfailures.record_success(s, username, address, self.caller.request_id)
+        return user
 
     @rpc
     def authenticate_password(self, username: str, password: str, address: str = "") -> dict:
@@ -80,7 +89,8 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
     def update_me(self, data: dict, partial: bool = False, session_id: int | None = None) -> dict:
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update(s, self.caller, self.caller.user_id, data, partial, session_id)
+            return users.update(s, self.caller, self.caller.user_id, data, partial,
+                                self.settings.PASSWORD_ITERATIONS, session_id)
 
     @rpc
     def delete_me(self) -> None:
@@ -93,7 +103,8 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
         """`/api/auth/user/`: username and names (always a partial update)."""
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update_auth_user(s, self.caller, data)
+            return users.update_auth_user(s, self.caller, data,
+                                          self.settings.PASSWORD_ITERATIONS)
 
     @rpc
     def roles(self) -> dict:
@@ -119,7 +130,7 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
     def create_user(self, data: dict) -> dict:
         self.caller.require_superuser()
         with self.db.write() as s:
-            return users.create(s, self.caller, data)
+            return users.create(s, self.caller, data, self.settings.PASSWORD_ITERATIONS)
 
     @rpc
     def update_user(self, pk: int, data: dict, partial: bool = False,
@@ -128,7 +139,8 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
         (the user's other sessions end)."""
         self.caller.require_login()
         with self.db.write() as s:
-            return users.update(s, self.caller, pk, data, partial, session_id)
+            return users.update(s, self.caller, pk, data, partial,
+                                self.settings.PASSWORD_ITERATIONS, session_id)
 
     @rpc
     def delete_user(self, pk: int) -> None:
@@ -195,13 +207,15 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
     def token(self, name: str = "", meta: dict | None = None) -> dict:
         self.caller.require_login()
         with self.db.write() as s:
-            return tokens.own_token(s, self.caller, name, meta or {})
+            return tokens.own_token(s, self.caller, name, meta or {},
+                                    self.settings.token_secret())
 
     @rpc
     def tokens(self, current_token_id: int | None = None) -> list:
         self.caller.require_login()
         with self.db.read() as s:
-            return tokens.list_tokens(s, self.caller, current_token_id)
+            return tokens.list_tokens(s, self.caller, current_token_id,
+                                      self.settings.token_secret())
 
     @rpc
     def revoke_token(self, pk: int) -> None:
@@ -241,7 +255,7 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
         except AuthenticationFailed:
             raise authentication.login_refused()
         with self.db.write() as s:
-            return authentication.login(s, self.caller, user)
+            return authentication.login(s, self.caller, user, self.settings)
 
     @rpc
     def logout(self, session_id: int | None = None, token_id: int | None = None) -> dict:
@@ -251,12 +265,12 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
     @rpc
     def issue_magic_link(self, email: str) -> dict | None:
         with self.db.write() as s:
-            return magiclinks.issue(s, self.caller, email)
+            return magiclinks.issue(s, self.caller, email, self.settings.MAGIC_LINK_SECONDS)
 
     @rpc
     def login_with_magic_link(self, key: str) -> dict:
         with self.db.write() as s:
-            started = magiclinks.use(s, self.caller, key)
+            started = magiclinks.use(s, self.caller, key, self.settings.SESSION_DAYS)
         return magiclinks.render(started)
 
     @rpc
@@ -274,5 +288,6 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
         except AuthenticationFailed:
             raise authentication.old_password_refused()
         with self.db.write() as s:
-            return authentication.change_password(s, self.caller, change, session_id,
-                                                  token_id)
+            return authentication.change_password(s, self.caller, change,
+                                                  self.settings.PASSWORD_ITERATIONS,
+                                                  session_id, token_id)

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.bulk import lock_rows
 from svckit.context import Caller
 from svckit.events import utcnow
@@ -17,10 +16,11 @@ from .keys import key_hash
 from .models import sessions, store
 
 
-def start(session, caller: Caller, user_id: int) -> dict:
+def start(session, caller: Caller, user_id: int, days: int) -> dict:
+    """A session of `user_id` lasting `days` (SESSION_DAYS)."""
     key, csrf = secrets.token_urlsafe(32), secrets.token_hex(16)
     pk = store.next_stream_id(session, "session")
-    expires = utcnow() + timedelta(days=config.setting("SESSION_DAYS", 14, int))
+    expires = utcnow() + timedelta(days=days)
     store.record(session, "session", pk, events.SESSION_STARTED, {
         "key_hash": key_hash(key), "user_id": user_id, "csrf_token": csrf,
         "expires": expires.isoformat()}, caller)

@@ -5,15 +5,12 @@ import re
 import secrets
 from datetime import date, datetime, timedelta
 from hashlib import sha256
-from pathlib import Path
 
 from sqlalchemy import select
 
-from svckit import config
 from svckit.bulk import lock_rows
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed, NotFound, ValidationFailed
-from svckit.secretfile import shared_secret
 
 from . import events, users
 from .keys import key_hash
@@ -24,18 +21,12 @@ _HTML_TAG = re.compile(r"<[^>]*>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _token_secret() -> bytes:
-    value = config.setting("USERS_TOKEN_SECRET")
-    if value:
-        return value.encode()
-    return shared_secret(Path(config.data_dir()) / "users-token-secret").encode()
-
-
-def token_key(nonce: str, created: datetime) -> str:
-    """InvenTree's format `inv-<40 hex>-<YYYYMMDD>`, derived from a server secret and the
-    token's nonce: the database holds only a hash of the key, yet the same key can be
-    handed out again (as `GET /api/user/token/` does for a live token of the same name)."""
-    digest = hmac.new(_token_secret(), nonce.encode(), sha256).hexdigest()[:40]
+def token_key(secret: bytes, nonce: str, created: datetime) -> str:
+    """InvenTree's format `inv-<40 hex>-<YYYYMMDD>`, derived from the server `secret`
+    (UsersSettings.token_secret) and the token's nonce: the database holds only a hash of
+    the key, yet the same key can be handed out again (as `GET /api/user/token/` does for a
+    live token of the same name)."""
+    digest = hmac.new(secret, nonce.encode(), sha256).hexdigest()[:40]
     return f"inv-{digest}-{created:%Y%m%d}"
 
 
@@ -47,7 +38,8 @@ def sanitise_token_name(name) -> str:
     return name.replace(" ", "-")[:100]
 
 
-def token_for(session, caller: Caller, user_id: int, name: str, meta: dict) -> dict:
+def token_for(session, caller: Caller, user_id: int, name: str, meta: dict,
+              secret: bytes) -> dict:
     """Reuse the user's live token of this name, or issue a new one."""
     name = sanitise_token_name(name)
     today = date.today()
@@ -57,20 +49,21 @@ def token_for(session, caller: Caller, user_id: int, name: str, meta: dict) -> d
     if row is None:
         nonce = secrets.token_hex(16)
         created = datetime.utcnow()
-        key = token_key(nonce, created)
+        key = token_key(secret, nonce, created)
         tid = store.next_stream_id(session, "token")
         store.record(session, "token", tid, events.TOKEN_ISSUED, {
             "user_id": user_id, "name": name, "key_hash": key_hash(key), "nonce": nonce,
             "expiry": (today + timedelta(days=TOKEN_DAYS)).isoformat(), "last_seen": None,
             "meta": meta}, caller)
         row = session.execute(select(tokens).where(tokens.c.id == tid)).mappings().one()
-    key = token_key(row["nonce"], row["created"])
+    key = token_key(secret, row["nonce"], row["created"])
     return {"token": key, "name": row["name"], "expiry": row["expiry"].isoformat()}
 
 
-def own_token(session, caller: Caller, name: str, meta: dict) -> dict:
+def own_token(session, caller: Caller, name: str, meta: dict, secret: bytes) -> dict:
     """`GET /api/user/token/`: the caller's token of this name (NotFound for a user gone)."""
-    return token_for(session, caller, users.get_user(session, caller.user_id)["id"], name, meta)
+    return token_for(session, caller, users.get_user(session, caller.user_id)["id"], name,
+                     meta, secret)
 
 
 def valid_token(session, key: str) -> dict:
@@ -90,14 +83,15 @@ def redact(key: str) -> str:
     return key[:8] + "*" * (len(key) - 20) + key[-12:]
 
 
-def list_tokens(session, caller: Caller, current_token_id: int | None) -> list[dict]:
+def list_tokens(session, caller: Caller, current_token_id: int | None,
+                secret: bytes) -> list[dict]:
     """The caller's own tokens, revoked and expired ones included; keys redacted."""
     today = date.today()
     rows = session.execute(select(tokens).where(tokens.c.user_id == caller.user_id)
                            .order_by(tokens.c.id)).mappings().all()
     return [{"created": f"{r['created']:%Y-%m-%d %H:%M}", "expiry": r["expiry"].isoformat(),
              "id": r["id"], "last_seen": r["last_seen"].isoformat() if r["last_seen"] else None,
-             "name": r["name"], "token": redact(token_key(r["nonce"], r["created"])),
+             "name": r["name"], "token": redact(token_key(secret, r["nonce"], r["created"])),
              "active": not r["revoked"] and r["expiry"] >= today, "revoked": r["revoked"],
              "user": r["user_id"], "in_use": r["id"] == current_token_id} for r in rows]
 

@@ -166,14 +166,14 @@ def _check_username(session, username: str, user_id: int | None = None):
         raise ValidationFailed({"username": ["A user with that username already exists."]})
 
 
-def _checked_hash(password: str, user: dict) -> str:
+def _checked_hash(password: str, user: dict, rounds: int) -> str:
     """The hash of a new password that passes Django's checks against the user's names
     and address."""
     problems = validate_password(password, user["username"], user["first_name"],
                                  user["last_name"], user["email"])
     if problems:
         raise ValidationFailed({"password": problems})
-    return hash_password(password)
+    return hash_password(password, rounds)
 
 
 def _check_role_change(caller: Caller, cleaned: dict, current: dict | None):
@@ -196,18 +196,20 @@ def _may_edit(caller: Caller, user: dict):
 # ---------------------------------------------------------------- changing
 
 
-def new_user(session, caller: Caller, *, username: str, password: str | None, email="",
-             first_name="", last_name="", is_staff=False, is_superuser=False,
+def new_user(session, caller: Caller, *, rounds: int, username: str, password: str | None,
+             email="", first_name="", last_name="", is_staff=False, is_superuser=False,
              is_active=True, group_ids=(), welcome=False) -> dict:
-    """A user (and its owner), checked: the API's and the CLI's way in. `welcome`: the
-    system service mails the new user."""
+    """A user (and its owner), checked: the API's and the CLI's way in. `rounds`: of its
+    password's hash (PASSWORD_ITERATIONS); `welcome`: the system service mails the new
+    user."""
     username = (username or "").strip()
     if not username:
         raise ValidationFailed({"username": ["This field may not be blank."]})
     group_ids = groups.existing_ids(session, group_ids)
     _check_username(session, username)
     hashed = _checked_hash(password, {"username": username, "first_name": first_name,
-                                      "last_name": last_name, "email": email}) if password else ""
+                                      "last_name": last_name, "email": email},
+                            rounds) if password else ""
     uid = store.next_stream_id(session, "user")
     store.record(session, "user", uid, events.USER_CREATED, {
         "username": username, "email": email, "first_name": first_name, "last_name": last_name,
@@ -221,11 +223,11 @@ def new_user(session, caller: Caller, *, username: str, password: str | None, em
     return get_user(session, uid)
 
 
-def create(session, caller: Caller, data) -> dict:
+def create(session, caller: Caller, data, rounds: int) -> dict:
     """`POST /api/user/` (superusers only: the service checks that)."""
     cleaned = _clean_user(data, partial=False)
     user = new_user(
-        session, caller, username=cleaned["username"], password=cleaned.get("password"),
+        session, caller, rounds=rounds, username=cleaned["username"], password=cleaned.get("password"),
         email=cleaned["email"], first_name=cleaned["first_name"],
         last_name=cleaned["last_name"], is_staff=cleaned.get("is_staff", False),
         is_superuser=cleaned.get("is_superuser", False),
@@ -247,10 +249,11 @@ def _new_groups(session, caller: Caller, user_id: int, value) -> list[int] | Non
     return group_ids
 
 
-def update(session, caller: Caller, user_id: int, data, partial: bool,
+def update(session, caller: Caller, user_id: int, data, partial: bool, rounds: int,
            session_id: int | None = None) -> dict:
-    """A new password ends the user's browser sessions, except `session_id` when that is
-    the caller's own (the session that changed it stays signed in)."""
+    """A new password (hashed with `rounds` rounds) ends the user's browser sessions, except
+    `session_id` when that is the caller's own (the session that changed it stays signed
+    in)."""
     current, version = store.load_for_update(session, "user", user_id, get_user)
     _may_edit(caller, current)
     cleaned = _clean_user(data, partial)
@@ -259,7 +262,8 @@ def update(session, caller: Caller, user_id: int, data, partial: bool,
     username = cleaned.get("username", current["username"])
     _check_username(session, username, user_id)
     password = cleaned.pop("password", None)
-    hashed = _checked_hash(password, {**current, **cleaned, "username": username}) if password else None
+    hashed = (_checked_hash(password, {**current, **cleaned, "username": username}, rounds)
+              if password else None)
     if cleaned.get("is_superuser"):
         cleaned["is_staff"] = True
     changes = {k: v for k, v in cleaned.items() if current.get(k) != v}
@@ -279,12 +283,12 @@ def update(session, caller: Caller, user_id: int, data, partial: bool,
     return user_repr(session, get_user(session, user_id))
 
 
-def update_auth_user(session, caller: Caller, data) -> dict:
+def update_auth_user(session, caller: Caller, data, rounds: int) -> dict:
     """`/api/auth/user/`: the caller's username and names; pk and email are read-only
     there."""
     data = {k: v for k, v in (data if isinstance(data, dict) else {}).items()
             if k in ("username", "first_name", "last_name")}
-    me = update(session, caller, caller.user_id, data, True)
+    me = update(session, caller, caller.user_id, data, True, rounds)
     return {k: me[k] for k in AUTH_USER_FIELDS}
 
 
@@ -295,11 +299,12 @@ def delete(session, caller: Caller, user_id: int):
     store.record(session, "user", user_id, events.USER_DELETED, {}, caller, version + 1)
 
 
-def set_password(session, caller: Caller, user_id: int, password: str, check: bool = True):
-    """A new password for the user, checked against the user as it is now (read under the
-    user's lock); `check=False` takes it as given (an operator's choice at the command
-    line, as InvenTree does)."""
+def set_password(session, caller: Caller, user_id: int, password: str, rounds: int,
+                 check: bool = True):
+    """A new password for the user (hashed with `rounds` rounds), checked against the user
+    as it is now (read under the user's lock); `check=False` takes it as given (an
+    operator's choice at the command line, as InvenTree does)."""
     user, version = store.load_for_update(session, "user", user_id, get_user)
-    hashed = _checked_hash(password, user) if check else hash_password(password)
+    hashed = _checked_hash(password, user, rounds) if check else hash_password(password, rounds)
     store.record(session, "user", user_id, events.USER_PASSWORD_CHANGED,
                  {"password": hashed}, caller, version + 1)

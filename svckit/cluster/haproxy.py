@@ -1,20 +1,36 @@
 """HAProxy (Debian's package) in front of the gateway instances, as a Kubernetes Service
 spreads requests over pods: round robin, a health check on every gateway like deploy/'s
-readiness probe (`GET /api/`, 5 s to answer, every 2 s; three failures take a gateway out,
-one success brings it back), a request whose connection to a gateway failed sent to another.
+readiness probe (`GET /readyz`: 503 only when that gateway cannot reach the broker; a
+service that is down leaves every gateway in, see gateway/health.py; 5 s to answer, every
+2 s; three failures take a gateway out, one success brings it back), a request whose
+connection to a gateway failed sent to another.
 It runs in the foreground as a child process, with its configuration generated into its
 directory and a stats socket there that `servers_status()` reads.
 """
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
+from http import HTTPStatus
 from pathlib import Path
 
 from svckit import children
 
 STOP_SECONDS = 10.0
+# the gateway's security headers (gateway.headers.SECURITY_HEADERS, which a test compares),
+# also on answers HAProxy writes itself (a request it cannot parse, no gateway up); an
+# answer's own headers are never replaced
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox"),
+)
+
+ERRORS = {400: "Bad request", 408: "Request timed out", 500: "Load balancer error",
+          502: "Bad gateway", 503: "No gateway is available", 504: "Gateway timed out"}
 
 CONFIG = """\
 global
@@ -36,10 +52,11 @@ defaults
 frontend api
     bind {bind}
     default_backend gateways
+{security_headers}
 
 backend gateways
     balance roundrobin
-    option httpchk GET /api/
+    option httpchk GET /readyz
     http-check expect status 200
     default-server check inter 2s fall 3 rise 1
 {servers}
@@ -61,8 +78,26 @@ class LoadBalancer:
         self.directory.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(f"    server {name} {address}"
                             for name, address in self.servers.items())
+        headers = "\n".join(f'    http-after-response set-header {name} "{value}" '
+                            f'if !{{ res.hdr({name}) -m found }}'
+                            for name, value in SECURITY_HEADERS)
+        headers += "".join(f"\n    errorfile {status} {self._error_file(status, detail)}"
+                           for status, detail in ERRORS.items())
         self.config.write_text(CONFIG.format(socket=self.socket, bind=self.bind,
+                                             security_headers=headers,
                                              hard_stop=int(STOP_SECONDS / 2), servers=servers))
+
+    def _error_file(self, status: int, detail: str) -> Path:
+        """An answer HAProxy writes itself, before any rule runs (a request it cannot parse,
+        a timeout, no gateway up): InvenTree's error shape, with the security headers."""
+        body = json.dumps({"detail": detail})
+        path = self.directory / f"{status}.http"
+        path.write_text(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                        "Content-Type: application/json\r\nCache-Control: no-cache\r\n"
+                        "Connection: close\r\n"
+                        + "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS)
+                        + f"Content-Length: {len(body)}\r\n\r\n{body}")
+        return path
 
     def start(self, wait: float = 30.0):
         """Start, and wait until every gateway passed its health check."""

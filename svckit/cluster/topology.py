@@ -49,11 +49,12 @@ class Cluster:
 
     `env`: settings of every service and gateway process, over the cluster's own (the node
     list as AMQP_URI, quorum queues, a PostgreSQL database per service, one gateway worker
-    each: the machine is small). Their data directory (signing key, token secret, media) is
+    each: the machine is small); `process_env`: settings of one service's (or the gateways')
+    processes only, as svckit.stack.Stack takes them. Their data directory (signing key, token secret, media) is
     `<directory>/app`; logs are in the pieces' directories and `services.log`."""
 
     def __init__(self, directory: Path, ports: Ports = Ports(), node_prefix: str = "inv",
-                 replicas: int = 2, env: dict | None = None):
+                 replicas: int = 2, env: dict | None = None, process_env: dict | None = None):
         self.directory = directory
         self.ports = ports
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,8 @@ class Cluster:
         self.log = open(directory / "services.log", "ab")
         binds = [f"127.0.0.1:{port}" for port in ports.gateways]
         self.stack = Stack({**own, **(env or {})}, bind=binds[0], log=self.log,
-                           replicas={s: replicas for s in services}, gateway_binds=binds)
+                           replicas={s: replicas for s in services}, gateway_binds=binds,
+                           process_env=process_env)
         self.lb = LoadBalancer(directory / "haproxy", f"127.0.0.1:{ports.http}",
                                self.stack.gateway_binds)
 

@@ -1,12 +1,11 @@
 """Replaying the attachments service's log rebuilds what its API shows (attachments, their
 metadata, notes images) and every table it projects, exactly."""
-from nameko.testing.services import worker_factory
 
 from services.attachments import models
 from services.attachments.service import Service
 from svckit.blobstore import LocalBlobStore
 from tests.attachments.test_service import PART_DELETER, Users, checked_in, png
-from tests.helpers import STAFF, USER, projected_rows, replay
+from tests.helpers import STAFF, USER, projected_rows, replay, worker_factory
 
 
 def test_replay_rebuilds_the_api_visible_state(make_db, tmp_path):

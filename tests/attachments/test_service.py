@@ -7,16 +7,16 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
 from services.attachments import models
 from services.attachments.service import Service
+from services.attachments.settings import AttachmentsSettings
 from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.events import utcnow
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 PART_EDITOR = Caller(user_id=5, username="editor", roles={"part": ["view", "change"]})
 PART_DELETER = Caller(user_id=6, username="remover",
@@ -44,8 +44,9 @@ def blobs(tmp_path):
 
 @pytest.fixture
 def svc(db, blobs):
-    def make(caller=STAFF):
-        return worker_factory(Service, db=db, caller=caller, users=Users(), blobs=blobs)
+    def make(caller=STAFF, **settings):
+        return worker_factory(Service, db=db, caller=caller, users=Users(), blobs=blobs,
+                              settings=AttachmentsSettings(**settings))
     return make
 
 
@@ -415,16 +416,28 @@ def png(size=(4, 4)) -> bytes:
     return out.getvalue()
 
 
-def test_notes_images_have_a_size_limit_of_their_own(svc, blobs, monkeypatch):
-    monkeypatch.setattr(Service, "notes_max", len(png()) - 1)  # NOTES_IMAGE_MAX_BYTES
+def test_notes_images_have_a_size_limit_of_their_own(svc, blobs):
     with pytest.raises(ApiError) as info:
-        svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), "pic.png"))
+        svc(USER, NOTES_IMAGE_MAX_BYTES=len(png()) - 1).create_notes_image(
+            data={}, upload=checked_in(blobs, png(), "pic.png"))
     assert (info.value.status, info.value.detail) == (
         413, {"detail": f"Upload exceeds the maximum size of {len(png()) - 1} bytes"})
     assert svc(USER).list_notes_images(params={})["results"] == []
-    monkeypatch.setattr(Service, "notes_max", len(png()))
-    assert svc(USER).create_notes_image(
+    assert svc(USER, NOTES_IMAGE_MAX_BYTES=len(png())).create_notes_image(
         data={}, upload=checked_in(blobs, png(), "pic.png"))["image"] == "/media/notes/pic.png"
+
+
+def test_a_notes_image_is_never_served_as_an_svg(svc, blobs):
+    """A real PNG named `.svg` would be served as image/svg+xml unscrubbed: refused, as
+    anything else that is not an image Pillow opens."""
+    for name in ("pic.svg", "PIC.SVG"):
+        with pytest.raises(ValidationFailed) as info:
+            svc(USER).create_notes_image(data={}, upload=checked_in(blobs, png(), name))
+        assert info.value.detail == {"image": [
+            "Upload a valid image. The file you uploaded was either not an image or a "
+            "corrupted image."]}
+    assert svc(USER).list_notes_images(params={})["results"] == []
+    assert [k for k in stored(blobs) if k.startswith("notes/")] == []
 
 
 def test_notes_images_are_deleted_by_staff_or_their_uploader(svc, blobs, db):

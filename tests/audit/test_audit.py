@@ -1,11 +1,10 @@
 """The audit service records each event once, and lists them with filters."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.audit import models
 from services.audit.service import Service, record_events
 from svckit.errors import PermissionDenied
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 
 def event(n, type_="custom_state.created", service="status"):

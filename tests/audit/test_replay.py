@@ -1,13 +1,12 @@
 """The audit service's trail is not a projection of its own log (that log stays empty):
 a replay keeps every recorded event, and `GET /api/events/` answers the same after it."""
-from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from services.audit import models
 from services.audit.service import Service, record_events
 from svckit.replay import replay as replay_service
 from tests.audit.test_audit import event
-from tests.helpers import STAFF
+from tests.helpers import STAFF, worker_factory
 
 
 def test_replay_keeps_the_recorded_trail(make_db, db_url, monkeypatch):

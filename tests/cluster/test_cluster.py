@@ -10,9 +10,8 @@ import uuid
 import pytest
 import requests
 
-from svckit import config
 from svckit.cluster import Cluster, Ports
-from svckit.layout import service_names
+from svckit.layout import ROOT, service_names
 
 ADMIN = ("admin", "admin-pass-123")
 SERVICES = service_names()
@@ -23,7 +22,7 @@ REPLICAS = 2
 def cluster(request):
     # under the work tree, not pytest's private temporary directory: PostgreSQL runs as
     # its own user and must reach its data directory
-    directory = config.ROOT / "var" / "test" / f"cluster-{uuid.uuid4().hex[:8]}"
+    directory = ROOT / "var" / "test" / f"cluster-{uuid.uuid4().hex[:8]}"
     c = Cluster(directory, Ports.free(), node_prefix=f"t{uuid.uuid4().hex[:6]}n",
                 replicas=REPLICAS,
                 env={"INVENTREE_ADMIN_USER": ADMIN[0], "INVENTREE_ADMIN_PASSWORD": ADMIN[1],
@@ -71,7 +70,8 @@ def consumers_back(cluster, deadline: float) -> dict:
     replica and each gateway listens for events again; returns the queues' consumers."""
     while True:
         queues = {q["name"]: q["consumers"] for q in cluster.rabbit.queues("name", "consumers")}
-        rpc = {name: n for name, n in queues.items() if name.startswith("rpc-")}
+        rpc = {name: n for name, n in queues.items()
+               if name.startswith("rpc-") and not name.endswith(".dead")}  # not dead letters
         gateways = [name for name in queues if name.startswith("gateway-cache-")]
         if (len(rpc) == len(SERVICES) and set(rpc.values()) == {REPLICAS}
                 and len(gateways) == 2) or time.monotonic() > deadline:

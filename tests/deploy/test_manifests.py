@@ -186,14 +186,20 @@ def check_service_deployment(name, dep, configmap):
     for c in (inits[0], main):
         assert secret_env(c).get(db_var, (None, None))[1] == db_var, f"{name}/{c['name']}: {db_var}"
     check_process_secrets(name, main)
-    probe_timeout = float(env_value(main, configmap, "PROBE_TIMEOUT") or 5)
+    metrics_port = int(env_value(main, configmap, "METRICS_PORT") or 0)
+    assert metrics_port, f"{name}: METRICS_PORT is off, nothing serves its probes"
+    assert env_value(main, configmap, "METRICS_HOST") == "0.0.0.0", f"{name}: METRICS_HOST"
+    ports = {p.get("name"): p["containerPort"] for p in main.get("ports", [])}
+    ready_timeout = float(env_value(main, configmap, "READYZ_TIMEOUT") or 2)
     probes = {}
-    for kind in ("readinessProbe", "livenessProbe"):
+    for kind, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         probe = main.get(kind)
         assert probe, f"{name}: no {kind}"
-        assert probe.get("exec", {}).get("command") == ["python", "-m", "svckit.probe", name], name
-        # the probe's own RPC wait plus interpreter start-up must fit in the kubelet's timeout
-        assert probe.get("timeoutSeconds", 1) > probe_timeout, f"{name}: {kind} timeout"
+        get = probe.get("httpGet", {})
+        assert get.get("path") == path, f"{name}: {kind} path"
+        assert ports.get(get.get("port"), get.get("port")) == metrics_port, f"{name}: {kind} port"
+        # the service's own database check must fit in the kubelet's timeout
+        assert probe.get("timeoutSeconds", 1) > ready_timeout, f"{name}: {kind} timeout"
         probes[kind] = probe
     ready, live = probes["readinessProbe"], probes["livenessProbe"]
     patience = lambda p: p.get("periodSeconds", 10) * p.get("failureThreshold", 3)  # noqa: E731
@@ -214,10 +220,12 @@ def check_gateway(docs, configmap):
     def port_number(port):
         return ports.get(port, port)
 
-    for kind in ("readinessProbe", "livenessProbe"):
+    for kind, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         get = main.get(kind, {}).get("httpGet")
         assert get, f"gateway: no httpGet {kind}"
-        assert get["path"] == "/api/" and port_number(get["port"]) == 8000, kind
+        assert get["path"] == path and port_number(get["port"]) == 8000, kind
+    metrics_port = int(env_value(main, configmap, "METRICS_PORT") or 0)
+    assert metrics_port and metrics_port in ports.values() and metrics_port != 8000
 
     services = [s for s in docs_of(docs, "Service") if s["metadata"]["name"] == "gateway"]
     assert len(services) == 1

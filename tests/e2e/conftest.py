@@ -1,8 +1,15 @@
 """The whole system as processes (gunicorn with 2 workers, every nameko service) on its own
-port, RabbitMQ vhost and data directory, so a running `make run` is not disturbed."""
+port, RabbitMQ vhost and data directory, so a running `make run` is not disturbed.
+
+With `E2E_TOPOLOGY=cluster` (`make test-e2e-cluster`) every stack is `make cluster`'s topology
+instead (svckit.cluster: 3 RabbitMQ nodes, PostgreSQL, 2 replicas of every service, 2 gateways
+behind HAProxy) on ports of its own, so the same tests prove the load-balanced shape."""
+import os
 import socket
+import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,6 +17,7 @@ import requests
 from svckit.stack import Stack
 
 MANAGEMENT = "http://127.0.0.1:15672/api"
+TOPOLOGY = os.environ.get("E2E_TOPOLOGY", "stack")  # or "cluster"
 ADMIN = ("admin", "admin-pass-123")
 
 
@@ -74,9 +82,11 @@ def smtp(tmp_path_factory):
 
 
 @contextmanager
-def running_stack(data, vhost, rates_server, smtp, process_env=None, **overrides):
+def running_stack(data, vhost, rates_server, smtp, process_env=None, topology=None,
+                  **overrides):
     """Every process of the system, on its own port, vhost and data directory
-    (`process_env`: settings of one process only, see svckit.stack.Stack)."""
+    (`process_env`: settings of one process only, see svckit.stack.Stack), as a stack or a
+    cluster (`topology`, default E2E_TOPOLOGY)."""
     env = {"AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
            "INVENTREE_DATA_DIR": str(data), "INVENTREE_ADMIN_USER": ADMIN[0],
            "INVENTREE_ADMIN_PASSWORD": ADMIN[1], "INVENTREE_ADMIN_EMAIL": "admin@example.com",
@@ -90,6 +100,10 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, **overrides
            "INVENTREE_ALLOWED_HOSTS": "127.0.0.1",
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
            "NOTES_IMAGE_MAX_BYTES": str(256 * 1024), **overrides}
+    if (topology or TOPOLOGY) == "cluster":
+        with running_cluster(data, env, process_env) as s:
+            yield s
+        return
     log = open(data / "stack.log", "w")
     s = Stack(env, bind=f"127.0.0.1:{free_port()}", log=log, process_env=process_env)
     s.data_dir = data
@@ -103,10 +117,57 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, **overrides
         log.close()
 
 
+class ClusterStack:
+    """A cluster seen as a stack: its processes (`stack.procs`, `kill`, `restart_dead`, `env`,
+    `run_tool`) with the load balancer's `url`."""
+
+    def __init__(self, cluster, data):
+        self.cluster = cluster
+        self.data_dir = data
+
+    def __getattr__(self, name):
+        return getattr(self.cluster.stack, name)
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+
+@contextmanager
+def running_cluster(data, env, process_env=None):
+    """`make cluster`'s topology with the stack's settings (less the broker and the worker
+    count, which are the cluster's own). Its directory is under the work tree: PostgreSQL
+    runs as its own user and must reach its data directory."""
+    from svckit.cluster import Cluster, Ports
+    from svckit.layout import ROOT
+    env = {k: v for k, v in env.items() if k not in ("AMQP_URI", "GATEWAY_WORKERS")}
+    directory = ROOT / "var" / "test" / f"e2e-cluster-{uuid.uuid4().hex[:8]}"
+    cluster = Cluster(directory, Ports.free(), node_prefix=f"e{uuid.uuid4().hex[:6]}n",
+                      env=env, process_env=process_env)
+    try:
+        cluster.start()
+        cluster.stack.run_tool("-m", "services.users.cli", "ensure-admin")
+        yield ClusterStack(cluster, Path(env["INVENTREE_DATA_DIR"]))
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(vhost, rates_server, smtp, tmp_path_factory):
     with running_stack(tmp_path_factory.mktemp("stack"), vhost, rates_server, smtp) as s:
         yield s
+
+
+def eventually(check, seconds: float = 10.0) -> bool:
+    """True once `check()` is true, asked every 50 ms for up to `seconds`. For what reaches
+    every gateway worker (a cluster's every gateway) by an event: a revoked token, an ended
+    session, a changed read model (README: gateway caches)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def token_session(stack, credentials) -> requests.Session:

@@ -10,7 +10,13 @@ Configured by environment variables set by `tests/e2e/fuzz.py`:
 - The acting account stays usable: writes to it (`/api/user/me/`, `/api/auth/user/`,
   `/api/user/<its pk>/`) lose the keys that would lock it out (password, username,
   active/staff/superuser flags), and deleting it is not tried.
+- `ast.parse` is serialised: Hypothesis parses source to describe lambdas while it builds
+  strategies, and CPython 3.11's AST conversion keeps its recursion depth in per-interpreter
+  state, so two workers parsing at once can fail with "SystemError: AST constructor
+  recursion depth mismatch" (CPython gh-106905), a runtime error of the fuzzer that is no
+  answer of the server.
 """
+import ast
 import atexit
 import json
 import os
@@ -26,6 +32,17 @@ CREDENTIALS = (os.environ.get("FUZZ_USERNAME", ""), os.environ.get("FUZZ_PASSWOR
 STATS_PATH = os.environ.get("FUZZ_STATS", "")
 PROTECTED_KEYS = ("password", "username", "is_active", "is_staff", "is_superuser")
 SELF_PATHS = ("/api/user/me/", "/api/auth/user/")
+
+_parse = ast.parse
+_parse_lock = threading.Lock()
+
+
+def _serial_parse(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _serial_parse
 
 _stats: dict[str, Counter] = defaultdict(Counter)
 _lock = threading.Lock()

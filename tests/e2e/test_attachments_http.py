@@ -11,6 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.e2e.conftest import TOPOLOGY
+
 MAX_BYTES = 2 * 1024 * 1024  # the stack's ATTACHMENT_MAX_BYTES
 
 
@@ -131,7 +133,9 @@ def test_bad_uploads_leave_no_row_and_no_file(stack, editor, kwargs, status, exp
     assert r.status_code == status, r.text
     if expected:
         assert r.json() == expected
-    if status == 413:  # the rest of the upload is not read, and gunicorn says so
+    if status == 413 and TOPOLOGY == "stack":
+        # the rest of the upload is not read, and gunicorn says so (behind HAProxy, the
+        # proxy decides what becomes of the client's connection)
         assert r.headers["Connection"] == "close"
     assert editor.get(f"{stack.url}/api/attachment/", timeout=10).json() == before
     assert media_files(stack) == files

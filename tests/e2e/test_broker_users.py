@@ -49,10 +49,11 @@ def broker_users():
 
 @pytest.fixture(scope="module")
 def own_users_stack(broker_users, rates_server, smtp, tmp_path_factory):
+    # the users are made on the local broker, so this stack runs there in either topology
     with running_stack(tmp_path_factory.mktemp("own-users"), "unused", rates_server, smtp,
                        process_env={name: {"AMQP_URI": uri}
                                     for name, uri in broker_users.items()},
-                       AMQP_URI=broker_users["gateway"]) as stack:
+                       topology="stack", AMQP_URI=broker_users["gateway"]) as stack:
         yield stack
 
 

@@ -4,7 +4,7 @@ import base64
 import pytest
 import requests
 
-from tests.e2e.conftest import ADMIN
+from tests.e2e.conftest import ADMIN, TOPOLOGY, eventually
 
 
 def test_root_document_without_auth(stack):
@@ -21,7 +21,8 @@ def test_root_document_without_auth(stack):
 
 def test_root_document_for_staff(admin):
     doc = admin.get(f"{admin.base}/api/", timeout=10).json()
-    assert doc["database"] == "sqlite3" and doc["system_health"] is True
+    assert doc["database"] == ("postgresql" if TOPOLOGY == "cluster" else "sqlite3")
+    assert doc["system_health"] is True
     assert doc["platform"]
 
 
@@ -120,9 +121,13 @@ def test_revoked_token_is_refused_on_the_next_request_on_every_worker(stack, mak
     assert all("*" in t["token"] and t["token"] != second for t in listed)
     target = next(t for t in listed if t["name"] == "second")
     assert user.delete(f"{stack.url}/api/user/tokens/{target['id']}/", timeout=10).status_code == 204
-    for _ in range(6):
-        r = requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10)
-        assert r.status_code == 401 and r.json() == {"detail": "Token has been revoked"}
+
+    def refused_everywhere():  # by every gateway worker: 6 answers in a row
+        answers = [requests.get(f"{stack.url}/api/user/me/", headers=headers, timeout=10)
+                   for _ in range(6)]
+        return all(r.status_code == 401 and r.json() == {"detail": "Token has been revoked"}
+                   for r in answers)
+    assert eventually(refused_everywhere)
     again = user.get(f"{stack.url}/api/user/tokens/", timeout=10).json()
     assert [t["revoked"] for t in again] == [False, True]
     other = make_user("notmine")
@@ -134,8 +139,9 @@ def test_oversized_body_is_refused(admin):
                    headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 413 and "exceeds" in r.json()["detail"]
     # the body was not read: gunicorn must say it closes, or the next request on this
-    # connection is lost
-    assert r.headers["Connection"] == "close"
+    # connection is lost (behind HAProxy, the proxy decides about the client's connection)
+    if TOPOLOGY == "stack":
+        assert r.headers["Connection"] == "close"
     assert admin.get(f"{admin.base}/api/generic/status/", timeout=10).status_code == 200
 
 
@@ -143,10 +149,12 @@ def test_refusing_a_large_unread_body_closes_the_connection(admin):
     url = f"{admin.base}/api/generic/status/custom/"
     anonymous = requests.post(url, data=b"x" * (1024 * 1024), timeout=30,
                               headers={"Content-Type": "application/json"})
-    assert anonymous.status_code == 401 and anonymous.headers["Connection"] == "close"
+    assert anonymous.status_code == 401
+    assert TOPOLOGY == "cluster" or anonymous.headers["Connection"] == "close"
     small = admin.post(url, data=b'{"key": ', headers={"Content-Type": "application/json"},
                        timeout=10)
-    assert small.status_code == 400 and small.headers["Connection"] == "keep-alive"
+    assert small.status_code == 400
+    assert TOPOLOGY == "cluster" or small.headers["Connection"] == "keep-alive"
 
 
 def test_json_that_is_not_an_object(admin):

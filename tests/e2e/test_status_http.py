@@ -34,29 +34,36 @@ def test_status_class_lookup(admin):
     assert r.status_code == 404
 
 
+def shown_everywhere(admin, check, seconds=10.0) -> bool:
+    """True once `check(GET /api/generic/status/)` holds for 6 answers in a row: the stack's
+    2 gateway workers (a cluster's 2 gateways) each answer some of them from their own read
+    model, which the worker that forwarded a write drops at once and the others when the
+    write's event reaches them (README: read models)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        docs = [requests.get(f"{admin.base}/api/generic/status/", headers=admin.headers,
+                             timeout=10).json() for _ in range(6)]
+        if all(check(doc["StockStatus"]["values"]) for doc in docs):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def test_custom_state_lifecycle_visible_on_every_worker(admin):
     created = admin.post(f"{admin.base}/api/generic/status/custom/?format=json",
                          json=state(admin, key=21, name="Shiny"), timeout=10)
     assert created.status_code == 201, created.text
     pk = created.json()["pk"]
     assert created.json()["model_name"] == "Stock Item"
-    # 2 gateway workers: ask several times so both answer; each must show the new state
-    for _ in range(6):
-        doc = requests.get(f"{admin.base}/api/generic/status/",
-                           headers=admin.headers, timeout=10).json()
-        assert doc["StockStatus"]["values"]["SHINY"]["key"] == 21
+    assert shown_everywhere(admin, lambda values: values.get("SHINY", {}).get("key") == 21)
     patched = admin.patch(f"{admin.base}/api/generic/status/custom/{pk}/",
                           json={"label": "Very shiny"}, timeout=10)
     assert patched.status_code == 200 and patched.json()["label"] == "Very shiny"
-    for _ in range(6):
-        doc = requests.get(f"{admin.base}/api/generic/status/",
-                           headers=admin.headers, timeout=10).json()
-        assert doc["StockStatus"]["values"]["SHINY"]["label"] == "Very shiny"
+    assert shown_everywhere(admin,
+                            lambda values: values.get("SHINY", {}).get("label") == "Very shiny")
     assert admin.delete(f"{admin.base}/api/generic/status/custom/{pk}/", timeout=10).status_code == 204
-    for _ in range(6):
-        doc = requests.get(f"{admin.base}/api/generic/status/",
-                           headers=admin.headers, timeout=10).json()
-        assert "SHINY" not in doc["StockStatus"]["values"]
+    assert shown_everywhere(admin, lambda values: "SHINY" not in values)
     assert admin.get(f"{admin.base}/api/generic/status/custom/{pk}/", timeout=10).status_code == 404
 
 
@@ -118,12 +125,13 @@ def test_replay_rebuilds_identical_api_output(stack, admin):
     assert r.status_code == 201
     before = admin.get(f"{admin.base}/api/generic/status/custom/", timeout=10).json()
     assert before
-    import sqlite3
-    conn = sqlite3.connect(stack.data_dir / "status.sqlite3")
-    conn.execute("DELETE FROM custom_state")
-    conn.execute("DELETE FROM import_receipt")
-    conn.commit()
-    conn.close()
+    import sqlalchemy
+    url = stack.env.get("STATUS_DATABASE_URL") or f"sqlite:///{stack.data_dir / 'status.sqlite3'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DELETE FROM custom_state"))
+        conn.execute(sqlalchemy.text("DELETE FROM import_receipt"))
+    engine.dispose()
     fresh = {"Cache-Control": "no-cache"}  # past the gateway's read model, to the service
     assert admin.get(f"{admin.base}/api/generic/status/custom/", headers=fresh,
                      timeout=10).json() == []
@@ -153,17 +161,18 @@ def test_events_endpoint(admin, make_user):
 
 
 def test_service_that_does_not_answer_gives_503(stack, admin):
-    name = next(n for n in stack.procs if n.startswith("status"))
-    proc = stack.procs[name]
     import signal
-    proc.send_signal(signal.SIGSTOP)
+    replicas = [p for n, p in stack.procs.items() if n.startswith("status")]
+    for proc in replicas:  # every replica: another would answer
+        proc.send_signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
         r = admin.get(f"{admin.base}/api/generic/status/custom/", timeout=20)
         assert r.status_code == 503 and "did not answer" in r.json()["detail"]
         assert time.monotonic() - started < 18  # the stack's RPC_TIMEOUT (10 s), not a hang
     finally:
-        proc.send_signal(signal.SIGCONT)
+        for proc in replicas:
+            proc.send_signal(signal.SIGCONT)
     assert admin.get(f"{admin.base}/api/generic/status/custom/", timeout=10).status_code == 200
 
 

@@ -26,6 +26,9 @@ class FakeBus:
     def start(self):
         pass
 
+    def wait_connected(self, timeout: float) -> bool:
+        return self.healthy
+
     def publish(self, *args, **kwargs):
         pass
 

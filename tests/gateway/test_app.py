@@ -13,9 +13,10 @@ from svckit.relay import event_exchange
 from tests.gateway.fakerpc import make_app
 
 # not in InvenTree's exported schema (user/{id}, user/group/{id}: InvenTree's optional
-# trailing slash; notes-image-upload/{id}/: this deployment's delete path for notes images)
+# trailing slash; notes-image-upload/{id}/: this deployment's delete path for notes images;
+# /healthz, /readyz: probes, outside the API)
 OWN = {"/api/", "/api/schema/", "/api/email/login/", "/api/user/{id}", "/api/user/group/{id}",
-       "/media/{path}", "/api/notes-image-upload/{id}/"}
+       "/media/{path}", "/api/notes-image-upload/{id}/", "/healthz", "/readyz"}
 
 
 def test_every_route_is_in_the_schema_with_its_methods():

@@ -26,7 +26,7 @@ def test_lookups_list_every_setting_with_its_source_and_never_its_value(monkeypa
     assert "987654321" not in str(lookups)
 
 
-def test_flags_read_as_svckit_config_reads_them(monkeypatch):
+def test_flags_read_as_every_process_reads_them(monkeypatch):
     for raw, value in [("yes", True), ("ON", True), ("1", True), ("false", False),
                        ("maybe", False), ("", False)]:
         monkeypatch.setenv("INVENTREE_DOCKER", raw)

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 
 from services.importer.datafile import FORMATS, DataFileError, Limits, Scan, file_format, rows, scan
+from services.importer.settings import ImporterSettings
 from tests.importer.xlsxbombs import shared_strings_xlsx
 
 
@@ -59,13 +60,13 @@ def test_file_format_rejected(name, ext):
 
 
 def test_limits_from_settings(monkeypatch):
-    assert Limits.from_settings() == Limits(5_000_000, 1000, 65_536, 32, 250_000)
+    assert ImporterSettings().limits() == Limits(5_000_000, 1000, 65_536, 32, 250_000)
     monkeypatch.setenv("IMPORT_MAX_ROWS", "10")
     monkeypatch.setenv("IMPORT_MAX_COLUMNS", "3")
     monkeypatch.setenv("IMPORT_MAX_CELL_CHARS", "50")
     monkeypatch.setenv("IMPORT_MAX_JSON_DEPTH", "4")
     monkeypatch.setenv("IMPORT_MAX_SHARED_STRINGS", "7")
-    assert Limits.from_settings() == Limits(max_rows=10, max_columns=3, max_cell_chars=50,
+    assert ImporterSettings().limits() == Limits(max_rows=10, max_columns=3, max_cell_chars=50,
                                             max_json_depth=4, max_shared_strings=7)
 
 

@@ -8,6 +8,7 @@ import pytest
 from services.importer import datafile, scanner
 from services.importer.datafile import DataFileError, Limits
 from services.importer.scanner import Budget
+from services.importer.settings import ImporterSettings
 from svckit.errors import ServiceUnavailable
 from tests.importer.xlsxbombs import shared_strings_xlsx
 
@@ -25,10 +26,13 @@ def refusal(path, fmt, limits=Limits(), budget=Budget()) -> str:
 
 
 def test_budget_from_settings(monkeypatch):
-    assert Budget.from_settings() == Budget(memory_mb=1024, seconds=240)
+    for name in ("IMPORT_SCAN_MEMORY_MB", "IMPORT_SCAN_SECONDS", "IMPORT_SCAN_PROCESSES"):
+        monkeypatch.delenv(name, raising=False)
+    assert ImporterSettings().budget() == Budget(memory_mb=1024, seconds=240, processes=4)
     monkeypatch.setenv("IMPORT_SCAN_MEMORY_MB", "300")
     monkeypatch.setenv("IMPORT_SCAN_SECONDS", "2.5")
-    assert Budget.from_settings() == Budget(memory_mb=300, seconds=2.5)
+    monkeypatch.setenv("IMPORT_SCAN_PROCESSES", "2")
+    assert ImporterSettings().budget() == Budget(memory_mb=300, seconds=2.5, processes=2)
 
 
 def test_the_child_answers_as_scan_would(tmp_path):

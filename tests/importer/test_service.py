@@ -7,12 +7,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
 from services.importer import models
 from services.importer.processing import Processor
 from services.importer.service import Service
+from services.importer.settings import ImporterSettings
 from services.importer.targets import KNOWN_MODELS
 from services.system import models as system_models
 from services.system.service import Service as SystemService
@@ -20,7 +20,7 @@ from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 
 class Users:
@@ -63,9 +63,13 @@ def system_db(tmp_path):
 
 
 @pytest.fixture
-def env(make_db, system_db, tmp_path, monkeypatch):
+def env(make_db, system_db, tmp_path):
     # `accept_rows` would wait IMPORT_ACCEPT_WAIT_SECONDS for rows that only `work()` creates
-    monkeypatch.setattr(Service, "accept_wait", 0)
+    def settings_with(**more):
+        return ImporterSettings(**{"IMPORT_ACCEPT_WAIT_SECONDS": 0,
+                                   "INVENTREE_DATA_DIR": str(tmp_path), **more})
+
+    settings = settings_with()
     db = make_db(models.metadata)
     blobs = LocalBlobStore(tmp_path / "media")
     targets = InProcessTargets(system_db)
@@ -78,12 +82,12 @@ def env(make_db, system_db, tmp_path, monkeypatch):
         def stopping():
             return False
 
-    def svc(caller=STAFF):
+    def svc(caller=STAFF, **more):
         return worker_factory(Service, db=db, caller=caller, blobs=blobs, targets=targets,
-                              wake=Wake())
+                              wake=Wake(), settings=settings_with(**more))
 
     def work():
-        while Processor(db, blobs, targets, "test").run():
+        while Processor(db, blobs, targets, "test", settings).run():
             pass
 
     def upload(text: str, name="codes.csv") -> dict:
@@ -96,7 +100,7 @@ def env(make_db, system_db, tmp_path, monkeypatch):
 
     e = Env()
     e.db, e.blobs, e.targets, e.svc, e.work, e.upload = db, blobs, targets, svc, work, upload
-    e.system_db = system_db
+    e.system_db, e.settings, e.settings_with = system_db, settings, settings_with
     return e
 
 
@@ -187,7 +191,7 @@ def test_creation_is_exactly_once_when_a_batch_is_retried(env):
     env.work()
     ids = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
     svc.accept_rows(pk, {"rows": ids})
-    processor = Processor(env.db, env.blobs, env.targets, "test")
+    processor = Processor(env.db, env.blobs, env.targets, "test", env.settings)
     original = processor.targets.call
 
     def call_then_crash(service, method, **kwargs):
@@ -213,21 +217,21 @@ def test_target_down_leaves_the_session_resumable(env):
     svc.accept_fields(pk)
     env.targets.down = True
     with pytest.raises(ServiceUnavailable):
-        Processor(env.db, env.blobs, env.targets, "test").run()
+        Processor(env.db, env.blobs, env.targets, "test", env.settings).run()
     assert svc.get_session(pk)["status"] == 20
     env.targets.down = False
     env.work()
     assert svc.get_session(pk)["status"] == 30 and svc.get_session(pk)["row_count"] == 3
 
 
-def test_parsing_resumes_after_the_last_committed_batch(env, monkeypatch):
-    monkeypatch.setenv("IMPORT_BATCH_ROWS", "2")
+def test_parsing_resumes_after_the_last_committed_batch(env):
     svc = env.svc()
     text = "code\n" + "".join(f"C{i}\n" for i in range(7))
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
     svc.accept_fields(pk)
     stops = iter([False, False, True])  # stop after the second batch, as a shutdown would
-    Processor(env.db, env.blobs, env.targets, "a", lambda: next(stops, True)).run()
+    Processor(env.db, env.blobs, env.targets, "a", env.settings_with(IMPORT_BATCH_ROWS=2),
+              lambda: next(stops, True)).run()
     assert svc.get_session(pk)["row_count"] == 4 and svc.get_session(pk)["status"] == 20
     env.work()
     found = svc.list_rows(params={"session": pk})["results"]
@@ -239,9 +243,9 @@ def test_lease_keeps_a_second_process_away(env):
     svc = env.svc()
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(CODES))["pk"]
     svc.accept_fields(pk)
-    first = Processor(env.db, env.blobs, env.targets, "first")
+    first = Processor(env.db, env.blobs, env.targets, "first", env.settings)
     assert first._take_lease(pk)
-    assert not Processor(env.db, env.blobs, env.targets, "second").run()
+    assert not Processor(env.db, env.blobs, env.targets, "second", env.settings).run()
     assert svc.get_session(pk)["status"] == 20
     first._release_lease(pk)
     env.work()
@@ -383,11 +387,10 @@ def test_accept_fields_refuses_a_session_with_created_rows(env):
     assert len(project_codes(env.system_db)) == 3
 
 
-def test_changed_defaults_and_overrides_recompute_every_row(env, monkeypatch):
+def test_changed_defaults_and_overrides_recompute_every_row(env):
     """Defaults and overrides set after the rows were read apply to every row's `data`
     (recomputed from its cells and validated again) and to what is created."""
-    monkeypatch.setattr(Service, "accept_wait", 5)  # the PATCH recomputes while it may
-    svc = env.svc()
+    svc = env.svc(IMPORT_ACCEPT_WAIT_SECONDS=5)  # the PATCH recomputes while it may
     text = "code,description\nPRJ-1,First\nPRJ-2,\n,Nameless\n"
     pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
     svc.accept_fields(pk)
@@ -405,7 +408,7 @@ def test_changed_defaults_and_overrides_recompute_every_row(env, monkeypatch):
                       ({"code": "PRJ-9", "description": "Nameless"}, True)]
     svc.update_session(pk, {"field_overrides": {"description": "forced"}}, True)
     assert [d["description"] for d, _ in rows()] == ["forced"] * 3
-    monkeypatch.setattr(Service, "accept_wait", 0)  # rows are created by env.work()
+    svc = env.svc()  # waits for nothing: rows are created by env.work()
     svc.accept_rows(pk, {"rows": [r["pk"] for r in svc.list_rows(params={"session": pk})[
         "results"]]})
     env.work()
@@ -424,7 +427,7 @@ def test_recompute_left_to_the_worker_busy_with_the_session(env):
     svc.accept_fields(pk)
     env.work()
     ids = [r["pk"] for r in svc.list_rows(params={"session": pk})["results"]]
-    busy = Processor(env.db, env.blobs, env.targets, "busy")
+    busy = Processor(env.db, env.blobs, env.targets, "busy", env.settings)
     assert busy._take_lease(pk)
     svc.update_session(pk, {"field_overrides": {"description": "late"}}, True)
     svc.accept_rows(pk, {"rows": ids})

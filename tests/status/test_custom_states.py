@@ -1,12 +1,11 @@
 """Custom states through the status service's entrypoints, on a real database."""
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from services.status import models
 from services.status.service import Service
 from svckit.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
-from tests.helpers import ANON, STAFF, USER
+from tests.helpers import ANON, STAFF, USER, worker_factory
 
 STOCKITEM = None
 

@@ -1,10 +1,9 @@
 """Replaying the status service's log rebuilds what its API shows, and every table it
 projects, exactly."""
-from nameko.testing.services import worker_factory
 
 from services.status import models
 from services.status.service import Service
-from tests.helpers import STAFF, USER, projected_rows, replay
+from tests.helpers import STAFF, USER, projected_rows, replay, worker_factory
 
 MODEL = "inventreecustomuserstatemodel"
 

@@ -5,7 +5,9 @@ import time
 import pytest
 
 from svckit.background import Nudge, background
+from svckit.container_settings import container_config
 from svckit.service import rpc
+from tests.helpers import service_settings
 
 runs: list[float] = []
 more = {"left": 0}
@@ -29,10 +31,11 @@ class BackgroundService:
 
 
 @pytest.fixture
-def container(rabbit_config, container_factory):
+def container(rabbit_config, container_factory, tmp_path):
     runs.clear()
     more["left"] = 2
-    c = container_factory(BackgroundService, rabbit_config)
+    settings = service_settings(rabbit_config["AMQP_URI"], tmp_path)
+    c = container_factory(BackgroundService, container_config(settings))
     c.start()
     return c
 

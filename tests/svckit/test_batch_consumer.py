@@ -7,9 +7,11 @@ from kombu import Connection, Producer
 from sqlalchemy import MetaData
 
 from svckit.batch_consumer import BatchEventConsumer
+from svckit.container_settings import container_config
 from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
 from svckit.service import ServiceBase, Store, rpc
+from svckit.settings import ServiceSettings
 
 metadata = MetaData()
 store = EventStore("batchsvc", metadata, Projector([]))
@@ -28,19 +30,24 @@ def handle(db, events):
 class BatchService(ServiceBase):
     name = "batchsvc"
     db = Store(store, relay=False)
-    events = BatchEventConsumer(["batchsrc"], handle, batch=50, linger=0.05)
+    events = BatchEventConsumer(lambda settings: ["batchsrc"], handle, batch=50, linger=0.05)
 
     @rpc
     def ping(self):
         return "pong"
 
 
+class BatchSettings(ServiceSettings):
+    BATCHSVC_DATABASE_URL: str | None = None
+
+
 @pytest.fixture
-def running(tmp_path, monkeypatch, rabbit_config, container_factory):
-    monkeypatch.setenv("BATCHSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'b.sqlite3'}")
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+def running(tmp_path, rabbit_config, container_factory):
+    settings = BatchSettings(BATCHSVC_DATABASE_URL=f"sqlite:///{tmp_path / 'b.sqlite3'}",
+                             AMQP_URI=rabbit_config["AMQP_URI"],
+                             INVENTREE_DATA_DIR=str(tmp_path))
     seen.clear()
-    container = container_factory(BatchService, rabbit_config)
+    container = container_factory(BatchService, container_config(settings))
     container.start()
     return rabbit_config["AMQP_URI"]
 

@@ -14,8 +14,8 @@ from svckit.blobstore import (
     BlobTooLarge,
     LocalBlobStore,
     S3BlobStore,
-    blob_store_from_settings,
 )
+from svckit.settings import MediaSettings
 from tests.s3server import start_s3_server
 
 
@@ -306,21 +306,23 @@ def test_s3_write_uses_bounded_memory(s3_endpoint):
 
 @pytest.fixture
 def settings(monkeypatch):
-    """Set environment variables, then build the per-process store afresh."""
+    """Set environment variables, then build a process's settings and their store."""
     def build(**env):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        blob_store_from_settings.cache_clear()
-        return blob_store_from_settings()
+        return MediaSettings().blob_store()
 
-    yield build
-    blob_store_from_settings.cache_clear()
+    return build
 
 
 def test_local_store_from_settings(settings, tmp_path):
     store = settings(MEDIA_STORAGE="local", MEDIA_ROOT=str(tmp_path / "files"))
     assert isinstance(store, LocalBlobStore) and store.root == tmp_path / "files"
-    assert blob_store_from_settings() is store
+
+
+def test_local_store_defaults_to_the_data_directory(tmp_path):
+    store = MediaSettings(INVENTREE_DATA_DIR=str(tmp_path)).blob_store()
+    assert isinstance(store, LocalBlobStore) and store.root == tmp_path / "media"
 
 
 def test_s3_store_from_settings(settings):

@@ -11,10 +11,12 @@ from kombu import Queue
 from kombu.exceptions import OperationalError
 
 from svckit.broker import connect, redacted
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.relay import event_exchange
 from svckit.rpc_client import RpcClient
+from tests.helpers import service_settings
 from tests.svckit.test_service_glue import GlueService, metadata
 
 # nothing listens on ports 1 and 2
@@ -35,20 +37,20 @@ def test_connect_tries_each_node_in_turn(rabbit_config):
 
 
 @pytest.fixture
-def service(tmp_path, monkeypatch, rabbit_config, container_factory):
+def service(tmp_path, rabbit_config, container_factory):
     """GlueService (tests/svckit/test_service_glue.py) whose every connection is given the
-    node list `DOWN;<the broker>`: two nodes down, then one that answers."""
+    node list `DOWN;<the broker>`: two nodes down, then one that answers. `start(**more)`
+    starts it with more settings."""
     listed = f"{DOWN};{rabbit_config['AMQP_URI']}"
     url = f"sqlite:///{tmp_path / 'glue.sqlite3'}"
-    monkeypatch.setenv("GLUESVC_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", listed)
 
-    def start():
+    def start(**more):
+        settings = service_settings(listed, tmp_path, GLUESVC_DATABASE_URL=url, **more)
         db = Database(url, metadata)
         db.create_all()
-        container_factory(GlueService, {**rabbit_config, "AMQP_URI": listed}).start()
+        container_factory(GlueService, container_config(settings)).start()
         db.dispose()
-        return RpcClient(listed, timeout=10)
+        return RpcClient(listed, timeout=10, signer=settings.caller_signer())
     return start
 
 
@@ -70,10 +72,9 @@ def test_a_service_its_relay_and_its_callers_skip_a_node_that_is_down(
     assert warnings and not any("secret" in w for w in warnings)
 
 
-def test_queue_type_quorum_declares_durable_queues_as_quorum(service, monkeypatch,
-                                                             rabbit_config, rabbit_manager):
-    monkeypatch.setenv("AMQP_QUEUE_TYPE", "quorum")
-    client = service()
+def test_queue_type_quorum_declares_durable_queues_as_quorum(service, rabbit_config,
+                                                             rabbit_manager):
+    client = service(AMQP_QUEUE_TYPE="quorum")
     try:
         assert client.call("gluesvc", "ping") == "pong"
     finally:

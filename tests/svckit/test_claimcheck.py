@@ -85,12 +85,11 @@ def test_claiming_twice(blobs):
                                                     taken["key"]]
 
 
-def test_sweep_deletes_stale_uploads_only(blobs, monkeypatch):
-    monkeypatch.setenv("INCOMING_BLOB_SECONDS", "600")
+def test_sweep_deletes_stale_uploads_only(blobs):
     stale, fresh = checked_in(blobs), checked_in(blobs)
     blobs.write("import/old.csv", [b"x"])
     eleven_minutes_ago = time.time() - 660
     for key in (stale["key"], "import/old.csv"):
         os.utime(blobs.local_path(key), (eleven_minutes_ago, eleven_minutes_ago))
-    assert claimcheck.sweep(blobs) == 1
+    assert claimcheck.sweep(blobs, 600) == 1
     assert sorted(k for k, _ in blobs.list("")) == ["import/old.csv", fresh["key"]]

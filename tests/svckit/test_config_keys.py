@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from svckit import config
+from services.system.settings import SystemSettings
 from svckit.config_keys import config_key
 
 LIVE = json.loads((Path(__file__).resolve().parents[1] / "data" / "live" /
@@ -22,9 +22,11 @@ def test_settings_of_our_own_follow_the_same_rule():
     assert config_key("INVENTREE_PLUGINS") == "plugins"
 
 
-def test_a_setting_read_is_recorded_under_inventree_s_key(monkeypatch):
+def test_a_setting_read_is_listed_under_inventree_s_key(monkeypatch):
     monkeypatch.setenv("INVENTREE_DEBUG", "true")
-    assert config.setting("INVENTREE_DEBUG", False, bool) is True
-    entry = next(e for e in config.lookups() if e["key"] == "INVENTREE_DEBUG")
-    assert (entry["env_var"], entry["config_key"]) == ("INVENTREE_DEBUG", "debug")
+    settings = SystemSettings()
+    assert settings.INVENTREE_DEBUG is True
+    entry = next(e for e in settings.lookups() if e["key"] == "INVENTREE_DEBUG")
+    assert (entry["env_var"], entry["config_key"], entry["source"]) == (
+        "INVENTREE_DEBUG", "debug", "env")
     assert "true" not in json.dumps(entry)

@@ -11,13 +11,15 @@ import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ApiError, ValidationFailed
 from svckit.events import EventStore, Projector
 from svckit.rpc_client import RpcClient
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
-from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, signer_from_settings
+from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner
+from tests.helpers import service_settings
 
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
@@ -79,20 +81,26 @@ class IdemService(ServiceBase):
 
 
 @pytest.fixture
-def start(db_url, monkeypatch, rabbit_config, container_factory):
+def signer(tmp_path) -> CallerSigner:
+    """The caller signer of the test's services and clients (one data directory, so one
+    generated key)."""
+    return service_settings("", tmp_path).caller_signer()
+
+
+@pytest.fixture
+def start(db_url, tmp_path, signer, rabbit_config, container_factory):
     """Starts the service with keys kept for `ttl` seconds; (client, db, AMQP URI)."""
     made = []
 
     def start(ttl: float):
-        monkeypatch.setenv("IDEMSVC_DATABASE_URL", db_url)
-        monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-        monkeypatch.setenv("IDEMPOTENCY_KEY_TTL", str(ttl))
+        settings = service_settings(rabbit_config["AMQP_URI"], tmp_path,
+                                    IDEMSVC_DATABASE_URL=db_url, IDEMPOTENCY_KEY_TTL=ttl)
         db = Database(db_url, metadata)
         db.create_all()
-        container = container_factory(IdemService, rabbit_config)
+        container = container_factory(IdemService, container_config(settings))
         container.start()
         start.containers.append(container)
-        client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
+        client = RpcClient(rabbit_config["AMQP_URI"], timeout=30, signer=signer)
         made.append((client, db))
         RUNS.clear()
         return client, db, rabbit_config["AMQP_URI"]
@@ -121,12 +129,13 @@ def keyed(key: str, retry=False) -> Caller:
     return Caller(user_id=3, username="kim").for_call(key, retry)
 
 
-def publish_twice(uri: str, method: str, caller: Caller, kwargs: dict) -> list[dict]:
+def publish_twice(uri: str, signer: CallerSigner, method: str, caller: Caller,
+                  kwargs: dict) -> list[dict]:
     """The same signed request message published twice (as a redelivery would bring it);
     both replies."""
     caller_json = caller.model_dump_json()
     headers = {CALLER_HEADER: caller_json,
-               SIGNATURE_HEADER: signer_from_settings().sign(caller_json, "idemsvc", method)}
+               SIGNATURE_HEADER: signer.sign(caller_json, "idemsvc", method)}
     exchange = Exchange("nameko-rpc", type="topic", durable=True)
     replies: dict[str, dict] = {}
     with Connection(uri) as conn:
@@ -154,9 +163,10 @@ def publish_twice(uri: str, method: str, caller: Caller, kwargs: dict) -> list[d
     return [replies["first"], replies["second"]]
 
 
-def test_the_same_signed_message_twice_creates_one_object_one_event_one_answer(service):
+def test_the_same_signed_message_twice_creates_one_object_one_event_one_answer(service,
+                                                                              signer):
     client, db, uri = service
-    first, second = publish_twice(uri, "add", keyed("k-twice"), {"text": "once", "seconds": 0.2})
+    first, second = publish_twice(uri, signer, "add", keyed("k-twice"), {"text": "once", "seconds": 0.2})
     assert first == second and first["error"] is None
     assert first["result"]["text"] == "once"
     assert counts(db) == (1, 1, 1)
@@ -224,13 +234,13 @@ def test_a_key_reused_for_other_arguments_is_a_422(service):
     assert counts(db) == (1, 1, 1)
 
 
-def test_a_write_followed_by_a_read_keeps_its_answer_too(service):
+def test_a_write_followed_by_a_read_keeps_its_answer_too(service, signer):
     client, db, uri = service
     answer = client.call("idemsvc", "add_then_read", keyed("k-read-after"), text="r")
     assert answer["count"] == 1
     assert client.call("idemsvc", "add_then_read", keyed("k-read-after", retry=True),
                        text="r") == answer
-    first, second = publish_twice(uri, "add_then_read", keyed("k-read-twice"), {"text": "s"})
+    first, second = publish_twice(uri, signer, "add_then_read", keyed("k-read-twice"), {"text": "s"})
     assert first == second and first["result"]["count"] == 2
     assert counts(db)[:2] == (2, 2)
 
@@ -249,12 +259,12 @@ def test_keys_expire_and_are_purged(start):
     assert counts(db) == (2, 2, 1)  # a new write under the expired key
 
 
-def test_a_resend_while_the_first_send_runs_applies_once(service):
+def test_a_resend_while_the_first_send_runs_applies_once(service, signer):
     """The client resends a call that is slow to answer (after timeout / 3) while the first
     send still runs: the resend runs too, and its transaction fails on the key the first
     one committed; one object, the first answer."""
     _, db, uri = service
-    client = RpcClient(uri, timeout=9, retries=2)
+    client = RpcClient(uri, timeout=9, signer=signer, retries=2)
     try:
         answer = client.call("idemsvc", "add", keyed("k-slow"), text="slow", seconds=4.5)
     finally:
@@ -264,7 +274,7 @@ def test_a_resend_while_the_first_send_runs_applies_once(service):
 
 
 def test_a_process_killed_after_its_commit_is_answered_by_the_next_from_the_key(
-        service, start, monkeypatch):
+        service, start, signer, monkeypatch):
     """The replica commits the write with its key, then dies before it replies and acks:
     RabbitMQ redelivers the request to the next replica, which answers the recorded answer
     without running the method."""
@@ -289,7 +299,7 @@ def test_a_process_killed_after_its_commit_is_answered_by_the_next_from_the_key(
     caller = keyed("k-killed")
     caller_json = caller.model_dump_json()
     headers = {CALLER_HEADER: caller_json,
-               SIGNATURE_HEADER: signer_from_settings().sign(caller_json, "idemsvc", "add")}
+               SIGNATURE_HEADER: signer.sign(caller_json, "idemsvc", "add")}
     exchange = Exchange("nameko-rpc", type="topic", durable=True)
     replies: list = []
     with Connection(uri) as conn:

@@ -8,6 +8,7 @@ import pytest
 from kombu import Connection, Queue
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ServiceUnavailable, ValidationFailed
@@ -15,6 +16,7 @@ from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
 from svckit.rpc_client import RemoteFailure, RpcClient
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from tests.helpers import service_settings
 
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
@@ -58,15 +60,14 @@ class GlueService(ServiceBase):
 
 
 @pytest.fixture
-def running(tmp_path, monkeypatch, rabbit_config, container_factory):
+def running(tmp_path, rabbit_config, container_factory):
     url = f"sqlite:///{tmp_path / 'glue.sqlite3'}"
-    monkeypatch.setenv("GLUESVC_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    settings = service_settings(rabbit_config["AMQP_URI"], tmp_path, GLUESVC_DATABASE_URL=url)
     db = Database(url, metadata)
     db.create_all()
-    container = container_factory(GlueService, rabbit_config)
+    container = container_factory(GlueService, container_config(settings))
     container.start()
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5)
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5, signer=settings.caller_signer())
     yield client, db, rabbit_config["AMQP_URI"]
     client.close()
     db.dispose()
@@ -118,8 +119,9 @@ def test_write_publishes_its_event_before_replying(running):
         assert s.execute(select(store.events.c.published)).scalar() is not None
 
 
-def test_unknown_service_answers_503_at_once(rabbit_config):
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=30)
+def test_unknown_service_answers_503_at_once(rabbit_config, tmp_path):
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=30,
+                       signer=service_settings("", tmp_path).caller_signer())
     with pytest.raises(ServiceUnavailable) as info:
         client.call("nobody_home", "ping")
     # the broker returned the request (waiting out the timeout would say "did not answer")
@@ -159,16 +161,14 @@ class LazyGlueService(GlueService):
     db = Store(store)
 
 
-def test_default_relay_publishes_soon_after(tmp_path, monkeypatch, rabbit_config,
-                                           container_factory):
+def test_default_relay_publishes_soon_after(tmp_path, rabbit_config, container_factory):
     url = f"sqlite:///{tmp_path / 'lazy.sqlite3'}"
-    monkeypatch.setenv("LAZYGLUE_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
+    settings = service_settings(rabbit_config["AMQP_URI"], tmp_path, LAZYGLUE_DATABASE_URL=url)
     db = Database(url, metadata)
     db.create_all()
-    container = container_factory(LazyGlueService, rabbit_config)
+    container = container_factory(LazyGlueService, container_config(settings))
     container.start()
-    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5)
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=5, signer=settings.caller_signer())
     try:
         with Connection(rabbit_config["AMQP_URI"]) as conn:
             queue = Queue("lazy-watch", exchange=event_exchange("lazyglue"),

@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from services.status import models
 from services.status.service import Service as StatusService
+from services.status.settings import StatusSettings
+from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import CallerRefused, NotAuthenticated
@@ -33,16 +35,21 @@ class RelayService(ServiceBase):
         return self.status.get_content_type_by_model(model="stockitem")["pk"]
 
 
+def settings(amqp_uri, data_dir, **more):
+    """The status service's and other test services' settings: keys NEW, then OLD
+    (mid-rotation)."""
+    return StatusSettings(AMQP_URI=amqp_uri, INVENTREE_DATA_DIR=str(data_dir),
+                          CALLER_SIGNING_KEYS=f"{NEW},{OLD}", **more)
+
+
 @pytest.fixture
-def status(tmp_path, monkeypatch, rabbit_config, container_factory):
-    """The status service (keys NEW, then OLD: mid-rotation) and its database."""
+def status(tmp_path, rabbit_config, container_factory):
+    """The status service and its database."""
     url = f"sqlite:///{tmp_path / 'status.sqlite3'}"
-    monkeypatch.setenv("STATUS_DATABASE_URL", url)
-    monkeypatch.setenv("AMQP_URI", rabbit_config["AMQP_URI"])
-    monkeypatch.setenv("CALLER_SIGNING_KEYS", f"{NEW},{OLD}")
     db = Database(url, models.metadata)
     db.create_all()
-    container_factory(StatusService, rabbit_config).start()
+    container_factory(StatusService, container_config(
+        settings(rabbit_config["AMQP_URI"], tmp_path, STATUS_DATABASE_URL=url))).start()
     yield db, rabbit_config["AMQP_URI"]
     db.dispose()
 
@@ -137,12 +144,13 @@ def test_a_client_with_an_unknown_key_gets_503_caller_refused(status):
         "detail": "The status service refused the call: the caller signature does not match"}
 
 
-def test_a_service_calling_another_signs_for_that_call(status, rabbit_config,
+def test_a_service_calling_another_signs_for_that_call(status, rabbit_config, tmp_path,
                                                        container_factory):
     """The relay's own call is signed for relaysvc.stockitem_type; it re-signs its caller for
     status.get_content_type_by_model (the propagated signature would be refused)."""
     _, uri = status
-    container_factory(RelayService, rabbit_config).start()
+    container_factory(RelayService, container_config(
+        settings(rabbit_config["AMQP_URI"], tmp_path))).start()
     expected = client(uri).call("status", "get_content_type_by_model", SUPERUSER,
                                 model="stockitem")["pk"]
     assert client(uri).call("relaysvc", "stockitem_type", SUPERUSER) == expected

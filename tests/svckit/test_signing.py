@@ -13,8 +13,9 @@ from nameko.rpc import Rpc
 from svckit.context import Caller
 from svckit.layout import service_names
 from svckit.service import caller_of
+from svckit.settings import BrokerSettings
 from svckit.signed_rpc import SignedRpc
-from svckit.signing import CallerSigner, load_keys, signer_from_settings
+from svckit.signing import CallerSigner, load_keys, parse_keys, signer_from_env
 
 OLD, NEW = "o" * 40, "n" * 40
 ADMIN = Caller(user_id=1, username="admin", is_staff=True, is_superuser=True,
@@ -63,24 +64,29 @@ def test_rotation_the_first_key_signs_every_key_verifies():
     assert CallerSigner([NEW]).verify(ADMIN, during.sign(ADMIN, "s", "m"), "s", "m") is None
 
 
-def test_keys_from_the_environment_must_be_long(monkeypatch):
+def keys_of(settings: BrokerSettings) -> list[str]:
+    return parse_keys(settings.CALLER_SIGNING_KEYS, settings.data_dir())
+
+
+def test_keys_from_the_environment_must_be_long(monkeypatch, tmp_path):
     monkeypatch.setenv("CALLER_SIGNING_KEYS", f" {NEW} , {OLD} ,")
-    assert load_keys() == [NEW, OLD]
+    assert keys_of(BrokerSettings()) == [NEW, OLD]
     monkeypatch.setenv("CALLER_SIGNING_KEYS", f"{NEW},short")
     with pytest.raises(ValueError, match="at least 32"):
-        load_keys()
+        BrokerSettings().caller_signer()
 
 
 def test_without_keys_the_processes_of_a_data_dir_share_a_generated_key(monkeypatch, tmp_path):
     monkeypatch.delenv("CALLER_SIGNING_KEYS", raising=False)
     monkeypatch.setenv("INVENTREE_DATA_DIR", str(tmp_path))
-    first = load_keys()
+    first = keys_of(BrokerSettings())
     assert len(first[0]) == 64 and (tmp_path / "caller-signing-key").stat().st_mode & 0o077 == 0
-    assert load_keys() == first == load_keys({"INVENTREE_DATA_DIR": str(tmp_path)})
+    assert keys_of(BrokerSettings()) == first == load_keys({"INVENTREE_DATA_DIR": str(tmp_path)})
     assert load_keys({"INVENTREE_DATA_DIR": str(tmp_path / "other")}) != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["caller-signing-key", "other"]
-    assert signer_from_settings({"INVENTREE_DATA_DIR": str(tmp_path),
-                                 "CALLER_SIGNATURE_MAX_AGE": "60"}).max_age == 60
+    assert signer_from_env({"INVENTREE_DATA_DIR": str(tmp_path),
+                            "CALLER_SIGNATURE_MAX_AGE": "60"}).max_age == 60
+    assert BrokerSettings(CALLER_SIGNATURE_MAX_AGE=60).caller_signer().max_age == 60
 
 
 def test_every_rpc_entrypoint_of_every_service_checks_signatures():

@@ -1,10 +1,9 @@
 """Action and locate plugins (entry points), through the system service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system.service import Service
 from svckit.errors import ValidationFailed
-from tests.helpers import USER
+from tests.helpers import USER, worker_factory
 
 
 def svc():

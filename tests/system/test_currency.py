@@ -2,13 +2,12 @@
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import models
 from services.system.service import Service
 from svckit.errors import ApiError, PermissionDenied
 from svckit.events import utcnow
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 from tests.ratesserver import RatesServer
 
 

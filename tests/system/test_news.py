@@ -3,12 +3,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import models, news
 from services.system.service import Service
 from svckit.errors import PermissionDenied, ValidationFailed
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>InvenTree</title>

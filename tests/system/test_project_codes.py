@@ -1,12 +1,11 @@
 """Project codes, flags and the about documents through the system service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import about, models
 from services.system.service import Service
 from svckit.context import Caller
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
-from tests.helpers import ANON, STAFF, USER
+from tests.helpers import ANON, STAFF, USER, worker_factory
 
 SUPER = STAFF
 STAFF_ONLY = Caller(user_id=3, username="staffer", is_staff=True)
@@ -157,9 +156,12 @@ def test_flags(svc):
         svc(ANON).flag(key="NOPE", query={})
 
 
-def test_custom_flags_from_environment(monkeypatch):
+def test_custom_flags_from_environment(monkeypatch, db):
     monkeypatch.setenv("INVENTREE_FLAGS", '{"MY_FLAG": [{"condition": "boolean", "value": true}]}')
-    assert about.one_flag("MY_FLAG", {}, ANON) == {"key": "MY_FLAG", "state": True}
+    assert worker_factory(Service, db=db, caller=ANON).flag(key="MY_FLAG", query={}) == {
+        "key": "MY_FLAG", "state": True}
+    definitions = about.flag_definitions(False, '{"MY_FLAG": []}')
+    assert about.one_flag("MY_FLAG", {}, ANON, definitions) == {"key": "MY_FLAG", "state": False}
 
 
 def test_version_documents(svc):

@@ -1,13 +1,12 @@
 """Replaying the system service's log rebuilds every one of its tables exactly."""
 import base64
 
-from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from services.system import models, news, webhooks
 from services.system.service import Service
 from svckit.context import SYSTEM
-from tests.helpers import ANON, STAFF
+from tests.helpers import ANON, STAFF, worker_factory
 from tests.ratesserver import RatesServer
 
 
@@ -44,9 +43,9 @@ def test_replay_rebuilds_every_table(make_db, monkeypatch):
         endpoint=hook["endpoint_id"], body_b64=base64.b64encode(b'{"x": 1}').decode(),
         headers={"Token": hook["token"]}, host="h")
     rates = RatesServer()
-    monkeypatch.setenv("CURRENCY_API_URL", rates.url)
+    monkeypatch.setenv("CURRENCY_API_URL", rates.url)  # read by a process starting now
     try:
-        svc.refresh_exchange_rates()
+        worker_factory(Service, db=db, caller=STAFF, users=Users()).refresh_exchange_rates()
     finally:
         rates.close()
     before = snapshot(db)

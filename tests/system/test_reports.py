@@ -1,12 +1,11 @@
 """Error reports and notifications through the system service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import models
 from services.system.service import Service
 from svckit.context import Caller
 from svckit.errors import NotAuthenticated, PermissionDenied, ValidationFailed
-from tests.helpers import ANON, STAFF, USER
+from tests.helpers import ANON, STAFF, USER, worker_factory
 
 OTHER_STAFF = Caller(user_id=5, username="ops", is_staff=True)
 

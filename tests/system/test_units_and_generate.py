@@ -2,12 +2,11 @@
 import threading
 
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.system import models
 from services.system.service import Service
 from svckit.errors import PermissionDenied, ValidationFailed
-from tests.helpers import STAFF, USER
+from tests.helpers import STAFF, USER, worker_factory
 
 
 @pytest.fixture

@@ -5,14 +5,14 @@ import hmac
 import json
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
 from services.system import models, webhooks
 from services.system.service import Service
+from services.system.settings import SystemSettings
 from svckit.context import SYSTEM
 from svckit.errors import ApiError, NotFound, PermissionDenied
-from tests.helpers import ANON
+from tests.helpers import ANON, worker_factory
 
 
 @pytest.fixture
@@ -25,8 +25,9 @@ def endpoint(db, **kw):
         return webhooks.create_endpoint(s, SYSTEM, "hook", **kw)
 
 
-def post(db, hook, body: bytes, token=""):
-    return worker_factory(Service, db=db, caller=ANON).receive_webhook(
+def post(db, hook, body: bytes, token="", **settings):
+    return worker_factory(Service, db=db, caller=ANON,
+                          settings=SystemSettings(**settings)).receive_webhook(
         endpoint=hook["endpoint_id"], body_b64=base64.b64encode(body).decode(),
         headers={"TOKEN": token, "Content-Type": "application/json", "Cookie": "x"},
         host="example.org")
@@ -60,15 +61,15 @@ def test_hmac_verification(db):
     assert stored(db) == 1
 
 
-def test_bad_input_stores_nothing(db, monkeypatch):
+def test_bad_input_stores_nothing(db):
     hook = endpoint(db)
     with pytest.raises(ApiError) as info:
         post(db, hook, b"{not json", hook["token"])
     assert info.value.status == 406
-    monkeypatch.setattr(webhooks, "MAX_BYTES", 10)
     with pytest.raises(ApiError) as info:
-        post(db, hook, b'{"a": "0123456789"}', hook["token"])
-    assert info.value.status == 413
+        post(db, hook, b'{"a": "0123456789"}', hook["token"], WEBHOOK_MAX_BYTES=10)
+    assert (info.value.status, info.value.detail) == (
+        413, {"detail": "Webhook body exceeds 10 bytes"})
     with pytest.raises(NotFound):
         post(db, {"endpoint_id": "unknown"}, b"{}", "")
     assert stored(db) == 0

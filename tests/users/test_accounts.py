@@ -2,7 +2,6 @@
 from datetime import date, timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
 from sqlalchemy import select, update
 
 from services.users import groups, models, roles, tokens, users
@@ -10,6 +9,7 @@ from services.users.passwords import check_password, hash_password, validate_pas
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import AuthenticationFailed, NotAuthenticated, ValidationFailed
+from tests.helpers import ROUNDS, worker_factory
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def db(make_db):
 
 def make_user(db, username="alice", password="correct-horse-7", **kw):
     with db.write() as s:
-        return users.new_user(s, SYSTEM, username=username, password=password, **kw)
+        return users.new_user(s, SYSTEM, rounds=ROUNDS, username=username, password=password, **kw)
 
 
 def as_user(db, user) -> Service:
@@ -29,11 +29,11 @@ def as_user(db, user) -> Service:
 
 
 def test_password_hashing_is_a_real_kdf():
-    encoded = hash_password("s3cret-pass")
-    assert encoded.startswith("pbkdf2_sha256$") and "s3cret-pass" not in encoded
+    encoded = hash_password("s3cret-pass", ROUNDS)
+    assert encoded.startswith(f"pbkdf2_sha256${ROUNDS}$") and "s3cret-pass" not in encoded
     assert check_password("s3cret-pass", encoded)
     assert not check_password("s3cret-pasS", encoded)
-    assert hash_password("s3cret-pass") != encoded  # salted
+    assert hash_password("s3cret-pass", ROUNDS) != encoded  # salted
 
 
 def test_password_rules():

@@ -1,11 +1,11 @@
 """One-time login links through the users service's entrypoints, on a real database."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM
 from svckit.errors import PermissionDenied
+from tests.helpers import ROUNDS, worker_factory
 
 
 @pytest.fixture
@@ -15,9 +15,9 @@ def db(make_db):
 
 def test_a_link_for_exactly_one_active_address_signs_in_once(db):
     with db.write() as s:
-        users.new_user(s, SYSTEM, username="carol", password=None, email="carol@example.com")
-        users.new_user(s, SYSTEM, username="twin1", password=None, email="twin@example.com")
-        users.new_user(s, SYSTEM, username="twin2", password=None, email="twin@example.com")
+        users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=None, email="carol@example.com")
+        users.new_user(s, SYSTEM, rounds=ROUNDS, username="twin1", password=None, email="twin@example.com")
+        users.new_user(s, SYSTEM, rounds=ROUNDS, username="twin2", password=None, email="twin@example.com")
     system = worker_factory(Service, db=db, caller=SYSTEM)
     for email in ("", "nobody@example.com", "twin@example.com"):
         assert system.issue_magic_link(email=email) is None
@@ -33,9 +33,9 @@ def test_a_link_for_exactly_one_active_address_signs_in_once(db):
 
 def test_a_link_of_a_user_deactivated_since_is_refused_and_spent(db):
     with db.write() as s:
-        root = roles.caller_for(s, users.new_user(s, SYSTEM, username="root", password=None,
+        root = roles.caller_for(s, users.new_user(s, SYSTEM, rounds=ROUNDS, username="root", password=None,
                                                   is_superuser=True))
-        carol = users.new_user(s, SYSTEM, username="carol", password=None,
+        carol = users.new_user(s, SYSTEM, rounds=ROUNDS, username="carol", password=None,
                                email="carol@example.com")
     system = worker_factory(Service, db=db, caller=SYSTEM)
     admin = worker_factory(Service, db=db, caller=root)

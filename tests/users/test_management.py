@@ -1,11 +1,11 @@
 """User and group management through the users service's entrypoints."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from tests.helpers import ROUNDS, worker_factory
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def db(make_db):
 
 def person(db, username, **kw):
     with db.write() as s:
-        user = users.new_user(s, SYSTEM, username=username, password="Sturdy-pass-77",
+        user = users.new_user(s, SYSTEM, rounds=ROUNDS, username=username, password="Sturdy-pass-77",
                               **kw)
         return worker_factory(Service, db=db, caller=roles.caller_for(s, user)), user
 
@@ -131,8 +131,8 @@ def test_failed_logins_are_events_and_throttled_by_name_and_address(db, monkeypa
     for _ in range(3):  # a second address reaches the (higher) limit of the name
         with pytest.raises(AuthenticationFailed):
             attempt("victim", "guess", "203.0.113.67")
-    with pytest.raises(ApiError) as info:
-        attempt("victim", "Sturdy-pass-77", "198.51.100.7")
+    with pytest.raises(ApiError) as info:  # from any address the victim never signed in at
+        attempt("victim", "Sturdy-pass-77", "198.51.100.8")
     assert info.value.status == 429
     with db.read() as s:
         events = s.execute(select_events()).all()
@@ -140,9 +140,49 @@ def test_failed_logins_are_events_and_throttled_by_name_and_address(db, monkeypa
     assert events[0].payload == {"username": "victim", "address": "203.0.113.66"}
 
 
-def select_events():
+def test_strangers_at_many_addresses_do_not_lock_a_user_out_where_it_signs_in(db,
+                                                                             monkeypatch):
+    """The name-wide limit stops a guesser spread over many addresses, but spares the
+    addresses the user signed in from within LOGIN_THROTTLE_KNOWN_DAYS."""
+    monkeypatch.setenv("LOGIN_THROTTLE_ATTEMPTS", "3")
+    monkeypatch.setenv("LOGIN_THROTTLE_NAME_ATTEMPTS", "6")
+    person(db, "chief", is_superuser=True)
+    anon = worker_factory(Service, db=db, caller=Caller())
+    from svckit.errors import ApiError, AuthenticationFailed
+
+    def attempt(password, address):
+        return anon.authenticate_password(username="chief", password=password,
+                                          address=address)
+
+    home, right = "198.51.100.7", "Sturdy-pass-77"
+    assert attempt(right, home) and attempt(right, home)  # known there from now on
+    for n in range(6):  # three strangers, two guesses each: under the per-address limit
+        with pytest.raises(AuthenticationFailed):
+            attempt(f"guess-{n}", f"203.0.113.{n // 2}")
+    with pytest.raises(ApiError) as info:  # the name's limit holds everywhere else...
+        attempt(right, "192.0.2.99")
+    assert info.value.status == 429
+    with pytest.raises(ApiError):
+        attempt("guess-7", "203.0.113.9")
+    assert attempt(right, home)  # ...but not where the user signs in
+    with db.read() as s:
+        found = s.execute(select_events("login.succeeded")).all()
+    assert [e.payload for e in found] == [{"username": "chief", "address": home}]  # once a day
+    monkeypatch.setenv("LOGIN_THROTTLE_KNOWN_DAYS", "0")  # no address is known any more
+    anon = worker_factory(Service, db=db, caller=Caller())  # settings are read at start
+    with pytest.raises(ApiError):
+        attempt(right, home)
+    with db.read() as s:
+        rows = s.execute(models.known_addresses.select()).all()
+    with db.write() as s:  # the table is a projection like every other
+        models.store.replay(s)
+    with db.read() as s:
+        assert s.execute(models.known_addresses.select()).all() == rows != []
+
+
+def select_events(kind="login.failed"):
     from sqlalchemy import select
-    return select(models.store.events).where(models.store.events.c.type == "login.failed")
+    return select(models.store.events).where(models.store.events.c.type == kind)
 
 
 def test_password_change_checks_the_old_password(db):

@@ -1,13 +1,12 @@
 """Replaying the users service's log rebuilds what its API shows (users, groups, owners,
 tokens, sessions) and every table it projects, exactly."""
 import pytest
-from nameko.testing.services import worker_factory
 
 from services.users import models, roles, users
 from services.users.service import Service
 from svckit.context import SYSTEM, Caller
 from svckit.errors import AuthenticationFailed
-from tests.helpers import projected_rows, replay
+from tests.helpers import ROUNDS, projected_rows, replay, worker_factory
 
 PASSWORD = "Sturdy-pass-77"
 
@@ -15,7 +14,7 @@ PASSWORD = "Sturdy-pass-77"
 def test_replay_rebuilds_the_api_visible_state(make_db):
     db = make_db(models.metadata)
     with db.write() as s:
-        root_user = users.new_user(s, SYSTEM, username="root", password=PASSWORD,
+        root_user = users.new_user(s, SYSTEM, rounds=ROUNDS, username="root", password=PASSWORD,
                                    is_superuser=True)
         root = worker_factory(Service, db=db, caller=roles.caller_for(s, root_user))
     anon = worker_factory(Service, db=db, caller=Caller())

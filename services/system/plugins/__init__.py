@@ -16,8 +16,6 @@ import logging
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from svckit import config
-
 GROUP = "inventree_general.plugins"
 log = logging.getLogger(__name__)
 
@@ -36,9 +34,8 @@ def installed() -> dict:
     return found
 
 
-def active() -> dict:
-    """slug -> plugin instance, for the installed plugins INVENTREE_PLUGINS enables."""
-    wanted = [s.strip() for s in config.setting("INVENTREE_PLUGINS", "").split(",") if s.strip()]
+def active(wanted: list[str]) -> dict:
+    """slug -> plugin instance, for the installed plugins `wanted` (INVENTREE_PLUGINS)."""
     classes = installed()
     return {slug: classes[slug]() for slug in wanted if slug in classes}
 
@@ -47,17 +44,17 @@ def describe(plugin) -> dict:
     return {"name": plugin.NAME, "slug": plugin.SLUG, "version": getattr(plugin, "VERSION", None)}
 
 
-def action_plugin(name: str):
+def action_plugin(wanted: list[str], name: str):
     """The active plugin whose action name (ACTION_NAME, else NAME) is `name`."""
-    for plugin in active().values():
+    for plugin in active(wanted).values():
         if hasattr(plugin, "perform_action") and \
                 (getattr(plugin, "ACTION_NAME", "") or plugin.NAME) == name:
             return plugin
     return None
 
 
-def locate_plugin(slug: str):
-    plugin = active().get(slug)
+def locate_plugin(wanted: list[str], slug: str):
+    plugin = active(wanted).get(slug)
     if plugin is not None and (hasattr(plugin, "locate_stock_item")
                                or hasattr(plugin, "locate_stock_location")):
         return plugin

@@ -7,6 +7,7 @@ the entrypoints that call `services/system/<domain>.py`. nameko finds the entryp
 dependencies of every base class. (Names from `services/system/<domain>.py` are imported
 here one by one: importing `.currency` binds `currency` in this package to the group's
 module.)"""
+from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import CallerProvider, StartupCheck, Store
 from svckit.signed_rpc import RpcProxy
@@ -14,6 +15,7 @@ from svckit.signed_rpc import RpcProxy
 from ..currency import provider_class
 from ..models import store
 from ..news import fetcher_class
+from ..settings import SystemSettings
 from .about import AboutEntrypoints
 from .actions import ActionEntrypoints
 from .currency import CurrencyEntrypoints
@@ -36,5 +38,6 @@ class Service(AboutEntrypoints, ProjectCodeEntrypoints, CustomUnitEntrypoints,
     name = "system"
     db = Store(store)
     caller: Caller = CallerProvider()
+    settings: SystemSettings = Settings(SystemSettings)
     users = RpcProxy("users")
     configured_plugins = StartupCheck(provider_class, fetcher_class)

@@ -27,8 +27,10 @@ class AboutEntrypoints(SystemEntrypoints):
 
     @rpc
     def flags(self, query: dict) -> list:
-        return about.flags(query, self.caller)
+        return about.flags(query, self.caller, about.flag_definitions(
+            self.settings.INVENTREE_DEBUG, self.settings.INVENTREE_FLAGS))
 
     @rpc
     def flag(self, key: str, query: dict) -> dict:
-        return about.one_flag(key, query, self.caller)
+        return about.one_flag(key, query, self.caller, about.flag_definitions(
+            self.settings.INVENTREE_DEBUG, self.settings.INVENTREE_FLAGS))

@@ -1,8 +1,8 @@
 """`/api/error-report/...`, and the `error.logged` events of every process that become
-reports (`ERROR_REPORT_SOURCES`: the services subscribed to)."""
+reports (`ERROR_REPORT_SOURCES`: the processes whose events are kept)."""
 from nameko.events import SERVICE_POOL
 
-from svckit import config
+from svckit.layout import service_names
 from svckit.service import event_handler, rpc
 
 from .. import errorreports, events
@@ -47,16 +47,22 @@ class ErrorReportEntrypoints(SystemEntrypoints):
             return errorreports.bulk_delete(s, self.caller, body)
 
 
+# every process that logs errors: the gateway and each service (subscriptions are made when
+# the class is defined, before any settings are read)
+KNOWN_SOURCES = ("gateway", *service_names())
+
+
 def _subscriber(source: str):
     """The handler of `source`'s `error.logged` events (one per source: nameko subscribes
-    an entrypoint to one service's events)."""
+    an entrypoint to one service's events); events of a source that ERROR_REPORT_SOURCES
+    leaves out are dropped."""
     @event_handler(source, events.ERROR_LOGGED, handler_type=SERVICE_POOL)
     def handle(self, event):
-        self.on_error_logged(event)
+        if source in self.settings.error_report_sources():
+            self.on_error_logged(event)
     handle.__name__ = f"on_{source}_error"
     return handle
 
 
-for _source in config.setting("ERROR_REPORT_SOURCES",
-                              "gateway,users,status,audit,system,attachments,importer").split(","):
+for _source in KNOWN_SOURCES:
     setattr(ErrorReportEntrypoints, f"on_{_source}_error", _subscriber(_source))

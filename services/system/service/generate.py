@@ -9,7 +9,7 @@ class GeneratorEntrypoints(SystemEntrypoints):
     @rpc
     def generate_batch_code(self, data: dict) -> dict:
         self.caller.require_login()
-        return generate.batch_code(data)
+        return generate.batch_code(data, self.settings.STOCK_BATCH_CODE_TEMPLATE)
 
     @rpc
     def generate_serial_number(self, data: dict) -> dict:

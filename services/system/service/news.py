@@ -1,6 +1,5 @@
 """`/api/news/...`, and fetching the feed (on demand, and on schedule)."""
-from nameko.timer import timer
-
+from svckit.background import timer
 from svckit.context import SYSTEM
 from svckit.service import rpc
 
@@ -12,13 +11,13 @@ class NewsEntrypoints(SystemEntrypoints):
     @rpc
     def fetch_news(self) -> int:
         """Fetch the feed and store entries not seen before; returns how many were new."""
-        entries = news.fetch()  # over the internet: before the transaction (DESIGN rule 5)
+        entries = news.fetch(self.settings)  # over the internet: before the transaction (DESIGN rule 5)
         with self.db.write() as s:
             return news.store_new(s, SYSTEM, entries)
 
     @timer(interval=3600)
     def fetch_news_when_due(self):
-        entries = news.fetch_when_due()  # over the internet: before the transaction
+        entries = news.fetch_when_due(self.settings)  # over the internet: before the transaction
         if entries:
             with self.db.write() as s:
                 news.store_new(s, SYSTEM, entries)

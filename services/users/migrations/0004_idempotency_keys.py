@@ -1,6 +1,6 @@
 """Idempotency keys of applied RPCs and the gateway's request ledger.
 
-Revision 0003 of this service's schema (the one before: 0002). `idempotency_record`: the key
+Revision 0004 of this service's schema (the one before: 0003). `idempotency_record`: the key
 of every RPC applied under one, with its answer, written in the transaction of the write
 (svckit.idempotency). `request_ledger`: requests sent to the gateway with an
 Idempotency-Key, their fingerprint and first answer (svckit.request_ledger).
@@ -10,8 +10,8 @@ A table already there (a database made from the models) is left as it is.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,192 @@
+"""A service process's Prometheus metrics, served on its operations port (svckit.opsserver).
+
+Labels are code-defined names only (service, entrypoint method, outcome), never user input:
+
+- `inventree_service_handler_seconds{service,method}`: time of each entrypoint's worker
+  (RPC methods, event handlers), `..._handler_errors_total{service,method,kind}` its errors
+  (`kind` "client": an ApiError answered as a 4xx/503; "server": an unexpected exception);
+- `inventree_service_workers_busy{service}` / `inventree_service_workers_max{service}`:
+  workers running, out of SERVICE_MAX_WORKERS;
+- `inventree_db_transaction_seconds{service,end}`: database transactions, from begin to
+  commit or rollback;
+- `inventree_relay_unpublished_events{service}` and
+  `inventree_relay_oldest_unpublished_age_seconds{service}` (read from the event log at
+  scrape time), `inventree_events_published_total{service}` (counted by svckit.relay).
+"""
+import logging
+import time
+import weakref
+from typing import Callable
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import event, func, select
+
+from svckit.errors import ApiError
+from svckit.events import utcnow
+
+log = logging.getLogger(__name__)
+
+# 1 ms .. 60 s: an RPC answer is a few ms, an import batch or a scan up to a minute
+BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
+
+HANDLER_SECONDS = Histogram("inventree_service_handler_seconds",
+                            "Time of a service's entrypoint workers (RPC methods, event handlers)",
+                            ["service", "method"], buckets=BUCKETS)
+HANDLER_ERRORS = Counter("inventree_service_handler_errors_total",
+                         "Entrypoint workers that raised: kind=client (an ApiError answer) or "
+                         "server (unexpected)", ["service", "method", "kind"])
+WORKERS_BUSY = Gauge("inventree_service_workers_busy", "Entrypoint workers running", ["service"])
+WORKERS_MAX = Gauge("inventree_service_workers_max",
+                    "Workers a service process runs at once (SERVICE_MAX_WORKERS)", ["service"])
+TRANSACTION_SECONDS = Histogram("inventree_db_transaction_seconds",
+                                "Database transactions, begin to commit or rollback",
+                                ["service", "end"], buckets=BUCKETS)
+EVENTS_PUBLISHED = Counter("inventree_events_published_total",
+                           "Events the relay published to the broker (confirmed)", ["service"])
+
+
+class Children:
+    """A labelled metric's children by label values, looked up once: prometheus_client's
+    `labels()` validates and locks on every call, a cost on every request."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self._made: dict[tuple, object] = {}
+
+    def __call__(self, *values: str):
+        child = self._made.get(values)
+        if child is None:
+            child = self._made[values] = self.metric.labels(*values)
+        return child
+
+
+handler_seconds, handler_errors = Children(HANDLER_SECONDS), Children(HANDLER_ERRORS)
+workers_busy, transaction_seconds = Children(WORKERS_BUSY), Children(TRANSACTION_SECONDS)
+
+
+def exposition(registry=REGISTRY) -> tuple[bytes, str]:
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def service_exposition(container) -> Callable[[], tuple[bytes, str]]:
+    """The process's metrics plus those read at scrape time for the service in `container`:
+    the relay's backlog, and the collectors its extensions offer (a `collectors()` method,
+    e.g. the importer's sessions by status)."""
+    own = CollectorRegistry(auto_describe=False)
+    for ext in container.extensions:
+        if getattr(ext, "relay_enabled", False) and hasattr(ext, "store"):
+            own.register(RelayBacklog(container.service_name, ext))
+        offered = getattr(ext, "collectors", None)
+        if callable(offered):
+            for collector in offered():
+                own.register(collector)
+
+    def scrape() -> tuple[bytes, str]:
+        return generate_latest(REGISTRY) + generate_latest(own), CONTENT_TYPE_LATEST
+
+    return scrape
+
+
+class RelayBacklog:
+    """Collector of a service's unpublished events and the age of the oldest, from its
+    event log (`store`: svckit.service.Store, once set up); nothing while the database
+    cannot be read. (Collectors that read a database follow this rule, so a scrape
+    answers when it matters most.)"""
+
+    def __init__(self, service: str, store):
+        self.service = service
+        self.store = store
+
+    def collect(self):
+        events = self.store.store.events
+        count = GaugeMetricFamily("inventree_relay_unpublished_events",
+                                  "Committed events not yet published", labels=["service"])
+        age = GaugeMetricFamily("inventree_relay_oldest_unpublished_age_seconds",
+                                "Age of the oldest unpublished event (0: none)",
+                                labels=["service"])
+        try:
+            with self.store.db.read() as conn:
+                n, oldest = conn.execute(select(func.count(), func.min(events.c.created))
+                                         .where(events.c.published.is_(None))).one()
+        except Exception:  # the database is down: the scrape goes on without these
+            log.debug("relay backlog unreadable", exc_info=True)
+            return
+        count.add_metric([self.service], n)
+        age.add_metric([self.service],
+                       max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        yield count
+        yield age
+
+
+_timed_engines: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def time_transactions(service: str, engine) -> None:
+    """Observe every transaction of `engine` in inventree_db_transaction_seconds (once per
+    engine)."""
+    if engine in _timed_engines:
+        return
+    _timed_engines.add(engine)
+
+    def begin(conn):
+        conn.info["tx_started"] = time.perf_counter()
+
+    def end(kind):
+        def ended(conn):
+            started = conn.info.pop("tx_started", None)
+            if started is not None:
+                transaction_seconds(service, kind).observe(time.perf_counter() - started)
+        return ended
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end("commit"))
+    event.listen(engine, "rollback", end("rollback"))
+
+
+class ServiceMetrics(DependencyProvider):
+    """Times every worker of the container and counts its errors and busy workers; times
+    the transactions of the service's database (svckit.service.Store's). Injects nothing."""
+
+    def __init__(self):
+        self._started: dict = {}
+
+    def setup(self):
+        service = self.container.service_name
+        WORKERS_MAX.labels(service).set(self.container.max_workers)
+        WORKERS_BUSY.labels(service).set(0)
+
+    def start(self):
+        service = self.container.service_name
+        for ext in self.container.extensions:  # Store made its Database in its setup()
+            db = getattr(ext, "db", None)
+            engine = getattr(db, "engine", None)
+            if engine is not None:
+                time_transactions(service, engine)
+
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = time.perf_counter()
+        workers_busy(self.container.service_name).inc()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None:
+            kind = "client" if isinstance(exc_info[1], ApiError) else "server"
+            handler_errors(self.container.service_name, worker_ctx.entrypoint.method_name,
+                           kind).inc()
+
+    def worker_teardown(self, worker_ctx):
+        service = self.container.service_name
+        workers_busy(service).dec()
+        started = self._started.pop(worker_ctx, None)
+        if started is not None:
+            handler_seconds(service, worker_ctx.entrypoint.method_name).observe(
+                time.perf_counter() - started)

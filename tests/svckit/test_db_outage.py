@@ -1,0 +1,200 @@
+"""A PostgreSQL server stopped under a running service, then started again (a server of the
+test's own, svckit.cluster.postgres): calls meanwhile answer 503 "The <service> service's
+database is unavailable" without hanging, the process reports not ready, and calls work
+again once the server is back, without restarting anything."""
+import time
+import uuid
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from svckit import readiness
+from svckit.container_settings import container_config
+from svckit.db import Database
+from svckit.db_outage import is_outage
+from svckit.errors import ServiceUnavailable
+from svckit.events import EventStore, Projector
+from svckit.rpc_client import RpcClient
+from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from tests.helpers import service_settings
+
+pytestmark = pytest.mark.postgres
+
+DETAIL = "The outagesvc service's database is unavailable"
+metadata = MetaData()
+notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
+projector = Projector([notes])
+store = EventStore("outagesvc", metadata, projector)
+
+
+@projector.on("note.created")
+def _created(s, e):
+    s.execute(insert(notes).values(id=int(e["stream_id"]), text=e["payload"]["text"]))
+
+
+class OutageService(ServiceBase):
+    name = "outagesvc"
+    db = Store(store)
+    caller = CallerProvider()
+
+    @rpc
+    def add(self, text):
+        with self.db.write() as s:
+            pk = store.next_stream_id(s, "note")
+            store.record(s, "note", pk, "note.created", {"text": text}, self.caller)
+        return pk
+
+    @rpc
+    def count(self):
+        with self.db.read() as s:
+            return len(s.execute(select(notes.c.id)).all())
+
+    @rpc
+    def sleep(self, seconds):
+        with self.db.read() as s:
+            s.exec_driver_sql(f"SELECT pg_sleep({float(seconds)})")
+
+
+@pytest.fixture
+def url(private_postgres):
+    """A fresh schema of the server's database for each test."""
+    server = private_postgres
+    server.create_databases(["outage"])
+    schema = f"s_{uuid.uuid4().hex[:12]}"
+    db = Database(server.url("outage"), MetaData())
+    with db.write() as s:
+        s.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    db.dispose()
+    yield f"{server.url('outage')}?options=-csearch_path%3D{schema}"
+    if not server.running:
+        private_postgres.start()
+
+
+def wait_until(condition, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_only_a_server_that_cannot_answer_is_an_outage(private_postgres, url):
+    db = Database(url, metadata, service="outagesvc")
+    try:
+        db.create_all()
+        with db.write() as s:
+            s.execute(insert(notes).values(id=1, text="one"))
+        with pytest.raises(IntegrityError) as refused:  # a failed statement is not an outage
+            with db.write() as s:
+                s.execute(insert(notes).values(id=1, text="again"))
+        assert not is_outage(refused.value)
+        assert "database" not in readiness.problems()
+    finally:
+        db.dispose()
+
+
+def test_units_of_work_answer_503_while_the_server_is_stopped(private_postgres, url):
+    db = Database(url, metadata, service="outagesvc")
+    try:
+        db.create_all()
+        with db.write() as s:  # a pooled connection, which the server's stop breaks
+            s.execute(insert(notes).values(id=1, text="before"))
+        private_postgres.stop()
+        for unit in (db.write, db.read, db.write):  # the broken connection, then refusals
+            with pytest.raises(ServiceUnavailable) as answer:
+                with unit() as s:
+                    s.execute(select(notes.c.id)).all()
+            assert answer.value.status == 503
+            assert answer.value.detail == {"detail": DETAIL}
+        assert "database" in readiness.problems()
+
+        private_postgres.start()
+        wait_until(lambda: "database" not in readiness.problems())  # the probe saw it back
+        with db.write() as s:  # the pool replaced its connections
+            s.execute(insert(notes).values(id=2, text="after"))
+        with db.read() as s:
+            assert [r.id for r in s.execute(select(notes.c.id).order_by(notes.c.id))] == [1, 2]
+    finally:
+        db.dispose()
+
+
+def start_service(url, tmp_path, rabbit_config, container_factory, **settings) -> RpcClient:
+    """OutageService on `url` (its tables made) with `settings`; a client of it."""
+    tables = Database(url, metadata)
+    tables.create_all()
+    tables.dispose()
+    built = service_settings(rabbit_config["AMQP_URI"], tmp_path, OUTAGESVC_DATABASE_URL=url,
+                             **settings)
+    container_factory(OutageService, container_config(built)).start()
+    return RpcClient(rabbit_config["AMQP_URI"], timeout=60, signer=built.caller_signer())
+
+
+def test_a_running_service_answers_503_and_recovers(private_postgres, url, tmp_path,
+                                                    rabbit_config, container_factory):
+    client = start_service(url, tmp_path, rabbit_config, container_factory)
+    try:
+        assert client.call("outagesvc", "add", text="before") == 1
+
+        private_postgres.stop()
+        slowest = 0.0
+        for method, kwargs in (("add", {"text": "lost"}), ("count", {}), ("add", {"text": "x"})):
+            asked = time.monotonic()
+            with pytest.raises(ServiceUnavailable) as answer:
+                client.call("outagesvc", method, **kwargs)
+            slowest = max(slowest, time.monotonic() - asked)
+            assert answer.value.detail == {"detail": DETAIL}  # the service's, not a timeout
+        print(f"503 answers during the outage took {slowest:.2f} s at most")
+
+        private_postgres.start()
+        back = time.monotonic()
+        answers = []
+
+        def works() -> bool:
+            try:
+                answers.append(client.call("outagesvc", "add", text="after"))
+                return True
+            except ServiceUnavailable:
+                return False
+
+        wait_until(works)
+        print(f"first successful write {time.monotonic() - back:.2f} s after the server "
+              "was accepting connections again")
+        assert client.call("outagesvc", "count") == 2  # nothing written during the outage
+    finally:
+        client.close()
+
+
+def test_a_statement_over_the_timeout_is_cut_off(private_postgres, url):
+    """A statement stops after the store's statement timeout (503, never a hang); a tool's
+    store (no timeout given) has no such limit."""
+    db = Database(url, metadata, service="outagesvc", statement_timeout=1)
+    tool = Database(url, metadata)
+    try:
+        with pytest.raises(ServiceUnavailable) as answer:
+            with db.read() as s:
+                s.exec_driver_sql("SELECT pg_sleep(30)")
+        assert answer.value.detail == {"detail": DETAIL}
+        with tool.read() as s:
+            s.exec_driver_sql("SELECT pg_sleep(1.5)")
+        wait_until(lambda: "database" not in readiness.problems())
+        with db.read() as s:  # the connection was not broken by the cancel
+            assert s.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        db.dispose()
+        tool.dispose()
+
+
+def test_a_running_service_stops_a_statement_at_its_setting(private_postgres, url, tmp_path,
+                                                            rabbit_config, container_factory):
+    """The service's Store takes DATABASE_STATEMENT_TIMEOUT from the settings it was started
+    with: a statement over it answers 503, one under it is answered."""
+    client = start_service(url, tmp_path, rabbit_config, container_factory,
+                           DATABASE_STATEMENT_TIMEOUT=1)
+    try:
+        with pytest.raises(ServiceUnavailable) as answer:
+            client.call("outagesvc", "sleep", seconds=30)
+        assert answer.value.detail == {"detail": DETAIL}
+        wait_until(lambda: "database" not in readiness.problems())
+        assert client.call("outagesvc", "sleep", seconds=0.1) is None
+    finally:
+        client.close()
