@@ -276,8 +276,10 @@ def test_a_resend_while_the_first_send_runs_applies_once(service, signer):
 def test_a_process_killed_after_its_commit_is_answered_by_the_next_from_the_key(
         service, start, signer, monkeypatch):
     """The replica commits the write with its key, then dies before it replies and acks:
-    RabbitMQ redelivers the request to the next replica, which answers the recorded answer
-    without running the method."""
+    RabbitMQ redelivers the request to the next replica (which svckit.parking puts back at
+    the end of the classic queue with its attempt counted, svckit.signed_rpc taking that
+    copy for a redelivery too), which answers the recorded answer without running the
+    method."""
     from nameko.rpc import Rpc
 
     from svckit import idempotency
