@@ -8,7 +8,7 @@ import uuid
 
 import falcon
 
-from gateway import health, http
+from gateway import health, http, idempotency
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
 from gateway.cache import QueryCache
@@ -37,7 +37,8 @@ class Api:
     def __init__(self, settings: GatewaySettings, rpc=None, bus=None):
         self.settings = settings
         self.rpc = rpc or MeasuredRpc(ThreadLocalRpc(settings.AMQP_URI, settings.RPC_TIMEOUT,
-                                                     settings.caller_signer()))
+                                                     settings.caller_signer(),
+                                                     settings.RPC_RETRIES))
         self.bus = bus or EventBus(settings.AMQP_URI)
         self.proxies = TrustedProxies(settings.GATEWAY_TRUSTED_PROXIES)
         self.site = Site(settings)
@@ -118,7 +119,8 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     """The gateway for `settings`; a test may hand it its own `rpc` client and event `bus`."""
     api = Api(settings, rpc, bus)
     app = GatewayApp(middleware=[MetricsMiddleware(), SecurityHeadersMiddleware(),
-                                 UnreadBodyMiddleware(), AuthMiddleware(api)])
+                                 UnreadBodyMiddleware(), AuthMiddleware(api),
+                                 idempotency.IdempotencyMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = http.JSON
@@ -156,7 +158,13 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
                          "detail": "Error details can be found in the admin panel",
                          "path": req.path, "status_code": 500}, 500)
 
+    def replayed(req, resp, exc, params):
+        resp.status = exc.status
+        resp.content_type = exc.content_type or http.JSON
+        resp.data = exc.body
+
     app.add_error_handler(Exception, unexpected)
+    app.add_error_handler(idempotency.Replayed, replayed)
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 

@@ -25,6 +25,7 @@ class GatewaySettings(MediaSettings):
     IMPORT_RPC_TIMEOUT: float = 300.0
     WEBHOOK_MAX_BYTES: int = 256 * 1024
     AUTH_CACHE_SECONDS: float = 5.0
+    RPC_RETRIES: int = 2  # an RPC whose outcome is unknown is sent again this many times
     # the site, its cookies and the links it mails
     INVENTREE_SITE_URL: str = ""
     INVENTREE_ALLOWED_HOSTS: str = ""

@@ -20,6 +20,20 @@ class Caller(BaseModel):
     is_superuser: bool = False
     roles: dict[str, list[str]] = Field(default_factory=dict)
     request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # svckit.idempotency: the key of this one RPC (empty: none), and whether the caller is
+    # sending it again (the service then looks for its answer before running the method)
+    idempotency_key: str = ""
+    idempotency_retry: bool = False
+
+    def for_call(self, key: str, retry: bool = False) -> "Caller":
+        """This caller for one RPC under `key`."""
+        return self.model_copy(update={"idempotency_key": key, "idempotency_retry": retry})
+
+    def without_key(self) -> "Caller":
+        """This caller for further calls: a worker's key is its own call's, never passed on."""
+        if not self.idempotency_key and not self.idempotency_retry:
+            return self
+        return self.for_call("", False)
 
     @property
     def authenticated(self) -> bool:

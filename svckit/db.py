@@ -8,14 +8,41 @@ Units of work are SQLAlchemy Core connections, not ORM sessions: services speak 
 statements only, and an ORM session cost a reservation more than its SQL did (an UPDATE
 through `Session.execute` took four times as long as through `Connection.execute`).
 """
+import time
 from contextlib import contextmanager
 from typing import Callable
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from svckit.db_outage import OutageWatch, is_outage
 from svckit.listing import SEARCH_LIMITS, SearchLimits
+
+BUSY_WAIT_MS = 30000  # how long SQLite itself waits for a lock (readers, statements)
+WRITER_WAIT_SECONDS = 30.0  # how long a writer waits for the write lock
+
+
+def _begin_writing(conn, mode: str):
+    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in short sleeps between tries
+    instead of in SQLite's busy handler: that one blocks the whole process, which under
+    eventlet includes a greenthread holding the lock (a keyed RPC's write unit stays open
+    until its answer is stored, svckit.idempotency); `time.sleep` lets it run (monkey
+    patched in services)."""
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + WRITER_WAIT_SECONDS
+        while True:
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.002)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
 
 CONNECT_TIMEOUT = 5.0  # seconds; a service's is its DATABASE_CONNECT_TIMEOUT
 
@@ -37,13 +64,16 @@ def make_engine(url: str, statement_timeout: float = 0,
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode == "DEFERRED":
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                _begin_writing(conn, mode)
 
         return engine
     connect_args = {"connect_timeout": max(1, round(connect_timeout)),
@@ -97,26 +127,35 @@ class Database:
     def write(self, notify: bool = True):
         """One write transaction: committed on success, rolled back on any exception.
         `notify=False` skips the after-commit hook (the relay's own bookkeeping)."""
-        with self._outage_is_503():
-            with self.engine.connect() as conn:
-                conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
-                if self.is_sqlite:
-                    conn.execution_options(sqlite_begin="IMMEDIATE")
+        with self.outage_is_503():
+            with self.write_connection() as conn:
                 with conn.begin():
                     yield conn
         if notify and self.on_commit is not None:
             self.on_commit()
 
+    def write_connection(self) -> Connection:
+        """A connection for one write transaction (begun IMMEDIATE on SQLite), not yet begun:
+        `write()`'s, and a keyed RPC's whose commit waits for its answer
+        (svckit.idempotency)."""
+        conn = self.engine.connect()
+        conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
+        if self.is_sqlite:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        return conn
+
     @contextmanager
     def read(self):
         """One read transaction, rolled back at the end."""
-        with self._outage_is_503():
+        with self.outage_is_503():
             with self.engine.connect() as conn:
                 conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
                 yield conn
 
     @contextmanager
-    def _outage_is_503(self):
+    def outage_is_503(self):
+        """An error inside that says the server cannot be reached is raised as the 503 of
+        svckit.db_outage (the process is not ready until the server answers again)."""
         try:
             yield
         except Exception as exc:

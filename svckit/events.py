@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from svckit import idempotency
 from svckit.context import Caller
 
 
@@ -120,6 +121,7 @@ class EventStore:
     def __init__(self, service: str, metadata: MetaData, projector: Projector):
         self.service = service
         self.events, self.processed, self.lease, self.sequence = event_log_tables(metadata)
+        self.idempotency = idempotency.record_table(metadata)  # keys of applied RPCs
         self.projector = projector
         # built once: building statements costs more than running them on hot paths
         seq = self.sequence

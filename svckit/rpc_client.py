@@ -39,6 +39,13 @@ RETURNED = object()  # the answer when the broker returned the request: no queue
 BROKEN = (OSError, AmqpConnectionError)  # the connection is gone (socket or AMQP close)
 
 
+DEFAULT_RETRIES = 2
+
+
+class NotSent(Exception):
+    """The request could not be published: it was not applied."""
+
+
 class RemoteFailure(Exception):
     """A service raised an unexpected exception (the gateway answers 500)."""
 
@@ -60,16 +67,20 @@ class BrokerUnavailable(ServiceUnavailable):
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner):
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
+                 retries: int = DEFAULT_RETRIES):
         """`signer`: signs every call's caller context (a process's own: its settings'
-        `caller_signer()`)."""
+        `caller_signer()`); `retries`: how often a call without an answer is sent again
+        within its timeout."""
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.signer = signer
+        self.retries = max(0, retries)
         self._conn: Connection | None = None
         self._producer: Producer | None = None
         self._reply_key = ""
-        self._waiting: str | None = None  # correlation id of the call in progress
+        self._waiting: set[str] = set()  # correlation ids of the call in progress's sends
+        self._first = ""  # the first send's
         self._answer: Any = None  # its reply body, or RETURNED
 
     def _connect(self):
@@ -92,11 +103,18 @@ class RpcClient:
         self._conn = conn
 
     def _on_reply(self, body, message):
-        if message.properties.get("correlation_id") == self._waiting:
+        # the first send's answer is the answer; a resend's only when it is no error (a
+        # resend can fail on the first send's work still in progress: a file already
+        # taken, say)
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id == self._first or (correlation_id in self._waiting
+                                             and not body.get("error")):
             self._answer = body
 
     def _on_return(self, exc, exchange, routing_key, message):
-        if message.properties.get("correlation_id") == self._waiting:
+        # a request no queue took was not applied; if it was a resend, the first send's
+        # outcome still counts, so only the first send's return is the answer
+        if message.properties.get("correlation_id") == self._first:
             self._answer = RETURNED
 
     def close(self):
@@ -109,14 +127,15 @@ class RpcClient:
 
     def _send(self, routing_key: str, body: dict, headers: dict, correlation_id: str):
         """Publish the request; a connection that broke while idle (a broker restart) is
-        replaced once, since a request that could not be written was not delivered."""
+        replaced once, since a request that could not be written was not delivered.
+        NotSent when it could not be published."""
         for attempt in (1, 2):
             if self._conn is None:
                 try:
                     self._connect()
                 except Exception as exc:
                     self.close()
-                    raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
+                    raise NotSent(str(exc))
             assert self._producer is not None  # set by _connect() with the connection
             try:
                 return self._producer.publish(
@@ -125,42 +144,86 @@ class RpcClient:
             except BROKEN as exc:
                 self.close()
                 if attempt == 2:
-                    raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
+                    raise NotSent(str(exc))
 
-    def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
-             timeout: float | None = None, **kwargs):
-        """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
-        for this call only (a long import, say)."""
-        caller_json = (caller or Caller()).model_dump_json()
+    def _publish(self, service: str, method: str, caller: Caller, path: str, kwargs: dict) -> str:
+        """Publish one attempt of the call; returns its correlation id."""
+        caller_json = caller.model_dump_json()
         headers = {CALLER_HEADER: caller_json,
                    SIGNATURE_HEADER: self.signer.sign(caller_json, service, method)}
         if path:
             headers["nameko.path"] = path
-        wait = self.timeout if timeout is None else timeout
         correlation_id = uuid.uuid4().hex
-        self._waiting, self._answer = correlation_id, None
+        self._waiting.add(correlation_id)
+        self._first = self._first or correlation_id
+        self._send(f"{service}.{method}", {"args": [], "kwargs": kwargs}, headers,
+                   correlation_id)
+        return correlation_id
+
+    def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
+             timeout: float | None = None, **kwargs):
+        """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
+        for this call only (a long import, say).
+
+        Within that deadline, a call without an answer is sent again (with the same caller,
+        and so the same idempotency key, marked as a retry) after each
+        `timeout / (retries + 1)`, on the same connection (the first send's answer is the
+        answer, or a resend's that is no error), or at once on a fresh connection when the
+        connection broke. A call that
+        could not be sent at all is a 503 saying it was not applied; a call sent whose
+        answer never came, a 503 saying its outcome is unknown."""
+        caller = caller or Caller()
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        interval = wait / (self.retries + 1)
+        self._waiting, self._first, self._answer = set(), "", None
+        sends, backoff, broken = 0, 0.25, ""
         try:
-            self._send(f"{service}.{method}", {"args": [], "kwargs": kwargs}, headers,
-                       correlation_id)
-            deadline = time.monotonic() + wait
-            while self._answer is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                assert self._conn is not None  # _send() connected, or raised
-                self._conn.drain_events(timeout=remaining)
-        except TimeoutError:
-            self.close()  # a timed-out read may have stopped inside a frame
-            raise RpcTimeout(
-                {"detail": f"The {service} service did not answer within {wait:g} s"})
-        except BROKEN as exc:
-            self.close()
-            raise BrokerUnavailable({"detail": f"Message broker unavailable: {exc}"})
+            while True:
+                try:
+                    self._publish(service, method,
+                                  caller if sends == 0 else caller.for_call(
+                                      caller.idempotency_key, retry=True), path, kwargs)
+                except NotSent as exc:
+                    if sends == 0:
+                        raise BrokerUnavailable({"detail": f"Message broker unavailable: "
+                                                           f"{exc}; the request was not "
+                                                           "applied"})
+                    broken = str(exc)
+                    if time.monotonic() + backoff >= deadline:
+                        raise self._unknown(service, wait, broken)
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                sends += 1
+                resend = deadline if sends > self.retries else min(
+                    deadline, time.monotonic() + interval)
+                try:
+                    while self._answer is None:
+                        remaining = resend - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError
+                        assert self._conn is not None  # _publish() connected, or raised
+                        self._conn.drain_events(timeout=remaining)
+                except TimeoutError:
+                    if time.monotonic() >= deadline:
+                        self.close()  # a timed-out read may have stopped inside a frame
+                        raise self._unknown(service, wait, broken)
+                    continue
+                except BROKEN as exc:
+                    self.close()
+                    broken = str(exc)
+                    if time.monotonic() >= deadline:
+                        raise self._unknown(service, wait, broken)
+                    continue
+                break
+        except ServiceUnavailable:
+            raise
         except Exception:
             self.close()  # a channel error, say: the next call starts on a fresh connection
             raise
         finally:
-            self._waiting = None
+            self._waiting = set()
         answer = self._answer
         if answer is RETURNED:
             raise ServiceNotRunning({"detail": f"The {service} service is not running"})
@@ -171,20 +234,34 @@ class RpcClient:
             raise error
         return answer.get("result")
 
+    def _unknown(self, service: str, wait: float, broken: str) -> ServiceUnavailable:
+        """The 503 of a call sent whose answer never came: the broker broke after it was sent
+        (BrokerUnavailable), or the service did not answer in time (RpcTimeout)."""
+        unknown = ("the outcome of the request is unknown; repeating it with the same "
+                   "Idempotency-Key is safe")
+        if broken:
+            return BrokerUnavailable({"detail": f"Message broker unavailable ({broken}) after "
+                                                f"the request was sent: {unknown}"})
+        return RpcTimeout({"detail": f"The {service} service did not answer within "
+                                     f"{wait:g} s: {unknown}"})
+
 
 class ThreadLocalRpc:
     """Hands each thread its own RpcClient."""
 
-    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner):
+    def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
+                 retries: int = DEFAULT_RETRIES):
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.signer = signer
+        self.retries = retries
         self._local = threading.local()
 
     def client(self) -> RpcClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = RpcClient(self.amqp_uri, self.timeout, self.signer)
+            client = self._local.client = RpcClient(self.amqp_uri, self.timeout, self.signer,
+                                                    self.retries)
         return client
 
     def call(self, service, method, caller=None, path="", timeout=None, **kwargs):

@@ -22,6 +22,7 @@ from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
+from svckit import idempotency
 from svckit.blobstore import S3BlobStore
 from svckit.broker import durable_queue_arguments
 from svckit.container_settings import settings_of
@@ -139,6 +140,8 @@ class Store(DependencyProvider):
         self.publish_before_reply = publish_before_reply
         self.db: Database | None = None  # made in setup()
         self._running = False
+        self._purging = False
+        self.key_ttl = self.own_key_ttl = 0.0  # IDEMPOTENCY_KEY_TTL, read in setup()
         self._wake = Event()
         self._pumping = Semaphore()
         self._relay: Relay | None = None
@@ -152,6 +155,9 @@ class Store(DependencyProvider):
                                 settings.search_limits(), service,
                                 statement_timeout=settings.DATABASE_STATEMENT_TIMEOUT,
                                 connect_timeout=settings.DATABASE_CONNECT_TIMEOUT)
+        self.key_ttl = settings.IDEMPOTENCY_KEY_TTL
+        self.own_key_ttl = idempotency.own_key_seconds(self.key_ttl,
+                                                       settings.CALLER_SIGNATURE_MAX_AGE)
         if self.relay_enabled:
             self._relay = Relay(self.container.service_name, db, self.store, settings.AMQP_URI)
             db.on_commit = self.publish_pending if self.publish_before_reply else self.nudge
@@ -160,9 +166,12 @@ class Store(DependencyProvider):
         if self.relay_enabled:
             self._running = True
             self.container.spawn_managed_thread(self._relay_loop)
+        self._purging = True
+        self.container.spawn_managed_thread(self._purge_loop)
 
     def stop(self):
         self._running = False
+        self._purging = False
         self.nudge()
 
     def kill(self):
@@ -209,8 +218,27 @@ class Store(DependencyProvider):
             if self._relay is not None:
                 self._relay.close()
 
+    def _purge_loop(self):
+        """Expired idempotency keys (svckit.idempotency) are deleted a few times per
+        IDEMPOTENCY_KEY_TTL (at least every 10 minutes)."""
+        interval = max(1.0, min(self.key_ttl / 4, 600.0))
+        while self._purging:
+            try:
+                assert self.db is not None  # made in setup()
+                idempotency.purge_expired(self.db, self.store.idempotency)
+            except ServiceUnavailable as exc:  # the database is down: said once by its watch
+                log.debug("idempotency key purge waits for the database: %s", exc.detail)
+            except Exception:
+                log.exception("could not purge expired idempotency keys; will retry")
+            waited = 0.0
+            while self._purging and waited < interval:
+                eventlet.sleep(min(1.0, interval - waited))
+                waited += 1.0
+
     def get_dependency(self, worker_ctx):
-        return self.db
+        assert self.db is not None  # made in setup()
+        return idempotency.units_for(worker_ctx, caller_of(worker_ctx), self.db,
+                                     self.store.idempotency, self.key_ttl, self.own_key_ttl)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], ApiError):

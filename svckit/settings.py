@@ -97,7 +97,8 @@ class ServiceSettings(BrokerSettings):
     """What svckit reads for every service process: its queues and workers (svckit.run,
     svckit.broker), its dead letters (svckit.parking), how long it waits at start for its
     database and the broker (svckit.startup), its event relay, the limits of list searches
-    (svckit.listing), its operations port (svckit.opsserver) and its database
+    (svckit.listing), how long it keeps idempotency keys (svckit.idempotency), its operations
+    port (svckit.opsserver) and its database
     (`<SERVICE>_DATABASE_URL`, a field of the service's own class, and the timeouts of
     svckit.db)."""
 
@@ -108,6 +109,8 @@ class ServiceSettings(BrokerSettings):
     DATABASE_STATEMENT_TIMEOUT: float = Field(default=60.0, ge=0)
     SERVICE_MAX_WORKERS: int = 10
     RELAY_COALESCE_SECONDS: float = 0.005
+    # seconds an applied RPC's idempotency key and answer are kept (svckit.idempotency)
+    IDEMPOTENCY_KEY_TTL: float = Field(default=86400.0, gt=0)
     SEARCH_MAX_TERMS: int = 20
     SEARCH_MAX_CHARS: int = 200
     # the operations port: /healthz, /readyz, /metrics (svckit.opsserver); 0: off

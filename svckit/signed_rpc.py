@@ -19,7 +19,7 @@ from nameko.rpc import (
     ServiceProxy,
 )
 
-from svckit import parking
+from svckit import idempotency, parking
 from svckit.broker import durable_queue_arguments, redacted
 from svckit.consumer_state import TracksConnection
 from svckit.container_settings import settings_of
@@ -170,6 +170,20 @@ class SignedRpc(Rpc):
             raise CallerRefused({"detail": f"The {service} service refused the call: {reason}"})
         self.rpc_consumer.queue_consumer.ack_message(message)  # nobody to answer: drop it
 
+    def unpack_message_headers(self, message):
+        data = super().unpack_message_headers(message)
+        if (message.delivery_info.get("redelivered")
+                or parking.ATTEMPTS in (message.headers or {})):
+            # delivered before: by RabbitMQ, or put back by svckit.parking (a classic queue's
+            # redelivery comes back that way); svckit.idempotency looks for its answer
+            data[idempotency.REDELIVERED] = True
+        return data
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        """A keyed worker commits its write with its answer before the reply goes."""
+        result, exc_info = idempotency.finish_worker(worker_ctx, result, exc_info)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
 
 def trusted_caller_json(worker_ctx) -> str | None:
     """The caller context of a worker if its entrypoint verified it (a SignedRpc), else None:
@@ -190,6 +204,7 @@ class SignedMethodProxy(MethodProxy):
 
     def get_message_headers(self, worker_ctx):
         headers = super().get_message_headers(worker_ctx)
+        headers.pop(f"nameko.{idempotency.REDELIVERED}", None)  # this call's own business
         headers[CALLER_HEADER] = self.caller_json
         headers[SIGNATURE_HEADER] = self.signer.sign(self.caller_json, self.service_name,
                                                      self.method_name)
@@ -204,10 +219,10 @@ class SignedServiceProxy(ServiceProxy):
                  caller: Caller | None = None, **options):
         super().__init__(worker_ctx, service_name, reply_listener, **options)
         self.signer = signer
-        if caller is not None:
-            self.caller_json = caller.model_dump_json()
-        else:
-            self.caller_json = trusted_caller_json(worker_ctx) or Caller().model_dump_json()
+        if caller is None:
+            raw = trusted_caller_json(worker_ctx)
+            caller = Caller.model_validate_json(raw) if raw else Caller()
+        self.caller_json = caller.without_key().model_dump_json()
 
     def __getattr__(self, name):
         return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,

@@ -1,7 +1,7 @@
 """What every resource shares: the caller, RPC access, and generic list/detail handlers."""
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import export, http, unbounded, uploads
+from gateway import export, http, idempotency, unbounded, uploads
 from gateway.cache import wants_fresh
 
 if TYPE_CHECKING:
@@ -21,7 +21,11 @@ class Resource:
         self.api = api
 
     def call(self, req, service: str, method: str, **kwargs):
-        return self.api.rpc.call(service, method, req.context.caller, req.path, **kwargs)
+        """`service.method(**kwargs)` as the request's caller, under its own key
+        (gateway.idempotency)."""
+        caller = idempotency.caller_for(req, self.api.rpc, self.api.settings, service, method,
+                                        req.context.caller)
+        return self.api.rpc.call(service, method, caller, req.path, **kwargs)
 
     def body(self, req) -> dict:
         """The request body (http.body), at most GATEWAY_MAX_BODY_BYTES."""

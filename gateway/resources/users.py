@@ -64,6 +64,8 @@ class Roles(Resource):
 
 
 class Token(Resource):
+    creates_on_get = True  # a GET that issues a token honours an Idempotency-Key
+
     def on_get(self, req, resp):
         host, port = sites.request_host(req) or ("", "")
         meta = {"user_agent": req.user_agent or "",

@@ -213,7 +213,8 @@ def accept(s, caller: Caller, session_pk: int, body) -> list[int]:
         if not r.accepted:
             fresh.append(row_pk)
     if fresh:
-        who = caller.model_dump(mode="json", exclude={"request_id"})
+        who = caller.model_dump(mode="json", exclude={"request_id", "idempotency_key",
+                                                      "idempotency_retry"})
         store.record(s, "import_session", session_pk, ROWS_ACCEPTED,
                      {"ids": fresh, "accepted_by": who}, caller, version + 1)
     return pks

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from svckit.events import EventStore, Projector, column_values
+from svckit.request_ledger import ledger_table
 
 from . import events
 
@@ -107,6 +108,10 @@ login_failures = Table(
 )
 Index("ix_failed_login_name", login_failures.c.username, login_failures.c.at)
 Index("ix_failed_login_address", login_failures.c.address, login_failures.c.at)
+
+# the gateway's ledger of requests sent with an Idempotency-Key (svckit.request_ledger;
+# not projected: it is no domain state)
+request_ledger = ledger_table(metadata)
 
 # client addresses from which a name signed in (its last success there): the name-wide login
 # limit does not hold them, so strangers cannot lock a user out of the places it works from

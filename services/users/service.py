@@ -8,7 +8,8 @@ magiclinks.py, authentication.py (and loginfailures.py, through `_check_password
 from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.errors import AuthenticationFailed
-from svckit.service import CallerProvider, ServiceBase, Store, rpc
+from svckit.request_ledger import RequestLedgerMixin
+from svckit.service import CallerProvider, Store, rpc
 
 from . import (
     authentication,
@@ -24,7 +25,7 @@ from .models import store
 from .settings import UsersSettings
 
 
-class Service(ServiceBase):
+class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (its models)
     name = "users"
     db = Store(store, publish_before_reply=True)  # gateway caches follow its events
     caller: Caller = CallerProvider()

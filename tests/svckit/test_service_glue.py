@@ -133,7 +133,9 @@ def test_timeout_answers_503_and_the_next_call_gets_its_own_answer(running):
     client, _, _ = running
     with pytest.raises(ServiceUnavailable) as info:
         client.call("gluesvc", "slow", timeout=0.2, seconds=1)
-    assert info.value.detail == {"detail": "The gluesvc service did not answer within 0.2 s"}
+    assert info.value.detail == {"detail": "The gluesvc service did not answer within 0.2 s: "
+                                           "the outcome of the request is unknown; repeating "
+                                           "it with the same Idempotency-Key is safe"}
     assert client.call("gluesvc", "slow", seconds=0) == 0  # not the late answer (1)
     time.sleep(1)
     assert client.call("gluesvc", "slow", seconds=0) == 0

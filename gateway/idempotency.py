@@ -1,0 +1,224 @@
+"""Idempotent writes over HTTP: the `Idempotency-Key` header (IETF draft "The
+Idempotency-Key HTTP Header Field") and the keys of the gateway's own RPCs.
+
+Every RPC a resource makes carries a key in its signed caller context
+(svckit.idempotency): derived from the client's `Idempotency-Key` of a write request
+(POST, PUT, PATCH, DELETE, and GET of a resource that `creates_on_get`, as
+`/api/user/token/`) by a signed-in user, or from a fresh one per request, scoped to
+the user, the service and method, and its ordinal among that method's calls in the request.
+So the gateway's retries, and RabbitMQ's redeliveries, apply a write once; and a client
+that repeats a keyed request reaches the same keys.
+
+A keyed request is also written in the request ledger (svckit.request_ledger, in the users
+service) before its first RPC, with its fingerprint (method, path, query, content type and
+body, a multipart body's boundary left out), and its answer after it. A repeat answers the
+first answer (`Idempotent-Replayed: true`); a repeat while the first still runs is a 409;
+the same key with another request a 422; a key that is empty or longer than
+MAX_KEY_CHARS a 400. Answers of 5xx are not kept (a repeat runs again, and its writes that
+were applied answer what they answered).
+"""
+import base64
+import hashlib
+import logging
+import uuid
+
+from svckit.context import Caller
+from svckit.errors import ValidationFailed
+from svckit.idempotency import OWN_KEY_PREFIX
+from svckit.request_ledger import MAX_ANSWER_BYTES
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+MAX_KEY_CHARS = 255
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def client_key(req) -> str | None:
+    """The request's Idempotency-Key (an sf-string as the draft has it, quoted, or a bare
+    token), None without one; 400 when it is empty or too long."""
+    raw = req.get_header(HEADER)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not value:
+        raise ValidationFailed({"detail": f"The {HEADER} header is empty"})
+    if len(value) > MAX_KEY_CHARS:
+        raise ValidationFailed({"detail": f"The {HEADER} header is longer than "
+                                          f"{MAX_KEY_CHARS} characters"})
+    if not value.isprintable():
+        raise ValidationFailed({"detail": f"The {HEADER} header holds control characters"})
+    return value
+
+
+class BodyDigest:
+    """The request body as read, hashed on the way (wraps `wsgi.input`); a multipart
+    body's boundary (random per client request) is hashed as a fixed token."""
+
+    TOKEN = b"\x00boundary\x00"
+
+    def __init__(self, stream, boundary: bytes | None):
+        self._stream = stream
+        self._boundary = boundary or None
+        self._hash = hashlib.sha256()
+        self._tail = b""
+
+    def _update(self, data: bytes):
+        if not data:
+            return
+        if self._boundary is None:
+            self._hash.update(data)
+            return
+        data = (self._tail + data).replace(self._boundary, self.TOKEN)
+        keep = len(self._boundary) - 1  # may be the start of a boundary split across reads
+        self._hash.update(data[:-keep] if keep else data)
+        self._tail = data[-keep:] if keep else b""
+
+    def hexdigest(self) -> str:
+        digest = self._hash.copy()
+        digest.update(self._tail)
+        return digest.hexdigest()
+
+    def read(self, *args):
+        data = self._stream.read(*args)
+        self._update(data)
+        return data
+
+    def readline(self, *args):
+        data = self._stream.readline(*args)
+        self._update(data)
+        return data
+
+    def readlines(self, *args):
+        lines = self._stream.readlines(*args)
+        for line in lines:
+            self._update(line)
+        return lines
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def _boundary(content_type: str) -> bytes | None:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "boundary" and value:
+            return value.strip('"').encode("latin-1", "replace")
+    return None
+
+
+class Replayed(Exception):
+    """A repeat of a finished keyed request: answer its first answer."""
+
+    def __init__(self, status: int, content_type: str | None, body: bytes):
+        self.status, self.content_type, self.body = status, content_type, body
+        super().__init__(status)
+
+
+class RequestKeys:
+    """One HTTP request's RPC keys, and its entry in the request ledger."""
+
+    def __init__(self, req, client: str | None):
+        self.client = client
+        self.base = client or uuid.uuid4().hex
+        self.digest: BodyDigest | None = None
+        self.claim = uuid.uuid4().hex
+        self.begun = False  # the ledger has this request running
+        self.replayed = False
+        self._ordinals: dict[str, int] = {}
+        if client is not None:
+            ctype = req.content_type or ""
+            self.digest = BodyDigest(req.env["wsgi.input"], _boundary(ctype))
+            req.env["wsgi.input"] = req.stream = self.digest
+
+    def key_for(self, caller: Caller, service: str, method: str) -> str:
+        """The key of the next call of `service.method` in this request."""
+        name = f"{service}.{method}"
+        ordinal = self._ordinals[name] = self._ordinals.get(name, 0) + 1
+        raw = f"{caller.user_id}\n{self.base}\n{name}\n{ordinal}"
+        prefix = "c-" if self.client is not None else OWN_KEY_PREFIX  # kept for less time
+        return prefix + hashlib.sha256(raw.encode()).hexdigest()
+
+    def fingerprint(self, req) -> str:
+        ctype = (req.content_type or "").split(";")[0].strip().lower()
+        body = self.digest.hexdigest() if self.digest is not None else ""
+        raw = f"{req.method}\n{req.path}\n{req.query_string}\n{ctype}\n{body}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def start(req, write: bool, signed_in: bool) -> RequestKeys:
+    """The request's keys: the client's Idempotency-Key counts for writes by signed-in
+    users (an anonymous caller has no keys of its own); other requests get a fresh one."""
+    client = client_key(req) if write else None
+    return RequestKeys(req, client if signed_in else None)
+
+
+def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) -> Caller:
+    """`caller` for one RPC of the request, with its key; before the first RPC of a keyed
+    request, the request is begun in the ledger (raising Replayed for a repeat of a
+    finished one, a 409 or 422 as the ledger answers)."""
+    keys: RequestKeys | None = req.context.get("keys")
+    if keys is None:
+        return caller
+    if keys.client is not None and not keys.begun:
+        answer = rpc.call("users", "begin_request", caller, req.path, key=keys.client,
+                          fingerprint=keys.fingerprint(req), claim=keys.claim,
+                          lease_seconds=lease_seconds(req, settings))
+        keys.begun = True
+        if answer["state"] == "done":
+            keys.replayed = True
+            raise Replayed(answer["status"], answer["content_type"],
+                           base64.b64decode(answer["body"]))
+    return caller.for_call(keys.key_for(caller, service, method))
+
+
+def lease_seconds(req, settings) -> float:
+    """How long a keyed request may run before a repeat takes over (its gateway died):
+    twice its RPCs' deadline (resends included), and a minute more."""
+    timeout = settings.RPC_TIMEOUT
+    if req.path.startswith("/api/importer/"):
+        timeout = max(timeout, settings.IMPORT_RPC_TIMEOUT)
+    return 2 * timeout + 60
+
+
+def finish(req, resp, rpc):
+    """After the answer: keep it in the ledger (a 5xx answer: forget the key)."""
+    keys: RequestKeys | None = req.context.get("keys")
+    if keys is None or not keys.begun or keys.replayed:
+        return
+    status = resp.status_code
+    body: str | None = None
+    data = resp.data if resp.data is not None else (resp.text or "").encode()
+    if status < 500 and len(data) <= MAX_ANSWER_BYTES:
+        body = base64.b64encode(data).decode()
+    try:
+        rpc.call("users", "finish_request", req.context.caller, req.path,
+                 key=keys.client, claim=keys.claim, status=status,
+                 content_type=resp.content_type or "", body=body)
+    except Exception:  # the key stays "running" until its lease ends; a repeat is safe
+        log.exception("could not keep the answer of %s %s under its Idempotency-Key",
+                      req.method, req.path)
+
+
+class IdempotencyMiddleware:
+    """Gives each request its RPC keys (after authentication) and keeps a keyed request's
+    answer."""
+
+    def __init__(self, api):
+        self.api = api
+
+    def process_resource(self, req, resp, resource, params):
+        if resource is None:
+            return
+        caller = req.context.get("caller")
+        signed_in = caller is not None and caller.authenticated
+        write = req.method in WRITE_METHODS or (
+            req.method == "GET" and getattr(resource, "creates_on_get", False))
+        req.context.keys = start(req, write, signed_in)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        finish(req, resp, self.api.rpc)
+        if req.context.get("keys") is not None and req.context.keys.replayed:
+            resp.set_header("Idempotent-Replayed", "true")

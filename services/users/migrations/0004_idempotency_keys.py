@@ -1,0 +1,47 @@
+"""Idempotency keys of applied RPCs and the gateway's request ledger.
+
+Revision 0004 of this service's schema (the one before: 0003). `idempotency_record`: the key
+of every RPC applied under one, with its answer, written in the transaction of the write
+(svckit.idempotency). `request_ledger`: requests sent to the gateway with an
+Idempotency-Key, their fingerprint and first answer (svckit.request_ledger).
+
+A table already there (a database made from the models) is left as it is.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    if not sa.inspect(op.get_bind()).has_table('idempotency_record'):
+        op.create_table('idempotency_record',
+        sa.Column('key', sa.String(length=128), nullable=False),
+        sa.Column('method', sa.String(length=200), nullable=False),
+        sa.Column('args_digest', sa.String(length=64), nullable=False),
+        sa.Column('answer', sa.Text(), nullable=True),
+        sa.Column('created', sa.DateTime(), nullable=False),
+        sa.Column('expires', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('key')
+        )
+        with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+            batch_op.create_index('ix_idempotency_record_expires', ['expires'], unique=False)
+
+    if not sa.inspect(op.get_bind()).has_table('request_ledger'):
+        op.create_table('request_ledger',
+        sa.Column('key', sa.String(length=64), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
+        sa.Column('state', sa.String(length=16), nullable=False),
+        sa.Column('claim', sa.String(length=64), nullable=False),
+        sa.Column('lease_until', sa.DateTime(), nullable=False),
+        sa.Column('status', sa.Integer(), nullable=True),
+        sa.Column('content_type', sa.String(length=200), nullable=True),
+        sa.Column('body', sa.LargeBinary(), nullable=True),
+        sa.Column('expires', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('key')
+        )
+        with op.batch_alter_table('request_ledger', schema=None) as batch_op:
+            batch_op.create_index('ix_request_ledger_expires', ['expires'], unique=False)
