@@ -28,7 +28,7 @@ RPC_NAMES = {
     "import_targets", "import_validate", "licenses", "list_custom_units", "list_error_reports",
     "list_news_items", "list_notifications", "list_project_codes", "locate",
     "notification_options", "ping", "project_code_metadata", "project_code_options",
-    "read_all_notifications", "receive_webhook", "refresh_exchange_rates", "search",
+    "read_all_notifications", "readiness", "receive_webhook", "refresh_exchange_rates", "search",
     "set_project_code_metadata", "test_statistics", "update_custom_unit",
     "update_error_report", "update_news_item", "update_notification", "update_project_code",
     "version", "version_text"}
