@@ -174,13 +174,19 @@ def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) ->
     return caller.for_call(keys.key_for(caller, service, method))
 
 
+LEASE_MARGIN_SECONDS = 5.0
+
+
 def lease_seconds(req, settings) -> float:
-    """How long a keyed request may run before a repeat takes over (its gateway died):
-    twice its RPCs' deadline (resends included), and a minute more."""
+    """How long a keyed request may run before a repeat takes over (its gateway died): its
+    longest RPC's deadline (resends included) and LEASE_MARGIN_SECONDS. A repeat that
+    takes over a request still running is safe: its RPCs carry the same keys, so each
+    write is applied once and both get its answer (svckit.idempotency); a longer lease only
+    kept a repeat after a gateway's death at 409 "still being processed" for minutes."""
     timeout = settings.RPC_TIMEOUT
     if req.path.startswith("/api/importer/"):
         timeout = max(timeout, settings.IMPORT_RPC_TIMEOUT)
-    return 2 * timeout + 60
+    return timeout + LEASE_MARGIN_SECONDS
 
 
 def finish(req, resp, rpc):

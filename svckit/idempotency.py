@@ -16,8 +16,13 @@ derives one for every RPC it makes, svckit.request_keys). In the service:
 - a unit opened while a write unit is deferred commits it first (its later work may depend
   on the commit: a background job woken, a file deleted): a read commits it with the key
   recorded as applied, answer pending (stored once the entrypoint returns); a write commits
-  it without the key (the key goes with the last write). A duplicate that finds a pending
-  key is answered 409 and not applied again;
+  it without the key (the key goes with the last write). An entrypoint whose answer is
+  known before such later work (`accept_rows` answers its rows, then waits for them to be
+  created) commits its write with that answer first (`commit_answer`), so a process
+  killed during the later work leaves the key with its answer, never pending. A duplicate
+  that finds a pending key waits up to PENDING_WAIT_SECONDS for its answer (the first call
+  is still running); only a key whose process died pending is answered 409, and not
+  applied again;
 - a concurrent duplicate that committed first wins: the loser's transaction fails on the
   key (or on the domain's own rules), rolls back, and the loser answers the winner's answer
   (a resend that failed waits up to RESENT_WAIT_SECONDS for the first send's answer: it may
@@ -59,6 +64,8 @@ MAX_KEY_CHARS = 128
 OWN_KEY_PREFIX = "g-"  # a key the gateway made for a request that came without one
 OWN_KEY_SECONDS = 3600.0  # such a key only has to outlive resends and redeliveries
 RESENT_WAIT_SECONDS = 5.0  # how long a failed resend waits for the first send's answer
+PENDING_WAIT_SECONDS = 5.0  # how long a duplicate waits for a pending key's answer
+POLL_SECONDS = 0.05
 PENDING_DETAIL = ("This request was applied, but it ended before its answer was kept; it "
                   "was not applied again")
 
@@ -175,6 +182,7 @@ class KeyedUnits:
         self._pending = False  # the key was committed as applied, answer pending
         self._wrote = False  # a write unit was opened
         self._done = False  # finished: behave as the plain database
+        self._answered: str | None = None  # the answer committed by commit_answer()
 
     def __getattr__(self, name):
         return getattr(self._db, name)
@@ -226,6 +234,24 @@ class KeyedUnits:
             conn.close()
         self._committed()
 
+    def commit_answer(self, result):
+        """Commit the deferred write unit now with `result` as the key's answer (see
+        svckit.idempotency.commit_answer)."""
+        if self._done or self._deferred is None:
+            return
+        conn, transaction = self._deferred
+        self._deferred = None
+        answer = encode_answer(result)
+        try:
+            with self._db.outage_is_503():
+                self._store(conn, answer)
+                transaction.commit()
+        finally:
+            conn.close()
+        self._pending = True  # recorded: finish() stores the final answer over it
+        self._answered = answer
+        self._committed()
+
     def _committed(self):
         if self._db.on_commit is not None:
             self._db.on_commit()
@@ -266,7 +292,7 @@ class KeyedUnits:
                 finally:
                     conn.close()
                 self._committed()
-            elif self._pending and answer is not None:
+            elif self._pending and answer is not None and answer != self._answered:
                 self._store_alone(answer)
         except Exception as failure:
             won = self._recorded() if isinstance(failure, IntegrityError) else None
@@ -291,9 +317,12 @@ class KeyedUnits:
             self.call.record(conn, self.table, answer)
 
     def _recorded(self) -> AlreadyApplied | None:
-        try:
+        """The key's recorded answer (a pending one waited for: see await_answer)."""
+        def read():
             with self._db.read() as conn:
                 return self.call.lookup(conn, self.table)
+        try:
+            return await_answer(read)
         except ApiError:
             return None
 
@@ -306,9 +335,33 @@ class KeyedUnits:
 
 
 def recorded_answer(db, table: Table, call: KeyedCall) -> AlreadyApplied | None:
-    """The recorded answer of `call`'s key, read before its method runs."""
-    with db.read() as conn:
-        return call.lookup(conn, table)
+    """The recorded answer of `call`'s key, read before its method runs; a pending key's
+    answer is waited for (up to PENDING_WAIT_SECONDS: the call that holds it is still
+    running, or died pending)."""
+    def read():
+        with db.read() as conn:
+            return call.lookup(conn, table)
+    return await_answer(read)
+
+
+def await_answer(read: Callable[[], AlreadyApplied | None]) -> AlreadyApplied | None:
+    """`read()` again while it finds the key pending (answer None), up to
+    PENDING_WAIT_SECONDS; the last finding."""
+    found = read()
+    deadline = time.monotonic() + PENDING_WAIT_SECONDS
+    while found is not None and found.answer is None and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        found = read()
+    return found
+
+
+def commit_answer(db, result) -> None:
+    """Commit the write of this worker's keyed call now, with `result` as the key's answer
+    (what the entrypoint will answer): for an entrypoint with work to do after its write
+    whose answer does not depend on that work. On a worker without a key (`db` the plain
+    Database) the write is committed already: nothing to do."""
+    if isinstance(db, KeyedUnits):
+        db.commit_answer(result)
 
 
 def purge_expired(db, table: Table, batch: int = 1000) -> int:

@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 
+from svckit import idempotency
 from svckit.background import Nudge, background, timer
 from svckit.container_settings import Settings
 from svckit.context import Caller
@@ -80,6 +81,8 @@ class Service(ServiceBase):
         with self.db.write() as s:
             session, stale = sessions.update(s, self.caller, pk, data, partial, upload)
         if stale:  # after the commit: recomputing asks the target service to validate
+            # (committed with its answer: a process killed while recomputing leaves it)
+            idempotency.commit_answer(self.db, session)
             self._processor().recompute_now(pk, self.settings.IMPORT_ACCEPT_WAIT_SECONDS)
             self.wake()
         return session
@@ -118,9 +121,13 @@ class Service(ServiceBase):
         self.caller.require_superuser()
         with self.db.write() as s:
             pks = rows.accept(s, self.caller, pk, body)
+        answer = {"rows": pks}
+        # committed with its answer before the wait: a process killed while it waits
+        # leaves the key answered, so a resend or a repeat gets this answer
+        idempotency.commit_answer(self.db, answer)
         self.wake()  # after the commit: the background worker creates them
         rows.await_created(self.db, pks, self.settings.IMPORT_ACCEPT_WAIT_SECONDS)
-        return {"rows": pks}
+        return answer
 
     # ------------------------------------------------------------ column mappings
 
