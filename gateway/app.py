@@ -22,7 +22,7 @@ from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
 from svckit.layout import service_names
-from svckit.rpc_client import RemoteFailure, ThreadLocalRpc
+from svckit.rpc_client import NotApplied, RemoteFailure, ThreadLocalRpc
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.resp_options.default_media_type = http.JSON
 
     def api_error(req, resp, exc, params):
+        if isinstance(exc, NotApplied):  # "not applied" only when certain
+            exc = idempotency.not_applied(req, exc)
         _send_error(req, resp, exc.status, exc.detail)
 
     def http_error(req, resp, exc, params):

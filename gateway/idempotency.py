@@ -26,6 +26,7 @@ from svckit.context import Caller
 from svckit.errors import ValidationFailed
 from svckit.idempotency import OWN_KEY_PREFIX
 from svckit.request_ledger import MAX_ANSWER_BYTES
+from svckit.rpc_client import BrokerUnavailable, NotApplied
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class RequestKeys:
         self.digest: BodyDigest | None = None
         self.claim = uuid.uuid4().hex
         self.begun = False  # the ledger has this request running
+        self.write = False  # a write request (its RPCs may apply something)
+        self.sent = False  # an RPC of this request was published
         self.replayed = False
         self._ordinals: dict[str, int] = {}
         if client is not None:
@@ -152,7 +155,45 @@ def start(req, write: bool, signed_in: bool) -> RequestKeys:
     """The request's keys: the client's Idempotency-Key counts for writes by signed-in
     users (an anonymous caller has no keys of its own); other requests get a fresh one."""
     client = client_key(req) if write else None
-    return RequestKeys(req, client if signed_in else None)
+    keys = RequestKeys(req, client if signed_in else None)
+    keys.write = write
+    return keys
+
+
+def call(req, rpc, settings, service: str, method: str, caller: Caller, **kwargs):
+    """`service.method(**kwargs)` for the request, under its key (`caller_for`); notes
+    that an RPC of the request was published (see `not_applied`)."""
+    keys: RequestKeys | None = req.context.get("keys")
+    published = True
+    try:
+        return rpc.call(service, method, caller_for(req, rpc, settings, service, method,
+                                                    caller), req.path, **kwargs)
+    except NotApplied:
+        published = False
+        raise
+    finally:
+        if keys is not None and published:
+            keys.sent = True
+
+
+def not_applied(req, exc: NotApplied) -> BrokerUnavailable:
+    """The 503 of a call that could not be published, as the whole request's answer: it
+    says the request was not applied only when that is certain, so not for a write request
+    that carries an Idempotency-Key (an earlier send of it, whose outcome the client may
+    not know, may have been applied), nor for one an RPC of which was published before."""
+    keys: RequestKeys | None = req.context.get("keys")
+    write = req.method in WRITE_METHODS or (keys is not None and keys.write)
+    if write and req.get_header(HEADER) is not None:
+        return BrokerUnavailable({"detail": (
+            f"Message broker unavailable: {exc.reason}; this request was not sent to any "
+            f"service, but an earlier request with this {HEADER} may have been, so its "
+            f"outcome is unknown: repeat it with the same {HEADER} once the service is "
+            "available to get its outcome")})
+    if write and keys is not None and keys.sent:
+        return BrokerUnavailable({"detail": (
+            f"Message broker unavailable: {exc.reason}, after part of the request was "
+            "sent: the outcome of the request is unknown")})
+    return exc
 
 
 def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) -> Caller:

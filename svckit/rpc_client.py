@@ -66,6 +66,17 @@ class BrokerUnavailable(ServiceUnavailable):
     """The message broker could not be reached, or the connection broke (503)."""
 
 
+class NotApplied(BrokerUnavailable):
+    """The call could not be published at all (503): this call certainly reached no service.
+    Whether that makes the caller's whole request "not applied" is the caller's to say (an
+    earlier call of it, or an earlier send of the same request, may have been applied)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__({"detail": f"Message broker unavailable: {reason}; the request "
+                                    "was not applied"})
+
+
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
                  retries: int = DEFAULT_RETRIES):
@@ -186,9 +197,7 @@ class RpcClient:
                                       caller.idempotency_key, retry=True), path, kwargs)
                 except NotSent as exc:
                     if sends == 0:
-                        raise BrokerUnavailable({"detail": f"Message broker unavailable: "
-                                                           f"{exc}; the request was not "
-                                                           "applied"})
+                        raise NotApplied(str(exc))
                     broken = str(exc)
                     if time.monotonic() + backoff >= deadline:
                         raise self._unknown(service, wait, broken)

@@ -15,6 +15,7 @@ eventlet.monkey_patch()
 
 import importlib  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -33,6 +34,38 @@ def service_class(name: str):
 def uses_database(cls) -> bool:
     """Whether the service keeps a database of its own (a `Store` dependency)."""
     return any(isinstance(getattr(cls, name, None), Store) for name in dir(cls))
+
+
+KILL_SECONDS = 5.0  # how long killing what did not drain may take before the process exits
+
+
+def drain_then_stop(container, stopping, drain_seconds: float):
+    """Once asked to stop: stop taking work and finish what runs (nameko's graceful
+    `stop`), for at most `drain_seconds`; then kill what still runs (a worker stuck, or a
+    consumer that cannot cancel because no broker answers), and if even that does not end
+    within KILL_SECONDS, exit. Unacknowledged requests go back to their queue either way."""
+    log = logging.getLogger(__name__)
+    stopping.wait()
+    stopper = eventlet.spawn(container.stop)
+    if _within(stopper, drain_seconds):
+        return
+    log.warning("not drained %g s after SIGTERM: killing what still runs", drain_seconds)
+    killer = eventlet.spawn(container.kill)
+    if not _within(killer, KILL_SECONDS):
+        log.warning("could not kill what still runs within %g s: exiting", KILL_SECONDS)
+        logging.shutdown()
+        os._exit(1)
+
+
+def _within(thread, seconds: float) -> bool:
+    """Whether the green `thread` ends (however) within `seconds`."""
+    with eventlet.Timeout(seconds, False):
+        try:
+            thread.wait()
+        except Exception:  # it ended; how is the container's to report
+            pass
+        return True
+    return False
 
 
 def main(argv=None):
@@ -60,7 +93,7 @@ def main(argv=None):
     container.start()
     logging.getLogger(__name__).info("service %s started", argv[0])
     runner = eventlet.spawn(container.wait)
-    eventlet.spawn(lambda: (stopping.wait(), container.stop()))
+    eventlet.spawn(drain_then_stop, container, stopping, settings.SHUTDOWN_DRAIN_SECONDS)
     try:
         runner.wait()
     except Exception:

@@ -108,6 +108,8 @@ class ServiceSettings(BrokerSettings):
     DATABASE_CONNECT_TIMEOUT: float = Field(default=5.0, gt=0)
     DATABASE_STATEMENT_TIMEOUT: float = Field(default=60.0, ge=0)
     SERVICE_MAX_WORKERS: int = 10
+    # seconds a service process drains after SIGTERM before it kills what still runs (svckit.run)
+    SHUTDOWN_DRAIN_SECONDS: float = Field(default=20.0, gt=0)
     RELAY_COALESCE_SECONDS: float = 0.005
     # seconds an applied RPC's idempotency key and answer are kept (svckit.idempotency)
     IDEMPOTENCY_KEY_TTL: float = Field(default=86400.0, gt=0)

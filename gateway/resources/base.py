@@ -23,9 +23,8 @@ class Resource:
     def call(self, req, service: str, method: str, **kwargs):
         """`service.method(**kwargs)` as the request's caller, under its own key
         (gateway.idempotency)."""
-        caller = idempotency.caller_for(req, self.api.rpc, self.api.settings, service, method,
-                                        req.context.caller)
-        return self.api.rpc.call(service, method, caller, req.path, **kwargs)
+        return idempotency.call(req, self.api.rpc, self.api.settings, service, method,
+                                req.context.caller, **kwargs)
 
     def body(self, req) -> dict:
         """The request body (http.body), at most GATEWAY_MAX_BODY_BYTES."""
