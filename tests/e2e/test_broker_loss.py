@@ -13,11 +13,13 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import pytest
+import requests
 
 from svckit.stack import Stack
-from tests.e2e.conftest import ADMIN, free_port, own_vhost, token_session
+from tests.e2e.conftest import ADMIN, MANAGEMENT, free_port, own_vhost, token_session
 from tests.tcpproxy import Proxy
 
 RPC_TIMEOUT = 6
@@ -133,9 +135,11 @@ def codes_direct(stack, code) -> bool:
 def test_a_replica_whose_broker_goes_away_stays_up_and_serves_again(stack, admin, proxies):
     assert admin.get(f"{admin.base}/api/project-code/", timeout=30).status_code == 200
     system = stack.procs["system-0"]
+    close_connections(stack.env["AMQP_URI"].rsplit("/", 1)[1])  # as a broker shutting down
     proxies["system"].cut()
     time.sleep(10)
     assert system.poll() is None, "the system service exited while its broker was away"
+    assert not [name for name, proc in stack.procs.items() if proc.poll() is not None]
     proxies["system"].start()
     back = time.monotonic()
     while True:
@@ -148,6 +152,18 @@ def test_a_replica_whose_broker_goes_away_stays_up_and_serves_again(stack, admin
         assert time.monotonic() - back < 15, r.text
         time.sleep(0.2)
     print(f"served {time.monotonic() - back:.1f} s after the broker came back")
+
+
+def close_connections(vhost: str):
+    """Close every connection of `vhost` from the broker's side (AMQP connection.close,
+    320 CONNECTION_FORCED: what a stopping node sends its clients)."""
+    auth = ("guest", "guest")
+    found = requests.get(f"{MANAGEMENT}/vhosts/{vhost}/connections", auth=auth,
+                         timeout=10).json()
+    for conn in found:
+        requests.delete(f"{MANAGEMENT}/connections/{quote(conn['name'], safe='')}",
+                        auth=auth, timeout=10)
+    assert found
 
 
 def test_sigterm_while_the_broker_is_away_exits_within_its_bound(stack, proxies):
