@@ -143,6 +143,8 @@ def time_transactions(service: str, engine) -> None:
 
     def end(kind):
         def ended(conn):
+            if conn.invalidated:  # the server went away mid-transaction: `conn.info` would
+                return  # raise PendingRollbackError out of the rollback (a 500, not a 503)
             started = conn.info.pop("tx_started", None)
             if started is not None:
                 transaction_seconds(service, kind).observe(time.perf_counter() - started)

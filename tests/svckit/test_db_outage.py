@@ -198,3 +198,54 @@ def test_a_running_service_stops_a_statement_at_its_setting(private_postgres, ur
         assert client.call("outagesvc", "sleep", seconds=0.1) is None
     finally:
         client.close()
+
+
+def test_keyed_writes_under_load_answer_only_503_while_the_server_stops(
+        private_postgres, url, tmp_path, rabbit_config, container_factory):
+    """Keyed calls (every RPC the gateway makes carries a key) from several clients at once
+    while the server stops and starts: each answers its result or the 503 naming the
+    database, never another error. (A connection invalidated mid-transaction made the
+    transaction-timing listener raise PendingRollbackError out of the rollback: a 500.)"""
+    import eventlet
+
+    from svckit.context import Caller
+    from svckit.rpc_client import RemoteFailure
+    start_service(url, tmp_path, rabbit_config, container_factory)
+    built = service_settings(rabbit_config["AMQP_URI"], tmp_path)
+    answers: dict[str, object] = {}
+    running = {"on": True}
+
+    def client_loop(n: int):
+        client = RpcClient(rabbit_config["AMQP_URI"], timeout=30, signer=built.caller_signer())
+        i = 0
+        try:
+            while running["on"]:
+                i += 1
+                key = f"k-{n}-{i}"
+                caller = Caller(user_id=1, username="admin").for_call(key)
+                try:
+                    answers[key] = client.call("outagesvc", "add", caller, text=key)
+                except ServiceUnavailable as exc:
+                    answers[key] = exc
+                except RemoteFailure as exc:
+                    answers[key] = exc
+                eventlet.sleep(0.01)
+        finally:
+            client.close()
+
+    threads = [eventlet.spawn(client_loop, n) for n in range(4)]
+    time.sleep(2)
+    private_postgres.stop()
+    time.sleep(4)
+    private_postgres.start()
+    time.sleep(4)
+    running["on"] = False
+    for t in threads:
+        t.wait()
+    failures = {k: v for k, v in answers.items() if isinstance(v, RemoteFailure)}
+    assert not failures, failures
+    unavailable = [v for v in answers.values() if isinstance(v, ServiceUnavailable)]
+    assert unavailable and all(v.detail == {"detail": DETAIL} for v in unavailable), \
+        {str(v.detail) for v in unavailable}
+    applied = [v for v in answers.values() if isinstance(v, int)]
+    assert applied and len(set(applied)) == len(applied)  # after the outage too
