@@ -412,12 +412,18 @@ def units_for(worker_ctx, caller, db, table: Table, ttl: float, own_ttl: float):
 
 
 def _answer_recorded(worker_ctx, units: KeyedUnits):
-    """A call sent again whose key is recorded answers the recorded answer, unrun."""
-    found: ApiError | None
+    """A call sent again whose key is recorded answers the recorded answer, unrun. A
+    lookup that fails (the database is down: a 503) is the call's answer too: raised here,
+    in the worker's setup, it would kill the whole container."""
+    found: Exception | None
     try:
         found = recorded_answer(units._db, units.table, units.call)
     except KeyConflict as conflict:
         found = conflict.plain()
+    except Exception as failure:
+        if not isinstance(failure, ApiError):
+            log.exception("could not look up the key of %s", units.call.method)
+        found = failure
     if found is not None:
         error = found
 

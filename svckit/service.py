@@ -40,6 +40,9 @@ from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
 
 log = logging.getLogger(__name__)
 EXPORT_PAGE = 1000  # rows of an export RPC answer (the gateway pages the list for the rest)
+# longest pause between the event relay's failed attempts: events follow a recovered
+# database or broker within this (the recovery target is 5 s)
+RELAY_RETRY_MAX_SECONDS = 2.0
 
 for _cls in ERROR_CLASSES:  # re-raised as the same class in the caller
     registry[get_module_path(_cls)] = _cls
@@ -213,7 +216,7 @@ class Store(DependencyProvider):
                     backoff = 0.5
                 else:
                     eventlet.sleep(backoff)
-                    backoff = min(backoff * 2, 10)
+                    backoff = min(backoff * 2, RELAY_RETRY_MAX_SECONDS)
         finally:
             if self._relay is not None:
                 self._relay.close()

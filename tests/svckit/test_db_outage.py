@@ -249,3 +249,55 @@ def test_keyed_writes_under_load_answer_only_503_while_the_server_stops(
         {str(v.detail) for v in unavailable}
     applied = [v for v in answers.values() if isinstance(v, int)]
     assert applied and len(set(applied)) == len(applied)  # after the outage too
+
+
+def test_a_resent_call_while_the_server_is_down_is_a_503_and_the_service_lives(
+        private_postgres, url, tmp_path, rabbit_config, container_factory):
+    """A resend (the gateway's, or RabbitMQ's redelivery) looks its key up before its method
+    runs, in the worker's setup: with the database down that lookup is the call's 503, not
+    an exception that kills the service's container (a crashed replica)."""
+    from svckit.context import Caller
+    client = start_service(url, tmp_path, rabbit_config, container_factory)
+    try:
+        assert client.call("outagesvc", "add", text="before") == 1
+        private_postgres.stop()
+        for n in range(3):
+            resent = Caller(user_id=1, username="admin").for_call(f"k-resent-{n}", retry=True)
+            with pytest.raises(ServiceUnavailable) as answer:
+                client.call("outagesvc", "add", resent, text="resent")
+            assert answer.value.detail == {"detail": DETAIL}
+        private_postgres.start()
+        wait_until(lambda: "database" not in readiness.problems())
+        assert client.call("outagesvc", "add", text="after") == 2  # the same container
+    finally:
+        client.close()
+
+
+def test_events_follow_a_long_outage_within_seconds(private_postgres, url, tmp_path,
+                                                   rabbit_config, container_factory):
+    """The event relay retries through an outage with a pause that stops growing at
+    RELAY_RETRY_MAX_SECONDS (2 s): an event written once the server is back is published
+    within a few seconds (the pause grew to 10 s before, so a 17 s outage left the relay
+    asleep for up to 8 s after the server's return)."""
+    client = start_service(url, tmp_path, rabbit_config, container_factory)
+    db = Database(url, metadata)
+    try:
+        assert client.call("outagesvc", "add", text="before") == 1
+        private_postgres.stop()
+        time.sleep(17)  # the relay fails, pauses, fails ...
+        private_postgres.start()
+        wait_until(lambda: "database" not in readiness.problems())
+        assert client.call("outagesvc", "add", text="after") == 2
+        written = time.monotonic()
+
+        def published() -> bool:
+            with db.read() as s:
+                return s.execute(select(store.events.c.published).where(
+                    store.events.c.stream_id == "2")).scalar() is not None
+        wait_until(published, 30)
+        late = time.monotonic() - written
+        print(f"the event was published {late:.1f} s after its write")
+        assert late < 4.5
+    finally:
+        client.close()
+        db.dispose()
