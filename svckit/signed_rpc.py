@@ -180,9 +180,19 @@ class SignedRpc(Rpc):
         return data
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        """A keyed worker commits its write with its answer before the reply goes."""
+        """A keyed worker commits its write with its answer before the reply goes. A reply
+        (or its acknowledgement) that cannot be sent because the broker went away is
+        logged and dropped: raised here it would kill the whole container. The request,
+        unacknowledged, is delivered again once the broker is back, and a keyed one is
+        answered from its key (svckit.idempotency)."""
         result, exc_info = idempotency.finish_worker(worker_ctx, result, exc_info)
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except Exception as failure:
+            log.warning("could not answer %s.%s (%s: %s): it will be delivered again",
+                        worker_ctx.service_name, worker_ctx.entrypoint.method_name,
+                        type(failure).__name__, failure)
+            return result, exc_info
 
 
 def trusted_caller_json(worker_ctx) -> str | None:

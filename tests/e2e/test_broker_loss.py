@@ -182,3 +182,44 @@ def test_sigterm_while_the_broker_is_away_exits_within_its_bound(stack, proxies)
     finally:
         proxies["system"].start()
         stack.restart_dead()
+
+
+def test_a_reply_that_cannot_be_sent_does_not_kill_the_replica(stack, admin, proxies):
+    """The system service takes a keyed write, then loses its broker before it answers:
+    the reply cannot be published. The replica stays up (that failure, raised out of the
+    worker's result handling, killed its container), and once the broker is back the
+    request, delivered again, answers from its key: one project code."""
+    stack.restart_dead()
+    stack.wait_ready(120)
+    code, headers = f"BR-{uuid.uuid4().hex[:8]}", {"Idempotency-Key": uuid.uuid4().hex}
+    assert admin.get(f"{admin.base}/api/project-code/", timeout=30).status_code == 200
+    system = stack.procs["system-0"]
+    system.send_signal(signal.SIGSTOP)  # it takes the request, unread
+    answers: list = []
+    sender = threading.Thread(target=lambda: answers.append(admin.post(
+        f"{admin.base}/api/project-code/", json={"code": code}, headers=headers,
+        timeout=60)))
+    try:
+        sender.start()
+        time.sleep(1.5)  # delivered to the stopped replica
+        proxies["system"].cut()
+    finally:
+        system.send_signal(signal.SIGCONT)  # it applies the write; its reply cannot go
+    try:
+        time.sleep(8)
+        assert system.poll() is None, "the replica exited when its reply could not be sent"
+    finally:
+        proxies["system"].start()
+    sender.join()
+    assert answers[0].status_code in (201, 503), answers[0].text
+    deadline = time.monotonic() + 60
+    while True:
+        r = admin.post(f"{admin.base}/api/project-code/", json={"code": code},
+                       headers=headers, timeout=60)
+        if r.status_code not in (409, 503):
+            break
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.5)
+    assert r.status_code == 201, r.text
+    assert len(codes(admin, code)) == 1
+    assert system.poll() is None
