@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from kombu import Connection, Exchange
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from svckit.broker import connect
 from svckit.events import EventStore, utcnow, wire_event
@@ -46,16 +47,19 @@ class Relay:
             return True
         self._lease_until = None
         lease = self.store.lease
-        with self.db.write(notify=False) as s:
-            row = s.execute(select(lease).where(lease.c.name == "relay")).mappings().first()
-            until = now + timedelta(seconds=LEASE_SECONDS)
-            if row is None:
-                s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
-            elif row["owner"] != self.owner and row["until"] > now:
-                return False
-            else:
-                s.execute(update(lease).where(lease.c.name == "relay").values(
-                    owner=self.owner, until=until))
+        try:
+            with self.db.write(notify=False) as s:
+                row = s.execute(select(lease).where(lease.c.name == "relay")).mappings().first()
+                until = now + timedelta(seconds=LEASE_SECONDS)
+                if row is None:
+                    s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
+                elif row["owner"] != self.owner and row["until"] > now:
+                    return False
+                else:
+                    s.execute(update(lease).where(lease.c.name == "relay").values(
+                        owner=self.owner, until=until))
+        except IntegrityError:  # another replica inserted the lease first: it holds it
+            return False
         self._lease_until = now + timedelta(seconds=LEASE_SECONDS / 2)
         return True
 

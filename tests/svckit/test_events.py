@@ -101,3 +101,30 @@ def test_only_one_relay_holds_the_lease(db, rabbit_config):
     finally:
         first.close()
         second.close()
+
+
+def test_a_relay_that_loses_the_race_for_the_lease_waits_without_an_error(db, rabbit_config):
+    """Two replicas starting together both find no lease row and insert one: the second
+    insert fails on the primary key. That relay does not hold the lease (returns, to try
+    again later), rather than raising an IntegrityError logged as a relay failure."""
+    from datetime import timedelta
+
+    import eventlet
+
+    from svckit.events import utcnow
+    if db.is_sqlite:
+        pytest.skip("SQLite's single writer serialises the two inserts: no race")
+    create(db, "a")
+    other = db.engine.connect()
+    relay = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    try:
+        racing = other.begin()
+        other.execute(insert(store.lease).values(
+            name="relay", owner="the-other-replica", until=utcnow() + timedelta(seconds=60)))
+        pumping = eventlet.spawn(relay.pump)  # finds no row; its insert waits on ours
+        eventlet.sleep(1.0)
+        racing.commit()
+        assert pumping.wait() == 0  # no lease, nothing published, nothing raised
+    finally:
+        other.close()
+        relay.close()
