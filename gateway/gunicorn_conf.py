@@ -42,6 +42,18 @@ def when_ready(server):
     metrics_server.start(_settings)
 
 
+def worker_exit(server, worker):
+    """In the worker, as it exits: requests still running after the graceful timeout (its
+    master died, say, so nobody will kill it) are cut off now, closing their connections,
+    rather than kept open by the interpreter's wait for their threads until their RPCs end
+    (up to IMPORT_RPC_TIMEOUT: a client behind HAProxy hung 330 s after a `kill -9` of a
+    gateway's master). A master that lives kills such a worker at that moment anyway."""
+    import os
+    if getattr(worker, "nr_conns", 0) > 0:
+        worker.log.warning("exiting with %s requests unanswered", worker.nr_conns)
+        os._exit(0)
+
+
 def child_exit(server, worker):
     metrics_server.worker_exited(worker.pid)
 

@@ -153,3 +153,39 @@ def test_accept_rows_killed_while_it_waits_answers_its_rows(stack):
     codes = [c["code"] for c in admin.get(f"{admin.base}/api/project-code/",
                                           timeout=30).json() if c["code"].startswith(prefix)]
     assert sorted(codes) == sorted(f"{prefix}-{i}" for i in range(5))
+
+
+def test_a_request_on_a_gateway_whose_master_was_killed_ends_within_its_grace(stack):
+    """`kill -9` of a gateway instance's gunicorn master while a long RPC runs (the importer
+    is stopped: creating a session waits up to IMPORT_RPC_TIMEOUT): the orphaned worker
+    stops, and after gunicorn's graceful timeout (10 s) cuts the request off, so its client
+    (HAProxy in `make cluster`) sees the connection end, instead of the worker staying until
+    the RPC's deadline (300 s by default)."""
+    stack.restart_dead()
+    stack.wait_ready(120)
+    admin = session_on(stack, "gateway-0")
+    importer = stack.procs["importer-0"]
+    importer.send_signal(signal.SIGSTOP)
+    answers: list = []
+
+    def create():
+        try:
+            answers.append(admin.post(f"{admin.base}/api/importer/session/", timeout=60,
+                                      data={"model_type": "projectcode"},
+                                      files={"data_file": ("c.csv", b"code\nX-1\n")}))
+        except requests.RequestException as exc:
+            answers.append(exc)
+    try:
+        sender = threading.Thread(target=create)
+        sender.start()
+        time.sleep(2)  # the RPC waits for the stopped importer
+        killed = time.monotonic()
+        stack.kill("gateway-0")  # the master only: its worker is orphaned
+        sender.join()
+        ended = time.monotonic() - killed
+    finally:
+        importer.send_signal(signal.SIGCONT)
+    print(f"the request ended {ended:.1f} s after the master was killed")
+    assert isinstance(answers[0], requests.ConnectionError), answers[0]
+    assert ended < 22  # IMPORT_RPC_TIMEOUT is 30 s here
+    assert "gateway-0" in stack.restart_dead()
