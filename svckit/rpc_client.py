@@ -46,6 +46,13 @@ class NotSent(Exception):
     """The request could not be published: it was not applied."""
 
 
+class Unreadable:
+    """The answer when the reply could not be decoded."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
 class RemoteFailure(Exception):
     """A service raised an unexpected exception (the gateway answers 500)."""
 
@@ -105,7 +112,7 @@ class RpcClient:
                           routing_key=self._reply_key, exclusive=True, auto_delete=True,
                           durable=False)
             Consumer(channel, [queue], callbacks=[self._on_reply], no_ack=True,
-                     accept=["json"]).consume()
+                     accept=["json"], on_decode_error=self._on_undecodable).consume()
             self._producer = Producer(channel, exchange=exchange, serializer="json",
                                       on_return=self._on_return)
         except Exception:
@@ -118,9 +125,18 @@ class RpcClient:
         # resend can fail on the first send's work still in progress: a file already
         # taken, say)
         correlation_id = message.properties.get("correlation_id")
+        if not isinstance(body, dict):
+            return self._on_undecodable(message, ValueError(
+                f"a reply of {type(body).__name__}, not an object"))
         if correlation_id == self._first or (correlation_id in self._waiting
                                              and not body.get("error")):
             self._answer = body
+
+    def _on_undecodable(self, message, exc):
+        # a reply to this call that cannot be read (another content type, broken JSON):
+        # the service may have applied the call; the caller is told so, not a 500
+        if message.properties.get("correlation_id") in self._waiting and self._answer is None:
+            self._answer = Unreadable(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _on_return(self, exc, exchange, routing_key, message):
         # a request no queue took was not applied; if it was a resend, the first send's
@@ -236,6 +252,11 @@ class RpcClient:
         answer = self._answer
         if answer is RETURNED:
             raise ServiceNotRunning({"detail": f"The {service} service is not running"})
+        if isinstance(answer, Unreadable):
+            raise ServiceUnavailable({"detail": (
+                f"The {service} service's answer could not be read ({answer.why}): the "
+                "outcome of the request is unknown; repeating it with the same "
+                "Idempotency-Key is safe")})
         if answer.get("error"):
             error = deserialize(answer["error"])
             if isinstance(error, RemoteError):

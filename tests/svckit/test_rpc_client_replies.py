@@ -1,0 +1,66 @@
+"""svckit.rpc_client against a real RabbitMQ and a "service" (a raw consumer) whose replies
+cannot be read: the call is a 503 saying its outcome is unknown, never an unexpected
+exception (which the gateway answers with a 500)."""
+import eventlet
+import pytest
+from kombu import Connection, Consumer, Producer, Queue
+
+from svckit.errors import ServiceUnavailable
+from svckit.rpc_client import RPC_EXCHANGE, RpcClient
+from tests.helpers import service_settings
+
+
+def answering(uri: str, body: bytes, content_type: str):
+    """A consumer of `oddsvc.*` requests that replies `body` as `content_type`; returns a
+    function that stops it."""
+    ready, running = eventlet.event.Event(), {"on": True}
+
+    def serve():
+        with Connection(uri) as conn:
+            channel = conn.channel()
+            queue = Queue("rpc-oddsvc-test", exchange=RPC_EXCHANGE, routing_key="oddsvc.*",
+                          auto_delete=True)(channel)
+            queue.declare()
+            producer = Producer(channel, exchange=RPC_EXCHANGE)
+
+            def on_request(message):
+                producer.publish(body, routing_key=message.properties["reply_to"],
+                                 correlation_id=message.properties["correlation_id"],
+                                 content_type=content_type, content_encoding="binary")
+                message.ack()
+            Consumer(channel, [queue], on_message=on_request).consume()
+            ready.send(True)
+            while running["on"]:
+                try:
+                    conn.drain_events(timeout=0.2)
+                except TimeoutError:
+                    pass
+
+    thread = eventlet.spawn(serve)
+    ready.wait()
+
+    def stop():
+        running["on"] = False
+        thread.wait()
+    return stop
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b"\x80\x04not pickle allowed", "application/x-python-serialize"),  # not accepted
+    (b"{broken json", "application/json"),
+    (b"[1, 2, 3]", "application/json"),  # JSON, but no reply object
+])
+def test_a_reply_that_cannot_be_read_is_a_503_with_outcome_unknown(
+        tmp_path, rabbit_config, body, content_type):
+    uri = rabbit_config["AMQP_URI"]
+    stop = answering(uri, body, content_type)
+    client = RpcClient(uri, timeout=20, signer=service_settings(uri, tmp_path).caller_signer())
+    try:
+        with pytest.raises(ServiceUnavailable) as answer:
+            client.call("oddsvc", "anything")
+        detail = answer.value.detail["detail"]
+        assert answer.value.status == 503
+        assert "answer could not be read" in detail and "outcome" in detail, detail
+    finally:
+        client.close()
+        stop()
