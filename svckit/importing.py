@@ -130,8 +130,20 @@ class ImportTargets:
                 out.append({"row": row.row, "pk": pk, "errors": None})
             except ApiError as exc:
                 savepoint.rollback()
-                out.append({"row": row.row, "pk": None, "errors": _errors_of(exc)})
+                # a copy of this batch running at once (a resend, a redelivery, a second
+                # importer) may have created the row under its key since the receipts
+                # were read: refused here as "already exists", it is created, not failed
+                pk = self._receipt(session, row.key)
+                out.append({"row": row.row, "pk": pk, "errors": None} if pk is not None
+                           else {"row": row.row, "pk": None, "errors": _errors_of(exc)})
         return sorted(out, key=lambda item: order[item["row"]])
+
+    def _receipt(self, session, key: str):
+        """The pk created under import `key`, committed by now (None: none, or no key)."""
+        if not key:
+            return None
+        return session.execute(select(self.receipts.c.pk).where(
+            self.receipts.c.import_key == key)).scalar()
 
     @staticmethod
     def _create_batch(session, caller, adapter, rows, context, out) -> list:
