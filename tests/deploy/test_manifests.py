@@ -453,10 +453,12 @@ def test_kustomization_lists_every_manifest_file():
 
 
 @lru_cache(maxsize=None)
-def crd_schema(group: str, kind: str, version: str) -> dict:
+def crd_validator(group: str, kind: str, version: str) -> jsonschema.Draft7Validator:
+    """Not jsonschema.validate: it checks the schema first, and one has a Go-only pattern
+    (crd-schemas/README.md)."""
     path = CRD_SCHEMAS / group / f"{kind.lower()}_{version}.json"
     assert path.is_file(), f"no schema for {group}/{version} {kind}: add {path}"
-    return json.loads(path.read_text())
+    return jsonschema.Draft7Validator(json.loads(path.read_text()))
 
 
 def validate(doc):
@@ -464,11 +466,9 @@ def validate(doc):
     CRD's (a group with a dot that is not a Kubernetes API group)."""
     group, _, version = doc["apiVersion"].rpartition("/")
     if "." in group and not group.endswith(".k8s.io"):
-        schema = crd_schema(group, doc["kind"], version)
+        validator = crd_validator(group, doc["kind"], version)
         try:
-            # not jsonschema.validate: it checks the schema first, and one has a Go-only
-            # pattern (crd-schemas/README.md)
-            jsonschema.Draft7Validator(schema).validate(doc)
+            validator.validate(doc)
         except re.error as exc:  # see crd-schemas/README.md
             raise AssertionError(f"{doc['kind']}: a Go-only pattern of its schema ({exc}); "
                                  "leave out partial_response_strategy") from exc
