@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gateway.settings import GatewaySettings
+from svckit.cluster.rabbitmq import RPC_TTL_MS, RPC_TTL_PATTERN
 from svckit.layout import service_names, settings_class
 from svckit.settings import QUEUE_TYPES
 from tests.deploy import exported
@@ -224,6 +225,8 @@ def check_broker(docs, replicas: int):
     policies = [d["spec"] for _, d in docs if d["kind"] == "Policy"]
     assert all(p["vhost"] == VHOST for p in policies)
     ttl = ensure_rabbitmq_ttl()
+    assert [p["pattern"] for p in policies if p["definition"].get("message-ttl") == ttl] == [
+        RPC_TTL_PATTERN]
     queues = exported.rpc_queues().values()
     for queue in queues:
         applying = max((p for p in policies if re.search(p["pattern"], queue)
@@ -237,10 +240,13 @@ def check_broker(docs, replicas: int):
 
 
 def ensure_rabbitmq_ttl() -> int:
-    """The message-ttl of scripts/ensure_rabbitmq.sh's rpc-ttl policy."""
-    match = re.search(r"set_policy .*rpc-ttl '[^']*' '(\{[^']*\})'", ENSURE_RABBITMQ.read_text())
+    """The message-ttl of the rpc-ttl policy of scripts/ensure_rabbitmq.sh (`make run`, the
+    tests), the same as `make cluster`'s (svckit.cluster.rabbitmq)."""
+    match = re.search(r"set_policy .*rpc-ttl '([^']*)' '(\{[^']*\})'", ENSURE_RABBITMQ.read_text())
     assert match, "scripts/ensure_rabbitmq.sh sets no rpc-ttl policy"
-    return json.loads(match.group(1))["message-ttl"]
+    ttl = json.loads(match.group(2))["message-ttl"]
+    assert (match.group(1), ttl) == (RPC_TTL_PATTERN, RPC_TTL_MS)
+    return ttl
 
 
 def check_databases(docs, instances: int):
