@@ -6,6 +6,7 @@ against the real broker); and the RPC queue every service's nameko consumer decl
 Nothing here is a hand-kept list of names."""
 import importlib
 import inspect
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,12 +25,16 @@ SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count"
             "unknown": ("",)}
 
 
+USES_PROMETHEUS = re.compile(r"^\s*(?:from|import) prometheus_client\b", re.MULTILINE)
+
+
 def metric_modules() -> list:
-    """Every module of the processes' packages that uses prometheus_client, imported."""
+    """Every module of the processes' packages that imports prometheus_client, imported
+    (not gunicorn_conf.py, which only names it: importing it would set the gateway up)."""
     found = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if "prometheus_client" not in path.read_text():
+            if not USES_PROMETHEUS.search(path.read_text()):
                 continue
             rel = path.relative_to(ROOT).with_suffix("")
             name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)

@@ -372,8 +372,8 @@ def check_monitor_user(user, permission, secrets):
     assert (url.username, url.password, url.port) == (MONITOR, secret["password"], 15672)
     assert permission["spec"]["vhost"] == VHOST
     for regex in permission["spec"]["permissions"].values():
-        for name in ("rpc-users", "users.events", "nameko-rpc", "dead-letters", ""):
-            assert not allowed(regex, name) or name == "", (regex, name)
+        for name in ("rpc-users", "users.events", "nameko-rpc", "dead-letters", "amq.default"):
+            assert not allowed(regex, name), (regex, name)
 
 
 def allowed(regex: str, name: str) -> bool:
@@ -497,6 +497,17 @@ def test_schema_validation_catches_mistakes():
     permission["spec"]["permissions"]["consume"] = ".*"
     with pytest.raises(jsonschema.ValidationError):
         validate(permission)
+    for kind, mutate in (
+            ("ScaledObject", lambda d: d["spec"].update(minReplicaCount="two")),
+            ("Policy", lambda d: d["spec"].update(applyTo="every_queue")),
+            ("Cluster", lambda d: d["spec"].update(instances=0)),
+            ("Database", lambda d: d["spec"].pop("owner")),
+            ("ServiceMonitor", lambda d: d["spec"]["endpoints"][0].update(scheme="ftp")),
+            ("PrometheusRule", lambda d: d["spec"]["groups"][0].pop("name"))):
+        doc = copy.deepcopy(docs_of(manifests()[1], kind)[0])
+        mutate(doc)
+        with pytest.raises(jsonschema.ValidationError):
+            validate(doc)
 
 
 def test_metadata_labels_and_namespace():
