@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test test-unit test-e2e-cluster lint venv rabbitmq cluster-packages migrate bench clean
+.PHONY: run cluster test test-unit test-e2e-cluster lint venv rabbitmq cluster-packages k8s-tools migrate bench clean
 
 run: venv rabbitmq
 	$(PY) scripts/run_stack.py
@@ -14,7 +14,7 @@ run: venv rabbitmq
 cluster: venv cluster-packages
 	$(PY) scripts/run_cluster.py
 
-test: venv rabbitmq cluster-packages
+test: venv rabbitmq cluster-packages k8s-tools
 	$(PY) -m pytest
 
 # the end-to-end tests against `make cluster`'s topology instead of one process per service
@@ -44,6 +44,12 @@ rabbitmq:
 
 cluster-packages:  # what `make cluster` and its test run (scripts/ensure_packages.sh)
 	scripts/ensure_packages.sh rabbitmq-server postgresql haproxy
+
+# `kubectl kustomize`, which tests/deploy renders the overlays with: Debian's
+# kubernetes-client, unless a kubectl is installed already (another package's /usr/bin/kubectl
+# would conflict with it)
+k8s-tools:
+	command -v kubectl >/dev/null || scripts/ensure_packages.sh kubernetes-client
 
 migrate: venv
 	$(PY) -m svckit.migrate

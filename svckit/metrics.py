@@ -11,7 +11,12 @@ Labels are code-defined names only (service, entrypoint method, outcome), never 
   commit or rollback;
 - `inventree_relay_unpublished_events{service}` and
   `inventree_relay_oldest_unpublished_age_seconds{service}` (read from the event log at
-  scrape time), `inventree_events_published_total{service}` (counted by svckit.relay).
+  scrape time), `inventree_events_published_total{service}` (counted by svckit.relay);
+- `inventree_rpc_queue_messages{service,queue}` and `inventree_rpc_queue_consumers{service,queue}`:
+  the service's RPC request queue (`rpc-<service>`) as the broker reports it at scrape time
+  (what KEDA scales each service on; the queue's name is the one its consumer declares);
+- `inventree_dead_letters_total{queue}`: messages parked in `<queue>.dead` (svckit.parking;
+  queue names are the code's: `rpc-<service>`, `evt-...--<service>.<handler>`).
 """
 import logging
 import time
@@ -19,6 +24,7 @@ import weakref
 from typing import Callable
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcConsumer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -31,6 +37,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event, func, select
 
+from svckit.broker import connect
 from svckit.errors import ApiError
 from svckit.events import utcnow
 
@@ -53,6 +60,9 @@ TRANSACTION_SECONDS = Histogram("inventree_db_transaction_seconds",
                                 ["service", "end"], buckets=BUCKETS)
 EVENTS_PUBLISHED = Counter("inventree_events_published_total",
                            "Events the relay published to the broker (confirmed)", ["service"])
+DEAD_LETTERS = Counter("inventree_dead_letters_total",
+                       "Messages parked in a dead-letter queue (<queue>.dead)", ["queue"])
+QUEUE_CHECK_TIMEOUT = 2.0  # seconds a scrape waits for the broker's answer on the RPC queue
 
 
 class Children:
@@ -86,6 +96,9 @@ def service_exposition(container) -> Callable[[], tuple[bytes, str]]:
     for ext in container.extensions:
         if getattr(ext, "relay_enabled", False) and hasattr(ext, "store"):
             own.register(RelayBacklog(container.service_name, ext))
+        if isinstance(ext, RpcConsumer):
+            own.register(RpcQueueDepth(container.service_name, ext.queue.name,
+                                       container.config["AMQP_URI"]))
         offered = getattr(ext, "collectors", None)
         if callable(offered):
             for collector in offered():
@@ -126,6 +139,39 @@ class RelayBacklog:
                        max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
         yield count
         yield age
+
+
+class RpcQueueDepth:
+    """Collector of the messages waiting in the service's RPC request queue and its
+    consumers, from a passive declaration on a connection of its own (opened for the
+    scrape, closed after it); nothing while the broker does not answer."""
+
+    def __init__(self, service: str, queue: str, amqp_uri: str):
+        self.service = service
+        self.queue = queue
+        self.amqp_uri = amqp_uri
+
+    def collect(self):
+        try:
+            conn = connect(self.amqp_uri, connect_timeout=QUEUE_CHECK_TIMEOUT,
+                           transport_options={"read_timeout": QUEUE_CHECK_TIMEOUT,
+                                              "write_timeout": QUEUE_CHECK_TIMEOUT})
+            try:
+                _, messages, consumers = conn.default_channel.queue_declare(
+                    self.queue, passive=True)
+            finally:
+                conn.release()
+        except Exception:  # the broker is down, or the queue is not declared yet
+            log.debug("RPC queue %s unreadable", self.queue, exc_info=True)
+            return
+        for name, what, number in (
+                ("inventree_rpc_queue_messages", "Messages waiting in the RPC request queue",
+                 messages),
+                ("inventree_rpc_queue_consumers", "Consumers of the RPC request queue",
+                 consumers)):
+            family = GaugeMetricFamily(name, what, labels=["service", "queue"])
+            family.add_metric([self.service, self.queue], number)
+            yield family
 
 
 _timed_engines: "weakref.WeakSet" = weakref.WeakSet()

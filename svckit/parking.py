@@ -36,6 +36,7 @@ from kombu import Connection, Exchange, Queue
 
 from svckit.broker import connect, durable_queue_arguments
 from svckit.errors import ServiceUnavailable
+from svckit.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,7 @@ class Parking:
                       dead_of=queue)
         with _counts_lock:
             _counts[queue] += 1
+        DEAD_LETTERS.labels(queue).inc()
         log.error("parked a message of %s in %s after %d attempt(s): %s", queue,
                   dead_queue_name(queue), attempts, reason[:500])
 

@@ -4,7 +4,11 @@
   `invalid` by their target service, `created` there or `failed` to be;
 - `inventree_importer_bytes_read_total`: bytes of data files opened for a scan or a parse;
 - `inventree_importer_sessions{status}`: sessions by status (`mapping`, `importing`,
-  `processing`, `complete`, ...), read from the importer's database at scrape time.
+  `processing`, `complete`, ...), read from the importer's database at scrape time;
+- `inventree_importer_rows_waiting{stage}`: the background work waiting, read likewise:
+  `parse`, the data rows of files being imported (status `importing`) not read yet;
+  `create`, rows accepted through the API and not yet created in their target service
+  (what KEDA scales the importer on, besides its RPC queue).
 """
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
@@ -13,12 +17,17 @@ from sqlalchemy import func, select
 
 from svckit.service import Store
 
-from .models import sessions
+from .models import rows, sessions
 
 ROWS = Counter("inventree_importer_rows_total",
                "Import rows by stage: parsed, valid, invalid, created, failed", ["stage"])
 BYTES_READ = Counter("inventree_importer_bytes_read_total",
                      "Bytes of data files opened for a scan or a parse")
+
+
+def importing_status() -> int:
+    from .sessions import IMPORTING  # imports us
+    return IMPORTING
 
 
 def status_names() -> dict[int, str]:
@@ -33,7 +42,8 @@ def count_rows(stage: str, n: int) -> None:
 
 
 class SessionsByStatus:
-    """Collector of the sessions in each status, from the importer's database."""
+    """Collector of the sessions in each status and of the rows waiting to be parsed or
+    created, from the importer's database."""
 
     def __init__(self, db):
         self.db = db
@@ -45,11 +55,25 @@ class SessionsByStatus:
             with self.db.read() as conn:
                 found = dict(conn.execute(select(sessions.c.status, func.count())
                                           .group_by(sessions.c.status)).all())
+                # a session's file rows minus the rows read from it so far
+                unread = conn.execute(
+                    select(sessions.c.file_rows, sessions.c.row_count)
+                    .where(sessions.c.status == importing_status())).all()
+                # accepted rows are unmarked once created (or found invalid)
+                accepted = conn.execute(select(func.count()).select_from(rows).where(
+                    rows.c.accepted.is_(True))).scalar_one()
         except Exception:  # the database is down: the scrape goes on without these
             return
         for code, name in status_names().items():
             family.add_metric([name], found.get(code, 0))
         yield family
+        waiting = GaugeMetricFamily("inventree_importer_rows_waiting",
+                                    "Import rows waiting: stage=parse (not read from their "
+                                    "file yet) or create (accepted, not created yet)",
+                                    labels=["stage"])
+        waiting.add_metric(["parse"], sum(max(total - done, 0) for total, done in unread))
+        waiting.add_metric(["create"], accepted)
+        yield waiting
 
 
 class ImporterMetrics(DependencyProvider):

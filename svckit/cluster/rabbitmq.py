@@ -22,6 +22,12 @@ RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 ERL_ARGS = "-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
 STOP_SECONDS = 30.0
 
+# An RPC request nobody consumed in time is dropped, not run late (its caller gave up after
+# RPC_TIMEOUT): the TTL of the services' RPC request queues, not of their `.dead` queues
+# (scripts/ensure_rabbitmq.sh and deploy/k8s set the same)
+RPC_TTL_PATTERN = "^rpc-[a-z][a-z0-9]*$"
+RPC_TTL_MS = 30000
+
 
 class RabbitNode:
     """One node: `start`, `stop` (graceful), `kill` (SIGKILL), each on its own."""
@@ -165,8 +171,8 @@ class RabbitCluster:
             raise RuntimeError(f"RabbitMQ nodes {sorted(missing)} did not join {first.name}")
         # as scripts/ensure_rabbitmq.sh on a single broker: an RPC request nobody consumed
         # in time is dropped, not run late
-        first.ctl("set_policy", "--apply-to", "queues", "rpc-ttl", "^rpc-",
-                  '{"message-ttl": 30000}')
+        first.ctl("set_policy", "--apply-to", "queues", "rpc-ttl", RPC_TTL_PATTERN,
+                  json.dumps({"message-ttl": RPC_TTL_MS}))
 
     def running_nodes(self) -> list[str]:
         """The cluster's running nodes, as a running node sees them."""

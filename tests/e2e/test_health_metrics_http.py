@@ -61,6 +61,11 @@ def test_every_service_port_answers_health(ops_stack):
         assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "alive"}, name
         ready = requests.get(f"{url}/readyz", timeout=30)
         assert ready.status_code == 200 and ready.json() == {"status": "ready"}, name
+        # its own RPC queue, as KEDA sees it (deploy/k8s): consumed, nothing waiting long
+        queue = {"service": name, "queue": f"rpc-{name}"}
+        found = samples(url)
+        assert value(found, "inventree_rpc_queue_consumers", **queue) >= 1, name
+        assert ("inventree_rpc_queue_messages", frozenset(queue.items())) in found, name
 
 
 def test_gateway_metrics_move_with_requests(ops_stack, admin_session):

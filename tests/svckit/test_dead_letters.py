@@ -10,6 +10,7 @@ import eventlet
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.events import SERVICE_POOL
+from prometheus_client import REGISTRY
 from sqlalchemy import MetaData
 
 from svckit import deadletters, parking
@@ -149,6 +150,9 @@ def test_a_poison_event_is_parked_after_the_limit_and_the_next_one_goes_on(runni
     assert attempts[1] == LIMIT  # tried exactly as often as allowed, then parked
     assert 1 not in handled and 1 not in batched
     assert parking.parked_counts()[EVENT_QUEUE] >= 1
+    # and exported, what the InventreeDeadLetters alert (deploy/k8s) reads
+    assert REGISTRY.get_sample_value("inventree_dead_letters_total",
+                                     {"queue": EVENT_QUEUE}) >= 1
 
     listing = cli("list", EVENT_QUEUE, BATCH_QUEUE, RPC_QUEUE)
     assert any(line.split() == [EVENT_QUEUE, "1"] for line in listing.splitlines())

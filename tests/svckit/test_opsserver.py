@@ -143,6 +143,37 @@ def test_metrics_move_with_the_calls(ops):
     assert ("inventree_relay_unpublished_events", frozenset({("service", "gluesvc")})) in after
     assert value(after, "inventree_relay_unpublished_events", service="gluesvc") == 0
     assert value(after, "inventree_relay_oldest_unpublished_age_seconds", service="gluesvc") == 0
+    # its RPC queue as the broker reports it (what KEDA scales on): its consumer, nothing waits
+    queue = {"service": "gluesvc", "queue": "rpc-gluesvc"}
+    assert value(after, "inventree_rpc_queue_consumers", **queue) >= 1
+    assert ("inventree_rpc_queue_messages", frozenset(queue.items())) in after
+    assert value(after, "inventree_rpc_queue_messages", **queue) == 0
+
+
+def test_rpc_queue_depth_counts_waiting_requests(tmp_path, rabbit_config):
+    """Requests nobody consumes yet are counted; a broker that does not answer (or a queue
+    not declared) leaves the metric out, and the scrape goes on."""
+    from kombu import Connection, Producer, Queue
+
+    from svckit.metrics import RpcQueueDepth
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        Queue("rpc-depthsvc", durable=False, auto_delete=False)(conn.default_channel).declare()
+        producer = Producer(conn.default_channel)
+        for _ in range(3):
+            producer.publish({"args": []}, routing_key="rpc-depthsvc", serializer="json")
+        try:
+            families = {f.name: f.samples[0] for f in RpcQueueDepth(
+                "depthsvc", "rpc-depthsvc", uri).collect()}
+            assert families["inventree_rpc_queue_messages"].value == 3
+            assert families["inventree_rpc_queue_messages"].labels == {
+                "service": "depthsvc", "queue": "rpc-depthsvc"}
+            assert families["inventree_rpc_queue_consumers"].value == 0
+            assert list(RpcQueueDepth("depthsvc", "rpc-undeclared", uri).collect()) == []
+        finally:
+            Queue("rpc-depthsvc")(conn.default_channel).delete()
+    closed = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    assert list(RpcQueueDepth("depthsvc", "rpc-depthsvc", closed).collect()) == []
 
 
 def test_readyz_says_when_the_broker_consumer_is_gone(ops, rabbit_config, rabbit_manager):
