@@ -32,7 +32,7 @@ function MappingRow({ session, mapping, editable, onSaved }) {
   };
   return h("tr", null,
     h("th", { scope: "row" }, h("label", { for: id }, fieldLabel(session, mapping.field),
-      info.required ? h("span", { class: "required", title: "required" }, " *") : null),
+      info.required ? h("span", { class: "required" }, " (required)") : null),
     (info.help_text || mapping.description) && h("p", { class: "hint" },
       info.help_text || mapping.description)),
     h("td", null, h("select", { id, value: mapping.column, disabled: !editable,
@@ -150,7 +150,7 @@ export function ImportSession({ id }) {
     h("p", null, h(Link, { href: `${BASE}/imports` }, "← All imports")),
     h("h1", null, `Import ${session.pk}: ${modelName(session.model_type)}`),
     h("p", { class: "hint" }, `${fileName(session.data_file)} · started ${session.timestamp}`
-      + ` · ${session.row_count.toLocaleString()} rows`),
+      + (session.row_count ? ` · ${session.row_count.toLocaleString()} rows` : "")),
     h(Steps, { status: session.status }),
     step);
 }
