@@ -1,6 +1,6 @@
 // The console's frame: who is signed in, the navigation their roles allow, and the pages.
 import { h } from "preact";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { api, onLostSession } from "./api.js";
 import { Account } from "./account.jsx";
 import { ImportList } from "./imports/list.jsx";
@@ -76,9 +76,14 @@ function Header({ session, path }) {
 export function App() {
   const session = useSession();
   const { path, search } = useLocation();
+  const first = useRef(true);
   useEffect(() => {
     refresh();
   }, []);
+  useEffect(() => { // a new page: the keyboard (and a screen reader) starts at its content
+    if (first.current) first.current = false;
+    else document.getElementById("content").focus({ preventScroll: true });
+  }, [path]);
   useEffect(() => {
     if (session.status === "anonymous" && !path.startsWith(SIGN_IN)) toSignIn();
     if (session.status === "signed-in" && path.startsWith(SIGN_IN)) {

@@ -63,7 +63,8 @@ class BrowserThread:
     def launch(self):
         """The browser (in the browser thread), started on first use."""
         if self.browser is None:
-            from playwright.sync_api import sync_playwright
+            from playwright.sync_api import expect, sync_playwright
+            expect.set_options(timeout=ACTION_MS)
             self.playwright = sync_playwright().start()
             self.browser = self.playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True,
