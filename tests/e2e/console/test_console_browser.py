@@ -194,9 +194,22 @@ def tab_to(page, name: str, presses: int = 15):
     raise AssertionError(f"{name!r} is not reached with the Tab key")
 
 
+FIRST_LOAD_LIMIT = 300 * 1024  # bytes on the wire (compressed) for the console's first page
+
+
 def test_keyboard_labels_and_both_widths(console):
     page = console.page
     page.goto(console.url("/console/sign-in"))
+    page.get_by_label("Username").wait_for()
+    # the browser's own account of the first load: every byte it fetched, as sent (gzipped)
+    loaded = page.evaluate("""() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const resources = performance.getEntriesByType('resource');
+        return {bytes: [nav, ...resources].reduce((n, e) => n + e.transferSize, 0),
+                files: resources.length + 1, ms: nav.loadEventEnd - nav.startTime}; }""")
+    print(f"first load: {loaded['bytes']} bytes in {loaded['files']} files, "
+          f"load event after {loaded['ms']:.0f} ms")
+    assert 0 < loaded["bytes"] < FIRST_LOAD_LIMIT
     # keyboard only: the username field has the focus, Tab moves on, Enter submits
     expect(page.get_by_label("Username")).to_be_focused()
     page.keyboard.type(ADMIN[0])
