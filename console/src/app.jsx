@@ -3,6 +3,7 @@ import { h } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { api, onLostSession } from "./api.js";
 import { Account } from "./account.jsx";
+import { Attachments } from "./attachments.jsx";
 import { ImportList } from "./imports/list.jsx";
 import { ImportSession } from "./imports/session.jsx";
 import { BASE, currentPath, Link, match, navigate, useLocation } from "./router.js";
@@ -25,12 +26,14 @@ onLostSession(toSignIn);
 const NAV = [
   { href: `${BASE}/`, label: "Home", allowed: () => true },
   { href: `${BASE}/imports`, label: "Imports", allowed: (s) => Boolean(s.me) },
+  { href: `${BASE}/attachments`, label: "Attachments", allowed: (s) => Boolean(s.me) },
   { href: `${BASE}/account`, label: "Account", allowed: (s) => Boolean(s.me) },
 ];
 
 const PAGES = [
   { pattern: `${BASE}/imports`, page: () => h(ImportList, null) },
   { pattern: `${BASE}/imports/:id`, page: ({ id }) => h(ImportSession, { id }) },
+  { pattern: `${BASE}/attachments`, page: () => h(Attachments, null) },
   { pattern: `${BASE}/account`, page: () => h(Account, null) },
   { pattern: `${BASE}`, page: () => h(Home, null) },
 ];
@@ -45,6 +48,9 @@ function Home() {
       h("li", null, h(Link, { href: `${BASE}/imports` }, "Imports"),
         h("p", null, "Load project codes, custom units or custom states from a CSV, TSV, JSON "
           + "or Excel file, review the rows and fix them before they are created.")),
+      h("li", null, h(Link, { href: `${BASE}/attachments` }, "Attachments"),
+        h("p", null, "Files and links attached to objects: upload, preview, rename, tag, "
+          + "download, delete.")),
       h("li", null, h(Link, { href: `${BASE}/account` }, "Account"),
         h("p", null, "Your details; change your password."))));
 }

@@ -234,3 +234,57 @@ def test_keyboard_labels_and_both_widths(console):
         assert overflow <= width, f"the page is {overflow} px wide at {width} px"
         expect(page.get_by_role("button", name="Upload and map columns")).to_be_visible()
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def test_attachments_upload_preview_download_edit_and_delete(console, tmp_path):
+    from PIL import Image
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(image)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("some notes\n")
+    model_id = str(uuid.uuid4().int % 10 ** 6)
+
+    page = console.page
+    console.sign_in(*ADMIN)
+    nav(page, "Attachments").click()
+    page.get_by_label("Model type").select_option("part")
+    page.get_by_label("Object id").fill(model_id)
+    page.get_by_label("Files", exact=True).set_input_files([str(image), str(notes)])
+    table = page.locator("table.attachments")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    preview = page.get_by_alt_text("Preview of photo.png")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.naturalWidth") == 40  # loaded under the console's CSP
+
+    with page.expect_download() as download:
+        table.get_by_role("link", name="photo.png").click()
+    assert download.value.suggested_filename == "photo.png"
+    assert open(download.value.path(), "rb").read() == image.read_bytes()
+
+    page.get_by_label("Link", exact=True).fill("https://example.com/datasheet")
+    page.get_by_label("Comment", exact=True).fill("the datasheet")
+    page.get_by_role("button", name="Add link").click()
+    expect(table.locator("tbody tr")).to_have_count(3)
+    page.get_by_label("Show").select_option("link")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Show").select_option("all")
+
+    table.get_by_role("button", name="Edit notes.txt").click()
+    page.get_by_label("File name").fill("renamed.txt")
+    page.get_by_label("Tags (comma separated)").fill("spec, draft")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(table.get_by_role("link", name="renamed.txt")).to_be_visible()
+    expect(table.get_by_text("draft, spec")).to_be_visible()  # stored in order
+
+    page.get_by_label("Search").fill("datasheet")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Search").fill("")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    page.on("dialog", lambda dialog: dialog.accept())
+    for name in ("photo.png", "renamed.txt", "https://example.com/datasheet"):
+        table.get_by_role("checkbox", name=f"Select {name}").check()
+    page.get_by_role("button", name="Delete selected (3)").click()
+    expect(page.get_by_text("No attachments")).to_be_visible()
+    r = api("GET", console.base, "/api/attachment/", ADMIN,
+            params={"model_type": "part", "model_id": model_id})
+    assert r.json() == []
