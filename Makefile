@@ -6,19 +6,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test test-unit test-e2e-cluster lint venv rabbitmq cluster-packages k8s-tools migrate bench clean
+.PHONY: run cluster test test-unit test-e2e-cluster lint venv rabbitmq cluster-packages k8s-tools browser-packages console migrate bench clean
 
-run: venv rabbitmq
+run: venv rabbitmq console
 	$(PY) scripts/run_stack.py
 
-cluster: venv cluster-packages
+cluster: venv cluster-packages console
 	$(PY) scripts/run_cluster.py
 
-test: venv rabbitmq cluster-packages k8s-tools
+test: venv rabbitmq cluster-packages k8s-tools browser-packages console
 	$(PY) -m pytest
 
 # the end-to-end tests against `make cluster`'s topology instead of one process per service
-test-e2e-cluster: venv rabbitmq cluster-packages
+test-e2e-cluster: venv rabbitmq cluster-packages browser-packages console
 	E2E_TOPOLOGY=cluster $(PY) -m pytest tests/e2e
 
 # ruff and mypy as configured in pyproject.toml (tests/test_lint.py runs them in `make test`)
@@ -39,6 +39,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# the operator console's built files (README "Console"): rebuilt when a source is newer
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html \
+	console/vite.config.js console/package.json console/package-lock.json
+console: console/dist/index.html
+
+console/dist/index.html: $(CONSOLE_SOURCES)
+	scripts/build_console.sh
+
+browser-packages:  # what the browser tests drive (tests/e2e/console/)
+	scripts/ensure_packages.sh chromium
+
 rabbitmq:
 	scripts/ensure_rabbitmq.sh
 
@@ -58,4 +69,4 @@ bench: venv rabbitmq migrate
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* var/test var/cluster
+	rm -rf $(VENV) var/*.sqlite3* var/test var/cluster console/dist console/node_modules

@@ -8,7 +8,7 @@ import uuid
 
 import falcon
 
-from gateway import health, http, idempotency
+from gateway import console, health, http, idempotency
 from gateway.auth import Auth, Authenticator, check_csrf
 from gateway.bus import EventBus
 from gateway.cache import QueryCache
@@ -170,7 +170,7 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (health, root, users, auth, status, system, attachments, importer):
+    for module in (health, root, users, auth, status, system, attachments, importer, console):
         module.register(app, api)
     app.api = api
     return app

@@ -16,9 +16,15 @@ SECURITY_HEADERS = (
 
 
 class SecurityHeadersMiddleware:
+    """A resource with a `content_security_policy` of its own (the console's pages, which
+    load scripts and styles from this origin) has it instead of the default."""
+
     def process_response(self, req, resp, resource, req_succeeded):
         for name, value in SECURITY_HEADERS:
             resp.set_header(name, value)
+        policy = getattr(resource, "content_security_policy", None)
+        if policy:
+            resp.set_header("Content-Security-Policy", policy)
 
 
 def _without_server(default_headers):

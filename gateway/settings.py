@@ -32,6 +32,8 @@ class GatewaySettings(MediaSettings):
     INVENTREE_TRUSTED_ORIGINS: str = ""
     INVENTREE_COOKIE_SECURE: Flag = False
     INVENTREE_LOGIN_REDIRECT: str = "/"
+    # the operator console's built files (gateway/console.py); empty: console/dist
+    CONSOLE_DIR: str = ""
     # `GET /api/`
     INVENTREE_INSTANCE: str = "InvenTree"
     INVENTREE_EMAIL_HOST: str = ""

@@ -33,6 +33,7 @@ BROKER_FIXTURES = {"rabbit_config", "rabbit_manager", "amqp_uri", "vhost_pipelin
                    "container_factory", "runner_factory", "vhost", "stack"}
 E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
 CLUSTER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster")
+BROWSER_DIR = os.path.join(E2E_DIR, "console")
 
 
 def management_client(uri: str):
@@ -56,13 +57,16 @@ def rabbit_manager(request):
 
 def pytest_collection_modifyitems(config, items):
     """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
-    under tests/e2e/ `e2e` and `broker`; under tests/cluster/ `cluster`; using a broker
+    under tests/e2e/ `e2e` and `broker` (and under tests/e2e/console/ `browser`); under
+    tests/cluster/ `cluster`; using a broker
     fixture `broker`; the PostgreSQL case of `db_url` `postgres`. `make test-unit`
     deselects `broker`, `e2e` and `cluster`."""
     for item in items:
         if str(item.path).startswith(E2E_DIR + os.sep):
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.broker)
+            if str(item.path).startswith(BROWSER_DIR + os.sep):
+                item.add_marker(pytest.mark.browser)
         elif str(item.path).startswith(CLUSTER_DIR + os.sep):
             item.add_marker(pytest.mark.cluster)
         elif BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):

@@ -42,3 +42,23 @@ def test_gunicorns_own_error_page_has_the_headers(stack):
     for name, value in SECURITY_HEADERS.items():
         assert f"{name}: {value}" in lines
     assert not any(line.lower().startswith("server:") for line in lines)
+
+
+def test_console_pages_have_their_own_policy_and_the_other_headers(stack):
+    """The console (gateway/console.py, built by `make test`) through real gunicorn: its own
+    CSP, the other headers, a long-lived hashed asset, and a 304 for a known ETag."""
+    from gateway.console import CONTENT_SECURITY_POLICY, IMMUTABLE
+    page = requests.get(f"{stack.url}/console/imports", timeout=10)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"
+    script = page.text.split('src="', 1)[1].split('"', 1)[0]
+    assert script.startswith("/console/assets/")
+    asset = requests.get(stack.url + script, timeout=10)
+    assert asset.status_code == 200 and asset.headers["Cache-Control"] == IMMUTABLE
+    assert asset.headers["Content-Encoding"] == "gzip"  # requests asks for it
+    again = requests.get(stack.url + script, timeout=10,
+                         headers={"If-None-Match": asset.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    for r in (page, asset, again):
+        expected = {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        assert {k: r.headers.get(k) for k in expected} == expected, r.url
+        assert "Server" not in r.headers

@@ -14,9 +14,10 @@ from tests.gateway.fakerpc import make_app
 
 # not in InvenTree's exported schema (user/{id}, user/group/{id}: InvenTree's optional
 # trailing slash; notes-image-upload/{id}/: this deployment's delete path for notes images;
-# /healthz, /readyz: probes, outside the API)
+# /healthz, /readyz: probes, outside the API; /, /console...: the console's files)
 OWN = {"/api/", "/api/schema/", "/api/email/login/", "/api/user/{id}", "/api/user/group/{id}",
-       "/media/{path}", "/api/notes-image-upload/{id}/", "/healthz", "/readyz"}
+       "/media/{path}", "/api/notes-image-upload/{id}/", "/healthz", "/readyz",
+       "/", "/console", "/console/", "/console/{path}"}  # the operator console (gateway/console.py)
 
 
 def test_every_route_is_in_the_schema_with_its_methods():
