@@ -26,8 +26,10 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test-unit: venv  # no RabbitMQ needed: tests marked broker, e2e or cluster are left out
-	$(PY) -m pytest -m "not broker and not e2e and not cluster"
+# no RabbitMQ needed: tests marked broker, e2e or cluster are left out; one pytest process
+# per CPU, each a shard of the test files (scripts/test_shards.py; TEST_SHARDS=1 for one)
+test-unit: venv
+	$(PY) scripts/test_shards.py $(if $(TEST_SHARDS),-n $(TEST_SHARDS)) -m "not broker and not e2e and not cluster"
 
 venv: $(STAMP)
 

@@ -55,6 +55,23 @@ def rabbit_manager(request):
     return management_client(request.config.getoption("RABBIT_API_URI"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--shard", default=None, metavar="I/N",
+                     help="run only shard I of N: whole test files, balanced by number of "
+                          "tests (tests/shards.py; scripts/test_shards.py runs all N at once)")
+
+
+def pytest_configure(config):
+    value = config.getoption("--shard")
+    if value:
+        from tests.shards import Shard, parse
+        try:
+            shard = parse(value)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--shard: {exc}")
+        config.pluginmanager.register(Shard(shard), "shard")
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark each test with its kind (pyproject's markers) where the kind is plain to see:
     under tests/e2e/ `e2e` and `broker` (and under tests/e2e/console/ `browser`); under

@@ -1,5 +1,6 @@
 """Hostile XLSX workbooks, built in the tests: a shared string table that zips to almost
 nothing (openpyxl loads the whole table before the first cell is read)."""
+import functools
 import io
 import zipfile
 
@@ -9,9 +10,11 @@ SST = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
+@functools.lru_cache(maxsize=4)  # the 300 MB one takes two seconds to deflate
 def shared_strings_xlsx(count: int, text: bytes = b"", repeat: int = 1) -> bytes:
     """A valid workbook (header `code`, one row `A`, inline strings) that also declares a
-    shared string table of `count` strings, each `text` * `repeat`."""
+    shared string table of `count` strings, each `text` * `repeat`. Built once per process
+    for the same arguments (bytes, immutable)."""
     book = Workbook()
     book.active.append(["code"])
     book.active.append(["A"])

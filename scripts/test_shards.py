@@ -1,0 +1,64 @@
+"""Run pytest as N processes side by side, each one shard of the tests (`--shard I/N`,
+tests/shards.py), and exit as a single run would: `make test-unit` uses it.
+
+    python scripts/test_shards.py [-n N] [pytest arguments ...]
+
+N defaults to the number of CPUs this process may use. Each shard's output is kept in a
+temporary file and printed whole, shard after shard, when all have ended; the exit status
+is 0 when every shard passed, or the first failing shard's (pytest's codes). A shard that
+collected nothing (status 5) counts as passed when another shard ran tests."""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_TESTS = 5  # pytest's exit status when nothing was collected
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--processes", type=int, default=len(os.sched_getaffinity(0)))
+    args, pytest_args = parser.parse_known_args(argv)
+    if args.processes < 1:
+        parser.error("-n must be at least 1")
+    count = args.processes
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="shards-") as tmp:
+        outputs = [Path(tmp) / f"shard-{i}.log" for i in range(1, count + 1)]
+        procs = []
+        for i, out in enumerate(outputs, 1):
+            with open(out, "wb") as f:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "pytest", f"--shard={i}/{count}", *pytest_args],
+                    cwd=ROOT, stdout=f, stderr=subprocess.STDOUT))
+        try:
+            codes = [p.wait() for p in procs]
+        except KeyboardInterrupt:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait()
+            raise
+        for i, out in enumerate(outputs, 1):
+            print(f"===== shard {i}/{count}: exit status {codes[i - 1]} =====", flush=True)
+            sys.stdout.buffer.write(out.read_bytes())
+            sys.stdout.flush()
+    print(f"===== {count} shards in {time.monotonic() - started:.1f} s: exit statuses "
+          f"{codes} =====")
+    return status(codes)
+
+
+def status(codes: list[int]) -> int:
+    """One exit status for the shards' statuses."""
+    if all(code == NO_TESTS for code in codes):
+        return NO_TESTS
+    failed = [code for code in codes if code not in (0, NO_TESTS)]
+    return failed[0] if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,61 @@
+"""`--shard I/N` (tests/shards.py) and scripts/test_shards.py, which `make test-unit` runs."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import shards
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_parse():
+    assert shards.parse("1/2") == (1, 2) and shards.parse("3/3") == (3, 3)
+    for bad in ("0/2", "3/2", "1/0", "x/2", "1", ""):
+        with pytest.raises(ValueError):
+            shards.parse(bad)
+
+
+def test_every_file_goes_to_one_shard_and_the_shards_are_balanced():
+    sizes = {"a": 40, "b": 30, "c": 20, "d": 10, "e": 10, "f": 5, "g": 5}
+    shard_of = shards.assign(sizes, 2)
+    assert set(shard_of) == set(sizes) and set(shard_of.values()) == {1, 2}
+    load = {s: sum(n for name, n in sizes.items() if shard_of[name] == s) for s in (1, 2)}
+    assert load == {1: 60, 2: 60}
+    assert shards.assign(sizes, 1) == dict.fromkeys(sizes, 1)
+    assert set(shards.assign({"a": 1}, 3).values()) == {1}  # more shards than files
+
+
+def test_the_exit_status_of_the_shards():
+    assert shards_status([0, 0]) == 0
+    assert shards_status([0, 5]) == 0  # one shard had nothing to run
+    assert shards_status([5, 5]) == 5
+    assert shards_status([0, 1]) == 1 and shards_status([2, 1]) == 2
+
+
+def shards_status(codes):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import test_shards as runner
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return runner.status(codes)
+
+
+def test_the_runner_runs_every_test_once_over_its_shards():
+    files = ["tests/svckit/test_signing.py", "tests/svckit/test_claimcheck.py",
+             "tests/system/test_generators.py"]
+    done = subprocess.run([sys.executable, "scripts/test_shards.py", "-n", "2", *files,
+                           "--collect-only", "-q"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    parts = done.stdout.split("===== shard ")[1:]
+    assert [p.split(":", 1)[0] for p in parts] == ["1/2", "2/2"]
+    ids = [[line for line in p.splitlines() if line.startswith("tests/")] for p in parts]
+    assert all(ids) and not set(ids[0]) & set(ids[1])
+    assert {i.split("::")[0] for i in ids[0]}.isdisjoint({i.split("::")[0] for i in ids[1]})
+    plain = subprocess.run([sys.executable, "-m", "pytest", *files, "--collect-only", "-q"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert sorted(ids[0] + ids[1]) == sorted(
+        line for line in plain.stdout.splitlines() if line.startswith("tests/"))
