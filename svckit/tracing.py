@@ -158,7 +158,8 @@ def current_ids() -> tuple[str, str] | None:
 
 def trace_transactions(engine, system: str) -> None:
     """A span per transaction of `engine` (begin to commit or rollback), the child of the
-    span current when it began (the worker's)."""
+    span current when it began (the worker's); none outside a span (the event relay's and
+    other background loops' bookkeeping would each be a trace of its own)."""
     from sqlalchemy import event
 
     if engine in _traced_engines:
@@ -167,7 +168,7 @@ def trace_transactions(engine, system: str) -> None:
 
     def begin(conn):
         tracer = _state["tracer"]
-        if tracer is not None:
+        if tracer is not None and trace.get_current_span().get_span_context().is_valid:
             conn.info["tx_span"] = tracer.start_span(
                 "db.transaction", kind=CLIENT, attributes={"db.system": system})
 
