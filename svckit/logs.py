@@ -149,7 +149,7 @@ def configure(service: str, log_format: str, level: str, trace_ids=None,
     # what no line shows is not gathered per record (the logging HOWTO's "Optimization"):
     # the caller's frame, the thread (under eventlet, a costly green lookup), the
     # multiprocessing name
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(stream or sys.stderr)
