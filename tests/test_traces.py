@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from falcon import testing
+from nameko.events import SERVICE_POOL
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -29,7 +30,7 @@ from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.rpc_client import ThreadLocalRpc
-from svckit.service import CallerProvider, ServiceBase, rpc
+from svckit.service import CallerProvider, ServiceBase, event_handler, rpc
 from svckit.settings import ServiceSettings
 from svckit.signing import CallerSigner
 from svckit.tracing_setup import provider_from
@@ -47,6 +48,16 @@ class UsersStandIn(ServiceBase):
     @rpc
     def user_details(self, pks):
         return {str(pk): EDITOR.brief for pk in pks}
+
+
+class Subscriber(ServiceBase):
+    """An `@event_handler` subscriber of the attachments service's uploads."""
+    name = "tracesub"
+    seen: list = []
+
+    @event_handler("attachments", "attachment.uploaded", handler_type=SERVICE_POOL)
+    def on_uploaded(self, event):
+        self.seen.append(event["request_id"])
 
 
 class GatewayRpc:
@@ -94,6 +105,7 @@ def system(tmp_path, rabbit_config, container_factory, exporter):
     container_factory(AuditService, container_config(AuditSettings(
         AUDIT_DATABASE_URL=audit_url, AUDIT_SOURCES="attachments", **common))).start()
     container_factory(UsersStandIn, container_config(ServiceSettings(**common))).start()
+    container_factory(Subscriber, container_config(ServiceSettings(**common))).start()
     app = create_app(GatewaySettings(**common), rpc=GatewayRpc(uri), bus=FakeBus())
     yield testing.TestClient(app), dbs[1]
     for db in dbs:
@@ -167,6 +179,12 @@ def test_one_upload_is_one_connected_trace(system, exporter):
     assert any(link.trace_id == trace_id and link.span_id == handler.context.span_id
                for link in links), links
     assert all(span.kind == SpanKind.CONSUMER for span in audit)
+    handled = eventually(lambda: [s for s in exporter.get_finished_spans()
+                                  if s.name == "tracesub.on_uploaded"])
+    assert handled[0].kind == SpanKind.CONSUMER and handled[0].parent is None
+    assert [(link.context.trace_id, link.context.span_id) for link in handled[0].links] == [
+        (trace_id, handler.context.span_id)]
+    assert Subscriber.seen == ["trace-upload-1"]
 
     # a service's own call to another service carries its worker's span on
     exporter.clear()
