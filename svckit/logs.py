@@ -70,6 +70,8 @@ def _traceback(record: logging.LogRecord) -> str | None:
     return None
 
 
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)  # made once: json.dumps with
+# options makes one per call
 _second: list = [-1, ""]  # the last whole second formatted, and its text
 
 
@@ -97,7 +99,7 @@ class JsonFormatter(logging.Formatter):
             doc["traceback"] = tb
         if record.stack_info:
             doc["stack"] = record.stack_info
-        return json.dumps(doc, default=str, ensure_ascii=False)
+        return _ENCODER.encode(doc)
 
 
 class TextFormatter(logging.Formatter):
