@@ -2,8 +2,8 @@
 `request_id`, `caller`, `method`, `route` (the template), `status`, `duration_ms`,
 `outcome`; the request's id and caller are also on every other record logged meanwhile.
 
-A 2xx-4xx answer is one INFO line (an expected 4xx has no traceback); a 503 (a service or
-the broker unavailable) one WARNING line; any other 5xx one ERROR record, with the
+A 2xx-4xx answer is one INFO line (an expected 4xx has no traceback); a 502-504 (a service,
+the broker or a database unavailable) one WARNING line; any other 5xx one ERROR record, with the
 traceback of an exception the gateway raised itself (`req.context.error`, set by the app's
 error handler), or the failing service's error name when a service raised (that service
 logged the traceback).
@@ -16,6 +16,7 @@ from svckit import logs
 
 log = logging.getLogger("gateway.requests")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz"})  # probes: DEBUG when they answer 2xx
+UNAVAILABLE = frozenset({502, 503, 504})  # a service, the broker or a database is down
 
 
 class RequestLogMiddleware:
@@ -59,11 +60,14 @@ class RequestLogMiddleware:
                         extra={**fields, "outcome": "ok" if status < 400 else "client_error"})
             return
         error = req.context.get("error")
-        if status == 503 or (error is None and not req.context.get("remote_error")):
-            log.warning("%s %s %s in %.1f ms", req.method, route, status, duration_ms,
-                        extra={**fields, "outcome": "unavailable"})
-            return
         remote = req.context.get("remote_error")
+        if error is None and not remote:  # an answer chosen, not an exception
+            unavailable = status in UNAVAILABLE
+            log.log(logging.WARNING if unavailable else logging.ERROR,
+                    "%s %s %s in %.1f ms", req.method, route, status, duration_ms,
+                    extra={**fields, "outcome": "unavailable" if unavailable
+                           else "server_error"})
+            return
         log.error("%s %s %s in %.1f ms: %s", req.method, route, status, duration_ms,
                   remote or f"{type(error).__name__}: {str(error)[:300]}",
                   exc_info=(type(error), error, error.__traceback__) if error else None,
