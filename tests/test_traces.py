@@ -270,3 +270,22 @@ def test_an_unreachable_collector_neither_slows_nor_fails_requests(collector):
     assert max(traced) < 1.0
     assert statistics.median(traced) < 2 * statistics.median(untraced) + 0.005
     assert shutdown < 15
+
+
+@pytest.mark.parametrize("header, continued", [
+    ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),
+    ("00-not-a-trace-context", False),
+    ("x" * 5000, False),
+])
+def test_a_client_s_traceparent_is_continued_and_a_bad_one_ignored(exporter, header,
+                                                                     continued):
+    client = testing.TestClient(create_app(GatewaySettings(), rpc=FakeRpc(), bus=FakeBus()))
+    answer = client.simulate_get("/api/project-code/7/", headers={
+        "Authorization": "Token t", "traceparent": header})
+    assert answer.status_code == 200
+    [span] = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert span.name == "GET /api/project-code/{id}/"  # the template, never the path
+    assert span.attributes["url.path"] == "/api/project-code/7/"
+    given = int("0af7651916cd43dd8448eb211c80319c", 16)
+    assert (span.context.trace_id == given) is continued
+    assert (span.parent is not None) is continued
