@@ -80,17 +80,19 @@ def idle_rate(stack) -> float:
     return max(0.0, (stack_cpu(stack) - a) / (time.monotonic() - t0))
 
 
-def settle(stack, idle: float) -> None:
-    """Until the stack uses no more than its idle rate (+5 ms/s) over half a second."""
+def settle(stack, idle: float) -> bool:
+    """Until the stack uses no more than its idle rate (+5 ms/s) over half a second; False
+    if it did not within SETTLE_TIMEOUT (reported: that round counts its extra CPU)."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     last, t_last = stack_cpu(stack), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now, t_now = stack_cpu(stack), time.monotonic()
         if (now - last) / (t_now - t_last) <= idle + 0.005:
-            return
+            return True
         last, t_last = now, t_now
-    raise RuntimeError(f"the stack did not go idle within {SETTLE_TIMEOUT} s")
+    print(f"the stack did not go idle within {SETTLE_TIMEOUT} s", flush=True)
+    return False
 
 
 def main():
