@@ -63,7 +63,7 @@ def bench_stack(name: str, port: int, extra_env: dict | None = None, seed=None, 
         seeded = seed(stack) if seed else None
         stack.start()
         token = requests.get(f"{stack.url}/api/user/token/", auth=ADMIN,
-                             timeout=10).json()["token"]
+                             timeout=60).json()["token"]  # a loaded machine: slow first call
         yield stack, token, seeded
     finally:
         stack.stop()

@@ -15,9 +15,11 @@ from gateway.cache import QueryCache
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.metrics import MeasuredRpc, MetricsMiddleware
 from gateway.proxies import TrustedProxies
+from gateway.request_log import RequestLogMiddleware
 from gateway.resources import attachments, auth, importer, root, status, system, users
 from gateway.settings import GatewaySettings
 from gateway.sites import Site
+from gateway.tracing import TracingMiddleware
 from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
@@ -118,8 +120,9 @@ class GatewayApp(falcon.App):
 def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     """The gateway for `settings`; a test may hand it its own `rpc` client and event `bus`."""
     api = Api(settings, rpc, bus)
-    app = GatewayApp(middleware=[MetricsMiddleware(), SecurityHeadersMiddleware(),
-                                 UnreadBodyMiddleware(), AuthMiddleware(api),
+    app = GatewayApp(middleware=[TracingMiddleware(), MetricsMiddleware(),
+                                 SecurityHeadersMiddleware(), UnreadBodyMiddleware(),
+                                 AuthMiddleware(api), RequestLogMiddleware(),
                                  idempotency.IdempotencyMiddleware(api)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
@@ -146,10 +149,10 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     def unexpected(req, resp, exc, params):
         if isinstance(exc, RemoteFailure):  # the service logged it in its own event log
             kind = exc.exc_type
+            req.context.remote_error = f"{exc.service}.{exc.method}: {exc.exc_type}"
         else:
             kind = type(exc).__name__
-            log.error("unhandled error on %s %s\n%s", req.method, req.path,
-                      traceback.format_exc())
+            req.context.error = exc  # logged with its traceback (gateway.request_log)
             caller = getattr(req.context, "caller", None)
             api.bus.publish("error.logged", {
                 "kind": kind, "info": str(exc)[:1000],

@@ -17,6 +17,7 @@ from typing import Callable
 
 from kombu import Queue
 
+from svckit import tracing
 from svckit.broker import connect
 from svckit.relay import event_exchange
 
@@ -128,6 +129,7 @@ class EventBus:
                  "seq": int(now.timestamp() * 1e6), "stream_type": "error",
                  "stream_id": request_id or uuid.uuid4().hex, "version": 1, "type": type_,
                  "payload": payload, "actor": actor, "request_id": request_id,
+                 "trace_context": tracing.traceparent(),
                  "created": now.replace(tzinfo=None).isoformat() + "Z"}
         try:
             with connect(self.amqp_uri, connect_timeout=3,

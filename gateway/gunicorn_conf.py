@@ -1,4 +1,5 @@
 """gunicorn settings for the gateway, from its GatewaySettings (see README)."""
+from gateway import server_log
 from gateway.settings import GatewaySettings
 
 _settings = GatewaySettings()
@@ -12,6 +13,8 @@ timeout = int(_settings.RPC_TIMEOUT * 3)
 graceful_timeout = 10
 accesslog = _settings.GATEWAY_ACCESS_LOG or None
 loglevel = _settings.LOG_LEVEL.lower()
+# error log, access log and the app's records in LOG_FORMAT (gateway/server_log.py)
+logger_class = server_log.logger_class(_settings)
 # X-Forwarded-Proto (and -Ssl, -Protocol) only from these peers (gateway/proxies.py)
 forwarded_allow_ips = _settings.GATEWAY_TRUSTED_PROXIES
 

@@ -13,7 +13,8 @@ from svckit.stack import Stack  # noqa: E402
 
 
 def main():
-    stack = Stack(bind=StackSettings().GATEWAY_BIND)
+    settings = StackSettings()
+    stack = Stack({"LOG_FORMAT": settings.LOG_FORMAT}, bind=settings.GATEWAY_BIND)
     print(stack.run_tool("-m", "svckit.migrate"), flush=True)
     print(stack.run_tool("-m", "services.users.cli", "ensure-admin"), flush=True)
     stopping = []

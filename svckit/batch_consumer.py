@@ -8,7 +8,8 @@ queue type), so events waiting in them are kept when a subscriber switches betwe
 Messages are acknowledged only after the handler returned, so delivery stays at least once:
 handlers must skip events they saw before. A batch whose handler fails is handled again one
 event at a time, and an event that keeps failing is parked in its queue's dead-letter queue
-(svckit.parking) while the events behind it go on; a handler that answers
+(svckit.parking) while the events behind it go on; a batch is one span (svckit.tracing)
+linked to the spans that recorded its events; a handler that answers
 `ServiceUnavailable` (its database is down) is retried until it works.
 """
 import logging
@@ -22,7 +23,7 @@ import eventlet
 from kombu import Consumer, Queue
 from nameko.extensions import DependencyProvider
 
-from svckit import parking
+from svckit import parking, tracing
 from svckit.broker import connect, durable_queue_arguments
 from svckit.container_settings import settings_of
 from svckit.errors import ServiceUnavailable
@@ -128,7 +129,11 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
         """Hand a batch to the handler; if it fails, each event on its own, so that one
         event that cannot be processed is retried and parked (svckit.parking) alone."""
         try:
-            self._handle([body for _, body, _ in pending])
+            bodies = [body for _, body, _ in pending]
+            with tracing.span(f"{self.container.service_name}.events", tracing.CONSUMER,
+                              attributes={"messaging.batch.message_count": len(bodies)},
+                              links=self._links(bodies)):
+                self._handle(bodies)
         except Exception:
             if len(pending) > 1:
                 log.warning("a batch of %d events failed; handling them one by one",
@@ -136,6 +141,13 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
             self._one_by_one(pending)
             return
         pending[-1][2].ack(multiple=True)  # every delivery up to the last
+
+    @staticmethod
+    def _links(bodies: list) -> list | None:
+        """Links to the spans that recorded the events (their `trace_context`)."""
+        if not tracing.enabled():
+            return None
+        return tracing.links_to(b.get("trace_context") for b in bodies if isinstance(b, dict))
 
     def _one_by_one(self, pending: list):
         for guard, body, message in pending:

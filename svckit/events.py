@@ -2,8 +2,9 @@
 
 A service's tables are projections of its log. Writes call `EventStore.record()`, which
 appends the event (stream type, stream id, per-stream version, type, JSON payload, actor,
-request id, time) and applies the service's projector to the tables in the same
-transaction; `EventStore.replay()` empties the projected tables and re-applies the log.
+request id, the trace context of the span recording it (svckit.tracing), time) and applies
+the service's projector to the tables in the same transaction; `EventStore.replay()` empties
+the projected tables and re-applies the log.
 """
 import zlib
 from datetime import date, datetime, timezone
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from svckit import idempotency
+from svckit import idempotency, tracing
 from svckit.context import Caller
 
 
@@ -51,6 +52,8 @@ def event_log_tables(metadata: MetaData):
         Column("payload", JSON, nullable=False),
         Column("actor", String(150), nullable=False, default=""),
         Column("request_id", String(64), nullable=False, default=""),
+        # the W3C traceparent of the span that recorded it (svckit.tracing; empty: none)
+        Column("trace_context", String(128), nullable=True),
         Column("created", DateTime, nullable=False),
         Column("published", DateTime, nullable=True),
         UniqueConstraint("stream_type", "stream_id", "version", name="uq_event_stream_version"),
@@ -150,6 +153,7 @@ class EventStore:
                "type": type_, "payload": payload,
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
+               "trace_context": tracing.traceparent() or None,
                "created": utcnow()}
         row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
         self.projector.apply(session, row)
@@ -161,9 +165,10 @@ class EventStore:
         created = utcnow()
         actor = caller.actor if caller else "system"
         request_id = caller.request_id if caller else ""
+        trace_context = tracing.traceparent() or None
         rows = [{"stream_type": stream_type, "stream_id": str(pk), "version": 1, "type": type_,
                  "payload": payload, "actor": actor, "request_id": request_id,
-                 "created": created} for pk, payload in zip(stream_ids, payloads)]
+                 "trace_context": trace_context, "created": created} for pk, payload in zip(stream_ids, payloads)]
         if rows:
             session.execute(self._insert_event, rows)
         for row in rows:
@@ -270,5 +275,6 @@ def wire_event(service: str, row: dict) -> dict:
         "payload": {k: v for k, v in row["payload"].items() if k not in SECRET_KEYS},
         "actor": row["actor"],
         "request_id": row["request_id"],
+        "trace_context": row.get("trace_context") or "",
         "created": created.isoformat() + "Z" if isinstance(created, datetime) else created,
     }

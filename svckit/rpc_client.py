@@ -29,9 +29,10 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from nameko.exceptions import RemoteError, deserialize
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
+from svckit import tracing
 from svckit.broker import connect
 from svckit.context import Caller
-from svckit.errors import ServiceUnavailable
+from svckit.errors import ApiError, ServiceUnavailable
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
@@ -180,6 +181,7 @@ class RpcClient:
                    SIGNATURE_HEADER: self.signer.sign(caller_json, service, method)}
         if path:
             headers["nameko.path"] = path
+        tracing.inject(headers)  # the call's client span (svckit.tracing)
         correlation_id = uuid.uuid4().hex
         self._waiting.add(correlation_id)
         self._first = self._first or correlation_id
@@ -190,7 +192,26 @@ class RpcClient:
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
              timeout: float | None = None, **kwargs):
         """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
-        for this call only (a long import, say).
+        for this call only (a long import, say). With tracing on, the call is a client span
+        whose context goes with the request (svckit.tracing)."""
+        handle = tracing.start(f"{service}.{method}", tracing.CLIENT, attributes={
+            "rpc.system": "nameko", "rpc.service": service, "rpc.method": method})
+        if handle is None:
+            return self._call(service, method, caller, path, timeout, **kwargs)
+        try:
+            result = self._call(service, method, caller, path, timeout, **kwargs)
+        except ApiError as exc:
+            tracing.finish(handle, exc, expected=exc.status < 500)
+            raise
+        except BaseException as exc:
+            tracing.finish(handle, exc)
+            raise
+        tracing.finish(handle)
+        return result
+
+    def _call(self, service: str, method: str, caller: Caller | None, path: str,
+              timeout: float | None, **kwargs):
+        """The call, without its span.
 
         Within that deadline, a call without an answer is sent again (with the same caller,
         and so the same idempotency key, marked as a retry) after each

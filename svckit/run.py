@@ -2,7 +2,8 @@
 
 Builds the service's settings (`services/<name>/settings.py`) once, from the environment,
 and runs `services.<name>.service.Service` in a nameko container made with them until
-SIGTERM or Ctrl-C, once its database and the broker answer (svckit.startup: until then it
+SIGTERM or Ctrl-C, with its logs (svckit.logs) and traces (svckit.tracing) set up from them,
+once its database and the broker answer (svckit.startup: until then it
 waits and retries with backoff, at most STARTUP_RETRY_MAX_SECONDS apart, reporting itself
 not ready). Scale a service by running more of these: they compete on the same RPC queue.
 """
@@ -21,7 +22,7 @@ import sys  # noqa: E402
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
-from svckit import startup  # noqa: E402
+from svckit import logs, startup, tracing  # noqa: E402
 from svckit.container_settings import container_config  # noqa: E402
 from svckit.layout import settings_class  # noqa: E402
 from svckit.service import Store  # noqa: E402
@@ -73,8 +74,8 @@ def main(argv=None):
     if len(argv) != 1:
         sys.exit("usage: python -m svckit.run <service>")
     settings = settings_class(argv[0])()
-    logging.basicConfig(level=settings.LOG_LEVEL,
-                        format=f"%(asctime)s {argv[0]} %(levelname)s %(name)s: %(message)s")
+    logs.configure(argv[0], settings.LOG_FORMAT, settings.LOG_LEVEL, tracing.current_ids)
+    tracing.setup(settings, argv[0])
     container = ServiceContainer(service_class(argv[0]), container_config(settings))
     stopping = eventlet.event.Event()
 

@@ -4,9 +4,11 @@ from svckit.settings import RecordedSettings
 
 
 class StackSettings(RecordedSettings):
-    """scripts/run_stack.py: where the gateway of `make run` listens."""
+    """scripts/run_stack.py: where the gateway of `make run` listens, and the format of its
+    processes' logs (human lines unless the operator asks for JSON)."""
 
     GATEWAY_BIND: str = "127.0.0.1:8000"
+    LOG_FORMAT: str = "text"
 
 
 class ClusterSettings(RecordedSettings):

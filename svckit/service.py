@@ -37,6 +37,8 @@ from svckit.opsserver import OpsServer
 from svckit.relay import Relay
 from svckit.settings import MediaSettings, ServiceSettings
 from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
+from svckit.worker_log import WorkerLog
+from svckit.worker_trace import WorkerTrace
 
 log = logging.getLogger(__name__)
 EXPORT_PAGE = 1000  # rows of an export RPC answer (the gateway pages the list for the rest)
@@ -298,6 +300,8 @@ class ServiceBase:
     caller: Caller
     ops = OpsServer()  # /healthz, /readyz, /metrics on METRICS_PORT (svckit.opsserver)
     service_metrics = ServiceMetrics()  # svckit.metrics
+    worker_log = WorkerLog()  # a log line per worker (svckit.worker_log)
+    worker_trace = WorkerTrace()  # a span per worker and transaction (svckit.worker_trace)
     settings: ServiceSettings
 
     def _options(self, title: str, fields: dict, detail: bool, description: str = "") -> dict:

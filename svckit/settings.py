@@ -56,7 +56,59 @@ class RecordedSettings(BaseSettings):
                 for name in type(self).model_fields]
 
 
-class BrokerSettings(RecordedSettings):
+LOG_FORMATS = ("json", "text")
+OTEL_EXPORTERS = ("", "none", "otlp", "console")
+OTEL_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
+                 "parentbased_always_off", "parentbased_traceidratio")
+
+
+class ObservedSettings(RecordedSettings):
+    """Logs (svckit.logs) and traces (svckit.tracing, the standard OTEL_* variables; see
+    svckit.tracing_setup) of a process."""
+
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "json"
+    OTEL_SDK_DISABLED: Flag = False
+    OTEL_TRACES_EXPORTER: str = ""
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str = ""
+    OTEL_EXPORTER_OTLP_PROTOCOL: str = "http/protobuf"
+    OTEL_EXPORTER_OTLP_HEADERS: str = ""
+    OTEL_EXPORTER_OTLP_TIMEOUT: float = Field(default=10000.0, gt=0)  # milliseconds
+    OTEL_SERVICE_NAME: str = ""
+    OTEL_RESOURCE_ATTRIBUTES: str = ""
+    OTEL_TRACES_SAMPLER: str = "parentbased_always_on"
+    OTEL_TRACES_SAMPLER_ARG: str = ""
+
+    @field_validator("LOG_FORMAT", "OTEL_TRACES_EXPORTER", "OTEL_TRACES_SAMPLER",
+                     "OTEL_EXPORTER_OTLP_PROTOCOL")
+    @classmethod
+    def _one_of(cls, value: str, info) -> str:
+        value = value.strip().lower()
+        allowed = {"LOG_FORMAT": LOG_FORMATS, "OTEL_TRACES_EXPORTER": OTEL_EXPORTERS,
+                   "OTEL_TRACES_SAMPLER": OTEL_SAMPLERS,
+                   "OTEL_EXPORTER_OTLP_PROTOCOL": ("http/protobuf",)}[info.field_name]
+        if value not in allowed:
+            raise ValueError(f"{info.field_name} must be one of "
+                             f"{', '.join(a or '(empty)' for a in allowed)}, not {value!r}")
+        return value
+
+    @field_validator("OTEL_TRACES_SAMPLER_ARG")
+    @classmethod
+    def _ratio(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                ratio = float(value)
+            except ValueError:
+                ratio = -1.0
+            if not 0.0 <= ratio <= 1.0:
+                raise ValueError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, "
+                                 f"not {value!r}")
+        return value
+
+
+class BrokerSettings(ObservedSettings):
     """RabbitMQ, RPC and the keys that sign caller contexts (svckit.signing)."""
 
     AMQP_URI: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -64,7 +116,6 @@ class BrokerSettings(RecordedSettings):
     INVENTREE_DATA_DIR: str = str(ROOT / "var")
     CALLER_SIGNING_KEYS: str = ""
     CALLER_SIGNATURE_MAX_AGE: float = 300.0
-    LOG_LEVEL: str = "INFO"
 
     def data_dir(self) -> Path:
         path = Path(self.INVENTREE_DATA_DIR)

@@ -19,7 +19,7 @@ from nameko.rpc import (
     ServiceProxy,
 )
 
-from svckit import idempotency, parking
+from svckit import idempotency, parking, tracing
 from svckit.broker import durable_queue_arguments, redacted
 from svckit.consumer_state import TracksConnection
 from svckit.container_settings import settings_of
@@ -215,6 +215,7 @@ class SignedMethodProxy(MethodProxy):
     def get_message_headers(self, worker_ctx):
         headers = super().get_message_headers(worker_ctx)
         headers.pop(f"nameko.{idempotency.REDELIVERED}", None)  # this call's own business
+        tracing.inject(headers)  # this worker's span, not its caller's (in its context data)
         headers[CALLER_HEADER] = self.caller_json
         headers[SIGNATURE_HEADER] = self.signer.sign(self.caller_json, self.service_name,
                                                      self.method_name)

@@ -29,6 +29,8 @@ DESCRIBED = {"INVENTREE_DATA_DIR": "`var/`",
              "S3_SECRET_ACCESS_KEY": "boto's",
              "AUDIT_SOURCES": "every process", "ERROR_REPORT_SOURCES": "every process",
              "NEWS_FEED_URL": "InvenTree's feed", "CLUSTER_DATA_DIR": "`var/cluster`",
+             # json in every process, text in those `make run` starts (StackSettings)
+             "LOG_FORMAT": "`json` (`make run`: `text`)",
              **{f"{name.upper()}_DATABASE_URL": "`sqlite:///var/<service>.sqlite3`"
                 for name in SERVICES}}
 

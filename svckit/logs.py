@@ -1,0 +1,165 @@
+"""Process logs: one JSON object per line (`LOG_FORMAT=json`, the default) or today's
+human lines (`LOG_FORMAT=text`, what `make run` uses), on standard error.
+
+A JSON line carries `time` (UTC, ISO 8601), `level`, `process` (pid), `service` (the
+process: `gateway` or the service's name), `logger` and `message`, then the fields of the
+request being handled: `request_id`, `caller`, `method`, and those a request's summary line
+adds (`duration_ms`, `outcome`, `status`, `route`, `error`; gunicorn's access lines `path`,
+`remote`, `bytes`), `trace_id` and `span_id` when
+a trace is being recorded (svckit.tracing), and `traceback` (one string) for a record with
+an exception. A request's fields come from `bind()` (held per thread or greenthread, a
+context variable) and from a record's `extra`.
+
+Configured once per process, from its settings (`LOG_FORMAT`, `LOG_LEVEL`): `configure()`,
+called by svckit.run and, in the gateway, by gunicorn's logger (gateway/server_log.py).
+"""
+import contextvars
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+FORMATS = ("json", "text")
+# fields a record may carry (through `bind()` or `extra`), in the order they are written
+FIELDS = ("request_id", "caller", "method", "route", "path", "status", "outcome",
+          "duration_ms", "error", "remote", "bytes", "trace_id", "span_id")
+_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_context",
+                                                                       default=None)
+# (service name, function giving the current trace and span ids or None): set by configure()
+_process: dict[str, Any] = {"service": "", "trace_ids": None}
+
+
+def bind(**fields) -> contextvars.Token:
+    """Fields of the request being handled, written on every record logged until
+    `unbind(token)` (in this thread or greenthread)."""
+    current = _context.get()
+    return _context.set({**current, **fields} if current else fields)
+
+
+def unbind(token: contextvars.Token) -> None:
+    _context.reset(token)
+
+
+def bound() -> dict:
+    """The fields bound in this thread or greenthread."""
+    return dict(_context.get() or {})
+
+
+def _fields(record: logging.LogRecord) -> dict:
+    fields = dict(_context.get() or {})
+    for name in FIELDS:
+        value = record.__dict__.get(name)
+        if value is not None:
+            fields[name] = value
+    trace_ids: Callable[[], tuple[str, str] | None] | None = _process["trace_ids"]
+    if trace_ids is not None and "trace_id" not in fields:
+        ids = trace_ids()
+        if ids:
+            fields["trace_id"], fields["span_id"] = ids
+    return fields
+
+
+def _traceback(record: logging.LogRecord) -> str | None:
+    if record.exc_info and record.exc_info[0] is not None:
+        return "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    if record.exc_text:
+        return record.exc_text
+    return None
+
+
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)  # made once: json.dumps with
+# options makes one per call
+_second: list = [-1, ""]  # the last whole second formatted, and its text
+
+
+def _utc_time(created: float) -> str:
+    """`2026-12-03T07:18:39.123Z` (the second's text made once per second)."""
+    whole = int(created)
+    if whole != _second[0]:
+        _second[1] = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _second[0] = whole
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line (newlines inside values are escaped)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {"time": _utc_time(record.created),
+               "level": record.levelname, "process": record.process,
+               "service": _process["service"], "logger": record.name,
+               "message": record.getMessage()}
+        fields = _fields(record)
+        doc.update((name, fields[name]) for name in FIELDS if name in fields)
+        tb = _traceback(record)
+        if tb:
+            doc["traceback"] = tb
+        if record.stack_info:
+            doc["stack"] = record.stack_info
+        return _ENCODER.encode(doc)
+
+
+class TextFormatter(logging.Formatter):
+    """Human lines: `<time> <service> <LEVEL> <logger>: <message> [k=v ...]`, a
+    traceback below."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(service_name)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.service_name = _process["service"]
+        line = super().format(record)
+        fields = _fields(record)
+        extra = " ".join(f"{name}={fields[name]}" for name in FIELDS if name in fields)
+        if not extra:
+            return line
+        first, sep, rest = line.partition("\n")
+        return f"{first} [{extra}]{sep}{rest}"
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    if log_format not in FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}")
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+class WorkerErrorsLoggedOnce(logging.Filter):
+    """Drops nameko's own record of a failed worker: svckit.worker_log writes that worker's
+    one line (an expected error at INFO without a traceback, an unexpected one at ERROR
+    with it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("error handling worker",
+                                               "(expected) error handling worker"))
+
+
+def set_process(service: str, trace_ids=None) -> None:
+    """Name the process in every record; `trace_ids()` gives the current (trace id, span
+    id) as hex, or None (svckit.tracing.current_ids)."""
+    _process["service"] = service
+    _process["trace_ids"] = trace_ids
+
+
+def configure(service: str, log_format: str, level: str, trace_ids=None,
+              stream=None) -> None:
+    """The process's logging: every record at `level` or above to standard error (or
+    `stream`), in `log_format`."""
+    set_process(service, trace_ids)
+    # what no line shows is not gathered per record (the logging HOWTO's "Optimization"):
+    # the caller's frame, the thread (under eventlet, a costly green lookup), the
+    # multiprocessing name
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter(log_format))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("nameko.containers").addFilter(WorkerErrorsLoggedOnce())
+    logging.captureWarnings(True)  # warnings as records, in the same format

@@ -1,0 +1,185 @@
+"""OpenTelemetry traces, off unless configured (see README, "Traces").
+
+A process sets up its tracer once at start, from the `OTEL_*` fields of its settings
+(`setup()`: the gateway in each gunicorn worker, a service in svckit.run); without an
+exporter configured nothing is set up and every helper here is a no-op that costs a check
+of one variable. Spans:
+
+- the gateway: one per HTTP request (gateway/tracing.py), named by the route template;
+- an RPC call: a client span around it whose context travels in the request's
+  `nameko.traceparent` / `nameko.tracestate` headers (svckit.rpc_client, and
+  svckit.signed_rpc for a service's own calls);
+- a service: a span per entrypoint worker, the child of the caller's (svckit.worker_trace),
+  and one per database transaction (`trace_transactions`);
+- every event stores the `traceparent` of the span that recorded it (svckit.events), and a
+  subscriber's span is LINKED to the spans of the events it handles (`links_to`).
+
+Exports go through a BatchSpanProcessor: a collector that is slow or does not answer costs
+the request nothing (spans wait in a bounded queue, dropped when it is full).
+"""
+import contextlib
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import context as otel_context, trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+PROPAGATOR = TraceContextTextMapPropagator()
+HEADER_PREFIX = "nameko."  # nameko's context data: `nameko.traceparent` reaches the worker
+SERVER, CLIENT, CONSUMER, INTERNAL = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.CONSUMER,
+                                      SpanKind.INTERNAL)
+_state: dict[str, Any] = {"tracer": None, "provider": None}
+_traced_engines: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def enabled() -> bool:
+    return _state["tracer"] is not None
+
+
+def install(provider) -> None:
+    """Record spans with `provider` (an SDK TracerProvider) from now on (a test may install
+    one with an in-memory exporter)."""
+    _state["provider"] = provider
+    _state["tracer"] = provider.get_tracer("inventree")
+
+
+def uninstall() -> None:
+    _state["tracer"] = _state["provider"] = None
+
+
+def setup(settings, process: str):
+    """The process's tracer from its OTEL_* settings (svckit.settings.TracingSettings); None
+    (tracing off) unless an exporter is configured."""
+    from svckit.tracing_setup import provider_from
+    provider = provider_from(settings, process)
+    if provider is not None:
+        install(provider)
+    return provider
+
+
+def start(name: str, kind=INTERNAL, carrier: dict | None = None,
+          attributes: dict | None = None, links: Iterable | None = None):
+    """Start a span and make it current; `carrier`: the caller's trace context (headers
+    with `traceparent`) to continue, else the current context's. Returns a handle for
+    `finish`, or None when tracing is off."""
+    tracer = _state["tracer"]
+    if tracer is None:
+        return None
+    parent = PROPAGATOR.extract(carrier) if carrier else None
+    span = tracer.start_span(name, context=parent, kind=kind, attributes=attributes,
+                             links=list(links or ()))
+    token = otel_context.attach(trace.set_span_in_context(span))
+    return span, token
+
+
+def finish(handle, error: BaseException | None = None, expected: bool = False,
+           attributes: dict | None = None, failed: str = "") -> None:
+    """End a span `start` gave; `error`: the exception that ended its work (an `expected`
+    one, such as a 4xx answer, is noted without marking the span failed); `failed`: why
+    the span failed without an exception here (a 5xx a service answered)."""
+    if handle is None:
+        return
+    span, token = handle
+    try:
+        if attributes:
+            span.set_attributes(attributes)
+        if error is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            if not expected:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+        elif failed:
+            span.set_status(Status(StatusCode.ERROR, failed))
+        span.end()
+    finally:
+        otel_context.detach(token)
+
+
+@contextlib.contextmanager
+def span(name: str, kind=INTERNAL, attributes: dict | None = None, links=None):
+    """A span around a block (none when tracing is off), ended with the block's error."""
+    handle = start(name, kind, attributes=attributes, links=links)
+    if handle is None:
+        yield None
+        return
+    try:
+        yield handle[0]
+    except BaseException as exc:
+        finish(handle, exc)
+        raise
+    finish(handle)
+
+
+def inject(headers: dict, prefix: str = HEADER_PREFIX) -> dict:
+    """Add the current span's context to message `headers` (as `<prefix>traceparent`)."""
+    if _state["tracer"] is not None:
+        carrier: dict[str, str] = {}
+        PROPAGATOR.inject(carrier)
+        for key, value in carrier.items():
+            headers[prefix + key] = value
+    return headers
+
+
+def traceparent() -> str:
+    """The current span's context as a W3C `traceparent` ("" when none is recorded): what
+    an event stores."""
+    if _state["tracer"] is None:
+        return ""
+    carrier: dict[str, str] = {}
+    PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent", "")
+
+
+def links_to(traceparents: Iterable[str | None]) -> list:
+    """Links to the spans whose `traceparent`s are given (empty and malformed ones left
+    out): a subscriber's span points at the requests whose events it handles."""
+    links = []
+    for value in traceparents:
+        if not value or not isinstance(value, str):
+            continue
+        context = trace.get_current_span(PROPAGATOR.extract({"traceparent": value}))
+        span_context = context.get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    return links
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace id, span id) of the current recorded span, as hex, for log lines."""
+    if _state["tracer"] is None:
+        return None
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def trace_transactions(engine, system: str) -> None:
+    """A span per transaction of `engine` (begin to commit or rollback), the child of the
+    span current when it began (the worker's); none outside a span (the event relay's and
+    other background loops' bookkeeping would each be a trace of its own)."""
+    from sqlalchemy import event
+
+    if engine in _traced_engines:
+        return
+    _traced_engines.add(engine)
+
+    def begin(conn):
+        tracer = _state["tracer"]
+        if tracer is not None and trace.get_current_span().get_span_context().is_valid:
+            conn.info["tx_span"] = tracer.start_span(
+                "db.transaction", kind=CLIENT, attributes={"db.system": system})
+
+    def end(outcome):
+        def ended(conn):
+            started = conn.info.pop("tx_span", None)
+            if started is not None:
+                started.set_attribute("db.outcome", outcome)
+                started.end()
+        return ended
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end("commit"))
+    event.listen(engine, "rollback", end("rollback"))

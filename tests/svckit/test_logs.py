@@ -1,0 +1,123 @@
+"""svckit.logs: every record is one JSON line with the process's and the request's fields
+(or a human line with them in brackets); a traceback is a field of its record; fields bound
+in one greenthread stay there; bad settings stop a process at start."""
+import io
+import json
+import logging
+
+import eventlet
+import pytest
+from pydantic import ValidationError
+
+from svckit import logs
+from svckit.settings import ServiceSettings
+from svckit.tracing_setup import exporter_name, provider_from
+
+
+@pytest.fixture
+def output():
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    switches = {name: getattr(logging, name)
+                for name in ("_srcfile", "logThreads", "logMultiprocessing")}
+    stream = io.StringIO()
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    for name, value in switches.items():
+        setattr(logging, name, value)
+    logging.captureWarnings(False)
+    logs.set_process("")
+
+
+def test_a_json_line_per_record_with_request_fields_and_traceback(output):
+    logs.configure("status", "json", "INFO", stream=output)
+    log = logging.getLogger("svckit.requests")
+    token = logs.bind(request_id="r-1", caller="admin", method="status_class")
+    try:
+        log.info("multi\nline", extra={"outcome": "ok", "duration_ms": 1.5})
+        try:
+            raise KeyError("boom")
+        except KeyError:
+            log.exception("failed")
+        log.debug("not written at INFO")
+    finally:
+        logs.unbind(token)
+    log.warning("after the request")
+    lines = output.getvalue().splitlines()
+    assert len(lines) == 3
+    first, second, third = (json.loads(line) for line in lines)
+    assert first["message"] == "multi\nline" and first["level"] == "INFO"
+    assert (first["service"], first["request_id"], first["caller"], first["method"],
+            first["outcome"], first["duration_ms"]) == (
+        "status", "r-1", "admin", "status_class", "ok", 1.5)
+    assert isinstance(first["process"], int) and first["time"].endswith("Z")
+    assert "traceback" not in first
+    assert second["level"] == "ERROR" and "KeyError: 'boom'" in second["traceback"]
+    assert "request_id" not in third  # unbound after the request
+
+
+def test_text_lines_keep_the_human_format_with_fields_in_brackets(output):
+    logs.configure("gateway", "text", "INFO", stream=output)
+    token = logs.bind(request_id="r-2")
+    try:
+        logging.getLogger("gateway.requests").info("GET / 200", extra={"status": 200})
+    finally:
+        logs.unbind(token)
+    line = output.getvalue().strip()
+    assert " gateway INFO gateway.requests: GET / 200 [request_id=r-2 status=200]" in line
+
+
+def test_bound_fields_belong_to_their_greenthread():
+    seen = []
+
+    def worker(n):
+        token = logs.bind(request_id=str(n))
+        eventlet.sleep(0.001 * (5 - n))
+        seen.append((str(n), logs.bound()["request_id"]))
+        logs.unbind(token)
+
+    threads = [eventlet.spawn(worker, n) for n in range(5)]
+    for thread in threads:
+        thread.wait()
+    assert [a for a, b in seen if a != b] == [] and len(seen) == 5
+    assert logs.bound() == {}
+
+
+def test_nameko_s_own_record_of_a_failed_worker_is_dropped():
+    keep = logs.WorkerErrorsLoggedOnce()
+    record = logging.LogRecord("nameko.containers", logging.WARNING, "", 0,
+                               "(expected) error handling worker %s: %s", ("w", "e"), None)
+    assert not keep.filter(record)
+    other = logging.LogRecord("nameko.containers", logging.WARNING, "", 0,
+                              "killing %s managed thread(s)", (1,), None)
+    assert keep.filter(other)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("LOG_FORMAT", "xml"), ("OTEL_TRACES_EXPORTER", "jaeger"),
+    ("OTEL_TRACES_SAMPLER", "sometimes"), ("OTEL_TRACES_SAMPLER_ARG", "2"),
+    ("OTEL_TRACES_SAMPLER_ARG", "half"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
+def test_bad_settings_stop_the_process_at_start_with_the_setting_named(field, value):
+    with pytest.raises(ValidationError, match=field):
+        ServiceSettings(**{field: value})
+
+
+def test_tracing_is_off_unless_an_exporter_or_endpoint_is_given():
+    assert exporter_name(ServiceSettings()) == "none"
+    assert provider_from(ServiceSettings(), "status") is None
+    assert exporter_name(ServiceSettings(OTEL_EXPORTER_OTLP_ENDPOINT="http://c:4318")) == "otlp"
+    assert exporter_name(ServiceSettings(OTEL_TRACES_EXPORTER="OTLP")) == "otlp"
+    assert exporter_name(ServiceSettings(OTEL_TRACES_EXPORTER="otlp",
+                                         OTEL_SDK_DISABLED="true")) == "none"
+    provider = provider_from(ServiceSettings(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:9/v1/traces",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=ops%20core",
+        OTEL_TRACES_SAMPLER="traceidratio", OTEL_TRACES_SAMPLER_ARG="0.25"), "status")
+    try:
+        attributes = provider.resource.attributes
+        assert attributes["service.name"] == "inventree-status"
+        assert attributes["team"] == "ops core"
+        assert "0.25" in provider.sampler.get_description()
+    finally:
+        provider.shutdown()
