@@ -4,7 +4,8 @@ bench/faults.py), and `Supervisor`, which starts a service or gateway process ag
 exits, as Kubernetes restarts a pod.
 
 Each fault returns a dict of what happened (`back`: time.monotonic() when the broken
-component answered again, for the recovery time; seconds of each step).
+component answered again, for the recovery time; `problems`, if any, what went wrong in the
+fault itself; seconds of each step).
 """
 import logging
 import threading
@@ -35,7 +36,8 @@ class Supervisor:
 
     def stop(self):
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     def paused(self):
         return self.lock
@@ -142,21 +144,30 @@ def rolling_restart(cluster: Cluster, supervisor: Supervisor, replicas: int,
     maxUnavailable 0) does: for a service, a new replica is started and consumes before an
     old one gets SIGTERM; a gateway (a fixed port here) is first taken out of the load
     balancer, its open requests finish, then SIGTERM, and it comes back on the same port.
-    Each process must exit by itself within `stop_wait` seconds."""
+    A process that has not exited `stop_wait` seconds after its SIGTERM is killed, as
+    Kubernetes does after the grace period, and listed in `problems`."""
     exits: dict[str, float] = {}
+    problems: list[str] = []
+
+    def terminate(name: str, forget: bool = False):
+        try:
+            exits[name] = round(cluster.stack.terminate(name, stop_wait, forget=forget), 2)
+        except RuntimeError as exc:
+            problems.append(f"{exc}: killed")
+
     with supervisor.paused():
         for service in service_names():
             for old in cluster.stack.names(service):
                 cluster.stack.add_replica(service)
                 wait_consumers(cluster, service, replicas + 1)
-                exits[old] = round(cluster.stack.terminate(old, stop_wait, forget=True), 2)
+                terminate(old, forget=True)
                 wait_consumers(cluster, service, replicas)
         for name in cluster.stack.names("gateway"):
             cluster.lb.set_state(name, "drain")
             deadline = time.monotonic() + stop_wait
             while cluster.lb.current_sessions(name) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            exits[name] = round(cluster.stack.terminate(name, stop_wait), 2)
+            terminate(name)
             cluster.stack.start_one(name)
             bind = cluster.stack.gateway_binds[name]
             while not readiness_of(f"http://{bind}", timeout=5)[0]:
@@ -165,4 +176,4 @@ def rolling_restart(cluster: Cluster, supervisor: Supervisor, replicas: int,
                 time.sleep(0.2)
             cluster.lb.set_state(name, "ready")
             wait_gateway(cluster, name)
-    return {"exit after SIGTERM (s)": exits, "back": time.monotonic()}
+    return {"exit after SIGTERM (s)": exits, "problems": problems, "back": time.monotonic()}

@@ -28,6 +28,7 @@ IMPORT_TIMEOUT = 60.0  # of one import call (a session of 20,000 rows is created
 GIVE_UP = 150.0  # a write without a definite answer after this long is "undecided"
 SERIAL_PART = 90210
 STATE_KEY_BASE = 1000  # custom state keys above StockStatus's own
+_state_keys = itertools.count(STATE_KEY_BASE)  # unique in this process, across runs
 
 
 @dataclass
@@ -159,7 +160,6 @@ class LoadClient:
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
         self._counter = itertools.count()
-        self._state_keys = itertools.count(STATE_KEY_BASE)
 
     def start(self):
         for n in range(self.threads):
@@ -216,7 +216,7 @@ class LoadClient:
                                         timeout=WRITE_TIMEOUT,
                                         json={"code": name, "description": "load"})
         if kind == "custom_state":
-            body = {"key": next(self._state_keys), "name": name, "label": name[-20:],
+            body = {"key": next(_state_keys), "name": name, "label": name[-20:],
                     "color": "secondary", "logical_key": 10, "model": self.state_model,
                     "reference_status": "StockStatus"}
             return lambda: session.post(f"{url}/api/generic/status/custom/", headers=headers,
@@ -272,7 +272,8 @@ class ImportRun:
 
     def _wait_status(self, http, status: int, deadline: float) -> dict:
         while True:
-            got = self._call(http, "import-read", "GET", f"/api/importer/session/{self.session}/")
+            got = self._call(http, "import:read", "GET",
+                             f"/api/importer/session/{self.session}/")
             if got["status"] == status:
                 return got
             if got["status"] > status or time.monotonic() > deadline:
@@ -291,20 +292,20 @@ class ImportRun:
             for code in self.codes():
                 writer.writerow([code, "imported"])
             self.stage = "uploading"
-            made = self._call(http, "import", "POST", "/api/importer/session/",
+            made = self._call(http, "import:create", "POST", "/api/importer/session/",
                               data={"model_type": "projectcode"},
                               files={"data_file": (f"{self.prefix}.csv",
                                                    out.getvalue().encode())})
             self.session = made["pk"]
-            self._call(http, "import", "POST",
+            self._call(http, "import:accept_fields", "POST",
                        f"/api/importer/session/{self.session}/accept_fields/")
             self.stage = "parsing"
             self._wait_status(http, 30, deadline)
-            rows = self._call(http, "import-read", "GET", "/api/importer/row/",
+            rows = self._call(http, "import:read", "GET", "/api/importer/row/",
                               params={"session": self.session})
             if len(rows) != self.rows:
                 raise RuntimeError(f"{len(rows)} rows read of {self.rows}")
-            self._call(http, "import", "POST",
+            self._call(http, "import:accept_rows", "POST",
                        f"/api/importer/session/{self.session}/accept_rows/",
                        json={"rows": [r["pk"] for r in rows]})
             self.stage = "creating"
