@@ -22,7 +22,7 @@ test-e2e-cluster: venv rabbitmq cluster-packages
 	E2E_TOPOLOGY=cluster $(PY) -m pytest tests/e2e
 
 # the faults the cluster survives (tests/cluster/test_faults.py; README "Faults it survives"),
-# left out of `make test` for now (pyproject.toml's addopts: -m 'not faults')
+# left out of `make test` for now (tests/conftest.py runs them only when -m names them)
 test-faults: venv cluster-packages
 	$(PY) -m pytest -m faults tests/cluster/test_faults.py
 

@@ -79,10 +79,16 @@ def detail_of(response: requests.Response) -> str:
     return str(body)[:300]
 
 
+APPLIED_NOT_KEPT = "was applied, but"  # a 409's detail: applied, its answer lost
+
+
 def definite(attempt: Attempt) -> bool:
-    """An answer that settles a write: 2xx, or a 4xx other than 409 (a key still being
-    processed, to be asked again)."""
-    return attempt.ok or (400 <= attempt.status < 500 and attempt.status != 409)
+    """An answer that settles a write: 2xx, or a 4xx other than a 409 "still being
+    processed" (asked again); a 409 "applied, but its answer was not kept" settles it (it
+    was applied) without its answer."""
+    if attempt.status == 409:
+        return APPLIED_NOT_KEPT in attempt.detail
+    return attempt.ok or 400 <= attempt.status < 500
 
 
 class Recorder:
@@ -246,6 +252,7 @@ class ImportRun:
         self.error: str | None = None
         self.seconds: float | None = None
         self.stage = "starting"  # then "uploading", "parsing", "creating", "done"
+        self.answers_lost: list[str] = []  # steps answered 409 "applied, but ..."
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"import-{prefix}")
 
     def codes(self) -> list[str]:
@@ -259,14 +266,20 @@ class ImportRun:
         return not self.thread.is_alive()
 
     def _call(self, http: requests.Session, kind: str, method: str, path: str, **kwargs):
-        """A keyed write, or a read, until it has a definite answer (error: not 2xx)."""
+        """A keyed write, or a read, until it has a definite answer (error: not 2xx; a
+        step whose answer was lost after it was applied, `accept_fields` or `accept_rows`,
+        goes on as applied: the checks count the rows)."""
         headers = {"Idempotency-Key": f'"{uuid.uuid4()}"'} if method != "GET" else {}
         attempts, response = send_until_definite(
             self.recorder, kind, lambda: http.request(method, f"{self.url}{path}",
                                                       headers=headers, timeout=IMPORT_TIMEOUT,
                                                       **kwargs))
+        last = attempts[-1]
+        if (response is not None and last.status == 409 and APPLIED_NOT_KEPT in last.detail
+                and path.endswith(("/accept_fields/", "/accept_rows/"))):
+            self.answers_lost.append(kind)
+            return {}
         if response is None or not response.ok:
-            last = attempts[-1]
             raise RuntimeError(f"{method} {path}: {last.status} {last.detail}")
         return response.json()
 

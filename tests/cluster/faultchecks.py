@@ -112,6 +112,9 @@ def check(api: requests.Session, url: str, recorder: Recorder, since: str,
     for run in imports:
         if run.error:
             problems.append(f"import {run.prefix}: {run.error}")
+        for step in run.answers_lost:
+            problems.append(f"import {run.prefix}: {step} was answered 409 \"applied, but its"
+                            " answer was not kept\", not its original answer")
 
     # every acknowledged object is there, once
     codes = listed(api, url, "/api/project-code/")
@@ -131,7 +134,8 @@ def check(api: requests.Session, url: str, recorder: Recorder, since: str,
         if w.kind in by_name and by_name[w.kind].get(w.name, 0) != 1:
             problems.append(f"{w.kind} {w.name}, acknowledged, is listed "
                             f"{by_name[w.kind].get(w.name, 0)} times")
-    names = {(w.kind, w.name) for w in acked}
+    # (a write answered 409 "applied, but ..." made its object: reported above already)
+    names = {(w.kind, w.name) for w in writes if w.acknowledged or w.status == 409}
     for kind, counts in by_name.items():
         extra = [n for n in counts if (kind, n) not in names
                  and not any(n.startswith(f"{run.prefix}-") for run in imports)]
