@@ -117,8 +117,7 @@ def session_for(token: str) -> requests.Session:
     return s
 
 
-def send_until_definite(recorder: Recorder, kind: str, send, give_up: float = GIVE_UP,
-                        stop: threading.Event | None = None):
+def send_until_definite(recorder: Recorder, kind: str, send, give_up: float = GIVE_UP):
     """Call `send()` (one HTTP request, same Idempotency-Key each time) until a definite
     answer; (attempts, final response or None)."""
     attempts: list[Attempt] = []
