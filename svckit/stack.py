@@ -119,5 +119,47 @@ class Stack:
         self.procs[name].send_signal(sig)
         self.procs[name].wait()
 
+    def kill_group(self, name: str):
+        """SIGKILL to `name` and everything it started (a pod dying: `kill -9`)."""
+        children.kill(self.procs[name])
+
+    def names(self, service: str) -> list[str]:
+        """The processes of `service` ("gateway" for the gateway instances), in order."""
+        if service == "gateway":
+            return list(self.gateway_binds)
+        return [n for n in self.procs if n.rsplit("-", 1)[0] == service]
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.procs.items()}
+
+    def add_replica(self, service: str) -> str:
+        """Start one more process of `service` (a rollout's surge pod); its name."""
+        taken = {int(n.rsplit("-", 1)[1]) for n in self.commands
+                 if n.rsplit("-", 1)[0] == service}
+        name = f"{service}-{max(taken, default=-1) + 1}"
+        self.commands[name] = [sys.executable, "-m", "svckit.run", service]
+        self._spawn(name)
+        return name
+
+    def start_one(self, name: str):
+        """Start `name` again (its command as before)."""
+        self._spawn(name)
+
+    def terminate(self, name: str, timeout: float = 30.0, forget: bool = False) -> float:
+        """SIGTERM to `name`'s process group, as Kubernetes stops a pod; the seconds it took
+        to exit. Killed after `timeout` (RuntimeError). `forget`: drop it from the stack
+        (a replaced replica)."""
+        proc = self.procs.pop(name) if forget else self.procs[name]
+        if forget:
+            del self.commands[name]
+        started = time.monotonic()
+        children.signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            children.kill(proc)
+            raise RuntimeError(f"{name} did not exit within {timeout:g} s of SIGTERM") from None
+        return time.monotonic() - started
+
     def stop(self, timeout: float = 15.0):
         children.stop(self.procs.values(), timeout=timeout)

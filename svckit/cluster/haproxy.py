@@ -2,8 +2,10 @@
 spreads requests over pods: round robin, a health check on every gateway like deploy/'s
 readiness probe (`GET /readyz`: 503 only when that gateway cannot reach the broker; a
 service that is down leaves every gateway in, see gateway/health.py; 5 s to answer, every
-2 s; three failures take a gateway out, one success brings it back), a request whose
-connection to a gateway failed sent to another.
+second; two failures take a gateway out, one success brings it back), a request whose
+connection to a gateway failed, or whose gateway closed it without an answer, sent to
+another (the latter only when repeating it is safe: a GET or a write with an
+Idempotency-Key).
 It runs in the foreground as a child process, with its configuration generated into its
 directory and a stats socket there that `servers_status()` reads.
 """
@@ -41,7 +43,7 @@ global
 defaults
     mode http
     option forwardfor
-    option redispatch
+    option redispatch 1
     retries 2
     timeout connect 2s
     timeout check 5s
@@ -58,7 +60,11 @@ backend gateways
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server check inter 2s fall 3 rise 1
+    default-server check inter 1s fall 2 rise 1
+    # a request whose gateway died before answering goes to another gateway, if repeating it
+    # is safe: a GET, or a write carrying an Idempotency-Key (applied once whatever happens)
+    retry-on conn-failure empty-response
+    http-request disable-l7-retry if !METH_GET !{{ req.hdr(Idempotency-Key) -m found }}
 {servers}
 """
 
@@ -141,6 +147,23 @@ class LoadBalancer:
             if row.get("pxname") == "gateways" and row.get("svname") in self.servers:
                 result[row["svname"]] = {"status": row["status"], "requests": int(row["stot"])}
         return result
+
+    def set_state(self, name: str, state: str):
+        """`ready`, `drain` (no new requests, those open finish) or `maint` for one gateway,
+        as Kubernetes takes a terminating pod out of its Service's endpoints."""
+        answer = self._command(f"set server gateways/{name} state {state}").strip()
+        if answer:
+            raise RuntimeError(f"HAProxy: set server {name} state {state}: {answer}")
+
+    def current_sessions(self, name: str) -> int:
+        """Requests open on one gateway now."""
+        lines = self._command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(",")))
+            if row.get("pxname") == "gateways" and row.get("svname") == name:
+                return int(row["scur"] or 0)
+        raise KeyError(name)
 
     @property
     def running(self) -> bool:

@@ -199,6 +199,27 @@ class RabbitCluster:
             counts[name] = counts.get(name, 0) + 1
         return counts
 
+    def busiest_node(self) -> RabbitNode:
+        """The running node most client connections use."""
+        counts = self.connections()
+        return max((n for n in self.nodes if n.running), key=lambda n: counts.get(n.name, 0))
+
+    def consumer_counts(self, prefix: str = "rpc-") -> dict[str, int]:
+        """Consumers of each queue whose name starts with `prefix` (dead letters aside)."""
+        return {q["name"]: q["consumers"] for q in self.queues("name", "consumers")
+                if q["name"].startswith(prefix) and not q["name"].endswith(".dead")}
+
+    def start_node(self, node: RabbitNode, wait: float = 120.0):
+        """Start a member node again (it rejoins its running peers) and wait until it takes
+        connections and the cluster sees it running."""
+        deadline = time.monotonic() + wait
+        node.start()
+        node.wait_ready(deadline)
+        while node.name not in self.running_nodes():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ node {node.name} did not rejoin its cluster")
+            time.sleep(0.25)
+
     def stop(self):
         procs = [n.proc for n in self.nodes if n.proc is not None]
         children.stop(procs, sig=signal.SIGTERM, timeout=STOP_SECONDS)
