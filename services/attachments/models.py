@@ -19,6 +19,7 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector, column_values
 
 from .events import (
+    CATALOG,
     ATTACHMENT_DELETED,
     ATTACHMENT_LINKED,
     ATTACHMENT_RENAMED,
@@ -76,7 +77,7 @@ blob_claims = Table(
 )
 
 projector = Projector([attachment_tags, attachments, notes_images])
-store = EventStore("attachments", metadata, projector)
+store = EventStore("attachments", metadata, projector, CATALOG)
 
 
 def _id(e) -> int:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector, column_values
 
 from .events import (
+    CATALOG,
     COLUMN_MAPPING_UPDATED,
     ROW_UPDATED,
     ROWS_ACCEPTED,
@@ -116,7 +117,7 @@ job_leases = Table(
 )
 
 projector = Projector([column_maps, rows, sessions, recomputes])
-store = EventStore("importer", metadata, projector)
+store = EventStore("importer", metadata, projector, CATALOG)
 
 
 def _id(e) -> int:
