@@ -28,12 +28,12 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    event as sa_event,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from svckit import chainlog, idempotency

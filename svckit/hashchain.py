@@ -16,7 +16,7 @@ audit service recomputes an event's hash from the published event (`wire_hash`).
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 GENESIS = "0" * 64  # the `prev_hash` of a log's first event
 SECRET_KEYS = frozenset({"password", "key_hash", "nonce", "csrf_token", "token", "secret"})
@@ -73,7 +73,7 @@ def wire_hash(event: dict) -> str:
                    event["prev_hash"])
 
 
-def chain(service: str, rows: list, seq: int, prev_hash: str) -> Iterator[dict]:
+def chain(service: str, rows: Sequence, seq: int, prev_hash: str) -> Iterator[dict]:
     """Chain `rows` (events in commit order) after position `seq` whose hash is
     `prev_hash`: for each, {"_id", "_seq", "_hash", "_prev"}."""
     for row in rows:

@@ -7,8 +7,8 @@ from svckit.errors import PermissionDenied, ValidationFailed
 from svckit.eventcatalog import EventCatalog
 from svckit.layout import service_names
 
-from .root import API_VERSION
 from .base import Resource
+from .root import API_VERSION
 
 VERIFY_PARAMS = ("service", "after", "before")
 

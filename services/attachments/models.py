@@ -19,12 +19,12 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector, column_values
 
 from .events import (
-    CATALOG,
     ATTACHMENT_DELETED,
     ATTACHMENT_LINKED,
     ATTACHMENT_RENAMED,
     ATTACHMENT_UPDATED,
     ATTACHMENT_UPLOADED,
+    CATALOG,
     NOTES_IMAGE_DELETED,
     NOTES_IMAGE_UPLOADED,
 )

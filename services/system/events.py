@@ -7,8 +7,12 @@ and replay depend on them. Each type's payload is modelled below (svckit.eventca
 from datetime import datetime
 from typing import Any
 
-from svckit.eventcatalog import ERROR_LOGGED as SVCKIT_ERROR_LOGGED
-from svckit.eventcatalog import Empty, EventCatalog, EventPayload
+from svckit.eventcatalog import (
+    ERROR_LOGGED as SVCKIT_ERROR_LOGGED,
+    Empty,
+    EventCatalog,
+    EventPayload,
+)
 
 # project codes (projectcodes.py); stream "project_code"
 # created: code, description, responsible, metadata[, import_key]; updated: the changed ones

@@ -6,8 +6,7 @@ import hmac
 import pytest
 from sqlalchemy import select
 
-from services.audit import chains
-from services.audit import models as audit_models
+from services.audit import chains, models as audit_models
 from services.audit.service import Service, record_events
 from services.status import models as status_models
 from svckit.events import wire_event

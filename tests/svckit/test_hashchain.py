@@ -8,8 +8,8 @@ from sqlalchemy import delete, func, insert, select, update
 
 from services.status import models
 from svckit import chainlog
-from svckit.hashchain import GENESIS, row_hash, wire_hash
 from svckit.events import wire_event
+from svckit.hashchain import GENESIS, row_hash, wire_hash
 
 STORE = models.store
 EVENTS = STORE.events
@@ -23,7 +23,7 @@ def state(n: int) -> dict:
 def add_states(db, count: int, per_transaction: int = 1):
     for first in range(0, count, per_transaction):
         with db.write() as s:
-            for n in range(first, min(first + per_transaction, count)):
+            for _ in range(first, min(first + per_transaction, count)):
                 pk = STORE.next_stream_id(s, "custom_state")
                 STORE.record(s, "custom_state", pk, "custom_state.created", state(pk),
                              version=1)
