@@ -93,7 +93,7 @@ class NotesImageDeleted(EventPayload):
     file_key: str
 
 
-CATALOG = EventCatalog("attachments", {
+catalog = EventCatalog("attachments", {
     ATTACHMENT_UPLOADED: AttachmentUploaded,
     ATTACHMENT_LINKED: AttachmentLinked,
     ATTACHMENT_UPDATED: AttachmentUpdated,

@@ -24,9 +24,9 @@ from .events import (
     ATTACHMENT_RENAMED,
     ATTACHMENT_UPDATED,
     ATTACHMENT_UPLOADED,
-    CATALOG,
     NOTES_IMAGE_DELETED,
     NOTES_IMAGE_UPLOADED,
+    catalog,
 )
 
 metadata = MetaData()
@@ -77,7 +77,7 @@ blob_claims = Table(
 )
 
 projector = Projector([attachment_tags, attachments, notes_images])
-store = EventStore("attachments", metadata, projector, CATALOG)
+store = EventStore("attachments", metadata, projector, catalog)
 
 
 def _id(e) -> int:

@@ -168,7 +168,7 @@ class RowsCompleted(EventPayload):
     failed: list[FailedRow]
 
 
-CATALOG = EventCatalog("importer", {
+catalog = EventCatalog("importer", {
     SESSION_CREATED: SessionCreated,
     SESSION_UPDATED: SessionUpdated,
     SESSION_FIELDS_ACCEPTED: StatusChanged,

@@ -26,7 +26,6 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector, column_values
 
 from .events import (
-    CATALOG,
     COLUMN_MAPPING_UPDATED,
     ROW_UPDATED,
     ROWS_ACCEPTED,
@@ -42,6 +41,7 @@ from .events import (
     SESSION_FIELDS_ACCEPTED,
     SESSION_PROCESSED,
     SESSION_UPDATED,
+    catalog,
 )
 
 metadata = MetaData()
@@ -117,7 +117,7 @@ job_leases = Table(
 )
 
 projector = Projector([column_maps, rows, sessions, recomputes])
-store = EventStore("importer", metadata, projector, CATALOG)
+store = EventStore("importer", metadata, projector, catalog)
 
 
 def _id(e) -> int:

@@ -44,7 +44,7 @@ class CustomStateDeleted(EventPayload):
     reference_status: str
 
 
-CATALOG = EventCatalog("status", {
+catalog = EventCatalog("status", {
     CUSTOM_STATE_CREATED: CustomStateCreated,
     CUSTOM_STATE_UPDATED: CustomStateUpdated,
     CUSTOM_STATE_DELETED: CustomStateDeleted,

@@ -186,7 +186,7 @@ class NotificationCreated(EventPayload):
     read: bool
 
 
-CATALOG = EventCatalog("system", {
+catalog = EventCatalog("system", {
     PROJECT_CODE_CREATED: ProjectCodeCreated,
     PROJECT_CODE_UPDATED: ProjectCodeUpdated,
     PROJECT_CODE_DELETED: ProjectCodeDeleted,

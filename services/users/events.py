@@ -187,7 +187,7 @@ class LoginAttempt(EventPayload):
     address: str
 
 
-CATALOG = EventCatalog("users", {
+catalog = EventCatalog("users", {
     USER_CREATED: UserCreated,
     USER_UPDATED: UserUpdated,
     USER_PASSWORD_CHANGED: PasswordChanged,
