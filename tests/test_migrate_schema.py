@@ -61,12 +61,12 @@ def test_a_new_revision_is_written_from_what_the_models_add(tmp_path, monkeypatc
     index = Index("ix_custom_state_label", models.custom_states.c.label)
     try:
         main(["--revision", "status", "-m", "Index custom state labels"])
-        written = copy / "0003_index_custom_state_labels.py"
+        written = copy / "0004_index_custom_state_labels.py"
         assert str(written) in capsys.readouterr().out
         assert "create_index('ix_custom_state_label', ['label'], unique=False)" in (
             written.read_text())
         url = f"sqlite:///{tmp_path / 'status.sqlite3'}"
-        assert migrate("status", url) == (url, "0003")
+        assert migrate("status", url) == (url, "0004")
         assert schema_differences(url, models.metadata) == []
     finally:
         models.custom_states.indexes.remove(index)
