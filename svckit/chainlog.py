@@ -76,6 +76,8 @@ def chain_pending(store, session: Connection) -> int:
         session.execute(link, links)
         seq, prev = links[-1]["_seq"], links[-1]["_hash"]
         linked += len(links)
+        if len(rows) < BATCH:  # that was all
+            break
     if linked:
         values = {"seq": seq, "hash": prev, "updated": _now()}
         if head is None:
