@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from functools import partial
+from typing import Any
 
 import eventlet
 from kombu import Consumer, Queue
@@ -40,10 +41,15 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
     names the services whose events it takes, from the process's settings."""
 
     def __init__(self, sources: Callable[[ServiceSettings], Iterable[str]], handle,
-                 batch: int = 500, linger: float = 0.05):
+                 batch: int = 500, linger: float = 0.05,
+                 configure: Callable[[ServiceSettings], Any] | None = None):
         self.source_names = sources
         self.sources: list[str] = []  # read in setup()
         self.handle = handle
+        # `configure(settings)`, when given, is made once in setup() and handed to the
+        # handler as its third argument: handle(db, events, configured)
+        self.configure = configure
+        self.configured: Any = None
         self.batch = batch
         self.linger = linger
 
@@ -54,6 +60,8 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
         self.queue_type = settings.AMQP_QUEUE_TYPE
         self.delivery_limit = settings.AMQP_DELIVERY_LIMIT
         self.sources = self.sources_of(settings)
+        if self.configure is not None:
+            self.configured = self.configure(settings)
         # its `db` is made in its own setup, which may come after this one
         self.store = next(d for d in self.container.dependencies if isinstance(d, Store))
 
@@ -166,6 +174,8 @@ class BatchEventConsumer(ManagedLoop, DependencyProvider):
         backoff = 0.5
         while True:
             try:
+                if self.configure is not None:
+                    return self.handle(self.store.db, bodies, self.configured)
                 return self.handle(self.store.db, bodies)
             except ServiceUnavailable as exc:
                 if not self.running:

@@ -10,7 +10,7 @@ through `Session.execute` took four times as long as through `Connection.execute
 """
 import time
 from contextlib import contextmanager
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -113,6 +113,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.outages = OutageWatch(self.engine, service)
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
+        self.event_store: Any = None  # the service's svckit.events.EventStore (set by its Store)
 
     def create_all(self):
         """Create missing tables, and missing indexes of tables that already exist, straight

@@ -1,10 +1,15 @@
 """The event log: every state change is an event, appended in the same transaction.
 
 A service's tables are projections of its log. Writes call `EventStore.record()`, which
-appends the event (stream type, stream id, per-stream version, type, JSON payload, actor,
-request id, the trace context of the span recording it (svckit.tracing), time) and applies
-the service's projector to the tables in the same transaction; `EventStore.replay()` empties
-the projected tables and re-applies the log.
+checks the payload against its type's model (the service's catalog, svckit.eventcatalog),
+appends the event (stream type, stream id, per-stream version, type, schema version, JSON
+payload, actor, request id, the trace context of the span recording it (svckit.tracing),
+time) and applies the service's projector to the tables in the same transaction;
+`EventStore.replay()` empties the projected tables and re-applies the log.
+
+When a transaction that recorded events commits, its events are appended to the log's hash
+chain first (svckit.hashchain, svckit.chainlog), under a lock that serialises the chain's
+writers: the chain is linear even with several replicas appending at once.
 """
 import zlib
 from datetime import date, datetime, timezone
@@ -24,15 +29,18 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    event as sa_event,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from svckit import idempotency, tracing
+from svckit import chainlog, idempotency, tracing
 from svckit.context import Caller
+from svckit.eventcatalog import EventCatalog
+from svckit.hashchain import SECRET_KEYS, secrets_digest
 
 
 def utcnow() -> datetime:
@@ -56,10 +64,19 @@ def event_log_tables(metadata: MetaData):
         Column("trace_context", String(128), nullable=True),
         Column("created", DateTime, nullable=False),
         Column("published", DateTime, nullable=True),
+        # the payload's schema version (svckit.eventcatalog) and the hash chain
+        # (svckit.hashchain): position, own hash, the previous event's hash
+        Column("schema_version", Integer, nullable=False, default=1, server_default="1"),
+        Column("chain_seq", BigInteger, nullable=True),
+        Column("hash", String(64), nullable=True),
+        Column("prev_hash", String(64), nullable=True),
         UniqueConstraint("stream_type", "stream_id", "version", name="uq_event_stream_version"),
     )
     Index("ix_event_unpublished", events.c.id, sqlite_where=events.c.published.is_(None),
           postgresql_where=events.c.published.is_(None))
+    Index("ix_event_chain_seq", events.c.chain_seq, unique=True)
+    Index("ix_event_unchained", events.c.id, sqlite_where=events.c.chain_seq.is_(None),
+          postgresql_where=events.c.chain_seq.is_(None))
     processed = Table(
         "processed_event", metadata,
         Column("consumer", String(100), primary_key=True),
@@ -77,7 +94,14 @@ def event_log_tables(metadata: MetaData):
         Column("name", String(64), primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
-    return events, processed, lease, sequence
+    chain = Table(
+        "event_chain", metadata,  # the chain's head: one row, "log" (svckit.chainlog)
+        Column("name", String(20), primary_key=True),
+        Column("seq", BigInteger, nullable=False),
+        Column("hash", String(64), nullable=False),
+        Column("updated", DateTime, nullable=False),
+    )
+    return events, processed, lease, sequence, chain
 
 
 def column_values(table: Table, payload: dict) -> dict:
@@ -120,12 +144,34 @@ class Loaded(NamedTuple):
     version: int  # the stream's version when read: record the next event as version + 1
 
 
+# Connection.info key: the store whose events this transaction recorded, chained at commit
+_UNCHAINED = "svckit.events.unchained"
+
+
+@sa_event.listens_for(Engine, "commit")
+def _chain_at_commit(conn: Connection):
+    """Every transaction that recorded events extends its log's hash chain just before it
+    commits (whichever way it commits: `Database.write`, a keyed RPC's deferred unit, a
+    CLI's)."""
+    store = conn.info.pop(_UNCHAINED, None)
+    if store is not None:
+        chainlog.chain_pending(store, conn)
+
+
+@sa_event.listens_for(Engine, "rollback")
+def _forget_unchained(conn: Connection):
+    conn.info.pop(_UNCHAINED, None)
+
+
 class EventStore:
-    def __init__(self, service: str, metadata: MetaData, projector: Projector):
+    def __init__(self, service: str, metadata: MetaData, projector: Projector,
+                 catalog: EventCatalog | None = None):
         self.service = service
-        self.events, self.processed, self.lease, self.sequence = event_log_tables(metadata)
+        (self.events, self.processed, self.lease, self.sequence,
+         self.chain) = event_log_tables(metadata)
         self.idempotency = idempotency.record_table(metadata)  # keys of applied RPCs
         self.projector = projector
+        self.catalog = catalog or EventCatalog(service, {})
         # built once: building statements costs more than running them on hot paths
         seq = self.sequence
         self._insert_event = insert(self.events)
@@ -144,33 +190,40 @@ class EventStore:
         `version`, when the caller knows it, saves locking the stream and reading its
         version: 1 for a stream whose id this transaction just allocated
         (`next_stream_id`), or `stream_version` + 1 read after `lock_stream`."""
+        schema_version = self.catalog.check(type_, payload)  # raises before anything is written
         stream_id = str(stream_id)
         if version is None:
             self.lock_stream(session, stream_type, stream_id)
             version = session.execute(self.stream_version, {
                 "type": stream_type, "id": stream_id}).scalar_one() + 1
         row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
-               "type": type_, "payload": payload,
+               "type": type_, "schema_version": schema_version, "payload": payload,
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
                "trace_context": tracing.traceparent() or None,
                "created": utcnow()}
         row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
+        session.info[_UNCHAINED] = self
         self.projector.apply(session, row)
         return row
 
     def record_new_streams(self, session: Connection, stream_type: str, stream_ids, type_: str,
                            payloads: list[dict], caller: Caller | None = None):
         """`record(..., version=1)` for many fresh streams at once (one executemany)."""
+        schema_version = self.catalog.version(type_)
+        for payload in payloads:
+            self.catalog.check(type_, payload)
         created = utcnow()
         actor = caller.actor if caller else "system"
         request_id = caller.request_id if caller else ""
         trace_context = tracing.traceparent() or None
         rows = [{"stream_type": stream_type, "stream_id": str(pk), "version": 1, "type": type_,
-                 "payload": payload, "actor": actor, "request_id": request_id,
-                 "trace_context": trace_context, "created": created} for pk, payload in zip(stream_ids, payloads)]
+                 "schema_version": schema_version, "payload": payload, "actor": actor,
+                 "request_id": request_id, "trace_context": trace_context, "created": created}
+                for pk, payload in zip(stream_ids, payloads)]
         if rows:
             session.execute(self._insert_event, rows)
+            session.info[_UNCHAINED] = self
         for row in rows:
             self.projector.apply(session, row)
 
@@ -257,12 +310,10 @@ class EventStore:
         return True
 
 
-SECRET_KEYS = frozenset({"password", "key_hash", "nonce", "csrf_token", "token", "secret"})
-
-
 def wire_event(service: str, row: dict) -> dict:
     """The JSON message published for a committed event (secrets such as password hashes
-    stay in the service's own log and are not published)."""
+    stay in the service's own log and are not published: the digest of them, `secrets`, is,
+    so that a subscriber can check the event's `hash`, svckit.hashchain)."""
     created = row["created"]
     return {
         "id": f"{service}:{row['id']}",
@@ -277,4 +328,9 @@ def wire_event(service: str, row: dict) -> dict:
         "request_id": row["request_id"],
         "trace_context": row.get("trace_context") or "",
         "created": created.isoformat() + "Z" if isinstance(created, datetime) else created,
+        "schema_version": row.get("schema_version", 1),
+        "chain_seq": row.get("chain_seq"),
+        "hash": row.get("hash"),
+        "prev_hash": row.get("prev_hash"),
+        "secrets": secrets_digest(row["payload"]),
     }

@@ -1,4 +1,4 @@
-"""Publishes a service's committed events to RabbitMQ, in log order, at least once.
+"""Publishes a service's committed events to RabbitMQ, in chain order, at least once.
 
 Events go to the topic exchange `<service>.events` with the event type as routing key
 (nameko's event convention, so `@event_handler("<service>", "<type>")` receives them).
@@ -76,7 +76,10 @@ class Relay:
         with self.db.read() as s:
             rows = s.execute(select(events).where(events.c.published.is_(None))
                              .order_by(events.c.id).limit(limit)).mappings().all()
-            return [dict(r) for r in rows]
+        # in the order of the log's hash chain (the order of commits), so that subscribers
+        # see each event after the one it links to (svckit.hashchain)
+        return sorted((dict(r) for r in rows), key=lambda r: (
+            r["chain_seq"] is None, r["chain_seq"] or 0, r["id"]))
 
     def pump(self) -> int:
         """Publish every unpublished event; returns how many were published."""

@@ -22,7 +22,7 @@ from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Responder
 
-from svckit import idempotency
+from svckit import chainlog, idempotency
 from svckit.blobstore import S3BlobStore
 from svckit.broker import durable_queue_arguments
 from svckit.container_settings import settings_of
@@ -160,6 +160,7 @@ class Store(DependencyProvider):
                                 settings.search_limits(), service,
                                 statement_timeout=settings.DATABASE_STATEMENT_TIMEOUT,
                                 connect_timeout=settings.DATABASE_CONNECT_TIMEOUT)
+        db.event_store = self.store
         self.key_ttl = settings.IDEMPOTENCY_KEY_TTL
         self.own_key_ttl = idempotency.own_key_seconds(self.key_ttl,
                                                        settings.CALLER_SIGNATURE_MAX_AGE)
@@ -339,6 +340,24 @@ class ServiceBase:
         if not self.caller.is_superuser:
             raise PermissionDenied()
         return self.settings.lookups()
+
+    @rpc
+    def event_catalog(self) -> dict:
+        """Every event type this service records: schema version, JSON Schema, description
+        (svckit.eventcatalog), for `GET /api/events/catalog/`."""
+        return self.db.event_store.catalog.describe()
+
+    @rpc
+    def verify_event_log(self, params: dict) -> dict:
+        """Walk this service's event log (or the events of [after, before)) along its hash
+        chain (svckit.chainlog): intact, or the first event that does not match. `digest`:
+        the audit service's last digest of this log, checked against it. Staff only."""
+        self.caller.require_staff()
+        after = chainlog.time_param(params, "after")
+        before = chainlog.time_param(params, "before")
+        digest = params.get("digest") if isinstance(params.get("digest"), dict) else None
+        with self.db.read() as s:
+            return chainlog.verify(self.db.event_store, s, after, before, digest)
 
     @rpc
     def database_engine(self) -> str:

@@ -48,9 +48,9 @@ def test_replicas_migrating_at_once_wait_for_each_other_and_all_succeed(db_url, 
                 assert lock_waiters(conn) == REPLICAS
             results = [r.communicate(timeout=120) for r in replicas]
             assert [r.returncode for r in replicas] == [0] * REPLICAS, results
-            assert all(out.startswith("migrated users to 0005") for out, _ in results), results
+            assert all(out.startswith("migrated users to 0006") for out, _ in results), results
             versions = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").all()
-            assert versions == [("0005",)]
+            assert versions == [("0006",)]
     finally:
         engine.dispose()
     assert schema_differences(db_url, models.metadata) == []

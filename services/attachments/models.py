@@ -26,6 +26,7 @@ from .events import (
     ATTACHMENT_UPLOADED,
     NOTES_IMAGE_DELETED,
     NOTES_IMAGE_UPLOADED,
+    catalog,
 )
 
 metadata = MetaData()
@@ -76,7 +77,7 @@ blob_claims = Table(
 )
 
 projector = Projector([attachment_tags, attachments, notes_images])
-store = EventStore("attachments", metadata, projector)
+store = EventStore("attachments", metadata, projector, catalog)
 
 
 def _id(e) -> int:

@@ -13,6 +13,7 @@ from svckit.errors import ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import run_list
 
+from . import chains
 from .models import audit_events
 
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
@@ -42,16 +43,25 @@ def render(row) -> dict:
             "created": row["created"].isoformat() + "Z"}
 
 
-def record_received(session, events: list[dict]):
+def record_received(session, events: list[dict], digest_key: bytes):
     """Record a batch of received events; an event seen before (a redelivery) is skipped
-    by its unique id."""
+    by its unique id. New ones have their hash chain checked and are counted into their
+    service's signed hourly digest (services.audit.chains)."""
+    seen = set(session.execute(select(audit_events.c.event_id).where(
+        audit_events.c.event_id.in_([e["id"] for e in events]))).scalars())
+    fresh = list({e["id"]: e for e in events if e["id"] not in seen}.values())
+    if not fresh:
+        return
+    faults = chains.check_received(session, fresh)
+    chains.update_digests(session, digest_key, fresh)
     received = utcnow()
     rows = [{"event_id": e["id"], "service": e["service"], "seq": e["seq"],
              "stream_type": e["stream_type"], "stream_id": str(e["stream_id"]),
              "version": e["version"], "type": e["type"], "payload": e["payload"],
              "actor": e.get("actor", ""), "request_id": e.get("request_id", ""),
              "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
-             "received": received} for e in events]
+             "received": received, "chain_seq": e.get("chain_seq"), "hash": e.get("hash"),
+             "chain_fault": faults.get(e["id"])} for e in fresh]
     dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
     session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
         index_elements=["event_id"]), rows)

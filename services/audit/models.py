@@ -1,5 +1,16 @@
-"""The audit service's table: every domain event of every service, as received."""
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table
+"""The audit service's tables: every domain event of every service, as received; the head of
+each service's hash chain as received, and the signed hourly digests of each chain."""
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
 
 from svckit.events import EventStore, Projector
 
@@ -21,6 +32,36 @@ audit_events = Table(
     Column("request_id", String(64), nullable=False),
     Column("created", DateTime, nullable=False, index=True),
     Column("received", DateTime, nullable=False),
+    # the event's place in its service's hash chain, as published (svckit.hashchain), and
+    # what the check on receipt found wrong ("content", "order"; None: nothing)
+    Column("chain_seq", BigInteger, nullable=True),
+    Column("hash", String(64), nullable=True),
+    Column("chain_fault", String(20), nullable=True),
+)
+
+# per service: the last event of its chain received in order
+audit_chains = Table(
+    "audit_chain", metadata,
+    Column("service", String(50), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # chain position
+    Column("hash", String(64), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+# per service and hour (of the events' time): how many events were received, the last one
+# in chain order, signed with HMAC-SHA256 (AUDIT_DIGEST_KEY)
+audit_digests = Table(
+    "audit_digest", metadata,
+    Column("service", String(50), nullable=False),
+    Column("hour", DateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),  # event ids
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_chain_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("signature", String(64), nullable=False),
+    Column("updated", DateTime, nullable=False),
+    PrimaryKeyConstraint("service", "hour", name="pk_audit_digest"),
 )
 
 # the audit trail is itself derived from other services' logs; its own log stays empty

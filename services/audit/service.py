@@ -9,15 +9,16 @@ from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import auditevents
+from . import auditevents, chains
 from .models import store
 from .settings import AuditSettings
 
 
-def record_events(db, events: list[dict]):
-    """The batch consumer's handler: one transaction per batch of received events."""
+def record_events(db, events: list[dict], digest_key: bytes):
+    """The batch consumer's handler: one transaction per batch of received events (their
+    chains checked, their hourly digests signed with `digest_key`)."""
     with db.write() as s:
-        auditevents.record_received(s, events)
+        auditevents.record_received(s, events, digest_key)
 
 
 class Service(ServiceBase):
@@ -25,7 +26,8 @@ class Service(ServiceBase):
     db = Store(store, relay=False)
     caller: Caller = CallerProvider()
     settings: AuditSettings = Settings(AuditSettings)
-    events = BatchEventConsumer(AuditSettings.sources, record_events)
+    events = BatchEventConsumer(AuditSettings.sources, record_events,
+                                configure=AuditSettings.digest_key)
 
     @rpc
     def list_events(self, params: dict) -> dict:
@@ -33,3 +35,13 @@ class Service(ServiceBase):
         with self.db.read() as s:
             return auditevents.list_events(s, params, self.settings.EVENTS_PAGE_SIZE,
                                            self.settings.EVENTS_MAX_LIMIT)
+
+    @rpc
+    def chain_digests(self, services: list) -> dict:
+        """Each service's latest signed hourly digest (and whether its signature holds) and
+        how many of its events failed their check on receipt; for `GET /api/events/verify/`.
+        Staff only."""
+        self.caller.require_staff()
+        key = self.settings.digest_key()
+        with self.db.read() as s:
+            return {str(name): chains.last_digest(s, key, str(name)) for name in services}

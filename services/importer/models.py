@@ -41,6 +41,7 @@ from .events import (
     SESSION_FIELDS_ACCEPTED,
     SESSION_PROCESSED,
     SESSION_UPDATED,
+    catalog,
 )
 
 metadata = MetaData()
@@ -116,7 +117,7 @@ job_leases = Table(
 )
 
 projector = Projector([column_maps, rows, sessions, recomputes])
-store = EventStore("importer", metadata, projector)
+store = EventStore("importer", metadata, projector, catalog)
 
 
 def _id(e) -> int:

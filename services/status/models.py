@@ -14,7 +14,7 @@ from sqlalchemy import (
 from svckit.events import EventStore, Projector
 from svckit.importing import import_receipt_table
 
-from .events import CUSTOM_STATE_CREATED, CUSTOM_STATE_DELETED, CUSTOM_STATE_UPDATED
+from .events import CUSTOM_STATE_CREATED, CUSTOM_STATE_DELETED, CUSTOM_STATE_UPDATED, catalog
 
 metadata = MetaData()
 
@@ -34,7 +34,7 @@ custom_states = Table(
 receipts = import_receipt_table(metadata)
 
 projector = Projector([receipts, custom_states])
-store = EventStore("status", metadata, projector)
+store = EventStore("status", metadata, projector, catalog)
 
 
 @projector.on(CUSTOM_STATE_CREATED)

@@ -130,7 +130,7 @@ receipts = import_receipt_table(metadata)
 projector = Projector([receipts, news_entries, exchange_rates, exchange_state, webhook_messages,
                        webhook_endpoints, serial_ledger, notifications, error_groups, error_reports,
                        custom_units, project_codes])
-store = EventStore("system", metadata, projector)
+store = EventStore("system", metadata, projector, events.catalog)
 
 
 def _id(e) -> int:

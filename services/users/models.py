@@ -126,7 +126,7 @@ Index("ix_known_login_address", known_addresses.c.username, known_addresses.c.ad
 
 projector = Projector([known_addresses, login_failures, magic_links, sessions, owners, memberships,
                        tokens, groups, users])
-store = EventStore("users", metadata, projector)
+store = EventStore("users", metadata, projector, events.catalog)
 
 
 def _id(event) -> int:

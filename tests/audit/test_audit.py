@@ -25,14 +25,14 @@ def svc(db):
 
 def test_redelivered_events_are_recorded_once(svc, db):
     for n in (1, 1, 2, 3, 2):
-        record_events(db, [event(n)])
+        record_events(db, [event(n)], b"key")
     listed = svc().list_events(params={})["results"]
     assert [e["id"] for e in listed] == ["status:1", "status:2", "status:3"]
 
 
 def test_filters_and_permissions(svc, db):
-    record_events(db, [event(1)])
-    record_events(db, [event(2, "token.revoked", "users")])
+    record_events(db, [event(1)], b"key")
+    record_events(db, [event(2, "token.revoked", "users")], b"key")
     assert [e["id"] for e in svc().list_events(params={"service": "users"})["results"]] == ["users:2"]
     assert [e["id"] for e in svc().list_events(
         params={"after": "2026-11-28T10:00:02Z"})["results"]] == ["users:2"]

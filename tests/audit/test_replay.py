@@ -12,7 +12,7 @@ from tests.helpers import STAFF, worker_factory
 def test_replay_keeps_the_recorded_trail(make_db, db_url, monkeypatch):
     db = make_db(models.metadata)
     record_events(db, [event(1), event(2, "custom_state.updated"),
-                       event(3, "token.revoked", "users"), event(1)])
+                       event(3, "token.revoked", "users"), event(1)], b"key")
     svc = worker_factory(Service, db=db, caller=STAFF)
 
     def visible() -> dict:

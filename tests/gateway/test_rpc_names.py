@@ -22,7 +22,8 @@ from tests.gateway.fakerpc import FakeBus, FakeRpc
 GATEWAY = Path(gateway.__file__).parent
 # methods called of a service chosen at run time
 OF_SEVERAL = {"ping": service_names(), "config_lookups": service_names(),
-              "readiness": service_names(),
+              "readiness": service_names(), "event_catalog": service_names(),
+              "verify_event_log": service_names(),
               "media_file": ["attachments", "importer"]}
 
 

@@ -14,6 +14,7 @@ from svckit.container_settings import container_config
 from svckit.db import Database
 from svckit.db_outage import is_outage
 from svckit.errors import ServiceUnavailable
+from svckit.eventcatalog import EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
 from svckit.rpc_client import RpcClient
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
@@ -25,7 +26,12 @@ DETAIL = "The outagesvc service's database is unavailable"
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
 projector = Projector([notes])
-store = EventStore("outagesvc", metadata, projector)
+class NoteCreated(EventPayload):
+    text: str
+
+
+store = EventStore("outagesvc", metadata, projector,
+                   EventCatalog("outagesvc", {"note.created": NoteCreated}))
 
 
 @projector.on("note.created")

@@ -7,6 +7,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from svckit.context import Caller
 from svckit.errors import ApiError
+from svckit.eventcatalog import Empty, EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
 from svckit.relay import Relay, event_exchange
 
@@ -14,7 +15,14 @@ metadata = MetaData()
 things = Table("thing", metadata, Column("id", Integer, primary_key=True),
                Column("name", String(50)))
 projector = Projector([things])
-store = EventStore("testsvc", metadata, projector)
+class ThingCreated(EventPayload):
+    name: str
+    password: str
+
+
+catalog = EventCatalog("testsvc", {"thing.created": ThingCreated, "thing.touched": Empty,
+                                   "other.touched": Empty})
+store = EventStore("testsvc", metadata, projector, catalog)
 
 
 @projector.on("thing.created")

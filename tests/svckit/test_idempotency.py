@@ -15,6 +15,7 @@ from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ApiError, ValidationFailed
+from svckit.eventcatalog import EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
 from svckit.rpc_client import RpcClient
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
@@ -24,7 +25,12 @@ from tests.helpers import service_settings
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
 projector = Projector([notes])
-store = EventStore("idemsvc", metadata, projector)
+class NoteCreated(EventPayload):
+    text: str
+
+
+store = EventStore("idemsvc", metadata, projector,
+                   EventCatalog("idemsvc", {"note.created": NoteCreated}))
 RUNS: list[str] = []  # methods that ran in this process (the container runs in it)
 
 

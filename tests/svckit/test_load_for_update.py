@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 
 from svckit.errors import NotFound
+from svckit.eventcatalog import EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
 from svckit.listing import get_by_id
 
@@ -11,7 +12,12 @@ metadata = MetaData()
 things = Table("thing", metadata, Column("id", Integer, primary_key=True),
                Column("name", String(50)))
 projector = Projector([things])
-store = EventStore("locksvc", metadata, projector)
+class Named(EventPayload):
+    name: str
+
+
+store = EventStore("locksvc", metadata, projector,
+                   EventCatalog("locksvc", {"thing.created": Named, "thing.renamed": Named}))
 
 
 @projector.on("thing.created")

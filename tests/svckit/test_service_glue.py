@@ -12,6 +12,7 @@ from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
 from svckit.errors import ServiceUnavailable, ValidationFailed
+from svckit.eventcatalog import EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
 from svckit.relay import event_exchange
 from svckit.rpc_client import RemoteFailure, RpcClient
@@ -21,7 +22,12 @@ from tests.helpers import service_settings
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
 projector = Projector([notes])
-store = EventStore("gluesvc", metadata, projector)
+class NoteCreated(EventPayload):
+    text: str
+
+
+store = EventStore("gluesvc", metadata, projector,
+                   EventCatalog("gluesvc", {"note.created": NoteCreated}))
 
 
 @projector.on("note.created")

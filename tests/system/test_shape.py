@@ -21,7 +21,8 @@ RPC_NAMES = {
     "bulk_delete_news_items", "bulk_delete_notifications", "config_lookups",
     "create_custom_unit", "create_project_code", "custom_unit_options", "database_engine",
     "delete_custom_unit", "delete_error_report", "delete_news_item", "delete_notification",
-    "delete_project_code", "email_login_link", "exchange_rates", "export_custom_units",
+    "delete_project_code", "email_login_link", "event_catalog", "exchange_rates",
+    "export_custom_units",
     "export_project_codes", "fetch_news", "flag", "flags", "generate_batch_code",
     "generate_serial_number", "get_custom_unit", "get_error_report", "get_news_item",
     "get_notification", "get_project_code", "icon_packs", "import_create", "import_fields",
@@ -31,7 +32,7 @@ RPC_NAMES = {
     "read_all_notifications", "readiness", "receive_webhook", "refresh_exchange_rates", "search",
     "set_project_code_metadata", "test_statistics", "update_custom_unit",
     "update_error_report", "update_news_item", "update_notification", "update_project_code",
-    "version", "version_text"}
+    "verify_event_log", "version", "version_text"}
 OTHER_ENTRYPOINTS = {
     "fetch_news_when_due": "Timer", "refresh_stale_exchange_rates": "Timer",
     "welcome_new_user": "EventHandler", **{f"on_{source}_error": "EventHandler" for source in (
