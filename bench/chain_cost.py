@@ -1,8 +1,9 @@
-"""What the hash chain adds to a write: one status write transaction (a custom state created,
-one event) timed with the chain linked at commit and without (the commit hook removed), in
-alternating rounds so that load from other work falls on both alike; SQLite (a file) and
-PostgreSQL (a fresh database), and on PostgreSQL also 8 writers at once (the chain lock
-serialises their commits). Writes a table to bench/results/chain-cost-<date>.md.
+"""What the hash chain costs now that the event relay links events off the write path
+(svckit.chainlog, svckit.relay): writes/s of one status write transaction (a custom state
+created, one event), which links nothing, and the cost of the relay's linking pass per event,
+for a pass over 1 event (a relay woken by every commit) and over 500 (its batch under a
+backlog); SQLite (a file) and PostgreSQL (a fresh database), PostgreSQL also with 8 writers.
+Writes a table to bench/results/chain-cost-<date>.md.
 
     .venv/bin/python bench/chain_cost.py [--writes 300] [--rounds 4] [--postgres ADMIN_URL]
 """
@@ -16,11 +17,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from services.status import models
-from svckit import chainlog, events as svckit_events
+from svckit import chainlog
 from svckit.db import Database
 
 STATE = {"name": "s", "label": "S", "color": "success", "logical_key": 10, "model": 7,
@@ -52,26 +50,30 @@ def timed(db, writes: int, threads: int) -> float:
     return writes * threads / (time.perf_counter() - began)
 
 
-def chained(on: bool):
-    hooked = event.contains(Engine, "commit", svckit_events._chain_at_commit)
-    if on and not hooked:
-        event.listen(Engine, "commit", svckit_events._chain_at_commit)
-    if not on and hooked:
-        event.remove(Engine, "commit", svckit_events._chain_at_commit)
+def link_cost(db, events: int, batch: int) -> float:
+    """ms per event of linking `events` unlinked events in passes of `batch`."""
+    for _ in range(events):
+        write(db)
+    began = time.perf_counter()
+    while True:
+        with db.write() as s:
+            if not chainlog.chain_pending(models.store, s, batch):
+                break
+    return (time.perf_counter() - began) * 1000 / events
 
 
 def measure(db, writes: int, rounds: int, threads: int) -> dict:
-    results: dict[bool, list[float]] = {True: [], False: []}
+    writes_per_s, one, batch = [], [], []
     for _ in range(rounds):
-        for on in (False, True):
-            chained(on)
-            results[on].append(timed(db, writes, threads))
-            if not on:  # chain what the plain round left, outside the timing
-                chained(True)
-                with db.write() as s:
-                    chainlog.chain_pending(models.store, s)
-    chained(True)
-    return {on: statistics.median(v) for on, v in results.items()}
+        with db.write() as s:  # start each round from a linked log
+            chainlog.chain_pending(models.store, s)
+        writes_per_s.append(timed(db, writes, threads))
+        with db.write() as s:
+            chainlog.chain_pending(models.store, s)
+        one.append(link_cost(db, 50, 1))
+        batch.append(link_cost(db, 500, 500))
+    return {"writes": statistics.median(writes_per_s), "one": statistics.median(one),
+            "batch": statistics.median(batch)}
 
 
 def main():
@@ -107,18 +109,17 @@ def main():
              f"2 cores, load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} before start "
              "(other work on the machine included). One write = one transaction that takes "
              "a fresh id and records one `custom_state.created` event (the status service's "
-             "store, in-process, no RPC); median of "
-             f"{args.rounds} alternating rounds of {args.writes} writes per setting. "
-             "`chained`: the chain is linked at commit (svckit.chainlog); `plain`: the commit "
-             "hook removed. PostgreSQL with synchronous_commit on.", "",
-             "| store | writers | plain writes/s | chained writes/s | ms added per write |",
-             "| --- | --- | --- | --- | --- |"]
-    for store, threads, result in rows:
-        plain, chain = result[False], result[True]
-        added = (1 / chain - 1 / plain) * 1000 * threads
-        lines.append(f"| {store} | {threads} | {plain:.0f} | {chain:.0f} | {added:.2f} |")
-        print(f"{store:10} writers={threads}  plain {plain:7.0f}/s  chained {chain:7.0f}/s  "
-              f"+{added:.2f} ms/write")
+             "store, in-process, no RPC), linking nothing; a linking pass is the relay's "
+             "(`chainlog.chain_pending` in its own transaction); medians of "
+             f"{args.rounds} rounds of {args.writes} writes per setting. PostgreSQL with "
+             "synchronous_commit on.", "",
+             "| store | writers | writes/s | linking, ms per event, 1 a pass | "
+             "linking, ms per event, 500 a pass |", "| --- | --- | --- | --- | --- |"]
+    for store, threads, r in rows:
+        lines.append(f"| {store} | {threads} | {r['writes']:.0f} | {r['one']:.2f} | "
+                     f"{r['batch']:.3f} |")
+        print(f"{store:10} writers={threads}  {r['writes']:7.0f} writes/s  linking "
+              f"{r['one']:.2f} ms/event one a pass, {r['batch']:.3f} ms/event 500 a pass")
     out = Path(__file__).resolve().parent / "results" / f"chain-cost-{stamp}.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

@@ -1,11 +1,13 @@
-"""A service's hash chain (svckit.hashchain) in its database: extended when a transaction that
-recorded events commits, filled in for events written before the chain existed (the
-migrations that added it), and walked to verify the log (`verify`).
+"""A service's hash chain (svckit.hashchain) in its database: extended by the service's event
+relay with the events committed since its last pass, just before it publishes them (off the
+path of the writes themselves, which pay nothing for it), filled in for events written before
+the chain existed (the migrations that added it), and walked to verify the log (`verify`).
 
-Writers are serialised on the chain: on PostgreSQL a transaction-scoped advisory lock taken
-just before commit (held only while the transaction's own events are linked, and taken after
-every other lock the transaction holds, so it cannot deadlock with stream locks); on SQLite
-write transactions are serial already. The head of the chain (position and hash of its last
+Whoever links is alone: the relay holds its lease, and on PostgreSQL a transaction-scoped
+advisory lock serialises linkers anyway (a relay whose lease ran out, a verification); on
+SQLite write transactions are serial already. An event is chained in the order its commit
+was seen, not by its id: a transaction that committed later with a lower id is linked after
+the events seen before it. The head of the chain (position and hash of its last
 event) is kept in `event_chain`, so a log cut short at its end is noticed too.
 """
 from datetime import datetime, timezone
@@ -55,28 +57,32 @@ def time_param(params: dict, name: str) -> datetime | None:
     return value
 
 
-def chain_pending(store, session: Connection) -> int:
-    """Link every event not yet in the chain (this transaction's, in the order recorded)
-    after the chain's head; how many were linked."""
+def chain_pending(store, session: Connection, limit: int | None = None) -> int:
+    """Link the events not yet in the chain (the oldest first, at most `limit`) after the
+    chain's head; how many were linked. The event relay calls it before it publishes
+    (svckit.relay), verification before it walks, the migration that made the chain once."""
+    events, head_table = store.events, store.chain
+    unchained = select(events).where(events.c.chain_seq.is_(None)).order_by(events.c.id)
+    if session.execute(unchained.with_only_columns(events.c.id).limit(1)).first() is None:
+        return 0  # nothing to link: no lock taken
     if session.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), CHAIN_LOCK)
-    events, head_table = store.events, store.chain
     head = session.execute(select(head_table.c.seq, head_table.c.hash)
                            .where(head_table.c.name == HEAD)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     link = update(events).where(events.c.id == bindparam("_id")).values(
         chain_seq=bindparam("_seq"), hash=bindparam("_hash"), prev_hash=bindparam("_prev"))
     linked = 0
-    while True:
-        rows = session.execute(select(events).where(events.c.chain_seq.is_(None))
-                               .order_by(events.c.id).limit(BATCH)).mappings().all()
+    while limit is None or linked < limit:
+        batch = BATCH if limit is None else min(BATCH, limit - linked)
+        rows = session.execute(unchained.limit(batch)).mappings().all()
         if not rows:
             break
         links = list(chain(store.service, rows, seq, prev))
         session.execute(link, links)
         seq, prev = links[-1]["_seq"], links[-1]["_hash"]
         linked += len(links)
-        if len(rows) < BATCH:  # that was all
+        if len(rows) < batch:  # that was all
             break
     if linked:
         values = {"seq": seq, "hash": prev, "updated": _now()}
@@ -192,15 +198,11 @@ def verify(store, session: Connection, after: datetime | None = None,
 
 
 def _check_ends(store, session: Connection, walk: ChainWalk, head, digest: dict | None):
-    """What a walk of the whole log cannot see by itself: events outside the chain, a log
-    cut short at its end (the head and the audit's digest remember its last event)."""
+    """What a walk of the whole log cannot see by itself: a log cut short at its end (the
+    head and the audit's digest remember its last event). Events not linked yet (committed
+    since the last link) are not part of the chain yet, so not checked; an event taken out
+    of the chain leaves a gap at its position, which the walk names."""
     events = store.events
-    stray = session.execute(select(events).where(events.c.chain_seq.is_(None))
-                            .order_by(events.c.id).limit(1)).mappings().first()
-    if stray is not None:
-        walk.failure = {**event_name(store.service, stray), "problem": "presence",
-                        "detail": "it is not in the log's hash chain"}
-        return
     last = walk.last
     if head is None:
         chained = session.execute(select(events).where(events.c.chain_seq.is_not(None))

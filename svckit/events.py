@@ -7,9 +7,9 @@ payload, actor, request id, the trace context of the span recording it (svckit.t
 time) and applies the service's projector to the tables in the same transaction;
 `EventStore.replay()` empties the projected tables and re-applies the log.
 
-When a transaction that recorded events commits, its events are appended to the log's hash
-chain first (svckit.hashchain, svckit.chainlog), under a lock that serialises the chain's
-writers: the chain is linear even with several replicas appending at once.
+Committed events are appended to the log's hash chain (svckit.hashchain, svckit.chainlog)
+by the service's event relay just before it publishes them (svckit.relay), off the write's
+path: one chainer at a time, so the chain is linear with any number of replicas writing.
 """
 import zlib
 from datetime import date, datetime, timezone
@@ -29,15 +29,14 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
-    event as sa_event,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from svckit import chainlog, idempotency, tracing
+from svckit import idempotency, tracing
 from svckit.context import Caller
 from svckit.eventcatalog import EventCatalog
 from svckit.hashchain import SECRET_KEYS, secrets_digest
@@ -144,25 +143,6 @@ class Loaded(NamedTuple):
     version: int  # the stream's version when read: record the next event as version + 1
 
 
-# Connection.info key: the store whose events this transaction recorded, chained at commit
-_UNCHAINED = "svckit.events.unchained"
-
-
-@sa_event.listens_for(Engine, "commit")
-def _chain_at_commit(conn: Connection):
-    """Every transaction that recorded events extends its log's hash chain just before it
-    commits (whichever way it commits: `Database.write`, a keyed RPC's deferred unit, a
-    CLI's)."""
-    store = conn.info.pop(_UNCHAINED, None)
-    if store is not None:
-        chainlog.chain_pending(store, conn)
-
-
-@sa_event.listens_for(Engine, "rollback")
-def _forget_unchained(conn: Connection):
-    conn.info.pop(_UNCHAINED, None)
-
-
 class EventStore:
     def __init__(self, service: str, metadata: MetaData, projector: Projector,
                  catalog: EventCatalog | None = None):
@@ -203,7 +183,6 @@ class EventStore:
                "trace_context": tracing.traceparent() or None,
                "created": utcnow()}
         row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
-        session.info[_UNCHAINED] = self
         self.projector.apply(session, row)
         return row
 
@@ -223,7 +202,6 @@ class EventStore:
                 for pk, payload in zip(stream_ids, payloads)]
         if rows:
             session.execute(self._insert_event, rows)
-            session.info[_UNCHAINED] = self
         for row in rows:
             self.projector.apply(session, row)
 

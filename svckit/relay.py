@@ -15,6 +15,7 @@ from kombu import Connection, Exchange
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from svckit import chainlog
 from svckit.broker import connect
 from svckit.events import EventStore, utcnow, wire_event
 from svckit.metrics import EVENTS_PUBLISHED
@@ -72,14 +73,16 @@ class Relay:
         return self._producer
 
     def pending(self, limit=BATCH) -> list[dict]:
+        """The next unpublished events in the order of the log's hash chain, linking the
+        events committed since the last pass into the chain first (svckit.chainlog), so
+        that subscribers see each event after the one it links to."""
         events = self.store.events
-        with self.db.read() as s:
-            rows = s.execute(select(events).where(events.c.published.is_(None))
-                             .order_by(events.c.id).limit(limit)).mappings().all()
-        # in the order of the log's hash chain (the order of commits), so that subscribers
-        # see each event after the one it links to (svckit.hashchain)
-        return sorted((dict(r) for r in rows), key=lambda r: (
-            r["chain_seq"] is None, r["chain_seq"] or 0, r["id"]))
+        with self.db.write(notify=False) as s:
+            chainlog.chain_pending(self.store, s, limit)
+            rows = s.execute(select(events).where(events.c.published.is_(None),
+                                                  events.c.chain_seq.is_not(None))
+                             .order_by(events.c.chain_seq).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
 
     def pump(self) -> int:
         """Publish every unpublished event; returns how many were published."""

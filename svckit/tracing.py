@@ -174,6 +174,8 @@ def trace_transactions(engine, system: str) -> None:
 
     def end(outcome):
         def ended(conn):
+            if conn.invalidated:  # the server went away mid-transaction: `conn.info` would
+                return  # raise PendingRollbackError out of the rollback (svckit.metrics too)
             started = conn.info.pop("tx_span", None)
             if started is not None:
                 started.set_attribute("db.outcome", outcome)

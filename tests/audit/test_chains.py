@@ -9,6 +9,7 @@ from sqlalchemy import select
 from services.audit import chains, models as audit_models
 from services.audit.service import Service, record_events
 from services.status import models as status_models
+from svckit import chainlog
 from svckit.events import wire_event
 from svckit.hashchain import canonical_json
 from tests.helpers import STAFF, USER, worker_factory
@@ -29,6 +30,8 @@ def dbs(make_db):
         with status.write() as s:
             status_models.store.record(s, "custom_state", n + 1, "custom_state.created",
                                        state(n), version=1)
+    with status.write() as s:  # as the relay does before it publishes
+        chainlog.chain_pending(status_models.store, s)
     audit = make_db(audit_models.metadata)
     return status, audit
 

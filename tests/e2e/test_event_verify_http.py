@@ -71,13 +71,13 @@ def test_verify_finds_edited_deleted_and_reordered_events(chained):
             "key": 200 + n, "name": f"state {n}", "label": f"State {n}", "logical_key": 10,
             "model": model, "reference_status": "StockStatus"})
         assert r.status_code == 201, r.text
-    log = status_log(engine)
-    assert len(log) == 5 and [e["chain_seq"] for e in log] == [1, 2, 3, 4, 5]
 
-    def digested():
+    def digested():  # the relay linked and published them, the audit service digested them
         answer = verify(admin, service="status")["services"][0]
         return answer["last_digest"] and answer["last_digest"]["last_chain_seq"] == 5
     assert eventually(digested, 20), "the audit service never digested the status chain"
+    log = status_log(engine)
+    assert len(log) == 5 and [e["chain_seq"] for e in log] == [1, 2, 3, 4, 5]
 
     whole = verify(admin, service="status")
     assert whole["status"] == "intact"

@@ -53,6 +53,8 @@ def test_an_upgraded_log_is_chained_and_verifies(db_url, service, models):
             with db.write() as s:
                 store.record(s, "custom_state", 9, "custom_state.created",
                              json.loads(state(9)), version=1)
+            with db.write() as s:  # as the relay does before it publishes
+                assert chainlog.chain_pending(store, s) == 1
             with db.read() as s:
                 answer = chainlog.verify(store, s)
             assert answer["status"] == "intact" and answer["count"] == 5

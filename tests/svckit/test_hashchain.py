@@ -29,13 +29,21 @@ def add_states(db, count: int, per_transaction: int = 1):
                              version=1)
 
 
+def link(db, limit: int | None = None) -> int:
+    """What the relay does before it publishes: link the events committed since."""
+    with db.write() as s:
+        return chainlog.chain_pending(STORE, s, limit)
+
+
 def rows(db) -> list[dict]:
+    link(db)
     with db.read() as s:
         return [dict(r) for r in s.execute(select(EVENTS).order_by(EVENTS.c.chain_seq))
                 .mappings()]
 
 
 def verify(db, **kwargs) -> dict:
+    link(db)  # as the verify_event_log entrypoint does
     with db.read() as s:
         return chainlog.verify(STORE, s, **kwargs)
 
@@ -148,8 +156,9 @@ def test_a_time_range_walks_only_its_events(db):
 
 
 def test_concurrent_writers_keep_the_chain_linear(db):
-    """Writers in 6 threads (6 connections) append at once; on PostgreSQL the chain lock
-    serialises them at commit, so the chain has no fork and no gap."""
+    """Writers in 6 threads (6 connections) append at once, each also linking after its
+    writes, as relays whose leases overlap and verifications would; on PostgreSQL the chain
+    lock serialises the linkers, so the chain has no fork and no gap."""
     threads, writes, errors = 6, 10, []
     start = threading.Barrier(threads)
 
@@ -163,6 +172,7 @@ def test_concurrent_writers_keep_the_chain_linear(db):
                                  state(t * 100 + n), version=1)
                     STORE.record(s, "custom_state", pk, "custom_state.updated",
                                  {"label": f"again {t} {n}"}, version=2)
+                link(db, limit=3)
             except Exception as exc:  # noqa: BLE001  (every error is a failure)
                 errors.append(repr(exc))
 
@@ -179,3 +189,16 @@ def test_concurrent_writers_keep_the_chain_linear(db):
     with db.read() as s:
         assert s.execute(select(func.count()).select_from(EVENTS).where(
             EVENTS.c.chain_seq.is_(None))).scalar() == 0
+
+
+def test_a_write_leaves_its_events_for_the_relay_to_link(db):
+    """Writes pay nothing for the chain: their events wait unlinked until the relay's next
+    pass (or a verification) links them, the oldest first, at most `limit` at a time."""
+    add_states(db, 3)
+    with db.read() as s:
+        assert s.execute(select(func.count()).select_from(EVENTS).where(
+            EVENTS.c.chain_seq.is_(None))).scalar() == 3
+    assert link(db, limit=2) == 2
+    assert link(db) == 1
+    assert link(db) == 0
+    assert [r["chain_seq"] for r in rows(db)] == [1, 2, 3]
