@@ -1,4 +1,6 @@
 """Small helpers shared by tests."""
+import socket
+import threading
 from pathlib import Path
 
 from nameko.testing.services import worker_factory as nameko_worker_factory
@@ -71,3 +73,37 @@ def schema_differences(url: str, metadata) -> list:
                 conn, opts={"compare_type": True}), metadata)
     finally:
         engine.dispose()
+
+
+class Acceptor:
+    """A listening socket on a loopback port whose connections a thread hands to `handle`.
+
+    `close()` wakes the thread and waits for it before closing the socket: under eventlet a
+    green thread still waiting on a closed descriptor collides ("Second simultaneous read")
+    with whatever next gets that descriptor's number, such as a later test's connection."""
+
+    def __init__(self, handle, port: int = 0):
+        self.handle = handle
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.running:
+                conn.close()
+                return
+            self.handle(conn)
+
+    def close(self):
+        if self.running:
+            self.running = False
+            socket.create_connection(("127.0.0.1", self.port)).close()
+            self.thread.join(5)
+        self.sock.close()

@@ -1,11 +1,11 @@
 """The test suite's own plumbing (tests/conftest.py)."""
-import socket
 import threading
 
 import pytest
 from sqlalchemy import create_engine
 
 from tests.conftest import management_client, postgres_reachable
+from tests.helpers import Acceptor
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -13,7 +13,6 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\
 def test_management_client_retries_on_a_connection_the_server_dropped():
     """A keep-alive connection the server closes as the next request arrives (as RabbitMQ's
     management API does with idle ones) is retried on a fresh connection."""
-    server = socket.create_server(("127.0.0.1", 0))
     answered = []
 
     def serve(conn):
@@ -23,17 +22,10 @@ def test_management_client_retries_on_a_connection_the_server_dropped():
             answered.append(1)
             conn.recv(65536)  # and this one is dropped unanswered
 
-    def accept():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    server = Acceptor(lambda conn: threading.Thread(target=serve, args=(conn,),
+                                                    daemon=True).start())
     try:
-        client = management_client(f"http://guest:guest@127.0.0.1:{server.getsockname()[1]}")
+        client = management_client(f"http://guest:guest@127.0.0.1:{server.port}")
         assert client._get("vhosts") == {}
         assert client._request("DELETE", "vhosts", "gone") == {}
     finally:

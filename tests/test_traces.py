@@ -4,7 +4,6 @@ span linked to the span that recorded the event); a collector that refuses conne
 never answers neither slows nor fails requests."""
 import socket
 import statistics
-import threading
 import time
 import uuid
 
@@ -35,6 +34,7 @@ from svckit.settings import ServiceSettings
 from svckit.signing import CallerSigner
 from svckit.tracing_setup import provider_from
 from tests.gateway.fakerpc import FakeBus, FakeRpc
+from tests.helpers import Acceptor
 
 KEY = "trace-key-" + "k" * 40
 EDITOR = Caller(user_id=1, username="editor", is_staff=True, is_superuser=True)
@@ -211,27 +211,14 @@ class Silent:
     """A collector that accepts connections and never answers."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.held: list = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
+        self.acceptor = Acceptor(self.held.append)
+        self.port = self.acceptor.port
 
     def close(self):
-        self.running = False
+        self.acceptor.close()
         for conn in self.held:
             conn.close()
-        self.sock.close()
 
 
 def timed_requests(client, count: int) -> list[float]:

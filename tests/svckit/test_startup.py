@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from svckit import readiness, startup
+from tests.helpers import Acceptor
 from tests.svckit.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,22 +76,15 @@ class Forwarder:
     def __init__(self, target: tuple[str, int]):
         self.target = target
         self.port = free_port()
-        self.server: socket.socket | None = None
+        self.server: Acceptor | None = None
 
     def open(self):
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.server = Acceptor(self._forward, self.port)
 
-    def _accept(self):
-        assert self.server is not None
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+    def _forward(self, client):
+        upstream = socket.create_connection(self.target)
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pipe(source, sink):
