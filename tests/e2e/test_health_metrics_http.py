@@ -45,8 +45,15 @@ def admin_session(ops_stack):
 def test_gateway_health_needs_no_token_and_lives_outside_the_api(ops_stack):
     alive = requests.get(f"{ops_stack.url}/healthz", timeout=10)
     assert alive.status_code == 200 and alive.json() == {"status": "alive"}
-    ready = requests.get(f"{ops_stack.url}/readyz", timeout=30)
-    assert ready.status_code == 200
+    # a service busy past READYZ_TIMEOUT (3 s here) right after the stack's start makes it
+    # "degraded" for a moment (seen on a loaded machine): ready within a while is the claim
+    deadline = time.monotonic() + 60
+    while True:
+        ready = requests.get(f"{ops_stack.url}/readyz", timeout=30)
+        assert ready.status_code == 200
+        if ready.json()["status"] == "ready" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert ready.json() == {"status": "ready", "services": dict.fromkeys(SERVICES, "ready")}
     bad_token = requests.get(f"{ops_stack.url}/readyz", timeout=30,
                              headers={"Authorization": "Token not-a-token"})
