@@ -12,11 +12,18 @@ context variable) and from a record's `extra`.
 
 Configured once per process, from its settings (`LOG_FORMAT`, `LOG_LEVEL`): `configure()`,
 called by svckit.run and, in the gateway, by gunicorn's logger (gateway/server_log.py).
+
+A request's summary line (gateway.request_log, svckit.worker_log) goes through `write()`:
+straight to the JSON handler `configure()` installed when that handler is the only place the
+record would go, without logging's LogRecord and handler chain (the same line, for a
+fraction of the CPU: it is written for every request).
 """
 import contextvars
 import json
 import logging
+import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -29,7 +36,7 @@ FIELDS = ("request_id", "caller", "method", "route", "path", "status", "outcome"
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_context",
                                                                        default=None)
 # (service name, function giving the current trace and span ids or None): set by configure()
-_process: dict[str, Any] = {"service": "", "trace_ids": None}
+_process: dict[str, Any] = {"service": "", "trace_ids": None, "handler": None}
 
 
 def bind(**fields) -> contextvars.Token:
@@ -49,9 +56,15 @@ def bound() -> dict:
 
 
 def _fields(record: logging.LogRecord) -> dict:
+    return _merged(record.__dict__)
+
+
+def _merged(extra: dict) -> dict:
+    """The bound fields, those of `extra` (a record's attributes, or `write()`'s fields)
+    over them, and the current trace's ids."""
     fields = dict(_context.get() or {})
     for name in FIELDS:
-        value = record.__dict__.get(name)
+        value = extra.get(name)
         if value is not None:
             fields[name] = value
     trace_ids: Callable[[], tuple[str, str] | None] | None = _process["trace_ids"]
@@ -101,6 +114,101 @@ class JsonFormatter(logging.Formatter):
             doc["stack"] = record.stack_info
         return _ENCODER.encode(doc)
 
+    def line(self, level: int, logger: str, message: str, extra: dict) -> str:
+        """What `format` gives for a record of `logger` at `level` with `message` (no
+        arguments, no exception) and `extra`, without the record: the fixed fields made
+        once, each value encoded on its own (strings and numbers without the encoder)."""
+        parts = [f'{{"time": "{_utc_time(time.time())}", {_static(level, logger)}, '
+                 f'"message": {_encode_string(message)}']
+        bound = _context.get() or {}
+        for name in FIELDS[:-2]:
+            value = extra.get(name)
+            if value is None:
+                if name not in bound:
+                    continue
+                value = bound[name]
+            parts.append(f', "{name}": {_value(value)}')
+        trace_id, span_id = (_picked(extra, bound, "trace_id"),
+                             _picked(extra, bound, "span_id"))
+        trace_ids = _process["trace_ids"]
+        if trace_id is _ABSENT and trace_ids is not None:
+            ids = trace_ids()
+            if ids:
+                trace_id, span_id = ids
+        if trace_id is not _ABSENT:
+            parts.append(f', "trace_id": {_value(trace_id)}')
+        if span_id is not _ABSENT:
+            parts.append(f', "span_id": {_value(span_id)}')
+        parts.append("}")
+        return "".join(parts)
+
+
+_ABSENT = object()
+_encode_string = json.encoder.encode_basestring  # what _ENCODER does with a str (C)
+
+
+def _picked(extra: dict, bound: dict, name: str):
+    value = extra.get(name)
+    if value is None:
+        return bound.get(name, _ABSENT)
+    return value
+
+
+def _value(value) -> str:
+    """`value` as _ENCODER writes it."""
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0.0:  # finite: NaN and infinities below
+        return float.__repr__(value)
+    return _ENCODER.encode(value)
+
+
+_statics: dict[tuple[int, str], str] = {}  # (level, logger) -> its line's fixed fields
+
+
+def _static(level: int, logger: str) -> str:
+    """`"level": ..., "process": ..., "service": ..., "logger": ...` of a JSON line (made
+    once per level and logger; forgotten when the process forks or is renamed)."""
+    text = _statics.get((level, logger))
+    if text is None:
+        text = _statics[level, logger] = _ENCODER.encode(
+            {"level": logging.getLevelName(level),
+             "process": os.getpid() if logging.logProcesses else None,
+             "service": _process["service"], "logger": logger})[1:-1]
+    return text
+
+
+os.register_at_fork(after_in_child=_statics.clear)
+
+
+def write(log: logging.Logger, level: int, message: str, fields: dict) -> None:
+    """A record of `log` at `level`: `message` (already formatted) with `fields` (as a
+    record's `extra`). Written by the JSON handler of `configure()` directly when the record
+    would reach that handler alone (`log` a child of the root without handlers or filters
+    of its own, the root's only handler, no filters); through logging otherwise (the text
+    format, a test's capture handler, ...). The lines are the same."""
+    if not log.isEnabledFor(level):
+        return
+    handler = _process["handler"]
+    root = log.parent
+    if (handler is not None and root is log.root and not log.handlers and not log.filters
+            and log.propagate and root.handlers == [handler] and not root.filters
+            and not handler.filters and level >= handler.level):
+        formatter = handler.formatter
+        if isinstance(formatter, JsonFormatter):
+            try:
+                line = formatter.line(level, log.name, message, fields)
+                with handler.lock:  # what StreamHandler.emit does with a formatted record
+                    handler.stream.write(line + handler.terminator)
+                    handler.flush()
+                return
+            except Exception:  # a field the encoder refuses, a stream that fails: logging
+                pass  # tries again and reports it as it does (Handler.handleError)
+    log.log(level, message, extra=fields)
+
 
 class TextFormatter(logging.Formatter):
     """Human lines: `<time> <service> <LEVEL> <logger>: <message> [k=v ...]`, a
@@ -141,6 +249,7 @@ def set_process(service: str, trace_ids=None) -> None:
     id) as hex, or None (svckit.tracing.current_ids)."""
     _process["service"] = service
     _process["trace_ids"] = trace_ids
+    _statics.clear()
 
 
 def configure(service: str, log_format: str, level: str, trace_ids=None,
@@ -156,6 +265,7 @@ def configure(service: str, log_format: str, level: str, trace_ids=None,
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(log_format))
+    _process["handler"] = handler
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

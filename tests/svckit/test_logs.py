@@ -121,3 +121,52 @@ def test_tracing_is_off_unless_an_exporter_or_endpoint_is_given():
         assert "0.25" in provider.sampler.get_description()
     finally:
         provider.shutdown()
+
+
+@pytest.mark.parametrize("extra, bound", [
+    ({"outcome": "ok", "duration_ms": 1.25, "status": 200}, {"request_id": "r", "caller": ""}),
+    ({"route": "/api/x/{id}/", "error": "Ünïcode \"quoted\"\nline"}, {}),
+    ({"bytes": True, "duration_ms": float("nan"), "status": 10 ** 20}, {"method": None}),
+    ({"trace_id": "t" * 32}, {"span_id": "s" * 16}),
+    ({}, {"request_id": "r", "trace_id": None}),
+])
+def test_a_line_written_directly_is_the_line_logging_writes(output, extra, bound):
+    """svckit.logs.write skips the LogRecord: its line is the formatter's, byte for byte
+    (but the time), for every kind of value and with or without a trace."""
+    logs.configure("status", "json", "INFO", stream=output,
+                   trace_ids=lambda: ("a" * 32, "b" * 16))
+    log = logging.getLogger("svckit.requests")
+    token = logs.bind(**bound)
+    try:
+        logs.write(log, logging.INFO, "done in 1.0 ms", extra)
+        log.info("done in 1.0 ms", extra=extra)
+        logs.write(log, logging.DEBUG, "not at INFO", extra)
+    finally:
+        logs.unbind(token)
+    direct, logged = output.getvalue().splitlines()
+    assert direct.split(", ", 1)[1] == logged.split(", ", 1)[1]
+    assert json.loads(direct)["time"].endswith("Z")
+
+
+def test_write_goes_through_logging_where_a_handler_or_the_text_format_waits(output, caplog):
+    caplog.set_level(logging.INFO)  # the capture handler is on the root too: no shortcut
+    log = logging.getLogger("svckit.requests")
+    logs.write(log, logging.INFO, "captured", {"outcome": "ok"})
+    [record] = [r for r in caplog.records if r.getMessage() == "captured"]
+    assert record.outcome == "ok" and record.levelname == "INFO"
+    logs.configure("gateway", "text", "INFO", stream=output)
+    logs.write(log, logging.WARNING, "as text", {"status": 503})
+    assert "WARNING svckit.requests: as text [status=503]" in output.getvalue()
+
+
+def test_write_survives_a_stream_that_fails(output):
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise OSError("disk full")
+
+    logs.configure("status", "json", "INFO", stream=Broken())
+    saved, logging.raiseExceptions = logging.raiseExceptions, False  # handleError: silent
+    try:
+        logs.write(logging.getLogger("svckit.requests"), logging.INFO, "lost", {})
+    finally:
+        logging.raiseExceptions = saved
