@@ -72,7 +72,8 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
 
     settings = GatewaySettings()
     logs.configure("gateway", settings.LOG_FORMAT, settings.LOG_LEVEL, tracing.current_ids,
-                   stream=open(log_path, "a", buffering=8192))
+                   stream=open(log_path, "a", buffering=8192),
+                   flush_seconds=settings.LOG_FLUSH_SECONDS)
     tracing.setup(settings, "gateway")
     app = create_app(settings)
     method, path, body = ENDPOINTS[endpoint]
