@@ -110,8 +110,8 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(45)
-        stats.sort_stats("tottime").print_stats(35)
+        stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "45")))
+        stats.sort_stats("tottime").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "35")))
         print(out.getvalue())
     print(json.dumps({"us": used / count * 1e6, "us_with_export": used_with_export / count
                       * 1e6, "us_thread": used_thread / count * 1e6}))
