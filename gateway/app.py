@@ -4,7 +4,6 @@ Build with `create_app(settings)` (gateway.settings); gunicorn serves `gateway.w
 """
 import logging
 import traceback
-import uuid
 
 import falcon
 
@@ -20,6 +19,7 @@ from gateway.resources import attachments, auth, eventlog, importer, root, statu
 from gateway.settings import GatewaySettings
 from gateway.sites import Site
 from gateway.tracing import TracingMiddleware
+from svckit import randomids
 from svckit.blobstore import BlobStore
 from svckit.context import Caller
 from svckit.errors import ApiError, NotAuthenticated
@@ -70,7 +70,7 @@ class AuthMiddleware:
 
     def process_request(self, req, resp):
         self.api.bus.start()
-        rid = req.get_header("X-Request-ID") or uuid.uuid4().hex
+        rid = req.get_header("X-Request-ID") or randomids.uuid4_hex()
         req.context.request_id = rid[:64]
         req.context.caller = None
         req.context.auth = Auth()

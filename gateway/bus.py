@@ -17,7 +17,7 @@ from typing import Callable
 
 from kombu import Queue
 
-from svckit import tracing
+from svckit import procid, tracing
 from svckit.broker import connect
 from svckit.relay import event_exchange
 
@@ -44,11 +44,11 @@ class EventBus:
 
     def start(self):
         """Start the listener once per process (gunicorn forks after import)."""
-        import os
+        pid = procid.current()
         with self._lock:
-            if self._pid == os.getpid() and self._thread and self._thread.is_alive():
+            if self._pid == pid and self._thread and self._thread.is_alive():
                 return
-            self._pid = os.getpid()
+            self._pid = pid
             self.healthy = False
             self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
             self._thread.start()

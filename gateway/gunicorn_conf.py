@@ -52,8 +52,11 @@ def worker_exit(server, worker):
     (up to IMPORT_RPC_TIMEOUT: a client behind HAProxy hung 330 s after a `kill -9` of a
     gateway's master). A master that lives kills such a worker at that moment anyway."""
     import os
+
+    from svckit import logs
     if getattr(worker, "nr_conns", 0) > 0:
         worker.log.warning("exiting with %s requests unanswered", worker.nr_conns)
+        logs.flush()  # the lines that wait (svckit.logs.LineHandler): os._exit skips that
         os._exit(0)
 
 

@@ -20,8 +20,8 @@ were applied answer what they answered).
 import base64
 import hashlib
 import logging
-import uuid
 
+from svckit import randomids
 from svckit.context import Caller
 from svckit.errors import ValidationFailed
 from svckit.idempotency import OWN_KEY_PREFIX
@@ -123,9 +123,9 @@ class RequestKeys:
 
     def __init__(self, req, client: str | None):
         self.client = client
-        self.base = client or uuid.uuid4().hex
+        self.base = client or randomids.uuid4_hex()
         self.digest: BodyDigest | None = None
-        self.claim = uuid.uuid4().hex
+        self.claim = randomids.uuid4_hex()
         self.begun = False  # the ledger has this request running
         self.write = False  # a write request (its RPCs may apply something)
         self.sent = False  # an RPC of this request was published

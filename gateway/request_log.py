@@ -56,8 +56,9 @@ class RequestLogMiddleware:
         if status < 500:
             level = logging.DEBUG if route in QUIET_ROUTES and status < 300 else logging.INFO
             if log.isEnabledFor(level):
-                log.log(level, "%s %s %s in %.1f ms", req.method, route, status, duration_ms,
-                        extra={**fields, "outcome": "ok" if status < 400 else "client_error"})
+                fields["outcome"] = "ok" if status < 400 else "client_error"
+                logs.write(log, level, f"{req.method} {route} {status} in {duration_ms:.1f} ms",
+                           fields)
             return
         error = req.context.get("error")
         remote = req.context.get("remote_error")

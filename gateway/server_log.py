@@ -14,13 +14,14 @@ from svckit import logs, tracing
 
 def logger_class(settings) -> type:
     """A gunicorn Logger writing in `settings.LOG_FORMAT` at `settings.LOG_LEVEL`."""
-    log_format, level = settings.LOG_FORMAT, settings.LOG_LEVEL
+    log_format, level, flush = settings.LOG_FORMAT, settings.LOG_LEVEL, settings.LOG_FLUSH_SECONDS
     logs.formatter(log_format)  # an unknown format stops gunicorn at start
 
     class GatewayLogger(Logger):
         def setup(self, cfg):
             super().setup(cfg)
-            logs.configure("gateway", log_format, level, tracing.current_ids)
+            logs.configure("gateway", log_format, level, tracing.current_ids,
+                           flush_seconds=flush)
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
                     handler.setFormatter(logs.formatter(log_format))

@@ -1,8 +1,8 @@
 """The caller of a request, as authenticated by the gateway and passed along every RPC call."""
-import uuid
 
 from pydantic import BaseModel, Field
 
+from svckit import randomids
 from svckit.errors import NotAuthenticated, PermissionDenied
 
 ROLE_NAMES = ("admin", "part_category", "part", "stocktake", "stock_location", "stock",
@@ -19,7 +19,7 @@ class Caller(BaseModel):
     is_staff: bool = False
     is_superuser: bool = False
     roles: dict[str, list[str]] = Field(default_factory=dict)
-    request_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = Field(default_factory=randomids.uuid4_hex)
     # svckit.idempotency: the key of this one RPC (empty: none), and whether the caller is
     # sending it again (the service then looks for its answer before running the method)
     idempotency_key: str = ""

@@ -33,15 +33,22 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values as _values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event, func, select
 
+from svckit import procid
 from svckit.broker import connect
 from svckit.errors import ApiError
 from svckit.events import utcnow
 
 log = logging.getLogger(__name__)
+
+if _values.ValueClass is not _values.MutexValue:  # multiprocess mode (a gateway worker):
+    # every write checks the process id for a fork; svckit.procid answers without a system
+    # call (metrics are made after this module is imported: gateway.metrics imports it)
+    _values.ValueClass = _values.MultiProcessValue(procid.current)
 
 # 1 ms .. 60 s: an RPC answer is a few ms, an import batch or a scan up to a minute
 BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)

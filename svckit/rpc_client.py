@@ -29,7 +29,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from nameko.exceptions import RemoteError, deserialize
 
 import svckit.service  # noqa: F401  (registers the error classes for re-raising)
-from svckit import tracing
+from svckit import randomids, tracing
 from svckit.broker import connect
 from svckit.context import Caller
 from svckit.errors import ApiError, ServiceUnavailable
@@ -182,7 +182,7 @@ class RpcClient:
         if path:
             headers["nameko.path"] = path
         tracing.inject(headers)  # the call's client span (svckit.tracing)
-        correlation_id = uuid.uuid4().hex
+        correlation_id = randomids.uuid4_hex()
         self._waiting.add(correlation_id)
         self._first = self._first or correlation_id
         self._send(f"{service}.{method}", {"args": [], "kwargs": kwargs}, headers,

@@ -74,7 +74,8 @@ def main(argv=None):
     if len(argv) != 1:
         sys.exit("usage: python -m svckit.run <service>")
     settings = settings_class(argv[0])()
-    logs.configure(argv[0], settings.LOG_FORMAT, settings.LOG_LEVEL, tracing.current_ids)
+    logs.configure(argv[0], settings.LOG_FORMAT, settings.LOG_LEVEL, tracing.current_ids,
+                   flush_seconds=settings.LOG_FLUSH_SECONDS)
     tracing.setup(settings, argv[0])
     container = ServiceContainer(service_class(argv[0]), container_config(settings))
     stopping = eventlet.event.Event()

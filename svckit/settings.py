@@ -68,6 +68,7 @@ class ObservedSettings(RecordedSettings):
 
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "json"
+    LOG_FLUSH_SECONDS: float = Field(default=0.2, ge=0, le=10)  # svckit.logs.LineHandler
     OTEL_SDK_DISABLED: Flag = False
     OTEL_TRACES_EXPORTER: str = ""
     OTEL_EXPORTER_OTLP_ENDPOINT: str = ""

@@ -79,8 +79,8 @@ def provider_from(settings, process: str) -> TracerProvider | None:
     if exporter_kind == "console":
         exporter = ConsoleSpanExporter()
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        exporter = OTLPSpanExporter(endpoint=traces_endpoint(settings),
+        from svckit.otlp_encoding import OtlpSpanExporter  # the SDK's, a cheaper encoder
+        exporter = OtlpSpanExporter(endpoint=traces_endpoint(settings),
                                     headers=key_values(settings.OTEL_EXPORTER_OTLP_HEADERS),
                                     timeout=settings.OTEL_EXPORTER_OTLP_TIMEOUT / 1000)
     provider.add_span_processor(BatchSpanProcessor(

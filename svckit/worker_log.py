@@ -67,8 +67,8 @@ class WorkerLog(DependencyProvider):
         if exc_info is None:
             level = logging.DEBUG if method in QUIET else logging.INFO
             if log.isEnabledFor(level):
-                log.log(level, "%s ok in %.1f ms", method, duration_ms,
-                        extra={"outcome": "ok", "duration_ms": duration_ms})
+                logs.write(log, level, f"{method} ok in {duration_ms:.1f} ms",
+                           {"outcome": "ok", "duration_ms": duration_ms})
             return
         exc = exc_info[1]
         if isinstance(exc, ApiError):

@@ -100,13 +100,19 @@ def eventually_logged(data, name, request_id, logger, seconds=10.0) -> list[dict
 def test_every_line_of_every_process_is_json_with_the_common_fields(processes):
     _, data, _ = processes
     for name in ("users", "status", "gateway"):
-        records = lines_of(data, name)
+        deadline = time.monotonic() + 10  # INFO lines wait up to LOG_FLUSH_SECONDS
+        while not (records := lines_of(data, name)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert records, name
         for record in records:
             assert {"time", "level", "process", "service", "logger", "message"} <= set(record)
             assert record["service"] == name
-    started = [r for r in lines_of(data, "status") if r["message"] == "service status started"]
-    assert started and started[0]["level"] == "INFO"
+    deadline = time.monotonic() + 10
+    while not (started := [r for r in lines_of(data, "status")
+                           if r["message"] == "service status started"]):
+        assert time.monotonic() < deadline, "no 'service status started' line"
+        time.sleep(0.1)
+    assert started[0]["level"] == "INFO"
 
 
 def test_a_404_is_one_info_line_without_traceback_carrying_the_request_id(processes):

@@ -4,12 +4,17 @@ in one greenthread stay there; bad settings stop a process at start."""
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 
 import eventlet
 import pytest
 from pydantic import ValidationError
 
 from svckit import logs
+from svckit.layout import ROOT
 from svckit.settings import ServiceSettings
 from svckit.tracing_setup import exporter_name, provider_from
 
@@ -121,3 +126,99 @@ def test_tracing_is_off_unless_an_exporter_or_endpoint_is_given():
         assert "0.25" in provider.sampler.get_description()
     finally:
         provider.shutdown()
+
+
+@pytest.mark.parametrize("extra, bound", [
+    ({"outcome": "ok", "duration_ms": 1.25, "status": 200}, {"request_id": "r", "caller": ""}),
+    ({"route": "/api/x/{id}/", "error": "Ünïcode \"quoted\"\nline"}, {}),
+    ({"bytes": True, "duration_ms": float("nan"), "status": 10 ** 20}, {"method": None}),
+    ({"trace_id": "t" * 32}, {"span_id": "s" * 16}),
+    ({}, {"request_id": "r", "trace_id": None}),
+])
+def test_a_line_written_directly_is_the_line_logging_writes(output, extra, bound):
+    """svckit.logs.write skips the LogRecord: its line is the formatter's, byte for byte
+    (but the time), for every kind of value and with or without a trace."""
+    logs.configure("status", "json", "INFO", stream=output,
+                   trace_ids=lambda: ("a" * 32, "b" * 16))
+    log = logging.getLogger("svckit.requests")
+    token = logs.bind(**bound)
+    try:
+        logs.write(log, logging.INFO, "done in 1.0 ms", extra)
+        log.info("done in 1.0 ms", extra=extra)
+        logs.write(log, logging.DEBUG, "not at INFO", extra)
+    finally:
+        logs.unbind(token)
+    direct, logged = output.getvalue().splitlines()
+    assert direct.split(", ", 1)[1] == logged.split(", ", 1)[1]
+    assert json.loads(direct)["time"].endswith("Z")
+
+
+def test_write_goes_through_logging_where_a_handler_or_the_text_format_waits(output, caplog):
+    caplog.set_level(logging.INFO)  # the capture handler is on the root too: no shortcut
+    log = logging.getLogger("svckit.requests")
+    logs.write(log, logging.INFO, "captured", {"outcome": "ok"})
+    [record] = [r for r in caplog.records if r.getMessage() == "captured"]
+    assert record.outcome == "ok" and record.levelname == "INFO"
+    logs.configure("gateway", "text", "INFO", stream=output)
+    logs.write(log, logging.WARNING, "as text", {"status": 503})
+    assert "WARNING svckit.requests: as text [status=503]" in output.getvalue()
+
+
+def test_write_survives_a_stream_that_fails(output):
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise OSError("disk full")
+
+    logs.configure("status", "json", "INFO", stream=Broken())
+    saved, logging.raiseExceptions = logging.raiseExceptions, False  # handleError: silent
+    try:
+        logs.write(logging.getLogger("svckit.requests"), logging.INFO, "lost", {})
+    finally:
+        logging.raiseExceptions = saved
+
+
+def test_lines_below_warning_wait_and_go_out_together(output):
+    class Counted(io.StringIO):
+        writes = 0
+
+        def write(self, text):
+            type(self).writes += 1
+            return super().write(text)
+
+    stream = Counted()
+    logs.configure("status", "json", "INFO", stream=stream, flush_seconds=0.2)
+    log = logging.getLogger("svckit.requests")
+    for n in range(5):
+        logs.write(log, logging.INFO, f"line {n}", {"outcome": "ok"})
+    log.info("a record through logging")
+    assert stream.getvalue() == "" and Counted.writes == 0  # waiting
+    deadline = time.monotonic() + 5
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "line 0", "line 1", "line 2", "line 3", "line 4", "a record through logging"]
+    assert Counted.writes == 1
+    log.info("waits")
+    log.warning("at once")  # and what waited before it, in order
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()][-2:] == [
+        "waits", "at once"]
+    log.info("at exit")
+    logging.getLogger().handlers[0].flush()  # what logging.shutdown does at exit
+    assert stream.getvalue().splitlines()[-1].count("at exit") == 1
+
+
+def test_a_forked_child_does_not_write_its_parent_s_waiting_lines_again(tmp_path):
+    script = (
+        "import logging, os\n"
+        "from svckit import logs\n"
+        f"logs.configure('status', 'json', 'INFO', stream=open({str(tmp_path / 'out')!r}, 'a'),"
+        " flush_seconds=5)\n"
+        "logging.getLogger('x').info('before the fork')\n"
+        "pid = os.fork()\n"
+        "logging.getLogger('x').info('child' if pid == 0 else 'parent')\n"
+        "if pid: os.waitpid(pid, 0)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, timeout=60,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    messages = sorted(json.loads(line)["message"]
+                      for line in (tmp_path / "out").read_text().splitlines())
+    assert messages == ["before the fork", "child", "parent"]  # each once, exit flushed
