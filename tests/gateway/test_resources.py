@@ -346,6 +346,26 @@ def test_system(gateway):
     assert rpc.calls == []
 
 
+def test_options_of_uploads_state_their_size_limits(gateway):
+    """OPTIONS of the lists and objects that take a file add its limit as `max_size`, so a
+    client can refuse a larger file before sending it; other fields stay as the service says."""
+    file_field = {"type": "file upload", "required": False, "label": "F"}
+    meta = lambda field: {"name": "X", "actions": {"POST": {field: dict(file_field),  # noqa: E731
+                                                           "comment": {"type": "string"}}}}
+    app, _ = gateway({"attachment_options": meta("attachment"),
+                      "session_options": meta("data_file")},
+                     ATTACHMENT_MAX_BYTES=1234, IMPORT_MAX_BYTES=5678)
+    for url, field, limit in (("/api/attachment/", "attachment", 1234),
+                              ("/api/attachment/3/", "attachment", 1234),
+                              ("/api/importer/session/", "data_file", 5678),
+                              ("/api/importer/session/2/", "data_file", 5678)):
+        fields = request(app, "OPTIONS", url).json["actions"]["POST"]
+        assert fields[field] == {**file_field, "max_size": limit}, url
+        assert fields["comment"] == {"type": "string"}
+    app, _ = gateway({"attachment_options": {"name": "X"}})  # no actions (may not write)
+    assert request(app, "OPTIONS", "/api/attachment/").json == {"name": "X"}
+
+
 def test_attachments(gateway):
     app, rpc = gateway({"list_attachments": PAGE, "bulk_delete_attachments": 1})
     body = {"items": [3]}
