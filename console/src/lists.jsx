@@ -82,6 +82,7 @@ export async function uploadLimit(path, field) {
 /** Words for a file over `limit`, or null when it fits (or no limit is known). */
 export function tooLarge(file, limit) {
   return limit !== null && file.size > limit
-    ? `“${file.name}” is ${bytes(file.size)}; the server accepts files of up to ${bytes(limit)}.`
+    ? `“${file.name}” is too large: ${file.size.toLocaleString("en")} bytes, and the server `
+      + `accepts files of up to ${limit.toLocaleString("en")} bytes (${bytes(limit)}).`
     : null;
 }
