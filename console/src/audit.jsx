@@ -118,9 +118,11 @@ export function Audit() {
     }
   };
 
+  const typed = useRef(false); // the first list is asked for at once, later ones after typing
   useEffect(() => {
     setFresh(new Set());
-    const timer = setTimeout(() => fetchPage(false), 200);
+    const timer = setTimeout(() => fetchPage(false), typed.current ? 200 : 0);
+    typed.current = true;
     return () => clearTimeout(timer);
   }, [key, page]);
 
