@@ -2,7 +2,7 @@
 // by drag and drop with progress, add links, edit name, comment and tags, preview images,
 // download, delete one or many. Paged by the server.
 import { h } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, get, query, upload } from "./api.js";
 import { Field, FormError, Progress, TextField } from "./forms.jsx";
 import { bytes, tooLarge } from "./lists.jsx";
@@ -187,11 +187,14 @@ export function Attachments() {
       setLimit(file && Number.isInteger(file.max_size) ? file.max_size : null);
     }, setError);
   }, []);
+  const typed = useRef(false); // the first list is asked for at once, later ones after typing
   useEffect(() => {
+    const wait = typed.current ? 200 : 0;
+    typed.current = true;
     const timer = setTimeout(() => get(`/api/attachment/${query({ limit: PAGE,
       offset: page * PAGE, model_type: modelType, model_id: modelId, search,
       is_file: kind === "file" ? "true" : undefined, is_link: kind === "link" ? "true" : undefined,
-      ordering: "-upload_date" })}`).then(setFound, setError), 200);
+      ordering: "-upload_date" })}`).then(setFound, setError), wait);
     return () => clearTimeout(timer);
   }, [modelType, modelId, search, kind, page, tick]);
 

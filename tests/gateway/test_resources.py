@@ -155,6 +155,16 @@ def test_users(gateway):
     assert (service, method, kwargs["name"]) == ("users", "token", "script")
     assert kwargs["meta"]["user_agent"] == "ua/1" and kwargs["meta"]["server_port"] == "8080"
     rpc.calls.clear()
+    made = request(app, "POST", "/api/user/tokens/", {"name": "ci", "expiry": "2030-01-01"},
+                   headers={"User-Agent": "ua/2"})
+    assert made.status == 201
+    [(service, method, kwargs)] = rpc.calls
+    assert (service, method, kwargs["data"]) == ("users", "create_token",
+                                                 {"name": "ci", "expiry": "2030-01-01"})
+    assert kwargs["meta"]["user_agent"] == "ua/2"
+    rpc.calls.clear()
+    assert request(app, "POST", "/api/user/tokens/7/", {"name": "x"}).status == 405
+    assert rpc.calls == []
     assert request(app, "GET", "/api/user/abc/").status == 404  # digits only, as InvenTree
     assert request(app, "POST", "/api/user/", {"username": "<b>x</b>"}).json == {
         "username": ["Remove HTML tags from this value"]}

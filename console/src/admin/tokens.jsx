@@ -1,9 +1,9 @@
-// The signed-in user's API tokens: create one (GET /api/user/token/?name=..., which answers
-// the key with its expiry), copy its key once (it is never listed again), revoke
+// The signed-in user's API tokens: create one with a name and an expiry (POST
+// /api/user/tokens/, which answers its key this once), copy the key, revoke
 // (DELETE /api/user/tokens/{id}/). The list shows keys redacted, as the server sends them.
 import { h } from "preact";
 import { useRef, useState } from "preact/hooks";
-import { api, ApiError, get, query } from "../api.js";
+import { api } from "../api.js";
 import { FormError, Notice, TextField } from "../forms.jsx";
 import { Pager, usePagedList } from "../lists.jsx";
 
@@ -44,6 +44,7 @@ function NewKey({ created, onDone }) {
 export function Tokens() {
   const [page, setPage] = useState(0);
   const [name, setName] = useState("");
+  const [expiry, setExpiry] = useState("");
   const [error, setError] = useState(null);
   const [created, setCreated] = useState(null);
   const [notice, setNotice] = useState("");
@@ -54,18 +55,10 @@ export function Tokens() {
     event.preventDefault();
     setError(null);
     setNotice("");
-    const wanted = name.trim().replace(/\s/g, "-");
-    try {
-      // the server hands out a live token's key again for the same name: refuse that here,
-      // so that a key is only ever shown once
-      const mine = await get(`/api/user/tokens/${query({ limit: 1000 })}`);
-      if (mine.results.some((t) => t.active && t.name === wanted)) {
-        setError(new ApiError(400, { name: ["You already have a live token of this name: "
-          + "revoke it first, or choose another name."] }));
-        return;
-      }
-      setCreated(await get(`/api/user/token/${query({ name: wanted })}`));
+    try { // a new token each time (POST), its key answered this once
+      setCreated(await api("POST", "/api/user/tokens/", { name, expiry: expiry || null }));
       setName("");
+      setExpiry("");
       list.reload();
     } catch (e) {
       setError(e);
@@ -91,15 +84,18 @@ export function Tokens() {
   return h("main", null,
     h("h1", null, "API tokens"),
     h("p", { class: "hint" }, "Tokens let scripts and other programs use the API as you "
-      + "(header Authorization: Token <key>). Each is valid for a year unless revoked."),
+      + "(header Authorization: Token <key>) until they expire or are revoked."),
     created ? h(NewKey, { created, onDone: done })
       : h("form", { class: "panel", onSubmit: create, noValidate: true,
         "aria-labelledby": "new-token-title" },
       h("h2", { id: "new-token-title" }, "New token"),
       h(TextField, { label: "Token name", name: "name", value: name, onInput: setName,
         hint: "What it is for, e.g. the script that uses it. Spaces become dashes.",
-        error: error && (error.field("name") || error.field("non_field_errors")) }),
-      h(FormError, { message: error && error.general(["name", "non_field_errors"]) }),
+        error: error && error.field("name") }),
+      h(TextField, { label: "Expires on", name: "expiry", type: "date", value: expiry,
+        onInput: setExpiry, hint: "At most a year ahead; left empty, a year from today.",
+        error: error && error.field("expiry") }),
+      h(FormError, { message: error && error.general(["name", "expiry"]) }),
       h("button", { type: "submit" }, "Create token")),
     notice && h(Notice, null, notice),
     h(FormError, { message: list.error && list.error.message }),
