@@ -10,7 +10,7 @@ import { FormError, TextField } from "./forms.jsx";
 import { Pager, SelectField } from "./lists.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
 
-const PAGE = 50;
+const PAGE = 25;
 const POLL_MS = 2000;
 const FILTERS = ["service", "type", "actor", "stream_type", "stream_id", "request_id", "after",
   "before", "search"];
@@ -41,9 +41,12 @@ export function historyHref(streamType, streamId) {
   return `${BASE}/audit${query({ stream_type: streamType, stream_id: streamId })}`;
 }
 
+/** The payload, written out only when unfolded (an import's batch of rows is large). */
 function Payload({ event }) {
-  const text = JSON.stringify(event.payload, null, 2);
-  return h("details", null, h("summary", null, "Payload"), h("pre", { class: "payload" }, text));
+  const [open, setOpen] = useState(false);
+  return h("details", { onToggle: (e) => setOpen(e.currentTarget.open) },
+    h("summary", null, "Payload"),
+    open && h("pre", { class: "payload" }, JSON.stringify(event.payload, null, 2)));
 }
 
 function EventRow({ event, fresh, filterBy }) {
