@@ -157,3 +157,31 @@ def test_a_file_above_the_limit_is_refused_before_its_upload(console, tmp_path):
     found = api("GET", console.base, "/api/attachment/", ADMIN,
                 params={"model_type": "part", "model_id": model_id}).json()
     assert found == []
+
+
+NEW_PAGES = {"/console/audit": "Audit", "/console/admin": "Administration",
+             "/console/admin/users": "Users", "/console/admin/groups": "Groups",
+             "/console/admin/project-codes": "Project codes", "/console/admin/units":
+             "Custom units", "/console/admin/states": "Custom states",
+             "/console/admin/error-reports": "Error reports", "/console/admin/news": "News",
+             "/console/admin/rates": "Exchange rates", "/console/admin/services": "Services",
+             "/console/notifications": "Notifications", "/console/account/tokens": "API tokens"}
+
+
+def test_the_new_pages_are_labelled_and_fit_390_px(console):
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    console.sign_in(*ADMIN)
+    for path, heading in NEW_PAGES.items():
+        page.goto(console.url(path))
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        expect(page.get_by_role("status").filter(has_text="Loading")).to_have_count(0)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide at 390 px"
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            'input, select, textarea')].filter(e => !(e.labels && e.labels.length)
+            && !e.getAttribute('aria-label')).map(e => e.outerHTML)""")
+        assert unlabelled == [], path
+    page.goto(console.url("/console/admin/services"))
+    expect(page.locator("table.services td.ok")).to_have_count(6)  # every service ready
+    expect(page.get_by_text("Gateway: Ready")).to_be_visible()
