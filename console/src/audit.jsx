@@ -68,6 +68,23 @@ function EventRow({ event, fresh, filterBy }) {
     h("td", null, h(Payload, { event })));
 }
 
+/** Services and their event types from the event catalog (AsyncAPI: a channel per
+ * service, a message per type with its summary); empty until it has loaded. */
+function useCatalog() {
+  const [catalog, setCatalog] = useState({});
+  useEffect(() => {
+    get("/api/events/catalog/").then((doc) => {
+      const found = {};
+      for (const [name, channel] of Object.entries(doc.channels || {})) {
+        found[name.replace(/\.events$/, "")] = Object.values(channel.messages || {}).map(
+          (m) => [m.name || m.title, m.summary || ""]);
+      }
+      setCatalog(found);
+    }, () => setCatalog({})); // the filters still take typed names
+  }, []);
+  return catalog;
+}
+
 function readFilters(search) {
   const filters = { ordering: search.get("ordering") || "-id" };
   for (const name of FILTERS) filters[name] = search.get(name) || "";
@@ -85,6 +102,11 @@ export function Audit() {
   const [announce, setAnnounce] = useState("");
   const lastSeen = useRef(0);
   const key = JSON.stringify(apiParams(filters));
+  const catalog = useCatalog();
+  const services = [...new Set([...Object.keys(catalog), filters.service].filter(Boolean))]
+    .sort(); // a service named in the address stays choosable
+  const types = (filters.service ? catalog[filters.service] || [] : Object.values(catalog).flat())
+    .slice().sort((x, y) => (x[0] < y[0] ? -1 : 1));
 
   useEffect(() => { // a link to another history while this page is open
     const next = readFilters(search);
@@ -154,10 +176,15 @@ export function Audit() {
       + "received it. Follow an object to see its history."),
     h("form", { class: "panel filters", "aria-label": "Event filters",
       onSubmit: (e) => e.preventDefault() },
-    h(TextField, { label: "Service", name: "service", value: filters.service,
-      onInput: set("service"), error: fieldError("service"), hint: "e.g. users, system" }),
+    services.length ? h(SelectField, { label: "Service", name: "service",
+      value: filters.service, onChange: set("service"), error: fieldError("service"),
+      choices: [["", "Any"], ...services.map((name) => [name, name])] })
+      : h(TextField, { label: "Service", name: "service", value: filters.service,
+        onInput: set("service"), error: fieldError("service"), hint: "e.g. users, system" }),
     h(TextField, { label: "Event type", name: "type", value: filters.type, onInput: set("type"),
-      error: fieldError("type"), hint: "e.g. user.created" }),
+      error: fieldError("type"), hint: "e.g. user.created", list: "event-types" }),
+    h("datalist", { id: "event-types" }, types.map(([name, summary]) => h("option",
+      { key: name, value: name }, summary))),
     h(TextField, { label: "Actor", name: "actor", value: filters.actor, onInput: set("actor"),
       error: fieldError("actor") }),
     h(TextField, { label: "Object type", name: "stream_type", value: filters.stream_type,
