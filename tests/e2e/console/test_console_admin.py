@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN
-from tests.e2e.console.test_console_browser import api, nav
+from tests.e2e.console.test_console_browser import api, nav, new_user
 
 
 def admin_page(console, path: str):
@@ -186,3 +186,26 @@ def test_the_new_pages_are_labelled_and_fit_390_px(console):
     page.goto(console.url("/console/admin/services"))
     expect(page.locator("table.services td.ok")).to_have_count(6)  # every service ready
     expect(page.get_by_text("Gateway: Ready")).to_be_visible()
+
+
+def test_a_staff_user_is_offered_only_what_staff_may_do(console):
+    name, password = new_user(console.base, staff=True)
+    page = console.page
+    console.sign_in(name, password)
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
+        ["Home", "Imports", "Attachments", "Audit", "Administration", "Account"])
+    page.goto(console.url("/console/admin/users"))
+    page.get_by_label("Search users").fill(ADMIN[0])
+    expect(page.locator("table.users tbody tr").filter(has_text="superuser")).to_be_visible()
+    expect(page.get_by_role("form", name="New user")).to_have_count(0)  # superusers create
+    expect(page.get_by_role("button", name=f"Edit user {ADMIN[0]}")).to_have_count(0)
+    page.get_by_label("Search users").fill(name)
+    page.get_by_role("button", name=f"Edit user {name}").click()
+    form = page.get_by_role("form", name=f"Edit user {name}")
+    expect(form.get_by_label("Active (may sign in)")).to_be_visible()
+    expect(form.get_by_label(re.compile("^Staff"))).to_have_count(0)  # superusers grant it
+    page.goto(console.url("/console/admin/groups"))
+    expect(page.get_by_role("form", name="New group")).to_be_visible()  # staff write groups
+    page.goto(console.url("/console/attachments"))
+    page.get_by_label("Model type").select_option("part")
+    expect(page.get_by_text("Your roles do not allow adding attachments")).to_be_visible()
