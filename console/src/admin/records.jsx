@@ -40,16 +40,17 @@ function blankValues(fields, item) {
   return values;
 }
 
-/** The body for `values`: integers as numbers, empty optional related fields as null. */
-function bodyOf(fields, values) {
+/** The body for `values`: integers and related pks as numbers; an empty number, choice or
+ * related field left out of a new object (the server says it is required, or uses its
+ * default) and null in an edit. */
+function bodyOf(fields, values, editing) {
   const body = {};
   for (const [name, value] of Object.entries(values)) {
     const f = fields[name];
-    if (f.type === "integer" || f.type === "related field") {
-      body[name] = value === "" ? null : (/^-?\d+$/.test(value) ? Number(value) : value);
-    } else {
-      body[name] = value;
-    }
+    if (f.type === "string" || f.type === "email") body[name] = value;
+    else if (value !== "") body[name] = /^-?\d+$/.test(value) && f.type !== "choice"
+      ? Number(value) : value;
+    else if (editing) body[name] = null;
   }
   return body;
 }
@@ -83,7 +84,7 @@ function RecordForm({ config, fields, related, item, onSaved, onCancel }) {
     setError(null);
     try {
       const saved = await api(item ? "PATCH" : "POST", item ? `${config.path}${item.pk}/`
-        : config.path, bodyOf(fields, values));
+        : config.path, bodyOf(fields, values, Boolean(item)));
       onSaved(saved);
       if (!item) setValues(blankValues(fields, null));
     } catch (e) {

@@ -209,3 +209,28 @@ def test_a_staff_user_is_offered_only_what_staff_may_do(console):
     page.goto(console.url("/console/attachments"))
     page.get_by_label("Model type").select_option("part")
     expect(page.get_by_text("Your roles do not allow adding attachments")).to_be_visible()
+
+
+def test_a_custom_state_is_made_from_the_form_the_api_describes(console):
+    name = f"S{uuid.uuid4().hex[:6].upper()}"
+    key = 1000 + uuid.uuid4().int % 100000
+    page = admin_page(console, "/console/admin/states")
+    form = page.get_by_role("form", name="New state")
+    form.get_by_label("Name (required)").fill(name)
+    form.get_by_role("button", name="Create state").click()
+    expect(page.locator("#new-key-error")).to_have_text("This field is required.")
+    expect(page.locator("#new-reference_status-error")).to_have_text("This field is required.")
+    expect(form.get_by_label("Name (required)")).to_have_value(name)
+    form.get_by_label("Key (required)", exact=True).fill(str(key))
+    form.get_by_label("Label (required)").fill("Shiny")
+    form.get_by_label("Logical Key (required)").fill("10")
+    form.get_by_label("Color").select_option("success")
+    form.get_by_label("Model (required)").select_option(label="stock | Stock Item")
+    form.get_by_label("Reference status (required)").select_option("StockStatus")
+    form.get_by_role("button", name="Create state").click()
+    row = page.locator("table.records tbody tr").filter(has_text=name)
+    expect(row.locator(".badge.color-success")).to_have_text("Shiny")
+    found = api("GET", console.base, "/api/generic/status/custom/", ADMIN,
+                params={"search": name}).json()
+    assert [(s["key"], s["color"], s["reference_status"]) for s in found] == [
+        (key, "success", "StockStatus")]
