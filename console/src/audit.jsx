@@ -69,10 +69,12 @@ function EventRow({ event, fresh, filterBy }) {
 }
 
 /** Services and their event types from the event catalog (AsyncAPI: a channel per
- * service, a message per type with its summary); empty until it has loaded. */
-function useCatalog() {
+ * service, a message per type with its summary); empty until it has loaded. Asked for once
+ * `wanted` (after the first events are shown: the catalog asks every service). */
+function useCatalog(wanted) {
   const [catalog, setCatalog] = useState({});
   useEffect(() => {
+    if (!wanted) return;
     get("/api/events/catalog/").then((doc) => {
       const found = {};
       for (const [name, channel] of Object.entries(doc.channels || {})) {
@@ -81,7 +83,7 @@ function useCatalog() {
       }
       setCatalog(found);
     }, () => setCatalog({})); // the filters still take typed names
-  }, []);
+  }, [wanted]);
   return catalog;
 }
 
@@ -102,7 +104,7 @@ export function Audit() {
   const [announce, setAnnounce] = useState("");
   const lastSeen = useRef(0);
   const key = JSON.stringify(apiParams(filters));
-  const catalog = useCatalog();
+  const catalog = useCatalog(found !== null);
   const services = [...new Set([...Object.keys(catalog), filters.service].filter(Boolean))]
     .sort(); // a service named in the address stays choosable
   const types = (filters.service ? catalog[filters.service] || [] : Object.values(catalog).flat())
