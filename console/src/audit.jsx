@@ -1,8 +1,9 @@
 // Audit (staff): the event log of every service (GET /api/events/), filtered by service,
 // type, actor, object (stream type and id), time range and request id, paged by the server.
 // An object's history is the same list filtered by `stream=<type>:<id>`. The live view asks
-// for the newest page every 2 s while it is on (pause/resume) and marks events newer than
-// the last one seen. The filters live in the address, so a history can be linked to.
+// for the newest page every 2 s while it is on (pause/resume); each list marks the events
+// newer than the newest one seen before (until the filters change). The filters live in the
+// address, so a history can be linked to.
 import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get, query } from "./api.js";
@@ -124,15 +125,15 @@ export function Audit() {
     navigate(`${BASE}/audit${query(shown)}`, { replace: true });
   }, [key]);
 
-  const fetchPage = async (isPoll) => {
+  const fetchPage = async () => {
     try {
       const answer = await get(`/api/events/${query({ ...apiParams(filters), limit: PAGE,
         offset: page * PAGE })}`);
       const newest = answer.results.reduce((n, e) => Math.max(n, e.pk), 0);
-      if (isPoll) {
+      if (lastSeen.current) { // not the first list: mark what came since the last one seen
         const added = answer.results.filter((e) => e.pk > lastSeen.current).map((e) => e.pk);
-        setFresh(new Set(added));
         if (added.length) {
+          setFresh((marked) => new Set([...marked, ...added]));
           setAnnounce(`${added.length}${added.length === answer.results.length ? "+" : ""} `
             + `new event${added.length === 1 ? "" : "s"}`);
         }
@@ -148,7 +149,7 @@ export function Audit() {
   const typed = useRef(false); // the first list is asked for at once, later ones after typing
   useEffect(() => {
     setFresh(new Set());
-    const timer = setTimeout(() => fetchPage(false), typed.current ? 200 : 0);
+    const timer = setTimeout(fetchPage, typed.current ? 200 : 0);
     typed.current = true;
     return () => clearTimeout(timer);
   }, [key, page]);
@@ -156,7 +157,7 @@ export function Audit() {
   const watching = live && page === 0 && filters.ordering === "-id";
   useEffect(() => {
     if (!watching) return undefined;
-    const timer = setInterval(() => fetchPage(true), POLL_MS);
+    const timer = setInterval(fetchPage, POLL_MS);
     return () => clearInterval(timer);
   }, [watching, key]);
 
