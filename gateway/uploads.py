@@ -18,6 +18,16 @@ def too_large(limit: int) -> ApiError:
     return ApiError({"detail": f"Upload exceeds the maximum size of {limit} bytes"}, 413)
 
 
+def with_max_size(options: dict, field: str, limit: int) -> dict:
+    """OPTIONS metadata with the upload limit of its file `field` as `max_size` (bytes) under
+    every action that has the field: a client can refuse a larger file before sending it.
+    (An addition to DRF's metadata, whose `max_length` of a file field is its name's.)"""
+    for fields in (options.get("actions") or {}).values():
+        if isinstance(fields, dict) and isinstance(fields.get(field), dict):
+            fields[field] = {**fields[field], "max_size": limit}
+    return options
+
+
 def _chunks(stream):
     while True:
         chunk = stream.read(CHUNK)

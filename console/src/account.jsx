@@ -3,7 +3,18 @@ import { h } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import { FormError, Notice, TextField } from "./forms.jsx";
+import { ROLE_NAMES } from "./admin/groups.jsx";
+import { BASE, Link } from "./router.js";
 import { useSession } from "./session.js";
+
+function Roles({ roles }) {
+  const granted = Object.entries((roles && roles.roles) || {}).filter(([, p]) => p && p.length);
+  return h("section", { "aria-labelledby": "roles-title" },
+    h("h2", { id: "roles-title" }, "Your roles"),
+    granted.length ? h("ul", { class: "roles-held" }, granted.map(([role, perms]) => h("li",
+      { key: role, "data-role": role }, h("strong", null, ROLE_NAMES[role] || role), ": ",
+    perms.join(", ")))) : h("p", null, "No roles: your groups grant none."));
+}
 
 const FIELDS = ["old_password", "new_password1", "new_password2", "revoke_tokens"];
 
@@ -38,7 +49,11 @@ export function Account() {
         .join(" ") || "—"),
       h("dt", null, "E-mail"), h("dd", null, me.email || "—"),
       h("dt", null, "Access"), h("dd", null, me.is_superuser ? "Superuser"
-        : me.is_staff ? "Staff" : "User")),
+        : me.is_staff ? "Staff" : "User"),
+      h("dt", null, "Groups"), h("dd", null, (me.groups || []).map((g) => g.name).join(", ")
+        || "—")),
+    h(Roles, { roles: session.roles }),
+    h("p", null, h(Link, { href: `${BASE}/account/tokens` }, "Your API tokens")),
     h("form", { onSubmit: submit, "aria-labelledby": "password-title", noValidate: true },
       h("h2", { id: "password-title" }, "Change password"),
       h(TextField, { label: "Current password", name: "old_password", type: "password",

@@ -113,7 +113,32 @@ export async function api(method, path, body, { quiet = false } = {}) {
   return data;
 }
 
-export const get = (path, options) => api("GET", path, undefined, options);
+const PREFETCH_MS = 10_000;
+const prefetched = new Map(); // path -> {answer: Promise, at: ms}
+
+/**
+ * Ask for GET `path` now, before the page that needs it is rendered (a page's data loaded in
+ * parallel with the app's own start); the first `get(path)` within 10 s takes its answer.
+ */
+export function prefetch(path) {
+  if (prefetched.has(path)) return;
+  const answer = api("GET", path, undefined, { quiet: true });
+  answer.catch(() => {}); // taken, or dropped, later
+  prefetched.set(path, { answer, at: Date.now() });
+}
+
+function takePrefetched(path) {
+  const early = prefetched.get(path);
+  prefetched.delete(path);
+  return early && Date.now() - early.at < PREFETCH_MS ? early.answer : null;
+}
+
+/** GET `path` (a prefetched answer if there is one; a failed one is asked again). */
+export const get = (path, options) => {
+  const early = takePrefetched(path);
+  const ask = () => api("GET", path, undefined, options);
+  return early ? early.catch(ask) : ask();
+};
 
 /** A query string of the defined values of `params`. */
 export function query(params) {

@@ -3,11 +3,18 @@ import { h } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { api, onLostSession } from "./api.js";
 import { Account } from "./account.jsx";
+import { Administration, NotAllowed } from "./admin/index.jsx";
+import { CUSTOM_STATES, CUSTOM_UNITS, PROJECT_CODES, Records } from "./admin/records.jsx";
+import { ErrorReports, News, Notifications, Rates, Services } from "./admin/system.jsx";
+import { Groups } from "./admin/groups.jsx";
+import { Tokens } from "./admin/tokens.jsx";
+import { Users } from "./admin/users.jsx";
 import { Attachments } from "./attachments.jsx";
+import { Audit } from "./audit.jsx";
 import { ImportList } from "./imports/list.jsx";
 import { ImportSession } from "./imports/session.jsx";
 import { BASE, currentPath, Link, match, navigate, useLocation } from "./router.js";
-import { refresh, signedOut, useSession } from "./session.js";
+import { isStaff, refresh, signedOut, useSession } from "./session.js";
 import { safeNext, SignIn } from "./signin.jsx";
 
 const SIGN_IN = `${BASE}/sign-in`;
@@ -27,14 +34,34 @@ const NAV = [
   { href: `${BASE}/`, label: "Home", allowed: () => true },
   { href: `${BASE}/imports`, label: "Imports", allowed: (s) => Boolean(s.me) },
   { href: `${BASE}/attachments`, label: "Attachments", allowed: (s) => Boolean(s.me) },
+  { href: `${BASE}/audit`, label: "Audit", allowed: isStaff },
+  { href: `${BASE}/admin`, label: "Administration", allowed: isStaff },
   { href: `${BASE}/account`, label: "Account", allowed: (s) => Boolean(s.me) },
 ];
+
+const staffOnly = (page) => (params, session) => (isStaff(session) ? page(params)
+  : h(NotAllowed, null));
 
 const PAGES = [
   { pattern: `${BASE}/imports`, page: () => h(ImportList, null) },
   { pattern: `${BASE}/imports/:id`, page: ({ id }) => h(ImportSession, { id }) },
   { pattern: `${BASE}/attachments`, page: () => h(Attachments, null) },
   { pattern: `${BASE}/account`, page: () => h(Account, null) },
+  { pattern: `${BASE}/account/tokens`, page: () => h(Tokens, null) },
+  { pattern: `${BASE}/notifications`, page: () => h(Notifications, null) },
+  { pattern: `${BASE}/audit`, page: staffOnly(() => h(Audit, null)) },
+  { pattern: `${BASE}/admin`, page: staffOnly(() => h(Administration, null)) },
+  { pattern: `${BASE}/admin/users`, page: staffOnly(() => h(Users, null)) },
+  { pattern: `${BASE}/admin/groups`, page: staffOnly(() => h(Groups, null)) },
+  { pattern: `${BASE}/admin/project-codes`,
+    page: () => h(Records, { config: PROJECT_CODES, key: "codes" }) },
+  { pattern: `${BASE}/admin/units`, page: () => h(Records, { config: CUSTOM_UNITS, key: "units" }) },
+  { pattern: `${BASE}/admin/states`,
+    page: () => h(Records, { config: CUSTOM_STATES, key: "states" }) },
+  { pattern: `${BASE}/admin/error-reports`, page: staffOnly(() => h(ErrorReports, null)) },
+  { pattern: `${BASE}/admin/news`, page: staffOnly(() => h(News, null)) },
+  { pattern: `${BASE}/admin/rates`, page: () => h(Rates, null) },
+  { pattern: `${BASE}/admin/services`, page: () => h(Services, null) },
   { pattern: `${BASE}`, page: () => h(Home, null) },
 ];
 
@@ -51,8 +78,18 @@ function Home() {
       h("li", null, h(Link, { href: `${BASE}/attachments` }, "Attachments"),
         h("p", null, "Files and links attached to objects: upload, preview, rename, tag, "
           + "download, delete.")),
+      isStaff(session) && h("li", null, h(Link, { href: `${BASE}/audit` }, "Audit"),
+        h("p", null, "Who changed what, and when: every event of every service, an "
+          + "object's history, and new events as they happen.")),
+      isStaff(session) && h("li", null, h(Link, { href: `${BASE}/admin` }, "Administration"),
+        h("p", null, "Users, groups and their roles, project codes, units, states, error "
+          + "reports, news, exchange rates and the services' health.")),
+      h("li", null, h(Link, { href: `${BASE}/notifications` }, "Notifications"),
+        h("p", null, "Messages for you from the server; mark them read.")),
+      h("li", null, h(Link, { href: `${BASE}/account/tokens` }, "API tokens"),
+        h("p", null, "Keys for scripts that use the API as you: create, copy once, revoke.")),
       h("li", null, h(Link, { href: `${BASE}/account` }, "Account"),
-        h("p", null, "Your details; change your password."))));
+        h("p", null, "Your details and roles; change your password."))));
 }
 
 function Header({ session, path }) {
@@ -111,7 +148,7 @@ export function App() {
     for (const { pattern, page } of PAGES) {
       const params = match(pattern, path);
       if (params) {
-        body = page(params);
+        body = page(params, session);
         break;
       }
     }

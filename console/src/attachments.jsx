@@ -2,23 +2,40 @@
 // by drag and drop with progress, add links, edit name, comment and tags, preview images,
 // download, delete one or many. Paged by the server.
 import { h } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, get, query, upload } from "./api.js";
 import { Field, FormError, Progress, TextField } from "./forms.jsx";
+import { bytes, tooLarge } from "./lists.jsx";
+import { useSession } from "./session.js";
 
 const PAGE = 25;
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
 const KINDS = { all: "Files and links", file: "Files", link: "Links" };
 
-function Uploads({ target, onDone }) {
+/**
+ * Whether the session's user may `permission` attachments of `modelType`: InvenTree's
+ * `<app>.<permission>_<model>` permission, which /api/user/roles/ lists under
+ * `permissions` by model name (a role grants it for every table in its rule set).
+ */
+export function mayAttach(session, modelType, permission) {
+  if (!session.me) return false;
+  if (session.me.is_superuser) return true;
+  const perms = session.roles && session.roles.permissions
+    ? session.roles.permissions[modelType] : null;
+  return Array.isArray(perms) && perms.includes(permission);
+}
+
+function Uploads({ target, limit, onDone }) {
   const [queue, setQueue] = useState([]); // {name, sent, total, error, done}
   const [dragging, setDragging] = useState(false);
   const [comment, setComment] = useState("");
   const send = async (files) => {
-    const items = [...files].map((f, id) => ({ id, file: f, name: f.name, sent: 0, total: f.size }));
+    const items = [...files].map((f, id) => ({ id, file: f, name: f.name, sent: 0, total: f.size,
+      refused: tooLarge(f, limit) }));
     let shown = [...items];
     setQueue(shown);
     for (const item of items) {
+      if (item.refused) continue; // too large: refused before its upload starts
       const form = new FormData();
       form.append("model_type", target.model_type);
       form.append("model_id", target.model_id);
@@ -44,11 +61,13 @@ function Uploads({ target, onDone }) {
   h("h3", null, "Upload files"),
   h(TextField, { label: "Comment for the uploaded files", name: "upload_comment", value: comment,
     onInput: setComment }),
-  h(Field, { label: "Files", name: "files", hint: "Drop files here, or choose them." },
+  h(Field, { label: "Files", name: "files", hint: `Drop files here, or choose them${limit
+    ? ` (up to ${bytes(limit)} each)` : ""}.` },
     (props) => h("input", { ...props, type: "file", multiple: true,
       onChange: (e) => { send(e.target.files); e.target.value = ""; } })),
   queue.map((q) => h("div", { key: q.id },
     h(Progress, { label: q.name, value: q.sent, max: q.total || 1 }),
+    q.refused && h("p", { class: "error", role: "alert" }, q.refused),
     q.error && h("p", { class: "error", role: "alert" },
       `${q.name}: ${q.error.field("attachment") || q.error.general(["attachment"])}`))));
 }
@@ -110,7 +129,10 @@ function Editor({ item, onSaved, onCancel }) {
 }
 
 function Item({ item, selected, toggle, onChanged, onError }) {
+  const session = useSession();
   const [editing, setEditing] = useState(false);
+  const mayChange = mayAttach(session, item.model_type, "change");
+  const mayDelete = mayAttach(session, item.model_type, "delete");
   const name = item.filename || item.link;
   const remove = async () => {
     if (!window.confirm(`Delete ${name}?`)) return;
@@ -137,14 +159,16 @@ function Item({ item, selected, toggle, onChanged, onError }) {
     h("td", null, item.file_size ? `${item.file_size.toLocaleString()} B` : ""),
     h("td", null, item.upload_date.slice(0, 10)),
     h("td", { class: "actions" },
-      !editing && h("button", { type: "button", class: "link", onClick: () => setEditing(true),
-        "aria-label": `Edit ${name}` }, "Edit"),
-      h("button", { type: "button", class: "link danger", onClick: remove,
+      !editing && mayChange && h("button", { type: "button", class: "link",
+        onClick: () => setEditing(true), "aria-label": `Edit ${name}` }, "Edit"),
+      mayDelete && h("button", { type: "button", class: "link danger", onClick: remove,
         "aria-label": `Delete ${name}` }, "Delete")));
 }
 
 export function Attachments() {
+  const session = useSession();
   const [types, setTypes] = useState([]);
+  const [limit, setLimit] = useState(null);
   const [modelType, setModelType] = useState("");
   const [modelId, setModelId] = useState("");
   const [search, setSearch] = useState("");
@@ -159,13 +183,18 @@ export function Attachments() {
     api("OPTIONS", "/api/attachment/").then((meta) => {
       const field = meta.actions && meta.actions.POST && meta.actions.POST.model_type;
       setTypes(field ? field.choices : []);
+      const file = meta.actions && meta.actions.POST && meta.actions.POST.attachment;
+      setLimit(file && Number.isInteger(file.max_size) ? file.max_size : null);
     }, setError);
   }, []);
+  const typed = useRef(false); // the first list is asked for at once, later ones after typing
   useEffect(() => {
+    const wait = typed.current ? 200 : 0;
+    typed.current = true;
     const timer = setTimeout(() => get(`/api/attachment/${query({ limit: PAGE,
       offset: page * PAGE, model_type: modelType, model_id: modelId, search,
       is_file: kind === "file" ? "true" : undefined, is_link: kind === "link" ? "true" : undefined,
-      ordering: "-upload_date" })}`).then(setFound, setError), 200);
+      ordering: "-upload_date" })}`).then(setFound, setError), wait);
     return () => clearTimeout(timer);
   }, [modelType, modelId, search, kind, page, tick]);
 
@@ -187,6 +216,10 @@ export function Attachments() {
   };
   const target = modelType && /^\d+$/.test(modelId)
     ? { model_type: modelType, model_id: Number(modelId) } : null;
+  const mayAdd = modelType && mayAttach(session, modelType, "change");
+  const shown = found ? found.results : [];
+  const mayDeleteSelected = shown.filter((a) => selected.has(a.pk))
+    .every((a) => mayAttach(session, a.model_type, "delete"));
   const count = found ? found.count : 0;
   const last = Math.max(0, Math.ceil(count / PAGE) - 1);
   const filter = (set) => (value) => { set(value); setPage(0); };
@@ -204,13 +237,15 @@ export function Attachments() {
       h(Field, { label: "Show", name: "kind" }, (props) => h("select", { ...props, value: kind,
         onChange: (e) => filter(setKind)(e.target.value) },
       Object.entries(KINDS).map(([k, label]) => h("option", { key: k, value: k }, label))))),
-    target ? h("section", { class: "panel", "aria-label": "Add attachments" },
-      h(Uploads, { target, onDone: refresh }), h(AddLink, { target, onDone: refresh }))
-      : h("p", { class: "hint" }, "Choose a model type and an object id to add attachments."),
+    target && mayAdd ? h("section", { class: "panel", "aria-label": "Add attachments" },
+      h(Uploads, { target, limit, onDone: refresh }), h(AddLink, { target, onDone: refresh }))
+      : h("p", { class: "hint" }, modelType && !mayAdd ? "Your roles do not allow adding "
+        + "attachments to this model type." : "Choose a model type and an object id to add "
+        + "attachments."),
     h(FormError, { message: error && error.message }),
     h("div", { class: "toolbar" },
-      h("button", { type: "button", class: "secondary", disabled: !selected.size,
-        onClick: removeSelected }, `Delete selected (${selected.size})`)),
+      h("button", { type: "button", class: "secondary",
+        disabled: !selected.size || !mayDeleteSelected, onClick: removeSelected }, `Delete selected (${selected.size})`)),
     !found ? h("p", { role: "status" }, "Loading…") : h("div", { class: "scroll" },
       h("table", { class: "list attachments" },
         h("caption", { class: "sr-only" }, "Attachments"),

@@ -6,7 +6,7 @@ show in `user_detail`); writes drop this worker's at once. What a caller sees de
 roles they may view (the attachments service filters by the target model's role), so the
 read models are kept per set of viewed roles.
 """
-from gateway import http
+from gateway import http, uploads
 from gateway.cache import QueryCache
 from gateway.media import send_blob
 
@@ -34,6 +34,10 @@ class AttachmentWrites:
 
     def after_write(self: ServiceResource, req):
         self.api.attachment_cache.invalidate()
+
+    def described(self: ServiceResource, options: dict) -> dict:
+        return uploads.with_max_size(options, "attachment",
+                                     self.api.settings.ATTACHMENT_MAX_BYTES)
 
     def submit(self: ServiceResource, req, method: str, **kwargs):
         """`method` with the body's fields and its upload (ATTACHMENT_MAX_BYTES at most)."""

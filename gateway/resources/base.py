@@ -109,7 +109,12 @@ class ListResource(Resource):
     def on_options(self, req, resp, **_params):
         if not self.options_method:
             return super().on_options(req, resp)
-        http.send(resp, self.call(req, self.service, self.options_method, detail=False))
+        http.send(resp, self.described(self.call(req, self.service, self.options_method,
+                                                 detail=False)))
+
+    def described(self, options: dict) -> dict:
+        """Hook: what the gateway adds to the service's OPTIONS answer (upload limits)."""
+        return options
 
     def after_write(self, req):
         """Hook: resources with gateway-side caches drop them here."""
@@ -167,7 +172,12 @@ class DetailResource(Resource):
         http.int_id(id)
         if not self.options_method:
             return super().on_options(req, resp)
-        http.send(resp, self.call(req, self.service, self.options_method, detail=True))
+        http.send(resp, self.described(self.call(req, self.service, self.options_method,
+                                                 detail=True)))
+
+    def described(self, options: dict) -> dict:
+        """Hook: what the gateway adds to the service's OPTIONS answer (upload limits)."""
+        return options
 
     def after_write(self, req):
         """Hook: resources with gateway-side caches drop them here."""

@@ -6,7 +6,7 @@ files, but an oversized one is InvenTree's 400 on `data_file`. Reading a data fi
 a session (its rows may be recomputed) and accepting rows may take long, so those calls
 wait `IMPORT_RPC_TIMEOUT` seconds. Nothing is cached in the gateway.
 """
-from gateway import http
+from gateway import http, uploads
 from svckit.errors import ValidationFailed
 
 from .base import BulkDeleteMixin, DetailResource, ListResource, Resource, ServiceResource
@@ -18,6 +18,9 @@ def too_large(limit: int) -> ValidationFailed:
 
 class SessionWrites:
     service, options_method = "importer", "session_options"
+
+    def described(self: ServiceResource, options: dict) -> dict:
+        return uploads.with_max_size(options, "data_file", self.api.settings.IMPORT_MAX_BYTES)
 
     def submit(self: ServiceResource, req, method: str, **kwargs):
         """`method(data=<text fields>, **kwargs)`, plus `upload=<claim check>` (and the long

@@ -63,20 +63,24 @@ class Roles(Resource):
         http.send(resp, self.call(req, "users", "roles"))
 
 
+def token_meta(api, req) -> dict:
+    """What InvenTree stores with a token about the request that made it."""
+    host, port = sites.request_host(req) or ("", "")
+    return {"user_agent": req.user_agent or "", "remote_addr": api.proxies.client_address(req),
+            "remote_host": "", "remote_user": "", "server_name": host,
+            "server_port": port or ("443" if req.scheme == "https" else "80")}
+
+
 class Token(Resource):
     creates_on_get = True  # a GET that issues a token honours an Idempotency-Key
 
     def on_get(self, req, resp):
-        host, port = sites.request_host(req) or ("", "")
-        meta = {"user_agent": req.user_agent or "",
-                "remote_addr": self.api.proxies.client_address(req),
-                "remote_host": "", "remote_user": "", "server_name": host,
-                "server_port": port or ("443" if req.scheme == "https" else "80")}
         name = req.get_param("name") or ""
-        http.send(resp, self.call(req, "users", "token", name=name, meta=meta))
+        http.send(resp, self.call(req, "users", "token", name=name,
+                                  meta=token_meta(self.api, req)))
 
 
-class TokenList(Resource):
+class TokenListing(Resource):
     """The caller's own tokens, revoked and expired ones included, keys redacted."""
 
     def on_get(self, req, resp, id=None):
@@ -84,7 +88,16 @@ class TokenList(Resource):
         http.send_list(req, resp, page_list(tokens, http.query(req)))
 
 
-class TokenDetail(TokenList):
+class TokenList(TokenListing):
+    """POST makes a new token with a chosen name and expiry (an addition to InvenTree 264:
+    later versions have it), its key answered this once."""
+
+    def on_post(self, req, resp):
+        http.send(resp, self.call(req, "users", "create_token", data=http.clean(self.body(req)),
+                                  meta=token_meta(self.api, req)), 201)
+
+
+class TokenDetail(TokenListing):
     """As in InvenTree, GET on a token's URL lists them all; DELETE revokes that one."""
 
     def on_delete(self, req, resp, id):

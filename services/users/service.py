@@ -211,6 +211,13 @@ class Service(RequestLedgerMixin):  # the gateway's Idempotency-Key requests (it
                                     self.settings.token_secret())
 
     @rpc
+    def create_token(self, data: dict, meta: dict | None = None) -> dict:
+        self.caller.require_login()
+        with self.db.write() as s:
+            return tokens.new_token(s, self.caller, data, meta or {},
+                                    self.settings.token_secret())
+
+    @rpc
     def tokens(self, current_token_id: int | None = None) -> list:
         self.caller.require_login()
         with self.db.read() as s:

@@ -38,6 +38,23 @@ def sanitise_token_name(name) -> str:
     return name.replace(" ", "-")[:100]
 
 
+def _issue(session, caller: Caller, user_id: int, name: str, expiry: date, meta: dict,
+           secret: bytes):
+    """A new token row (its event recorded) for a sanitised `name`."""
+    nonce = secrets.token_hex(16)
+    key = token_key(secret, nonce, datetime.utcnow())
+    tid = store.next_stream_id(session, "token")
+    store.record(session, "token", tid, events.TOKEN_ISSUED, {
+        "user_id": user_id, "name": name, "key_hash": key_hash(key), "nonce": nonce,
+        "expiry": expiry.isoformat(), "last_seen": None, "meta": meta}, caller)
+    return session.execute(select(tokens).where(tokens.c.id == tid)).mappings().one()
+
+
+def _shown(row, secret: bytes) -> dict:
+    return {"token": token_key(secret, row["nonce"], row["created"]), "name": row["name"],
+            "expiry": row["expiry"].isoformat()}
+
+
 def token_for(session, caller: Caller, user_id: int, name: str, meta: dict,
               secret: bytes) -> dict:
     """Reuse the user's live token of this name, or issue a new one."""
@@ -47,17 +64,50 @@ def token_for(session, caller: Caller, user_id: int, name: str, meta: dict,
         tokens.c.user_id == user_id, tokens.c.name == name, tokens.c.revoked.is_(False),
         tokens.c.expiry >= today).order_by(tokens.c.id)).mappings().first()
     if row is None:
-        nonce = secrets.token_hex(16)
-        created = datetime.utcnow()
-        key = token_key(secret, nonce, created)
-        tid = store.next_stream_id(session, "token")
-        store.record(session, "token", tid, events.TOKEN_ISSUED, {
-            "user_id": user_id, "name": name, "key_hash": key_hash(key), "nonce": nonce,
-            "expiry": (today + timedelta(days=TOKEN_DAYS)).isoformat(), "last_seen": None,
-            "meta": meta}, caller)
-        row = session.execute(select(tokens).where(tokens.c.id == tid)).mappings().one()
-    key = token_key(secret, row["nonce"], row["created"])
-    return {"token": key, "name": row["name"], "expiry": row["expiry"].isoformat()}
+        row = _issue(session, caller, user_id, name, today + timedelta(days=TOKEN_DAYS), meta,
+                     secret)
+    return _shown(row, secret)
+
+
+def chosen_expiry(value) -> date:
+    """A token's expiry as asked for: a date after today, at most TOKEN_DAYS ahead; none
+    (null or empty) is the default, TOKEN_DAYS ahead."""
+    today = date.today()
+    if value is None or value == "":
+        return today + timedelta(days=TOKEN_DAYS)
+    try:
+        expiry = date.fromisoformat(str(value)) if isinstance(value, str) else None
+    except ValueError:
+        expiry = None
+    if expiry is None:
+        raise ValidationFailed({"expiry": [
+            "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]})
+    if expiry <= today:
+        raise ValidationFailed({"expiry": ["The expiry date must be in the future."]})
+    if expiry > today + timedelta(days=TOKEN_DAYS):
+        raise ValidationFailed({"expiry": [
+            f"The expiry date may be at most {TOKEN_DAYS} days ahead."]})
+    return expiry
+
+
+def new_token(session, caller: Caller, data: dict, meta: dict, secret: bytes) -> dict:
+    """`POST /api/user/tokens/` `{"name", "expiry"}`: always a new token of the caller's,
+    whose key is answered this once (`GET /api/user/token/` hands out a live token of the
+    same name again, as InvenTree does)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed({"non_field_errors": [
+            f"Invalid data. Expected a dictionary, but got {type(data).__name__}."]})
+    user_id = users.get_user(session, caller.user_id)["id"]
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise ValidationFailed({"name": ["Not a valid string."]})
+    try:
+        name = sanitise_token_name(name)
+    except ValidationFailed as exc:
+        raise ValidationFailed({"name": exc.detail["non_field_errors"]})
+    row = _issue(session, caller, user_id, name, chosen_expiry(data.get("expiry")), meta,
+                 secret)
+    return {"id": row["id"], **_shown(row, secret)}
 
 
 def own_token(session, caller: Caller, name: str, meta: dict, secret: bytes) -> dict:

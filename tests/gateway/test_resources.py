@@ -155,6 +155,16 @@ def test_users(gateway):
     assert (service, method, kwargs["name"]) == ("users", "token", "script")
     assert kwargs["meta"]["user_agent"] == "ua/1" and kwargs["meta"]["server_port"] == "8080"
     rpc.calls.clear()
+    made = request(app, "POST", "/api/user/tokens/", {"name": "ci", "expiry": "2030-01-01"},
+                   headers={"User-Agent": "ua/2"})
+    assert made.status == 201
+    [(service, method, kwargs)] = rpc.calls
+    assert (service, method, kwargs["data"]) == ("users", "create_token",
+                                                 {"name": "ci", "expiry": "2030-01-01"})
+    assert kwargs["meta"]["user_agent"] == "ua/2"
+    rpc.calls.clear()
+    assert request(app, "POST", "/api/user/tokens/7/", {"name": "x"}).status == 405
+    assert rpc.calls == []
     assert request(app, "GET", "/api/user/abc/").status == 404  # digits only, as InvenTree
     assert request(app, "POST", "/api/user/", {"username": "<b>x</b>"}).json == {
         "username": ["Remove HTML tags from this value"]}
@@ -344,6 +354,26 @@ def test_system(gateway):
         "Invalid data. Expected a dictionary, but got list."]}
     assert request(app, "GET", "/api/project-code/99999999999999999999/").status == 404
     assert rpc.calls == []
+
+
+def test_options_of_uploads_state_their_size_limits(gateway):
+    """OPTIONS of the lists and objects that take a file add its limit as `max_size`, so a
+    client can refuse a larger file before sending it; other fields stay as the service says."""
+    file_field = {"type": "file upload", "required": False, "label": "F"}
+    meta = lambda field: {"name": "X", "actions": {"POST": {field: dict(file_field),  # noqa: E731
+                                                           "comment": {"type": "string"}}}}
+    app, _ = gateway({"attachment_options": meta("attachment"),
+                      "session_options": meta("data_file")},
+                     ATTACHMENT_MAX_BYTES=1234, IMPORT_MAX_BYTES=5678)
+    for url, field, limit in (("/api/attachment/", "attachment", 1234),
+                              ("/api/attachment/3/", "attachment", 1234),
+                              ("/api/importer/session/", "data_file", 5678),
+                              ("/api/importer/session/2/", "data_file", 5678)):
+        fields = request(app, "OPTIONS", url).json["actions"]["POST"]
+        assert fields[field] == {**file_field, "max_size": limit}, url
+        assert fields["comment"] == {"type": "string"}
+    app, _ = gateway({"attachment_options": {"name": "X"}})  # no actions (may not write)
+    assert request(app, "OPTIONS", "/api/attachment/").json == {"name": "X"}
 
 
 def test_attachments(gateway):

@@ -107,6 +107,35 @@ def test_token_errors(db):
         svc.token(name="<b>x</b>", meta={})
 
 
+def test_a_token_made_with_a_chosen_expiry_is_new_each_time(db):
+    user = make_user(db)
+    svc = as_user(db, user)
+    expiry = (date.today() + timedelta(days=30)).isoformat()
+    first = svc.create_token(data={"name": "ci job", "expiry": expiry}, meta={"user_agent": "x"})
+    assert (first["name"], first["expiry"]) == ("ci-job", expiry)
+    again = svc.create_token(data={"name": "ci job", "expiry": expiry}, meta={})
+    assert again["token"] != first["token"] and again["id"] != first["id"]  # never reused
+    default = svc.create_token(data={"name": ""}, meta={})
+    assert default["expiry"] == (date.today() + timedelta(days=tokens.TOKEN_DAYS)).isoformat()
+    listed = {t["id"]: t for t in svc.tokens()}
+    assert listed[first["id"]]["expiry"] == expiry and listed[first["id"]]["active"]
+    anon = worker_factory(Service, db=db, caller=Caller())
+    assert anon.authenticate_token(key=first["token"])["caller"]["username"] == "alice"
+    for data, field, message in (
+            ({"expiry": "tomorrow"}, "expiry", "Date has wrong format"),
+            ({"expiry": 20300101}, "expiry", "Date has wrong format"),
+            ({"expiry": date.today().isoformat()}, "expiry", "must be in the future"),
+            ({"expiry": (date.today() + timedelta(days=tokens.TOKEN_DAYS + 1)).isoformat()},
+             "expiry", "at most 365 days ahead"),
+            ({"name": "<b>x</b>"}, "name", "Remove HTML tags"),
+            ({"name": 5}, "name", "Not a valid string")):
+        with pytest.raises(ValidationFailed) as info:
+            svc.create_token(data=data, meta={})
+        assert message in info.value.detail[field][0], data
+    with pytest.raises(NotAuthenticated):
+        anon.create_token(data={"name": "x"}, meta={})
+
+
 def test_roles_and_implications(db):
     with db.write() as s:
         groups.new_group(s, SYSTEM, "editors", {"part": ["change"], "stock": ["add"]})

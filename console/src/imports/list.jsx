@@ -4,6 +4,7 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, get, query, upload } from "../api.js";
 import { Field, FormError, Progress } from "../forms.jsx";
+import { bytes, tooLarge, uploadLimit } from "../lists.jsx";
 import { BASE, Link, navigate } from "../router.js";
 import { isSuperuser, useSession } from "../session.js";
 import { EXTENSIONS, fileName, modelName, STATUS_NAMES } from "./models.js";
@@ -23,8 +24,10 @@ function NewImport() {
   const [sent, setSent] = useState(null); // [bytes sent, total] while uploading
   const [error, setError] = useState(null);
   const [fileError, setFileError] = useState(null);
+  const [limit, setLimit] = useState(null);
 
   useEffect(() => {
+    uploadLimit("/api/importer/session/", "data_file").then(setLimit, () => setLimit(null));
     get("/api/importer/models/").then((found) => {
       setModels(found);
       if (found.length) setModel(found[0].model_type);
@@ -39,6 +42,12 @@ function NewImport() {
       setFile(null);
       setFileError(`“${chosen.name}” is not a data file this server reads: choose a `
         + `${EXTENSIONS.join(", ")} file.`);
+      return;
+    }
+    const refused = tooLarge(chosen, limit);
+    if (refused) { // refused before the upload starts
+      setFile(null);
+      setFileError(refused);
       return;
     }
     setFileError(null);
@@ -84,7 +93,7 @@ function NewImport() {
       onDragOver: (e) => { e.preventDefault(); setDragging(true); },
       onDragLeave: () => setDragging(false), onDrop: drop },
     h(Field, { label: "Data file (CSV, TSV, JSON or Excel)", name: "data_file",
-      hint: "Drop the file here, or choose it.",
+      hint: `Drop the file here, or choose it${limit ? ` (up to ${bytes(limit)})` : ""}.`,
       error: fileError || fieldError("data_file") },
     (props) => h("input", { ...props, type: "file",
       accept: EXTENSIONS.map((e) => `.${e}`).join(","),

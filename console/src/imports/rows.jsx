@@ -97,6 +97,12 @@ function Row({ row, fields, session, editable, selected, toggle, onSaved }) {
 }
 
 /** Every valid row not yet created, paged by pk (never the whole session at once). */
+/** The rows list of a page of the review (the first page is prefetched: main.jsx). */
+export function rowsPath(sessionPk, filter = "all", page = 0) {
+  return `/api/importer/row/${query({ session: sessionPk, limit: PAGE, offset: page * PAGE,
+    ...FILTERS[filter].params })}`;
+}
+
 async function validPks(sessionPk) {
   const pks = [];
   for (let offset = 0; ; offset += ACCEPT_CHUNK) {
@@ -121,8 +127,8 @@ export function RowsReview({ session, setSession }) {
 
   useEffect(() => {
     let live = true;
-    get(`/api/importer/row/${query({ session: session.pk, limit: PAGE, offset: page * PAGE,
-      ...FILTERS[filter].params })}`).then((answer) => { if (live) setFound(answer); }, setError);
+    get(rowsPath(session.pk, filter, page))
+      .then((answer) => { if (live) setFound(answer); }, setError);
     return () => { live = false; };
   }, [session.pk, filter, page, tick]);
 

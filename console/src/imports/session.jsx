@@ -117,6 +117,8 @@ function Mapping({ session, setSession }) {
     h("button", { type: "button", onClick: accept, disabled: busy }, "Accept columns and read rows"));
 }
 
+export const sessionPath = (id) => `/api/importer/session/${encodeURIComponent(id)}/`;
+
 export function ImportSession({ id }) {
   const [session, setSession] = useState(null);
   const [error, setError] = useState(null);
@@ -124,7 +126,7 @@ export function ImportSession({ id }) {
     || session.status === STATUS.IMPORTING);
 
   useEffect(() => {
-    get(`/api/importer/session/${encodeURIComponent(id)}/`).then(setSession, setError);
+    get(sessionPath(id)).then(setSession, setError);
   }, [id]);
   useEffect(() => {
     if (!waiting) return undefined;

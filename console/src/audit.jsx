@@ -1,0 +1,226 @@
+// Audit (staff): the event log of every service (GET /api/events/), filtered by service,
+// type, actor, object (stream type and id), time range and request id, paged by the server.
+// An object's history is the same list filtered by `stream=<type>:<id>`. The live view asks
+// for the newest page every 2 s while it is on (pause/resume); each list marks the events
+// newer than the newest one seen before (until the filters change). The filters live in the
+// address, so a history can be linked to.
+import { h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { get, query } from "./api.js";
+import { FormError, TextField } from "./forms.jsx";
+import { Pager, SelectField } from "./lists.jsx";
+import { BASE, Link, navigate, useLocation } from "./router.js";
+
+const PAGE = 25;
+const POLL_MS = 2000;
+const FILTERS = ["service", "type", "actor", "stream_type", "stream_id", "request_id", "after",
+  "before", "search"];
+const ORDERS = [["-id", "Newest first"], ["id", "Oldest first"]];
+
+/** `datetime-local` text (the browser's time zone) as an ISO time the API reads. */
+function isoTime(local) {
+  const time = new Date(local);
+  return Number.isNaN(time.getTime()) ? local : time.toISOString();
+}
+
+function apiParams(filters) {
+  const params = { ordering: filters.ordering || "-id" };
+  for (const name of FILTERS) {
+    const value = (filters[name] || "").trim();
+    if (!value) continue;
+    if (name === "stream_type" || name === "stream_id") continue;
+    params[name] = name === "after" || name === "before" ? isoTime(value) : value;
+  }
+  const type = (filters.stream_type || "").trim();
+  const id = (filters.stream_id || "").trim();
+  if (type) params.stream = id ? `${type}:${id}` : type;
+  else if (id) params.stream_id = id;
+  return params;
+}
+
+export function historyHref(streamType, streamId) {
+  return `${BASE}/audit${query({ stream_type: streamType, stream_id: streamId })}`;
+}
+
+/** The payload, written out only when unfolded (an import's batch of rows is large). */
+function Payload({ event }) {
+  const [open, setOpen] = useState(false);
+  return h("details", { onToggle: (e) => setOpen(e.currentTarget.open) },
+    h("summary", null, "Payload"),
+    open && h("pre", { class: "payload" }, JSON.stringify(event.payload, null, 2)));
+}
+
+function EventRow({ event, fresh, filterBy }) {
+  const when = new Date(event.created);
+  return h("tr", { "data-pk": event.pk, class: fresh ? "fresh" : undefined },
+    h("td", null, event.pk),
+    h("td", null, h("time", { datetime: event.created, title: event.created },
+      when.toLocaleString())),
+    h("td", null, event.service),
+    h("td", null, h("code", null, event.type)),
+    h("td", null, h(Link, { href: historyHref(event.stream_type, event.stream_id),
+      "aria-label": `History of ${event.stream_type} ${event.stream_id}` },
+    `${event.stream_type} ${event.stream_id}`), h("span", { class: "hint" }, ` v${event.version}`)),
+    h("td", null, event.actor || h("span", { class: "hint" }, "—")),
+    h("td", null, event.request_id ? h("button", { type: "button", class: "link mono",
+      title: event.request_id, onClick: () => filterBy("request_id", event.request_id),
+      "aria-label": `Events of request ${event.request_id}` }, event.request_id.slice(0, 8))
+      : ""),
+    h("td", null, h(Payload, { event })));
+}
+
+/** Services and their event types from the event catalog (AsyncAPI: a channel per
+ * service, a message per type with its summary); empty until it has loaded. Asked for once
+ * `wanted` (after the first events are shown: the catalog asks every service). */
+function useCatalog(wanted) {
+  const [catalog, setCatalog] = useState({});
+  useEffect(() => {
+    if (!wanted) return;
+    get("/api/events/catalog/").then((doc) => {
+      const found = {};
+      for (const [name, channel] of Object.entries(doc.channels || {})) {
+        found[name.replace(/\.events$/, "")] = Object.values(channel.messages || {}).map(
+          (m) => [m.name || m.title, m.summary || ""]);
+      }
+      setCatalog(found);
+    }, () => setCatalog({})); // the filters still take typed names
+  }, [wanted]);
+  return catalog;
+}
+
+function readFilters(search) {
+  const filters = { ordering: search.get("ordering") || "-id" };
+  for (const name of FILTERS) filters[name] = search.get(name) || "";
+  return filters;
+}
+
+export function Audit() {
+  const { search } = useLocation();
+  const [filters, setFilters] = useState(() => readFilters(search));
+  const [page, setPage] = useState(0);
+  const [found, setFound] = useState(null);
+  const [error, setError] = useState(null);
+  const [live, setLive] = useState(false);
+  const [fresh, setFresh] = useState(() => new Set());
+  const [announce, setAnnounce] = useState("");
+  const lastSeen = useRef(0);
+  const key = JSON.stringify(apiParams(filters));
+  const catalog = useCatalog(found !== null);
+  const services = [...new Set([...Object.keys(catalog), filters.service].filter(Boolean))]
+    .sort(); // a service named in the address stays choosable
+  const types = (filters.service ? catalog[filters.service] || [] : Object.values(catalog).flat())
+    .slice().sort((x, y) => (x[0] < y[0] ? -1 : 1));
+
+  useEffect(() => { // a link to another history while this page is open
+    const next = readFilters(search);
+    if (JSON.stringify(next) !== JSON.stringify(filters)) {
+      setFilters(next);
+      setPage(0);
+    }
+  }, [search.toString()]);
+
+  useEffect(() => { // the address follows the filters (replace: no history entry per key)
+    const shown = Object.fromEntries(Object.entries(filters).filter(([k, v]) => v
+      && !(k === "ordering" && v === "-id")));
+    navigate(`${BASE}/audit${query(shown)}`, { replace: true });
+  }, [key]);
+
+  const fetchPage = async () => {
+    try {
+      const answer = await get(`/api/events/${query({ ...apiParams(filters), limit: PAGE,
+        offset: page * PAGE })}`);
+      const newest = answer.results.reduce((n, e) => Math.max(n, e.pk), 0);
+      if (lastSeen.current) { // not the first list: mark what came since the last one seen
+        const added = answer.results.filter((e) => e.pk > lastSeen.current).map((e) => e.pk);
+        if (added.length) {
+          setFresh((marked) => new Set([...marked, ...added]));
+          setAnnounce(`${added.length}${added.length === answer.results.length ? "+" : ""} `
+            + `new event${added.length === 1 ? "" : "s"}`);
+        }
+      }
+      lastSeen.current = Math.max(lastSeen.current, newest);
+      setFound(answer);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  const typed = useRef(false); // the first list is asked for at once, later ones after typing
+  useEffect(() => {
+    setFresh(new Set());
+    const timer = setTimeout(fetchPage, typed.current ? 200 : 0);
+    typed.current = true;
+    return () => clearTimeout(timer);
+  }, [key, page]);
+
+  const watching = live && page === 0 && filters.ordering === "-id";
+  useEffect(() => {
+    if (!watching) return undefined;
+    const timer = setInterval(fetchPage, POLL_MS);
+    return () => clearInterval(timer);
+  }, [watching, key]);
+
+  const set = (name) => (value) => {
+    setFilters({ ...filters, [name]: value });
+    setPage(0);
+  };
+  const filterBy = (name, value) => set(name)(value);
+  const clear = () => {
+    setFilters(readFilters(new URLSearchParams()));
+    setPage(0);
+  };
+  const fieldError = (name) => error && error.field(name);
+  const history = filters.stream_type && filters.stream_id;
+  return h("main", null,
+    h("h1", null, history ? `History of ${filters.stream_type} ${filters.stream_id}`
+      : "Audit"),
+    h("p", { class: "hint" }, "Every change recorded by every service, as the audit service "
+      + "received it. Follow an object to see its history."),
+    h("form", { class: "panel filters", "aria-label": "Event filters",
+      onSubmit: (e) => e.preventDefault() },
+    services.length ? h(SelectField, { label: "Service", name: "service",
+      value: filters.service, onChange: set("service"), error: fieldError("service"),
+      choices: [["", "Any"], ...services.map((name) => [name, name])] })
+      : h(TextField, { label: "Service", name: "service", value: filters.service,
+        onInput: set("service"), error: fieldError("service"), hint: "e.g. users, system" }),
+    h(TextField, { label: "Event type", name: "type", value: filters.type, onInput: set("type"),
+      error: fieldError("type"), hint: "e.g. user.created", list: "event-types" }),
+    h("datalist", { id: "event-types" }, types.map(([name, summary]) => h("option",
+      { key: name, value: name }, summary))),
+    h(TextField, { label: "Actor", name: "actor", value: filters.actor, onInput: set("actor"),
+      error: fieldError("actor") }),
+    h(TextField, { label: "Object type", name: "stream_type", value: filters.stream_type,
+      onInput: set("stream_type"), error: fieldError("stream"), hint: "e.g. custom_state" }),
+    h(TextField, { label: "Object id", name: "stream_id", value: filters.stream_id,
+      onInput: set("stream_id"), error: fieldError("stream_id") }),
+    h(TextField, { label: "Request id", name: "request_id", value: filters.request_id,
+      onInput: set("request_id"), error: fieldError("request_id") }),
+    h(TextField, { label: "From", name: "after", type: "datetime-local", step: 1,
+      value: filters.after, onInput: set("after"), error: fieldError("after") }),
+    h(TextField, { label: "Until", name: "before", type: "datetime-local", step: 1,
+      value: filters.before, onInput: set("before"), error: fieldError("before") }),
+    h(TextField, { label: "Search", name: "search", type: "search", value: filters.search,
+      onInput: set("search"), error: fieldError("search") }),
+    h(SelectField, { label: "Order", name: "ordering", value: filters.ordering,
+      onChange: set("ordering"), choices: ORDERS }),
+    h("div", { class: "field" }, h("span", { class: "label-gap", "aria-hidden": "true" }, " "),
+      h("button", { type: "button", class: "secondary", onClick: clear }, "Clear filters"))),
+    h("div", { class: "toolbar" },
+      h("button", { type: "button", "aria-pressed": live ? "true" : "false",
+        onClick: () => setLive(!live) }, live ? "Pause live view" : "Live view"),
+      live && !watching && h("span", { class: "hint" },
+        "The live view follows the first page, newest first."),
+      watching && h("span", { class: "live-dot" }, `Live: asking every ${POLL_MS / 1000} s`),
+      h("span", { class: "sr-only", role: "status", "aria-live": "polite" }, announce)),
+    h(FormError, { message: error && error.general(FILTERS.concat(["stream"])) }),
+    !found ? h("p", { role: "status" }, "Loading…") : h("div", { class: "scroll" },
+      h("table", { class: "list events" },
+        h("caption", { class: "sr-only" }, "Events"),
+        h("thead", null, h("tr", null, ["#", "When", "Service", "Type", "Object", "Actor",
+          "Request", "Payload"].map((t) => h("th", { scope: "col", key: t }, t)))),
+        h("tbody", null, found.results.map((event) => h(EventRow, { key: event.pk, event,
+          fresh: fresh.has(event.pk), filterBy }))))),
+    found && h(Pager, { label: "Event pages", page, setPage, size: PAGE, count: found.count,
+      none: "No events match" }));
+}
