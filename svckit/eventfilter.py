@@ -45,8 +45,7 @@ class EventFilter:
             out.append(columns[name].in_(accepted))
         if self.type_patterns:
             exact = self.values.get("type", ())
-            alternatives = [columns.type.like(_like_pattern(p), escape="\\")
-                            for p in self.type_patterns]
+            alternatives = [_pattern_clause(columns.type, p) for p in self.type_patterns]
             if exact:
                 alternatives.append(columns.type.in_(exact))
             out.append(or_(*alternatives))
@@ -139,6 +138,18 @@ def _narrow(accepted: tuple[str, ...] | None, value: str) -> tuple[str, ...]:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _pattern_clause(column, pattern: str):
+    """`column` LIKE the pattern, and within the range of its literal prefix: SQLite's LIKE
+    (case-insensitive) uses no index, the range does; PostgreSQL uses its pattern index for
+    the LIKE. Both make the match case-sensitive, as `matches` is."""
+    clause = column.like(_like_pattern(pattern), escape="\\")
+    prefix = pattern.split(WILDCARD, 1)[0]
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return clause
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper, clause)
 
 
 def _like_pattern(pattern: str) -> str:

@@ -5,13 +5,13 @@ The audit service records no events of its own (its trail is derived from the ot
 services' logs, and its own log stays empty), so it has no `events.py`."""
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import eventfilter
 from svckit.events import utcnow
-from svckit.listing import run_list
+from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
 
 from . import chains, feed
 from .models import audit_events
@@ -55,14 +55,27 @@ def record_received(session, events: list[dict], digest_key: bytes):
         index_elements=["event_id"]), rows)
 
 
-def list_events(session, params: dict, page_size: int, max_limit: int) -> dict:
+def list_events(session, params: dict, page_size: int, max_limit: int,
+                count_max: int = 0) -> dict:
     """The list: filters (svckit.eventfilter: lists of values, `type` wildcards,
     `stream=<type>[:<id>]`, `after`, `before`; any other parameter is a 400), search,
     ordering, always paged: without `limit` (or with 0) a page of `page_size`
-    (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT)."""
+    (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT). The `count`
+    stops at `count_max` (EVENTS_COUNT_MAX; 0: exact): counting a million matching rows
+    would cost more than the page (`count_capped` then says so)."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
-    stmt = select(audit_events).where(*selection.clauses(c, with_search=False))
-    return run_list(session, stmt, params, search=(c.type, c.stream_type, c.actor),
-                    ordering=ORDERING, default_order=[c.id], render=render,
-                    default_limit=page_size, max_limit=max_limit)
+    limit, offset = paging(params, page_size, max_limit)
+    stmt = apply_search(select(audit_events).where(*selection.clauses(c, with_search=False)),
+                        params, (c.type, c.stream_type, c.actor), search_limits_of(session))
+    counted = stmt.with_only_columns(c.id).order_by(None)
+    if count_max:
+        counted = counted.limit(count_max + 1)
+    count = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    answer = {"count": min(count, count_max) if count_max else count, "limit": limit,
+              "offset": offset}
+    if count_max and count > count_max:
+        answer["count_capped"] = True
+    stmt = apply_ordering(stmt, params, ORDERING, [c.id]).limit(limit).offset(offset)
+    answer["results"] = [render(row) for row in session.execute(stmt).mappings()]
+    return answer

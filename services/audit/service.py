@@ -34,7 +34,8 @@ class Service(ServiceBase):
         self.caller.require_staff()
         with self.db.read() as s:
             return auditevents.list_events(s, params, self.settings.EVENTS_PAGE_SIZE,
-                                           self.settings.EVENTS_MAX_LIMIT)
+                                           self.settings.EVENTS_MAX_LIMIT,
+                                           self.settings.EVENTS_COUNT_MAX)
 
     @rpc
     def event_history(self, params: dict) -> dict:

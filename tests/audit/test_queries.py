@@ -48,6 +48,8 @@ def test_type_wildcards_and_lists(svc, db):
     # `_` and `%` are plain characters, not SQL wildcards
     assert ids(svc.list_events(params={"type": "attachment_*"})) == ["attachments:6"]
     assert ids(svc.list_events(params={"type": "attachment%"})) == []
+    assert ids(svc.list_events(params={"type": "ATTACHMENT.*"})) == []  # case matters
+    assert ids(svc.list_events(params={"type": "user.*eated"})) == ["users:3"]
     assert ids(svc.list_events(params={"stream": "user:1", "request_id": "r0,r2"})) == [
         "users:3"]
     assert ids(svc.list_events(params={"stream": "user", "stream_type": "attachment"})) == []
@@ -75,6 +77,11 @@ def test_lists_are_always_paged(db):
     assert len(svc.list_events(params={"limit": "0"})["results"]) == 3
     with pytest.raises(ValidationFailed):
         svc.list_events(params={"limit": "6"})
+    capped = worker_factory(Service, db=db, caller=STAFF, settings=AuditSettings(
+        EVENTS_COUNT_MAX=4)).list_events(params={"limit": "2", "offset": "2"})
+    assert (capped["count"], capped["count_capped"], ids(capped)) == (
+        4, True, ["status:3", "status:4"])
+    assert "count_capped" not in svc.list_events(params={"stream": "custom_state:1"})
 
 
 def test_keyset_pages_cover_a_selection_once(svc, db):
