@@ -148,7 +148,10 @@ def _pattern_clause(column, pattern: str):
     prefix = pattern.split(WILDCARD, 1)[0]
     if not prefix or ord(prefix[-1]) >= 0x10FFFF:
         return clause
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no surrogate: the next character is U+E000
+        following = 0xE000
+    upper = prefix[:-1] + chr(following)
     return and_(column >= prefix, column < upper, clause)
 
 
