@@ -1,8 +1,8 @@
 """`GET /api/events/export/?format=ndjson|csv&<filters>` (staff): any filtered selection of
 the audit trail (the filters of `GET /api/events/`, svckit.eventfilter) as a download,
-streamed in constant memory: a generator pulls one keyset page at a time over RPC (the
-audit service's `events_after`, `id > last`, never an offset) and writes it out before it
-asks for the next, so the gateway holds one page whatever the size of the export.
+streamed in constant memory: a generator pulls keyset pages over RPC (the audit service's
+`events_after`, `id > last`, never an offset), asking for the next one while it writes out
+the current one, so the gateway holds two pages whatever the size of the export.
 
 CSV has one row per event (the payload as JSON in its own column); a cell that begins with
 `=`, `+`, `-` or `@` (or a tab or carriage return) is written with a leading `'` so that a
@@ -13,6 +13,8 @@ import csv
 import io
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from gateway import export, http
@@ -25,6 +27,7 @@ from .eventhistory import require_staff
 log = logging.getLogger(__name__)
 
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+AHEAD_THREADS = 4  # per process: exports beyond as many at once wait for a thread a page
 COLUMNS = ("pk", "id", "service", "seq", "stream_type", "stream_id", "version", "type",
            "actor", "request_id", "created", "payload")
 
@@ -83,18 +86,38 @@ class Export(Resource):
                         f'attachment; filename="events_{date.today().isoformat()}.{fmt}"')
         resp.set_header("Cache-Control", "no-store")
         lines = ndjson_lines if fmt == "ndjson" else csv_lines
-        resp.stream = lines(pages(first, fetch))
+        resp.stream = lines(pages(first, fetch, fetch_ahead()))
 
 
-def pages(first: dict, fetch):
-    """The rows of `first`, then of each following keyset page, until one says no more."""
+def pages(first: dict, fetch, ahead=None):
+    """The rows of `first`, then of each following keyset page, until one says no more.
+    With `ahead` (an executor), the next page is asked for while this one is written out,
+    so the audit service reads while the gateway writes (two cores, not one at a time)."""
     page = first
     while True:
+        following = None
+        if page["more"] and ahead is not None:
+            following = ahead.submit(fetch, page["last"])
         if page["results"]:
             yield page["results"]
         if not page["more"]:
             return
-        page = fetch(page["last"])
+        page = following.result() if following is not None else fetch(page["last"])
+
+
+_AHEAD: ThreadPoolExecutor | None = None
+_AHEAD_LOCK = threading.Lock()
+
+
+def fetch_ahead() -> ThreadPoolExecutor:
+    """The process's threads that fetch exports' next pages (AHEAD_THREADS; they live as
+    long as the process, so each keeps its one RPC client). Made on first use: after
+    gunicorn's fork."""
+    global _AHEAD
+    with _AHEAD_LOCK:
+        if _AHEAD is None:
+            _AHEAD = ThreadPoolExecutor(AHEAD_THREADS, thread_name_prefix="export-ahead")
+        return _AHEAD
 
 
 def register(app, api):
