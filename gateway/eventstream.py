@@ -86,7 +86,7 @@ class EventFeed:
         self.max_listeners = max_listeners
         self.buffer = buffer
         self.poll = poll
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()  # also wakes the poller for a first listener
         self.listeners: set[Listener] = set()
         self.head: int | None = None  # the last audit row offered to the listeners
         self.poller: threading.Thread | None = None
@@ -107,6 +107,7 @@ class EventFeed:
                 self.poller = threading.Thread(target=self._run, name="event-feed-poller",
                                                daemon=True)
                 self.poller.start()
+            self.lock.notify()
             return listener, self.head
 
     def unsubscribe(self, listener: Listener):
@@ -119,13 +120,13 @@ class EventFeed:
 
     def _run(self):
         """Poll while anyone listens; when the last one leaves, forget the position (the
-        next listener starts from the latest row then)."""
+        next listener starts from the latest row then) and sleep until one comes. The
+        thread lives as long as the process, so its RPC client is made once."""
         while True:
             with self.lock:
-                if not self.listeners:
-                    self.poller = None
+                while not self.listeners:
                     self.head = None
-                    return
+                    self.lock.wait()
                 after = self.head
             try:
                 page = self.rpc.call("audit", "events_after", caller=FEED_CALLER, params={},
