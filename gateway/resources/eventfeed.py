@@ -90,11 +90,8 @@ class Stream(Resource):
             return self.call(req, "audit", "events_after", params=filters, after=after,
                              limit=CATCH_UP_PAGE)
 
-        def events():
-            try:
-                yield from self.stream(listener, head, resume, catch_up)
-            finally:
-                feed.unsubscribe(listener)
+        def leave():
+            feed.unsubscribe(listener)
 
         resp.status = 200
         resp.content_type = "text/event-stream; charset=utf-8"
@@ -102,7 +99,7 @@ class Stream(Resource):
         resp.set_header("X-Accel-Buffering", "no")  # a proxy in front must not hold frames
         http.close_connection(resp)
         _bound_sends(req, settings.EVENTS_STREAM_HEARTBEAT)
-        resp.stream = events()
+        resp.stream = Answer(self.stream(listener, head, resume, catch_up), leave)
 
     def stream(self, listener, head: int, resume: int | None, catch_up):
         settings = self.api.settings
@@ -144,6 +141,32 @@ class Stream(Resource):
             if time.monotonic() - wrote >= heartbeat:
                 yield b": heartbeat\n\n"
                 wrote = time.monotonic()
+
+
+class Answer:
+    """The stream as the WSGI server sees it: `close()` (called however the answer ends,
+    also when it never started because the client was gone) ends the listener's
+    subscription, which a generator's own `finally` would miss in that case."""
+
+    def __init__(self, frames, on_close):
+        self.frames = frames
+        self.on_close = on_close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self.frames)
+        except StopIteration:
+            self.on_close()
+            raise
+
+    def close(self):
+        try:
+            self.frames.close()
+        finally:
+            self.on_close()
 
 
 def _bound_sends(req, heartbeat: float):

@@ -217,3 +217,15 @@ def test_feed_bad_input(gateway, query, headers, field):
     answer = request(app, "GET", f"/api/events/stream/?{query}", headers=headers)
     assert (answer.status, list(answer.json)) == (400, [field])
     assert eventfeed.feed_of(app.api).count() == 0
+
+
+def test_an_answer_closed_before_it_started_ends_its_listener(gateway):
+    """A client gone before the first frame: the server closes the answer unstarted."""
+    from falcon import testing
+    app, _ = gateway(Trail(1))
+    env = testing.create_environ(path="/api/events/stream/", headers={"Authorization": "Token t"})
+    answer = app(env, testing.StartResponseMock())
+    feed = eventfeed.feed_of(app.api)
+    assert feed.count() == 1
+    answer.close()
+    assert feed.count() == 0
