@@ -15,7 +15,19 @@ from gateway.headers import SecurityHeadersMiddleware
 from gateway.metrics import MeasuredRpc, MetricsMiddleware
 from gateway.proxies import TrustedProxies
 from gateway.request_log import RequestLogMiddleware
-from gateway.resources import attachments, auth, eventlog, importer, root, status, system, users
+from gateway.resources import (
+    attachments,
+    auth,
+    eventexport,
+    eventfeed,
+    eventhistory,
+    eventlog,
+    importer,
+    root,
+    status,
+    system,
+    users,
+)
 from gateway.settings import GatewaySettings
 from gateway.sites import Site
 from gateway.tracing import TracingMiddleware
@@ -173,8 +185,8 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (health, root, eventlog, users, auth, status, system, attachments,
-                   importer, console):
+    for module in (health, root, eventlog, eventhistory, eventexport, eventfeed, users, auth,
+                   status, system, attachments, importer, console):
         module.register(app, api)
     app.api = api
     return app

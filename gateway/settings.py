@@ -25,6 +25,14 @@ class GatewaySettings(MediaSettings):
     IMPORT_RPC_TIMEOUT: float = 300.0
     WEBHOOK_MAX_BYTES: int = 256 * 1024
     AUTH_CACHE_SECONDS: float = 5.0
+    # the audit trail's export and live feed (gateway/resources/eventexport.py,
+    # gateway/eventstream.py)
+    EVENTS_EXPORT_PAGE: int = 1000
+    EVENTS_STREAM_MAX_LISTENERS: int = 4
+    EVENTS_STREAM_BUFFER: int = 1000
+    EVENTS_STREAM_HEARTBEAT: float = 15.0
+    EVENTS_STREAM_POLL: float = 0.25
+    EVENTS_STREAM_MAX_SECONDS: float = 3600.0
     RPC_RETRIES: int = 2  # an RPC whose outcome is unknown is sent again this many times
     # the site, its cookies and the links it mails
     INVENTREE_SITE_URL: str = ""

@@ -50,10 +50,10 @@ def time_param(params: dict, name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:  # year 1 an hour east of UTC is before year 1 in UTC
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise ValidationFailed({name: ["Enter a valid date/time."]}) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
 
 

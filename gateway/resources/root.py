@@ -96,7 +96,10 @@ class AdminConfig(Resource):
 
 class Events(Resource):
     def on_get(self, req, resp):
-        http.send_list(req, resp, self.call(req, "audit", "list_events", params=http.query(req)))
+        answer = self.call(req, "audit", "list_events", params=http.query(req))
+        if answer.get("count_capped"):  # more matched than the audit service counts
+            resp.set_header("X-Count-Capped", "true")
+        http.send_list(req, resp, answer)
 
 
 def register(app, api):

@@ -3,36 +3,23 @@ event id, listed for `GET /api/events/`.
 
 The audit service records no events of its own (its trail is derived from the other
 services' logs, and its own log stays empty), so it has no `events.py`."""
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from svckit.errors import ValidationFailed
+from svckit import eventfilter
 from svckit.events import utcnow
-from svckit.listing import run_list
+from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
 
-from . import chains
+from . import chains, feed
 from .models import audit_events
 
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
-# filters whose value is a comma-separated list of accepted values
-IN_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id")
-
-
-def _parse_time(params, name):
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed({name: ["Enter a valid date/time."]})
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
+# the list's own parameters, beside the filters (svckit.eventfilter)
+LIST_PARAMS = ("limit", "offset", "ordering")
 
 
 def render(row) -> dict:
@@ -62,30 +49,33 @@ def record_received(session, events: list[dict], digest_key: bytes):
              "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
              "received": received, "chain_seq": e.get("chain_seq"), "hash": e.get("hash"),
              "chain_fault": faults.get(e["id"])} for e in fresh]
+    feed.ids_in_commit_order(session)
     dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
     session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
         index_elements=["event_id"]), rows)
 
 
-def list_events(session, params: dict, page_size: int, max_limit: int) -> dict:
-    """The list: filters (see IN_FILTERS, `stream=<type>[:<id>]`, `after`, `before`),
-    search, ordering, always paged: without `limit` (or with 0) a page of `page_size`
-    (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT)."""
+def list_events(session, params: dict, page_size: int, max_limit: int,
+                count_max: int = 0) -> dict:
+    """The list: filters (svckit.eventfilter: lists of values, `type` wildcards,
+    `stream=<type>[:<id>]`, `after`, `before`; any other parameter is a 400), search,
+    ordering, always paged: without `limit` (or with 0) a page of `page_size`
+    (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT). The `count`
+    stops at `count_max` (EVENTS_COUNT_MAX; 0: exact): counting a million matching rows
+    would cost more than the page (`count_capped` then says so)."""
     c = audit_events.c
-    stmt = select(audit_events)
-    for name in IN_FILTERS:
-        if params.get(name):
-            stmt = stmt.where(c[name].in_(str(params[name]).split(",")))
-    if params.get("stream"):
-        stream_type, _, stream_id = str(params["stream"]).partition(":")
-        stmt = stmt.where(c.stream_type == stream_type)
-        if stream_id:
-            stmt = stmt.where(c.stream_id == stream_id)
-    after, before = _parse_time(params, "after"), _parse_time(params, "before")
-    if after:
-        stmt = stmt.where(c.created >= after)
-    if before:
-        stmt = stmt.where(c.created < before)
-    return run_list(session, stmt, params, search=(c.type, c.stream_type, c.actor),
-                    ordering=ORDERING, default_order=[c.id], render=render,
-                    default_limit=page_size, max_limit=max_limit)
+    selection = eventfilter.parse(params, LIST_PARAMS)
+    limit, offset = paging(params, page_size, max_limit)
+    stmt = apply_search(select(audit_events).where(*selection.clauses(c, with_search=False)),
+                        params, (c.type, c.stream_type, c.actor), search_limits_of(session))
+    counted = stmt.with_only_columns(c.id).order_by(None)
+    if count_max:
+        counted = counted.limit(count_max + 1)
+    count = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    answer = {"count": min(count, count_max) if count_max else count, "limit": limit,
+              "offset": offset}
+    if count_max and count > count_max:
+        answer["count_capped"] = True
+    stmt = apply_ordering(stmt, params, ORDERING, [c.id]).limit(limit).offset(offset)
+    answer["results"] = [render(row) for row in session.execute(stmt).mappings()]
+    return answer

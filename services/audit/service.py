@@ -9,7 +9,7 @@ from svckit.container_settings import Settings
 from svckit.context import Caller
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
-from . import auditevents, chains
+from . import auditevents, chains, feed, history
 from .models import store
 from .settings import AuditSettings
 
@@ -34,7 +34,31 @@ class Service(ServiceBase):
         self.caller.require_staff()
         with self.db.read() as s:
             return auditevents.list_events(s, params, self.settings.EVENTS_PAGE_SIZE,
-                                           self.settings.EVENTS_MAX_LIMIT)
+                                           self.settings.EVENTS_MAX_LIMIT,
+                                           self.settings.EVENTS_COUNT_MAX)
+
+    @rpc
+    def event_history(self, params: dict) -> dict:
+        """One object's state as of a time, rebuilt from its events (services.audit.history).
+        Staff only."""
+        self.caller.require_staff()
+        with self.db.read() as s:
+            return history.state_at(s, params)
+
+    @rpc
+    def events_after(self, params: dict, after: int, limit: int) -> dict:
+        """A keyset page of the filtered trail: events with ids above `after`
+        (services.audit.feed), for the export and the live feed. Staff only."""
+        self.caller.require_staff()
+        with self.db.read() as s:
+            return feed.events_after(s, params, after, limit)
+
+    @rpc
+    def latest_event_id(self) -> int:
+        """The id of the last recorded event, where a live feed starts. Staff only."""
+        self.caller.require_staff()
+        with self.db.read() as s:
+            return feed.latest_id(s)
 
     @rpc
     def chain_digests(self, services: list) -> dict:

@@ -10,6 +10,7 @@ class AuditSettings(ServiceSettings):
     AUDIT_SOURCES: str = "gateway,users,status,system,attachments,importer"
     EVENTS_PAGE_SIZE: int = 100
     EVENTS_MAX_LIMIT: int = 1000
+    EVENTS_COUNT_MAX: int = 10000
     AUDIT_DIGEST_KEY: str = ""
 
     def sources(self) -> list[str]:

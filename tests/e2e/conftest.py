@@ -99,7 +99,9 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, topology=No
            "LOGIN_THROTTLE_ADDRESS_ATTEMPTS": "5000", "LOGIN_THROTTLE_NAME_ATTEMPTS": "5000",
            "INVENTREE_ALLOWED_HOSTS": "127.0.0.1",
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
-           "NOTES_IMAGE_MAX_BYTES": str(256 * 1024), **overrides}
+           "NOTES_IMAGE_MAX_BYTES": str(256 * 1024),
+           "EVENTS_STREAM_HEARTBEAT": "1",  # live-feed listeners see a line every second
+           **overrides}
     if (topology or TOPOLOGY) == "cluster":
         with running_cluster(data, env, process_env) as s:
             yield s

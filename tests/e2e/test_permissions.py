@@ -104,6 +104,9 @@ CASES = [
     ("GET", "/api/license/", None, read_any()),
     ("GET", "/api/admin/config/", None, super_only()),
     ("GET", "/api/events/", None, staff_only()),
+    ("GET", "/api/events/export/?format=ndjson&service=none", None, staff_only()),
+    ("GET", "/api/events/history/?stream=nothing:1", None, staff_only(404)),
+    ("GET", "/api/events/stream/?colour=red", None, staff_only(400)),  # checked before filters
     ("POST", "/api/action/", {"action": "x"}, read_any()),
     ("POST", "/api/generate/batch-code/", {}, read_any(201)),
     ("POST", "/api/generate/serial-number/", {"part": 900}, read_any(201)),

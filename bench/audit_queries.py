@@ -1,0 +1,295 @@
+"""The audit trail's queries with many events stored (issue 14, Performance): filtered
+`GET /api/events/?limit=50` latency (p50/p99, one client at a time), the export's events/s
+through the gateway (NDJSON of everything, CSV of one service) with the gateway workers'
+RSS before and at most, and the delivery latency of 100 concurrent live-feed listeners
+(from the write's request to each listener's receipt of its event: the whole path of
+service, relay, RabbitMQ, audit ingest, the gateway's poller and the SSE answer).
+
+The trail is seeded with `--events` rows straight into the audit table (after the
+migration, before the services start); the seeding time is reported. SQLite always,
+PostgreSQL with `--postgres ADMIN_URL`. Writes bench/results/audit-queries-<date>.md.
+
+    .venv/bin/python bench/audit_queries.py [--events 1000000] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+import argparse
+import csv
+import io
+import json
+import random
+import sqlite3
+import threading
+import time
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from common import ROOT, bench_stack, children, postgres_databases, write_report
+
+KINDS = [("status", "custom_state", ("created", "updated", "deleted")),
+         ("attachments", "attachment", ("uploaded", "updated", "renamed", "deleted")),
+         ("users", "user", ("created", "updated", "deleted")),
+         ("users", "token", ("issued", "seen", "revoked")),
+         ("importer", "import_session", ("created", "updated", "completed")),
+         ("system", "project_code", ("created", "updated", "deleted"))]
+ACTORS = 50
+SEED_SEQ = 10**9
+STREAMS = 20000
+START = datetime(2026, 11, 1)
+STEP = timedelta(seconds=2)
+COLUMNS = ("event_id", "service", "seq", "stream_type", "stream_id", "version", "type",
+           "payload", "actor", "request_id", "created", "received")
+
+
+def rows(count: int, rng: random.Random):
+    seqs: dict[str, int] = {}
+    for n in range(count):
+        service, stream_type, verbs = KINDS[n % len(KINDS)]
+        # far above the services' own sequences: their real events never collide
+        seq = seqs[service] = seqs.get(service, SEED_SEQ) + 1
+        created = (START + STEP * n).isoformat(sep=" ")
+        yield (f"{service}:{seq}", service, seq, stream_type, str(rng.randrange(STREAMS)),
+               seq, f"{stream_type}.{rng.choice(verbs)}",
+               json.dumps({"name": f"n{n}", "label": "=cmd|' /C calc'!A0" if n % 997 == 0
+                           else f"L{n}", "n": n}),
+               f"user{rng.randrange(ACTORS)}", f"{n // 3:032x}", created, created)
+
+
+def seed(url: str, count: int) -> float:
+    """Insert `count` events into the audit table at `url`; seconds taken."""
+    rng = random.Random(14)
+    began = time.perf_counter()
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.executemany(f"INSERT INTO audit_event ({','.join(COLUMNS)}) VALUES "
+                         f"({','.join('?' * len(COLUMNS))})", rows(count, rng))
+        conn.commit()
+        conn.execute("ANALYZE")
+        conn.close()
+    else:
+        import psycopg2
+        conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+        generated = rows(count, rng)
+        while True:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            batch = 0
+            for row in generated:
+                writer.writerow(row)
+                batch += 1
+                if batch == 100000:
+                    break
+            if not batch:
+                break
+            buffer.seek(0)
+            conn.cursor().copy_expert(
+                f"COPY audit_event ({','.join(COLUMNS)}) FROM STDIN WITH CSV", buffer)
+        conn.commit()
+        conn.autocommit = True
+        conn.cursor().execute("VACUUM ANALYZE audit_event")
+        conn.close()
+    return time.perf_counter() - began
+
+
+def query_mix(count: int, rng: random.Random) -> list[tuple[str, dict]]:
+    def moment() -> str:
+        return (START + STEP * rng.randrange(count)).isoformat() + "Z"
+    mix = []
+    for _ in range(40):
+        hour = START + STEP * rng.randrange(count)
+        mix += [
+            ("none", {}),
+            ("service", {"service": "status"}),
+            ("type wildcard", {"type": "attachment.*"}),
+            ("type list", {"type": "user.*,custom_state.deleted"}),
+            ("stream", {"stream": f"custom_state:{rng.randrange(STREAMS)}"}),
+            ("actor", {"actor": f"user{rng.randrange(ACTORS)}"}),
+            ("request id", {"request_id": f"{rng.randrange(count // 3):032x}"}),
+            ("time range", {"after": hour.isoformat() + "Z",
+                            "before": (hour + timedelta(hours=1)).isoformat() + "Z"}),
+            ("actor+type+after", {"actor": f"user{rng.randrange(ACTORS)}",
+                                  "type": "token.*", "after": moment()}),
+        ]
+    return mix
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure_lists(session, url: str, count: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    for kind, params in query_mix(count, random.Random(7)):
+        began = time.perf_counter()
+        r = session.get(f"{url}/api/events/", params={**params, "limit": "50"}, timeout=60)
+        elapsed = (time.perf_counter() - began) * 1000
+        assert r.status_code == 200, r.text
+        timings.setdefault(kind, []).append(elapsed)
+    return timings
+
+
+def rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total = max(total, int(line.split()[1]))
+        except OSError:
+            pass
+    return total
+
+
+def measure_export(session, url: str, params: dict, workers: list[int]) -> dict:
+    """Events/s of one export and the largest gateway worker's RSS before and at most."""
+    before = rss_kb(workers)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], rss_kb(workers))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    lines = 0
+    with session.get(f"{url}/api/events/export/", params=params, stream=True,
+                     timeout=600) as r:
+        assert r.status_code == 200, r.text
+        for chunk in r.iter_content(1 << 16):
+            lines += chunk.count(b"\n")
+    elapsed = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    events = lines - (1 if params["format"] == "csv" else 0)
+    return {"events": events, "seconds": elapsed, "rate": events / elapsed,
+            "rss_before_mb": before / 1024, "rss_peak_mb": peak[0] / 1024}
+
+
+def measure_feed(session, url: str, listeners: int, writes: int) -> dict:
+    """Delivery latency (ms) of `writes` custom-state writes to each of `listeners` listeners
+    (from the start of the write's request to the listener's receipt of its event)."""
+    sent: dict[str, float] = {}
+    received: list[float] = []
+    missing = [0]
+    lock = threading.Lock()
+    opened = threading.Barrier(listeners + 1)
+    stop = threading.Event()
+
+    def listen():
+        s = requests.Session()
+        s.headers.update(session.headers)
+        seen = set()
+        with s.get(f"{url}/api/events/stream/", params={"type": "custom_state.created"},
+                   stream=True, timeout=120) as r:
+            assert r.status_code == 200, r.text
+            opened.wait()
+            for line in r.iter_lines():
+                now = time.perf_counter()
+                if line.startswith(b"data: "):
+                    data = json.loads(line[6:])
+                    name = (data.get("payload") or {}).get("name", "")
+                    if name in sent:
+                        seen.add(name)
+                        with lock:
+                            received.append((now - sent[name]) * 1000)
+                if stop.is_set() or len(seen) == writes:
+                    break
+        with lock:
+            missing[0] += writes - len(seen)
+
+    threads = [threading.Thread(target=listen, daemon=True) for _ in range(listeners)]
+    for t in threads:
+        t.start()
+    opened.wait(timeout=120)
+    time.sleep(1.0)  # every poller is polling
+    model = session.get(f"{url}/api/contenttype/model/stockitem/", timeout=30).json()["pk"]
+    for n in range(writes):
+        name = f"feed{n}"
+        sent[name] = time.perf_counter()
+        r = session.post(f"{url}/api/generic/status/custom/", timeout=30, json={
+            "key": 600 + n, "name": name, "label": "F", "logical_key": 10, "model": model,
+            "reference_status": "StockStatus"})
+        assert r.status_code == 201, r.text
+        time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    stop.set()
+    return {"listeners": listeners, "writes": writes, "deliveries": len(received),
+            "missing": missing[0], "p50": percentile(received, 0.5),
+            "p99": percentile(received, 0.99), "max": max(received)}
+
+
+def run(backend: str, args) -> list[str]:
+    name = f"bench-audit-{backend}"
+    data = ROOT / "var" / name
+    with ExitStack() as resources:
+        env = {"GATEWAY_THREADS": "64", "EVENTS_STREAM_MAX_LISTENERS": "60",
+               "EVENTS_STREAM_HEARTBEAT": "5", "RPC_TIMEOUT": "30"}
+        if backend == "postgresql":
+            env.update(resources.enter_context(postgres_databases(args.postgres, ["audit"])))
+        else:
+            env["AUDIT_DATABASE_URL"] = f"sqlite:///{data / 'audit.sqlite3'}"
+        seeded = {}
+        stack, token, _ = resources.enter_context(bench_stack(
+            name, args.port, env, wrk=False,
+            seed=lambda s: seeded.update(seconds=seed(env["AUDIT_DATABASE_URL"], args.events))))
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {token}"
+        url = stack.url
+        measure_lists(session, url, args.events)  # warm caches and connections
+        timings = measure_lists(session, url, args.events)
+        workers = children(stack.procs["gateway"].pid)
+        everything = measure_export(session, url, {"format": "ndjson"}, workers)
+        one_service = measure_export(session, url, {"format": "csv", "service": "status"},
+                                     workers)
+        feed = measure_feed(session, url, args.listeners, args.writes)
+    every = [t for values in timings.values() for t in values]
+    lines = [f"### {backend}", "",
+             f"Seeding {args.events:,} events straight into `audit_event`: "
+             f"{seeded['seconds']:.0f} s.", "",
+             "| `GET /api/events/?limit=50&...` | requests | p50 ms | p99 ms |", "|---|---|---|---|"]
+    for kind, values in timings.items():
+        lines.append(f"| {kind} | {len(values)} | {percentile(values, 0.5):.1f} | "
+                     f"{percentile(values, 0.99):.1f} |")
+    lines.append(f"| **all** | {len(every)} | {percentile(every, 0.5):.1f} | "
+                 f"{percentile(every, 0.99):.1f} |")
+    lines += ["", "| export | events | s | events/s | gateway worker RSS before / peak MB |",
+              "|---|---|---|---|---|"]
+    for label, result in (("ndjson, everything", everything), ("csv, service=status", one_service)):
+        lines.append(f"| {label} | {result['events']:,} | {result['seconds']:.1f} | "
+                     f"{result['rate']:,.0f} | {result['rss_before_mb']:.0f} / "
+                     f"{result['rss_peak_mb']:.0f} |")
+    lines += ["", f"Live feed: {feed['listeners']} listeners (`type=custom_state.created`), "
+              f"{feed['writes']} writes 0.5 s apart: {feed['deliveries']} deliveries, "
+              f"{feed['missing']} missing; latency from the write's request p50 "
+              f"{feed['p50']:.0f} ms, p99 {feed['p99']:.0f} ms, max {feed['max']:.0f} ms.", ""]
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--listeners", type=int, default=100)
+    parser.add_argument("--writes", type=int, default=20)
+    parser.add_argument("--port", type=int, default=18470)
+    parser.add_argument("--postgres", default="")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
+    args = parser.parse_args()
+    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    if args.only:
+        backends = [args.only]
+    lines = ["# Audit queries, export and live feed", "",
+             f"{datetime.now():%Y-%m-%d %H:%M}, 2 cores shared; a stack of 2 gateway workers "
+             "(64 threads, EVENTS_STREAM_MAX_LISTENERS 60) and one process per service, "
+             "client on the same machine, one request at a time for the lists.", ""]
+    for backend in backends:
+        lines += run(backend, args)
+    write_report("audit-queries", lines)
+
+
+if __name__ == "__main__":
+    main()
