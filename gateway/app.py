@@ -16,7 +16,17 @@ from gateway.headers import SecurityHeadersMiddleware
 from gateway.metrics import MeasuredRpc, MetricsMiddleware
 from gateway.proxies import TrustedProxies
 from gateway.request_log import RequestLogMiddleware
-from gateway.resources import attachments, auth, eventlog, importer, root, status, system, users
+from gateway.resources import (
+    attachments,
+    auth,
+    eventlog,
+    importer,
+    root,
+    status,
+    system,
+    users,
+    webhooks,
+)
 from gateway.settings import GatewaySettings
 from gateway.sites import Site
 from gateway.tracing import TracingMiddleware
@@ -173,8 +183,8 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (health, root, eventlog, users, auth, status, system, attachments,
-                   importer, console):
+    for module in (health, root, eventlog, webhooks, users, auth, status, system,
+                   attachments, importer, console):
         module.register(app, api)
     app.api = api
     return app
