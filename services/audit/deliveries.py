@@ -47,6 +47,7 @@ STATUSES = (PENDING, DELIVERED, PARKED)
 STREAM = "webhook_delivery"
 LEASE_MARGIN_SECONDS = 30.0
 ERROR_CHARS = 500
+PAGE_SIZE, MAX_LIMIT = 100, 1000  # delivery lists are always paged
 d = webhook_deliveries.c
 
 
@@ -224,7 +225,8 @@ def _with_type():
 
 def list_deliveries(session, subscription: int, params: dict) -> dict:
     """A subscription's deliveries (404 for an unknown subscription), newest first unless
-    ordered otherwise; `status` filters (pending, delivered, parked)."""
+    ordered otherwise; `status` filters (pending, delivered, parked). Always paged: without
+    `limit` a page of PAGE_SIZE, no `limit` above MAX_LIMIT."""
     webhooks.get(session, subscription)
     stmt = _with_type().where(d.subscription_id == subscription)
     if params.get("status"):
@@ -235,7 +237,8 @@ def list_deliveries(session, subscription: int, params: dict) -> dict:
                 f"Select a valid choice. {w} is not one of the available choices." for w in wrong]})
         stmt = stmt.where(d.status.in_(wanted))
     return run_list(session, stmt, params, search=(d.event_id, d.last_error), ordering=ORDERING,
-                    default_order=[d.id.desc()], render=render)
+                    default_order=[d.id.desc()], render=render, default_limit=PAGE_SIZE,
+                    max_limit=MAX_LIMIT)
 
 
 def get(session, subscription: int, pk: int) -> dict:
