@@ -99,7 +99,11 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, topology=No
            "LOGIN_THROTTLE_ADDRESS_ATTEMPTS": "5000", "LOGIN_THROTTLE_NAME_ATTEMPTS": "5000",
            "INVENTREE_ALLOWED_HOSTS": "127.0.0.1",
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
-           "NOTES_IMAGE_MAX_BYTES": str(256 * 1024), **overrides}
+           "NOTES_IMAGE_MAX_BYTES": str(256 * 1024),
+           # webhook receivers of the tests listen on loopback; retries and parking quick
+           "WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_TIMEOUT_SECONDS": "1",
+           "WEBHOOK_BACKOFF_BASE_SECONDS": "0.2", "WEBHOOK_BACKOFF_MAX_SECONDS": "1",
+           "WEBHOOK_RETRY_FOR_SECONDS": "4", "WEBHOOK_POLL_SECONDS": "0.05", **overrides}
     if (topology or TOPOLOGY) == "cluster":
         with running_cluster(data, env, process_env) as s:
             yield s
