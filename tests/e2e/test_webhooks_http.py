@@ -3,7 +3,6 @@ from the audit service to real receivers on loopback that check every signature
 (tests/webhookreceiver.py). The stack retries quickly (0.2 s, doubling to 1 s), cuts an
 attempt off after 1 s without an answer and parks a delivery after 4 s (conftest)."""
 import json
-import time
 
 import pytest
 
@@ -78,7 +77,6 @@ def test_every_event_arrives_once_signed_through_failures(admin, receivers):
     assert sorted(ids) == sorted(expected)  # every event, once per delivery id
     assert receiver.bad_signatures == 0
     assert len(receiver.attempts) >= 16 + 6  # the first six were refused, then retried
-    listed = deliveries(admin, sub)
     assert eventually(lambda: all(d["status"] == "delivered"
                                   for d in deliveries(admin, sub)), 10)
     listed = deliveries(admin, sub)
