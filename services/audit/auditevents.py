@@ -19,7 +19,7 @@ from .models import audit_events
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
 # filters whose value is a comma-separated list of accepted values
-IN_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id")
+IN_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id", "event_id")
 
 
 def _parse_time(params, name):
