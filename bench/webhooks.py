@@ -7,7 +7,8 @@ vhost of its own, with loopback receivers allowed. Then, in alternating rounds:
     (POST /api/generic/status/custom/, one `custom_state.created` event each), with the 10
     subscriptions inactive, then active (PATCH active) -> write latency p50/p95/p99 for each
   - deliveries: with the 10 subscriptions active (one receiver each, on loopback, checking
-    every signature: tests/webhookreceiver.py), the time from the first write of the round
+    every signature: tests/webhookreceiver.py, in a process of their own so that they do
+    not share the timing client's interpreter), the time from the first write of the round
     to the last delivery accepted -> deliveries/s, and the lag of the last one after its
     write
 Writes a table to bench/results/webhooks-<date>.md.
@@ -15,8 +16,11 @@ Writes a table to bench/results/webhooks-<date>.md.
     .venv/bin/python bench/webhooks.py [--writes 200] [--rounds 3] [--subscriptions 10]
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from itertools import count
 
@@ -47,6 +51,49 @@ def write_states(session, base, model, writes) -> list[float]:
     return latencies
 
 
+class Receivers:
+    """`count` receivers in a child process (`--serve`): their URLs; `stats()` -> (accepted
+    per receiver, time.time() of the last acceptance, signatures refused)."""
+
+    def __init__(self, count: int):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(count)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.urls = json.loads(self.proc.stdout.readline())
+
+    def ask(self, command: str):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def set_secrets(self, secrets: list[str]):
+        self.ask("secrets " + json.dumps(secrets))
+
+    def stats(self):
+        return self.ask("stats")
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def serve(count: int):
+    receivers = [WebhookReceiver() for _ in range(count)]
+    print(json.dumps([r.url for r in receivers]), flush=True)
+    for command in sys.stdin:
+        if command.startswith("secrets "):
+            for receiver, secret in zip(receivers, json.loads(command[8:])):
+                receiver.secret = secret
+            print("null", flush=True)
+        else:
+            now_minus_monotonic = time.time() - time.monotonic()
+            last = max((r.accepted_times[-1] for r in receivers if r.accepted_times),
+                       default=time.monotonic()) + now_minus_monotonic
+            print(json.dumps([[len(r.accepted) for r in receivers], last,
+                              sum(r.bad_signatures for r in receivers)]), flush=True)
+    for receiver in receivers:
+        receiver.close()
+
+
 def set_active(session, base, subs, active: bool):
     for sub in subs:
         r = session.patch(f"{base}/api/events/subscriptions/{sub}/", json={"active": active},
@@ -59,23 +106,24 @@ def main():
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--subscriptions", type=int, default=10)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the receivers' process
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve)
     env = {"WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_POLL_SECONDS": "0.05"}
     with bench_stack("webhooks", PORT, env, wrk=False) as (stack, token, _):
         base = stack.url
         session = requests.Session()
         session.headers["Authorization"] = f"Token {token}"
         model = session.get(f"{base}/api/contenttype/model/stockitem/", timeout=30).json()["pk"]
-        receivers, subs = [], []
-        for _ in range(args.subscriptions):
-            receiver = WebhookReceiver()
+        receivers, subs, secrets = Receivers(args.subscriptions), [], []
+        for url in receivers.urls:
             r = session.post(f"{base}/api/events/subscriptions/", timeout=30, json={
-                "target_url": receiver.url, "event_types": ["custom_state.*"],
-                "active": False})
+                "target_url": url, "event_types": ["custom_state.*"], "active": False})
             assert r.status_code == 201, r.text
-            receiver.secret = r.json()["secret"]
-            receivers.append(receiver)
+            secrets.append(r.json()["secret"])
             subs.append(r.json()["pk"])
+        receivers.set_secrets(secrets)
         write_states(session, base, model, 20)  # warm up
         without, with_subs, rates, lags = [], [], [], []
         for _ in range(args.rounds):
@@ -83,21 +131,21 @@ def main():
             without += write_states(session, base, model, args.writes)
             set_active(session, base, subs, True)
             time.sleep(0.5)  # the audit service hears of the change
-            seen = [len(r.accepted) for r in receivers]
-            began = time.monotonic()
+            seen = receivers.stats()[0]
+            began = time.time()
             with_subs += write_states(session, base, model, args.writes)
-            wrote = time.monotonic()
-            expected = args.writes * len(receivers)
+            wrote = time.time()
+            expected = args.writes * len(subs)
             deadline = time.monotonic() + 300
-            while sum(len(r.accepted) - s for r, s in zip(receivers, seen)) < expected:
+            while True:
+                accepted, last, bad = receivers.stats()
+                if sum(a - s for a, s in zip(accepted, seen)) >= expected:
+                    break
                 assert time.monotonic() < deadline, "deliveries did not arrive"
-                time.sleep(0.05)
-            last = max(r.accepted_times[-1] for r in receivers)
+                time.sleep(0.1)
             rates.append(expected / (last - began))
             lags.append(last - wrote)
-        bad = sum(r.bad_signatures for r in receivers)
-        for receiver in receivers:
-            receiver.close()
+        receivers.close()
     load = os.getloadavg()
     lines = [
         f"# Outbound webhooks ({time.strftime('%Y-%m-%d %H:%M')})", "",

@@ -22,6 +22,7 @@ from svckit.loop import ManagedLoop
 from svckit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+STOP_WAIT_SECONDS = 5.0
 
 
 class Jobs(Protocol):
@@ -71,8 +72,11 @@ class Dispatcher(ManagedLoop, DependencyProvider):
     wake = nudge
 
     def stop(self):
+        """Stop dispatching; attempts in flight get STOP_WAIT_SECONDS to finish (one cut off
+        keeps its lease and is sent again when the lease ends: at least once)."""
         super().stop()
-        self.pool.waitall()
+        with eventlet.Timeout(STOP_WAIT_SECONDS, False):
+            self.pool.waitall()
 
     def _run(self):
         backoff = 0.5
