@@ -14,10 +14,11 @@ every recorded event after the given event (`status:12`) or created at or after 
 time. The switch to the queue has no gap and no duplicate: the queue is bound before the
 catch-up starts, so whatever is published meanwhile waits in it; the catch-up goes on until
 the audit log holds, for each service, the first event waiting in the queue (the relay
-publishes a service's events in order and the audit service records them in that order),
-and, for services with nothing waiting, until the log has been quiet for `--settle`
-seconds (the audit service's lag); queued events the catch-up printed already (by service
-and `seq`) are dropped. Each line has the fields the API lists: id, service, seq,
+publishes a service's events in chain order and the audit service records them in that
+order, so the log then holds all that service published before it), and, for services with
+nothing waiting, until the log has been quiet for `--settle` seconds (the audit service's
+lag); queued events the catch-up printed already are dropped by their id. (Not by `seq`:
+on PostgreSQL, with replicas, ids are not committed in their order.) Each line has the fields the API lists: id, service, seq,
 stream_type, stream_id, version, type, payload, actor, request_id, created.
 
 Exit after `--max-events` lines or `--idle-exit` seconds without one (for scripts); else it
@@ -46,6 +47,9 @@ PAGE = 1000  # the audit list's EVENTS_MAX_LIMIT default
 FIELDS = ("id", "service", "seq", "stream_type", "stream_id", "version", "type", "payload",
           "actor", "request_id", "created")
 TIME_SLACK_SECONDS = 300  # events of other services received around an `--from` event
+# an event created this long before the queue was bound is taken never to be waiting in it
+# (a relay that was held up longer, by a broker outage, publishes it later: it may repeat)
+DEDUP_WINDOW_SECONDS = 600
 
 
 class SubscribeSettings(BrokerSettings):
@@ -91,6 +95,10 @@ class AuditLog:
             raise UsageError(f"--from: no event {event_id!r} in the audit log")
         return found[0]
 
+    def has(self, service: str, event_id: str) -> bool:
+        """Whether the audit log holds the event."""
+        return self.get({"service": service, "event_id": event_id, "limit": 1})["count"] > 0
+
     def pages(self, after: str | None, offset: int):
         """(offset after the page, its events) from `offset` on, until a short page."""
         while True:
@@ -112,21 +120,21 @@ class Subscriber:
         self.services = services
         self.queue_name = queue
         self.out = out
-        self.high: dict[str, int] = {}  # service -> highest seq written
+        # ids of the events the catch-up wrote, those created from DEDUP_WINDOW_SECONDS
+        # before the queue was bound (older ones cannot be waiting in it)
+        self.caught_up: set[str] = set()
+        self.bound_at = 0.0
         self.written = 0
 
     # ------------------------------------------------------------ output
     def emit(self, event: dict) -> bool:
-        """Write an event's line unless it is not wanted or written before (by seq)."""
-        service, seq = str(event.get("service")), event.get("seq")
+        """Write an event's line unless it is not wanted or the catch-up wrote it."""
         if not eventtypes.matches(self.patterns, str(event.get("type"))):
             return False
-        if isinstance(seq, int) and seq <= self.high.get(service, 0):
+        if event.get("id") in self.caught_up:
             return False
         self.out.write(json.dumps(line(event), separators=(",", ":")) + "\n")
         self.out.flush()
-        if isinstance(seq, int):
-            self.high[service] = seq
         self.written += 1
         return True
 
@@ -155,38 +163,45 @@ class Subscriber:
     # ------------------------------------------------------------ catch-up
     def catch_up(self, log: AuditLog, start: str, channel, settle: float) -> list:
         """Write the audit log's events from `start` until it meets the queue (see the
-        module's docstring); returns the queued messages taken meanwhile, unacknowledged."""
+        module's docstring); returns the queued messages taken meanwhile, unacknowledged.
+        For each service with messages waiting, the log must hold the first of them (so it
+        holds every event that service published before: one queue per source, recorded in
+        order), and a pass to the log's end must have followed."""
         after, skip_to = start_point(log, start)
-        offset, quiet_since, taken = 0, time.monotonic(), []
+        offset, quiet_since = 0, time.monotonic()
+        taken: list = []
+        met: set[str] = set()  # services whose first waiting event the log holds
         while True:
+            met_before = set(met)
             new = False
             for reached, events in log.pages(after, offset):
                 offset = reached
                 for event in events:
-                    if skip_to and event["pk"] <= skip_to:
-                        continue
-                    seq = event["seq"]
-                    if seq > self.high.get(event["service"], 0):
-                        new = True
-                    self.emit(event) or self.note(event)
+                    new = True
+                    if not (skip_to and event["pk"] <= skip_to):
+                        self.catch_up_one(event)
             if new:
                 quiet_since = time.monotonic()
             taken += self.waiting(channel)
             first: dict = {}
             for message in taken:
-                body = message.payload
-                first.setdefault(body.get("service"), body.get("seq", 0))
-            behind = [s for s, seq in first.items() if self.high.get(s, 0) < seq]
-            if not behind and time.monotonic() - quiet_since >= settle:
+                first.setdefault(message.payload.get("service"), message.payload.get("id"))
+            met |= {s for s, event_id in first.items()
+                    if s not in met and log.has(str(s), str(event_id))}
+            if set(first) <= met_before and time.monotonic() - quiet_since >= settle:
                 return taken
             time.sleep(0.2)
 
-    def note(self, event: dict):
-        """An event the catch-up saw but did not write (another type): the log has reached
-        it all the same."""
-        seq = event.get("seq")
-        if isinstance(seq, int) and seq > self.high.get(event["service"], 0):
-            self.high[event["service"]] = seq
+    def catch_up_one(self, event: dict):
+        if self.emit(event) and self.recent(event):
+            self.caught_up.add(event["id"])
+
+    def recent(self, event: dict) -> bool:
+        try:
+            created = datetime.fromisoformat(str(event["created"]).replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        return created.timestamp() >= self.bound_at - DEDUP_WINDOW_SECONDS
 
     # ------------------------------------------------------------ the tail
     def run(self, start: str | None, settle: float, max_events: int | None,
@@ -194,6 +209,7 @@ class Subscriber:
         with connect(self.settings.AMQP_URI) as conn:
             channel = conn.channel()
             queue = self.declare(channel)
+            self.bound_at = time.time()
             taken = []
             if start:
                 log = AuditLog(self.settings.SUBSCRIBE_API_URL, self.settings.SUBSCRIBE_API_TOKEN)
