@@ -18,8 +18,9 @@ publishes a service's events in chain order and the audit service records them i
 order, so the log then holds all that service published before it), and, for services with
 nothing waiting, until the log has been quiet for `--settle` seconds (the audit service's
 lag); queued events the catch-up printed already are dropped by their id. (Not by `seq`:
-on PostgreSQL, with replicas, ids are not committed in their order.) Each line has the fields the API lists: id, service, seq,
-stream_type, stream_id, version, type, payload, actor, request_id, created.
+on PostgreSQL, with replicas, ids are not committed in their order.) Each line has the
+fields the API lists: id, service, seq, stream_type, stream_id, version, type, payload,
+actor, request_id, created.
 
 Exit after `--max-events` lines or `--idle-exit` seconds without one (for scripts); else it
 runs until interrupted. `--delete-queue` removes the queue when it exits.
