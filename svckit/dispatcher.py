@@ -4,9 +4,12 @@ A `Dispatcher` is a dependency of a service: a loop in the service process that 
 `Jobs` which keys (subscriptions) have work due, claims a few jobs of each key that has a
 free slot, and runs each job in a green thread of a bounded pool. Each key has at most
 `per_key` jobs in flight and the pool at most `concurrency`, so a key whose jobs are slow or
-failing holds its own slots only: the other keys' jobs go on. A job that runs longer than
-`limit` seconds is cut off and reported with `timed_out`. Claims are the Jobs' business
-(leases in the database, so that several processes share the work).
+failing holds its own slots only: the other keys' jobs go on. A job's `run` returns its
+outcome; one that runs longer than `limit` seconds is cut off and its outcome is
+`timed_out(job)`. The loop records the outcomes that finished meanwhile together
+(`record(db, [(job, outcome)])`, one transaction for many jobs). Claims are the Jobs'
+business (leases in the database, so that several processes share the work, and a job whose
+outcome was never recorded runs again when its lease ends).
 """
 import logging
 from typing import Any, Callable, Protocol
@@ -30,9 +33,11 @@ class Jobs(Protocol):
 
     def claim(self, db, key, count: int) -> list: ...
 
-    def run(self, db, job) -> None: ...
+    def run(self, job) -> Any: ...
 
-    def timed_out(self, db, job) -> None: ...
+    def timed_out(self, job) -> Any: ...
+
+    def record(self, db, outcomes: list) -> Any: ...
 
 
 class DispatchLimits(Protocol):
@@ -53,6 +58,7 @@ class Dispatcher(ManagedLoop, DependencyProvider):
         self.make_limits = limits
         self._wake = Event()
         self.in_flight: dict[Any, int] = {}
+        self.finished: list = []  # (job, outcome) not recorded yet
 
     def setup(self):
         from svckit.service import Store  # svckit.service imports this module's neighbours
@@ -77,11 +83,16 @@ class Dispatcher(ManagedLoop, DependencyProvider):
         super().stop()
         with eventlet.Timeout(STOP_WAIT_SECONDS, False):
             self.pool.waitall()
+        try:
+            self.record_finished()
+        except Exception:
+            log.exception("could not record finished jobs; their leases let them run again")
 
     def _run(self):
         backoff = 0.5
         while self.running:
             try:
+                self.record_finished()
                 self.dispatch_once()
                 backoff = 0.5
             except ServiceUnavailable as exc:
@@ -95,6 +106,18 @@ class Dispatcher(ManagedLoop, DependencyProvider):
             with eventlet.Timeout(self.limits.poll, False):
                 self._wake.wait()
             self._wake = Event()
+
+    def record_finished(self):
+        """Record the outcomes of the jobs finished since the last time, together; kept for
+        the next time if that fails."""
+        if not self.finished:
+            return
+        batch, self.finished = self.finished, []
+        try:
+            self.jobs.record(self.store.db, batch)
+        except Exception:
+            self.finished = batch + self.finished
+            raise
 
     def dispatch_once(self) -> int:
         """Claim and start what is due for every key with a free slot; the number started."""
@@ -115,22 +138,18 @@ class Dispatcher(ManagedLoop, DependencyProvider):
     def _run_job(self, db, key, job):
         try:
             with eventlet.Timeout(self.limits.limit):
-                self.jobs.run(db, job)
+                outcome = self.jobs.run(job)
         except eventlet.Timeout:
-            self._report(self.jobs.timed_out, db, job)
+            outcome = self.jobs.timed_out(job)
         except Exception:
             log.exception("a dispatched job failed; its lease lets it run again")
+            outcome = None
         finally:
             left = self.in_flight.get(key, 1) - 1
             if left:
                 self.in_flight[key] = left
             else:
                 self.in_flight.pop(key, None)
-            self.nudge()  # a slot is free
-
-    @staticmethod
-    def _report(fn, db, job):
-        try:
-            fn(db, job)
-        except Exception:
-            log.exception("could not record a timed-out job; its lease lets it run again")
+        if outcome is not None:
+            self.finished.append((job, outcome))
+        self.nudge()  # a slot is free, an outcome waits

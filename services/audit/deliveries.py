@@ -161,44 +161,50 @@ class Deliveries:
                     r["secret"], json.dumps(auditevents.render(r), separators=(",", ":"))
                     .encode()) for r in rows]
 
-    def run(self, db, job: Job) -> None:
-        """One attempt: sign, POST, record the answer."""
+    def run(self, job: Job) -> outbound.Answer:
+        """One attempt: sign and POST; the answer (never raises for the receiver's faults)."""
         try:
             target = outbound.parse_target(job.target_url, self.policy.allowed_hosts)
         except outbound.RefusedTarget as exc:
-            return self.record(db, job, outbound.Answer(None, str(exc), 0.0))
+            return outbound.Answer(None, str(exc), 0.0)
         headers = webhook_signature.signed_headers(job.secret, str(job.id), job.body)
-        self.record(db, job, outbound.post(target, job.body, headers, self.policy.timeout,
-                                           self.policy.allow_private))
+        return outbound.post(target, job.body, headers, self.policy.timeout,
+                             self.policy.allow_private)
 
-    def timed_out(self, db, job: Job) -> None:
-        self.record(db, job, outbound.Answer(
-            None, f"cut off after {self.policy.limit:g} s", self.policy.limit * 1000))
+    def timed_out(self, job: Job) -> outbound.Answer:
+        return outbound.Answer(None, f"cut off after {self.policy.limit:g} s",
+                               self.policy.limit * 1000)
 
-    def record(self, db, job: Job, answer: outbound.Answer) -> str:
-        """The attempt's outcome on the delivery (if this claim still holds it): delivered,
-        pending again after a backoff, or parked. Returns the new status."""
+    def record(self, db, outcomes: list[tuple[Job, outbound.Answer]]) -> list[str]:
+        """The attempts' outcomes on their deliveries, in one transaction (each only if its
+        claim still holds the delivery): delivered, pending again after a backoff, or
+        parked. Returns the new statuses."""
         now = utcnow()
+        changes = [(job, self.outcome(job, answer, now)) for job, answer in outcomes]
+        with db.write() as s:
+            for job, values in changes:
+                s.execute(update(webhook_deliveries).where(
+                    d.id == job.id, d.claim == job.claim).values(**values))
+        return [values["status"] for _, values in changes]
+
+    def outcome(self, job: Job, answer: outbound.Answer, now) -> dict:
+        """The delivery's new columns after an attempt that answered `answer`."""
         attempts = job.attempts + 1
         values = {"attempts": attempts, "last_attempt": now, "response_code": answer.status,
                   "latency_ms": answer.latency_ms, "lease_until": None, "claim": None}
         if answer.status is not None and 200 <= answer.status < 300:
             values.update(status=DELIVERED, delivered=now, next_attempt=None, last_error="")
+            return values
+        error = answer.error or f"HTTP {answer.status}: {answer.body}"
+        delay = backoff(attempts, self.policy.backoff_base, self.policy.backoff_max, self.rand)
+        retry = now + timedelta(seconds=delay)
+        give_up = job.window_start + timedelta(seconds=self.policy.retry_for)
+        values.update(last_error=error[:ERROR_CHARS])
+        if retry > give_up:
+            values.update(status=PARKED, next_attempt=None)
         else:
-            error = answer.error or f"HTTP {answer.status}: {answer.body}"
-            delay = backoff(attempts, self.policy.backoff_base, self.policy.backoff_max,
-                            self.rand)
-            retry = now + timedelta(seconds=delay)
-            give_up = job.window_start + timedelta(seconds=self.policy.retry_for)
-            values.update(last_error=error[:ERROR_CHARS])
-            if retry > give_up:
-                values.update(status=PARKED, next_attempt=None)
-            else:
-                values.update(status=PENDING, next_attempt=retry)
-        with db.write() as s:
-            s.execute(update(webhook_deliveries).where(
-                d.id == job.id, d.claim == job.claim).values(**values))
-        return values["status"]
+            values.update(status=PENDING, next_attempt=retry)
+        return values
 
 
 def render(row) -> dict:

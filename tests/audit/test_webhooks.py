@@ -147,7 +147,7 @@ def test_failures_back_off_then_park_and_redelivery_starts_again(svc, db):
     jobs = deliveries.Deliveries(Service_policy(), rand=lambda: 1.0)
     [job] = jobs.claim(db, sub, 1)
     before = utcnow()
-    assert jobs.record(db, job, outbound.Answer(503, "", 12.5, "busy")) == "pending"
+    assert jobs.record(db, [(job, outbound.Answer(503, "", 12.5, "busy"))]) == ["pending"]
     row = svc().get_webhook_delivery(subscription=sub, pk=job.id)
     assert row["attempts"] == 1 and row["response_code"] == 503 and row["latency_ms"] == 12.5
     assert row["last_error"] == "HTTP 503: busy" and row["next_attempt"]
@@ -161,7 +161,7 @@ def test_failures_back_off_then_park_and_redelivery_starts_again(svc, db):
         with db.write() as s:
             s.execute(update(models.webhook_deliveries).values(next_attempt=utcnow()))
         [job] = jobs.claim(db, sub, 1)
-        statuses.append(jobs.record(db, job, outbound.Answer(None, "refused", 1.0)))
+        statuses += jobs.record(db, [(job, outbound.Answer(None, "refused", 1.0))])
     assert statuses == ["pending", "parked"]
     parked = svc().list_webhook_deliveries(subscription=sub, params={"status": "parked"})
     assert parked["count"] == 1 and parked["results"][0]["next_attempt"] is None
@@ -173,7 +173,7 @@ def test_failures_back_off_then_park_and_redelivery_starts_again(svc, db):
         svc().redeliver_webhook(subscription=sub, pk=job.id)
     assert "parked" in failed.value.detail["detail"]
     [job] = jobs.claim(db, sub, 1)
-    assert jobs.record(db, job, outbound.Answer(204, "", 3.0)) == "delivered"
+    assert jobs.record(db, [(job, outbound.Answer(204, "", 3.0))]) == ["delivered"]
     with pytest.raises(NotFound):
         svc().redeliver_webhook(subscription=sub + 1, pk=job.id)
     with db.read() as s:
@@ -188,7 +188,7 @@ def test_a_stale_claim_records_nothing(svc, db):
     [job] = jobs.claim(db, sub, 1)
     with db.write() as s:  # its lease ran out and another sender took it
         s.execute(update(models.webhook_deliveries).values(claim="other"))
-    jobs.record(db, job, outbound.Answer(200, "", 1.0))
+    jobs.record(db, [(job, outbound.Answer(200, "", 1.0))])
     assert svc().get_webhook_delivery(subscription=sub, pk=job.id)["status"] == "pending"
 
 
