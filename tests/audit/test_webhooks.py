@@ -218,3 +218,17 @@ def test_signatures_verify_and_refuse_replays_and_tampering():
     assert not webhook_signature.verify(SECRET, headers, body + b" ", now=1_000_000)
     assert not webhook_signature.verify("x" * 32, headers, body, now=1_000_000)
     assert not webhook_signature.verify(SECRET, {}, body)
+
+
+def test_replay_rebuilds_subscriptions_and_keeps_their_secrets(svc, db):
+    sub = subscribe(svc, description="kept")
+    svc().update_webhook_subscription(pk=sub["pk"], data={"event_types": ["*.deleted"]},
+                                      partial=True)
+    gone = subscribe(svc)["pk"]
+    svc().delete_webhook_subscription(pk=gone)
+    before = svc().list_webhook_subscriptions(params={})
+    with db.write() as s:
+        assert models.store.replay(s) == 4
+    assert svc().list_webhook_subscriptions(params={}) == before
+    with db.read() as s:
+        assert s.execute(select(models.webhook_secrets.c.secret)).scalars().all() == [SECRET]
