@@ -1,6 +1,6 @@
 """Outbound webhooks: subscriptions, their secrets and their deliveries.
 
-Revision 0005 of this service's schema (the one before: 0004). `webhook_subscription` is
+Revision 0006 of this service's schema (the one before: 0005). `webhook_subscription` is
 projected from the service's own `webhook_subscription.*` events; `webhook_secret` holds
 each subscription's signing secret (never part of an event); `webhook_delivery` one row per
 subscription and matching received event (services.audit.deliveries).
@@ -10,8 +10,8 @@ Tables already there (a database made from the models) are left as they are.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
