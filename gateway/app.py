@@ -27,6 +27,7 @@ from gateway.resources import (
     status,
     system,
     users,
+    webhooks,
 )
 from gateway.settings import GatewaySettings
 from gateway.sites import Site
@@ -185,8 +186,10 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(ApiError, api_error)
 
-    for module in (health, root, eventlog, eventhistory, eventexport, eventfeed, users, auth,
-                   status, system, attachments, importer, console):
+    for module in (health, root, eventlog, eventhistory, eventexport, eventfeed, webhooks,
+                   users, auth, status, system, attachments, importer, console):
+    for module in (health, root, eventlog, webhooks, users, auth, status, system,
+                   attachments, importer, console):
         module.register(app, api)
     app.api = api
     return app

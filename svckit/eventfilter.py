@@ -19,7 +19,8 @@ from svckit.chainlog import time_param
 from svckit.errors import ValidationFailed
 from svckit.listing import search_terms
 
-LIST_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id")
+LIST_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id",
+                "event_id")  # event_id: "<service>:<seq>", a rendered event's `id`
 FILTERS = LIST_FILTERS + ("stream", "after", "before", "search")
 MAX_VALUES = 100  # values in one filter's list
 WILDCARD = "*"
@@ -65,7 +66,8 @@ class EventFilter:
         for name, accepted in self.values.items():
             if name == "type" and self.type_patterns:
                 continue
-            if str(event.get(name, "")) not in accepted:
+            field = "id" if name == "event_id" else name
+            if str(event.get(field, "")) not in accepted:
                 return False
         if self.type_patterns:
             kind = event.get("type", "")

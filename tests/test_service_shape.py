@@ -24,7 +24,9 @@ EVENT_TYPES = {
     "attachments": {
         "attachment.uploaded", "attachment.linked", "attachment.updated", "attachment.renamed",
         "attachment.deleted", "notes_image.uploaded", "notes_image.deleted"},
-    "audit": set(),  # it records what the others publish, nothing of its own
+    # the trail is what the others publish; its own log holds webhook subscriptions' changes
+    "audit": {"webhook_subscription.created", "webhook_subscription.updated",
+              "webhook_subscription.deleted", "webhook_delivery.redelivered"},
     "importer": {
         "import_session.created", "import_session.updated", "import_session.fields_accepted",
         "import_session.processed", "import_session.completed", "import_session.failed",

@@ -13,11 +13,13 @@ from svckit.layout import service_names, settings_class
 from svckit.probe import ProbeSettings
 from svckit.script_settings import ClusterSettings, StackSettings
 from svckit.settings import RecordedSettings, ServiceSettings
+from svckit.subscribe import SubscribeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = service_names()
 SERVICE_CLASSES = [settings_class(name) for name in SERVICES]
-TOOL_CLASSES = [UsersCliSettings, ProbeSettings, DeadLettersSettings]  # the services' tools
+TOOL_CLASSES = [UsersCliSettings, ProbeSettings, DeadLettersSettings,  # the services' tools
+                SubscribeSettings]
 SCRIPT_CLASSES = [StackSettings, ClusterSettings]  # read by an operator's script (scripts/)
 # settings whose default the code works out at run time; the README says how
 DESCRIBED = {"INVENTREE_DATA_DIR": "`var/`",

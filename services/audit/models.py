@@ -1,19 +1,34 @@
 """The audit service's tables: every domain event of every service, as received; the head of
-each service's hash chain as received, and the signed hourly digests of each chain."""
+each service's hash chain as received, and the signed hourly digests of each chain; outbound
+webhook subscriptions (projected from the service's own events), their secrets and their
+deliveries."""
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
+    delete,
+    insert,
+    update,
 )
 
 from svckit.events import EventStore, Projector
+
+from .events import (
+    WEBHOOK_SUBSCRIPTION_CREATED,
+    WEBHOOK_SUBSCRIPTION_DELETED,
+    WEBHOOK_SUBSCRIPTION_UPDATED,
+    catalog,
+)
 
 metadata = MetaData()
 
@@ -75,5 +90,71 @@ audit_digests = Table(
     PrimaryKeyConstraint("service", "hour", name="pk_audit_digest"),
 )
 
-# the audit trail is itself derived from other services' logs; its own log stays empty
-store = EventStore("audit", metadata, Projector([]))
+# outbound webhook subscriptions (services.audit.webhooks), projected from their events
+webhook_subscriptions = Table(
+    "webhook_subscription", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("target_url", String(2000), nullable=False),
+    Column("event_types", JSON, nullable=False),  # patterns (svckit.eventtypes)
+    Column("active", Boolean, nullable=False),
+    Column("description", String(250), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+# each subscription's signing secret: written with the subscription's events but never part
+# of one, so no event projects it (replay leaves it as it is)
+webhook_secrets = Table(
+    "webhook_secret", metadata,
+    Column("subscription_id", Integer, primary_key=True, autoincrement=False),
+    Column("secret", String(200), nullable=False),
+)
+
+# one delivery per subscription and received event (services.audit.deliveries): made in the
+# transaction that records the event, sent by the dispatcher off the write path
+webhook_deliveries = Table(
+    "webhook_delivery", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("subscription_id", Integer, nullable=False),
+    Column("event_id", String(120), nullable=False),  # audit_event.event_id
+    Column("status", String(12), nullable=False),  # pending, delivered, parked
+    Column("attempts", Integer, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("window_start", DateTime, nullable=False),  # retries end WEBHOOK_RETRY_FOR_SECONDS after
+    Column("next_attempt", DateTime, nullable=True),  # when pending
+    Column("lease_until", DateTime, nullable=True),  # claimed by a dispatcher until then
+    Column("claim", String(32), nullable=True),
+    Column("last_attempt", DateTime, nullable=True),
+    Column("response_code", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=True),
+    Column("last_error", String(500), nullable=False),
+    Column("delivered", DateTime, nullable=True),
+    UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+    Index("ix_webhook_delivery_due", "status", "next_attempt"),
+    Index("ix_webhook_delivery_subscription", "subscription_id", "status", "next_attempt"),
+)
+
+projector = Projector([webhook_subscriptions])
+# the audit trail is derived from other services' logs; the service's own log holds the
+# changes of webhook subscriptions
+store = EventStore("audit", metadata, projector, catalog)
+
+
+@projector.on(WEBHOOK_SUBSCRIPTION_CREATED)
+def _subscription_created(s, e):
+    s.execute(insert(webhook_subscriptions).values(
+        id=int(e["stream_id"]), created=e["created"], updated=e["created"], **e["payload"]))
+
+
+@projector.on(WEBHOOK_SUBSCRIPTION_UPDATED)
+def _subscription_updated(s, e):
+    values = {k: v for k, v in e["payload"].items() if k != "secret_replaced"}
+    s.execute(update(webhook_subscriptions).where(
+        webhook_subscriptions.c.id == int(e["stream_id"])).values(updated=e["created"], **values))
+
+
+@projector.on(WEBHOOK_SUBSCRIPTION_DELETED)
+def _subscription_deleted(s, e):
+    s.execute(delete(webhook_subscriptions).where(
+        webhook_subscriptions.c.id == int(e["stream_id"])))

@@ -101,7 +101,10 @@ def running_stack(data, vhost, rates_server, smtp, process_env=None, topology=No
            "ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
            "NOTES_IMAGE_MAX_BYTES": str(256 * 1024),
            "EVENTS_STREAM_HEARTBEAT": "1",  # live-feed listeners see a line every second
-           **overrides}
+           # webhook receivers of the tests listen on loopback; retries and parking quick
+           "WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_TIMEOUT_SECONDS": "1",
+           "WEBHOOK_BACKOFF_BASE_SECONDS": "0.2", "WEBHOOK_BACKOFF_MAX_SECONDS": "1",
+           "WEBHOOK_RETRY_FOR_SECONDS": "4", "WEBHOOK_POLL_SECONDS": "0.05", **overrides}
     if (topology or TOPOLOGY) == "cluster":
         with running_cluster(data, env, process_env) as s:
             yield s
