@@ -188,8 +188,6 @@ def create_app(settings: GatewaySettings, rpc=None, bus=None) -> GatewayApp:
 
     for module in (health, root, eventlog, eventhistory, eventexport, eventfeed, webhooks,
                    users, auth, status, system, attachments, importer, console):
-    for module in (health, root, eventlog, webhooks, users, auth, status, system,
-                   attachments, importer, console):
         module.register(app, api)
     app.api = api
     return app
