@@ -143,11 +143,19 @@ def db_url(request, tmp_path):
     admin.close()
 
 
+@pytest.fixture(scope="session")
+def scratch_tables(tmp_path_factory):
+    """How `make_db` creates a service's tables quickly (tests/scratch_tables.py)."""
+    from tests.scratch_tables import ScratchTables
+    return ScratchTables(tmp_path_factory.mktemp("scratch-tables"))
+
+
 @pytest.fixture
-def make_db(db_url):
+def make_db(db_url, scratch_tables):
     """Build a service's Database on the test URL, with its tables created: the first one's
-    without looking for tables that exist (the URL is fresh and empty; the lookups took a
-    third of the time on PostgreSQL), any later one's as `Database.create_all` does, which
+    as `metadata.create_all(checkfirst=False)` would on the fresh, empty URL, but from a
+    template made once per run (tests/scratch_tables.py: a per-test create_all was most of
+    the unit tests' time on PostgreSQL); any later one's as `Database.create_all` does, which
     leaves the tables services share (`event_log`) as the first one made them."""
     from svckit.db import Database
     made = []
@@ -157,7 +165,7 @@ def make_db(db_url):
         if made:
             db.create_all()
         else:
-            metadata.create_all(db.engine, checkfirst=False)
+            scratch_tables.create(db)
         made.append(db)
         return db
 

@@ -66,3 +66,38 @@ def test_each_postgresql_url_starts_empty_and_is_dropped_after(db_url, run):
     assert schema != FIRST_SCHEMA[0]
     cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (FIRST_SCHEMA[0],))
     assert cur.fetchone() == (0,)
+
+
+
+@pytest.mark.parametrize("service", ["attachments", "audit", "importer", "status", "system",
+                                     "users"])
+def test_make_db_makes_the_models_tables_each_time_empty(make_db, scratch_tables, db_url,
+                                                          service, tmp_path):
+    """`make_db`'s tables, from a template (tests/scratch_tables.py), are the models' tables
+    (columns, types, indexes, constraints); a row written in one does not reach the
+    template: the next database made from it is empty."""
+    import importlib
+    from datetime import datetime
+
+    from sqlalchemy import func, select
+
+    from svckit.db import Database
+    from tests.helpers import schema_differences
+    models = importlib.import_module(f"services.{service}.models")
+    events = models.store.events
+    db = make_db(models.metadata)
+    assert schema_differences(db_url, models.metadata) == []
+    with db.write() as s:
+        s.execute(events.insert().values(stream_type="probe", stream_id="1", version=1,
+                                         type="probe.made", payload={},
+                                         created=datetime(2026, 1, 1)))
+    with db.read() as s:
+        assert s.execute(select(func.count()).select_from(events)).scalar() == 1
+    if db.is_sqlite:
+        second = Database(f"sqlite:///{tmp_path / 'second.sqlite3'}", models.metadata)
+        try:
+            scratch_tables.create(second)
+            with second.read() as s:
+                assert s.execute(select(func.count()).select_from(events)).scalar() == 0
+        finally:
+            second.dispose()
