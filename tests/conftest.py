@@ -115,6 +115,18 @@ def pg_database():
     admin.close()
 
 
+@pytest.fixture(scope="session")
+def pg_schemas(pg_database):
+    """A connection to the run's database that makes and drops the tests' schemas (one for
+    the run: a connection per test cost a server process each time)."""
+    import psycopg2
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    admin = psycopg2.connect(f"{base}/{pg_database}", options="-c lock_timeout=30s")
+    admin.autocommit = True
+    yield admin
+    admin.close()
+
+
 @pytest.fixture(params=_BACKENDS)
 def db_url(request, tmp_path):
     """A fresh, empty database URL: SQLite always, PostgreSQL too when it is reachable.
@@ -127,20 +139,19 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    import psycopg2
     database = request.getfixturevalue("pg_database")
+    admin = request.getfixturevalue("pg_schemas")
     schema = f"s_{uuid.uuid4().hex[:12]}"
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    admin = psycopg2.connect(f"{base}/{database}", options="-c lock_timeout=30s")
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
     driver = base.replace("postgresql://", "postgresql+psycopg2://")
     yield (f"{driver}/{database}?application_name={schema}"
            f"&options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff")
-    admin.cursor().execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE application_name = %s", (schema,))
-    admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (schema,))
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(scope="session")
