@@ -62,6 +62,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    from tests import event_recorder
+    event_recorder.register(config)
     value = config.getoption("--shard")
     if value:
         from tests.shards import Shard, parse

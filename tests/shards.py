@@ -2,10 +2,23 @@
 (`--shard I/N`, scripts/test_shards.py, `make test-unit`).
 
 A shard takes whole test files, so a module's fixtures are set up in one process only; the
-files are dealt out largest first (by number of collected tests) to the shard with the
-fewest tests so far. Every process collects the same files in the same order, so the N
-shards together run each selected test exactly once."""
+files are dealt out largest first (by their tests' weight: WEIGHTS) to the shard with the
+least weight so far. The files of a group in TOGETHER go to one shard as one unit. Every
+process collects the same files in the same order, so the N shards together run each
+selected test exactly once."""
+import os
+
 import pytest
+
+from tests.event_recorder import COVERAGE_TEST, SERVICE_TESTS
+
+# files that must share a process: the event catalog's coverage test checks what the
+# service-level tests recorded in its own process (tests/event_recorder.py)
+TOGETHER: tuple[tuple[str, ...], ...] = ((*SERVICE_TESTS, COVERAGE_TEST),)
+# a test that runs processes of the system (a broker's consumers, a stack, a cluster) takes
+# about eight times as long as one that calls code in the test's process (measured: the
+# 1,088 unit tests against the 420 others of `make test`)
+WEIGHTS = {"e2e": 8, "cluster": 8, "broker": 8}
 
 
 def parse(value: str) -> tuple[int, int]:
@@ -18,7 +31,7 @@ def parse(value: str) -> tuple[int, int]:
 
 
 def assign(sizes: dict[str, int], count: int) -> dict[str, int]:
-    """Each file (name: number of tests) to a shard 1..count, largest first to the lightest
+    """Each file or group (name: weight of its tests) to a shard 1..count, largest first to the lightest
     shard (ties broken by name and shard number, so every process agrees)."""
     load = [0] * count
     shard_of = {}
@@ -29,15 +42,29 @@ def assign(sizes: dict[str, int], count: int) -> dict[str, int]:
     return shard_of
 
 
+def unit_of(path: str) -> str:
+    """What goes to one shard with `path` (relative to the root): its group, or itself."""
+    for group in TOGETHER:
+        if any(path == member or path.startswith(member + os.sep) for member in group):
+            return "+".join(group)
+    return path
+
+
+def weight(item) -> int:
+    return max([WEIGHTS[m] for m in WEIGHTS if item.get_closest_marker(m)], default=1)
+
+
 def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
-    """(kept, deselected) items for `shard`, by the file each item comes from."""
+    """(kept, deselected) items for `shard`, by the file (or group) each item comes from."""
     index, count = shard
+    units = {id(item): unit_of(os.path.relpath(str(item.path), str(item.config.rootpath)))
+             for item in items}
     sizes: dict[str, int] = {}
     for item in items:
-        sizes[str(item.path)] = sizes.get(str(item.path), 0) + 1
+        sizes[units[id(item)]] = sizes.get(units[id(item)], 0) + weight(item)
     shard_of = assign(sizes, count)
-    kept = [item for item in items if shard_of[str(item.path)] == index]
-    return kept, [item for item in items if shard_of[str(item.path)] != index]
+    kept = [item for item in items if shard_of[units[id(item)]] == index]
+    return kept, [item for item in items if shard_of[units[id(item)]] != index]
 
 
 class Shard:
