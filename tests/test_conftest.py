@@ -33,6 +33,30 @@ def test_management_client_retries_on_a_connection_the_server_dropped():
     assert len(answered) == 3  # the check on creating the client, the GET, the DELETE retried
 
 
+def test_deleting_a_vhost_that_is_already_gone_is_done():
+    """The session's vhost deleted again after a lost answer (a 404) ends the run cleanly;
+    any other error is still raised."""
+    answers = {"/api/vhosts/gone": b"404 Not Found", "/api/vhosts/broken": b"500 Oops"}
+
+    def serve(conn):
+        with conn:
+            while request := conn.recv(65536):
+                path = request.split(b" ", 2)[1].decode()
+                status = b"200 OK" if path == "/api/overview" else answers[path]
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json"
+                             b"\r\nContent-Length: 2\r\n\r\n{}")
+
+    server = Acceptor(lambda conn: threading.Thread(target=serve, args=(conn,),
+                                                    daemon=True).start())
+    try:
+        client = management_client(f"http://guest:guest@127.0.0.1:{server.port}")
+        assert client.delete_vhost("gone") is None
+        with pytest.raises(Exception, match="500"):
+            client.delete_vhost("broken")
+    finally:
+        server.close()
+
+
 FIRST_SCHEMA: list[str] = []  # the first run's schema, for the second run to look for
 LEFT_OPEN: list = []  # connections kept open past their test's end
 
