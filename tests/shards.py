@@ -2,8 +2,8 @@
 (`--shard I/N`, scripts/test_shards.py, `make test-unit`).
 
 A shard takes whole test files, so a module's fixtures are set up in one process only; the
-files are dealt out largest first (by their tests' weight: WEIGHTS) to the shard with the
-least weight so far. The files of a group in TOGETHER go to one shard as one unit. Every
+files are dealt out largest first (by their tests' cost: COSTS, and `cost` markers) to the
+shard with the least cost so far. The files of a group in TOGETHER go to one shard as one unit. Every
 process collects the same files in the same order, so the N shards together run each
 selected test exactly once."""
 import os
@@ -15,10 +15,13 @@ from tests.event_recorder import COVERAGE_TEST, SERVICE_TESTS
 # files that must share a process: the event catalog's coverage test checks what the
 # service-level tests recorded in its own process (tests/event_recorder.py)
 TOGETHER: tuple[tuple[str, ...], ...] = ((*SERVICE_TESTS, COVERAGE_TEST),)
-# a test that runs processes of the system (a broker's consumers, a stack, a cluster) takes
-# about eight times as long as one that calls code in the test's process (measured: the
-# 1,088 unit tests against the 420 others of `make test`)
-WEIGHTS = {"e2e": 8, "cluster": 8, "broker": 8}
+# what a test costs, in seconds on the 2-core machine, to balance the shards: a test that
+# runs processes of the system (a broker's consumers, a stack, a cluster) about eight times
+# as much as one that calls code in the test's process (measured: the 1,088 unit tests
+# against the 420 others of `make test`); a test of a minute or more says so with
+# `@pytest.mark.cost(seconds)` (the fuzzing runs, the cluster's start and checks)
+COST = 0.25
+COSTS = {"e2e": 2.0, "cluster": 2.0, "broker": 2.0}
 
 
 def parse(value: str) -> tuple[int, int]:
@@ -30,10 +33,10 @@ def parse(value: str) -> tuple[int, int]:
     return i, n
 
 
-def assign(sizes: dict[str, int], count: int) -> dict[str, int]:
-    """Each file or group (name: weight of its tests) to a shard 1..count, largest first to the lightest
-    shard (ties broken by name and shard number, so every process agrees)."""
-    load = [0] * count
+def assign(sizes: dict[str, float], count: int) -> dict[str, int]:
+    """Each file or group (name: cost of its tests) to a shard 1..count, largest first to
+    the lightest shard (ties broken by name and shard number, so every process agrees)."""
+    load = [0.0] * count
     shard_of = {}
     for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
         lightest = min(range(count), key=lambda s: (load[s], s))
@@ -50,8 +53,12 @@ def unit_of(path: str) -> str:
     return path
 
 
-def weight(item) -> int:
-    return max([WEIGHTS[m] for m in WEIGHTS if item.get_closest_marker(m)], default=1)
+def weight(item) -> float:
+    """The test's cost (COSTS), or what its `cost` marker says."""
+    marker = item.get_closest_marker("cost")
+    if marker is not None:
+        return float(marker.args[0])
+    return max([COSTS[m] for m in COSTS if item.get_closest_marker(m)], default=COST)
 
 
 def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
@@ -59,7 +66,7 @@ def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
     index, count = shard
     units = {id(item): unit_of(os.path.relpath(str(item.path), str(item.config.rootpath)))
              for item in items}
-    sizes: dict[str, int] = {}
+    sizes: dict[str, float] = {}
     for item in items:
         sizes[units[id(item)]] = sizes.get(units[id(item)], 0) + weight(item)
     shard_of = assign(sizes, count)

@@ -75,13 +75,16 @@ def test_the_service_level_tests_and_the_catalog_coverage_share_a_shard():
     assert shards.unit_of("tests/systemd/test_x.py") == "tests/systemd/test_x.py"
 
 
-def test_a_test_of_running_processes_weighs_more():
+def test_a_test_of_running_processes_costs_more_and_a_long_one_says_so():
     class Item:
-        def __init__(self, *markers):
-            self.markers = markers
+        def __init__(self, *markers, cost=None):
+            self.markers = {m: m for m in markers}
+            if cost is not None:
+                self.markers["cost"] = pytest.mark.cost(cost).mark
 
         def get_closest_marker(self, name):
-            return name if name in self.markers else None
+            return self.markers.get(name)
 
-    assert shards.weight(Item()) == 1 and shards.weight(Item("postgres")) == 1
-    assert shards.weight(Item("broker")) == shards.weight(Item("e2e", "broker")) == 8
+    assert shards.weight(Item()) == shards.weight(Item("postgres")) == shards.COST
+    assert shards.weight(Item("broker")) == shards.weight(Item("e2e", "broker")) == 8 * shards.COST
+    assert shards.weight(Item("e2e", "broker", cost=60)) == 60.0
