@@ -15,14 +15,14 @@ from tests.event_recorder import COVERAGE_TEST, SERVICE_TESTS
 # files that must share a process: the event catalog's coverage test checks what the
 # service-level tests recorded in its own process (tests/event_recorder.py)
 TOGETHER: tuple[tuple[str, ...], ...] = ((*SERVICE_TESTS, COVERAGE_TEST),)
-# what a test costs, in seconds on the 2-core machine, to balance the shards: a test that
-# runs processes of the system (a broker's consumers, a stack, a cluster) about eight times
-# as much as one that calls code in the test's process (measured: the 1,088 unit tests
-# against the 420 others of `make test`); a test of a minute or more says so with
-# `@pytest.mark.cost(seconds)` (the fuzzing runs, the cluster's start and checks)
+# what a test costs, in seconds on the 2-core machine, to balance the shards: one that calls
+# code in the test's process 0.25 s; one that starts a broker's consumers in the test's
+# process (nameko containers, a vhost of its own per test) about 4 s; an end-to-end one 2 s
+# (it shares its module's stack); a test of a minute or more says so with
+# `@pytest.mark.cost(seconds)` (the fuzzing runs, the cluster's start and checks). Measured
+# with `make test`'s --durations on a quiet machine (bench/test_unit_time.md).
 COST = 0.25
-COSTS = {"e2e": 2.0, "cluster": 2.0, "broker": 2.0}
-
+COSTS = {"e2e": 2.0, "cluster": 2.0, "broker": 4.0}  # the first marker a test has counts
 
 def parse(value: str) -> tuple[int, int]:
     """'I/N' (1 <= I <= N) as (I, N); ValueError otherwise."""
@@ -58,7 +58,7 @@ def weight(item) -> float:
     marker = item.get_closest_marker("cost")
     if marker is not None:
         return float(marker.args[0])
-    return max([COSTS[m] for m in COSTS if item.get_closest_marker(m)], default=COST)
+    return next((COSTS[m] for m in COSTS if item.get_closest_marker(m)), COST)
 
 
 def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
