@@ -14,8 +14,11 @@ run: venv rabbitmq console
 cluster: venv cluster-packages console
 	$(PY) scripts/run_cluster.py
 
+# every test, ruff and mypy included, as one pytest process per CPU, each a shard of the test
+# files (scripts/test_shards.py, as `make test-unit`; TEST_SHARDS=1 for one process); fails
+# when any shard fails or no test ran
 test: venv rabbitmq cluster-packages k8s-tools browser-packages console
-	$(PY) -m pytest
+	$(PY) scripts/test_shards.py $(if $(TEST_SHARDS),-n $(TEST_SHARDS))
 
 # the end-to-end tests against `make cluster`'s topology instead of one process per service
 test-e2e-cluster: venv rabbitmq cluster-packages browser-packages console

@@ -3,8 +3,9 @@ tests/shards.py), and exit as a single run would: `make test-unit` uses it.
 
     python scripts/test_shards.py [-n N] [pytest arguments ...]
 
-N defaults to the number of CPUs this process may use. Each shard's output is kept in a
-temporary file and printed whole, shard after shard, when all have ended; the exit status
+N defaults to the number of CPUs this process may use. The first shard's output is printed
+as it runs (a long run shows its progress); every other shard's is kept in a temporary file
+and printed whole, shard after shard, when all have ended; the exit status
 is 0 when every shard passed, or the first failing shard's (pytest's codes). A shard that
 collected nothing (status 5) counts as passed when another shard ran tests."""
 import argparse
@@ -29,12 +30,17 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shards-") as tmp:
         outputs = [Path(tmp) / f"shard-{i}.log" for i in range(1, count + 1)]
+        print(f"===== shard 1/{count} (as it runs; the others' output follows at the end) "
+              "=====", flush=True)
         procs = []
         for i, out in enumerate(outputs, 1):
+            command = [sys.executable, "-m", "pytest", f"--shard={i}/{count}", *pytest_args]
+            if i == 1:
+                procs.append(subprocess.Popen(command, cwd=ROOT, stderr=subprocess.STDOUT))
+                continue
             with open(out, "wb") as f:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "pytest", f"--shard={i}/{count}", *pytest_args],
-                    cwd=ROOT, stdout=f, stderr=subprocess.STDOUT))
+                procs.append(subprocess.Popen(command, cwd=ROOT, stdout=f,
+                                              stderr=subprocess.STDOUT))
         try:
             codes = [p.wait() for p in procs]
         except KeyboardInterrupt:
@@ -43,7 +49,8 @@ def main(argv: list[str]) -> int:
             for p in procs:
                 p.wait()
             raise
-        for i, out in enumerate(outputs, 1):
+        print(f"===== shard 1/{count}: exit status {codes[0]} =====", flush=True)
+        for i, out in enumerate(outputs[1:], 2):
             print(f"===== shard {i}/{count}: exit status {codes[i - 1]} =====", flush=True)
             sys.stdout.buffer.write(out.read_bytes())
             sys.stdout.flush()

@@ -39,13 +39,26 @@ BROWSER_DIR = os.path.join(E2E_DIR, "console")
 def management_client(uri: str):
     """nameko's client of the RabbitMQ management API, retrying a request whose kept-alive
     connection the server closed meanwhile (it drops idle ones: the vhost deleted at the
-    end of a long run otherwise fails with RemoteDisconnected)."""
+    end of a long run otherwise fails with RemoteDisconnected), and taking a vhost that is
+    already gone as deleted."""
     from nameko.testing import rabbit
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
     client = rabbit.Client(uri)
     retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods=None, backoff_factor=0.1)
     client._session.mount("http://", HTTPAdapter(max_retries=retry))
+    delete_vhost = client.delete_vhost
+
+    def delete_vhost_once(vhost):
+        """A vhost already gone is deleted: a DELETE retried after its answer was lost
+        (above, or nameko's own retry of the session's vhost) finds it gone, a 404."""
+        from requests.exceptions import HTTPError
+        try:
+            return delete_vhost(vhost)
+        except HTTPError as exc:
+            if exc.response is None or exc.response.status_code != 404:
+                raise
+    client.delete_vhost = delete_vhost_once
     return client
 
 
@@ -62,6 +75,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    from tests import event_recorder
+    event_recorder.register(config)
     value = config.getoption("--shard")
     if value:
         from tests.shards import Shard, parse
@@ -115,6 +130,18 @@ def pg_database():
     admin.close()
 
 
+@pytest.fixture(scope="session")
+def pg_schemas(pg_database):
+    """A connection to the run's database that makes and drops the tests' schemas (one for
+    the run: a connection per test cost a server process each time)."""
+    import psycopg2
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    admin = psycopg2.connect(f"{base}/{pg_database}", options="-c lock_timeout=30s")
+    admin.autocommit = True
+    yield admin
+    admin.close()
+
+
 @pytest.fixture(params=_BACKENDS)
 def db_url(request, tmp_path):
     """A fresh, empty database URL: SQLite always, PostgreSQL too when it is reachable.
@@ -127,27 +154,34 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    import psycopg2
     database = request.getfixturevalue("pg_database")
+    admin = request.getfixturevalue("pg_schemas")
     schema = f"s_{uuid.uuid4().hex[:12]}"
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    admin = psycopg2.connect(f"{base}/{database}", options="-c lock_timeout=30s")
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
     driver = base.replace("postgresql://", "postgresql+psycopg2://")
     yield (f"{driver}/{database}?application_name={schema}"
            f"&options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff")
-    admin.cursor().execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE application_name = %s", (schema,))
-    admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (schema,))
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def scratch_tables(tmp_path_factory):
+    """How `make_db` creates a service's tables quickly (tests/scratch_tables.py)."""
+    from tests.scratch_tables import ScratchTables
+    return ScratchTables(tmp_path_factory.mktemp("scratch-tables"))
 
 
 @pytest.fixture
-def make_db(db_url):
+def make_db(db_url, scratch_tables):
     """Build a service's Database on the test URL, with its tables created: the first one's
-    without looking for tables that exist (the URL is fresh and empty; the lookups took a
-    third of the time on PostgreSQL), any later one's as `Database.create_all` does, which
+    as `metadata.create_all(checkfirst=False)` would on the fresh, empty URL, but from a
+    template made once per run (tests/scratch_tables.py: a per-test create_all was most of
+    the unit tests' time on PostgreSQL); any later one's as `Database.create_all` does, which
     leaves the tables services share (`event_log`) as the first one made them."""
     from svckit.db import Database
     made = []
@@ -157,7 +191,7 @@ def make_db(db_url):
         if made:
             db.create_all()
         else:
-            metadata.create_all(db.engine, checkfirst=False)
+            scratch_tables.create(db)
         made.append(db)
         return db
 

@@ -2,11 +2,27 @@
 (`--shard I/N`, scripts/test_shards.py, `make test-unit`).
 
 A shard takes whole test files, so a module's fixtures are set up in one process only; the
-files are dealt out largest first (by number of collected tests) to the shard with the
-fewest tests so far. Every process collects the same files in the same order, so the N
-shards together run each selected test exactly once."""
+files are dealt out largest first (by their tests' cost: COSTS, and `cost` markers) to the
+shard with the least cost so far. The files of a group in TOGETHER go to one shard as one unit. Every
+process collects the same files in the same order, so the N shards together run each
+selected test exactly once."""
+import os
+
 import pytest
 
+from tests.event_recorder import COVERAGE_TEST, SERVICE_TESTS
+
+# files that must share a process: the event catalog's coverage test checks what the
+# service-level tests recorded in its own process (tests/event_recorder.py)
+TOGETHER: tuple[tuple[str, ...], ...] = ((*SERVICE_TESTS, COVERAGE_TEST),)
+# what a test costs, in seconds on the 2-core machine, to balance the shards: one that calls
+# code in the test's process 0.25 s; one that starts a broker's consumers in the test's
+# process (nameko containers, a vhost of its own per test) about 4 s; an end-to-end one 2 s
+# (it shares its module's stack); a test of a minute or more says so with
+# `@pytest.mark.cost(seconds)` (the fuzzing runs, the cluster's start and checks). Measured
+# with `make test`'s --durations on a quiet machine (bench/test_unit_time.md).
+COST = 0.25
+COSTS = {"e2e": 2.0, "cluster": 2.0, "broker": 4.0}  # the first marker a test has counts
 
 def parse(value: str) -> tuple[int, int]:
     """'I/N' (1 <= I <= N) as (I, N); ValueError otherwise."""
@@ -17,10 +33,10 @@ def parse(value: str) -> tuple[int, int]:
     return i, n
 
 
-def assign(sizes: dict[str, int], count: int) -> dict[str, int]:
-    """Each file (name: number of tests) to a shard 1..count, largest first to the lightest
-    shard (ties broken by name and shard number, so every process agrees)."""
-    load = [0] * count
+def assign(sizes: dict[str, float], count: int) -> dict[str, int]:
+    """Each file or group (name: cost of its tests) to a shard 1..count, largest first to
+    the lightest shard (ties broken by name and shard number, so every process agrees)."""
+    load = [0.0] * count
     shard_of = {}
     for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
         lightest = min(range(count), key=lambda s: (load[s], s))
@@ -29,15 +45,33 @@ def assign(sizes: dict[str, int], count: int) -> dict[str, int]:
     return shard_of
 
 
+def unit_of(path: str) -> str:
+    """What goes to one shard with `path` (relative to the root): its group, or itself."""
+    for group in TOGETHER:
+        if any(path == member or path.startswith(member + os.sep) for member in group):
+            return "+".join(group)
+    return path
+
+
+def weight(item) -> float:
+    """The test's cost (COSTS), or what its `cost` marker says."""
+    marker = item.get_closest_marker("cost")
+    if marker is not None:
+        return float(marker.args[0])
+    return next((COSTS[m] for m in COSTS if item.get_closest_marker(m)), COST)
+
+
 def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
-    """(kept, deselected) items for `shard`, by the file each item comes from."""
+    """(kept, deselected) items for `shard`, by the file (or group) each item comes from."""
     index, count = shard
-    sizes: dict[str, int] = {}
+    units = {id(item): unit_of(os.path.relpath(str(item.path), str(item.config.rootpath)))
+             for item in items}
+    sizes: dict[str, float] = {}
     for item in items:
-        sizes[str(item.path)] = sizes.get(str(item.path), 0) + 1
+        sizes[units[id(item)]] = sizes.get(units[id(item)], 0) + weight(item)
     shard_of = assign(sizes, count)
-    kept = [item for item in items if shard_of[str(item.path)] == index]
-    return kept, [item for item in items if shard_of[str(item.path)] != index]
+    kept = [item for item in items if shard_of[units[id(item)]] == index]
+    return kept, [item for item in items if shard_of[units[id(item)]] != index]
 
 
 class Shard:

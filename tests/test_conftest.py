@@ -33,6 +33,30 @@ def test_management_client_retries_on_a_connection_the_server_dropped():
     assert len(answered) == 3  # the check on creating the client, the GET, the DELETE retried
 
 
+def test_deleting_a_vhost_that_is_already_gone_is_done():
+    """The session's vhost deleted again after a lost answer (a 404) ends the run cleanly;
+    any other error is still raised."""
+    answers = {"/api/vhosts/gone": b"404 Not Found", "/api/vhosts/broken": b"500 Oops"}
+
+    def serve(conn):
+        with conn:
+            while request := conn.recv(65536):
+                path = request.split(b" ", 2)[1].decode()
+                status = b"200 OK" if path == "/api/overview" else answers[path]
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json"
+                             b"\r\nContent-Length: 2\r\n\r\n{}")
+
+    server = Acceptor(lambda conn: threading.Thread(target=serve, args=(conn,),
+                                                    daemon=True).start())
+    try:
+        client = management_client(f"http://guest:guest@127.0.0.1:{server.port}")
+        assert client.delete_vhost("gone") is None
+        with pytest.raises(Exception, match="500"):
+            client.delete_vhost("broken")
+    finally:
+        server.close()
+
+
 FIRST_SCHEMA: list[str] = []  # the first run's schema, for the second run to look for
 LEFT_OPEN: list = []  # connections kept open past their test's end
 
@@ -66,3 +90,38 @@ def test_each_postgresql_url_starts_empty_and_is_dropped_after(db_url, run):
     assert schema != FIRST_SCHEMA[0]
     cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (FIRST_SCHEMA[0],))
     assert cur.fetchone() == (0,)
+
+
+
+@pytest.mark.parametrize("service", ["attachments", "audit", "importer", "status", "system",
+                                     "users"])
+def test_make_db_makes_the_models_tables_each_time_empty(make_db, scratch_tables, db_url,
+                                                          service, tmp_path):
+    """`make_db`'s tables, from a template (tests/scratch_tables.py), are the models' tables
+    (columns, types, indexes, constraints); a row written in one does not reach the
+    template: the next database made from it is empty."""
+    import importlib
+    from datetime import datetime
+
+    from sqlalchemy import func, select
+
+    from svckit.db import Database
+    from tests.helpers import schema_differences
+    models = importlib.import_module(f"services.{service}.models")
+    events = models.store.events
+    db = make_db(models.metadata)
+    assert schema_differences(db_url, models.metadata) == []
+    with db.write() as s:
+        s.execute(events.insert().values(stream_type="probe", stream_id="1", version=1,
+                                         type="probe.made", payload={},
+                                         created=datetime(2026, 1, 1)))
+    with db.read() as s:
+        assert s.execute(select(func.count()).select_from(events)).scalar() == 1
+    if db.is_sqlite:
+        second = Database(f"sqlite:///{tmp_path / 'second.sqlite3'}", models.metadata)
+        try:
+            scratch_tables.create(second)
+            with second.read() as s:
+                assert s.execute(select(func.count()).select_from(events)).scalar() == 0
+        finally:
+            second.dispose()

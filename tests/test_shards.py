@@ -50,12 +50,42 @@ def test_the_runner_runs_every_test_once_over_its_shards():
                            "--collect-only", "-q"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    parts = done.stdout.split("===== shard ")[1:]
-    assert [p.split(":", 1)[0] for p in parts] == ["1/2", "2/2"]
-    ids = [[line for line in p.splitlines() if line.startswith("tests/")] for p in parts]
+    out = done.stdout  # shard 1's output as it ran, then shard 2's
+    first = out.split("===== shard 1/2 (as it runs", 1)[1].split(
+        "===== shard 1/2: exit status 0 =====", 1)[0]
+    second = out.split("===== shard 2/2: exit status 0 =====", 1)[1].split(
+        "===== 2 shards in", 1)[0]
+    ids = [[line for line in p.splitlines() if line.startswith("tests/")]
+           for p in (first, second)]
     assert all(ids) and not set(ids[0]) & set(ids[1])
     assert {i.split("::")[0] for i in ids[0]}.isdisjoint({i.split("::")[0] for i in ids[1]})
     plain = subprocess.run([sys.executable, "-m", "pytest", *files, "--collect-only", "-q"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert sorted(ids[0] + ids[1]) == sorted(
         line for line in plain.stdout.splitlines() if line.startswith("tests/"))
+
+
+def test_the_service_level_tests_and_the_catalog_coverage_share_a_shard():
+    """tests/event_recorder.py: the coverage test checks what the service-level tests
+    recorded in its own process."""
+    group = shards.unit_of("tests/test_event_catalog_coverage.py")
+    assert shards.unit_of("tests/system/test_units.py") == group
+    assert shards.unit_of("tests/audit/test_replay.py") == group
+    assert shards.unit_of("tests/svckit/test_events.py") == "tests/svckit/test_events.py"
+    assert shards.unit_of("tests/systemd/test_x.py") == "tests/systemd/test_x.py"
+
+
+def test_a_test_of_running_processes_costs_more_and_a_long_one_says_so():
+    class Item:
+        def __init__(self, *markers, cost=None):
+            self.markers = {m: m for m in markers}
+            if cost is not None:
+                self.markers["cost"] = pytest.mark.cost(cost).mark
+
+        def get_closest_marker(self, name):
+            return self.markers.get(name)
+
+    assert shards.weight(Item()) == shards.weight(Item("postgres")) == shards.COST
+    assert shards.weight(Item("broker")) == shards.COSTS["broker"]
+    assert shards.weight(Item("e2e", "broker")) == shards.COSTS["e2e"]  # e2e tests: broker too
+    assert shards.weight(Item("e2e", "broker", cost=60)) == 60.0

@@ -79,6 +79,7 @@ def consumers_back(cluster, deadline: float) -> dict:
         time.sleep(0.5)
 
 
+@pytest.mark.cost(60)  # tests/shards.py: the cluster's start and checks, a minute or more
 def test_cluster_serves_through_the_load_balancer_and_survives_losing_a_broker_node(
         cluster, api):
     nodes = [node.name for node in cluster.rabbit.nodes]

@@ -45,11 +45,13 @@ def check(result: fuzz.FuzzResult):
     assert result.cases > 1000
 
 
+@pytest.mark.cost(60)  # tests/shards.py: a minute or more each
 def test_no_server_error_as_a_plain_user(fuzz_stack):
     # first: the superuser's run may change or delete the plain user
     check(fuzz.run(fuzz_stack.url, fuzz_stack.plain, seed=SEED, max_examples=MAX_EXAMPLES))
 
 
+@pytest.mark.cost(60)  # tests/shards.py: a minute or more each
 def test_no_server_error_as_the_superuser(fuzz_stack):
     check(fuzz.run(fuzz_stack.url, ADMIN, seed=SEED, max_examples=MAX_EXAMPLES))
 

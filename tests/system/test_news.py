@@ -35,10 +35,13 @@ def feed(monkeypatch):
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # `shutdown` waits for the loop's next poll: every 50 ms, not the default 0.5 s
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     monkeypatch.setenv("NEWS_FEED_URL", f"http://127.0.0.1:{httpd.server_address[1]}/feed")
     yield
     httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture

@@ -24,6 +24,14 @@ def test_valid_unit_cleaned():
     assert validate_unit(data, []) == FANCIFUL
 
 
+def test_a_validation_leaves_nothing_behind_for_the_next():
+    """Each validation defines the candidate into a copy of the cached strict registry: the
+    same unit validated twice against the same others is accepted twice."""
+    others = [{"name": "dog_year", "symbol": "dy", "definition": "52 * day"}]
+    assert validate_unit(dict(FANCIFUL), others) == FANCIFUL
+    assert validate_unit(dict(FANCIFUL), others) == FANCIFUL
+
+
 def test_symbol_optional():
     assert validate_unit({"name": "fanciful", "definition": "100 * meter"}, [])["symbol"] == ""
 
