@@ -68,6 +68,33 @@ def rabbit_manager(request):
     return management_client(request.config.getoption("RABBIT_API_URI"))
 
 
+TEARDOWN_WATCHDOG_SECONDS = 180
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the run's last test, a watchdog on the session's teardown: once (2026-12-03, CI
+    shard 2) the process was left idle in eventlet's hub after every test had passed, while
+    finishing the session's fixtures (nameko's vhost pipeline and a PostgreSQL database among
+    them), so the run never ended. If the teardown has not ended within
+    TEARDOWN_WATCHDOG_SECONDS, a real thread says so and ends the process with the run's
+    outcome (1 if any test failed, else 0)."""
+    if nextitem is not None:
+        return
+    session = item.session
+    real_threading = eventlet.patcher.original("threading")
+
+    def watchdog():
+        os.write(2, (f"\nthe session's teardown did not end within "
+                     f"{TEARDOWN_WATCHDOG_SECONDS} s; exiting with the tests' outcome\n")
+                 .encode())
+        os._exit(1 if session.testsfailed else 0)
+
+    timer = real_threading.Timer(TEARDOWN_WATCHDOG_SECONDS, watchdog)
+    timer.daemon = True
+    timer.start()
+
+
 def pytest_addoption(parser):
     parser.addoption("--shard", default=None, metavar="I/N",
                      help="run only shard I of N: whole test files, balanced by number of "
