@@ -36,17 +36,29 @@ CLUSTER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"
 BROWSER_DIR = os.path.join(E2E_DIR, "console")
 
 
+MANAGEMENT_TIMEOUT_SECONDS = 30
+
+
 def management_client(uri: str):
     """nameko's client of the RabbitMQ management API, retrying a request whose kept-alive
     connection the server closed meanwhile (it drops idle ones: the vhost deleted at the
-    end of a long run otherwise fails with RemoteDisconnected), and taking a vhost that is
-    already gone as deleted."""
+    end of a long run otherwise fails with RemoteDisconnected) or that went unanswered for
+    MANAGEMENT_TIMEOUT_SECONDS, and taking a vhost that is already gone as deleted."""
     from nameko.testing import rabbit
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
     client = rabbit.Client(uri)
     retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods=None, backoff_factor=0.1)
-    client._session.mount("http://", HTTPAdapter(max_retries=retry))
+
+    class TimedAdapter(HTTPAdapter):
+        """nameko's client sends without a timeout: a request the server never answers
+        would hold a fixture's teardown for ever."""
+
+        def send(self, request, **kwargs):
+            kwargs["timeout"] = kwargs.get("timeout") or MANAGEMENT_TIMEOUT_SECONDS
+            return super().send(request, **kwargs)
+
+    client._session.mount("http://", TimedAdapter(max_retries=retry))
     delete_vhost = client.delete_vhost
 
     def delete_vhost_once(vhost):
@@ -86,13 +98,26 @@ def pytest_runtest_teardown(item, nextitem):
 
     def watchdog():
         os.write(2, (f"\nthe session's teardown did not end within "
-                     f"{TEARDOWN_WATCHDOG_SECONDS} s; exiting with the tests' outcome\n")
-                 .encode())
+                     f"{TEARDOWN_WATCHDOG_SECONDS} s; exiting with the tests' outcome; where "
+                     f"each green thread waits:\n{greenthread_stacks()}").encode())
         os._exit(1 if session.testsfailed else 0)
 
     timer = real_threading.Timer(TEARDOWN_WATCHDOG_SECONDS, watchdog)
     timer.daemon = True
     timer.start()
+
+
+def greenthread_stacks() -> str:
+    """Every suspended green thread's stack (py-spy sees only eventlet's hub)."""
+    import gc
+    import traceback
+
+    import greenlet
+    stacks = []
+    for obj in gc.get_objects():
+        if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+            stacks.append("".join(traceback.format_stack(obj.gr_frame)))
+    return "\n".join(stacks) or "(none)\n"
 
 
 def pytest_addoption(parser):

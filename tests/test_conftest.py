@@ -57,6 +57,51 @@ def test_deleting_a_vhost_that_is_already_gone_is_done():
         server.close()
 
 
+def test_management_client_gives_up_on_a_server_that_never_answers(monkeypatch, caplog):
+    """A request the management API accepts but never answers fails after the client's
+    timeout (and its retries) instead of holding the session's teardown for ever."""
+    import tests.conftest
+    answered_once = threading.Event()
+
+    def serve(conn):
+        with conn:
+            if not answered_once.is_set():
+                conn.recv(65536)
+                conn.sendall(OK + b"")  # the check made on creating the client
+                answered_once.set()
+            while conn.recv(65536):
+                pass  # later requests: read, never answered
+
+    server = Acceptor(lambda conn: threading.Thread(target=serve, args=(conn,),
+                                                    daemon=True).start())
+    monkeypatch.setattr(tests.conftest, "MANAGEMENT_TIMEOUT_SECONDS", 0.2)
+    try:
+        client = management_client(f"http://guest:guest@127.0.0.1:{server.port}")
+        with pytest.raises(Exception, match="Connection error"):
+            client._get("vhosts")
+    finally:
+        server.close()
+    assert "Read timed out. (read timeout=0.2)" in caplog.text
+
+
+def test_greenthread_stacks_show_where_each_green_thread_waits():
+    """What the teardown watchdog prints: a suspended green thread's stack names its
+    function."""
+    import eventlet
+
+    from tests.conftest import greenthread_stacks
+
+    def waiting_for_the_watchdog_test():
+        eventlet.sleep(60)
+
+    thread = eventlet.spawn(waiting_for_the_watchdog_test)
+    eventlet.sleep(0)
+    try:
+        assert "waiting_for_the_watchdog_test" in greenthread_stacks()
+    finally:
+        thread.kill()
+
+
 FIRST_SCHEMA: list[str] = []  # the first run's schema, for the second run to look for
 LEFT_OPEN: list = []  # connections kept open past their test's end
 
