@@ -122,8 +122,11 @@ def greenthread_stacks() -> str:
 
 def pytest_addoption(parser):
     parser.addoption("--shard", default=None, metavar="I/N",
-                     help="run only shard I of N: whole test files, balanced by number of "
+                     help="run only shard I of N: whole test files, balanced by the cost of "
                           "tests (tests/shards.py; scripts/test_shards.py runs all N at once)")
+    parser.addoption("--record-costs", default=None, metavar="PATH",
+                     help="write each test's seconds to PATH as JSON at the end (what "
+                          "tests/shards.py balances the shards by)")
 
 
 def pytest_configure(config):
@@ -137,6 +140,10 @@ def pytest_configure(config):
         except ValueError as exc:
             raise pytest.UsageError(f"--shard: {exc}")
         config.pluginmanager.register(Shard(shard), "shard")
+    if config.getoption("--record-costs"):
+        from tests.shards import CostRecorder
+        config.pluginmanager.register(CostRecorder(config.getoption("--record-costs")),
+                                      "cost-recorder")
 
 
 def pytest_collection_modifyitems(config, items):

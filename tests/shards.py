@@ -6,7 +6,9 @@ files are dealt out largest first (by their tests' cost: COSTS, and `cost` marke
 shard with the least cost so far. The files of a group in TOGETHER go to one shard as one unit. Every
 process collects the same files in the same order, so the N shards together run each
 selected test exactly once."""
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,18 @@ TOGETHER: tuple[tuple[str, ...], ...] = ((*SERVICE_TESTS, COVERAGE_TEST),)
 # with `make test`'s --durations on a quiet machine (bench/test_unit_time.md).
 COST = 0.25
 COSTS = {"e2e": 2.0, "cluster": 2.0, "broker": 4.0}  # the first marker a test has counts
+# what each test took (setup, call and teardown, seconds) in a recorded `make test` run
+# (`scripts/test_shards.py --record-costs`): used instead of the estimates above for the
+# tests it lists; a test added since is estimated
+RECORDED_COSTS = Path(__file__).with_name("shard_costs.json")
+
+
+def recorded_costs() -> dict[str, float]:
+    """The recorded seconds per test id; empty when nothing is recorded."""
+    try:
+        return json.loads(RECORDED_COSTS.read_text())
+    except FileNotFoundError:
+        return {}
 
 def parse(value: str) -> tuple[int, int]:
     """'I/N' (1 <= I <= N) as (I, N); ValueError otherwise."""
@@ -53,8 +67,10 @@ def unit_of(path: str) -> str:
     return path
 
 
-def weight(item) -> float:
-    """The test's cost (COSTS), or what its `cost` marker says."""
+def weight(item, recorded: dict[str, float]) -> float:
+    """The test's recorded cost, or its estimate: what its `cost` marker says, or COSTS."""
+    if item.nodeid in recorded:
+        return recorded[item.nodeid]
     marker = item.get_closest_marker("cost")
     if marker is not None:
         return float(marker.args[0])
@@ -66,9 +82,10 @@ def select(items: list, shard: tuple[int, int]) -> tuple[list, list]:
     index, count = shard
     units = {id(item): unit_of(os.path.relpath(str(item.path), str(item.config.rootpath)))
              for item in items}
+    recorded = recorded_costs()
     sizes: dict[str, float] = {}
     for item in items:
-        sizes[units[id(item)]] = sizes.get(units[id(item)], 0) + weight(item)
+        sizes[units[id(item)]] = sizes.get(units[id(item)], 0) + weight(item, recorded)
     shard_of = assign(sizes, count)
     kept = [item for item in items if shard_of[units[id(item)]] == index]
     return kept, [item for item in items if shard_of[units[id(item)]] != index]
@@ -90,3 +107,19 @@ class Shard:
 
     def pytest_report_header(self, config):
         return f"shard {self.shard[0]} of {self.shard[1]}"
+
+
+class CostRecorder:
+    """The plugin of `--record-costs PATH`: writes each test's seconds (its setup, call and
+    teardown) as JSON to PATH at the end of the run."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report):
+        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session):
+        Path(self.path).write_text(json.dumps(
+            {nodeid: round(seconds, 2) for nodeid, seconds in self.seconds.items()}))

@@ -1,4 +1,5 @@
 """`--shard I/N` (tests/shards.py) and scripts/test_shards.py, which `make test-unit` runs."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +35,18 @@ def test_the_exit_status_of_the_shards():
     assert shards_status([0, 1]) == 1 and shards_status([2, 1]) == 2
 
 
-def shards_status(codes):
+def runner():
+    """scripts/test_shards.py as a module."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        import test_shards as runner
+        import test_shards
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    return runner.status(codes)
+    return test_shards
+
+
+def shards_status(codes):
+    return runner().status(codes)
 
 
 def test_the_runner_runs_every_test_once_over_its_shards():
@@ -75,17 +81,44 @@ def test_the_service_level_tests_and_the_catalog_coverage_share_a_shard():
     assert shards.unit_of("tests/systemd/test_x.py") == "tests/systemd/test_x.py"
 
 
+class Item:
+    """As much of a pytest item as shards.weight reads."""
+
+    def __init__(self, nodeid, *markers):
+        self.nodeid, self.markers = nodeid, markers
+
+    def get_closest_marker(self, name):
+        return next((m for m in self.markers if m.name == name), None)
+
+
 def test_a_test_of_running_processes_costs_more_and_a_long_one_says_so():
-    class Item:
-        def __init__(self, *markers, cost=None):
-            self.markers = {m: m for m in markers}
-            if cost is not None:
-                self.markers["cost"] = pytest.mark.cost(cost).mark
+    mark = pytest.mark
+    assert shards.weight(Item("t"), {}) == shards.weight(Item("t", mark.postgres.mark), {}) \
+        == shards.COST
+    assert shards.weight(Item("t", mark.broker.mark), {}) == shards.COSTS["broker"]
+    # e2e tests are broker tests too: the e2e cost counts
+    assert shards.weight(Item("t", mark.e2e.mark, mark.broker.mark), {}) == shards.COSTS["e2e"]
+    assert shards.weight(Item("t", mark.e2e.mark, mark.cost(60).mark), {}) == 60.0
 
-        def get_closest_marker(self, name):
-            return self.markers.get(name)
 
-    assert shards.weight(Item()) == shards.weight(Item("postgres")) == shards.COST
-    assert shards.weight(Item("broker")) == shards.COSTS["broker"]
-    assert shards.weight(Item("e2e", "broker")) == shards.COSTS["e2e"]  # e2e tests: broker too
-    assert shards.weight(Item("e2e", "broker", cost=60)) == 60.0
+def test_a_recorded_cost_wins_over_the_estimate():
+    recorded = {"tests/a.py::test_slow": 42.0}
+    assert shards.weight(Item("tests/a.py::test_slow", pytest.mark.e2e.mark), recorded) == 42.0
+    assert shards.weight(Item("tests/a.py::test_new", pytest.mark.e2e.mark), recorded) == 2.0
+
+
+def test_recorded_costs_are_written_and_merged(tmp_path):
+    first = tmp_path / "first.json"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/svckit/test_signing.py", f"--record-costs={first}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    seconds = json.loads(first.read_text())
+    assert seconds and all(k.startswith("tests/svckit/test_signing.py::") for k in seconds)
+    assert all(isinstance(v, float) and v >= 0 for v in seconds.values())
+    target = tmp_path / "shard_costs.json"
+    target.write_text(json.dumps({"tests/gone.py::test_kept": 1.5,
+                                  next(iter(seconds)): 999.0}))
+    runner().merge_costs([first], target)
+    merged = json.loads(target.read_text())
+    assert merged == {"tests/gone.py::test_kept": 1.5, **seconds}
