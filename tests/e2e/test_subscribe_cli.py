@@ -80,7 +80,7 @@ def test_catch_up_then_live_without_gap_or_duplicate(stack, admin):
 
 def test_bad_arguments_are_refused(stack, admin):
     proc = subprocess.run([sys.executable, "-m", "svckit.subscribe", "--types", "Bad Type"],
-                          cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=30)
+                          cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "not an event type pattern" in proc.stderr
     proc = subscribe(stack, admin, "--from", "yesterday")
-    assert proc.wait(30) == 2 and "neither an event id" in proc.stderr.read()
+    assert proc.wait(120) == 2 and "neither an event id" in proc.stderr.read()
