@@ -109,6 +109,7 @@ const LIVE_WORDS = {
 
 /** What the live view is doing, in words. */
 function liveWords(feed) {
+  if (feed.state === "refused" && feed.status === 400) return `Live: ${feed.detail}`;
   if (feed.state === "refused") {
     return `Live: asking every ${POLL_MS / 1000} s (the live feed refused: ${feed.detail})`;
   }
@@ -118,7 +119,7 @@ function liveWords(feed) {
 /**
  * The live view while `watching`: the feed from the newest event of `found` (once the list
  * for the filters is in), its events handed to `add`; polling with `poll` while the feed
- * refuses. The feed's state for the page to show.
+ * refuses (but for a 400: the filters are wrong). The feed's state for the page to show.
  */
 function useLiveView(watching, found, key, size, params, add, poll) {
   const [feed, setFeed] = useState({ state: "off" });
@@ -131,7 +132,8 @@ function useLiveView(watching, found, key, size, params, add, poll) {
     const newest = found.results.reduce((n, e) => Math.max(n, e.pk), 0);
     return followEvents(params, newest || undefined, { onEvents: add, onState: setFeed });
   }, [ready, key, size]);
-  const polling = ready && feed.state === "refused";
+  // a 400 names a filter, which the list shows next to its field: nothing to poll for
+  const polling = ready && feed.state === "refused" && feed.status !== 400;
   useEffect(() => {
     if (!polling) return undefined;
     const timer = setInterval(poll, POLL_MS);

@@ -162,6 +162,25 @@ def test_a_file_above_the_limit_is_refused_before_its_upload(console, tmp_path):
     assert found == []
 
 
+def test_an_import_file_above_the_limit_is_refused_before_its_upload(console, tmp_path):
+    meta = api("OPTIONS", console.base, "/api/importer/session/", ADMIN).json()
+    limit = meta["actions"]["POST"]["data_file"]["max_size"]  # IMPORT_MAX_BYTES
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.truncate(limit + 1)  # sparse: no disk used, and chromium reads only its size
+    page = admin_page(console, "/console/imports")
+    expect(page.get_by_text(re.compile(r"Drop the file here, or choose it \(up to "))).to_be_visible()
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" else None)
+    page.get_by_label(re.compile("^Data file")).set_input_files(str(big))
+    expect(page.locator("#field-data_file-error")).to_contain_text(
+        f"“big.csv” is too large: {limit + 1:,} bytes, and the server accepts files of up "
+        f"to {limit:,} bytes ")
+    page.get_by_role("button", name="Upload and map columns").click()
+    expect(page.locator("#field-data_file-error")).to_contain_text("Choose a file to import.")
+    assert uploads == []
+
+
 NEW_PAGES = {"/console/audit": "Audit", "/console/admin": "Administration",
              "/console/admin/users": "Users", "/console/admin/groups": "Groups",
              "/console/admin/project-codes": "Project codes", "/console/admin/units":
