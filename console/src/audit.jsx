@@ -1,7 +1,7 @@
 // Audit (staff): the event log of every service (GET /api/events/), filtered by service,
 // type, actor, object (stream type and id), time range and request id, paged by the server
-// (10 a page by default: an import's row events carry some 180 KB of payload each, so a page
-// of them is MBs; the size is a choice). The live view follows the Server-Sent Events feed
+// (25 a page unless another size is chosen), listed without payloads (`payload=false`: an import's row events
+// carry some 200 KB each); a payload is asked for when unfolded. The live view follows the Server-Sent Events feed
 // (GET /api/events/stream/, livefeed.js) from the newest event shown, and asks for the first
 // page every 2 s instead while the feed refuses it. An object's page shows its state as of a
 // time (history.jsx) above its events. Filters, page size and the time live in the address,
@@ -16,6 +16,7 @@ import { Pager, SelectField } from "./lists.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
 
 const SIZES = ["10", "25", "50", "100"];
+const SIZE = "25"; // a page's size unless another is chosen
 const POLL_MS = 2000;
 const FILTERS = ["service", "type", "actor", "stream_type", "stream_id", "request_id", "after",
   "before", "search"];
@@ -46,12 +47,26 @@ export function historyHref(streamType, streamId) {
   return `${BASE}/audit${query({ stream_type: streamType, stream_id: streamId })}`;
 }
 
-/** The payload, written out only when unfolded (an import's batch of rows is large). */
+/** The payload, asked for when unfolded (`?event_id=`: the list leaves payloads out, an
+ * import's batch of rows is some 200 KB); an event from the live feed brings its own. */
 function Payload({ event }) {
   const [open, setOpen] = useState(false);
+  const [payload, setPayload] = useState(() => ("payload" in event ? event.payload
+    : undefined));
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!open || payload !== undefined) return;
+    get(`/api/events/${query({ event_id: event.id, limit: 1 })}`).then((answer) => {
+      if (answer.results.length) setPayload(answer.results[0].payload);
+      else setError("This event is no longer in the audit trail.");
+    }, (e) => setError(e.message));
+  }, [open]);
   return h("details", { onToggle: (e) => setOpen(e.currentTarget.open) },
     h("summary", null, "Payload"),
-    open && h("pre", { class: "payload" }, JSON.stringify(event.payload, null, 2)));
+    open && (payload !== undefined
+      ? h("pre", { class: "payload" }, JSON.stringify(payload, null, 2))
+      : h("p", { class: error ? "error" : "hint", role: error ? "alert" : undefined },
+        error || "Loading the payload…")));
 }
 
 function EventRow({ event, fresh, filterBy, showAt }) {
@@ -97,7 +112,7 @@ function useCatalog(wanted) {
 function readFilters(search) {
   const filters = { ordering: search.get("ordering") || "-id" };
   for (const name of FILTERS.concat(VIEW)) filters[name] = search.get(name) || "";
-  if (!SIZES.includes(filters.size)) filters.size = SIZES[0];
+  if (!SIZES.includes(filters.size)) filters.size = SIZE;
   return filters;
 }
 
@@ -170,7 +185,7 @@ export function Audit() {
 
   useEffect(() => { // the address follows the filters (replace: no history entry per key)
     const shown = Object.fromEntries(Object.entries(filters).filter(([k, v]) => v
-      && !(k === "ordering" && v === "-id") && !(k === "size" && v === SIZES[0])));
+      && !(k === "ordering" && v === "-id") && !(k === "size" && v === SIZE)));
     navigate(`${BASE}/audit${query(shown)}`, { replace: true });
   }, [key, filters.size, filters.at]);
 
@@ -185,7 +200,7 @@ export function Audit() {
     const asked = key;
     try {
       const answer = await get(`/api/events/${query({ ...apiParams(filters), limit: size,
-        offset: page * size })}`);
+        offset: page * size, payload: "false" })}`);
       const newest = answer.results.reduce((n, e) => Math.max(n, e.pk), 0);
       if (lastSeen.current) { // not the first list: mark what came since the last one seen
         mark(answer.results.filter((e) => e.pk > lastSeen.current).map((e) => e.pk));

@@ -5,7 +5,7 @@ workers are killed the page reconnects with the last event's id as `Last-Event-I
 receives what was recorded meanwhile, once; while the gateway refuses the feed (every
 listener slot taken by real listeners) the page polls the list and says so, and takes the
 feed again once a slot is free; an object's state shows as of now and as of an earlier
-event."""
+event, and an event's payload is asked for when it is unfolded."""
 import os
 import signal
 import time
@@ -150,6 +150,12 @@ def test_an_objects_state_as_of_now_and_as_of_an_earlier_event(console):
     expect(state.get_by_role("status")).to_contain_text("Version 2, from 2 events")
     rows = page.locator("table.events tbody tr")
     expect(rows).to_have_count(2, timeout=20_000)
+
+    asked = []  # payloads are asked for one by one, when unfolded (the list has none)
+    page.on("request", lambda r: asked.append(r.url) if "event_id=" in r.url else None)
+    rows.nth(1).locator("summary", has_text="Payload").click()
+    expect(rows.nth(1).locator("pre.payload")).to_contain_text('"description": "first words"')
+    assert len(asked) == 1 and "event_id=system%3A" in asked[0], asked
 
     rows.nth(1).get_by_role("button", name="State after event").click()  # the created one
     earlier = page.get_by_role("region", name="State as of a time")
