@@ -259,7 +259,7 @@ def main():
               "Each row review is a fresh page load (the app's script, who is signed in, the "
               "session, its columns and the first 25 rows, `ordering=valid,row_index`).",
               f"Pages were timed once the audit service held all {events:,} events; the "
-              "audit page shows 10 events a page (its default).",
+              "audit page lists 25 events a page (its default) without their payloads.",
               "The live view's figure includes the write itself (the system service's "
               "transaction), its relay to the broker, the audit service's batch, the gateway "
               "feed's poll (EVENTS_STREAM_POLL) and the page's render."]

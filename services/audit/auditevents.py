@@ -23,12 +23,16 @@ ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
 LIST_PARAMS = ("limit", "offset", "ordering", "payload")
 
 
-def render(row) -> dict:
-    return {"pk": row["id"], "id": row["event_id"], "service": row["service"],
-            "seq": row["seq"], "stream_type": row["stream_type"],
-            "stream_id": row["stream_id"], "version": row["version"], "type": row["type"],
-            "payload": row["payload"], "actor": row["actor"], "request_id": row["request_id"],
-            "created": row["created"].isoformat() + "Z"}
+def render(row, with_payload: bool = True) -> dict:
+    """A listed event; without its payload, `row` need not hold that column."""
+    event = {"pk": row["id"], "id": row["event_id"], "service": row["service"],
+             "seq": row["seq"], "stream_type": row["stream_type"],
+             "stream_id": row["stream_id"], "version": row["version"], "type": row["type"]}
+    if with_payload:
+        event["payload"] = row["payload"]
+    event.update(actor=row["actor"], request_id=row["request_id"],
+                 created=row["created"].isoformat() + "Z")
+    return event
 
 
 def record_received(session, events: list[dict], digest_key: bytes):
@@ -69,7 +73,8 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     selection = eventfilter.parse(params, LIST_PARAMS)
     with_payload = payload_wanted(params)
     limit, offset = paging(params, page_size, max_limit)
-    stmt = apply_search(select(audit_events).where(*selection.clauses(c, with_search=False)),
+    columns = [col for col in c if with_payload or col.name != "payload"]  # not even read
+    stmt = apply_search(select(*columns).where(*selection.clauses(c, with_search=False)),
                         params, (c.type, c.stream_type, c.actor), search_limits_of(session))
     counted = stmt.with_only_columns(c.id).order_by(None)
     if count_max:
@@ -80,10 +85,8 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     if count_max and count > count_max:
         answer["count_capped"] = True
     stmt = apply_ordering(stmt, params, ORDERING, [c.id]).limit(limit).offset(offset)
-    answer["results"] = [render(row) for row in session.execute(stmt).mappings()]
-    if not with_payload:
-        for event in answer["results"]:
-            del event["payload"]
+    answer["results"] = [render(row, with_payload)
+                         for row in session.execute(stmt).mappings()]
     return answer
 
 
