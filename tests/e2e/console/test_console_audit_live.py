@@ -5,7 +5,8 @@ workers are killed the page reconnects with the last event's id as `Last-Event-I
 receives what was recorded meanwhile, once; while the gateway refuses the feed (every
 listener slot taken by real listeners) the page polls the list and says so, and takes the
 feed again once a slot is free; an object's state shows as of now and as of an earlier
-event, and an event's payload is asked for when it is unfolded."""
+event, and an event's payload is asked for when it is unfolded; all of it by keyboard
+too."""
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN
-from tests.e2e.console.test_console_browser import api
+from tests.e2e.console.test_console_browser import api, tab_to
 
 STREAM = "**/api/events/stream/**"
 LISTENER_SLOTS = 3 * 2  # EVENTS_STREAM_MAX_LISTENERS (4) capped at GATEWAY_THREADS - 1, x 2 workers
@@ -168,3 +169,23 @@ def test_an_objects_state_as_of_now_and_as_of_an_earlier_event(console):
     expect(earlier.locator("table.state")).to_have_count(0)
     earlier.get_by_role("button", name="Now").click()
     expect(state.locator('tr[data-field="description"] td')).to_have_text("second words")
+
+
+def test_an_objects_history_by_keyboard_only(console):
+    pk = new_code(console.base, "typed by nobody")
+    api("PATCH", console.base, f"/api/project-code/{pk}/", ADMIN, json={"description": "later"})
+    page = audit_page(console, f"/console/audit?stream_type=project_code&stream_id={pk}")
+    expect(page.locator("table.events tbody tr")).to_have_count(2, timeout=20_000)
+    page.get_by_role("heading", name=f"History of project_code {pk}").click()  # focus: top
+    tab_to(page, "Live view", presses=40)
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-live=streaming]")).to_be_visible()
+    tab_to(page, "State after this event", presses=40)  # the newest event's
+    tab_to(page, "State after this event", presses=40)  # the created one's
+    page.keyboard.press("Enter")
+    earlier = page.get_by_role("region", name="State as of a time")
+    expect(earlier.locator('tr[data-field="description"] td')).to_have_text("typed by nobody")
+    tab_to(page, "Payload", presses=40)  # the created event's, below its button
+    page.keyboard.press("Enter")
+    expect(page.locator("table.events tbody tr").nth(1).locator("pre.payload")).to_contain_text(
+        '"description": "typed by nobody"')
