@@ -19,7 +19,6 @@ from tests.e2e.conftest import ADMIN
 from tests.e2e.console.test_console_browser import api, tab_to
 
 STREAM = "**/api/events/stream/**"
-LISTENER_SLOTS = 3 * 2  # EVENTS_STREAM_MAX_LISTENERS (4) capped at GATEWAY_THREADS - 1, x 2 workers
 
 
 def audit_page(console, path: str):
@@ -50,10 +49,23 @@ def created_event_pk(base: str, code_pk: int) -> int:
 
 
 def gateway_workers(stack) -> list[int]:
-    """The pids of the gateway's gunicorn workers (the master's children)."""
-    master = stack.pids()["gateway"]
-    with open(f"/proc/{master}/task/{master}/children") as f:
-        return [int(pid) for pid in f.read().split()]
+    """The pids of every gateway's gunicorn workers (each master's children): `gateway`
+    in a stack, `gateway-<i>` in a cluster."""
+    workers = []
+    for name, master in stack.pids().items():
+        if name == "gateway" or name.startswith("gateway-"):
+            with open(f"/proc/{master}/task/{master}/children") as f:
+                workers += [int(pid) for pid in f.read().split()]
+    assert workers, stack.pids()
+    return workers
+
+
+def listener_slots(stack) -> int:
+    """EVENTS_STREAM_MAX_LISTENERS (4, the default) capped at GATEWAY_THREADS - 1, for each
+    gateway worker."""
+    threads = int(stack.env.get("GATEWAY_THREADS", "4"))
+    return min(int(stack.env.get("EVENTS_STREAM_MAX_LISTENERS", "4")), threads - 1) * len(
+        gateway_workers(stack))
 
 
 def wait_ready(base: str, seconds: float = 60):
@@ -84,7 +96,8 @@ def test_the_live_view_streams_and_resumes_after_a_drop(console, stack):
 
     held = []  # reconnections, held until the test lets them through
     page.route(STREAM, lambda route: held.append(route))
-    for pid in gateway_workers(stack):  # the feed's connection drops with its worker
+    killed = gateway_workers(stack)
+    for pid in killed:  # the feed's connection drops with its worker
         os.kill(pid, signal.SIGKILL)
     expect(page.locator("[data-live=reconnecting]")).to_be_visible()
     wait_ready(console.base)
@@ -102,12 +115,16 @@ def test_the_live_view_streams_and_resumes_after_a_drop(console, stack):
     expect(page.locator("[data-live=streaming]")).to_be_visible()
     expect(event_row(page, first, fresh=False)).to_have_count(1)  # not sent twice
     expect(page.get_by_role("status").filter(has_text="2 new events")).to_have_count(1)
+    deadline = time.monotonic() + 60  # every worker is back before the next test counts them
+    while len(set(gateway_workers(stack)) - set(killed)) < len(killed):
+        assert time.monotonic() < deadline, "the gateway's workers did not all come back"
+        time.sleep(0.2)
 
 
-def take_listener_slots(base: str) -> list[requests.Response]:
+def take_listener_slots(base: str, slots: int) -> list[requests.Response]:
     """Real listeners on every slot of the gateway's workers (an extra one is a 503)."""
     held, refused = [], 0
-    while len(held) < LISTENER_SLOTS:
+    while len(held) < slots:
         r = requests.get(base + "/api/events/stream/?type=nothing.held", auth=ADMIN,
                          stream=True, timeout=30)
         if r.status_code == 200:
@@ -121,9 +138,9 @@ def take_listener_slots(base: str) -> list[requests.Response]:
     return held
 
 
-def test_the_live_view_polls_while_the_feed_refuses_it(console):
+def test_the_live_view_polls_while_the_feed_refuses_it(console, stack):
     page = audit_page(console, "/console/audit?type=project_code.*")
-    listeners = take_listener_slots(console.base)
+    listeners = take_listener_slots(console.base, listener_slots(stack))
     try:
         page.get_by_role("button", name="Live view").click()
         refused = page.locator("[data-live=refused]")
