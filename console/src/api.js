@@ -10,6 +10,11 @@ export function onLostSession(handler) {
   lostSessionHandler = handler;
 }
 
+/** Send the user to sign in and back (a call made outside `api()` found the session gone). */
+export function reportLostSession() {
+  lostSessionHandler();
+}
+
 export function csrfToken() {
   const found = document.cookie.split(";").map((c) => c.trim())
     .find((c) => c.startsWith("csrftoken="));

@@ -10,8 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import eventfilter
+from svckit.errors import ValidationFailed
 from svckit.events import utcnow
-from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
+from svckit.listing import apply_ordering, apply_search, bool_param, paging, search_limits_of
 
 from . import chains, feed
 from .models import audit_events
@@ -19,15 +20,19 @@ from .models import audit_events
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
 # the list's own parameters, beside the filters (svckit.eventfilter)
-LIST_PARAMS = ("limit", "offset", "ordering")
+LIST_PARAMS = ("limit", "offset", "ordering", "payload")
 
 
-def render(row) -> dict:
-    return {"pk": row["id"], "id": row["event_id"], "service": row["service"],
-            "seq": row["seq"], "stream_type": row["stream_type"],
-            "stream_id": row["stream_id"], "version": row["version"], "type": row["type"],
-            "payload": row["payload"], "actor": row["actor"], "request_id": row["request_id"],
-            "created": row["created"].isoformat() + "Z"}
+def render(row, with_payload: bool = True) -> dict:
+    """A listed event; without its payload, `row` need not hold that column."""
+    event = {"pk": row["id"], "id": row["event_id"], "service": row["service"],
+             "seq": row["seq"], "stream_type": row["stream_type"],
+             "stream_id": row["stream_id"], "version": row["version"], "type": row["type"]}
+    if with_payload:
+        event["payload"] = row["payload"]
+    event.update(actor=row["actor"], request_id=row["request_id"],
+                 created=row["created"].isoformat() + "Z")
+    return event
 
 
 def record_received(session, events: list[dict], digest_key: bytes):
@@ -62,11 +67,14 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     ordering, always paged: without `limit` (or with 0) a page of `page_size`
     (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT). The `count`
     stops at `count_max` (EVENTS_COUNT_MAX; 0: exact): counting a million matching rows
-    would cost more than the page (`count_capped` then says so)."""
+    would cost more than the page (`count_capped` then says so). `payload=false` leaves
+    each event's payload out (see `payload_wanted`)."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
+    with_payload = payload_wanted(params)
     limit, offset = paging(params, page_size, max_limit)
-    stmt = apply_search(select(audit_events).where(*selection.clauses(c, with_search=False)),
+    columns = [col for col in c if with_payload or col.name != "payload"]  # not even read
+    stmt = apply_search(select(*columns).where(*selection.clauses(c, with_search=False)),
                         params, (c.type, c.stream_type, c.actor), search_limits_of(session))
     counted = stmt.with_only_columns(c.id).order_by(None)
     if count_max:
@@ -77,5 +85,19 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     if count_max and count > count_max:
         answer["count_capped"] = True
     stmt = apply_ordering(stmt, params, ORDERING, [c.id]).limit(limit).offset(offset)
-    answer["results"] = [render(row) for row in session.execute(stmt).mappings()]
+    answer["results"] = [render(row, with_payload)
+                         for row in session.execute(stmt).mappings()]
     return answer
+
+
+def payload_wanted(params: dict) -> bool:
+    """`payload`: true (the default) or false, as django-filter reads a boolean; anything
+    else is a 400 naming it. An import's row events carry a batch of rows each (~200 KB), so
+    a page listed to be looked through is far smaller without them; one event's payload is
+    then `?event_id=<id>`."""
+    if params.get("payload") is None:
+        return True
+    wanted = bool_param(params, "payload")
+    if wanted is None:
+        raise ValidationFailed({"payload": ["Must be a valid boolean."]})
+    return wanted

@@ -163,3 +163,24 @@ def test_history_bad_input(svc, db):
                  plain.latest_event_id):
         with pytest.raises(PermissionDenied):
             call()
+
+
+def test_payloads_left_out_on_request(svc, db):
+    record_events(db, [ev(1, "import_row.validated", "import_row:1", service="importer",
+                          payload={"rows": ["x" * 1000] * 50}),
+                       ev(2, "user.created", "user:1", service="users")], b"k")
+    whole = svc.list_events(params={"ordering": "-id", "limit": "10"})
+    for value in ("false", "False", "0"):
+        bare = svc.list_events(params={"ordering": "-id", "limit": "10", "payload": value})
+        assert [{k: v for k, v in e.items() if k != "payload"} for e in whole["results"]] \
+            == bare["results"]
+        assert all("payload" not in e for e in bare["results"])
+        assert bare["count"] == whole["count"] == 2
+    assert svc.list_events(params={"limit": "10", "payload": "true"}) == svc.list_events(
+        params={"limit": "10"})
+    # one event's payload, asked for by its id
+    one = svc.list_events(params={"event_id": "importer:1", "limit": "1"})["results"]
+    assert one[0]["payload"] == {"rows": ["x" * 1000] * 50}
+    with pytest.raises(ValidationFailed) as refused:
+        svc.list_events(params={"payload": "maybe"})
+    assert refused.value.detail == {"payload": ["Must be a valid boolean."]}

@@ -156,6 +156,14 @@ def test_events_endpoint(admin, make_user):
     assert events[0]["payload"]["name"] == "audited" and events[0]["actor"] == "admin"
     paged = admin.get(f"{admin.base}/api/events/?limit=2", timeout=10).json()
     assert paged["count"] >= 2 and len(paged["results"]) == 2
+    # the same page without payloads, and one event's payload by its id
+    bare = admin.get(f"{admin.base}/api/events/?limit=2&payload=false", timeout=10).json()
+    assert bare["results"] == [{k: v for k, v in e.items() if k != "payload"}
+                               for e in paged["results"]]
+    one = admin.get(f"{admin.base}/api/events/?event_id={events[0]['id']}", timeout=10).json()
+    assert one["results"][0]["payload"] == events[0]["payload"]
+    r = admin.get(f"{admin.base}/api/events/?payload=perhaps", timeout=10)
+    assert (r.status_code, r.json()) == (400, {"payload": ["Must be a valid boolean."]})
     plain = make_user("plainevents")
     assert plain.get(f"{plain.base}/api/events/", timeout=10).status_code == 403
 

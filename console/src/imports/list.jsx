@@ -65,6 +65,11 @@ function NewImport() {
       setFileError("Choose a file to import.");
       return;
     }
+    const refused = tooLarge(file, limit); // chosen before the limit was known
+    if (refused) {
+      setFileError(refused);
+      return;
+    }
     const form = new FormData();
     form.append("model_type", model);
     form.append("data_file", file, file.name);

@@ -82,7 +82,7 @@ def test_a_new_event_appears_in_the_live_audit_view(console):
     page.get_by_label("Event type").fill("project_code.created")
     expect(page).to_have_url(re.compile(r"service=system&type=project_code\.created"))
     page.get_by_role("button", name="Live view").click()
-    expect(page.get_by_text("Live: asking every 2 s")).to_be_visible()
+    expect(page.get_by_text("Live: new events appear as they are recorded")).to_be_visible()
 
     r = api("POST", console.base, "/api/project-code/", ADMIN,
             json={"code": code, "description": "seen live"})
@@ -160,6 +160,25 @@ def test_a_file_above_the_limit_is_refused_before_its_upload(console, tmp_path):
     found = api("GET", console.base, "/api/attachment/", ADMIN,
                 params={"model_type": "part", "model_id": model_id}).json()
     assert found == []
+
+
+def test_an_import_file_above_the_limit_is_refused_before_its_upload(console, tmp_path):
+    meta = api("OPTIONS", console.base, "/api/importer/session/", ADMIN).json()
+    limit = meta["actions"]["POST"]["data_file"]["max_size"]  # IMPORT_MAX_BYTES
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.truncate(limit + 1)  # sparse: no disk used, and chromium reads only its size
+    page = admin_page(console, "/console/imports")
+    expect(page.get_by_text(re.compile(r"Drop the file here, or choose it \(up to "))).to_be_visible()
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" else None)
+    page.get_by_label(re.compile("^Data file")).set_input_files(str(big))
+    expect(page.locator("#field-data_file-error")).to_contain_text(
+        f"“big.csv” is too large: {limit + 1:,} bytes, and the server accepts files of up "
+        f"to {limit:,} bytes ")
+    page.get_by_role("button", name="Upload and map columns").click()
+    expect(page.locator("#field-data_file-error")).to_contain_text("Choose a file to import.")
+    assert uploads == []
 
 
 NEW_PAGES = {"/console/audit": "Audit", "/console/admin": "Administration",
