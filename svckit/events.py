@@ -163,6 +163,8 @@ class EventStore:
             seq.c.name == bindparam("seq")).with_for_update()
         self._move_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
             value=bindparam("to"))
+        self._advance_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
+            value=seq.c.value + bindparam("by")).returning(seq.c.value)
 
     def record(self, session: Connection, stream_type: str, stream_id, type_: str, payload: dict,
                caller: Caller | None = None, version: int | None = None) -> dict:
@@ -255,15 +257,22 @@ class EventStore:
         return self.next_stream_ids(session, stream_type, 1)[0]
 
     def next_stream_ids(self, session: Connection, stream_type: str, count: int) -> range:
-        """`count` consecutive fresh ids (as `next_stream_id`, in one step)."""
-        self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
-        current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
-        if current is None:
-            current = 0
-            session.execute(insert(self.sequence).values(name=stream_type, value=count))
-        else:
-            session.execute(self._move_sequence, {"seq": stream_type, "to": current + count})
-        return range(current + 1, current + count + 1)
+        """`count` consecutive fresh ids (as `next_stream_id`, in one step): the counter
+        moved and read in one statement (its row stays locked until the transaction ends);
+        the counter's first use locks its name while it inserts the row (it may race)."""
+        last = session.execute(self._advance_sequence,
+                               {"seq": stream_type, "by": count}).scalar()
+        if last is None:
+            self.lock_stream(session, "id_sequence", stream_type)
+            current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
+            if current is None:
+                current = 0
+                session.execute(insert(self.sequence).values(name=stream_type, value=count))
+            else:  # another transaction inserted it meanwhile
+                session.execute(self._move_sequence, {"seq": stream_type,
+                                                      "to": current + count})
+            last = current + count
+        return range(last - count + 1, last + 1)
 
     def replay(self, session: Connection) -> int:
         """Rebuild every projected table from the log; returns the number of events applied."""

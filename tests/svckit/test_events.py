@@ -67,6 +67,22 @@ def test_versions_are_per_stream(db):
     assert rows == [("thing", 1), ("thing", 2), ("thing", 3), ("other", 1)]
 
 
+def test_stream_ids_are_consecutive_per_type_and_never_reused(db):
+    with db.write() as s:
+        assert list(store.next_stream_ids(s, "thing", 3)) == [1, 2, 3]  # the counter's first use
+        assert store.next_stream_id(s, "thing") == 4
+        assert store.next_stream_id(s, "other") == 1
+    with pytest.raises(ApiError):
+        with db.write() as s:
+            assert list(store.next_stream_ids(s, "thing", 2)) == [5, 6]
+            raise ApiError("refused")  # rolled back: the ids are free again
+    with db.write() as s:
+        assert list(store.next_stream_ids(s, "thing", 2)) == [5, 6]
+    with db.read() as s:
+        assert dict(s.execute(select(store.sequence.c.name, store.sequence.c.value)).all()) \
+            == {"thing": 6, "other": 1}
+
+
 def test_subscriber_receipts_are_idempotent(db):
     with db.write() as s:
         assert store.mark_processed(s, "audit", "testsvc:1") is True
