@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -39,6 +40,8 @@ from common import ADMIN, ROOT, cpu_seconds, write_report
 from svckit.cluster import Cluster, Ports
 from system import SERIAL_BODY, SERIAL_LUA, wrk
 
+IDLE_SECONDS = 5.0
+SETTLE_SECONDS = 3.0
 OPS = {
     "serial": ("/api/generate/serial-number/", lambda n, run: SERIAL_BODY),
     "projcode": ("/api/project-code/",
@@ -158,6 +161,10 @@ def top_frames(raw: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def spy_into(holder: dict, pid: int, seconds: int, out: Path):
+    holder["out"] = py_spy(pid, seconds, out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", default="serial,projcode")
@@ -172,9 +179,10 @@ def main():
     cluster = Cluster(directory, Ports.free(), node_prefix=f"p{run}n", replicas=args.replicas,
                       env={**ENV, "INVENTREE_ADMIN_USER": ADMIN[0],
                            "INVENTREE_ADMIN_PASSWORD": ADMIN[1]})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
     lines = [f"# Cluster profile, {datetime.now():%Y-%m-%d %H:%M}", "",
-             f"Code: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}"
-             f"; {args.replicas} replica(s) of every service; load average before: "
+             f"Code: {commit}; {args.replicas} replica(s) of every service; load average before: "
              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}", ""]
     tmp = Path(tempfile.mkdtemp())
     try:
@@ -203,32 +211,32 @@ def main():
             wrk(url + path, hdr, 4, 2, str(script))
             idle(url, auth)
             procs = processes(cluster)
+            i0, ti = snapshot(procs), time.monotonic()
+            time.sleep(IDLE_SECONDS)
+            i1 = snapshot(procs)
+            idle_rate = {k: (i1[k] - i0[k]) / (time.monotonic() - ti) for k in procs}
             load = os.getloadavg()
-            spy = None
+            spy, holder = None, {}
             a, t0 = snapshot(procs), time.monotonic()
             if args.py_spy:
-                import threading
-                busiest = "system-0" if op in ("serial", "projcode") else "gateway-0"
-                pid = cluster.stack.procs[busiest].pid
-                holder = {}
-                spy = threading.Thread(target=lambda: holder.setdefault(
-                    "out", py_spy(pid, args.seconds - 1, tmp / f"{op}.raw")))
+                spy = threading.Thread(target=spy_into, args=(
+                    holder, cluster.stack.procs["system-0"].pid, args.seconds - 1,
+                    tmp / f"{op}.raw"))
                 spy.start()
             r = wrk(url + path, hdr, 16, args.seconds, str(script))
-            elapsed = time.monotonic() - t0
             if spy:
                 spy.join()
-            idle(url, auth)
-            b = snapshot(procs)
+            time.sleep(SETTLE_SECONDS)  # the relay and the consumers finish
+            b, elapsed = snapshot(procs), time.monotonic() - t0
             n = r["requests"]
             lines += [f"wrk c=16 {args.seconds} s: {r['rps']:.0f} req/s, p99 {r['p99']:.0f} ms, "
                       f"{r['errors']} non-2xx; load average {load[0]:.2f}; CPU ms per request "
-                      "(until the consumers were idle again):", "",
-                      "| process | CPU ms / request | cores during the row |",
-                      "| --- | --- | --- |"]
-            per = {k: (b[k] - a[k]) for k in procs}
+                      f"over the row and {SETTLE_SECONDS:.0f} s after it, each process's idle "
+                      f"rate (measured for {IDLE_SECONDS:.0f} s before) taken off:", "",
+                      "| process | CPU ms / request | idle, cores |", "| --- | --- | --- |"]
+            per = {k: max(0.0, b[k] - a[k] - idle_rate[k] * elapsed) for k in procs}
             for name, sec in sorted(per.items(), key=lambda kv: -kv[1]):
-                lines.append(f"| {name} | {1000 * sec / n:.2f} | {sec / elapsed:.2f} |")
+                lines.append(f"| {name} | {1000 * sec / n:.2f} | {idle_rate[name]:.3f} |")
             lines.append(f"| **all** | **{1000 * sum(per.values()) / n:.2f}** | |")
             lines.append("")
             if args.py_spy:
