@@ -118,11 +118,14 @@ def column_values(table: Table, payload: dict) -> dict:
 
 
 class Projector:
-    """Maps event types to functions that apply them to a service's tables."""
+    """Maps event types to functions that apply them to a service's tables; a type may also
+    have a function that applies many events of it at once (`on_many`: one executemany for
+    a batch of created rows instead of a statement per row)."""
 
     def __init__(self, tables):
         self.tables = tables
         self.handlers: dict[str, Callable] = {}
+        self.batch_handlers: dict[str, Callable] = {}
 
     def on(self, *types):
         def register(fn):
@@ -131,10 +134,36 @@ class Projector:
             return fn
         return register
 
+    def on_many(self, *types):
+        """Register `fn(session, events)` for events of `types` recorded together (each
+        type should have its `on` handler too: replay and single records use that)."""
+        def register(fn):
+            for t in types:
+                self.batch_handlers[t] = fn
+            return fn
+        return register
+
     def apply(self, session: Connection, event: dict):
         handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(session, event)
+
+    def apply_many(self, session: Connection, events: list[dict]):
+        """Apply `events` in order: runs of one type that has an `on_many` handler at once,
+        the others one by one."""
+        i = 0
+        while i < len(events):
+            type_ = events[i]["type"]
+            j = i + 1
+            while j < len(events) and events[j]["type"] == type_:
+                j += 1
+            many = self.batch_handlers.get(type_)
+            if many is not None:
+                many(session, events[i:j])
+            else:
+                for event in events[i:j]:
+                    self.apply(session, event)
+            i = j
 
 
 class Loaded(NamedTuple):
@@ -204,8 +233,7 @@ class EventStore:
                 for pk, payload in zip(stream_ids, payloads)]
         if rows:
             session.execute(self._insert_event, rows)
-        for row in rows:
-            self.projector.apply(session, row)
+            self.projector.apply_many(session, rows)
 
     def lock_stream(self, session: Connection, stream_type: str, stream_id):
         """Serialise writers of one stream until the transaction ends. Take it before

@@ -83,6 +83,44 @@ def test_stream_ids_are_consecutive_per_type_and_never_reused(db):
             == {"thing": 6, "other": 1}
 
 
+def test_new_streams_are_projected_at_once_where_a_batch_handler_exists(db):
+    batches = []
+    many = Projector([things])
+    many.on("thing.created")(_created)
+
+    @many.on_many("thing.created")
+    def _created_many(s, events):
+        batches.append([e["stream_id"] for e in events])
+        s.execute(insert(things), [{"id": int(e["stream_id"]), "name": e["payload"]["name"]}
+                                   for e in events])
+
+    batch_store = EventStore("testsvc", MetaData(), many, catalog)
+    with db.write() as s:
+        ids = list(store.next_stream_ids(s, "thing", 3))
+        batch_store.record_new_streams(s, "thing", ids, "thing.created", [
+            {"name": n, "password": "p"} for n in ("x", "y", "z")])
+        store.record_new_streams(s, "thing", [9], "thing.created",
+                                 [{"name": "one by one", "password": "p"}])
+    assert batches == [["1", "2", "3"]]
+    with db.read() as s:
+        assert s.execute(select(things.c.id, things.c.name).order_by(things.c.id)).all() == [
+            (1, "x"), (2, "y"), (3, "z"), (9, "one by one")]
+        assert s.execute(select(store.events.c.stream_id, store.events.c.version)
+                         .order_by(store.events.c.id)).all() == [
+            ("1", 1), ("2", 1), ("3", 1), ("9", 1)]
+
+
+def test_apply_many_keeps_the_order_of_runs_of_types(db):
+    seen = []
+    mixed = Projector([])
+    mixed.on("a", "b")(lambda s, e: seen.append(("one", e["type"], e["id"])))
+    mixed.on_many("a")(lambda s, es: seen.append(("many", "a", [e["id"] for e in es])))
+    with db.write() as s:
+        mixed.apply_many(s, [{"type": "a", "id": 1}, {"type": "a", "id": 2},
+                             {"type": "b", "id": 3}, {"type": "a", "id": 4}])
+    assert seen == [("many", "a", [1, 2]), ("one", "b", 3), ("many", "a", [4])]
+
+
 def test_subscriber_receipts_are_idempotent(db):
     with db.write() as s:
         assert store.mark_processed(s, "audit", "testsvc:1") is True
