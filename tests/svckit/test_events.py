@@ -9,7 +9,7 @@ from svckit.context import Caller
 from svckit.errors import ApiError
 from svckit.eventcatalog import Empty, EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
-from svckit.relay import Relay, event_exchange
+from svckit.relay import NotConfirmed, Relay, event_exchange
 
 metadata = MetaData()
 things = Table("thing", metadata, Column("id", Integer, primary_key=True),
@@ -149,6 +149,32 @@ def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
     assert [e["id"] for e in received] == ["testsvc:1", "testsvc:2", "testsvc:3"]
     assert all("password" not in e["payload"] for e in received)  # secrets stay home
     assert received[0]["type"] == "thing.created" and received[0]["version"] == 1
+
+
+def test_a_batch_the_broker_refuses_is_not_marked_published(db, rabbit_config):
+    """A queue that rejects publishes past its length makes the broker nack: the relay's
+    pass fails, nothing is marked published, and the next pass sends the batch again."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("test-relay-full", exchange=event_exchange("testsvc"), routing_key="#",
+                      durable=False, auto_delete=False,
+                      queue_arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
+                      )(conn.default_channel)
+        queue.declare()
+        for name in ("a", "b", "c"):
+            create(db, name)
+        relay = Relay("testsvc", db, store, uri)
+        try:
+            with pytest.raises(NotConfirmed):
+                relay.pump()
+            with db.read() as s:
+                assert s.execute(select(store.events.c.id).where(
+                    store.events.c.published.is_not(None))).all() == []
+            queue.purge()
+            queue.delete()
+            assert relay.pump() == 3  # the queue is gone: every event confirmed now
+        finally:
+            relay.close()
 
 
 def test_only_one_relay_holds_the_lease(db, rabbit_config):
