@@ -37,6 +37,7 @@ import requests
 
 from cluster import ENV, PROJECT_BODY, UNIQUE_LUA, tree
 from common import ADMIN, ROOT, cpu_seconds, write_report
+from importer import run_size
 from svckit.cluster import Cluster, Ports
 from system import SERIAL_BODY, SERIAL_LUA, wrk
 
@@ -161,6 +162,30 @@ def top_frames(raw: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def import_statements(cluster: Cluster, url: str, auth: dict, n: int, tmp: Path,
+                      run: str) -> list[str]:
+    """An import of `n` project codes (bench/importer.py's steps) with the statement log on:
+    statements per row, per database."""
+    log = cluster.postgres.directory / "server.log"
+    idle(url, auth)
+    set_logging(cluster, True)
+    start = log.stat().st_size
+    t0 = time.monotonic()
+    run_size(url, auth, {}, tmp, f"S{run}-", n, True, 2)
+    elapsed = time.monotonic() - t0
+    idle(url, auth)
+    set_logging(cluster, False)
+    lines = [f"## import of {n:,} project codes", "",
+             f"{elapsed:.1f} s with the statement log on ({n / elapsed:.0f} rows/s); "
+             "PostgreSQL statements per row:", "",
+             "| database | statement | per row |", "| --- | --- | --- |"]
+    for db, kinds in sorted(statements(log, start).items()):
+        lines.append(f"| {db} | **all** | **{sum(kinds.values()) / n:.3f}** |")
+        for k, c in kinds.most_common():
+            lines.append(f"| {db} | {k} | {c / n:.3f} |")
+    return lines + [""]
+
+
 def spy_into(holder: dict, pid: int, seconds: int, out: Path):
     holder["out"] = py_spy(pid, seconds, out)
 
@@ -172,6 +197,8 @@ def main():
     parser.add_argument("--statements", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--py-spy", action="store_true")
+    parser.add_argument("--import-rows", type=int, default=0,
+                        help="then count the statements per row of an import this size")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:6]
@@ -242,6 +269,9 @@ def main():
             if args.py_spy:
                 lines += ["py-spy of system-0 during the row:", "", "```",
                           holder.get("out", "none"), "```", ""]
+            print("\n".join(lines[-30:]), flush=True)
+        if args.import_rows:
+            lines += import_statements(cluster, url, auth, args.import_rows, tmp, run)
             print("\n".join(lines[-30:]), flush=True)
     finally:
         cluster.stop()
