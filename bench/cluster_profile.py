@@ -55,7 +55,7 @@ def kind(statement: str) -> str:
     if "PG_ADVISORY" in s:
         return "advisory lock"
     if s.startswith("SELECT 1") or s == "SELECT 1":
-        return "SELECT 1 (pre-ping)"
+        return "SELECT 1 (pool ping or readiness probe)"
     word = s.split(None, 1)[0] if s else "?"
     if word == "SELECT" and "FOR UPDATE" in s:
         return "SELECT ... FOR UPDATE"

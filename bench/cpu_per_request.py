@@ -43,7 +43,7 @@ import requests
 
 from common import ADMIN, MANAGEMENT, ROOT, children, cpu_seconds
 from svckit import children as child_processes
-from svckit.signing import signer_from_settings
+from svckit.signing import signer_from_env
 from svckit.stack import Stack
 
 SETTLE_TIMEOUT = 60.0  # seconds to wait for the stack to go idle after the requests
@@ -67,7 +67,7 @@ class CheckoutStack(Stack):
         return sorted(p.parent.name for p in (self.root / "services").glob("*/models.py"))
 
     def start(self, wait: float = 120.0):
-        signer_from_settings(self.env)  # the stack's shared caller signing key
+        signer_from_env(self.env)  # the stack's shared caller signing key
         for svc in self.services():
             self.commands[f"{svc}-0"] = [self.python, "-m", "svckit.run", svc]
         self.commands["gateway"] = [self.python, "-m", "gunicorn", "-c",
