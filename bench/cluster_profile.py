@@ -109,9 +109,10 @@ def idle(url: str, auth: dict, wait: float = 30.0):
     """Until the audit log's count stops moving (events consumed)."""
     last, deadline = None, time.monotonic() + wait
     while time.monotonic() < deadline:
-        now = requests.get(f"{url}/api/events/", params={"limit": 1}, headers={
-            **auth, "Cache-Control": "no-cache"}, timeout=30).json()["count"]
-        if now == last:
+        r = requests.get(f"{url}/api/events/", params={"limit": 1}, headers={
+            **auth, "Cache-Control": "no-cache"}, timeout=60)
+        now = r.json().get("count") if r.status_code == 200 else None  # a busy machine: 503
+        if now is not None and now == last:
             return
         last = now
         time.sleep(1.5)
@@ -278,7 +279,7 @@ def main():
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    write_report("cluster-profile", lines)
+        write_report("cluster-profile", lines)  # what was measured, if it stopped midway
 
 
 if __name__ == "__main__":

@@ -95,12 +95,17 @@ class Relay:
         self._producer = None
         self._confirms: Confirms | None = None
         self._lease_until: datetime | None = None  # while comfortably before this, no renewal
+        # another replica's lease, as last read: not asked again before it runs out (a
+        # replica that does not publish would otherwise read the lease at every commit)
+        self._theirs_until: datetime | None = None
 
     def _hold_lease(self) -> bool:
         now = utcnow()
         if self._lease_until is not None and now < self._lease_until:
             return True
-        self._lease_until = None
+        if self._theirs_until is not None and now < self._theirs_until:
+            return False
+        self._lease_until = self._theirs_until = None
         lease = self.store.lease
         try:
             with self.db.write(notify=False) as s:
@@ -109,6 +114,7 @@ class Relay:
                 if row is None:
                     s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
                 elif row["owner"] != self.owner and row["until"] > now:
+                    self._theirs_until = row["until"]
                     return False
                 else:
                     s.execute(update(lease).where(lease.c.name == "relay").values(

@@ -1,5 +1,6 @@
 """The event log, the relay to a real RabbitMQ, and idempotent subscribers."""
 import json
+import time
 
 import pytest
 from kombu import Connection, Queue
@@ -186,6 +187,33 @@ def test_only_one_relay_holds_the_lease(db, rabbit_config):
         create(db, "b")
         assert second.pump() == 0  # the lease is held by the first
         assert first.pump() == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_relay_takes_over_when_the_other_relays_lease_runs_out(db, rabbit_config):
+    """A relay that found the lease held does not read it again until it runs out; then
+    it takes the lease over and publishes what waited."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from svckit.events import utcnow
+    create(db, "a")
+    first = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    second = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    try:
+        assert first.pump() == 1
+        with db.write() as s:  # the first replica's lease runs out in a second
+            s.execute(update(store.lease).values(until=utcnow() + timedelta(seconds=1)))
+        create(db, "b")
+        assert second.pump() == 0  # held by the first
+        with db.write() as s:
+            s.execute(update(store.lease).values(until=utcnow() - timedelta(seconds=1)))
+        assert second.pump() == 0  # not read again before the time it read
+        time.sleep(1.2)
+        assert second.pump() == 1  # ran out: taken over
     finally:
         first.close()
         second.close()
