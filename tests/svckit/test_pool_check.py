@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from svckit.db import make_engine
-from svckit.pool_check import check_on_checkout, peer_closed
+from svckit.pool_check import check_on_checkout, has_news
 from tests.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +41,7 @@ def wait_closed(engine, seconds: float = 10.0):
     """Until the pooled connection's socket shows the server's end."""
     deadline = time.monotonic() + seconds
     raw = engine.pool._pool.queue[0].dbapi_connection
-    while not peer_closed(raw):
+    while not has_news(raw):
         assert time.monotonic() < deadline, "the server's end never reached the socket"
         time.sleep(0.02)
 
@@ -75,7 +75,7 @@ def test_a_live_connection_is_handed_out_without_a_ping(pg_url):
     try:
         pid = backend_pid(engine)
         raw = engine.pool._pool.queue[0].dbapi_connection
-        assert not peer_closed(raw)
+        assert not has_news(raw)
         before = statements_run(pid)
         time.sleep(0.05)
         with engine.connect():  # checked out and back: no statement sent
