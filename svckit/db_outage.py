@@ -5,7 +5,7 @@ connection, an administrator shut it down, too many connections, a statement cut
 `DATABASE_STATEMENT_TIMEOUT`) from a statement that failed on its own (a constraint, a
 deadlock): only the first is "the database is unavailable". `OutageWatch` turns one into
 `ServiceUnavailable` and marks the process not ready (svckit.readiness) until a probe of the
-database succeeds again; the pool reconnects by itself (`pool_pre_ping`), so the next unit of
+database succeeds again; the pool reconnects by itself (svckit.pool_check), so the next unit of
 work after the server is back works without a restart. SQLite, a file in the process's own
 volume, has no outages of this kind.
 """

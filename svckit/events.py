@@ -118,11 +118,14 @@ def column_values(table: Table, payload: dict) -> dict:
 
 
 class Projector:
-    """Maps event types to functions that apply them to a service's tables."""
+    """Maps event types to functions that apply them to a service's tables; a type may also
+    have a function that applies many events of it at once (`on_many`: one executemany for
+    a batch of created rows instead of a statement per row)."""
 
     def __init__(self, tables):
         self.tables = tables
         self.handlers: dict[str, Callable] = {}
+        self.batch_handlers: dict[str, Callable] = {}
 
     def on(self, *types):
         def register(fn):
@@ -131,10 +134,36 @@ class Projector:
             return fn
         return register
 
+    def on_many(self, *types):
+        """Register `fn(session, events)` for events of `types` recorded together (each
+        type should have its `on` handler too: replay and single records use that)."""
+        def register(fn):
+            for t in types:
+                self.batch_handlers[t] = fn
+            return fn
+        return register
+
     def apply(self, session: Connection, event: dict):
         handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(session, event)
+
+    def apply_many(self, session: Connection, events: list[dict]):
+        """Apply `events` in order: runs of one type that has an `on_many` handler at once,
+        the others one by one."""
+        i = 0
+        while i < len(events):
+            type_ = events[i]["type"]
+            j = i + 1
+            while j < len(events) and events[j]["type"] == type_:
+                j += 1
+            many = self.batch_handlers.get(type_)
+            if many is not None:
+                many(session, events[i:j])
+            else:
+                for event in events[i:j]:
+                    self.apply(session, event)
+            i = j
 
 
 class Loaded(NamedTuple):
@@ -163,6 +192,8 @@ class EventStore:
             seq.c.name == bindparam("seq")).with_for_update()
         self._move_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
             value=bindparam("to"))
+        self._advance_sequence = seq.update().where(seq.c.name == bindparam("seq")).values(
+            value=seq.c.value + bindparam("by")).returning(seq.c.value)
 
     def record(self, session: Connection, stream_type: str, stream_id, type_: str, payload: dict,
                caller: Caller | None = None, version: int | None = None) -> dict:
@@ -202,8 +233,7 @@ class EventStore:
                 for pk, payload in zip(stream_ids, payloads)]
         if rows:
             session.execute(self._insert_event, rows)
-        for row in rows:
-            self.projector.apply(session, row)
+            self.projector.apply_many(session, rows)
 
     def lock_stream(self, session: Connection, stream_type: str, stream_id):
         """Serialise writers of one stream until the transaction ends. Take it before
@@ -255,15 +285,22 @@ class EventStore:
         return self.next_stream_ids(session, stream_type, 1)[0]
 
     def next_stream_ids(self, session: Connection, stream_type: str, count: int) -> range:
-        """`count` consecutive fresh ids (as `next_stream_id`, in one step)."""
-        self.lock_stream(session, "id_sequence", stream_type)  # the first insert may race
-        current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
-        if current is None:
-            current = 0
-            session.execute(insert(self.sequence).values(name=stream_type, value=count))
-        else:
-            session.execute(self._move_sequence, {"seq": stream_type, "to": current + count})
-        return range(current + 1, current + count + 1)
+        """`count` consecutive fresh ids (as `next_stream_id`, in one step): the counter
+        moved and read in one statement (its row stays locked until the transaction ends);
+        the counter's first use locks its name while it inserts the row (it may race)."""
+        last = session.execute(self._advance_sequence,
+                               {"seq": stream_type, "by": count}).scalar()
+        if last is None:
+            self.lock_stream(session, "id_sequence", stream_type)
+            current = session.execute(self._read_sequence, {"seq": stream_type}).scalar()
+            if current is None:
+                current = 0
+                session.execute(insert(self.sequence).values(name=stream_type, value=count))
+            else:  # another transaction inserted it meanwhile
+                session.execute(self._move_sequence, {"seq": stream_type,
+                                                      "to": current + count})
+            last = current + count
+        return range(last - count + 1, last + 1)
 
     def replay(self, session: Connection) -> int:
         """Rebuild every projected table from the log; returns the number of events applied."""

@@ -47,10 +47,11 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -162,11 +163,22 @@ class KeyedCall:
         return AlreadyApplied(row.answer)
 
     def record(self, session: Connection, table: Table, answer: str | None):
+        """Insert the key, or take over an expired record of it (not purged yet), in one
+        statement; a record of it that has not expired raises IntegrityError, as the
+        insert of a key that exists does."""
         now = _utcnow()
-        session.execute(delete(table).where(table.c.key == self.key, table.c.expires <= now))
-        session.execute(insert(table).values(
-            key=self.key, method=self.method, args_digest=self.digest, answer=answer,
-            created=now, expires=now + timedelta(seconds=self.ttl)))
+        values = {"key": self.key, "method": self.method, "args_digest": self.digest,
+                  "answer": answer, "created": now,
+                  "expires": now + timedelta(seconds=self.ttl)}
+        dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
+        stmt = dialect_insert(table).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={k: stmt.excluded[k] for k in values if k != "key"},
+            where=table.c.expires <= now)
+        if session.execute(stmt).rowcount == 0:
+            raise IntegrityError(str(stmt), {"key": self.key},
+                                 KeyError(f"idempotency key {self.key} is recorded"))
 
 
 class KeyedUnits:

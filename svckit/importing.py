@@ -59,6 +59,10 @@ class ImportAdapter:
     # `create_batch(session, caller, [(cleaned, import_key)])` -> pks.
     validate_batch: Callable | None = None
     create_batch: Callable | None = None
+    # `check_batch(session, [data], context)` -> a cleaned dict or an ApiError per row, each
+    # row judged on its own as `validate` judges it (for `import_validate`: one query for
+    # the batch instead of one per row)
+    check_batch: Callable | None = None
 
 
 def parse_rows(rows) -> list[ImportRow]:
@@ -95,8 +99,14 @@ class ImportTargets:
 
     def validate(self, session, model_type: str, rows: list[dict], context=None) -> list[dict]:
         adapter = self.adapter(model_type)
+        batch = parse_rows(rows)
+        if adapter.check_batch is not None:
+            judged = adapter.check_batch(session, [row.data for row in batch], context or {})
+            return [{"row": row.row,
+                     "errors": _errors_of(j) if isinstance(j, ApiError) else None}
+                    for row, j in zip(batch, judged)]
         out: list[dict] = []
-        for row in parse_rows(rows):
+        for row in batch:
             try:
                 adapter.validate(session, row.data, context or {})
                 out.append({"row": row.row, "errors": None})

@@ -5,9 +5,12 @@ Events go to the topic exchange `<service>.events` with the event type as routin
 Only one relay per service publishes at a time: a lease row in the service's own database
 (so replicas of a service never interleave a stream). A row is marked published only after
 the broker confirmed it; a crash in between republishes it, and subscribers deduplicate.
+A batch is published, then its confirmations are awaited together (`Confirms`): one wait
+for the broker (a quorum queue's replication) per batch instead of one per event.
 """
 import logging
 import socket
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -24,6 +27,56 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15
 BATCH = 500
+CONFIRM_TIMEOUT = 30.0  # seconds for the broker to confirm a batch
+
+
+class NotConfirmed(Exception):
+    """The broker refused (nacked) a message of the batch, or did not confirm it in time."""
+
+
+class Confirms:
+    """Publisher confirms of one channel (put in confirm mode here), awaited per batch:
+    `sent()` after each publish, `wait()` until the broker confirmed every message sent."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.unconfirmed: set[int] = set()  # delivery tags, counted from 1 per channel
+        self.tag = 0
+        self.refused = False
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._ack)
+        channel.events["basic_nack"].add(self._nack)
+
+    def sent(self):
+        self.tag += 1
+        self.unconfirmed.add(self.tag)
+
+    def _settle(self, tag: int, multiple: bool):
+        if multiple:
+            self.unconfirmed = {t for t in self.unconfirmed if t > tag}
+        else:
+            self.unconfirmed.discard(tag)
+
+    def _ack(self, tag, multiple):
+        self._settle(tag, multiple)
+
+    def _nack(self, tag, multiple):
+        self.refused = True
+        self._settle(tag, multiple)
+
+    def wait(self, timeout: float = CONFIRM_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while self.unconfirmed and not self.refused:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotConfirmed(f"{len(self.unconfirmed)} event(s) not confirmed in "
+                                   f"{timeout:.0f} s")
+            try:
+                self.channel.connection.drain_events(timeout=left)
+            except socket.timeout:
+                pass
+        if self.refused:
+            raise NotConfirmed("the broker refused an event")
 
 
 def event_exchange(service: str) -> Exchange:
@@ -40,13 +93,19 @@ class Relay:
         self.exchange = event_exchange(service)
         self._conn: Connection | None = None
         self._producer = None
+        self._confirms: Confirms | None = None
         self._lease_until: datetime | None = None  # while comfortably before this, no renewal
+        # another replica's lease, as last read: not asked again before it runs out (a
+        # replica that does not publish would otherwise read the lease at every commit)
+        self._theirs_until: datetime | None = None
 
     def _hold_lease(self) -> bool:
         now = utcnow()
         if self._lease_until is not None and now < self._lease_until:
             return True
-        self._lease_until = None
+        if self._theirs_until is not None and now < self._theirs_until:
+            return False
+        self._lease_until = self._theirs_until = None
         lease = self.store.lease
         try:
             with self.db.write(notify=False) as s:
@@ -55,6 +114,7 @@ class Relay:
                 if row is None:
                     s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
                 elif row["owner"] != self.owner and row["until"] > now:
+                    self._theirs_until = row["until"]
                     return False
                 else:
                     s.execute(update(lease).where(lease.c.name == "relay").values(
@@ -66,10 +126,11 @@ class Relay:
 
     def _ensure_producer(self):
         if self._producer is None:
-            conn = self._conn = connect(self.amqp_uri,
-                                        transport_options={"confirm_publish": True})
-            self._producer = conn.Producer()
-            self.exchange(conn.default_channel).declare()
+            conn = self._conn = connect(self.amqp_uri)
+            channel = conn.default_channel
+            self.exchange(channel).declare()
+            self._confirms = Confirms(channel)
+            self._producer = conn.Producer(channel)
         return self._producer
 
     def pending(self, limit=BATCH) -> list[dict]:
@@ -94,14 +155,17 @@ class Relay:
             if not rows:
                 return total
             producer = self._ensure_producer()
+            confirms = self._confirms
+            assert confirms is not None  # made with the producer
             try:
-                for row in rows:
+                for row in rows:  # on the channel in confirm mode: no reconnection midway
                     producer.publish(wire_event(self.service, row), exchange=self.exchange,
                                      routing_key=row["type"], serializer="json",
-                                     delivery_mode=2, retry=True,
-                                     retry_policy={"max_retries": 3})
+                                     delivery_mode=2)
+                    confirms.sent()
+                confirms.wait()
             except Exception:
-                self.close()
+                self.close()  # the next pass connects again (to another node if need be)
                 raise
             events = self.store.events
             with self.db.write(notify=False) as s:
@@ -118,4 +182,4 @@ class Relay:
                 self._conn.release()
             except Exception:  # closing a broken connection may fail; it is gone either way
                 pass
-        self._conn = self._producer = None
+        self._conn = self._producer = self._confirms = None

@@ -13,7 +13,7 @@ TARGETS = ImportTargets({
         label="Project Code", fields=projectcodes.FIELDS, serializer="ProjectCodeSerializer",
         api_url="/api/project-code/", validate=projectcodes.import_validate,
         create=projectcodes.create, validate_batch=projectcodes.import_validate_batch,
-        create_batch=projectcodes.create_batch),
+        create_batch=projectcodes.create_batch, check_batch=projectcodes.import_check_batch),
 }, receipts)
 
 

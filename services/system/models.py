@@ -140,16 +140,36 @@ def _id(e) -> int:
 def _on_created(table, stream_type):
     add_row, add_receipt = insert(table), insert(receipts)  # built once (imports are hot)
 
-    @projector.on(f"{stream_type}.created")
-    def created(s, e):
+    def values(e) -> tuple[dict, str | None]:
+        """The row of a created event, and its import key (None: not imported)."""
         payload = column_values(table, e["payload"])
         import_key = payload.pop("import_key", None)
         for name in ("when", "creation", "created"):  # the row's time is the event's
             if name in table.c and name not in payload:
                 payload[name] = e["created"]
-        s.execute(add_row, {**payload, "id": _id(e)})
+        return {**payload, "id": _id(e)}, import_key
+
+    @projector.on(f"{stream_type}.created")
+    def created(s, e):
+        row, import_key = values(e)
+        s.execute(add_row, row)
         if import_key:
-            s.execute(add_receipt, {"import_key": import_key, "pk": _id(e)})
+            s.execute(add_receipt, {"import_key": import_key, "pk": row["id"]})
+
+    @projector.on_many(f"{stream_type}.created")
+    def created_many(s, es):
+        """An import's batch: one executemany per set of columns, one for the receipts."""
+        by_columns: dict[tuple, list[dict]] = {}
+        receipts_ = []
+        for e in es:
+            row, import_key = values(e)
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+            if import_key:
+                receipts_.append({"import_key": import_key, "pk": row["id"]})
+        for rows in by_columns.values():
+            s.execute(add_row, rows)
+        if receipts_:
+            s.execute(add_receipt, receipts_)
 
     @projector.on(f"{stream_type}.updated")
     def updated(s, e):

@@ -122,6 +122,12 @@ def import_validate_batch(session, datas: list, context: dict) -> list:
     return clean_batch(session, datas, context.get("owners", {}))
 
 
+def import_check_batch(session, datas: list, context: dict) -> list:
+    """`import_validate` of every row, in one query (a code repeated within the batch is
+    not refused here: each row is judged on its own, as the review shows it)."""
+    return clean_batch(session, datas, context.get("owners", {}), within_batch=False)
+
+
 def add(session, caller, data, owners: dict) -> dict:
     """`POST /api/project-code/`: the new row."""
     pk = create(session, caller, checked(session, data, owners))
@@ -139,9 +145,10 @@ def create(session, caller, cleaned: dict, import_key: str | None = None) -> int
     return pk
 
 
-def clean_batch(session, datas: list, owners: dict) -> list:
+def clean_batch(session, datas: list, owners: dict, within_batch: bool = True) -> list:
     """Each row cleaned, or its ValidationFailed, as if the rows were created in order (a
-    code taken by the database or by an earlier row of the batch is refused); one query."""
+    code taken by the database or, `within_batch`, by an earlier row of the batch is
+    refused); one query."""
     judged = []
     for data in datas:
         try:
@@ -157,7 +164,8 @@ def clean_batch(session, datas: list, owners: dict) -> list:
         if isinstance(cleaned, dict) and "code" in cleaned:
             if cleaned["code"] in taken:
                 judged[i] = ValidationFailed({"code": [UNIQUE_MESSAGE]})
-            taken.add(cleaned["code"])
+            if within_batch:
+                taken.add(cleaned["code"])
     return judged
 
 

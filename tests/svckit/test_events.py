@@ -1,5 +1,6 @@
 """The event log, the relay to a real RabbitMQ, and idempotent subscribers."""
 import json
+import time
 
 import pytest
 from kombu import Connection, Queue
@@ -9,7 +10,7 @@ from svckit.context import Caller
 from svckit.errors import ApiError
 from svckit.eventcatalog import Empty, EventCatalog, EventPayload
 from svckit.events import EventStore, Projector
-from svckit.relay import Relay, event_exchange
+from svckit.relay import NotConfirmed, Relay, event_exchange
 
 metadata = MetaData()
 things = Table("thing", metadata, Column("id", Integer, primary_key=True),
@@ -67,6 +68,60 @@ def test_versions_are_per_stream(db):
     assert rows == [("thing", 1), ("thing", 2), ("thing", 3), ("other", 1)]
 
 
+def test_stream_ids_are_consecutive_per_type_and_never_reused(db):
+    with db.write() as s:
+        assert list(store.next_stream_ids(s, "thing", 3)) == [1, 2, 3]  # the counter's first use
+        assert store.next_stream_id(s, "thing") == 4
+        assert store.next_stream_id(s, "other") == 1
+    with pytest.raises(ApiError):
+        with db.write() as s:
+            assert list(store.next_stream_ids(s, "thing", 2)) == [5, 6]
+            raise ApiError("refused")  # rolled back: the ids are free again
+    with db.write() as s:
+        assert list(store.next_stream_ids(s, "thing", 2)) == [5, 6]
+    with db.read() as s:
+        assert dict(s.execute(select(store.sequence.c.name, store.sequence.c.value)).all()) \
+            == {"thing": 6, "other": 1}
+
+
+def test_new_streams_are_projected_at_once_where_a_batch_handler_exists(db):
+    batches = []
+    many = Projector([things])
+    many.on("thing.created")(_created)
+
+    @many.on_many("thing.created")
+    def _created_many(s, events):
+        batches.append([e["stream_id"] for e in events])
+        s.execute(insert(things), [{"id": int(e["stream_id"]), "name": e["payload"]["name"]}
+                                   for e in events])
+
+    batch_store = EventStore("testsvc", MetaData(), many, catalog)
+    with db.write() as s:
+        ids = list(store.next_stream_ids(s, "thing", 3))
+        batch_store.record_new_streams(s, "thing", ids, "thing.created", [
+            {"name": n, "password": "p"} for n in ("x", "y", "z")])
+        store.record_new_streams(s, "thing", [9], "thing.created",
+                                 [{"name": "one by one", "password": "p"}])
+    assert batches == [["1", "2", "3"]]
+    with db.read() as s:
+        assert s.execute(select(things.c.id, things.c.name).order_by(things.c.id)).all() == [
+            (1, "x"), (2, "y"), (3, "z"), (9, "one by one")]
+        assert s.execute(select(store.events.c.stream_id, store.events.c.version)
+                         .order_by(store.events.c.id)).all() == [
+            ("1", 1), ("2", 1), ("3", 1), ("9", 1)]
+
+
+def test_apply_many_keeps_the_order_of_runs_of_types(db):
+    seen = []
+    mixed = Projector([])
+    mixed.on("a", "b")(lambda s, e: seen.append(("one", e["type"], e["id"])))
+    mixed.on_many("a")(lambda s, es: seen.append(("many", "a", [e["id"] for e in es])))
+    with db.write() as s:
+        mixed.apply_many(s, [{"type": "a", "id": 1}, {"type": "a", "id": 2},
+                             {"type": "b", "id": 3}, {"type": "a", "id": 4}])
+    assert seen == [("many", "a", [1, 2]), ("one", "b", 3), ("many", "a", [4])]
+
+
 def test_subscriber_receipts_are_idempotent(db):
     with db.write() as s:
         assert store.mark_processed(s, "audit", "testsvc:1") is True
@@ -97,6 +152,32 @@ def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
     assert received[0]["type"] == "thing.created" and received[0]["version"] == 1
 
 
+def test_a_batch_the_broker_refuses_is_not_marked_published(db, rabbit_config):
+    """A queue that rejects publishes past its length makes the broker nack: the relay's
+    pass fails, nothing is marked published, and the next pass sends the batch again."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("test-relay-full", exchange=event_exchange("testsvc"), routing_key="#",
+                      durable=False, auto_delete=False,
+                      queue_arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
+                      )(conn.default_channel)
+        queue.declare()
+        for name in ("a", "b", "c"):
+            create(db, name)
+        relay = Relay("testsvc", db, store, uri)
+        try:
+            with pytest.raises(NotConfirmed):
+                relay.pump()
+            with db.read() as s:
+                assert s.execute(select(store.events.c.id).where(
+                    store.events.c.published.is_not(None))).all() == []
+            queue.purge()
+            queue.delete()
+            assert relay.pump() == 3  # the queue is gone: every event confirmed now
+        finally:
+            relay.close()
+
+
 def test_only_one_relay_holds_the_lease(db, rabbit_config):
     create(db, "a")
     first = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
@@ -106,6 +187,33 @@ def test_only_one_relay_holds_the_lease(db, rabbit_config):
         create(db, "b")
         assert second.pump() == 0  # the lease is held by the first
         assert first.pump() == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_relay_takes_over_when_the_other_relays_lease_runs_out(db, rabbit_config):
+    """A relay that found the lease held does not read it again until it runs out; then
+    it takes the lease over and publishes what waited."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from svckit.events import utcnow
+    create(db, "a")
+    first = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    second = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
+    try:
+        assert first.pump() == 1
+        with db.write() as s:  # the first replica's lease runs out in a second
+            s.execute(update(store.lease).values(until=utcnow() + timedelta(seconds=1)))
+        create(db, "b")
+        assert second.pump() == 0  # held by the first
+        with db.write() as s:
+            s.execute(update(store.lease).values(until=utcnow() - timedelta(seconds=1)))
+        assert second.pump() == 0  # not read again before the time it read
+        time.sleep(1.2)
+        assert second.pump() == 1  # ran out: taken over
     finally:
         first.close()
         second.close()

@@ -337,3 +337,24 @@ def test_a_process_killed_after_its_commit_is_answered_by_the_next_from_the_key(
     assert replies[0]["result"]["text"] == "killed"
     assert RUNS == []  # start() cleared it: the next replica did not run the method
     assert counts(db) == (1, 1, 1)
+
+
+def test_recording_a_key_takes_over_only_an_expired_record(make_db):
+    """KeyedCall.record in one statement: a new key is inserted, an expired record of the
+    key (not purged yet) is replaced, a live one raises IntegrityError and stays."""
+    from sqlalchemy.exc import IntegrityError
+
+    from svckit.idempotency import KeyedCall, record_table
+    tables = MetaData()
+    table = record_table(tables)
+    db = make_db(tables)
+    with db.write() as s:
+        KeyedCall("k1", "svc.add", "d1", ttl=-1).record(s, table, "first")  # expired at once
+    with db.write() as s:
+        KeyedCall("k1", "svc.add", "d2", ttl=60).record(s, table, "second")
+    with pytest.raises(IntegrityError):
+        with db.write() as s:
+            KeyedCall("k1", "svc.add", "d3", ttl=60).record(s, table, "third")
+    with db.read() as s:
+        rows = s.execute(select(table.c.key, table.c.args_digest, table.c.answer)).all()
+    assert rows == [("k1", "d2", "second")]

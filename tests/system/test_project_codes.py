@@ -131,6 +131,22 @@ def test_batch_import_answers_as_one_by_one_creation(svc, db, monkeypatch):
     assert svc().import_create(model_type="projectcode", rows=rows) == single  # idempotent
 
 
+def test_batch_validation_answers_as_row_by_row_validation(svc, monkeypatch):
+    """`import_validate` checks a batch in one query and answers what checking each row on
+    its own answers: a code taken in the database is refused, a code repeated within the
+    batch is not (each row is judged alone)."""
+    svc().create_project_code(data={"code": "TAKEN"})
+    rows = [{"row": 0, "data": {"code": "V-1"}, "key": ""},
+            {"row": 1, "data": {"code": "TAKEN"}, "key": ""},
+            {"row": 2, "data": {"code": "V-1"}, "key": ""},
+            {"row": 3, "data": {"code": "V-3", "responsible": 7}, "key": ""},
+            {"row": 4, "data": {"description": "no code"}, "key": ""}]
+    batch = svc().import_validate(model_type="projectcode", rows=rows)
+    monkeypatch.setattr(Service.IMPORTS.adapters["projectcode"], "check_batch", None)
+    assert batch == svc().import_validate(model_type="projectcode", rows=rows)
+    assert [r["errors"] is None for r in batch] == [True, False, True, False, False]
+
+
 def test_replay(svc, db):
     svc().create_project_code(data={"code": "A", "responsible": 1})
     pk = svc().create_project_code(data={"code": "B"})["pk"]
