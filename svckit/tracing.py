@@ -41,8 +41,9 @@ def enabled() -> bool:
 def install(provider) -> None:
     """Record spans with `provider` (an SDK TracerProvider) from now on (a test may install
     one with an in-memory exporter)."""
+    from svckit.lean_tracer import LeanTracer
     _state["provider"] = provider
-    _state["tracer"] = provider.get_tracer("inventree")
+    _state["tracer"] = LeanTracer(provider)
 
 
 def uninstall() -> None:
@@ -67,9 +68,9 @@ def start(name: str, kind=INTERNAL, carrier: dict | None = None,
     tracer = _state["tracer"]
     if tracer is None:
         return None
-    parent = PROPAGATOR.extract(carrier) if carrier else None
-    span = tracer.start_span(name, context=parent, kind=kind, attributes=attributes,
-                             links=list(links or ()))
+    parent_context = PROPAGATOR.extract(carrier) if carrier else None
+    span = tracer.start_span(name, trace.get_current_span(parent_context).get_span_context(),
+                             kind, attributes, links or (), parent_context)
     token = otel_context.attach(trace.set_span_in_context(span))
     return span, token
 
@@ -168,8 +169,11 @@ def trace_transactions(engine, system: str) -> None:
 
     def begin(conn):
         tracer = _state["tracer"]
-        if tracer is not None and trace.get_current_span().get_span_context().is_valid:
-            conn.info["tx_span"] = tracer.start_span("db.transaction", kind=CLIENT)
+        if tracer is None:
+            return
+        parent = trace.get_current_span().get_span_context()
+        if parent.is_valid:
+            conn.info["tx_span"] = tracer.start_span("db.transaction", parent, CLIENT)
 
     def end(outcome):
         def ended(conn):
