@@ -164,6 +164,8 @@ class LeanSpan(trace_api.Span, ReadableSpan):
 
     # ReadableSpan's, without copies (the span no longer changes once it has ended)
 
+    dropped_attributes = dropped_events = dropped_links = 0  # no limits (see the module)
+
     @property
     def attributes(self):
         return MappingProxyType(self._attributes)
