@@ -19,6 +19,7 @@ spans here carry fewer than 10 of each, and exceptions are recorded once), its
 a lock per span (a span here is used by the one thread that handles its request).
 """
 import logging
+import random
 import traceback
 from collections.abc import Mapping, Sequence
 from time import time_ns
@@ -26,7 +27,8 @@ from types import MappingProxyType
 
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import _clean_attribute_value
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
@@ -76,7 +78,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         self._resource = tracer.provider._resource  # noqa: SLF001 (replaced after a fork)
         self._instrumentation_scope = tracer.scope
         self._instrumentation_info = None
-        self._processor = tracer.processor
+        self._tracer = tracer
         self._start_time = time_ns()
         self._end_time: int | None = None
 
@@ -158,9 +160,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
             log.warning("Calling end() on an ended span.")
             return
         self._end_time = end_time if end_time is not None else time_ns()
-        processor = self._processor
-        processor._on_ending(self)  # noqa: SLF001 (the SDK's Span does it too)
-        processor.on_end(self)
+        self._tracer.ended(self)
 
     # ReadableSpan's, without copies (the span no longer changes once it has ended)
 
@@ -224,6 +224,32 @@ class LeanTracer:
         ids = provider.id_generator
         self.new_trace_id, self.new_span_id = ids.generate_trace_id, ids.generate_span_id
         self.random_ids = ids.is_trace_id_random()
+        # the SDK's default generator is `random.getrandbits` (0 is invalid: asked again)
+        self.bits = random.getrandbits if type(ids) is RandomIdGenerator else None
+        self._processors: tuple | None = None
+        self._starting: tuple = ()
+        self._ending: tuple = ()
+
+    def _hooks(self) -> tuple:
+        """The provider's processors (a tuple the SDK replaces when one is added), and
+        which of them do something in `on_start` and `_on_ending` (the SDK's batch and
+        simple processors do nothing there: not called for each span)."""
+        processors = self.processor._span_processors  # noqa: SLF001
+        if processors is not self._processors:
+            self._starting = tuple(p for p in processors
+                                   if type(p).on_start is not SpanProcessor.on_start)
+            self._ending = tuple(p for p in processors
+                                 if type(p)._on_ending is not SpanProcessor._on_ending)  # noqa: SLF001
+            self._processors = processors
+        return processors
+
+    def ended(self, span: LeanSpan) -> None:
+        """Hand an ended span to the processors, as the SDK's Span does."""
+        processors = self._hooks()
+        for processor in self._ending:
+            processor._on_ending(span)  # noqa: SLF001
+        for processor in processors:
+            processor.on_end(span)
 
     def start_span(self, name: str, parent: SpanContext | None = None,
                    kind: SpanKind = SpanKind.INTERNAL, attributes: dict | None = None,
@@ -233,11 +259,13 @@ class LeanTracer:
         a new trace); `parent_context`: the Context it came from, for a custom sampler."""
         if parent is not None and not parent.is_valid:
             parent = None
+        bits = self.bits
         if parent is None:
-            trace_id, random, state = self.new_trace_id(), self.random_ids, None
+            trace_id = (bits and bits(128)) or self.new_trace_id()
+            random_id, state = self.random_ids, None
         else:
             trace_id, state = parent.trace_id, parent.trace_state
-            random = parent.trace_flags.random_trace_id
+            random_id = parent.trace_flags.random_trace_id
         attributes = dict(attributes) if attributes else {}
         if self.decide is not None:
             sampled = self.decide(parent, trace_id)
@@ -248,8 +276,8 @@ class LeanTracer:
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             state = result.trace_state
             attributes = dict(result.attributes or {})
-        context = SpanContext(trace_id, self.new_span_id(), False,
-                              _FLAGS[sampled, random], state)
+        context = SpanContext(trace_id, (bits and bits(64)) or self.new_span_id(), False,
+                              _FLAGS[sampled, random_id], state)
         if not recording:
             return trace_api.NonRecordingSpan(context)
         if attributes:
@@ -261,6 +289,9 @@ class LeanTracer:
                     else:
                         attributes[key] = cleaned
         span = LeanSpan(self, name, context, parent, kind, attributes,
-                        tuple(link for link in links or () if link.context.is_valid))
-        self.processor.on_start(span, parent_context=parent_context)
+                        tuple(link for link in links if link.context.is_valid)
+                        if links else ())
+        self._hooks()
+        for processor in self._starting:
+            processor.on_start(span, parent_context=parent_context)
         return span

@@ -22,9 +22,11 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry import context as otel_context, trace
+from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from svckit import trace_context
 
 PROPAGATOR = TraceContextTextMapPropagator()
 HEADER_PREFIX = "nameko."  # nameko's context data: `nameko.traceparent` reaches the worker
@@ -68,11 +70,14 @@ def start(name: str, kind=INTERNAL, carrier: dict | None = None,
     tracer = _state["tracer"]
     if tracer is None:
         return None
-    parent_context = PROPAGATOR.extract(carrier) if carrier else None
-    span = tracer.start_span(name, trace.get_current_span(parent_context).get_span_context(),
-                             kind, attributes, links or (), parent_context)
-    token = otel_context.attach(trace.set_span_in_context(span))
-    return span, token
+    if carrier:
+        parent_context = PROPAGATOR.extract(carrier)
+        parent = trace.get_current_span(parent_context).get_span_context()
+    else:
+        parent_context, current = None, trace_context.current_span()
+        parent = current.get_span_context() if current is not None else None
+    span = tracer.start_span(name, parent, kind, attributes, links or (), parent_context)
+    return span, trace_context.attach(span)
 
 
 def finish(handle, error: BaseException | None = None, expected: bool = False,
@@ -95,7 +100,7 @@ def finish(handle, error: BaseException | None = None, expected: bool = False,
             span.set_status(Status(StatusCode.ERROR, failed))
         span.end()
     finally:
-        otel_context.detach(token)
+        trace_context.detach(token)
 
 
 @contextlib.contextmanager
@@ -151,7 +156,10 @@ def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) of the current recorded span, as hex, for log lines."""
     if _state["tracer"] is None:
         return None
-    span_context = trace.get_current_span().get_span_context()
+    span = trace_context.current_span()
+    if span is None:
+        return None
+    span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
@@ -171,8 +179,9 @@ def trace_transactions(engine, system: str) -> None:
         tracer = _state["tracer"]
         if tracer is None:
             return
-        parent = trace.get_current_span().get_span_context()
-        if parent.is_valid:
+        current = trace_context.current_span()
+        parent = current.get_span_context() if current is not None else None
+        if parent is not None and parent.is_valid:
             conn.info["tx_span"] = tracer.start_span("db.transaction", parent, CLIENT)
 
     def end(outcome):
