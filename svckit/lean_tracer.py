@@ -27,7 +27,13 @@ from types import MappingProxyType
 
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import _clean_attribute_value
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanProcessor,
+    TracerProvider,
+    _is_valid_link,
+)
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     Decision,
@@ -49,19 +55,30 @@ _FLAGS = {(sampled, random): TraceFlags((TraceFlags.SAMPLED if sampled else 0)
           for sampled in (False, True) for random in (False, True)}
 
 
-def _clean(key, value):
-    """`value` as the SDK would store it for `key`, or None to leave it out."""
-    if not key or not isinstance(key, str):
-        log.warning("invalid key `%s`. must be non-empty string.", key)
-        return None
-    if type(value) in _SCALARS:
-        return value
-    return _clean_attribute_value(value, None)
+def _is_plain(key, value) -> bool:
+    """A non-empty str key and a str, bool, int or float value: stored as given."""
+    return type(value) in _SCALARS and type(key) is str and key != ""
+
+
+def _cleaned(attributes: Mapping) -> tuple[dict, int]:
+    """`attributes` as the SDK's BoundedAttributes stores a mapping set at once (keys
+    that are not strings made strings, empty ones dropped, values cleaned: sequences made
+    tuples, other objects strings), and how many it dropped."""
+    if all(_is_plain(key, value) for key, value in attributes.items()):
+        return dict(attributes), 0
+    cleaned = dict(_clean_attribute_value(dict(attributes), None))
+    return cleaned, len(attributes) - len(cleaned)
 
 
 class LeanSpan(trace_api.Span, ReadableSpan):
     """A recorded span (see the module's docstring). Its `ReadableSpan` properties read the
     same fields the SDK's `Span` keeps."""
+
+    _context: SpanContext
+    _attributes: dict
+    _links: tuple
+    _events: list
+    _start_time: int
 
     def __init__(self, tracer: "LeanTracer", name: str, context: SpanContext,
                  parent: SpanContext | None, kind: SpanKind, attributes: dict,
@@ -73,7 +90,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         self._kind = kind
         self._attributes = attributes
         self._links = links
-        self._events: list = []
+        self._events = []
         self._status = _UNSET
         self._resource = tracer.provider._resource  # noqa: SLF001 (replaced after a fork)
         self._instrumentation_scope = tracer.scope
@@ -97,9 +114,14 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         if self._end_time is not None:
             log.warning("Setting attribute on ended span.")
             return
-        value = _clean(key, value)
-        if value is not None:
+        if _is_plain(key, value):
             self._attributes[key] = value
+        elif not key or not isinstance(key, str):
+            log.warning("invalid key `%s`. must be non-empty string. Dropping key from "
+                        "attributes.", key)
+            self.dropped_attributes += 1
+        else:
+            self._attributes[key] = _clean_attribute_value(value, None)
 
     def set_attributes(self, attributes: Mapping) -> None:
         if self._end_time is not None:
@@ -107,24 +129,20 @@ class LeanSpan(trace_api.Span, ReadableSpan):
             return
         mine = self._attributes
         for key, value in attributes.items():
-            if type(value) not in _SCALARS or type(key) is not str or not key:
-                value = _clean(key, value)
-                if value is None:
-                    continue
+            if not _is_plain(key, value):
+                cleaned, dropped = _cleaned(attributes)
+                mine.update(cleaned)
+                self.dropped_attributes += dropped
+                return
             mine[key] = value
 
     def add_event(self, name: str, attributes=None, timestamp: int | None = None) -> None:
         if self._end_time is not None:
             return
-        cleaned = {}
-        for key, value in (attributes or {}).items():
-            value = _clean(key, value)
-            if value is not None:
-                cleaned[key] = value
-        self._events.append(Event(name, cleaned, timestamp))
+        self._events.append(Event(name, _cleaned(attributes or {})[0], timestamp))
 
     def add_link(self, context: SpanContext, attributes=None) -> None:
-        if self._end_time is None and context is not None and context.is_valid:
+        if self._end_time is None and _is_valid_link(context, attributes):
             self._links += (trace_api.Link(context, attributes),)
 
     def update_name(self, name: str) -> None:
@@ -252,7 +270,7 @@ class LeanTracer:
             processor.on_end(span)
 
     def start_span(self, name: str, parent: SpanContext | None = None,
-                   kind: SpanKind = SpanKind.INTERNAL, attributes: dict | None = None,
+                   kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping | None = None,
                    links: Sequence = (), parent_context=None):
         """A started span: a `LeanSpan` when sampled, else a `NonRecordingSpan` that carries
         the (unsampled) context on. `parent`: the parent span's context (None or invalid:
@@ -266,7 +284,6 @@ class LeanTracer:
         else:
             trace_id, state = parent.trace_id, parent.trace_state
             random_id = parent.trace_flags.random_trace_id
-        attributes = dict(attributes) if attributes else {}
         if self.decide is not None:
             sampled = self.decide(parent, trace_id)
             recording = sampled
@@ -275,22 +292,17 @@ class LeanTracer:
                                                 attributes, links)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             state = result.trace_state
-            attributes = dict(result.attributes or {})
+            attributes = result.attributes
         context = SpanContext(trace_id, (bits and bits(64)) or self.new_span_id(), False,
                               _FLAGS[sampled, random_id], state)
         if not recording:
             return trace_api.NonRecordingSpan(context)
-        if attributes:
-            for key, value in list(attributes.items()):
-                if type(value) not in _SCALARS or type(key) is not str or not key:
-                    cleaned = _clean(key, value)
-                    if cleaned is None:
-                        del attributes[key]
-                    else:
-                        attributes[key] = cleaned
-        span = LeanSpan(self, name, context, parent, kind, attributes,
-                        tuple(link for link in links if link.context.is_valid)
-                        if links else ())
+        recorded, dropped = _cleaned(attributes) if attributes else ({}, 0)
+        span = LeanSpan(self, name, context, parent, kind, recorded,
+                        tuple(link for link in links if link and _is_valid_link(
+                            link.context, link.attributes)) if links else ())
+        if dropped:
+            span.dropped_attributes = dropped
         self._hooks()
         for processor in self._starting:
             processor.on_start(span, parent_context=parent_context)

@@ -70,6 +70,7 @@ def start(name: str, kind=INTERNAL, carrier: dict | None = None,
     tracer = _state["tracer"]
     if tracer is None:
         return None
+    parent: trace.SpanContext | None
     if carrier:
         parent_context = PROPAGATOR.extract(carrier)
         parent = trace.get_current_span(parent_context).get_span_context()

@@ -7,8 +7,8 @@ endpoint is set; `OTEL_SDK_DISABLED=true` turns it off whatever else is set.
 """
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor as SdkBatchSpanProcessor
 from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor as SdkBatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
 )
