@@ -102,6 +102,11 @@ class LeanSpan(trace_api.Span, ReadableSpan):
     def __repr__(self):
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
 
+    def hex_ids(self) -> tuple[str, str]:
+        """(trace id, span id) as hex, for log lines (read from the SpanContext tuple)."""
+        context = self._context
+        return format(context[0], "032x"), format(context[1], "016x")
+
     # the API's Span
 
     def get_span_context(self) -> SpanContext:

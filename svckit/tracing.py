@@ -160,6 +160,9 @@ def current_ids() -> tuple[str, str] | None:
     span = trace_context.current_span()
     if span is None:
         return None
+    hex_ids = getattr(span, "hex_ids", None)  # a LeanSpan's, else from its SpanContext
+    if hex_ids is not None:
+        return hex_ids()
     span_context = span.get_span_context()
     if not span_context.is_valid:
         return None

@@ -239,11 +239,24 @@ def test_the_current_span_is_the_one_the_api_sees():
         inner = tracing.start("inner")
         assert inner[0].parent == handle[0].get_span_context()
         assert tracing.traceparent().split("-")[2] == format(inner[0].context.span_id, "016x")
+        assert tracing.current_ids() == tuple(tracing.traceparent().split("-")[1:3])
         tracing.finish(inner)
         assert trace.get_current_span() is handle[0]
         tracing.finish(handle)
         assert trace_context.current_span() is None
         assert trace.get_current_span() is trace.INVALID_SPAN
+    finally:
+        tracing.uninstall()
+
+
+def test_an_unsampled_span_s_ids_are_still_in_the_log_lines():
+    tracing.install(TracerProvider(sampler=sampler_of("always_off", "")))
+    try:
+        handle = tracing.start("GET", tracing.SERVER, {"traceparent": "00-" + "ab" * 16
+                                                       + "-" + "cd" * 8 + "-00"})
+        assert tracing.current_ids()[0] == "ab" * 16
+        tracing.finish(handle)
+        assert tracing.current_ids() is None
     finally:
         tracing.uninstall()
 
