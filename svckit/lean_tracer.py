@@ -134,7 +134,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
             return
         mine = self._attributes
         for key, value in attributes.items():
-            if not _is_plain(key, value):
+            if type(value) not in _SCALARS or type(key) is not str or not key:  # _is_plain
                 cleaned, dropped = _cleaned(attributes)
                 mine.update(cleaned)
                 self.dropped_attributes += dropped

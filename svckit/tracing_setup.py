@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
+from opentelemetry.trace import TraceFlags
 
 from svckit import procid
 
@@ -34,7 +35,8 @@ class BatchSpanProcessor(SdkBatchSpanProcessor):
     shut-down processor, a forked child) goes through the SDK's own code."""
 
     def on_end(self, span) -> None:
-        if not span.context.trace_flags.sampled:
+        context = span.get_span_context()
+        if context is None or not context[3] & TraceFlags.SAMPLED:  # [3]: its trace_flags
             return
         batch = self._batch_processor
         queue = batch._queue  # noqa: SLF001 (the pinned SDK 1.45.2's BatchProcessor)
