@@ -14,8 +14,11 @@ of one variable. Spans:
 - every event stores the `traceparent` of the span that recorded it (svckit.events), and a
   subscriber's span is LINKED to the spans of the events it handles (`links_to`).
 
-Exports go through a BatchSpanProcessor: a collector that is slow or does not answer costs
-the request nothing (spans wait in a bounded queue, dropped when it is full).
+Spans are started by svckit.lean_tracer's tracer on the SDK's TracerProvider (its sampler,
+ids, resource and processors; a lighter span than the SDK's), made current in
+OpenTelemetry's context through svckit.trace_context. Exports go through a
+BatchSpanProcessor: a collector that is slow or does not answer costs the request nothing
+(spans wait in a bounded queue, dropped when it is full).
 """
 import contextlib
 import weakref
