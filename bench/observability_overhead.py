@@ -74,6 +74,15 @@ def collector(kind: str) -> tuple[str, ThreadingHTTPServer | None]:
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
+def scrape(port: int) -> None:
+    """GET /metrics as Prometheus would; on a machine too loaded to answer within 30 s the
+    round goes on (said on the output) rather than the whole run failing."""
+    try:
+        requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).raise_for_status()
+    except requests.RequestException as error:
+        print(f"scrape of port {port} failed: {error}", flush=True)
+
+
 def idle_rate(stack) -> float:
     a, t0 = stack_cpu(stack), time.monotonic()
     time.sleep(IDLE_SECONDS)
@@ -146,8 +155,7 @@ def main():
                           f"{used / total * 1e6:.0f} µs CPU/request", flush=True)
                     if mode in ports:  # a scrape of every port, as Prometheus would
                         for port in ports[mode].values():
-                            requests.get(f"http://127.0.0.1:{port}/metrics",
-                                         timeout=10).raise_for_status()
+                            scrape(port)
     load_after = os.getloadavg()
     if server is not None:
         server.shutdown()

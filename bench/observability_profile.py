@@ -62,6 +62,7 @@ def mode_env(mode: str, sink_url: str, workdir: Path) -> dict:
 def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
     """In the mode's process: build the app as a gunicorn worker would, and call it."""
     import cProfile
+    import gc
     import io
     import pstats
     import time
@@ -95,6 +96,17 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
 
     for _ in range(50):  # warm-up: connections, caches, the read model
         call()
+    gc_runs, gc_seconds = [0, 0, 0], [0.0]
+    gc_started = [0.0]
+
+    def gc_watch(phase, info):  # the collector's share: spans kept for export survive
+        if phase == "start":  # young collections, and each older one walks the whole heap
+            gc_started[0] = time.thread_time()
+        else:
+            gc_runs[info["generation"]] += 1
+            gc_seconds[0] += time.thread_time() - gc_started[0]
+
+    gc.callbacks.append(gc_watch)
     profiler = cProfile.Profile(time.thread_time) if profile else None  # CPU, not wall time
     started, started_thread = time.process_time(), time.thread_time()
     if profiler:
@@ -104,6 +116,7 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
     if profiler:
         profiler.disable()
     used, used_thread = time.process_time() - started, time.thread_time() - started_thread
+    gc.callbacks.remove(gc_watch)
     if tracing.enabled():
         tracing._state["provider"].shutdown()  # flush: its export is this mode's cost too
     used_with_export = time.process_time() - started
@@ -114,7 +127,8 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
         stats.sort_stats("tottime").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "35")))
         print(out.getvalue())
     print(json.dumps({"us": used / count * 1e6, "us_with_export": used_with_export / count
-                      * 1e6, "us_thread": used_thread / count * 1e6}))
+                      * 1e6, "us_thread": used_thread / count * 1e6,
+                      "gc_runs": gc_runs, "gc_us": gc_seconds[0] / count * 1e6}))
 
 
 def run_mode(mode, endpoint, count, profile, env) -> dict:
@@ -163,7 +177,9 @@ def main():
                 results[mode].append(result)
                 print(f"round {rnd + 1} {mode}: {result['us']:.1f} µs/request "
                       f"({result['us_with_export']:.1f} with the final export, "
-                      f"{result['us_thread']:.1f} in the requests' thread)", flush=True)
+                      f"{result['us_thread']:.1f} in the requests' thread, of which "
+                      f"{result['gc_us']:.1f} in {sum(result['gc_runs'])} garbage "
+                      f"collections {result['gc_runs']})", flush=True)
         off = statistics.median(r["us"] for r in results["off"])
         off_thread = statistics.median(r["us_thread"] for r in results["off"])
         for mode in MODES:

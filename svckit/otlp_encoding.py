@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.http._common import _is_request_too_large
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 log = logging.getLogger(__name__)
 
@@ -121,39 +121,81 @@ def _flags(parent) -> int:
     return HAS_IS_REMOTE | IS_REMOTE if parent is not None and parent.is_remote else HAS_IS_REMOTE
 
 
+_FLAGS_FIELD = {remote: b"\x85\x01" + _FIXED32.pack(HAS_IS_REMOTE | (IS_REMOTE if remote else 0))
+                for remote in (False, True)}
+_KIND_FIELD = {kind: _count(6, number) for kind, number in _KIND.items()}
+_UNSET_STATUS_FIELD = b"\x7a\x00"  # field 15, an empty Status (code UNSET, no description)
+_names: dict[str, bytes] = {}  # span name -> its field (route templates, methods repeat)
+_attribute_blocks: dict[tuple, bytes] = {}  # a span's attributes (as items) -> their fields
+
+
+def _remembered(cache: dict, key, make) -> bytes:
+    encoded = cache.get(key)
+    if encoded is None:
+        encoded = make()
+        if len(cache) >= ENCODED_LIMIT:
+            cache.clear()
+        cache[key] = encoded
+    return encoded
+
+
+def _span_attributes(attributes) -> bytes:
+    """A span's attributes (field 9): the same set of values recurs (one route answered
+    the same way), so the whole block is remembered; unhashable values are encoded anew."""
+    if not attributes:
+        return b""
+    try:
+        key = tuple(attributes.items())
+        return _remembered(_attribute_blocks, key, lambda: _attributes(9, attributes))
+    except TypeError:
+        return _attributes(9, attributes)
+
+
 def _span(span) -> bytes:
-    context = span.get_span_context()
+    """A Span message. Reads the fields the SDK's ReadableSpan keeps (its properties would
+    copy attributes, events and links), as svckit.lean_tracer's spans keep them too."""
+    context, parent = span._context, span._parent  # noqa: SLF001
     parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"),
              b"\x12\x08", context.span_id.to_bytes(8, "big")]
-    if context.trace_state is not None:
+    if context.trace_state:
         parts.append(_text(3, ",".join(f"{k}={v}" for k, v in context.trace_state.items())))
-    parent = span.parent
     if parent is not None:
         parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-    parts += (_text(5, span.name), _count(6, _KIND[span.kind]))
-    if span.start_time:
-        parts += (b"\x39", _FIXED64.pack(span.start_time))
-    if span.end_time:
-        parts += (b"\x41", _FIXED64.pack(span.end_time))
-    parts += (_attributes(9, span.attributes), _count(10, span.dropped_attributes))
-    for event in span.events:
+    name = span._name  # noqa: SLF001
+    parts += (_remembered(_names, name, lambda: _text(5, name)), _KIND_FIELD[span._kind])  # noqa: SLF001
+    if span._start_time:  # noqa: SLF001
+        parts += (b"\x39", _FIXED64.pack(span._start_time))  # noqa: SLF001
+    if span._end_time:  # noqa: SLF001
+        parts += (b"\x41", _FIXED64.pack(span._end_time))  # noqa: SLF001
+    parts.append(_span_attributes(span._attributes))  # noqa: SLF001
+    dropped = span.dropped_attributes
+    if dropped:
+        parts.append(_count(10, dropped))
+    for event in span._events:  # noqa: SLF001
         parts.append(_length_delimited(11, b"".join((
             b"\x09" + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
             _text(2, event.name), _attributes(3, event.attributes),
             _count(4, event.dropped_attributes)))))
-    parts.append(_count(12, span.dropped_events))
-    for link in span.links:
+    dropped = span.dropped_events
+    if dropped:
+        parts.append(_count(12, dropped))
+    for link in span._links:  # noqa: SLF001
         parts.append(_length_delimited(13, b"".join((
             b"\x0a\x10", link.context.trace_id.to_bytes(16, "big"),
             b"\x12\x08", link.context.span_id.to_bytes(8, "big"),
             _attributes(4, link.attributes), _count(5, link.dropped_attributes),
             b"\x35", _FIXED32.pack(_flags(link.context))))))
-    parts.append(_count(14, span.dropped_links))
-    status = span.status
+    dropped = span.dropped_links
+    if dropped:
+        parts.append(_count(14, dropped))
+    status = span._status  # noqa: SLF001
     if status is not None:
-        parts.append(_length_delimited(15, _text(2, status.description)
-                                       + _count(3, status.status_code.value)))
-    parts += (b"\x85\x01", _FIXED32.pack(_flags(parent)))
+        if status.status_code is StatusCode.UNSET and not status.description:
+            parts.append(_UNSET_STATUS_FIELD)
+        else:
+            parts.append(_length_delimited(15, _text(2, status.description)
+                                           + _count(3, status.status_code.value)))
+    parts.append(_FLAGS_FIELD[parent is not None and parent.is_remote])
     return b"".join(parts)
 
 

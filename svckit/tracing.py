@@ -14,17 +14,22 @@ of one variable. Spans:
 - every event stores the `traceparent` of the span that recorded it (svckit.events), and a
   subscriber's span is LINKED to the spans of the events it handles (`links_to`).
 
-Exports go through a BatchSpanProcessor: a collector that is slow or does not answer costs
-the request nothing (spans wait in a bounded queue, dropped when it is full).
+Spans are started by svckit.lean_tracer's tracer on the SDK's TracerProvider (its sampler,
+ids, resource and processors; a lighter span than the SDK's), made current in
+OpenTelemetry's context through svckit.trace_context. Exports go through a
+BatchSpanProcessor: a collector that is slow or does not answer costs the request nothing
+(spans wait in a bounded queue, dropped when it is full).
 """
 import contextlib
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry import context as otel_context, trace
+from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from svckit import trace_context
 
 PROPAGATOR = TraceContextTextMapPropagator()
 HEADER_PREFIX = "nameko."  # nameko's context data: `nameko.traceparent` reaches the worker
@@ -41,8 +46,9 @@ def enabled() -> bool:
 def install(provider) -> None:
     """Record spans with `provider` (an SDK TracerProvider) from now on (a test may install
     one with an in-memory exporter)."""
+    from svckit.lean_tracer import LeanTracer
     _state["provider"] = provider
-    _state["tracer"] = provider.get_tracer("inventree")
+    _state["tracer"] = LeanTracer(provider)
 
 
 def uninstall() -> None:
@@ -67,11 +73,15 @@ def start(name: str, kind=INTERNAL, carrier: dict | None = None,
     tracer = _state["tracer"]
     if tracer is None:
         return None
-    parent = PROPAGATOR.extract(carrier) if carrier else None
-    span = tracer.start_span(name, context=parent, kind=kind, attributes=attributes,
-                             links=list(links or ()))
-    token = otel_context.attach(trace.set_span_in_context(span))
-    return span, token
+    parent: trace.SpanContext | None
+    if carrier:
+        parent_context = PROPAGATOR.extract(carrier)
+        parent = trace.get_current_span(parent_context).get_span_context()
+    else:
+        parent_context, current = None, trace_context.current_span()
+        parent = current.get_span_context() if current is not None else None
+    span = tracer.start_span(name, parent, kind, attributes, links or (), parent_context)
+    return span, trace_context.attach(span)
 
 
 def finish(handle, error: BaseException | None = None, expected: bool = False,
@@ -94,7 +104,7 @@ def finish(handle, error: BaseException | None = None, expected: bool = False,
             span.set_status(Status(StatusCode.ERROR, failed))
         span.end()
     finally:
-        otel_context.detach(token)
+        trace_context.detach(token)
 
 
 @contextlib.contextmanager
@@ -150,7 +160,13 @@ def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) of the current recorded span, as hex, for log lines."""
     if _state["tracer"] is None:
         return None
-    span_context = trace.get_current_span().get_span_context()
+    span = trace_context.current_span()
+    if span is None:
+        return None
+    hex_ids = getattr(span, "hex_ids", None)  # a LeanSpan's, else from its SpanContext
+    if hex_ids is not None:
+        return hex_ids()
+    span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
@@ -168,8 +184,12 @@ def trace_transactions(engine, system: str) -> None:
 
     def begin(conn):
         tracer = _state["tracer"]
-        if tracer is not None and trace.get_current_span().get_span_context().is_valid:
-            conn.info["tx_span"] = tracer.start_span("db.transaction", kind=CLIENT)
+        if tracer is None:
+            return
+        current = trace_context.current_span()
+        parent = current.get_span_context() if current is not None else None
+        if parent is not None and parent.is_valid:
+            conn.info["tx_span"] = tracer.start_span("db.transaction", parent, CLIENT)
 
     def end(outcome):
         def ended(conn):
