@@ -26,6 +26,7 @@ from pathlib import Path
 import requests
 
 from common import ROOT, bench_stack, children, postgres_databases, write_report
+from services.audit import eventlines
 
 KINDS = [("status", "custom_state", ("created", "updated", "deleted")),
          ("attachments", "attachment", ("uploaded", "updated", "renamed", "deleted")),
@@ -39,7 +40,7 @@ STREAMS = 20000
 START = datetime(2026, 11, 1)
 STEP = timedelta(seconds=2)
 COLUMNS = ("event_id", "service", "seq", "stream_type", "stream_id", "version", "type",
-           "payload", "actor", "request_id", "created", "received")
+           "payload", "actor", "request_id", "created", "received", "line")
 
 
 def rows(count: int, rng: random.Random):
@@ -48,18 +49,26 @@ def rows(count: int, rng: random.Random):
         service, stream_type, verbs = KINDS[n % len(KINDS)]
         # far above the services' own sequences: their real events never collide
         seq = seqs[service] = seqs.get(service, SEED_SEQ) + 1
-        created = (START + STEP * n).isoformat(sep=" ")
-        yield (f"{service}:{seq}", service, seq, stream_type, str(rng.randrange(STREAMS)),
-               seq, f"{stream_type}.{rng.choice(verbs)}",
-               json.dumps({"name": f"n{n}", "label": "=cmd|' /C calc'!A0" if n % 997 == 0
-                           else f"L{n}", "n": n}),
-               f"user{rng.randrange(ACTORS)}", f"{n // 3:032x}", created, created)
+        moment = START + STEP * n
+        created = moment.isoformat(sep=" ")
+        event = {"id": f"{service}:{seq}", "service": service, "seq": seq,
+                 "stream_type": stream_type, "stream_id": str(rng.randrange(STREAMS)),
+                 "version": seq, "type": f"{stream_type}.{rng.choice(verbs)}",
+                 "payload": {"name": f"n{n}", "label": "=cmd|' /C calc'!A0" if n % 997 == 0
+                             else f"L{n}", "n": n},
+                 "actor": f"user{rng.randrange(ACTORS)}", "request_id": f"{n // 3:032x}",
+                 "created": moment.isoformat() + "Z"}
+        # as the audit service records a received event (services.audit.auditevents)
+        yield (event["id"], service, seq, stream_type, event["stream_id"], seq, event["type"],
+               json.dumps(event["payload"]), event["actor"], event["request_id"], created,
+               created, eventlines.line(event))
 
 
 def seed(url: str, count: int) -> float:
     """Insert `count` events into the audit table at `url`; seconds taken."""
     rng = random.Random(14)
     began = time.perf_counter()
+    record_types(url)
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         conn.executemany(f"INSERT INTO audit_event ({','.join(COLUMNS)}) VALUES "
@@ -90,6 +99,22 @@ def seed(url: str, count: int) -> float:
         conn.cursor().execute("VACUUM ANALYZE audit_event")
         conn.close()
     return time.perf_counter() - began
+
+
+def record_types(url: str):
+    """The seeded rows' types in `audit_event_type`, as recording them adds them."""
+    types = [(f"{stream_type}.{verb}",) for _, stream_type, verbs in KINDS for verb in verbs]
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.executemany("INSERT OR IGNORE INTO audit_event_type (type) VALUES (?)", types)
+        conn.commit()
+    else:
+        import psycopg2
+        conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+        conn.cursor().executemany("INSERT INTO audit_event_type (type) VALUES (%s) "
+                                  "ON CONFLICT DO NOTHING", types)
+        conn.commit()
+    conn.close()
 
 
 def query_mix(count: int, rng: random.Random) -> list[tuple[str, dict]]:

@@ -13,11 +13,15 @@ from svckit import eventfilter
 from svckit.events import utcnow
 from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
 
-from . import chains, feed
-from .models import audit_events
+from . import chains, eventlines, eventquery, feed
+from .models import audit_event_types, audit_events
 
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
+# the columns a listed event is rendered from
+LISTED = [audit_events.c[name] for name in (
+    "id", "event_id", "service", "seq", "stream_type", "stream_id", "version", "type",
+    "payload", "actor", "request_id", "created")]
 # the list's own parameters, beside the filters (svckit.eventfilter)
 LIST_PARAMS = ("limit", "offset", "ordering")
 
@@ -42,17 +46,27 @@ def record_received(session, events: list[dict], digest_key: bytes):
     faults = chains.check_received(session, fresh)
     chains.update_digests(session, digest_key, fresh)
     received = utcnow()
-    rows = [{"event_id": e["id"], "service": e["service"], "seq": e["seq"],
-             "stream_type": e["stream_type"], "stream_id": str(e["stream_id"]),
-             "version": e["version"], "type": e["type"], "payload": e["payload"],
-             "actor": e.get("actor", ""), "request_id": e.get("request_id", ""),
-             "created": datetime.fromisoformat(str(e["created"]).rstrip("Z")),
-             "received": received, "chain_seq": e.get("chain_seq"), "hash": e.get("hash"),
-             "chain_fault": faults.get(e["id"])} for e in fresh]
-    feed.ids_in_commit_order(session)
+    rows = [_row(e, received, faults.get(e["id"])) for e in fresh]
     dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(audit_event_types).on_conflict_do_nothing(
+        index_elements=["type"]), [{"type": t} for t in sorted({r["type"] for r in rows})])
+    feed.ids_in_commit_order(session)
     session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
         index_elements=["event_id"]), rows)
+
+
+def _row(event: dict, received: datetime, fault: str | None) -> dict:
+    """The audit table's row of a received event, with its rendered line."""
+    created = datetime.fromisoformat(str(event["created"]).rstrip("Z"))
+    row = {"event_id": event["id"], "service": event["service"], "seq": event["seq"],
+           "stream_type": event["stream_type"], "stream_id": str(event["stream_id"]),
+           "version": event["version"], "type": event["type"], "payload": event["payload"],
+           "actor": event.get("actor", ""), "request_id": event.get("request_id", ""),
+           "created": created, "received": received, "chain_seq": event.get("chain_seq"),
+           "hash": event.get("hash"), "chain_fault": fault}
+    row["line"] = eventlines.line({**row, "id": row["event_id"],
+                                   "created": created.isoformat() + "Z"})
+    return row
 
 
 def list_events(session, params: dict, page_size: int, max_limit: int,
@@ -62,13 +76,17 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     ordering, always paged: without `limit` (or with 0) a page of `page_size`
     (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT). The `count`
     stops at `count_max` (EVENTS_COUNT_MAX; 0: exact): counting a million matching rows
-    would cost more than the page (`count_capped` then says so)."""
+    would cost more than the page (`count_capped` then says so). In id order (the
+    default) a page is read as services.audit.eventquery shapes it."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
     limit, offset = paging(params, page_size, max_limit)
-    stmt = apply_search(select(audit_events).where(*selection.clauses(c, with_search=False)),
-                        params, (c.type, c.stream_type, c.actor), search_limits_of(session))
-    counted = stmt.with_only_columns(c.id).order_by(None)
+    where, types = eventquery.conditions(session, selection, with_search=False)
+    searched = apply_search(select(c.id), params, (c.type, c.stream_type, c.actor),
+                            search_limits_of(session)).whereclause
+    if searched is not None:
+        where.append(searched)
+    counted = select(c.id).where(*where)
     if count_max:
         counted = counted.limit(count_max + 1)
     count = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
@@ -76,6 +94,21 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
               "offset": offset}
     if count_max and count > count_max:
         answer["count_capped"] = True
-    stmt = apply_ordering(stmt, params, ORDERING, [c.id]).limit(limit).offset(offset)
+    descending = _id_order(params)
+    if descending is None:
+        stmt = apply_ordering(select(*LISTED).where(*where), params, ORDERING,
+                              [c.id]).limit(limit).offset(offset)
+    else:
+        stmt = eventquery.in_id_order(LISTED, where, types, limit, offset, descending)
     answer["results"] = [render(row) for row in session.execute(stmt).mappings()]
     return answer
+
+
+def _id_order(params: dict) -> bool | None:
+    """Whether `ordering` sorts by id descending (False: ascending, the default), or None
+    when it sorts by another field first (unknown fields are ignored, as DRF does)."""
+    for name in str(params.get("ordering") or "").split(","):
+        field = name.strip().lstrip("-")
+        if field in ORDERING:
+            return name.strip().startswith("-") if field == "id" else None
+    return False

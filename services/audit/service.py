@@ -72,6 +72,14 @@ class Service(ServiceBase):
             return feed.events_after(s, params, after, limit)
 
     @rpc
+    def export_page(self, params: dict, after: int, limit: int, format: str) -> dict:
+        """A keyset page of the filtered trail as NDJSON or CSV text joined from the events'
+        stored lines (services.audit.feed), for the export. Staff only."""
+        self.caller.require_staff()
+        with self.db.read() as s:
+            return feed.export_page(s, params, after, limit, format)
+
+    @rpc
     def latest_event_id(self) -> int:
         """The id of the last recorded event, where a live feed starts. Staff only."""
         self.caller.require_staff()
