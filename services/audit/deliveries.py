@@ -32,7 +32,7 @@ from svckit.errors import NotFound, ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 
-from . import auditevents, webhooks
+from . import auditevents, metrics, webhooks
 from .events import WEBHOOK_DELIVERY_REDELIVERED
 from .models import (
     audit_events,
@@ -185,6 +185,8 @@ class Deliveries:
             for job, values in changes:
                 s.execute(update(webhook_deliveries).where(
                     d.id == job.id, d.claim == job.claim).values(**values))
+        metrics.count_outcomes([(answer.status, answer.latency_ms, values["status"])
+                                for (_, answer), (_, values) in zip(outcomes, changes)])
         return [values["status"] for _, values in changes]
 
     def outcome(self, job: Job, answer: outbound.Answer, now) -> dict:

@@ -15,6 +15,7 @@ from svckit.dispatcher import Dispatcher
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import auditevents, chains, deliveries, feed, history, webhooks
+from .metrics import AuditMetrics
 from .models import store
 from .settings import AuditSettings
 
@@ -46,6 +47,7 @@ class Service(ServiceBase):
                                 configure=AuditSettings.digest_key)
     dispatch = Dispatcher(lambda settings: deliveries.Deliveries(delivery_policy(settings)),
                           delivery_policy)
+    metrics = AuditMetrics()  # services.audit.metrics, on the operations port
 
     @rpc
     def list_events(self, params: dict) -> dict:
