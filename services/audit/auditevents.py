@@ -75,8 +75,9 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     `stream=<type>[:<id>]`, `after`, `before`; any other parameter is a 400), search,
     ordering, always paged: without `limit` (or with 0) a page of `page_size`
     (EVENTS_PAGE_SIZE), and no `limit` above `max_limit` (EVENTS_MAX_LIMIT). The `count`
-    stops at `count_max` (EVENTS_COUNT_MAX; 0: exact): counting a million matching rows
-    would cost more than the page (`count_capped` then says so). In id order (the
+    stops at `count_max` (EVENTS_COUNT_MAX; 0: exact), or just past this page when it
+    lies beyond (so that a `next` link follows a full page): counting a million matching
+    rows would cost more than the page (`count_capped` then says so). In id order (the
     default) a page is read as services.audit.eventquery shapes it."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
@@ -86,13 +87,14 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
                             search_limits_of(session)).whereclause
     if searched is not None:
         where.append(searched)
+    # enough of a count to tell whether a page follows this one
+    cap = max(count_max, offset + limit + 1) if count_max else 0
     counted = select(c.id).where(*where)
-    if count_max:
-        counted = counted.limit(count_max + 1)
+    if cap:
+        counted = counted.limit(cap + 1)
     count = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    answer = {"count": min(count, count_max) if count_max else count, "limit": limit,
-              "offset": offset}
-    if count_max and count > count_max:
+    answer = {"count": min(count, cap) if cap else count, "limit": limit, "offset": offset}
+    if cap and count > cap:
         answer["count_capped"] = True
     descending = _id_order(params)
     if descending is None:

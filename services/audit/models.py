@@ -67,8 +67,8 @@ audit_events = Table(
     Index("ix_audit_event_stream_id", "stream_type", "stream_id", "id"),
     Index("ix_audit_event_actor_id", "actor", "id"),
     Index("ix_audit_event_request_id", "request_id", "id"),
-    # an actor's events of some types (actor with a type list or wildcard, and a time)
-    Index("ix_audit_event_actor_type_id", "actor", "type", "id"),
+    # an actor's events of some types, in a time range (read from the index alone)
+    Index("ix_audit_event_actor_type_id", "actor", "type", "created", "id"),
 )
 
 # every event type the trail holds, so that a type wildcard (`attachment.*`) is read as the

@@ -84,10 +84,18 @@ def test_lists_are_always_paged(db):
     assert len(svc.list_events(params={"limit": "0"})["results"]) == 3
     with pytest.raises(ValidationFailed):
         svc.list_events(params={"limit": "6"})
-    capped = worker_factory(Service, db=db, caller=STAFF, settings=AuditSettings(
-        EVENTS_COUNT_MAX=4)).list_events(params={"limit": "2", "offset": "2"})
+    counting = worker_factory(Service, db=db, caller=STAFF,
+                              settings=AuditSettings(EVENTS_COUNT_MAX=4))
+    capped = counting.list_events(params={"limit": "2", "offset": "1"})
     assert (capped["count"], capped["count_capped"], ids(capped)) == (
-        4, True, ["status:3", "status:4"])
+        4, True, ["status:2", "status:3"])
+    # past the cap, the count goes just beyond the page: a next page is still announced
+    later = counting.list_events(params={"limit": "2", "offset": "3"})
+    assert (later["count"], later["count_capped"], ids(later)) == (
+        6, True, ["status:4", "status:5"])
+    last = counting.list_events(params={"limit": "2", "offset": "5"})
+    assert (last["count"], ids(last)) == (7, ["status:6", "status:7"])
+    assert "count_capped" not in last
     assert "count_capped" not in svc.list_events(params={"stream": "custom_state:1"})
 
 

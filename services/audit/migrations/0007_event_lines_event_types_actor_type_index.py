@@ -31,7 +31,7 @@ def upgrade():
     if "ix_audit_event_actor_type_id" not in {
             i["name"] for i in inspector.get_indexes("audit_event")}:
         op.create_index("ix_audit_event_actor_type_id", "audit_event",
-                        ["actor", "type", "id"])
+                        ["actor", "type", "created", "id"])
 
 
 def downgrade():

@@ -1,0 +1,91 @@
+"""Audit ingest under a sustained burst (issue 14, Performance): events published straight
+to a source service's event exchange (`importer.events`, as its relay publishes them: hash
+chained, persistent, JSON) at a fixed rate for a number of seconds, while the audit trail's
+progress is sampled through the API; the lag at the end of the burst is the time from the
+last publication until the audit trail holds the last event. Used by bench/audit_queries.py
+(one table of every audit figure); the message bodies are made before the burst so that the
+publisher's own cost stays off the rate.
+"""
+import json
+import threading
+import time
+from datetime import datetime, timedelta
+
+import amqp
+
+from svckit.hashchain import GENESIS, wire_hash
+
+SERVICE = "importer"
+FIRST_SEQ = 3 * 10**9  # above the seeded events' and the service's own sequences
+
+
+def bodies(count: int) -> list[tuple[str, bytes]]:
+    """(routing key, JSON body) of `count` chained events, as a relay publishes them."""
+    made, prev = [], GENESIS
+    start = datetime.utcnow()
+    for n in range(count):
+        seq = FIRST_SEQ + n
+        event = {"id": f"{SERVICE}:{seq}", "service": SERVICE, "seq": seq,
+                 "stream_type": "import_session", "stream_id": str(n % 500), "version": n + 1,
+                 "type": "import_session.updated", "payload": {"status": n % 50, "row": n},
+                 "actor": "bench", "request_id": f"ingest{n // 10}", "trace_context": "",
+                 "created": (start + timedelta(microseconds=n)).isoformat() + "Z",
+                 "schema_version": 1, "chain_seq": n + 1, "prev_hash": prev, "secrets": ""}
+        event["hash"] = prev = wire_hash(event)
+        made.append((event["type"], json.dumps(event).encode()))
+    return made
+
+
+def recorded_seq(session, url: str) -> int:
+    """The sequence of the last burst event the audit trail holds (FIRST_SEQ - 1: none)."""
+    r = session.get(f"{url}/api/events/", timeout=30, params={
+        "service": SERVICE, "actor": "bench", "ordering": "-id", "limit": "1"})
+    r.raise_for_status()
+    results = r.json()["results"]
+    return results[0]["seq"] if results else FIRST_SEQ - 1
+
+
+def measure_ingest(session, url: str, amqp_uri: str, rate: int, seconds: int) -> dict:
+    """Publish `rate` events/s for `seconds`; the rate reached, the audit trail's lag
+    (events and seconds behind the publisher) each second, and the lag at the end."""
+    messages = bodies(rate * seconds)
+    host, vhost = amqp_uri.split("@", 1)[1].split("/", 1)
+    conn = amqp.Connection(host=host, userid="guest", password="guest", virtual_host=vhost)
+    conn.connect()
+    channel = conn.channel()
+    channel.exchange_declare(f"{SERVICE}.events", "topic", durable=True, auto_delete=False)
+    samples: list[tuple[float, int, int]] = []
+    began = time.monotonic()
+    sent = 0
+    done = threading.Event()
+
+    def sample():  # beside the publisher, so that a slow answer does not hold it up
+        while not done.wait(1.0):
+            at, count = time.monotonic() - began, sent
+            samples.append((at, count, FIRST_SEQ + count - 1 - recorded_seq(session, url)))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    while sent < len(messages):
+        due = min(len(messages), int((time.monotonic() - began) * rate) + 1)
+        while sent < due:
+            key, body = messages[sent]
+            channel.basic_publish(amqp.Message(body, content_type="application/json",
+                                               content_encoding="utf-8", delivery_mode=2),
+                                  exchange=f"{SERVICE}.events", routing_key=key)
+            sent += 1
+        time.sleep(0.002)
+    done.set()
+    sampler.join()
+    published = time.monotonic()
+    last = FIRST_SEQ + len(messages) - 1
+    while recorded_seq(session, url) < last:
+        if time.monotonic() - published > 300:
+            raise AssertionError("the audit service did not record the burst in 5 minutes")
+        time.sleep(0.05)
+    caught_up = time.monotonic()
+    conn.close()
+    return {"events": len(messages), "publish_seconds": published - began,
+            "rate": len(messages) / (published - began),
+            "max_behind": max((s[2] for s in samples), default=0),
+            "end_lag": caught_up - published,
+            "ingest_rate": len(messages) / (caught_up - began), "samples": samples}
