@@ -61,8 +61,9 @@ def measure_ingest(session, url: str, amqp_uri: str, rate: int, seconds: int) ->
 
     def sample():  # beside the publisher, so that a slow answer does not hold it up
         while not done.wait(1.0):
-            at, count = time.monotonic() - began, sent
-            samples.append((at, count, FIRST_SEQ + count - 1 - recorded_seq(session, url)))
+            recorded = recorded_seq(session, url)
+            count = sent  # after the answer: never less than what the trail held
+            samples.append((time.monotonic() - began, count, FIRST_SEQ + count - 1 - recorded))
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     while sent < len(messages):
