@@ -48,9 +48,9 @@ def record_received(session, events: list[dict], digest_key: bytes):
     received = utcnow()
     rows = [_row(e, received, faults.get(e["id"])) for e in fresh]
     dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
+    feed.ids_in_commit_order(session)  # (also: one transaction at a time adds types)
     session.execute(dialect_insert(audit_event_types).on_conflict_do_nothing(
         index_elements=["type"]), [{"type": t} for t in sorted({r["type"] for r in rows})])
-    feed.ids_in_commit_order(session)
     session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
         index_elements=["event_id"]), rows)
 
