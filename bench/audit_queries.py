@@ -1,13 +1,23 @@
-"""The audit trail's queries with many events stored (issue 14, Performance): filtered
-`GET /api/events/?limit=50` latency (p50/p99, one client at a time), the export's events/s
-through the gateway (NDJSON of everything, CSV of one service) with the gateway workers'
-RSS before and at most, and the delivery latency of 100 concurrent live-feed listeners
-(from the write's request to each listener's receipt of its event: the whole path of
-service, relay, RabbitMQ, audit ingest, the gateway's poller and the SSE answer).
+"""The audit trail's five Performance figures with many events stored (issue 14), in one
+table per run, on SQLite and PostgreSQL:
+
+- filtered `GET /api/events/?limit=50` latency (p50/p99, one client at a time) and the CPU
+  of a request in the gateway workers and the audit service;
+- the export's events/s through the gateway (NDJSON of everything, CSV of one service),
+  the gateway workers' RSS before and at most, and the CPU per exported event;
+- the delivery latency of 100 concurrent live-feed listeners (from the write's request to
+  each listener's receipt of its event: service, relay, RabbitMQ, audit ingest, the
+  gateway's poller and the SSE answer);
+- the write latency with 10 webhook subscriptions inactive and active (bench/webhooks.py's
+  receivers);
+- ingest: `--ingest-rate` events/s published for `--ingest-seconds` to a source's event
+  exchange, and the audit trail's lag at the end of the burst (bench/audit_ingest.py).
 
 The trail is seeded with `--events` rows straight into the audit table (after the
-migration, before the services start); the seeding time is reported. SQLite always,
-PostgreSQL with `--postgres ADMIN_URL`. Writes bench/results/audit-queries-<date>.md.
+migration, before the services start), as the audit service records them (with their
+lines); the seeding time is reported. SQLite always, PostgreSQL with `--postgres
+ADMIN_URL`. Writes bench/results/audit-queries-<date>.md (after each backend, then the
+whole table).
 
     .venv/bin/python bench/audit_queries.py [--events 1000000] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
@@ -17,6 +27,7 @@ import io
 import json
 import os
 import random
+import shutil
 import sqlite3
 import threading
 import time
@@ -307,9 +318,16 @@ def run(backend: str, args) -> tuple[list[str], dict]:
         else:
             env["AUDIT_DATABASE_URL"] = f"sqlite:///{data / 'audit.sqlite3'}"
         seeded = {}
+
+        def seed_trail(_stack):
+            if backend == "sqlite" and args.sqlite_copy:  # a trail seeded by an earlier run
+                began = time.perf_counter()
+                shutil.copyfile(args.sqlite_copy, data / "audit.sqlite3")
+                seeded.update(seconds=time.perf_counter() - began, copied=args.sqlite_copy)
+            else:
+                seeded.update(seconds=seed(env["AUDIT_DATABASE_URL"], args.events))
         stack, token, _ = resources.enter_context(bench_stack(
-            name, args.port, env, wrk=False,
-            seed=lambda s: seeded.update(seconds=seed(env["AUDIT_DATABASE_URL"], args.events))))
+            name, args.port, env, wrk=False, seed=seed_trail))
         session = requests.Session()
         session.headers["Authorization"] = f"Token {token}"
         url = stack.url
@@ -324,10 +342,13 @@ def run(backend: str, args) -> tuple[list[str], dict]:
         hooks = measure_webhook_writes(session, url, args.hook_writes, 10)
         ingest = measure_ingest(session, url, stack.env["AMQP_URI"], args.ingest_rate,
                                 args.ingest_seconds)
+        if ingest.get("failed"):
+            print(f"ingest failed: {ingest['failed']}", flush=True)
     every = [t for values in timings.values() for t in values]
     lines = [f"### {backend}", "",
-             f"Seeding {args.events:,} events straight into `audit_event`: "
-             f"{seeded['seconds']:.0f} s.", "",
+             (f"Seeding {args.events:,} events straight into `audit_event`: "
+              f"{seeded['seconds']:.0f} s." if "copied" not in seeded else
+              f"The audit trail: a copy of `{seeded['copied']}`, seeded by an earlier run."), "",
              "| `GET /api/events/?limit=50&...` | requests | p50 ms | p99 ms | CPU ms a request "
              "(gateway + audit) |", "|---|---|---|---|---|"]
     for kind, values in timings.items():
@@ -350,6 +371,8 @@ def run(backend: str, args) -> tuple[list[str], dict]:
               f"subscriptions inactive / active: p50 {hooks['inactive_p50']:.1f} / "
               f"{hooks['active_p50']:.1f} ms, p99 {hooks['inactive_p99']:.1f} / "
               f"{hooks['active_p99']:.1f} ms ({hooks['bad_signatures']} bad signatures).", "",
+              (f"Ingest failed after {ingest['sent']:,} events published: {ingest['failed']}"
+               if ingest.get("failed") else "") +
               f"Ingest: {ingest['events']:,} events published to `importer.events` in "
               f"{ingest['publish_seconds']:.1f} s ({ingest['rate']:,.0f}/s); the audit trail "
               f"was at most {ingest['max_behind']:,} events behind, and held the last one "
@@ -358,8 +381,10 @@ def run(backend: str, args) -> tuple[list[str], dict]:
               + ", ".join(str(b) for _, _, b in ingest["samples"]) + ".", ""]
     filtered = [t for kind, values in timings.items() if kind != "none" for t in values]
     summary = {
-        "ingest": f"{ingest['rate']:,.0f}/s published, lag at the end {ingest['end_lag']:.2f} s "
-                  f"(at most {ingest['max_behind']:,} events behind)",
+        "ingest": (f"failed after {ingest['sent']:,} events in {ingest['seconds']:.0f} s: "
+                   f"{ingest['failed']}" if ingest.get("failed") else
+                   f"{ingest['rate']:,.0f}/s published, lag at the end {ingest['end_lag']:.2f} s "
+                   f"(at most {ingest['max_behind']:,} events behind)"),
         "list": f"p50 {percentile(filtered, 0.5):.0f} ms, p99 {percentile(filtered, 0.99):.0f} ms"
                 f"; worst filter p99 {max(percentile(v, 0.99) for v in timings.values()):.0f} ms"
                 f"; CPU a request {min(list_cpu.values()):.1f}-{max(list_cpu.values()):.1f} ms",
@@ -395,6 +420,9 @@ def main():
     parser.add_argument("--ingest-rate", type=int, default=5000)
     parser.add_argument("--ingest-seconds", type=int, default=60)
     parser.add_argument("--hook-writes", type=int, default=200)
+    parser.add_argument("--sqlite-copy", default="",
+                        help="an audit.sqlite3 seeded by an earlier run, copied instead of "
+                             "seeding again")
     args = parser.parse_args()
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
     if args.only:
