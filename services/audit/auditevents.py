@@ -47,12 +47,21 @@ def record_received(session, events: list[dict], digest_key: bytes):
     chains.update_digests(session, digest_key, fresh)
     received = utcnow()
     rows = [_row(e, received, faults.get(e["id"])) for e in fresh]
-    dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
     feed.ids_in_commit_order(session)  # (also: one transaction at a time adds types)
-    session.execute(dialect_insert(audit_event_types).on_conflict_do_nothing(
-        index_elements=["type"]), [{"type": t} for t in sorted({r["type"] for r in rows})])
-    session.execute(dialect_insert(audit_events).on_conflict_do_nothing(
-        index_elements=["event_id"]), rows)
+    types = [{"type": t} for t in sorted({r["type"] for r in rows})]
+    if session.dialect.name == "postgresql":
+        # with RETURNING, SQLAlchemy sends the rows as multi-row statements (its
+        # "insertmanyvalues"); without, psycopg2's executemany is a round trip per row (a
+        # 500-event batch took ~125 ms of the ingest's time)
+        session.execute(pg_insert(audit_event_types).on_conflict_do_nothing(
+            index_elements=["type"]).returning(audit_event_types.c.type), types)
+        session.execute(pg_insert(audit_events).on_conflict_do_nothing(
+            index_elements=["event_id"]).returning(audit_events.c.id), rows)
+    else:
+        session.execute(sqlite_insert(audit_event_types).on_conflict_do_nothing(
+            index_elements=["type"]), types)
+        session.execute(sqlite_insert(audit_events).on_conflict_do_nothing(
+            index_elements=["event_id"]), rows)
 
 
 def _row(event: dict, received: datetime, fault: str | None) -> dict:
