@@ -103,3 +103,71 @@ def measure_ingest(session, url: str, amqp_uri: str, rate: int, seconds: int) ->
             "max_behind": max((s[2] for s in samples), default=0),
             "end_lag": caught_up - published,
             "ingest_rate": len(messages) / (caught_up - began), "samples": samples}
+
+
+def main():
+    """Only the ingest figure, on a stack of its own whose audit trail holds `--events`
+    seeded events (or a copy of an earlier run's SQLite trail): bench/results/audit-ingest-*.md."""
+    import argparse
+    import os
+    import shutil
+    from contextlib import ExitStack
+
+    from audit_queries import seed
+    from common import ROOT, bench_stack, postgres_databases, write_report
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--sqlite-copy", default="")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--port", type=int, default=18472)
+    args = parser.parse_args()
+    name = f"bench-ingest-{args.backend}"
+    load = os.getloadavg()
+    with ExitStack() as resources:
+        env = {"RPC_TIMEOUT": "30"}
+        if args.backend == "postgresql":
+            env.update(resources.enter_context(postgres_databases(args.postgres, ["audit"])))
+        else:
+            env["AUDIT_DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / name / 'audit.sqlite3'}"
+
+        def seed_trail(_stack):
+            if args.sqlite_copy and args.backend == "sqlite":
+                shutil.copyfile(args.sqlite_copy, ROOT / "var" / name / "audit.sqlite3")
+            elif args.events:
+                seed(env["AUDIT_DATABASE_URL"], args.events)
+        stack, token, _ = resources.enter_context(bench_stack(name, args.port, env, wrk=False,
+                                                              seed=seed_trail))
+        import requests
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {token}"
+        result = measure_ingest(session, stack.url, stack.env["AMQP_URI"], args.rate,
+                                args.seconds)
+    after = os.getloadavg()
+    trail = (f"a copy of `{args.sqlite_copy}`" if args.sqlite_copy and args.backend == "sqlite"
+             else f"{args.events:,} seeded events")
+    lines = [f"# Audit ingest, {args.backend} ({time.strftime('%Y-%m-%d %H:%M')})", "",
+             f"{os.cpu_count()} cores shared (load average {load[0]:.1f} at the start, "
+             f"{after[0]:.1f} at the end); one process per service, the audit trail holding "
+             f"{trail}; {args.rate} events/s for {args.seconds} s published to "
+             f"`{SERVICE}.events`.", ""]
+    if result.get("failed"):
+        lines.append(f"Failed after {result['sent']:,} events in {result['seconds']:.0f} s: "
+                     f"{result['failed']}.")
+    else:
+        lines.append(f"{result['events']:,} events published in "
+                     f"{result['publish_seconds']:.1f} s ({result['rate']:,.0f}/s); at most "
+                     f"{result['max_behind']:,} events behind; the last one recorded "
+                     f"{result['end_lag']:.2f} s after it was published ({result['ingest_rate']:,.0f}"
+                     "/s overall).")
+    lines += ["", "Events behind, each second: "
+              + ", ".join(str(b) for _, _, b in result["samples"]) + "."]
+    write_report(f"audit-ingest-{args.backend}", lines)
+
+
+if __name__ == "__main__":
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    main()
