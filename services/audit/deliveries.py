@@ -96,8 +96,11 @@ def enqueue(session, events: list[dict]) -> int:
             if eventtypes.matches(sub["event_types"], event["type"])]
     if not rows:
         return 0
-    dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(dialect_insert(webhook_deliveries).on_conflict_do_nothing(
+    if session.dialect.name == "postgresql":  # multi-row statements (auditevents' reason)
+        return len(session.execute(pg_insert(webhook_deliveries).on_conflict_do_nothing(
+            index_elements=["subscription_id", "event_id"]).returning(
+            webhook_deliveries.c.id), rows).all())
+    result = session.execute(sqlite_insert(webhook_deliveries).on_conflict_do_nothing(
         index_elements=["subscription_id", "event_id"]), rows)
     return max(result.rowcount or 0, 0)
 
