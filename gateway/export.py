@@ -11,18 +11,16 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO
 
 from gateway import unbounded
+from svckit.csvsafe import safe
 from svckit.errors import ValidationFailed
 
 FORMATS = ("csv", "tsv", "json", "xlsx")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def check_format(value: str) -> str:
@@ -112,15 +110,6 @@ def _discard(sheet):
     with contextlib.suppress(Exception):
         sheet.close()
         sheet._writer.cleanup()
-
-
-def safe(value):
-    """`value`, with text a spreadsheet would evaluate turned into plain text; a plain
-    number written as text ("-5", "+1.5") is harmless and stays as it is."""
-    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
-            and not PLAIN_NUMBER.fullmatch(value)):
-        return "'" + value
-    return value
 
 
 def send_export(resp, fmt: str, model_name: str, answer: dict, fetch, max_rows: int):

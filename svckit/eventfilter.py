@@ -61,6 +61,10 @@ class EventFilter:
                                  for n in ("type", "stream_type", "actor")]))
         return [and_(*out)] if out else []
 
+    def matches_type_pattern(self, kind: str) -> bool:
+        """Whether an event type matches one of the `type` patterns."""
+        return any(_regex(p).fullmatch(kind) for p in self.type_patterns)
+
     def matches(self, event: dict) -> bool:
         """Whether a rendered event (`created` an ISO time ending in Z) passes."""
         for name, accepted in self.values.items():
@@ -71,8 +75,7 @@ class EventFilter:
                 return False
         if self.type_patterns:
             kind = event.get("type", "")
-            if kind not in self.values.get("type", ()) and not any(
-                    _regex(p).fullmatch(kind) for p in self.type_patterns):
+            if kind not in self.values.get("type", ()) and not self.matches_type_pattern(kind):
                 return False
         if self.after is not None or self.before is not None:
             created = datetime.fromisoformat(str(event["created"]).removesuffix("Z"))

@@ -1,23 +1,22 @@
 """`GET /api/events/export/?format=ndjson|csv&<filters>` (staff): any filtered selection of
 the audit trail (the filters of `GET /api/events/`, svckit.eventfilter) as a download,
 streamed in constant memory: a generator pulls keyset pages over RPC (the audit service's
-`events_after`, `id > last`, never an offset), asking for the next one while it writes out
+`export_page`, `id > last`, never an offset), asking for the next one while it writes out
 the current one, so the gateway holds two pages whatever the size of the export.
 
-CSV has one row per event (the payload as JSON in its own column); a cell that begins with
-`=`, `+`, `-` or `@` (or a tab or carriage return) is written with a leading `'` so that a
-spreadsheet does not run it as a formula (gateway.export.safe). An error after the first
+The audit service answers each page as text (`export_page`), joined from lines it rendered
+once when it recorded the events (services.audit.eventlines), so neither side encodes an
+event again. CSV has one row per event (the payload as JSON in its own column); a cell that
+begins with `=`, `+`, `-` or `@` (or a tab or carriage return) is written with a leading `'`
+so that a spreadsheet does not run it as a formula (svckit.csvsafe). An error after the first
 page ends the answer without its last chunk, so a client sees a cut-off transfer, never a
 complete-looking partial file."""
-import csv
-import io
-import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-from gateway import export, http
+from gateway import http
 from svckit import eventfilter
 from svckit.errors import ValidationFailed
 
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 AHEAD_THREADS = 4  # per process: exports beyond as many at once wait for a thread a page
-COLUMNS = ("pk", "id", "service", "seq", "stream_type", "stream_id", "version", "type",
-           "actor", "request_id", "created", "payload")
 
 
 def export_format(req) -> str:
@@ -41,32 +38,6 @@ def export_format(req) -> str:
     return fmt
 
 
-def ndjson_lines(pages):
-    for rows in pages:
-        yield b"".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
-                       + b"\n" for row in rows)
-
-
-def csv_lines(pages):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for rows in pages:
-        for row in rows:
-            writer.writerow([export.safe(_cell(row.get(name))) for name in COLUMNS])
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.getvalue():
-        yield buffer.getvalue().encode()
-
-
-def _cell(value):
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return "" if value is None else value
-
-
 class Export(Resource):
     def on_get(self, req, resp):
         require_staff(req)
@@ -76,8 +47,8 @@ class Export(Resource):
         size = self.api.settings.EVENTS_EXPORT_PAGE
 
         def fetch(after: int) -> dict:
-            return self.call(req, "audit", "events_after", params=params, after=after,
-                             limit=size)
+            return self.call(req, "audit", "export_page", params=params, after=after,
+                             limit=size, format=fmt)
 
         first = fetch(0)  # the service's own 4xx (403, 400) still answers as such
         resp.status = 200
@@ -85,12 +56,17 @@ class Export(Resource):
         resp.set_header("Content-Disposition",
                         f'attachment; filename="events_{date.today().isoformat()}.{fmt}"')
         resp.set_header("Cache-Control", "no-store")
-        lines = ndjson_lines if fmt == "ndjson" else csv_lines
-        resp.stream = lines(pages(first, fetch, fetch_ahead()))
+        resp.stream = chunks(pages(first, fetch, fetch_ahead()))
+
+
+def chunks(texts):
+    """The answer's body: each page's text, as bytes."""
+    for text in texts:
+        yield text.encode()
 
 
 def pages(first: dict, fetch, ahead=None):
-    """The rows of `first`, then of each following keyset page, until one says no more.
+    """The text of `first`, then of each following keyset page, until one says no more.
     With `ahead` (an executor), the next page is asked for while this one is written out,
     so the audit service reads while the gateway writes (two cores, not one at a time)."""
     page = first
@@ -98,8 +74,8 @@ def pages(first: dict, fetch, ahead=None):
         following = None
         if page["more"] and ahead is not None:
             following = ahead.submit(fetch, page["last"])
-        if page["results"]:
-            yield page["results"]
+        if page["text"]:
+            yield page["text"]
         if not page["more"]:
             return
         page = following.result() if following is not None else fetch(page["last"])

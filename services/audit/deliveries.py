@@ -32,7 +32,7 @@ from svckit.errors import NotFound, ValidationFailed
 from svckit.events import utcnow
 from svckit.listing import get_by_id, run_list
 
-from . import auditevents, webhooks
+from . import auditevents, metrics, webhooks
 from .events import WEBHOOK_DELIVERY_REDELIVERED
 from .models import (
     audit_events,
@@ -96,8 +96,11 @@ def enqueue(session, events: list[dict]) -> int:
             if eventtypes.matches(sub["event_types"], event["type"])]
     if not rows:
         return 0
-    dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(dialect_insert(webhook_deliveries).on_conflict_do_nothing(
+    if session.dialect.name == "postgresql":  # multi-row statements (auditevents' reason)
+        return len(session.execute(pg_insert(webhook_deliveries).on_conflict_do_nothing(
+            index_elements=["subscription_id", "event_id"]).returning(
+            webhook_deliveries.c.id), rows).all())
+    result = session.execute(sqlite_insert(webhook_deliveries).on_conflict_do_nothing(
         index_elements=["subscription_id", "event_id"]), rows)
     return max(result.rowcount or 0, 0)
 
@@ -185,6 +188,8 @@ class Deliveries:
             for job, values in changes:
                 s.execute(update(webhook_deliveries).where(
                     d.id == job.id, d.claim == job.claim).values(**values))
+        metrics.count_outcomes([(answer.status, answer.latency_ms, values["status"])
+                                for (_, answer), (_, values) in zip(outcomes, changes)])
         return [values["status"] for _, values in changes]
 
     def outcome(self, job: Job, answer: outbound.Answer, now) -> dict:

@@ -6,18 +6,21 @@ seen id N has seen every event before it (`ids_in_commit_order`).
 Page sizes are bounded twice: at most `limit` events, and at most PAGE_BYTES of payload
 (an `error.logged` carries up to 20 KB of traceback) so an RPC answer stays well under
 1 MB; a page always holds at least one event."""
-from sqlalchemy import Text, cast, func, select, text
+import json
+
+from sqlalchemy import func, select, text
 
 from svckit import eventfilter
 from svckit.errors import ValidationFailed
 from svckit.listing import check_range, parse_int
 
-from . import auditevents
+from . import auditevents, eventlines, eventquery
 from .models import audit_events
 
 ORDER_LOCK = {"space": 264, "key": 3}  # svckit.migration_lock holds 1, svckit.chainlog 2
 PAGE_BYTES = 512 * 1024
 MAX_PAGE = 5000
+EXPORT_FORMATS = ("ndjson", "csv")
 
 
 def ids_in_commit_order(session):
@@ -33,23 +36,61 @@ def events_after(session, params: dict, after: int, limit: int) -> dict:
     """The events matching `params` (svckit.eventfilter) with ids above `after`, in id
     order, at most `limit` (1..MAX_PAGE) and PAGE_BYTES of payload: `{"results": [...],
     "last": <id of the last one, or after>, "more": <whether a next page may hold more>}`."""
-    after = check_range("after", _integer("after", after), 0)
-    limit = check_range("limit", _integer("limit", limit), 1, MAX_PAGE)
-    selection = eventfilter.parse(params)
-    c = audit_events.c
-    size = func.length(cast(c.payload, Text)).label("payload_size")
-    stmt = (select(audit_events, size).where(c.id > after, *selection.clauses(c))
-            .order_by(c.id).limit(limit))
+    rows = _page(session, params, after, limit, [audit_events]).mappings().all()
     results, used = [], 0
-    rows = session.execute(stmt).mappings().all()
     for row in rows:
-        used += row["payload_size"] or 0
+        used += len(row["line"]) if row["line"] else len(json.dumps(row["payload"]))
         if results and used > PAGE_BYTES:
             break
         results.append(auditevents.render(row))
     last = results[-1]["pk"] if results else after
     return {"results": results, "last": last,
             "more": len(results) < len(rows) or len(rows) == limit}
+
+
+def export_page(session, params: dict, after: int, limit: int, fmt: str) -> dict:
+    """Like `events_after`, the page as text for the export (`fmt` "ndjson": one JSON line
+    an event; "csv": rows of services.audit.eventlines.CSV_COLUMNS, after the header on the
+    first page, `after` 0), joined from the events' stored lines: `{"text": ..., "events":
+    <how many>, "last": ..., "more": ...}`. PAGE_BYTES bounds the lines' text."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed({"format": [f"Expected one of: {', '.join(EXPORT_FORMATS)}."]})
+    c = audit_events.c
+    columns = [c.id, c.line] if fmt == "ndjson" else [c[n] for n in eventlines.CSV_SOURCES]
+    rows = _page(session, params, after, limit, columns).all()
+    if any(row[-1] is None for row in rows):  # recorded before lines were stored
+        rows = _with_lines(session, rows)
+    kept, used = 0, 0
+    for row in rows:
+        used += len(row[-1])
+        if kept and used > PAGE_BYTES:
+            break
+        kept += 1
+    page = rows[:kept]
+    text = eventlines.ndjson(page) if fmt == "ndjson" else eventlines.csv_rows(page)
+    if fmt == "csv" and after == 0:
+        text = eventlines.CSV_HEADER + text
+    return {"text": text, "events": kept, "last": page[-1][0] if page else after,
+            "more": kept < len(rows) or len(rows) == limit}
+
+
+def _with_lines(session, rows: list) -> list:
+    """`rows` (the line last) with the lines of those that have none rendered from their
+    columns, as they would have been stored."""
+    missing = [row[0] for row in rows if row[-1] is None]
+    lines = {r["id"]: eventlines.line(auditevents.render(r)) for r in session.execute(
+        select(audit_events).where(audit_events.c.id.in_(missing))).mappings()}
+    return [(*row[:-1], lines[row[0]]) if row[-1] is None else row for row in rows]
+
+
+def _page(session, params: dict, after, limit, columns: list):
+    """The result (rows of `columns`) of a keyset page, read as services.audit.eventquery
+    shapes it."""
+    after = check_range("after", _integer("after", after), 0)
+    limit = check_range("limit", _integer("limit", limit), 1, MAX_PAGE)
+    where, types = eventquery.conditions(session, eventfilter.parse(params))
+    stmt = eventquery.in_id_order(columns, [*where, audit_events.c.id > after], types, limit)
+    return session.execute(stmt)
 
 
 def _integer(name: str, value) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
     delete,
     insert,
@@ -53,6 +54,9 @@ audit_events = Table(
     Column("chain_seq", BigInteger, nullable=True),
     Column("hash", String(64), nullable=True),
     Column("chain_fault", String(20), nullable=True),
+    # the event rendered once when recorded (services.audit.eventlines): what the export
+    # joins; None for rows recorded before revision 0007
+    Column("line", Text, nullable=True),
     # each filter of `GET /api/events/` beside the id, so that a filtered page in id order
     # (lists, the export's and live feed's keyset `id > last`) reads its rows in order from
     # the index; `type` also answers prefix wildcards (`attachment.*`: LIKE 'attachment.%',
@@ -63,6 +67,15 @@ audit_events = Table(
     Index("ix_audit_event_stream_id", "stream_type", "stream_id", "id"),
     Index("ix_audit_event_actor_id", "actor", "id"),
     Index("ix_audit_event_request_id", "request_id", "id"),
+    # an actor's events of some types, in a time range (read from the index alone)
+    Index("ix_audit_event_actor_type_id", "actor", "type", "created", "id"),
+)
+
+# every event type the trail holds, so that a type wildcard (`attachment.*`) is read as the
+# list of types it matches (services.audit.eventquery); added to as events are recorded
+audit_event_types = Table(
+    "audit_event_type", metadata,
+    Column("type", String(100), primary_key=True),
 )
 
 # per service: the last event of its chain received in order

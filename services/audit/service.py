@@ -15,6 +15,7 @@ from svckit.dispatcher import Dispatcher
 from svckit.service import CallerProvider, ServiceBase, Store, rpc
 
 from . import auditevents, chains, deliveries, feed, history, webhooks
+from .metrics import AuditMetrics
 from .models import store
 from .settings import AuditSettings
 
@@ -46,6 +47,7 @@ class Service(ServiceBase):
                                 configure=AuditSettings.digest_key)
     dispatch = Dispatcher(lambda settings: deliveries.Deliveries(delivery_policy(settings)),
                           delivery_policy)
+    metrics = AuditMetrics()  # services.audit.metrics, on the operations port
 
     @rpc
     def list_events(self, params: dict) -> dict:
@@ -70,6 +72,14 @@ class Service(ServiceBase):
         self.caller.require_staff()
         with self.db.read() as s:
             return feed.events_after(s, params, after, limit)
+
+    @rpc
+    def export_page(self, params: dict, after: int, limit: int, format: str) -> dict:
+        """A keyset page of the filtered trail as NDJSON or CSV text joined from the events'
+        stored lines (services.audit.feed), for the export. Staff only."""
+        self.caller.require_staff()
+        with self.db.read() as s:
+            return feed.export_page(s, params, after, limit, format)
 
     @rpc
     def latest_event_id(self) -> int:

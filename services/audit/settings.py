@@ -12,7 +12,7 @@ class AuditSettings(ServiceSettings):
     AUDIT_SOURCES: str = "gateway,users,status,system,attachments,importer,audit"
     EVENTS_PAGE_SIZE: int = 100
     EVENTS_MAX_LIMIT: int = 1000
-    EVENTS_COUNT_MAX: int = 10000
+    EVENTS_COUNT_MAX: int = 1000
     AUDIT_DIGEST_KEY: str = ""
     # outbound webhooks (services.audit.deliveries, README "Events, and subscribing to them")
     WEBHOOK_ALLOWED_HOSTS: str = "*"

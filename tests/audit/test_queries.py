@@ -1,9 +1,14 @@
 """Audit queries (issue 14 item 3): type wildcards and lists, unknown filters and malformed
 times named in a 400, always-paged lists, the keyset pages of the export and live feed, and
 one object's state as of a time rebuilt from its events."""
-import pytest
+import csv
+import io
+import json
 
-from services.audit import models
+import pytest
+from sqlalchemy import update
+
+from services.audit import eventlines, models
 from services.audit.service import Service, record_events
 from svckit.errors import NotFound, PermissionDenied, ValidationFailed
 from tests.helpers import STAFF, USER, worker_factory
@@ -79,10 +84,18 @@ def test_lists_are_always_paged(db):
     assert len(svc.list_events(params={"limit": "0"})["results"]) == 3
     with pytest.raises(ValidationFailed):
         svc.list_events(params={"limit": "6"})
-    capped = worker_factory(Service, db=db, caller=STAFF, settings=AuditSettings(
-        EVENTS_COUNT_MAX=4)).list_events(params={"limit": "2", "offset": "2"})
+    counting = worker_factory(Service, db=db, caller=STAFF,
+                              settings=AuditSettings(EVENTS_COUNT_MAX=4))
+    capped = counting.list_events(params={"limit": "2", "offset": "1"})
     assert (capped["count"], capped["count_capped"], ids(capped)) == (
-        4, True, ["status:3", "status:4"])
+        4, True, ["status:2", "status:3"])
+    # past the cap, the count goes just beyond the page: a next page is still announced
+    later = counting.list_events(params={"limit": "2", "offset": "3"})
+    assert (later["count"], later["count_capped"], ids(later)) == (
+        6, True, ["status:4", "status:5"])
+    last = counting.list_events(params={"limit": "2", "offset": "5"})
+    assert (last["count"], ids(last)) == (7, ["status:6", "status:7"])
+    assert "count_capped" not in last
     assert "count_capped" not in svc.list_events(params={"stream": "custom_state:1"})
 
 
@@ -160,6 +173,7 @@ def test_history_bad_input(svc, db):
     plain = worker_factory(Service, db=db, caller=USER)
     for call in (lambda: plain.event_history(params={"stream": "custom_state:1"}),
                  lambda: plain.events_after(params={}, after=0, limit=1),
+                 lambda: plain.export_page(params={}, after=0, limit=1, format="csv"),
                  plain.latest_event_id):
         with pytest.raises(PermissionDenied):
             call()
@@ -184,3 +198,76 @@ def test_payloads_left_out_on_request(svc, db):
     with pytest.raises(ValidationFailed) as refused:
         svc.list_events(params={"payload": "maybe"})
     assert refused.value.detail == {"payload": ["Must be a valid boolean."]}
+
+
+def test_wildcard_pages_in_either_order_with_offsets(svc, db):
+    kinds = ["attachment.uploaded", "attachment.deleted", "user.created", "attachment.renamed"]
+    record_events(db, [ev(n, kinds[n % 4], service="attachments") for n in range(1, 30)],
+                  b"k")
+    wanted = [f"attachments:{n}" for n in range(1, 30) if n % 4 != 2]
+    assert ids(svc.list_events(params={"type": "attachment.*", "limit": "1000"})) == wanted
+    for offset in (0, 3, 18, 30):
+        page = svc.list_events(params={"type": "attachment.*", "limit": "4",
+                                       "offset": str(offset)})
+        assert ids(page) == wanted[offset:offset + 4] and page["count"] == len(wanted)
+        newest = svc.list_events(params={"type": "attachment.*,user.created", "limit": "4",
+                                         "offset": str(offset), "ordering": "-id"})
+        assert ids(newest) == [f"attachments:{n}" for n in range(29, 0, -1)][offset:offset + 4]
+    by_type = svc.list_events(params={"type": "attachment.*", "ordering": "type,id"})
+    assert [e["type"] for e in by_type["results"]] == sorted(
+        e["type"] for e in by_type["results"])
+    assert ids(svc.list_events(params={"type": "nothing.*"})) == []
+    # a type recorded later is found by the same wildcard
+    record_events(db, [ev(40, "attachment.moved", service="attachments")], b"k")
+    assert ids(svc.list_events(params={"type": "attachment.m*"})) == ["attachments:40"]
+
+
+def export(svc, params, fmt, limit=3):
+    texts, after = [], 0
+    while True:
+        page = svc.export_page(params=params, after=after, limit=limit, format=fmt)
+        texts.append(page["text"])
+        assert page["events"] == len(page["text"].splitlines()) - (
+            1 if fmt == "csv" and after == 0 else 0)
+        after = page["last"]
+        if not page["more"]:
+            return "".join(texts)
+
+
+def test_export_pages_are_the_listed_events_as_text(svc, db):
+    record_events(db, [ev(n, "custom_state.updated" if n % 2 else "token.seen",
+                          payload={"z": n, "a": [n, "é"], "label": f"=x{n}"},
+                          service="status" if n % 2 else "users") for n in range(1, 12)],
+                  b"k")
+    listed = svc.list_events(params={"type": "custom_state.*,token.*", "limit": "100"})
+    lines = [json.loads(line) for line in export(svc, {"type": "custom_state.*,token.*"},
+                                                 "ndjson").splitlines()]
+    assert lines == listed["results"]
+    assert list(lines[0]) == ["pk", "id", "service", "seq", "stream_type", "stream_id",
+                              "version", "type", "actor", "request_id", "created", "payload"]
+    rows = list(csv.reader(io.StringIO(export(svc, {"service": "users"}, "csv"))))
+    assert rows[0] == list(eventlines.CSV_COLUMNS) and len(rows) == 6
+    users = [e for e in listed["results"] if e["service"] == "users"]
+    assert [r[0] for r in rows[1:]] == [str(e["pk"]) for e in users]
+    assert rows[1][10] == users[0]["created"]
+    assert json.loads(rows[1][11]) == users[0]["payload"]  # sorted keys, as JSON
+    assert rows[1][11].startswith('{"a":[2,"é"],"label":"=x2","z":2}')
+    with pytest.raises(ValidationFailed) as caught:
+        svc.export_page(params={}, after=0, limit=10, format="pdf")
+    assert list(caught.value.detail) == ["format"]
+
+
+def test_export_neutralises_formulas_and_renders_rows_without_lines(svc, db):
+    record_events(db, [ev(1, "custom_state.created", "custom_state:-3", actor="=cmd|x",
+                          payload={"a": "=1"})], b"k")
+    record_events(db, [{**ev(2, "custom_state.updated"), "request_id": "@SUM(A1)"}], b"k")
+    fresh = export(svc, {}, "csv")
+    ndjson = export(svc, {}, "ndjson")
+    with db.write() as s:  # as rows recorded before revision 0007 are
+        s.execute(update(models.audit_events).values(line=None))
+    assert export(svc, {}, "csv") == fresh and export(svc, {}, "ndjson") == ndjson
+    rows = [dict(zip(eventlines.CSV_COLUMNS, r))
+            for r in list(csv.reader(io.StringIO(fresh)))[1:]]
+    assert rows[0]["actor"] == "'=cmd|x" and rows[0]["stream_id"] == "-3"
+    assert rows[1]["request_id"] == "'@SUM(A1)" and json.loads(rows[0]["payload"]) == {"a": "=1"}
+    assert json.loads(ndjson.splitlines()[0])["actor"] == "=cmd|x"

@@ -165,6 +165,53 @@ def test_attachment_metrics_move_with_uploads_and_downloads(ops_stack, admin_ses
     assert value(served_after, served) == value(served_before, served) + len(body)
 
 
+def test_webhook_delivery_metrics_move_with_deliveries(ops_stack, admin_session):
+    """Deliveries by outcome, attempts by answer, their latency, and the deliveries waiting
+    and parked, from the audit service's operations port: one receiver refuses twice and
+    then takes its delivery, another always refuses until its delivery is parked (the
+    stack retries after 0.2-1 s and parks after 4 s)."""
+    from tests.e2e.test_webhooks_http import SUBSCRIPTIONS, make_states, subscribe
+    from tests.webhookreceiver import WebhookReceiver
+    audit = ops_stack.ops["audit"]
+    before = samples(audit)
+    flaky, broken = WebhookReceiver(fail_first=2), WebhookReceiver(fail_first=10**6)
+    subs = []
+    try:
+        subs = [subscribe(admin_session, receiver, ["custom_state.created"])
+                for receiver in (flaky, broken)]
+        key = 900 + int(time.monotonic()) % 90
+        made = make_states(admin_session, [key])
+        assert eventually(lambda: len(flaky.accepted) == 1, 30)
+
+        def changed(name, **labels):
+            return value(samples(audit), name, **labels) - value(before, name, **labels)
+        assert eventually(lambda: changed("inventree_webhook_deliveries_total",
+                                          outcome="parked") == 1, 30)
+        after = samples(audit)
+        assert value(after, "inventree_webhook_deliveries_total", outcome="delivered") - value(
+            before, "inventree_webhook_deliveries_total", outcome="delivered") == 1
+        retried = value(after, "inventree_webhook_deliveries_total", outcome="retry") - value(
+            before, "inventree_webhook_deliveries_total", outcome="retry")
+        refused = value(after, "inventree_webhook_attempts_total", result="5xx") - value(
+            before, "inventree_webhook_attempts_total", result="5xx")
+        assert retried >= 2 and refused == retried + 1  # the parked one's last attempt too
+        assert value(after, "inventree_webhook_attempts_total", result="2xx") - value(
+            before, "inventree_webhook_attempts_total", result="2xx") == 1
+        timed = value(after, "inventree_webhook_attempt_seconds_count") - value(
+            before, "inventree_webhook_attempt_seconds_count")
+        assert timed == refused + 1
+        assert value(after, "inventree_webhook_deliveries_parked") >= 1
+        assert ("inventree_webhook_deliveries_waiting", frozenset()) in after
+        assert ("inventree_webhook_oldest_due_seconds", frozenset()) in after
+        admin_session.delete(f"{ops_stack.url}/api/generic/status/custom/{made[0]}/",
+                             timeout=10)
+    finally:
+        for sub in subs:
+            admin_session.delete(f"{ops_stack.url}{SUBSCRIPTIONS}{sub['pk']}/", timeout=10)
+        flaky.close()
+        broken.close()
+
+
 def test_importer_metrics_move_with_an_import(ops_stack, admin_session):
     from tests.e2e.test_importer_http import new_session, row_pks, wait_status
     importer = ops_stack.ops["importer"]

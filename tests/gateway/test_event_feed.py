@@ -12,13 +12,15 @@ import time
 import pytest
 
 from gateway.resources import eventfeed
+from services.audit import eventlines
 from svckit import eventfilter
 from svckit.errors import NotFound
 from tests.gateway.fakerpc import PLAIN, FakeRpc, make_app, request
 
 
 class Trail:
-    """An audit trail in memory, answering `events_after` and `latest_event_id`."""
+    """An audit trail in memory, answering `events_after`, `export_page` (its text rendered
+    as the audit service renders it, services.audit.eventlines) and `latest_event_id`."""
 
     def __init__(self, count=0):
         self.rows: list[dict] = []
@@ -44,6 +46,16 @@ class Trail:
         return {"results": page, "last": page[-1]["pk"] if page else after,
                 "more": len(rows) > limit}
 
+    def export_page(self, params, after, limit, format):
+        page = self.events_after(params, after, limit)
+        rows = [(*(r[n] for n in eventlines.CSV_COLUMNS[:-2]), eventlines.line(r))
+                for r in page["results"]]
+        if format == "ndjson":
+            text = eventlines.ndjson([(row[0], row[-1]) for row in rows])
+        else:
+            text = (eventlines.CSV_HEADER if after == 0 else "") + eventlines.csv_rows(rows)
+        return {"text": text, "events": len(rows), "last": page["last"], "more": page["more"]}
+
     def latest_event_id(self):
         with self.lock:
             return len(self.rows)
@@ -52,7 +64,7 @@ class Trail:
 @pytest.fixture
 def gateway(tmp_path):
     def make(trail, caller=None, **settings):
-        rpc = FakeRpc({"events_after": trail.events_after,
+        rpc = FakeRpc({"events_after": trail.events_after, "export_page": trail.export_page,
                        "latest_event_id": trail.latest_event_id}, caller)
         return make_app(rpc, tmp_path / "media", **settings), rpc
     return make
@@ -87,7 +99,10 @@ def test_export_pages_by_keyset_in_either_format(gateway):
     table = request(app, "GET", "/api/events/export/?format=csv&service=users")
     assert table.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(table.body.decode())))
-    assert rows[0][:3] == ["pk", "id", "service"] and len(rows) == 3
+    assert rows[0] == ["pk", "id", "service", "seq", "stream_type", "stream_id", "version",
+                       "type", "actor", "request_id", "created", "payload"]
+    assert len(rows) == 3 and rows[1][:4] == ["8", "status:8", "users", "8"]
+    assert rows[1][10] == "2026-11-28T10:00:00Z"
     assert json.loads(rows[1][-1]) == {"n": 8}
     empty = request(app, "GET", "/api/events/export/?format=csv&service=none")
     assert empty.body.decode() == ",".join(rows[0]) + "\r\n"
