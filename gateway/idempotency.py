@@ -28,7 +28,7 @@ from svckit import randomids
 from svckit.context import Caller
 from svckit.errors import ApiError, ValidationFailed
 from svckit.idempotency import OWN_KEY_PREFIX
-from svckit.request_ledger import MAX_ANSWER_BYTES
+from svckit.request_ledger import LEASE_LEFT, MAX_ANSWER_BYTES, STILL_RUNNING
 from svckit.rpc_client import BrokerUnavailable, NotApplied
 
 log = logging.getLogger(__name__)
@@ -222,11 +222,13 @@ RUNNING_POLL_SECONDS = (0.1, 1.0)  # first and longest pause between asks while 
 
 def begin(req, rpc, settings, caller: Caller, keys: RequestKeys) -> dict:
     """Begin the keyed request in the ledger. While an earlier request with the key still
-    runs (409), ask again, for at most the lease of a request of RPC_TIMEOUT
-    (`running_wait_seconds`): the earlier one answers meanwhile (its answer is then this
-    one's), or it failed and its key was forgotten, or its gateway died and its lease runs
-    out (this one takes over); only a request still running after that is answered 409."""
-    deadline = time.monotonic() + running_wait_seconds(settings)
+    runs (409), ask again until its lease has run out (the ledger says how long it still
+    runs), for at most `running_wait_seconds`: the earlier one answers meanwhile (its
+    answer is then this one's), or it failed and its key was forgotten, or its gateway died
+    and its lease runs out (this one takes over); only a request still running after that
+    is answered 409."""
+    started = time.monotonic()
+    deadline = started + RUNNING_POLL_SECONDS[1]
     pause = RUNNING_POLL_SECONDS[0]
     while True:
         try:
@@ -234,29 +236,37 @@ def begin(req, rpc, settings, caller: Caller, keys: RequestKeys) -> dict:
                             fingerprint=keys.fingerprint(req), claim=keys.claim,
                             lease_seconds=lease_seconds(req, settings))
         except ApiError as exc:
-            if exc.status != 409 or time.monotonic() + pause > deadline:
+            if exc.status != 409:
                 raise
-        time.sleep(pause)
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            left = float(detail.get(LEASE_LEFT) or 0.0)
+            deadline = min(max(deadline, time.monotonic() + left + RUNNING_POLL_SECONDS[1]),
+                           started + running_wait_seconds(settings))
+            if time.monotonic() >= deadline:
+                raise ApiError({"detail": detail.get("detail", STILL_RUNNING)}, 409) from None
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
         pause = min(pause * 2, RUNNING_POLL_SECONDS[1])
 
 
 def running_wait_seconds(settings) -> float:
-    """How long a repeat waits for an earlier request with its key that still runs: the
-    lease of a request whose RPCs have RPC_TIMEOUT (an import's, longer, is not waited out:
-    its repeat is answered 409 after this)."""
-    return settings.RPC_TIMEOUT + LEASE_MARGIN_SECONDS
+    """How long a repeat waits at most for an earlier request with its key that still
+    runs: the lease of a request whose RPCs have RPC_TIMEOUT (an import's, longer, is not
+    waited out: its repeat is answered 409 after this)."""
+    return 2 * settings.RPC_TIMEOUT + LEASE_MARGIN_SECONDS
 
 
 def lease_seconds(req, settings) -> float:
     """How long a keyed request may run before a repeat takes over (its gateway died): its
-    longest RPC's deadline (resends included) and LEASE_MARGIN_SECONDS. A repeat that
+    longest RPC's deadline (resends included, and the RPC_TIMEOUT more a call gets once
+    when its connection broke) and LEASE_MARGIN_SECONDS. A repeat that
     takes over a request still running is safe: its RPCs carry the same keys, so each
     write is applied once and both get its answer (svckit.idempotency); a longer lease only
     kept a repeat after a gateway's death at 409 "still being processed" for minutes."""
     timeout = settings.RPC_TIMEOUT
     if req.path.startswith("/api/importer/"):
         timeout = max(timeout, settings.IMPORT_RPC_TIMEOUT)
-    return timeout + LEASE_MARGIN_SECONDS
+    # a call whose connection broke gets RPC_TIMEOUT more once (svckit.rpc_client)
+    return timeout + settings.RPC_TIMEOUT + LEASE_MARGIN_SECONDS
 
 
 def finish(req, resp, rpc, settings):

@@ -217,7 +217,9 @@ class RpcClient:
         and so the same idempotency key, marked as a retry) after each
         `timeout / (retries + 1)`, on the same connection (the first send's answer is the
         answer, or a resend's that is no error), or at once on a fresh connection when the
-        connection broke. A call that
+        connection broke; the first time it breaks, the deadline moves to the client's
+        timeout from then, if later (the call's queue may be moving to another node, its
+        consumers reconnecting: the call is merely queued). A call that
         could not be sent at all is a 503 saying it was not applied; a call sent whose
         answer never came, a 503 saying its outcome is unknown."""
         caller = caller or Caller()
@@ -226,6 +228,17 @@ class RpcClient:
         interval = wait / (self.retries + 1)
         self._waiting, self._first, self._answer = set(), "", None
         sends, backoff, broken = 0, 0.25, ""
+
+        def reconnecting(why: str) -> float:
+            """The deadline once the connection broke: the first time, the client's
+            timeout more from now (a broker node lost: the call is sent again on another
+            node, where its queue's consumers come back after it), at most that."""
+            nonlocal broken
+            if not broken:
+                broken = why
+                return max(deadline, time.monotonic() + min(wait, self.timeout))
+            broken = why
+            return deadline
         try:
             while True:
                 try:
@@ -235,7 +248,7 @@ class RpcClient:
                 except NotSent as exc:
                     if sends == 0:
                         raise NotApplied(str(exc))
-                    broken = str(exc)
+                    deadline = reconnecting(str(exc))
                     if time.monotonic() + backoff >= deadline:
                         raise self._unknown(service, wait, broken)
                     time.sleep(backoff)
@@ -258,7 +271,7 @@ class RpcClient:
                     continue
                 except BROKEN as exc:
                     self.close()
-                    broken = str(exc)
+                    deadline = reconnecting(str(exc))
                     if time.monotonic() >= deadline:
                         raise self._unknown(service, wait, broken)
                     continue
