@@ -127,3 +127,32 @@ def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rab
         running["on"] = False
         server.wait()
         proxy.cut()
+
+
+def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_config):
+    """The deadline passes while the call still waits in its service's queue, unconsumed
+    (the service's replicas reconnecting after a broker node went away): the call waits
+    its timeout once more, and the answer that comes then is its answer, not a 503."""
+    uri = rabbit_config["AMQP_URI"]
+    timeout = 3.0
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        queue = Queue("rpc-queuedsvc", exchange=RPC_EXCHANGE, routing_key="queuedsvc.*",
+                      auto_delete=False)(channel)
+        queue.declare()  # bound, but nobody consumes it
+        client = RpcClient(uri, timeout=timeout, retries=0,
+                           signer=service_settings(uri, tmp_path).caller_signer())
+        try:
+            started = eventlet.hubs.get_hub().clock()
+            call = eventlet.spawn(client.call, "queuedsvc", "anything")
+            eventlet.sleep(max(started + timeout + 0.3 - eventlet.hubs.get_hub().clock(), 0))
+            message = queue.get(no_ack=True)  # taken only now, past the first deadline
+            assert message is not None
+            Producer(channel, exchange=RPC_EXCHANGE).publish(
+                {"result": "late", "error": None},
+                routing_key=message.properties["reply_to"],
+                correlation_id=message.properties["correlation_id"], serializer="json")
+            assert call.wait() == "late"
+        finally:
+            client.close()
+            queue.delete()
