@@ -22,6 +22,7 @@ from svckit.broker import connect
 from svckit.relay import event_exchange
 
 log = logging.getLogger(__name__)
+RECONNECT_MAX_SECONDS = 1.0  # longest pause between rounds of the broker's nodes
 
 
 class EventBus:
@@ -74,6 +75,10 @@ class EventBus:
         message.ack()
 
     def _run(self):
+        """Listen, reconnecting at most RECONNECT_MAX_SECONDS after each failed round of the
+        broker's nodes: until it listens, the gateway's /readyz is 503 and the load balancer
+        sends it nothing (with pauses growing to 10 s, the gateways came back up to 10 s
+        after the broker)."""
         backoff = 0.5
         while True:
             try:
@@ -106,7 +111,7 @@ class EventBus:
                 self._connected.clear()
                 self._mark_stale()
                 time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
 
     def _undecodable(self, message, exc):
         """A message that is not JSON: dropped (the queue is this worker's own and dies with

@@ -20,12 +20,15 @@ were applied answer what they answered).
 import base64
 import hashlib
 import logging
+import threading
+import time
+from dataclasses import dataclass
 
 from svckit import randomids
 from svckit.context import Caller
-from svckit.errors import ValidationFailed
+from svckit.errors import ApiError, ValidationFailed
 from svckit.idempotency import OWN_KEY_PREFIX
-from svckit.request_ledger import MAX_ANSWER_BYTES
+from svckit.request_ledger import LEASE_LEFT, MAX_ANSWER_BYTES, STILL_RUNNING
 from svckit.rpc_client import BrokerUnavailable, NotApplied
 
 log = logging.getLogger(__name__)
@@ -204,9 +207,7 @@ def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) ->
     if keys is None:
         return caller
     if keys.client is not None and not keys.begun:
-        answer = rpc.call("users", "begin_request", caller, req.path, key=keys.client,
-                          fingerprint=keys.fingerprint(req), claim=keys.claim,
-                          lease_seconds=lease_seconds(req, settings))
+        answer = begin(req, rpc, settings, caller, keys)
         keys.begun = True
         if answer["state"] == "done":
             keys.replayed = True
@@ -216,37 +217,148 @@ def caller_for(req, rpc, settings, service: str, method: str, caller: Caller) ->
 
 
 LEASE_MARGIN_SECONDS = 5.0
+RUNNING_POLL_SECONDS = (0.1, 1.0)  # first and longest pause between asks while it runs
+
+
+def begin(req, rpc, settings, caller: Caller, keys: RequestKeys) -> dict:
+    """Begin the keyed request in the ledger. While an earlier request with the key still
+    runs (409), ask again until its lease has run out (the ledger says how long it still
+    runs), for at most `running_wait_seconds`: the earlier one answers meanwhile (its
+    answer is then this one's), or it failed and its key was forgotten, or its gateway died
+    and its lease runs out (this one takes over); only a request still running after that
+    is answered 409."""
+    started = time.monotonic()
+    deadline = started + RUNNING_POLL_SECONDS[1]
+    pause = RUNNING_POLL_SECONDS[0]
+    while True:
+        try:
+            return rpc.call("users", "begin_request", caller, req.path, key=keys.client,
+                            fingerprint=keys.fingerprint(req), claim=keys.claim,
+                            lease_seconds=lease_seconds(req, settings))
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            left = float(detail.get(LEASE_LEFT) or 0.0)
+            deadline = min(max(deadline, time.monotonic() + left + RUNNING_POLL_SECONDS[1]),
+                           started + running_wait_seconds(settings))
+            if time.monotonic() >= deadline:
+                raise ApiError({"detail": detail.get("detail", STILL_RUNNING)}, 409) from None
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+        pause = min(pause * 2, RUNNING_POLL_SECONDS[1])
+
+
+def running_wait_seconds(settings) -> float:
+    """How long a repeat waits at most for an earlier request with its key that still
+    runs: the lease of a request whose RPCs have RPC_TIMEOUT (an import's, longer, is not
+    waited out: its repeat is answered 409 after this)."""
+    return 2 * settings.RPC_TIMEOUT + LEASE_MARGIN_SECONDS
 
 
 def lease_seconds(req, settings) -> float:
     """How long a keyed request may run before a repeat takes over (its gateway died): its
-    longest RPC's deadline (resends included) and LEASE_MARGIN_SECONDS. A repeat that
+    longest RPC's deadline (resends included, and the RPC_TIMEOUT more a call gets once
+    when its connection broke) and LEASE_MARGIN_SECONDS. A repeat that
     takes over a request still running is safe: its RPCs carry the same keys, so each
     write is applied once and both get its answer (svckit.idempotency); a longer lease only
     kept a repeat after a gateway's death at 409 "still being processed" for minutes."""
     timeout = settings.RPC_TIMEOUT
     if req.path.startswith("/api/importer/"):
         timeout = max(timeout, settings.IMPORT_RPC_TIMEOUT)
-    return timeout + LEASE_MARGIN_SECONDS
+    # a call whose connection broke gets RPC_TIMEOUT more once (svckit.rpc_client)
+    return timeout + settings.RPC_TIMEOUT + LEASE_MARGIN_SECONDS
 
 
-def finish(req, resp, rpc):
+def finish(req, resp, rpc, settings):
     """After the answer: keep it in the ledger (a 5xx answer: forget the key)."""
     keys: RequestKeys | None = req.context.get("keys")
-    if keys is None or not keys.begun or keys.replayed:
+    if keys is None or not keys.begun or keys.replayed or keys.client is None:
         return
     status = resp.status_code
     body: str | None = None
     data = resp.data if resp.data is not None else (resp.text or "").encode()
     if status < 500 and len(data) <= MAX_ANSWER_BYTES:
         body = base64.b64encode(data).decode()
+    finishing = Finishing(req.context.caller, req.path, keys.client, keys.claim, status,
+                          resp.content_type or "", body,
+                          time.monotonic() + lease_seconds(req, settings))
     try:
-        rpc.call("users", "finish_request", req.context.caller, req.path,
-                 key=keys.client, claim=keys.claim, status=status,
-                 content_type=resp.content_type or "", body=body)
-    except Exception:  # the key stays "running" until its lease ends; a repeat is safe
-        log.exception("could not keep the answer of %s %s under its Idempotency-Key",
-                      req.method, req.path)
+        finishing.send(rpc)
+    except Exception as exc:  # the ledger is out of reach (its database, the broker)
+        log.warning("could not keep the answer of %s %s under its Idempotency-Key (%s: %s);"
+                    " trying again in the background", req.method, req.path,
+                    type(exc).__name__, str(exc)[:200])
+        FINISHER.add(rpc, finishing)
+
+
+@dataclass
+class Finishing:
+    """A keyed request's answer for the ledger (`body` None: forget the key), to be sent
+    until `until` (time.monotonic(): its lease's end, after which a repeat takes it over
+    anyway)."""
+
+    caller: Caller
+    path: str
+    key: str
+    claim: str
+    status: int
+    content_type: str
+    body: str | None
+    until: float
+
+    def send(self, rpc):
+        rpc.call("users", "finish_request", self.caller, self.path, key=self.key,
+                 claim=self.claim, status=self.status, content_type=self.content_type,
+                 body=self.body)
+
+
+class Finisher:
+    """Sends again, from a thread of its own, the answers the ledger could not take when
+    their request ended (its database down, the broker gone), every RETRY_SECONDS until it
+    takes them or their lease ends: so a repeat of a request that failed for that outage
+    runs as soon as the outage is over, not after the lease (gateway.idempotency.begin
+    waits for it meanwhile), and a success's answer is still kept."""
+
+    RETRY_SECONDS = 0.5
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: list[Finishing] = []
+        self._rpc = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, rpc, finishing: Finishing):
+        with self._lock:
+            self._pending.append(finishing)
+            self._rpc = rpc
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="ledger-finisher")
+                self._thread.start()
+
+    def _run(self):
+        while True:
+            time.sleep(self.RETRY_SECONDS)
+            with self._lock:
+                pending, rpc = list(self._pending), self._rpc
+            done = []
+            for finishing in pending:
+                if time.monotonic() > finishing.until:
+                    done.append(finishing)
+                    continue
+                try:
+                    finishing.send(rpc)
+                except Exception:
+                    break  # still out of reach: every other one too, most likely
+                done.append(finishing)
+            with self._lock:
+                self._pending = [f for f in self._pending if not any(f is d for d in done)]
+                if not self._pending:
+                    self._thread = None
+                    return
+
+
+FINISHER = Finisher()
 
 
 class IdempotencyMiddleware:
@@ -266,6 +378,6 @@ class IdempotencyMiddleware:
         req.context.keys = start(req, write, signed_in)
 
     def process_response(self, req, resp, resource, req_succeeded):
-        finish(req, resp, self.api.rpc)
+        finish(req, resp, self.api.rpc, self.api.settings)
         if req.context.get("keys") is not None and req.context.keys.replayed:
             resp.set_header("Idempotent-Replayed", "true")

@@ -100,8 +100,26 @@ def _utcnow():
 
 def args_digest(args, kwargs) -> str:
     """What a call asked for, so one key cannot be reused for another request."""
-    raw = kombu_json.dumps({"args": list(args), "kwargs": kwargs}, sort_keys=True)
+    raw = kombu_json.dumps({"args": _comparable(list(args)), "kwargs": _comparable(kwargs)},
+                           sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _comparable(value):
+    """`value` as the digest sees it: an upload passed by claim check (svckit.claimcheck:
+    `{"key": "incoming/<random>", "name", "size", "sha256"}`) is the file it holds, not the
+    random key the gateway stored it under, which differs for each send of one request (a
+    repeat of a keyed upload whose first send was applied would otherwise never match its
+    key: a 503 "could not be committed" to every repeat)."""
+    from svckit.claimcheck import INCOMING  # (svckit.events imports this module)
+    if isinstance(value, dict):
+        key = value.get("key")
+        if isinstance(key, str) and key.startswith(INCOMING) and "sha256" in value:
+            return {k: _comparable(v) for k, v in value.items() if k != "key"}
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    return value
 
 
 class AlreadyApplied(ApiError):
@@ -288,11 +306,14 @@ class KeyedUnits:
         if deferred is None and exc is not None and not self._pending:
             # nothing of this call was committed: it failed, unless a concurrent duplicate
             # applied it (and this one failed on that, say on a unique name)
-            won = self._recorded() if self._wrote or self.call.resent else None
-            deadline = time.monotonic() + RESENT_WAIT_SECONDS
-            while won is None and self.call.resent and time.monotonic() < deadline:
-                time.sleep(0.05)  # a resend that failed may have met the first send's work
-                won = self._recorded()
+            try:
+                won = self._recorded() if self._wrote or self.call.resent else None
+                deadline = time.monotonic() + RESENT_WAIT_SECONDS
+                while won is None and self.call.resent and time.monotonic() < deadline:
+                    time.sleep(0.05)  # a resend that failed may have met the first send's
+                    won = self._recorded()  # work
+            except KeyConflict as conflict:
+                return None, conflict.plain()
             return self._replayed(won.answer) if won is not None else (result, exc)
         try:
             if deferred is not None:
@@ -307,7 +328,10 @@ class KeyedUnits:
             elif self._pending and answer is not None and answer != self._answered:
                 self._store_alone(answer)
         except Exception as failure:
-            won = self._recorded() if isinstance(failure, IntegrityError) else None
+            try:
+                won = self._recorded() if isinstance(failure, IntegrityError) else None
+            except KeyConflict as conflict:  # the key was applied to another request
+                return None, conflict.plain()
             if won is not None:  # a duplicate committed the key first: its answer is ours
                 return self._replayed(won.answer)
             if not self._db.is_sqlite and is_outage(failure):
@@ -329,12 +353,15 @@ class KeyedUnits:
             self.call.record(conn, self.table, answer)
 
     def _recorded(self) -> AlreadyApplied | None:
-        """The key's recorded answer (a pending one waited for: see await_answer)."""
+        """The key's recorded answer (a pending one waited for: see await_answer);
+        KeyConflict when it was recorded for another request."""
         def read():
             with self._db.read() as conn:
                 return self.call.lookup(conn, self.table)
         try:
             return await_answer(read)
+        except KeyConflict:
+            raise
         except ApiError:
             return None
 

@@ -67,9 +67,18 @@ def key_reused() -> ApiError:
                                "request (method, path or body)"}, 422)
 
 
-def still_running() -> ApiError:
-    return ApiError({"detail": "A request with this Idempotency-Key is still being "
-                               "processed; repeat it later to get its answer"}, 409)
+STILL_RUNNING = ("A request with this Idempotency-Key is still being processed; repeat it "
+                 "later to get its answer")
+LEASE_LEFT = "lease_seconds"  # in a 409's detail for the gateway: how long the lease runs
+
+
+def still_running(lease_left: float | None = None) -> ApiError:
+    """The 409 of a key whose request runs; `lease_left`: seconds its lease still runs (for
+    the gateway, which waits that long before answering it: gateway.idempotency.begin)."""
+    detail: dict = {"detail": STILL_RUNNING}
+    if lease_left is not None:
+        detail[LEASE_LEFT] = round(max(lease_left, 0.0), 3)
+    return ApiError(detail, 409)
 
 
 def begin(s: Connection, table: Table, key: str, fingerprint: str, claim: str,
@@ -93,7 +102,7 @@ def begin(s: Connection, table: Table, key: str, fingerprint: str, claim: str,
         return {"state": "done", "status": row.status, "content_type": row.content_type,
                 "body": base64.b64encode(row.body or b"").decode()}
     if row.claim != claim and row.lease_until > now:
-        raise still_running()
+        raise still_running((row.lease_until - now).total_seconds())
     s.execute(update(table).where(table.c.key == key).values(claim=claim, lease_until=lease))
     return {"state": "new"}
 

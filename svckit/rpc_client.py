@@ -217,7 +217,10 @@ class RpcClient:
         and so the same idempotency key, marked as a retry) after each
         `timeout / (retries + 1)`, on the same connection (the first send's answer is the
         answer, or a resend's that is no error), or at once on a fresh connection when the
-        connection broke. A call that
+        connection broke. Once per call, the deadline moves to the client's timeout from
+        then, if later: the first time the connection breaks (the call's queue may be moving
+        to another node, its consumers reconnecting), or when the deadline passes while the
+        service's queue has no consumer or a backlog (the call is merely queued). A call that
         could not be sent at all is a 503 saying it was not applied; a call sent whose
         answer never came, a 503 saying its outcome is unknown."""
         caller = caller or Caller()
@@ -225,7 +228,22 @@ class RpcClient:
         deadline = time.monotonic() + wait
         interval = wait / (self.retries + 1)
         self._waiting, self._first, self._answer = set(), "", None
-        sends, backoff, broken = 0, 0.25, ""
+        sends, backoff, broken, extended = 0, 0.25, "", False
+
+        def once_more() -> float:
+            """The deadline moved, once per call, to the client's timeout from now."""
+            nonlocal extended
+            if extended:
+                return deadline
+            extended = True
+            return max(deadline, time.monotonic() + min(wait, self.timeout))
+
+        def reconnecting(why: str) -> float:
+            """The deadline once the connection broke (a broker node lost: the call is sent
+            again on another node, where its queue's consumers come back after it)."""
+            nonlocal broken
+            broken = why
+            return once_more()
         try:
             while True:
                 try:
@@ -235,7 +253,7 @@ class RpcClient:
                 except NotSent as exc:
                     if sends == 0:
                         raise NotApplied(str(exc))
-                    broken = str(exc)
+                    deadline = reconnecting(str(exc))
                     if time.monotonic() + backoff >= deadline:
                         raise self._unknown(service, wait, broken)
                     time.sleep(backoff)
@@ -252,13 +270,15 @@ class RpcClient:
                         assert self._conn is not None  # _publish() connected, or raised
                         self._conn.drain_events(timeout=remaining)
                 except TimeoutError:
+                    if time.monotonic() >= deadline and not extended and self._queued(service):
+                        deadline = once_more()  # not taken yet: merely queued
                     if time.monotonic() >= deadline:
                         self.close()  # a timed-out read may have stopped inside a frame
                         raise self._unknown(service, wait, broken)
                     continue
                 except BROKEN as exc:
                     self.close()
-                    broken = str(exc)
+                    deadline = reconnecting(str(exc))
                     if time.monotonic() >= deadline:
                         raise self._unknown(service, wait, broken)
                     continue
@@ -284,6 +304,26 @@ class RpcClient:
                 raise RemoteFailure(service, method, error.exc_type, error.value)
             raise error
         return answer.get("result")
+
+    def _queued(self, service: str) -> bool:
+        """Whether a call to `service` may still wait in its queue, not taken by any
+        process: the queue has no consumer (its replicas reconnecting after a broker node
+        went away, or restarting), or holds messages no consumer took yet (a backlog). Asked
+        of the broker (a passive declaration of `rpc-<service>`, nameko's RPC queue) when
+        the deadline passes; False when it cannot be asked."""
+        try:
+            assert self._conn is not None
+            channel = self._conn.channel()
+            try:
+                _, ready, consumers = channel.queue_declare(f"rpc-{service}", passive=True)
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # a channel the broker closed (no such queue)
+                    pass
+        except Exception:
+            return False
+        return consumers == 0 or ready > 0
 
     def _unknown(self, service: str, wait: float, broken: str) -> ServiceUnavailable:
         """The 503 of a call sent whose answer never came: the broker broke after it was sent

@@ -127,14 +127,14 @@ class Stack:
         """The processes of `service` ("gateway" for the gateway instances), in order."""
         if service == "gateway":
             return list(self.gateway_binds)
-        return [n for n in self.procs if n.rsplit("-", 1)[0] == service]
+        return [n for n in list(self.procs) if n.rsplit("-", 1)[0] == service]
 
     def pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.procs.items()}
 
     def add_replica(self, service: str) -> str:
         """Start one more process of `service` (a rollout's surge pod); its name."""
-        taken = {int(n.rsplit("-", 1)[1]) for n in self.commands
+        taken = {int(n.rsplit("-", 1)[1]) for n in list(self.commands)
                  if n.rsplit("-", 1)[0] == service}
         name = f"{service}-{max(taken, default=-1) + 1}"
         self.commands[name] = [sys.executable, "-m", "svckit.run", service]

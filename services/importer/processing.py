@@ -7,7 +7,11 @@ also moves `next_index`, so a restart continues after the last committed batch. 
 batch also moves the session to status 30.
 
 Creating: rows accepted through the API are sent to the target's `import_create` in
-batches, each row with the key `importer:<session>:<row>`; the target answers the pk it
+batches of IMPORT_CREATE_BATCH_ROWS (smaller than the reading batches: a batch is one
+transaction in the target, which holds the lock on the target's id counter of the model,
+`EventStore.next_stream_ids`, until it commits, so a user's own create of that model waits
+for it: with 1,000 rows that wait outlasted the gateway's RPC deadline on a loaded machine),
+each row with the key `importer:<session>:<row>`; the target answers the pk it
 recorded for a key it has seen, so a batch retried after a crash creates nothing twice.
 The answers are one `import_row.completed` event per batch; when every row is complete the
 session moves to status 40.
@@ -68,6 +72,7 @@ class Processor:
         self.settings = settings
         self.stopping = stopping
         self.batch_size = settings.IMPORT_BATCH_ROWS
+        self.create_batch_size = settings.IMPORT_CREATE_BATCH_ROWS
         self.lease = settings.lease()
 
     # ------------------------------------------------------------ scheduling
@@ -302,7 +307,7 @@ class Processor:
                     sessions.c.id == session_id)).mappings().one())
                 pending = s.execute(select(rows.c.id, rows.c.data).where(
                     rows.c.session_id == session_id, rows.c.accepted.is_(True))
-                    .order_by(rows.c.id).limit(self.batch_size)).all()
+                    .order_by(rows.c.id).limit(self.create_batch_size)).all()
             if not pending:
                 return did
             did = True

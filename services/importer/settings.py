@@ -25,6 +25,7 @@ class ImporterSettings(ServiceSettings, IncomingSettings):
     IMPORT_TARGETS_CACHE_SECONDS: float = 30
     # background work (services.importer.processing) and housekeeping
     IMPORT_BATCH_ROWS: int = 1000
+    IMPORT_CREATE_BATCH_ROWS: int = 200
     IMPORT_ACCEPT_WAIT_SECONDS: float = 5
     IMPORT_LEASE_SECONDS: float = 30
     IMPORT_POLL_SECONDS: float = 2

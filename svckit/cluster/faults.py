@@ -10,6 +10,7 @@ fault itself; seconds of each step).
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from svckit.cluster.topology import Cluster
 from svckit.layout import service_names
@@ -83,14 +84,22 @@ def wait_healthy(cluster: Cluster, replicas: int, wait: float = 180.0):
         wait_gateway(cluster, name, max(deadline - time.monotonic(), 1))
 
 
-def kill_each_service_replica(cluster: Cluster, supervisor: Supervisor, replicas: int) -> dict:
-    """`kill -9` of one replica of each service in turn (its whole process group); the
-    supervisor starts it again; the next once it consumes again."""
-    steps = {}
+def kill_each_service_replica(cluster: Cluster, supervisor: Supervisor, replicas: int,
+                              gap: float = 1.0) -> dict:
+    """`kill -9` of one replica of each service in turn (its whole process group), `gap`
+    seconds apart; the supervisor starts each again; returns once every service's RPC
+    queue has its `replicas` consumers again. The other replica of a service is never
+    touched, so each service always has one running."""
+    killed: dict[str, float] = {}
     for service in service_names():
         name = cluster.stack.names(service)[0]
         cluster.stack.kill_group(name)
-        steps[name] = round(wait_consumers(cluster, service, replicas), 2)
+        killed[service] = time.monotonic()
+        time.sleep(gap)
+    steps = {}
+    for service in service_names():
+        wait_consumers(cluster, service, replicas)
+        steps[cluster.stack.names(service)[0]] = round(time.monotonic() - killed[service], 2)
     return {"consuming again after (s)": steps, "back": time.monotonic()}
 
 
@@ -102,16 +111,19 @@ def kill_gateway(cluster: Cluster, supervisor: Supervisor) -> dict:
 
 
 def stop_busiest_node(cluster: Cluster, down: float = DOWN_SECONDS) -> dict:
-    """The RabbitMQ node most clients use, stopped (gracefully), started again after
-    `down` seconds."""
+    """The RabbitMQ node most clients use, stopped as the RabbitMQ cluster operator stops
+    a node's pod (drained: its queue leaders moved, its clients sent away; then SIGTERM),
+    started again after `down` seconds."""
     node = cluster.rabbit.busiest_node()
     started = time.monotonic()
+    node.drain()
+    drained = time.monotonic() - started
     node.stop()
     stopped = time.monotonic() - started
     time.sleep(max(down - (time.monotonic() - started), 0))
     started_again = time.monotonic()
     cluster.rabbit.start_node(node)
-    return {"node": node.name, "stop (s)": round(stopped, 1),
+    return {"node": node.name, "drain (s)": round(drained, 1), "stop (s)": round(stopped, 1),
             "start (s)": round(time.monotonic() - started_again, 1), "back": time.monotonic()}
 
 
@@ -140,12 +152,13 @@ def broker_down(cluster: Cluster, down: float = DOWN_SECONDS) -> dict:
 
 def rolling_restart(cluster: Cluster, supervisor: Supervisor, replicas: int,
                     stop_wait: float = 60.0) -> dict:
-    """Every process replaced, one at a time, as a Kubernetes rollout (maxSurge 1,
-    maxUnavailable 0) does: for a service, a new replica is started and consumes before an
-    old one gets SIGTERM; a gateway (a fixed port here) is first taken out of the load
-    balancer, its open requests finish, then SIGTERM, and it comes back on the same port.
-    A process that has not exited `stop_wait` seconds after its SIGTERM is killed, as
-    Kubernetes does after the grace period, and listed in `problems`."""
+    """Every process replaced, as `kubectl rollout restart` of every deployment does: the
+    deployments (each service, the gateways) at once, each one process at a time
+    (maxSurge 1, maxUnavailable 0): for a service, a new replica is started and consumes
+    before an old one gets SIGTERM; a gateway (a fixed port here) is first taken out of
+    the load balancer, its open requests finish, then SIGTERM, and it comes back on the
+    same port. A process that has not exited `stop_wait` seconds after its SIGTERM is
+    killed, as Kubernetes does after the grace period, and listed in `problems`."""
     exits: dict[str, float] = {}
     problems: list[str] = []
 
@@ -155,13 +168,14 @@ def rolling_restart(cluster: Cluster, supervisor: Supervisor, replicas: int,
         except RuntimeError as exc:
             problems.append(f"{exc}: killed")
 
-    with supervisor.paused():
-        for service in service_names():
-            for old in cluster.stack.names(service):
-                cluster.stack.add_replica(service)
-                wait_consumers(cluster, service, replicas + 1)
-                terminate(old, forget=True)
-                wait_consumers(cluster, service, replicas)
+    def roll_service(service: str):
+        for old in cluster.stack.names(service):
+            cluster.stack.add_replica(service)
+            wait_consumers(cluster, service, replicas + 1)
+            terminate(old, forget=True)
+            wait_consumers(cluster, service, replicas)
+
+    def roll_gateways():
         for name in cluster.stack.names("gateway"):
             cluster.lb.set_state(name, "drain")
             deadline = time.monotonic() + stop_wait
@@ -176,4 +190,10 @@ def rolling_restart(cluster: Cluster, supervisor: Supervisor, replicas: int,
                 time.sleep(0.2)
             cluster.lb.set_state(name, "ready")
             wait_gateway(cluster, name)
+
+    with supervisor.paused(), ThreadPoolExecutor(len(service_names()) + 1) as pool:
+        rollouts = [pool.submit(roll_service, service) for service in service_names()]
+        rollouts.append(pool.submit(roll_gateways))
+        for rollout in rollouts:
+            rollout.result()  # a deployment that could not roll out fails the fault
     return {"exit after SIGTERM (s)": exits, "problems": problems, "back": time.monotonic()}

@@ -62,7 +62,10 @@ backend gateways
     http-check expect status 200
     default-server check inter 1s fall 2 rise 1
     # a request whose gateway died before answering goes to another gateway, if repeating it
-    # is safe: a GET, or a write carrying an Idempotency-Key (applied once whatever happens)
+    # is safe: a GET, or a write carrying an Idempotency-Key (applied once whatever happens);
+    # its body is read before a gateway is chosen, so that the repeat has it (one buffer's
+    # worth: a larger upload is not repeated)
+    option http-buffer-request
     retry-on conn-failure empty-response
     http-request disable-l7-retry if !METH_GET !{{ req.hdr(Idempotency-Key) -m found }}
 {servers}

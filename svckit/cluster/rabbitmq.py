@@ -116,6 +116,22 @@ class RabbitNode:
                                f"{out.stderr.strip() or out.stdout.strip()}")
         return out.stdout
 
+    def upgrade(self, *args: str) -> str:
+        """`rabbitmq-upgrade -n <this node> args...` (maintenance mode); its output."""
+        out = subprocess.run([str(RABBITMQ_BIN / "rabbitmq-upgrade"), "-n", self.name, *args],
+                             env=self.env, capture_output=True, text=True, timeout=300)
+        if out.returncode:
+            raise RuntimeError(f"rabbitmq-upgrade -n {self.name} {' '.join(args)}: "
+                               f"{out.stderr.strip() or out.stdout.strip()}")
+        return out.stdout
+
+    def drain(self):
+        """Put the node in maintenance mode, as the RabbitMQ cluster operator's preStop hook
+        does before a node's pod stops: the leaders of its quorum queues move to other
+        nodes and its clients are disconnected (they reconnect to another node), so its
+        stop leaves no queue without a leader while one is elected."""
+        self.upgrade("drain")
+
     def stop(self):
         if self.proc is not None:
             children.stop([self.proc], timeout=STOP_SECONDS)
@@ -219,6 +235,7 @@ class RabbitCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"RabbitMQ node {node.name} did not rejoin its cluster")
             time.sleep(0.25)
+        node.upgrade("revive")  # out of maintenance mode, if it was drained
 
     def stop(self):
         procs = [n.proc for n in self.nodes if n.proc is not None]

@@ -3,8 +3,10 @@ through TCP proxies of their own (tests.tcpproxy), which are cut and started aga
 "the broker goes away" for one process without stopping the machine's RabbitMQ.
 
 - a keyed write whose broker went away after it was sent is applied once; its repeat
-  while the broker is away is a 503 that does not claim "not applied" (it may have been),
-  and once the broker is back the repeat gets the original answer;
+  while the broker is away is a 503 that does not claim "not applied" (it may have been);
+  once the broker is back the gateway forgets the key of the first's 503 (kept from the
+  background: the ledger was out of reach when it ended), and the repeat gets the original
+  answer;
 - a service replica whose broker goes away stays up, reconnects with backoff and serves
   within seconds of the broker's return;
 - a replica told to stop (SIGTERM) while no broker is reachable exits within its bound."""
@@ -110,8 +112,12 @@ def test_a_repeat_while_the_broker_is_away_does_not_claim_not_applied(stack, adm
     assert repeat.status_code == 503, repeat.text
     detail = repeat.json()["detail"]
     assert "not applied" not in detail and "outcome is unknown" in detail, detail
+    assert running_in_ledger(stack) == 1  # the first's 503 could not be kept
     proxies["gateway"].start()
     deadline = time.monotonic() + 60
+    while running_in_ledger(stack):  # its gateway forgets it once the broker is back,
+        assert time.monotonic() < deadline  # with no repeat to take its lease over
+        time.sleep(0.2)
     while True:
         r = admin.post(f"{admin.base}/api/project-code/", json={"code": code},
                        headers=headers, timeout=60)
@@ -121,6 +127,15 @@ def test_a_repeat_while_the_broker_is_away_does_not_claim_not_applied(stack, adm
         time.sleep(0.5)
     assert r.status_code == 201, r.text
     assert len(codes(admin, code)) == 1
+
+
+def running_in_ledger(stack) -> int:
+    """Keyed requests the users service's request ledger has running (its SQLite file)."""
+    import sqlite3
+    from pathlib import Path
+    with sqlite3.connect(Path(stack.data_dir) / "users.sqlite3", timeout=30) as db:
+        return db.execute("SELECT count(*) FROM request_ledger WHERE state = 'running'"
+                          ).fetchone()[0]
 
 
 def codes_direct(stack, code) -> bool:

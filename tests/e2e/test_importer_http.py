@@ -300,7 +300,7 @@ def test_import_survives_kill_9_of_importer_and_target(tmp_path, rates_server, s
     total = 3000
     text = "code,description\n" + "".join(f"K-{i:05d},row {i}\n" for i in range(total))
     with own_vhost() as vhost, running_stack(tmp_path, vhost, rates_server, smtp,
-                                             IMPORT_BATCH_ROWS="100",
+                                             IMPORT_BATCH_ROWS="100", IMPORT_CREATE_BATCH_ROWS="100",
                                              IMPORT_LEASE_SECONDS="2",
                                              IMPORT_POLL_SECONDS="0.5") as stack:
         admin = token_session(stack, ADMIN)

@@ -35,6 +35,7 @@ class InProcessTargets:
         self.system_db = system_db
         self.down = False
         self.calls = []
+        self.created: list[int] = []  # rows of each import_create call
 
     def models(self):
         return {m: {"serializer": KNOWN_MODELS[m], "model_type": m, "service": "system",
@@ -49,6 +50,8 @@ class InProcessTargets:
         if self.down:
             raise ServiceUnavailable({"detail": "The system service is not running"})
         self.calls.append(method)
+        if method == "import_create":
+            self.created.append(len(kwargs["rows"]))
         worker = worker_factory(SystemService, db=self.system_db, caller=caller or STAFF,
                                 users=Users())
         return getattr(worker, method)(**kwargs)
@@ -237,6 +240,27 @@ def test_parsing_resumes_after_the_last_committed_batch(env):
     found = svc.list_rows(params={"session": pk})["results"]
     assert [r["row_data"]["code"] for r in found] == [f"C{i}" for i in range(7)]
     assert svc.get_session(pk)["status"] == 30
+
+
+def test_rows_are_created_in_batches_of_their_own_size(env):
+    """Creation batches are IMPORT_CREATE_BATCH_ROWS rows, not the reading batches'
+    IMPORT_BATCH_ROWS: each is one transaction in the target that holds the model's id
+    counter until it commits, so a user's own create of that model waits for one batch at
+    most (a 1,000-row batch kept project codes waiting past the gateway's RPC deadline)."""
+    svc = env.svc()
+    text = "code\n" + "".join(f"B{i}\n" for i in range(7))
+    pk = svc.create_session(data={"model_type": "projectcode"}, upload=env.upload(text))["pk"]
+    svc.accept_fields(pk)
+    settings = env.settings_with(IMPORT_BATCH_ROWS=5, IMPORT_CREATE_BATCH_ROWS=2)
+    while Processor(env.db, env.blobs, env.targets, "a", settings).run():
+        pass
+    found = svc.list_rows(params={"session": pk})["results"]
+    svc.accept_rows(pk, {"rows": [r["pk"] for r in found]})
+    while Processor(env.db, env.blobs, env.targets, "a", settings).run():
+        pass
+    assert env.targets.created == [2, 2, 2, 1]
+    assert svc.get_session(pk)["completed_row_count"] == 7
+    assert [c for c, _ in project_codes(env.system_db)] == sorted(f"B{i}" for i in range(7))
 
 
 def test_lease_keeps_a_second_process_away(env):

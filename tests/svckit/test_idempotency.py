@@ -81,6 +81,14 @@ class IdemService(ServiceBase):
         return {"pk": pk, "count": count}
 
     @rpc
+    def add_upload(self, text, upload):
+        """A write that takes an upload by claim check (its key differs for every send of
+        a request: the gateway stores the file anew)."""
+        with self.db.write() as s:
+            pk = _add(s, self.caller, f"{text}:{upload['sha256']}")
+        return {"pk": pk}
+
+    @rpc
     def count(self):
         with self.db.read() as s:
             return s.execute(select(func.count()).select_from(notes)).scalar()
@@ -236,6 +244,25 @@ def test_a_key_reused_for_other_arguments_is_a_422(service):
     client.call("idemsvc", "add", keyed("k-reuse"), text="first")
     with pytest.raises(ApiError) as info:
         client.call("idemsvc", "add", keyed("k-reuse", retry=True), text="second")
+    assert info.value.status == 422
+    assert counts(db) == (1, 1, 1)
+
+
+def test_a_repeated_upload_is_its_file_not_its_incoming_key(service):
+    """A repeat of a keyed upload (a new request, not a resend) whose first send was
+    applied carries the same file under another incoming key: it answers the first
+    answer (it was a 503 "could not be committed" to every repeat); another file under
+    the same key is a 422."""
+    client, db, _ = service
+    upload = {"key": "incoming/aaa", "name": "f.txt", "size": 3, "sha256": "abc"}
+    answer = client.call("idemsvc", "add_upload", keyed("k-up"), text="u", upload=upload)
+    again = client.call("idemsvc", "add_upload", keyed("k-up"), text="u",
+                        upload={**upload, "key": "incoming/bbb"})
+    assert again == answer
+    assert counts(db) == (1, 1, 1)
+    with pytest.raises(ApiError) as info:
+        client.call("idemsvc", "add_upload", keyed("k-up"), text="u",
+                    upload={**upload, "key": "incoming/ccc", "sha256": "other"})
     assert info.value.status == 422
     assert counts(db) == (1, 1, 1)
 

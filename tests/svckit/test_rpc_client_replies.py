@@ -2,6 +2,7 @@
 cannot be read: the call is a 503 saying its outcome is unknown, never an unexpected
 exception (which the gateway answers with a 500)."""
 import eventlet
+import eventlet.queue
 import pytest
 from kombu import Connection, Consumer, Producer, Queue
 
@@ -64,3 +65,94 @@ def test_a_reply_that_cannot_be_read_is_a_503_with_outcome_unknown(
     finally:
         client.close()
         stop()
+
+
+def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rabbit_config):
+    """The connection breaks while a call waits (its broker node went away): the call is
+    sent again on a fresh connection, and its deadline moves to its timeout from then, so
+    an answer that comes after the first deadline (the queue's consumers came back late on
+    the node the call moved to) is still its answer, not a 503."""
+    from urllib.parse import urlsplit
+
+    from tests.tcpproxy import Proxy
+
+    uri = rabbit_config["AMQP_URI"]
+    parts = urlsplit(uri)
+    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    proxy.start()
+    through = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
+                                    f"{proxy.port}").geturl()
+    timeout, got = 6.0, eventlet.queue.Queue()
+    ready, running = eventlet.event.Event(), {"on": True}
+
+    def serve():  # takes every request, answers none by itself
+        with Connection(uri) as conn:
+            channel = conn.channel()
+            queue = Queue("rpc-latesvc-test", exchange=RPC_EXCHANGE, routing_key="latesvc.*",
+                          auto_delete=True)(channel)
+            queue.declare()
+
+            def on_request(message):
+                message.ack()
+                got.put((message.properties["reply_to"],
+                         message.properties["correlation_id"]))
+            Consumer(channel, [queue], on_message=on_request).consume()
+            ready.send(True)
+            while running["on"]:
+                try:
+                    conn.drain_events(timeout=0.2)
+                except TimeoutError:
+                    pass
+
+    server = eventlet.spawn(serve)
+    ready.wait()
+    client = RpcClient(through, timeout=timeout, retries=0,
+                       signer=service_settings(uri, tmp_path).caller_signer())
+    try:
+        started = eventlet.hubs.get_hub().clock()
+        call = eventlet.spawn(client.call, "latesvc", "anything")
+        got.get(timeout=30)  # the first send arrived; it is never answered
+        eventlet.sleep(max(started + 2 - eventlet.hubs.get_hub().clock(), 0))
+        proxy.cut()  # the client's connection breaks ...
+        proxy.start()  # ... and it reconnects: the call is sent again
+        reply_to, correlation_id = got.get(timeout=30)
+        eventlet.sleep(max(started + timeout + 0.3 - eventlet.hubs.get_hub().clock(), 0))
+        with Connection(uri) as conn:  # past the first deadline: the answer
+            Producer(conn.channel(), exchange=RPC_EXCHANGE).publish(
+                {"result": "late", "error": None}, routing_key=reply_to,
+                correlation_id=correlation_id, serializer="json")
+        assert call.wait() == "late"
+    finally:
+        client.close()
+        running["on"] = False
+        server.wait()
+        proxy.cut()
+
+
+def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_config):
+    """The deadline passes while the call still waits in its service's queue, unconsumed
+    (the service's replicas reconnecting after a broker node went away): the call waits
+    its timeout once more, and the answer that comes then is its answer, not a 503."""
+    uri = rabbit_config["AMQP_URI"]
+    timeout = 3.0
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        queue = Queue("rpc-queuedsvc", exchange=RPC_EXCHANGE, routing_key="queuedsvc.*",
+                      auto_delete=False)(channel)
+        queue.declare()  # bound, but nobody consumes it
+        client = RpcClient(uri, timeout=timeout, retries=0,
+                           signer=service_settings(uri, tmp_path).caller_signer())
+        try:
+            started = eventlet.hubs.get_hub().clock()
+            call = eventlet.spawn(client.call, "queuedsvc", "anything")
+            eventlet.sleep(max(started + timeout + 0.3 - eventlet.hubs.get_hub().clock(), 0))
+            message = queue.get(no_ack=True)  # taken only now, past the first deadline
+            assert message is not None
+            Producer(channel, exchange=RPC_EXCHANGE).publish(
+                {"result": "late", "error": None},
+                routing_key=message.properties["reply_to"],
+                correlation_id=message.properties["correlation_id"], serializer="json")
+            assert call.wait() == "late"
+        finally:
+            client.close()
+            queue.delete()
