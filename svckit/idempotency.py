@@ -334,6 +334,8 @@ class KeyedUnits:
                 return None, conflict.plain()
             if won is not None:  # a duplicate committed the key first: its answer is ours
                 return self._replayed(won.answer)
+            if isinstance(failure, ServiceUnavailable):  # already says what is unavailable
+                return None, failure
             if not self._db.is_sqlite and is_outage(failure):
                 return None, self._db.outages.unavailable(failure)
             log.exception("could not commit %s under key %s", self.call.method, self.call.key)
