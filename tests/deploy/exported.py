@@ -59,6 +59,8 @@ def scrape_time_collectors(tmp_path: Path, amqp_uri: str) -> list:
     """One of each collector the services offer, on a real database (and broker)."""
     from services.attachments import models as attachment_models
     from services.attachments.metrics import StoredFiles
+    from services.audit import models as audit_models
+    from services.audit.metrics import DeliveryBacklog
     from services.importer import models as importer_models
     from services.importer.metrics import SessionsByStatus
     from svckit.metrics import RelayBacklog, RpcQueueDepth
@@ -70,7 +72,8 @@ def scrape_time_collectors(tmp_path: Path, amqp_uri: str) -> list:
 
     importer = database("importer", importer_models.metadata)
     attachments = database("attachments", attachment_models.metadata)
-    return [SessionsByStatus(importer), StoredFiles(attachments),
+    audit = database("audit", audit_models.metadata)
+    return [SessionsByStatus(importer), StoredFiles(attachments), DeliveryBacklog(audit),
             RelayBacklog("importer", SimpleNamespace(store=importer_models.store, db=importer)),
             RpcQueueDepth("exported-metrics", declared_queue(amqp_uri), amqp_uri)]
 
