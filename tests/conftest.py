@@ -115,7 +115,8 @@ def greenthread_stacks() -> str:
     import greenlet
     stacks = []
     for obj in gc.get_objects():
-        if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+        # type(), not isinstance(): a dead weak proxy among the objects raises on the latter
+        if issubclass(type(obj), greenlet.greenlet) and obj.gr_frame is not None:
             stacks.append("".join(traceback.format_stack(obj.gr_frame)))
     return "\n".join(stacks) or "(none)\n"
 

@@ -1,5 +1,6 @@
 """The test suite's own plumbing (tests/conftest.py)."""
 import threading
+import weakref
 
 import pytest
 from sqlalchemy import create_engine
@@ -94,10 +95,17 @@ def test_greenthread_stacks_show_where_each_green_thread_waits():
     def waiting_for_the_watchdog_test():
         eventlet.sleep(60)
 
+    class Gone:
+        pass
+
+    gone = Gone()
+    dead_proxy = weakref.proxy(gone)  # a proxy whose object is gone, as a run leaves some
+    del gone
     thread = eventlet.spawn(waiting_for_the_watchdog_test)
     eventlet.sleep(0)
     try:
         assert "waiting_for_the_watchdog_test" in greenthread_stacks()
+        assert dead_proxy is not None
     finally:
         thread.kill()
 
