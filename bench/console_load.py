@@ -59,16 +59,11 @@ FIRST_ROW_WATCH = """
 })();
 """
 
-# clicks a link of the console and waits (on animation frames) until the page is usable
-PAGE_TIMER = """async ([selector, heading]) => {
-  const started = performance.now();
-  document.querySelector(selector).click();
-  return await new Promise((resolve) => {
+# checks `done()` on every animation frame: the milliseconds from `started` until it holds,
+# -1 after 20 s (a function declared inside each timer below)
+WAIT_FOR = """const waitFor = (started, done) => new Promise((resolve) => {
     const look = () => {
-      const h1 = document.querySelector('main h1');
-      const loading = [...document.querySelectorAll('[role=status]')]
-        .some((e) => e.textContent.startsWith('Loading'));
-      if (h1 && h1.textContent.trim() === heading && !loading) {
+      if (done()) {
         resolve(performance.now() - started);
       } else if (performance.now() - started > 20000) {
         resolve(-1);
@@ -77,12 +72,25 @@ PAGE_TIMER = """async ([selector, heading]) => {
       }
     };
     look();
+  });"""
+
+# clicks a link of the console and waits (on animation frames) until the page is usable
+PAGE_TIMER = """async ([selector, heading]) => {
+  """ + WAIT_FOR + """
+  const started = performance.now();
+  document.querySelector(selector).click();
+  return await waitFor(started, () => {
+    const h1 = document.querySelector('main h1');
+    const loading = [...document.querySelectorAll('[role=status]')]
+      .some((e) => e.textContent.startsWith('Loading'));
+    return h1 && h1.textContent.trim() === heading && !loading;
   });
 }"""
 
 # with the live view on: creates a project code through the API and waits (on animation
 # frames) until its event's row is in the list; the milliseconds from the request's start
 LIVE_TIMER = """async (code) => {
+  """ + WAIT_FOR + """
   const token = decodeURIComponent((document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || '');
   const started = performance.now();
   const answer = await fetch('/api/project-code/', {method: 'POST', credentials: 'same-origin',
@@ -90,18 +98,8 @@ LIVE_TIMER = """async (code) => {
     body: JSON.stringify({code, description: 'bench live view'})});
   const pk = (await answer.json()).pk;
   const name = `History of project_code ${pk}`;
-  return await new Promise((resolve) => {
-    const look = () => {
-      if (document.querySelector(`table.events a[aria-label="${name}"]`)) {
-        resolve(performance.now() - started);
-      } else if (performance.now() - started > 20000) {
-        resolve(-1);
-      } else {
-        requestAnimationFrame(look);
-      }
-    };
-    look();
-  });
+  return await waitFor(started, () =>
+    document.querySelector(`table.events a[aria-label="${name}"]`));
 }"""
 
 PAGES = [  # (link selector, heading once there)

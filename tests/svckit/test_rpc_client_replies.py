@@ -11,25 +11,19 @@ from svckit.rpc_client import RPC_EXCHANGE, RpcClient
 from tests.helpers import service_settings
 
 
-def answering(uri: str, body: bytes, content_type: str):
-    """A consumer of `oddsvc.*` requests that replies `body` as `content_type`; returns a
-    function that stops it."""
+def raw_service(uri: str, name: str, on_request):
+    """A consumer of `<name>.*` requests on its own queue that hands each request message
+    to `on_request(channel, message)`; returns a function that stops it."""
     ready, running = eventlet.event.Event(), {"on": True}
 
     def serve():
         with Connection(uri) as conn:
             channel = conn.channel()
-            queue = Queue("rpc-oddsvc-test", exchange=RPC_EXCHANGE, routing_key="oddsvc.*",
+            queue = Queue(f"rpc-{name}-test", exchange=RPC_EXCHANGE, routing_key=f"{name}.*",
                           auto_delete=True)(channel)
             queue.declare()
-            producer = Producer(channel, exchange=RPC_EXCHANGE)
-
-            def on_request(message):
-                producer.publish(body, routing_key=message.properties["reply_to"],
-                                 correlation_id=message.properties["correlation_id"],
-                                 content_type=content_type, content_encoding="binary")
-                message.ack()
-            Consumer(channel, [queue], on_message=on_request).consume()
+            Consumer(channel, [queue],
+                     on_message=lambda message: on_request(channel, message)).consume()
             ready.send(True)
             while running["on"]:
                 try:
@@ -44,6 +38,18 @@ def answering(uri: str, body: bytes, content_type: str):
         running["on"] = False
         thread.wait()
     return stop
+
+
+def answering(uri: str, body: bytes, content_type: str):
+    """A consumer of `oddsvc.*` requests that replies `body` as `content_type`; returns a
+    function that stops it."""
+    def on_request(channel, message):
+        Producer(channel, exchange=RPC_EXCHANGE).publish(
+            body, routing_key=message.properties["reply_to"],
+            correlation_id=message.properties["correlation_id"],
+            content_type=content_type, content_encoding="binary")
+        message.ack()
+    return raw_service(uri, "oddsvc", on_request)
 
 
 @pytest.mark.parametrize("body,content_type", [
@@ -83,29 +89,11 @@ def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rab
     through = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
                                     f"{proxy.port}").geturl()
     timeout, got = 6.0, eventlet.queue.Queue()
-    ready, running = eventlet.event.Event(), {"on": True}
 
-    def serve():  # takes every request, answers none by itself
-        with Connection(uri) as conn:
-            channel = conn.channel()
-            queue = Queue("rpc-latesvc-test", exchange=RPC_EXCHANGE, routing_key="latesvc.*",
-                          auto_delete=True)(channel)
-            queue.declare()
-
-            def on_request(message):
-                message.ack()
-                got.put((message.properties["reply_to"],
-                         message.properties["correlation_id"]))
-            Consumer(channel, [queue], on_message=on_request).consume()
-            ready.send(True)
-            while running["on"]:
-                try:
-                    conn.drain_events(timeout=0.2)
-                except TimeoutError:
-                    pass
-
-    server = eventlet.spawn(serve)
-    ready.wait()
+    def on_request(channel, message):  # takes every request, answers none by itself
+        message.ack()
+        got.put((message.properties["reply_to"], message.properties["correlation_id"]))
+    stop_server = raw_service(uri, "latesvc", on_request)
     client = RpcClient(through, timeout=timeout, retries=0,
                        signer=service_settings(uri, tmp_path).caller_signer())
     try:
@@ -124,8 +112,7 @@ def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rab
         assert call.wait() == "late"
     finally:
         client.close()
-        running["on"] = False
-        server.wait()
+        stop_server()
         proxy.cut()
 
 
