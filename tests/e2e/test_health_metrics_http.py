@@ -170,7 +170,8 @@ def test_webhook_delivery_metrics_move_with_deliveries(ops_stack, admin_session)
     and parked, from the audit service's operations port: one receiver refuses twice and
     then takes its delivery, another always refuses until its delivery is parked (the
     stack retries after 0.2-1 s and parks after 4 s)."""
-    from tests.e2e.test_webhooks_http import SUBSCRIPTIONS, make_states, subscribe
+    from tests.e2e.test_status_http import create_states
+    from tests.e2e.test_webhooks_http import SUBSCRIPTIONS, subscribe
     from tests.webhookreceiver import WebhookReceiver
     audit = ops_stack.ops["audit"]
     before = samples(audit)
@@ -180,7 +181,7 @@ def test_webhook_delivery_metrics_move_with_deliveries(ops_stack, admin_session)
         subs = [subscribe(admin_session, receiver, ["custom_state.created"])
                 for receiver in (flaky, broken)]
         key = 900 + int(time.monotonic()) % 90
-        made = make_states(admin_session, [key])
+        made = create_states(admin_session, [key], "hook")
         assert eventually(lambda: len(flaky.accepted) == 1, 30)
 
         def changed(name, **labels):

@@ -17,6 +17,17 @@ def state(session, **over):
     return data
 
 
+def create_states(admin, keys, name: str = "state") -> list[int]:
+    """Custom states with these keys (named `<name><key>`), created over HTTP: their pks."""
+    pks = []
+    for key in keys:
+        r = admin.post(f"{admin.base}/api/generic/status/custom/", timeout=10,
+                       json=state(admin, key=key, name=f"{name}{key}"))
+        assert r.status_code == 201, r.text
+        pks.append(r.json()["pk"])
+    return pks
+
+
 def test_statuses_etag_and_304(admin):
     r = admin.get(f"{admin.base}/api/generic/status/", timeout=10)
     assert r.status_code == 200 and len(r.json()) == 10

@@ -10,17 +10,7 @@ import time
 from datetime import datetime, timezone
 
 from svckit.layout import ROOT
-from tests.e2e.test_status_http import state
-
-
-def create_states(admin, keys) -> list[int]:
-    pks = []
-    for key in keys:
-        r = admin.post(f"{admin.base}/api/generic/status/custom/", timeout=10,
-                       json=state(admin, key=key, name=f"tail{key}"))
-        assert r.status_code == 201, r.text
-        pks.append(r.json()["pk"])
-    return pks
+from tests.e2e.test_status_http import create_states
 
 
 def subscribe(stack, admin, *args) -> subprocess.Popen:
@@ -51,11 +41,12 @@ def by_seq(event_id: str) -> int:
 
 def test_catch_up_then_live_without_gap_or_duplicate(stack, admin):
     start = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    before = create_states(admin, range(760, 766))
+    before = create_states(admin, range(760, 766), "tail")
     proc = subscribe(stack, admin, "--from", start)
     during: list[int] = []
     writer = threading.Thread(target=lambda: [  # across the switch-over
-        (during.extend(create_states(admin, [key])), time.sleep(0.15)) for key in range(766, 778)])
+        (during.extend(create_states(admin, [key], "tail")), time.sleep(0.15))
+        for key in range(766, 778)])
     writer.start()
     writer.join()
     printed = lines(proc)

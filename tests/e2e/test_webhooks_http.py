@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import eventually
-from tests.e2e.test_status_http import state
+from tests.e2e.test_status_http import create_states
 from tests.webhookreceiver import WebhookReceiver
 
 SUBSCRIPTIONS = "/api/events/subscriptions/"
@@ -34,16 +34,6 @@ def subscribe(admin, receiver, types, **extra) -> dict:
     return r.json()
 
 
-def make_states(admin, keys) -> list[int]:
-    pks = []
-    for key in keys:
-        r = admin.post(f"{admin.base}/api/generic/status/custom/", timeout=10,
-                       json=state(admin, key=key, name=f"hook{key}"))
-        assert r.status_code == 201, r.text
-        pks.append(r.json()["pk"])
-    return pks
-
-
 def delete_states(admin, pks):
     for pk in pks:
         assert admin.delete(f"{admin.base}/api/generic/status/custom/{pk}/",
@@ -66,7 +56,7 @@ def logged_ids(admin, type_, pks) -> set[str]:
 def test_every_event_arrives_once_signed_through_failures(admin, receivers):
     receiver = receivers(fail_first=6)
     sub = subscribe(admin, receiver, ["custom_state.*"])
-    pks = make_states(admin, range(700, 712))
+    pks = create_states(admin, range(700, 712), "hook")
     delete_states(admin, pks[:4])
     assert eventually(lambda: len(receiver.accepted) == 16, 30), (
         receiver.requests, len(receiver.accepted))
@@ -94,7 +84,7 @@ def test_a_slow_receiver_is_cut_off_and_does_not_hold_back_another(admin, receiv
     slow, fast = receivers(delay=3), receivers()
     slow_sub = subscribe(admin, slow, ["custom_state.created"])
     subscribe(admin, fast, ["custom_state.created"])
-    pks = make_states(admin, range(720, 730))
+    pks = create_states(admin, range(720, 730), "hook")
     # the fast receiver has all ten while the slow one has answered none
     assert eventually(lambda: len(fast.accepted) == 10, 10)
     assert slow.accepted == {}
@@ -115,7 +105,7 @@ def test_a_slow_receiver_is_cut_off_and_does_not_hold_back_another(admin, receiv
 def test_a_failing_receiver_is_parked_then_redelivered_by_api(admin, receivers):
     receiver = receivers(fail_first=10**6)
     sub = subscribe(admin, receiver, ["custom_state.created"])
-    pks = make_states(admin, [740])
+    pks = create_states(admin, [740], "hook")
     assert eventually(lambda: [d["status"] for d in deliveries(admin, sub)] == ["parked"], 20)
     [parked] = deliveries(admin, sub, status="parked")
     assert parked["attempts"] >= 2 and parked["response_code"] == 503
