@@ -98,14 +98,29 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         self._tracer = tracer
         self._start_time = time_ns()
         self._end_time: int | None = None
+        self._hex_ids: tuple[str, str] | None = None
+        self._traceparent: str | None = None
 
     def __repr__(self):
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
 
     def hex_ids(self) -> tuple[str, str]:
-        """(trace id, span id) as hex, for log lines (read from the SpanContext tuple)."""
-        context = self._context
-        return format(context[0], "032x"), format(context[1], "016x")
+        """(trace id, span id) as hex, for log lines (made once, from the SpanContext
+        tuple)."""
+        ids = self._hex_ids
+        if ids is None:
+            context = self._context
+            ids = self._hex_ids = (f"{context[0]:032x}", f"{context[1]:016x}")
+        return ids
+
+    def traceparent(self) -> str:
+        """Its context as a W3C `traceparent` (made once: an RPC call's headers, the
+        events recorded under it)."""
+        made = self._traceparent
+        if made is None:
+            trace_id, span_id = self.hex_ids()
+            made = self._traceparent = f"00-{trace_id}-{span_id}-{self._context[3]:02x}"
+        return made
 
     # the API's Span
 
@@ -265,6 +280,12 @@ class LeanTracer:
                                  if type(p)._on_ending is not SpanProcessor._on_ending)  # noqa: SLF001
             self._processors = processors
         return processors
+
+    def wants_parent_context(self) -> bool:
+        """Whether a span's parent Context is read by anyone (a sampler asked as the SDK
+        asks it, a processor's `on_start`): else it need not be made."""
+        self._hooks()
+        return self.decide is None or bool(self._starting)
 
     def ended(self, span: LeanSpan) -> None:
         """Hand an ended span to the processors, as the SDK's Span does."""
