@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SCOPE_NAME = "inventree"
 _SCALARS = (str, bool, int, float)
-_UNSET = Status(StatusCode.UNSET)
+UNSET_STATUS = Status(StatusCode.UNSET)
 _FLAGS = {(sampled, random): TraceFlags((TraceFlags.SAMPLED if sampled else 0)
                                         | (TraceFlags.RANDOM_TRACE_ID if random else 0))
           for sampled in (False, True) for random in (False, True)}
@@ -91,7 +91,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         self._attributes = attributes
         self._links = links
         self._events = []
-        self._status = _UNSET
+        self._status = UNSET_STATUS
         self._resource = tracer.provider._resource  # noqa: SLF001 (replaced after a fork)
         self._instrumentation_scope = tracer.scope
         self._instrumentation_info = None
