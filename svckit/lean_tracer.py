@@ -44,12 +44,14 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 log = logging.getLogger(__name__)
 
 SCOPE_NAME = "inventree"
-_SCALARS = (str, bool, int, float)
+_SCALARS = frozenset((str, bool, int, float))
 UNSET_STATUS = Status(StatusCode.UNSET)
+_new_context = tuple.__new__
 _FLAGS = {(sampled, random): TraceFlags((TraceFlags.SAMPLED if sampled else 0)
                                         | (TraceFlags.RANDOM_TRACE_ID if random else 0))
           for sampled in (False, True) for random in (False, True)}
@@ -64,7 +66,10 @@ def _cleaned(attributes: Mapping) -> tuple[dict, int]:
     """`attributes` as the SDK's BoundedAttributes stores a mapping set at once (keys
     that are not strings made strings, empty ones dropped, values cleaned: sequences made
     tuples, other objects strings), and how many it dropped."""
-    if all(_is_plain(key, value) for key, value in attributes.items()):
+    for key, value in attributes.items():  # _is_plain, inline (a span's few attributes)
+        if type(value) not in _SCALARS or type(key) is not str or not key:
+            break
+    else:
         return dict(attributes), 0
     cleaned = dict(_clean_attribute_value(dict(attributes), None))
     return cleaned, len(attributes) - len(cleaned)
@@ -319,8 +324,14 @@ class LeanTracer:
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             state = result.trace_state
             attributes = result.attributes
-        context = SpanContext(trace_id, (bits and bits(64)) or self.new_span_id(), False,
-                              _FLAGS[sampled, random_id], state)
+        flags = _FLAGS[sampled, random_id]
+        if bits is not None:  # what SpanContext() makes, without its checks: both ids valid
+            # (the parent's, or random bits of the right width, never 0)
+            context = _new_context(SpanContext, (
+                trace_id, bits(64) or self.new_span_id(), False, flags,
+                DEFAULT_TRACE_STATE if state is None else state, True))
+        else:  # another id generator's ids: checked
+            context = SpanContext(trace_id, self.new_span_id(), False, flags, state)
         if not recording:
             return trace_api.NonRecordingSpan(context)
         recorded, dropped = _cleaned(attributes) if attributes else ({}, 0)
