@@ -45,7 +45,10 @@ SETTLE_TIMEOUT = 60.0
 
 
 class Sink(BaseHTTPRequestHandler):
-    """An OTLP/HTTP collector that takes every export and keeps only counts."""
+    """An OTLP/HTTP collector that takes every export and keeps only counts; it keeps its
+    connections open (HTTP/1.1), as the OpenTelemetry collector does."""
+
+    protocol_version = "HTTP/1.1"
 
     exports = 0
     bytes = 0

@@ -12,7 +12,12 @@ the kernel's network work), modes taking turns in each round; with `--profile MO
 prints that mode's cProfile (cumulative and own time) instead.
 
     .venv/bin/python bench/observability_profile.py [--requests 3000] [--rounds 3]
-        [--profile on|traced|off] [--endpoint status|serial]
+        [--profile on|traced|off] [--endpoint status|serial] [--baseline DIR]
+
+`--baseline DIR`: another checkout of the code (`git worktree add` or `git archive | tar`),
+whose gateway is measured too, in the same rounds, taking turns with this one (the same
+stack, the same harness; the services are this checkout's): a before/after under the same
+load, as far as a shared machine allows.
 """
 import argparse
 import json
@@ -25,8 +30,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import bench_stack
-
 HERE = Path(__file__).resolve().parent
 ENDPOINTS = {"status": ("GET", "/api/generic/status/", b""),
              "serial": ("POST", "/api/generate/serial-number/", b'{"part": 1, "quantity": 1}')}
@@ -34,7 +37,10 @@ MODES = ("off", "on", "traced")
 
 
 class Sink(BaseHTTPRequestHandler):
-    """An OTLP/HTTP collector that answers 200 to every export."""
+    """An OTLP/HTTP collector that answers 200 to every export; it keeps its connections
+    open (HTTP/1.1), as the OpenTelemetry collector does."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -132,6 +138,7 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
 
 
 def run_mode(mode, endpoint, count, profile, env) -> dict:
+    """One child process measuring `mode`; `env["PYTHONPATH"]` chooses the code it runs."""
     out = subprocess.run([sys.executable, __file__, "--child", "--endpoint", endpoint,
                           "--requests", str(count), "--log", env["BENCH_LOG"]]
                          + (["--profile", mode] if profile else []),
@@ -151,9 +158,11 @@ def main():
     parser.add_argument("--profile", choices=MODES)
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--log", default="")
+    parser.add_argument("--baseline", type=Path)
     args = parser.parse_args()
     if args.child:
         return child(args.endpoint, args.requests, bool(args.profile), args.log)
+    from common import bench_stack  # not in a child: it puts this checkout first on the path
     server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink_url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -168,27 +177,34 @@ def main():
                    "BENCH_LOG": str(workdir / "log")}
             run_mode(args.profile, args.endpoint, args.requests, True, env)
             return
-        results: dict = {mode: [] for mode in MODES}
+        trees = {"": HERE.parent}
+        if args.baseline:
+            trees = {"baseline ": args.baseline.resolve(), "this ": HERE.parent}
+        runs = [(tree, mode) for tree in trees for mode in MODES]
+        results: dict = {run: [] for run in runs}
         for rnd in range(args.rounds):
-            for mode in (MODES if rnd % 2 == 0 else MODES[::-1]):
+            for tree, mode in (runs if rnd % 2 == 0 else runs[::-1]):
                 env = {**base, **mode_env(mode, sink_url, workdir),
+                       "PYTHONPATH": str(trees[tree]),
                        "BENCH_LOG": str(workdir / f"log-{mode}")}
                 result = run_mode(mode, args.endpoint, args.requests, False, env)
-                results[mode].append(result)
-                print(f"round {rnd + 1} {mode}: {result['us']:.1f} µs/request "
+                results[tree, mode].append(result)
+                print(f"round {rnd + 1} {tree}{mode}: {result['us']:.1f} µs/request "
                       f"({result['us_with_export']:.1f} with the final export, "
                       f"{result['us_thread']:.1f} in the requests' thread, of which "
                       f"{result['gc_us']:.1f} in {sum(result['gc_runs'])} garbage "
                       f"collections {result['gc_runs']})", flush=True)
-        off = statistics.median(r["us"] for r in results["off"])
-        off_thread = statistics.median(r["us_thread"] for r in results["off"])
-        for mode in MODES:
-            median = statistics.median(r["us_with_export"] for r in results[mode])
-            thread = statistics.median(r["us_thread"] for r in results[mode])
-            print(f"{args.endpoint} {mode}: median {median:.1f} µs/request of gateway CPU "
-                  f"({(median - off) / off * 100:+.1f}% over off), {thread:.1f} in the "
-                  f"requests' thread ({(thread - off_thread) / off_thread * 100:+.1f}%), "
-                  f"load {os.getloadavg()[0]:.2f}")
+        for tree in trees:
+            off = statistics.median(r["us"] for r in results[tree, "off"])
+            off_thread = statistics.median(r["us_thread"] for r in results[tree, "off"])
+            for mode in MODES:
+                median = statistics.median(r["us_with_export"] for r in results[tree, mode])
+                thread = statistics.median(r["us_thread"] for r in results[tree, mode])
+                print(f"{tree}{args.endpoint} {mode}: median {median:.1f} µs/request of "
+                      f"gateway CPU ({(median - off) / off * 100:+.1f}% over off), "
+                      f"{thread:.1f} in the requests' thread "
+                      f"({(thread - off_thread) / off_thread * 100:+.1f}%), "
+                      f"load {os.getloadavg()[0]:.2f}")
     server.shutdown()
 
 

@@ -7,6 +7,7 @@ route matched), a known method, the status class (`2xx` ...), a service and RPC 
 named in code; never a path, a query or a user.
 """
 import time
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -47,19 +48,30 @@ def method_of(req) -> str:
 
 class MetricsMiddleware:
     """Counts and times every request by route template, method and status class (one
-    histogram: its `_count` is the count; children looked up once, see svckit.metrics)."""
+    histogram: its `_count` is the count). The labels and the histogram child of a
+    (route template, method, status code) are found once (`_observers`: bounded, as its
+    key's parts are), then one dictionary lookup a request."""
+
+    def __init__(self):
+        self._observers: dict[tuple, Callable[[float], None]] = {}
+        self._in_flight = IN_FLIGHT._value.inc  # noqa: SLF001 (Gauge.inc, without its checks)
 
     def process_request(self, req, resp):
         req.context.metrics_started = time.perf_counter()
-        IN_FLIGHT.inc()
+        self._in_flight(1)
 
     def process_response(self, req, resp, resource, req_succeeded):
         started = req.context.get("metrics_started")
         if started is None:
             return
-        IN_FLIGHT.dec()
-        request_seconds(route_of(req), method_of(req), f"{resp.status_code // 100}xx").observe(
-            time.perf_counter() - started)
+        self._in_flight(-1)
+        method = req.method if req.method in METHODS else "other"
+        key = (req.uri_template, method, resp.status_code)
+        observe = self._observers.get(key)
+        if observe is None:
+            observe = self._observers[key] = request_seconds.observer(
+                route_of(req), method, f"{key[2] // 100}xx")
+        observe(time.perf_counter() - started)
 
 
 class MeasuredRpc:
@@ -89,8 +101,8 @@ class MeasuredRpc:
             rpc_failures(service, method, "remote_error").inc()
             raise
         finally:
-            rpc_seconds(service, method).observe(time.perf_counter() - started)
+            rpc_seconds.observer(service, method)(time.perf_counter() - started)
 
 
 def count_cache_lookup(cache: str, hit: bool) -> None:
-    auth_cache(cache, "hit" if hit else "miss").inc()
+    auth_cache.adder(cache, "hit" if hit else "miss")(1)

@@ -14,10 +14,11 @@ class TracingMiddleware:
         if not tracing.enabled():
             return
         carrier = None
-        parent = req.get_header("traceparent")
+        env = req.env  # what req.get_header reads, without its name's conversion
+        parent = env.get("HTTP_TRACEPARENT")
         if parent:
             carrier = {"traceparent": parent[:512]}
-            state = req.get_header("tracestate")
+            state = env.get("HTTP_TRACESTATE")
             if state:
                 carrier["tracestate"] = state[:512]
         req.context.span = tracing.start(method_of(req), tracing.SERVER, carrier)

@@ -44,12 +44,14 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 log = logging.getLogger(__name__)
 
 SCOPE_NAME = "inventree"
-_SCALARS = (str, bool, int, float)
-_UNSET = Status(StatusCode.UNSET)
+_SCALARS = frozenset((str, bool, int, float))
+UNSET_STATUS = Status(StatusCode.UNSET)
+_new_context = tuple.__new__
 _FLAGS = {(sampled, random): TraceFlags((TraceFlags.SAMPLED if sampled else 0)
                                         | (TraceFlags.RANDOM_TRACE_ID if random else 0))
           for sampled in (False, True) for random in (False, True)}
@@ -64,7 +66,10 @@ def _cleaned(attributes: Mapping) -> tuple[dict, int]:
     """`attributes` as the SDK's BoundedAttributes stores a mapping set at once (keys
     that are not strings made strings, empty ones dropped, values cleaned: sequences made
     tuples, other objects strings), and how many it dropped."""
-    if all(_is_plain(key, value) for key, value in attributes.items()):
+    for key, value in attributes.items():  # _is_plain, inline (a span's few attributes)
+        if type(value) not in _SCALARS or type(key) is not str or not key:
+            break
+    else:
         return dict(attributes), 0
     cleaned = dict(_clean_attribute_value(dict(attributes), None))
     return cleaned, len(attributes) - len(cleaned)
@@ -91,21 +96,36 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         self._attributes = attributes
         self._links = links
         self._events = []
-        self._status = _UNSET
+        self._status = UNSET_STATUS
         self._resource = tracer.provider._resource  # noqa: SLF001 (replaced after a fork)
         self._instrumentation_scope = tracer.scope
         self._instrumentation_info = None
         self._tracer = tracer
         self._start_time = time_ns()
         self._end_time: int | None = None
+        self._hex_ids: tuple[str, str] | None = None
+        self._traceparent: str | None = None
 
     def __repr__(self):
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
 
     def hex_ids(self) -> tuple[str, str]:
-        """(trace id, span id) as hex, for log lines (read from the SpanContext tuple)."""
-        context = self._context
-        return format(context[0], "032x"), format(context[1], "016x")
+        """(trace id, span id) as hex, for log lines (made once, from the SpanContext
+        tuple)."""
+        ids = self._hex_ids
+        if ids is None:
+            context = self._context
+            ids = self._hex_ids = (f"{context[0]:032x}", f"{context[1]:016x}")
+        return ids
+
+    def traceparent(self) -> str:
+        """Its context as a W3C `traceparent` (made once: an RPC call's headers, the
+        events recorded under it)."""
+        made = self._traceparent
+        if made is None:
+            trace_id, span_id = self.hex_ids()
+            made = self._traceparent = f"00-{trace_id}-{span_id}-{self._context[3]:02x}"
+        return made
 
     # the API's Span
 
@@ -266,6 +286,12 @@ class LeanTracer:
             self._processors = processors
         return processors
 
+    def wants_parent_context(self) -> bool:
+        """Whether a span's parent Context is read by anyone (a sampler asked as the SDK
+        asks it, a processor's `on_start`): else it need not be made."""
+        self._hooks()
+        return self.decide is None or bool(self._starting)
+
     def ended(self, span: LeanSpan) -> None:
         """Hand an ended span to the processors, as the SDK's Span does."""
         processors = self._hooks()
@@ -298,8 +324,14 @@ class LeanTracer:
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             state = result.trace_state
             attributes = result.attributes
-        context = SpanContext(trace_id, (bits and bits(64)) or self.new_span_id(), False,
-                              _FLAGS[sampled, random_id], state)
+        flags = _FLAGS[sampled, random_id]
+        if bits is not None:  # what SpanContext() makes, without its checks: both ids valid
+            # (the parent's, or random bits of the right width, never 0)
+            context = _new_context(SpanContext, (
+                trace_id, bits(64) or self.new_span_id(), False, flags,
+                DEFAULT_TRACE_STATE if state is None else state, True))
+        else:  # another id generator's ids: checked
+            context = SpanContext(trace_id, self.new_span_id(), False, flags, state)
         if not recording:
             return trace_api.NonRecordingSpan(context)
         recorded, dropped = _cleaned(attributes) if attributes else ({}, 0)

@@ -21,6 +21,7 @@ Labels are code-defined names only (service, entrypoint method, outcome), never 
 import logging
 import time
 import weakref
+from bisect import bisect_left
 from typing import Callable
 
 from nameko.extensions import DependencyProvider
@@ -72,19 +73,55 @@ DEAD_LETTERS = Counter("inventree_dead_letters_total",
 QUEUE_CHECK_TIMEOUT = 2.0  # seconds a scrape waits for the broker's answer on the RPC queue
 
 
+def observer(histogram) -> Callable[[float], None]:
+    """`histogram.observe` (a histogram without labels, or a labelled one's child) in one
+    call: its sum and the one bucket the value falls in, found by bisection.
+    prometheus_client's `observe` checks on every call that it is not a labelled parent,
+    then tries the buckets one by one (reads the pinned 0.26's fields: `_upper_bounds`,
+    `_sum`, `_buckets`; tests/svckit/test_metrics_observer.py compares the two)."""
+    if histogram._is_parent():  # noqa: SLF001
+        raise ValueError("histogram metric is missing label values")
+    bounds = tuple(histogram._upper_bounds)  # noqa: SLF001 (ends with +Inf)
+    add_to_sum = histogram._sum.inc  # noqa: SLF001
+    count_in = tuple(bucket.inc for bucket in histogram._buckets)  # noqa: SLF001
+
+    def observe(amount: float) -> None:
+        add_to_sum(amount)
+        count_in[bisect_left(bounds, amount)](1)
+    return observe
+
+
 class Children:
     """A labelled metric's children by label values, looked up once: prometheus_client's
-    `labels()` validates and locks on every call, a cost on every request."""
+    `labels()` validates and locks on every call, a cost on every request. A histogram's
+    children are also offered as their `observer`."""
 
     def __init__(self, metric):
         self.metric = metric
         self._made: dict[tuple, object] = {}
+        self._writers: dict[tuple, Callable[[float], None]] = {}  # observers, adders
 
     def __call__(self, *values: str):
         child = self._made.get(values)
         if child is None:
             child = self._made[values] = self.metric.labels(*values)
         return child
+
+    def observer(self, *values: str) -> Callable[[float], None]:
+        """`observer()` of the child with these label values."""
+        observe = self._writers.get(values)
+        if observe is None:
+            observe = self._writers[values] = observer(self(*values))
+        return observe
+
+    def adder(self, *values: str) -> Callable[[float], None]:
+        """A counter's or gauge's `inc` for the child with these label values, without
+        prometheus_client's checks on every call (the amount is the caller's to keep
+        non-negative for a counter)."""
+        add = self._writers.get(values)
+        if add is None:
+            add = self._writers[values] = self(*values)._value.inc  # noqa: SLF001
+        return add
 
 
 handler_seconds, handler_errors = Children(HANDLER_SECONDS), Children(HANDLER_ERRORS)
@@ -200,7 +237,7 @@ def time_transactions(service: str, engine) -> None:
                 return  # raise PendingRollbackError out of the rollback (a 500, not a 503)
             started = conn.info.pop("tx_started", None)
             if started is not None:
-                transaction_seconds(service, kind).observe(time.perf_counter() - started)
+                transaction_seconds.observer(service, kind)(time.perf_counter() - started)
         return ended
 
     event.listen(engine, "begin", begin)
@@ -243,5 +280,5 @@ class ServiceMetrics(DependencyProvider):
         workers_busy(service).dec()
         started = self._started.pop(worker_ctx, None)
         if started is not None:
-            handler_seconds(service, worker_ctx.entrypoint.method_name).observe(
+            handler_seconds.observer(service, worker_ctx.entrypoint.method_name)(
                 time.perf_counter() - started)

@@ -19,6 +19,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
 
+from svckit.lean_tracer import UNSET_STATUS  # a LeanSpan's status until one is set
+
 log = logging.getLogger(__name__)
 
 _KIND = {SpanKind.INTERNAL: 1, SpanKind.SERVER: 2, SpanKind.CLIENT: 3, SpanKind.PRODUCER: 4,
@@ -151,23 +153,40 @@ def _span_attributes(attributes) -> bytes:
         return _attributes(9, attributes)
 
 
+_KIND_OF = {id(kind): field for kind, field in _KIND_FIELD.items()}  # by identity: an
+# enum member's hash is a Python call
+
+
+def _status_field(status) -> bytes:
+    if status.status_code is StatusCode.UNSET and not status.description:
+        return _UNSET_STATUS_FIELD
+    return _length_delimited(15, _text(2, status.description)
+                             + _count(3, status.status_code.value))
+
+
 def _span(span) -> bytes:
     """A Span message. Reads the fields the SDK's ReadableSpan keeps (its properties would
-    copy attributes, events and links), as svckit.lean_tracer's spans keep them too."""
+    copy attributes, events and links), as svckit.lean_tracer's spans keep them too; a
+    SpanContext's fields by position (its properties are Python calls)."""
     context, parent = span._context, span._parent  # noqa: SLF001
-    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"),
-             b"\x12\x08", context.span_id.to_bytes(8, "big")]
-    if context.trace_state:
-        parts.append(_text(3, ",".join(f"{k}={v}" for k, v in context.trace_state.items())))
+    # trace_id, span_id, is_remote, trace_flags, trace_state
+    parts = [b"\x0a\x10", context[0].to_bytes(16, "big"), b"\x12\x08",
+             context[1].to_bytes(8, "big")]
+    if context[4]:
+        parts.append(_text(3, ",".join(f"{k}={v}" for k, v in context[4].items())))
     if parent is not None:
-        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+        parts += (b"\x22\x08", parent[1].to_bytes(8, "big"))
     name = span._name  # noqa: SLF001
-    parts += (_remembered(_names, name, lambda: _text(5, name)), _KIND_FIELD[span._kind])  # noqa: SLF001
-    if span._start_time:  # noqa: SLF001
-        parts += (b"\x39", _FIXED64.pack(span._start_time))  # noqa: SLF001
-    if span._end_time:  # noqa: SLF001
-        parts += (b"\x41", _FIXED64.pack(span._end_time))  # noqa: SLF001
-    parts.append(_span_attributes(span._attributes))  # noqa: SLF001
+    parts += (_names.get(name) or _remembered(_names, name, lambda: _text(5, name)),
+              _KIND_OF.get(id(span._kind)) or _KIND_FIELD[span._kind])  # noqa: SLF001
+    started, ended = span._start_time, span._end_time  # noqa: SLF001
+    if started:
+        parts += (b"\x39", _FIXED64.pack(started))
+    if ended:
+        parts += (b"\x41", _FIXED64.pack(ended))
+    attributes = span._attributes  # noqa: SLF001
+    if attributes:
+        parts.append(_span_attributes(attributes))
     dropped = span.dropped_attributes
     if dropped:
         parts.append(_count(10, dropped))
@@ -190,13 +209,10 @@ def _span(span) -> bytes:
         parts.append(_count(14, dropped))
     status = span._status  # noqa: SLF001
     if status is not None:
-        if status.status_code is StatusCode.UNSET and not status.description:
-            parts.append(_UNSET_STATUS_FIELD)
-        else:
-            parts.append(_length_delimited(15, _text(2, status.description)
-                                           + _count(3, status.status_code.value)))
-    parts.append(_FLAGS_FIELD[parent is not None and parent.is_remote])
-    return b"".join(parts)
+        parts.append(_UNSET_STATUS_FIELD if status is UNSET_STATUS else _status_field(status))
+    parts.append(_FLAGS_FIELD[parent is not None and parent[2]])
+    body = b"".join(parts)
+    return b"\x12" + _varint(len(body)) + body  # field 2 of its ScopeSpans
 
 
 _resources: dict[int, tuple[object, bytes]] = {}  # id -> (the object, kept alive; its fields)
@@ -222,10 +238,14 @@ def _scope(scope) -> bytes:
 def encode(spans) -> bytes:
     """The serialized ExportTraceServiceRequest of `spans` (SDK ReadableSpans)."""
     groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
+    last_key, last_list = None, None
     for span in spans:
         resource, scope = span.resource, span.instrumentation_scope or None
-        scopes = groups.setdefault(id(resource), (resource, {}))[1]
-        scopes.setdefault(id(scope), (scope, []))[1].append(_length_delimited(2, _span(span)))
+        key = (id(resource), id(scope))
+        if key != last_key:  # the spans of a batch share them (one of each per process)
+            scopes = groups.setdefault(key[0], (resource, {}))[1]
+            last_key, last_list = key, scopes.setdefault(key[1], (scope, []))[1]
+        last_list.append(_span(span))
     out = []
     for resource, scopes in groups.values():
         body = [_length_delimited(1, _resource(resource))]

@@ -25,13 +25,10 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from svckit import trace_context
 
-PROPAGATOR = TraceContextTextMapPropagator()
 HEADER_PREFIX = "nameko."  # nameko's context data: `nameko.traceparent` reaches the worker
 SERVER, CLIENT, CONSUMER, INTERNAL = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.CONSUMER,
                                       SpanKind.INTERNAL)
@@ -73,10 +70,10 @@ def start(name: str, kind=INTERNAL, carrier: dict | None = None,
     tracer = _state["tracer"]
     if tracer is None:
         return None
-    parent: trace.SpanContext | None
     if carrier:
-        parent_context = PROPAGATOR.extract(carrier)
-        parent = trace.get_current_span(parent_context).get_span_context()
+        parent = trace_context.extract(carrier)
+        parent_context = (trace_context.context_with(parent)
+                          if tracer.wants_parent_context() else None)
     else:
         parent_context, current = None, trace_context.current_span()
         parent = current.get_span_context() if current is not None else None
@@ -125,10 +122,9 @@ def span(name: str, kind=INTERNAL, attributes: dict | None = None, links=None):
 def inject(headers: dict, prefix: str = HEADER_PREFIX) -> dict:
     """Add the current span's context to message `headers` (as `<prefix>traceparent`)."""
     if _state["tracer"] is not None:
-        carrier: dict[str, str] = {}
-        PROPAGATOR.inject(carrier)
-        for key, value in carrier.items():
-            headers[prefix + key] = value
+        span = trace_context.current_span()
+        if span is not None:
+            trace_context.inject(span, headers, prefix)
     return headers
 
 
@@ -137,9 +133,8 @@ def traceparent() -> str:
     an event stores."""
     if _state["tracer"] is None:
         return ""
-    carrier: dict[str, str] = {}
-    PROPAGATOR.inject(carrier)
-    return carrier.get("traceparent", "")
+    span = trace_context.current_span()
+    return trace_context.traceparent(span) if span is not None else ""
 
 
 def links_to(traceparents: Iterable[str | None]) -> list:
@@ -149,9 +144,8 @@ def links_to(traceparents: Iterable[str | None]) -> list:
     for value in traceparents:
         if not value or not isinstance(value, str):
             continue
-        context = trace.get_current_span(PROPAGATOR.extract({"traceparent": value}))
-        span_context = context.get_span_context()
-        if span_context.is_valid:
+        span_context = trace_context.extract({"traceparent": value})
+        if span_context is not None:
             links.append(Link(span_context))
     return links
 

@@ -106,9 +106,12 @@ def provider_from(settings, process: str) -> TracerProvider | None:
         exporter = ConsoleSpanExporter()
     else:
         from svckit.otlp_encoding import OtlpSpanExporter  # the SDK's, a cheaper encoder
-        exporter = OtlpSpanExporter(endpoint=traces_endpoint(settings),
+        from svckit.otlp_session import EnvironmentReadOnce
+        endpoint = traces_endpoint(settings)
+        exporter = OtlpSpanExporter(endpoint=endpoint,
                                     headers=key_values(settings.OTEL_EXPORTER_OTLP_HEADERS),
-                                    timeout=settings.OTEL_EXPORTER_OTLP_TIMEOUT / 1000)
+                                    timeout=settings.OTEL_EXPORTER_OTLP_TIMEOUT / 1000,
+                                    session=EnvironmentReadOnce(endpoint))
     provider.add_span_processor(BatchSpanProcessor(
         exporter, max_queue_size=QUEUE_SIZE, schedule_delay_millis=EXPORT_DELAY_MS,
         max_export_batch_size=512,

@@ -104,3 +104,26 @@ def test_the_exporter_posts_what_it_encodes(collector):
     [body] = Collector.bodies
     assert canonical(body) == encode_spans(spans).SerializeToString(deterministic=True)
     assert exporter.export(spans).name == "FAILURE"  # after shutdown
+
+
+def test_the_lean_tracer_s_spans_too():
+    from svckit import tracing
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "inventree-gateway"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracing.install(provider)
+    try:
+        handle = tracing.start("GET", tracing.SERVER, {
+            "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01", "tracestate": "k=v"})
+        call = tracing.start("status.list", tracing.CLIENT, attributes={"rpc.method": "list"})
+        tracing.finish(call, KeyError("gone"))
+        tracing.finish(handle, attributes={"http.response.status_code": 200})
+        linked = tracing.start("audit.events", tracing.CONSUMER, links=tracing.links_to(
+            ["00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"]))
+        tracing.finish(linked)
+    finally:
+        tracing.uninstall()
+    spans = list(memory.get_finished_spans())
+    assert [type(span).__name__ for span in spans] == ["LeanSpan"] * 3
+    assert canonical(encode(spans)) == encode_spans(spans).SerializeToString(deterministic=True)
