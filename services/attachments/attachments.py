@@ -271,24 +271,38 @@ def filtered(params: dict, caller: Caller):
     return stmt
 
 
-def render_all(session, rows: list, user_details: UserDetails) -> list:
+def uploaders(caller: Caller, pks, user_details: UserDetails) -> dict:
+    """`user_detail` by uploader pk (as the users service's `user_details` has it): the
+    caller's own from the caller context the gateway signed, which carries the same fields
+    (e-mail for staff only, as `user_details` shows it), the others from the users service,
+    in one call and only if there are any."""
+    wanted = sorted({pk for pk in pks if pk is not None})
+    others = [pk for pk in wanted if pk != caller.user_id]
+    found = user_details(others) if others else {}
+    if caller.user_id in wanted:
+        own = caller.brief
+        found[str(caller.user_id)] = {**own, "email": own["email"] if caller.is_admin else ""}
+    return found
+
+
+def render_all(session, caller: Caller, rows: list, user_details: UserDetails) -> list:
     """`rows` rendered with their tags and their uploaders' details."""
     tags = tags_of(session, [r["id"] for r in rows])
-    pks = sorted({r["upload_user"] for r in rows if r["upload_user"] is not None})
-    users = user_details(pks) if pks else {}
+    users = uploaders(caller, [r["upload_user"] for r in rows], user_details)
     return [render(r, tags.get(r["id"], []), users) for r in rows]
 
 
 def list_attachments(session, caller: Caller, params: dict, user_details: UserDetails) -> dict:
     answer = run_list(session, filtered(params, caller), params, search=SEARCH,
                       ordering=ORDERING, default_order=[attachments.c.id])
-    answer["results"] = render_all(session, answer["results"], user_details)
+    answer["results"] = render_all(session, caller, answer["results"], user_details)
     return answer
 
 
 def get_attachment(session, caller: Caller, pk: int, user_details: UserDetails) -> dict:
     """The attachment rendered; 404 when it is missing or the caller may not see it."""
-    return render_all(session, [require_view(caller, get(session, pk))], user_details)[0]
+    return render_all(session, caller, [require_view(caller, get(session, pk))],
+                      user_details)[0]
 
 
 def options(detail: bool) -> dict:
@@ -388,10 +402,10 @@ def create(placement: Placement, caller: Caller, data: dict, upload: dict | None
     def write(s):
         pk = store.next_stream_id(s, "attachment")
         store.record(s, "attachment", pk, ATTACHMENT_UPLOADED if key else ATTACHMENT_LINKED,
-                     payload, caller)
+                     payload, caller, version=1)  # a fresh stream: nothing to lock or read
         # rendered from the projection just written; the uploader is the caller
         return render(get(s, pk), tags_of(s, [pk]).get(pk, []),
-                      {str(caller.user_id): caller.brief})
+                      uploaders(caller, [caller.user_id], user_details))
 
     answer = placement.commit(key, write)
     claimcheck.discard(placement.blobs, upload)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     insert,
     update,
@@ -84,18 +85,31 @@ def _id(e) -> int:
     return int(e["stream_id"])
 
 
+# built once: building a statement costs more than running it on a create's path
+_insert_attachment = insert(attachments)
+_insert_tag = insert(attachment_tags)
+_delete_tags = delete(attachment_tags).where(
+    attachment_tags.c.attachment_id == bindparam("pk"))
+
+
 def _set_tags(s, pk: int, tags):
-    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == pk))
-    for tag in dict.fromkeys(tags or ()):
-        s.execute(insert(attachment_tags).values(attachment_id=pk, tag=tag))
+    s.execute(_delete_tags, {"pk": pk})
+    _add_tags(s, pk, tags)
+
+
+def _add_tags(s, pk: int, tags):
+    rows = [{"attachment_id": pk, "tag": tag} for tag in dict.fromkeys(tags or ())]
+    if rows:
+        s.execute(_insert_tag, rows)
 
 
 @projector.on(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
 def _created(s, e):
+    """A new attachment: its id is fresh (never reused), so it has no tags to replace."""
     values = column_values(attachments, e["payload"])
     tags = values.pop("tags", [])
-    s.execute(insert(attachments).values(id=_id(e), **values))
-    _set_tags(s, _id(e), tags)
+    s.execute(_insert_attachment, {"id": _id(e), **values})
+    _add_tags(s, _id(e), tags)
 
 
 @projector.on(ATTACHMENT_UPDATED, ATTACHMENT_RENAMED)
@@ -110,7 +124,7 @@ def _updated(s, e):
 
 @projector.on(ATTACHMENT_DELETED)
 def _deleted(s, e):
-    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == _id(e)))
+    s.execute(_delete_tags, {"pk": _id(e)})
     s.execute(delete(attachments).where(attachments.c.id == _id(e)))
 
 
