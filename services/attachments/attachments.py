@@ -6,14 +6,14 @@ from datetime import date
 from typing import Callable
 from urllib.parse import quote
 
-from sqlalchemy import select, true
+from sqlalchemy import bindparam, select, true
 
 from svckit import claimcheck, jsontext
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, options_document, validate
-from svckit.listing import bool_param, get_by_id, number_param, run_list
+from svckit.listing import bool_param, number_param, run_list
 from svckit.metadata import merged_metadata
 from svckit.urls import check_url
 
@@ -202,8 +202,23 @@ def require_one_source(has_file: bool, link) -> None:
 
 # ------------------------------------------------------------------ reading
 
+# built once: building a statement costs more than running it on a detail read
+_BY_ID = select(attachments).where(attachments.c.id == bindparam("pk"))
+_TAGS_OF = select(attachment_tags).where(
+    attachment_tags.c.attachment_id.in_(bindparam("pks", expanding=True))
+).order_by(attachment_tags.c.tag)
+
+
 def get(session, pk) -> dict:
-    return get_by_id(session, attachments, pk)
+    """The attachment `pk` as a row, or 404."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound()
+    row = session.execute(_BY_ID, {"pk": pk}).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
 
 
 def matching_rows(condition):
@@ -218,8 +233,7 @@ def matching_rows(condition):
 def tags_of(session, pks) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if pks:
-        rows = session.execute(select(attachment_tags).where(
-            attachment_tags.c.attachment_id.in_(pks)).order_by(attachment_tags.c.tag))
+        rows = session.execute(_TAGS_OF, {"pks": list(pks)})
         for pk, tag in rows:
             out.setdefault(pk, []).append(tag)
     return out
