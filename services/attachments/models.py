@@ -94,10 +94,6 @@ _delete_tags = delete(attachment_tags).where(
 
 def _set_tags(s, pk: int, tags):
     s.execute(_delete_tags, {"pk": pk})
-    _add_tags(s, pk, tags)
-
-
-def _add_tags(s, pk: int, tags):
     rows = [{"attachment_id": pk, "tag": tag} for tag in dict.fromkeys(tags or ())]
     if rows:
         s.execute(_insert_tag, rows)
@@ -105,11 +101,25 @@ def _add_tags(s, pk: int, tags):
 
 @projector.on(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
 def _created(s, e):
-    """A new attachment: its id is fresh (never reused), so it has no tags to replace."""
-    values = column_values(attachments, e["payload"])
-    tags = values.pop("tags", [])
-    s.execute(_insert_attachment, {"id": _id(e), **values})
-    _add_tags(s, _id(e), tags)
+    _created_many(s, [e])
+
+
+@projector.on_many(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
+def _created_many(s, events):
+    """New attachments (one executemany per set of fields for a batch, such as a seed of
+    many): their ids are fresh (never reused), so they have no tags to replace."""
+    rows: dict[tuple, list] = {}
+    tags = []
+    for e in events:
+        values = column_values(attachments, e["payload"])
+        tags += [{"attachment_id": _id(e), "tag": tag}
+                 for tag in dict.fromkeys(values.pop("tags", None) or ())]
+        row = {"id": _id(e), **values}
+        rows.setdefault(tuple(row), []).append(row)
+    for same_fields in rows.values():
+        s.execute(_insert_attachment, same_fields)
+    if tags:
+        s.execute(_insert_tag, tags)
 
 
 @projector.on(ATTACHMENT_UPDATED, ATTACHMENT_RENAMED)
