@@ -104,12 +104,15 @@ end
 
 def seed_rows(db_url: str, rows: int, ids: int, batch: int, mark_published: bool) -> dict:
     """Append `rows` attachment.linked events (and their projections), `batch` per write
-    transaction. With `mark_published` the events are marked published in the same
-    transaction (history the relay already sent), so the services do not start by
-    publishing them all and the audit service by recording them all."""
+    transaction (one executemany of events each). With `mark_published` the events are
+    linked into the log's hash chain and marked published in the same transaction (history
+    the relay already sent, which it links before it publishes), so the services do not
+    start by publishing them all, nor the relay by linking them a batch per pass, and the
+    audit service by recording them all."""
     from sqlalchemy import update
 
     from services.attachments.models import metadata, store
+    from svckit import chainlog
     from svckit.context import Caller
     from svckit.db import Database
     from svckit.events import utcnow
@@ -117,24 +120,26 @@ def seed_rows(db_url: str, rows: int, ids: int, batch: int, mark_published: bool
     db = Database(db_url, metadata)
     today = date.today().isoformat()
     started = time.monotonic()
+    caller = Caller(user_id=1, username=ADMIN[0], is_staff=True, is_superuser=True)
     try:
         for first in range(0, rows, batch):
-            caller = Caller(user_id=1, username=ADMIN[0], is_staff=True, is_superuser=True)
+            numbers = range(first, min(first + batch, rows))
+            payloads = [{"model_type": TYPE_CYCLE[n % len(TYPE_CYCLE)],
+                         "model_id": 1 + (n * 7919) % ids, "comment": f"seeded link {n}",
+                         "link": f"https://example.com/{n}", "tags": [],
+                         "upload_date": today, "upload_user": 1, "metadata": {}}
+                        for n in numbers]
             with db.write(notify=False) as s:
-                event_ids = []
-                for n in range(first, min(first + batch, rows)):
-                    payload = {"model_type": TYPE_CYCLE[n % len(TYPE_CYCLE)],
-                               "model_id": 1 + (n * 7919) % ids,
-                               "comment": f"seeded link {n}",
-                               "link": f"https://example.com/{n}", "tags": [],
-                               "upload_date": today, "upload_user": 1, "metadata": {}}
-                    pk = store.next_stream_id(s, "attachment")
-                    row = store.record(s, "attachment", pk, "attachment.linked", payload,
-                                       caller)
-                    event_ids.append(row["id"])
+                pks = store.next_stream_ids(s, "attachment", len(payloads))
+                store.record_new_streams(s, "attachment", pks, "attachment.linked", payloads,
+                                         caller)
                 if mark_published:
-                    s.execute(update(store.events).where(store.events.c.id.in_(event_ids))
-                              .values(published=utcnow()))
+                    chainlog.chain_pending(store, s)
+                    events = store.events
+                    s.execute(update(events).where(
+                        events.c.stream_type == "attachment",
+                        events.c.stream_id.in_([str(pk) for pk in pks])).values(
+                            published=utcnow()))
     finally:
         db.dispose()
     return {"seconds": time.monotonic() - started, "rows": rows, "ids": ids}

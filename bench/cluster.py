@@ -42,6 +42,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -172,6 +173,7 @@ class Target:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     started_in: float = 0.0
+    spy: str = ""  # `--py-spy`: the group whose busiest process py-spy records in each row
 
     @property
     def auth(self) -> dict:
@@ -203,9 +205,13 @@ def measure(target: Target, path: str, headers: list[str], seconds: int, script:
     wrk(target.base + path, headers, 4, 2, script)
     before = settled(rows) if rows else 0
     groups = target.groups()
+    spying = spy_on(target, groups, seconds)
     cpu0, busy0, wrk0, t0 = per_pid(groups), busy_total(), children_cpu(), time.monotonic()
     r = wrk(target.base + path, headers, CONCURRENCY, seconds, script)
     elapsed = time.monotonic() - t0
+    if spying:
+        spying[0].join()
+        r["py_spy"] = spying[1].get("out", "")
     cpu1 = per_pid(groups)
     r["elapsed"] = elapsed
     r["cpu"] = cpu_between(groups, cpu0, cpu1, elapsed)
@@ -217,6 +223,21 @@ def measure(target: Target, path: str, headers: list[str], seconds: int, script:
     if rows:
         r["gained"] = settled(rows) - before
     return r
+
+
+def spy_on(target: Target, groups: dict[str, list[int]], seconds: int):
+    """With `--py-spy`: a started thread recording the first process of the target's `spy`
+    group for the row (bench/cluster_profile.py's py_spy), and the dict its top frames go
+    into; None without."""
+    pids = groups.get(target.spy) if target.spy else None
+    if not pids:
+        return None
+    from cluster_profile import spy_into
+    holder: dict = {}
+    out = Path(tempfile.mkdtemp(prefix="bench-spy-")) / "profile.raw"
+    thread = threading.Thread(target=spy_into, args=(holder, pids[0], max(1, seconds - 1), out))
+    thread.start()
+    return thread, holder
 
 
 def replica_cpu(target: Target, a: dict[int, float], b: dict[int, float],
@@ -661,6 +682,12 @@ def report(args, targets: list, failures: list[str], version: str) -> list[str]:
                     fmt(cpu.get(k), 2) for k in labels) + " |")
         lines.append("")
 
+    for t in targets:
+        for key, title, _, _ in ROWS:
+            if t.results.get(key, {}).get("py_spy"):
+                lines += [f"### py-spy of {t.spy} ({t.label}), {title}", "", "```",
+                          t.results[key]["py_spy"], "```", ""]
+
     checks = [c for t in targets for c in t.checks]
     lines += ["## Correctness while measuring", "", "| check | result | detail |",
               "| --- | --- | --- |"]
@@ -690,6 +717,14 @@ def main():
     parser.add_argument("--keep", action="store_true",
                         help="keep the clusters' directories (var/bench-cluster-*: logs); "
                              "they are kept anyway when a check fails")
+    parser.add_argument("--ops", default=",".join(key for key, *_ in ROWS),
+                        help="the rows to run (keys: " + ", ".join(k for k, *_ in ROWS) + ")")
+    parser.add_argument("--targets", default="sqlite,cluster",
+                        help="sqlite, cluster (the main replica count and the --replicas "
+                             "comparison), or both")
+    parser.add_argument("--py-spy", default="", metavar="GROUP",
+                        help="record the first process of GROUP (a service, `gateway`) with "
+                             "py-spy during each row; its top frames go into the report")
     args = parser.parse_args()
     logging.getLogger("amqp").setLevel(logging.ERROR)
     counts = sorted({int(n) for n in args.replicas.split(",") if n.strip()} - {MAIN_REPLICAS})
@@ -697,17 +732,29 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     version = code_version()
     ops = Operations(tmp, args.seconds, args.rows, run)
-    everything = [key for key, *_ in ROWS]
-    plan = [("SQLite", lambda: sqlite_target(Ports.free().http), everything, True),
-            (f"cluster ×{MAIN_REPLICAS}", lambda: cluster_target(MAIN_REPLICAS, args.keep),
-             everything, True)]
-    plan += [(f"cluster ×{n}", lambda n=n: cluster_target(n, args.keep), REPLICA_ROWS, False)
-             for n in counts]
+    chosen = {k.strip() for k in args.ops.split(",") if k.strip()}
+    unknown = chosen - {key for key, *_ in ROWS}
+    if unknown:
+        parser.error(f"unknown --ops: {', '.join(sorted(unknown))}")
+    everything = [key for key, *_ in ROWS if key in chosen]
+    kinds = {k.strip() for k in args.targets.split(",") if k.strip()}
+    if not kinds or kinds - {"sqlite", "cluster"}:
+        parser.error("--targets: sqlite, cluster or both")
+    plan = []
+    if "sqlite" in kinds:
+        plan.append(("SQLite", lambda: sqlite_target(Ports.free().http), everything, True))
+    if "cluster" in kinds:
+        plan.append((f"cluster ×{MAIN_REPLICAS}",
+                     lambda: cluster_target(MAIN_REPLICAS, args.keep), everything, True))
+        compared = [k for k in REPLICA_ROWS if k in chosen]
+        plan += [(f"cluster ×{n}", lambda n=n: cluster_target(n, args.keep), compared, False)
+                 for n in counts if compared]
     targets, failures = [], []
     try:
         for label, start, keys, seeded in plan:
             try:
                 with start() as target:
+                    target.spy = args.py_spy
                     targets.append(target)
                     if seeded:
                         seed(target, args.attachments)

@@ -46,6 +46,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+UNPUBLISHED_INDEX = "ix_event_unpublished_chain"
+
+
 def event_log_tables(metadata: MetaData):
     """Tables every service keeps beside its own: the log, subscriber receipts, relay lease."""
     events = Table(
@@ -71,7 +74,10 @@ def event_log_tables(metadata: MetaData):
         Column("prev_hash", String(64), nullable=True),
         UniqueConstraint("stream_type", "stream_id", "version", name="uq_event_stream_version"),
     )
-    Index("ix_event_unpublished", events.c.id, sqlite_where=events.c.published.is_(None),
+    # what the relay has yet to publish, in the order it publishes it (svckit.relay): its
+    # query reads the first entries of this index; ordered by id instead, SQLite walked the
+    # chain's index through every event ever published (index_unpublished_by_chain)
+    Index(UNPUBLISHED_INDEX, events.c.chain_seq, sqlite_where=events.c.published.is_(None),
           postgresql_where=events.c.published.is_(None))
     Index("ix_event_chain_seq", events.c.chain_seq, unique=True)
     Index("ix_event_unchained", events.c.id, sqlite_where=events.c.chain_seq.is_(None),
@@ -101,6 +107,23 @@ def event_log_tables(metadata: MetaData):
         Column("updated", DateTime, nullable=False),
     )
     return events, processed, lease, sequence, chain
+
+
+def index_unpublished_by_chain(op) -> None:
+    """The upgrade that orders the index of unpublished events by chain position, the
+    relay's order: `ix_event_unpublished` (by id) is replaced by `ix_event_unpublished_chain`
+    (by `chain_seq`). The relay asks for the first unpublished events in chain order; with
+    only the index by id, SQLite's planner took the chain's unique index for the ORDER BY
+    and walked it through every event ever published, at every pass (30 ms at 100,000
+    events). An index already there (a database made from the models) is left as it is."""
+    import sqlalchemy as sa
+    indexes = {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("event_log")}
+    if "ix_event_unpublished" in indexes:
+        op.drop_index("ix_event_unpublished", table_name="event_log")
+    if UNPUBLISHED_INDEX not in indexes:
+        op.create_index(UNPUBLISHED_INDEX, "event_log", ["chain_seq"], unique=False,
+                        sqlite_where=sa.text("published IS NULL"),
+                        postgresql_where=sa.text("published IS NULL"))
 
 
 def column_values(table: Table, payload: dict) -> dict:

@@ -209,6 +209,9 @@ class KeyedUnits:
         self.table = table
         self.call = call
         self._deferred: tuple[Any, Any] | None = None  # (connection, transaction)
+        # whether the deferred unit was opened with `notify` (its commit wakes the relay;
+        # a unit without, such as a blob claim, has no events to publish)
+        self._deferred_notifies = False
         self._pending = False  # the key was committed as applied, answer pending
         self._wrote = False  # a write unit was opened
         self._done = False  # finished: behave as the plain database
@@ -237,6 +240,7 @@ class KeyedUnits:
                 raise
         if transaction.is_active:
             self._deferred = (conn, transaction)
+            self._deferred_notifies = notify
         else:
             conn.close()
 
@@ -283,7 +287,8 @@ class KeyedUnits:
         self._committed()
 
     def _committed(self):
-        if self._db.on_commit is not None:
+        """After the deferred unit's commit: the relay is woken if that unit asked for it."""
+        if self._deferred_notifies and self._db.on_commit is not None:
             self._db.on_commit()
 
     # ---------------------------------------------------------------- the answer

@@ -6,14 +6,14 @@ from datetime import date
 from typing import Callable
 from urllib.parse import quote
 
-from sqlalchemy import select, true
+from sqlalchemy import bindparam, select, true
 
 from svckit import claimcheck, jsontext
 from svckit.bulk import bulk_condition, matching_ids
 from svckit.context import Caller
 from svckit.errors import ApiError, NotFound, PermissionDenied, ValidationFailed
 from svckit.fields import Field, options_document, validate
-from svckit.listing import bool_param, get_by_id, number_param, run_list
+from svckit.listing import bool_param, number_param, run_list
 from svckit.metadata import merged_metadata
 from svckit.urls import check_url
 
@@ -91,17 +91,21 @@ def may(caller: Caller, model_type: str, permission: str) -> bool:
 
 def viewable(caller: Caller) -> list[str] | None:
     """The model types whose attachments the caller may see (their model's `view`
-    permission), or None for all (a superuser)."""
+    permission), or None for all (a superuser, or a caller whose roles view every type:
+    model types are validated on write, so every row has one of them)."""
     if caller.is_superuser:
         return None
-    return [m for m in MODEL_TYPES if may(caller, m, "view")]
+    types = [m for m in MODEL_TYPES if may(caller, m, "view")]
+    return None if len(types) == len(MODEL_TYPES) else types
 
 
 def visible(caller: Caller, condition=None):
-    """`condition` narrowed to the attachments the caller may see."""
+    """`condition` narrowed to the attachments the caller may see (None: no condition,
+    which lets a count of every row skip the scan a `model_type IN (...)` or `1 = 1`
+    forced on SQLite)."""
     types = viewable(caller)
     if types is None:
-        return condition if condition is not None else true()
+        return condition
     seen = attachments.c.model_type.in_(types)
     return seen if condition is None else condition & seen
 
@@ -202,8 +206,23 @@ def require_one_source(has_file: bool, link) -> None:
 
 # ------------------------------------------------------------------ reading
 
+# built once: building a statement costs more than running it on a detail read
+_BY_ID = select(attachments).where(attachments.c.id == bindparam("pk"))
+_TAGS_OF = select(attachment_tags).where(
+    attachment_tags.c.attachment_id.in_(bindparam("pks", expanding=True))
+).order_by(attachment_tags.c.tag)
+
+
 def get(session, pk) -> dict:
-    return get_by_id(session, attachments, pk)
+    """The attachment `pk` as a row, or 404."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound()
+    row = session.execute(_BY_ID, {"pk": pk}).mappings().first()
+    if row is None:
+        raise NotFound()
+    return dict(row)
 
 
 def matching_rows(condition):
@@ -218,8 +237,7 @@ def matching_rows(condition):
 def tags_of(session, pks) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if pks:
-        rows = session.execute(select(attachment_tags).where(
-            attachment_tags.c.attachment_id.in_(pks)).order_by(attachment_tags.c.tag))
+        rows = session.execute(_TAGS_OF, {"pks": list(pks)})
         for pk, tag in rows:
             out.setdefault(pk, []).append(tag)
     return out
@@ -244,7 +262,10 @@ def render(row: dict, tags: list, users: dict) -> dict:
 def filtered(params: dict, caller: Caller):
     """The list statement with InvenTree's filters (and `tags`, any of a comma list), over
     the attachments the caller may see."""
-    stmt = select(attachments).where(visible(caller))
+    stmt = select(attachments)
+    seen = visible(caller)
+    if seen is not None:
+        stmt = stmt.where(seen)
     if params.get("model_type"):
         stmt = stmt.where(attachments.c.model_type == str(params["model_type"]))
     model_id = number_param(params, "model_id")
@@ -271,24 +292,38 @@ def filtered(params: dict, caller: Caller):
     return stmt
 
 
-def render_all(session, rows: list, user_details: UserDetails) -> list:
+def uploaders(caller: Caller, pks, user_details: UserDetails) -> dict:
+    """`user_detail` by uploader pk (as the users service's `user_details` has it): the
+    caller's own from the caller context the gateway signed, which carries the same fields
+    (e-mail for staff only, as `user_details` shows it), the others from the users service,
+    in one call and only if there are any."""
+    wanted = sorted({pk for pk in pks if pk is not None})
+    others = [pk for pk in wanted if pk != caller.user_id]
+    found = user_details(others) if others else {}
+    if caller.user_id in wanted:
+        own = caller.brief
+        found[str(caller.user_id)] = {**own, "email": own["email"] if caller.is_admin else ""}
+    return found
+
+
+def render_all(session, caller: Caller, rows: list, user_details: UserDetails) -> list:
     """`rows` rendered with their tags and their uploaders' details."""
     tags = tags_of(session, [r["id"] for r in rows])
-    pks = sorted({r["upload_user"] for r in rows if r["upload_user"] is not None})
-    users = user_details(pks) if pks else {}
+    users = uploaders(caller, [r["upload_user"] for r in rows], user_details)
     return [render(r, tags.get(r["id"], []), users) for r in rows]
 
 
 def list_attachments(session, caller: Caller, params: dict, user_details: UserDetails) -> dict:
     answer = run_list(session, filtered(params, caller), params, search=SEARCH,
                       ordering=ORDERING, default_order=[attachments.c.id])
-    answer["results"] = render_all(session, answer["results"], user_details)
+    answer["results"] = render_all(session, caller, answer["results"], user_details)
     return answer
 
 
 def get_attachment(session, caller: Caller, pk: int, user_details: UserDetails) -> dict:
     """The attachment rendered; 404 when it is missing or the caller may not see it."""
-    return render_all(session, [require_view(caller, get(session, pk))], user_details)[0]
+    return render_all(session, caller, [require_view(caller, get(session, pk))],
+                      user_details)[0]
 
 
 def options(detail: bool) -> dict:
@@ -388,10 +423,10 @@ def create(placement: Placement, caller: Caller, data: dict, upload: dict | None
     def write(s):
         pk = store.next_stream_id(s, "attachment")
         store.record(s, "attachment", pk, ATTACHMENT_UPLOADED if key else ATTACHMENT_LINKED,
-                     payload, caller)
+                     payload, caller, version=1)  # a fresh stream: nothing to lock or read
         # rendered from the projection just written; the uploader is the caller
         return render(get(s, pk), tags_of(s, [pk]).get(pk, []),
-                      {str(caller.user_id): caller.brief})
+                      uploaders(caller, [caller.user_id], user_details))
 
     answer = placement.commit(key, write)
     claimcheck.discard(placement.blobs, upload)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     insert,
     update,
@@ -84,18 +85,41 @@ def _id(e) -> int:
     return int(e["stream_id"])
 
 
+# built once: building a statement costs more than running it on a create's path
+_insert_attachment = insert(attachments)
+_insert_tag = insert(attachment_tags)
+_delete_tags = delete(attachment_tags).where(
+    attachment_tags.c.attachment_id == bindparam("pk"))
+
+
 def _set_tags(s, pk: int, tags):
-    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == pk))
-    for tag in dict.fromkeys(tags or ()):
-        s.execute(insert(attachment_tags).values(attachment_id=pk, tag=tag))
+    s.execute(_delete_tags, {"pk": pk})
+    rows = [{"attachment_id": pk, "tag": tag} for tag in dict.fromkeys(tags or ())]
+    if rows:
+        s.execute(_insert_tag, rows)
 
 
 @projector.on(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
 def _created(s, e):
-    values = column_values(attachments, e["payload"])
-    tags = values.pop("tags", [])
-    s.execute(insert(attachments).values(id=_id(e), **values))
-    _set_tags(s, _id(e), tags)
+    _created_many(s, [e])
+
+
+@projector.on_many(ATTACHMENT_UPLOADED, ATTACHMENT_LINKED)
+def _created_many(s, events):
+    """New attachments (one executemany per set of fields for a batch, such as a seed of
+    many): their ids are fresh (never reused), so they have no tags to replace."""
+    rows: dict[tuple, list] = {}
+    tags = []
+    for e in events:
+        values = column_values(attachments, e["payload"])
+        tags += [{"attachment_id": _id(e), "tag": tag}
+                 for tag in dict.fromkeys(values.pop("tags", None) or ())]
+        row = {"id": _id(e), **values}
+        rows.setdefault(tuple(row), []).append(row)
+    for same_fields in rows.values():
+        s.execute(_insert_attachment, same_fields)
+    if tags:
+        s.execute(_insert_tag, tags)
 
 
 @projector.on(ATTACHMENT_UPDATED, ATTACHMENT_RENAMED)
@@ -110,7 +134,7 @@ def _updated(s, e):
 
 @projector.on(ATTACHMENT_DELETED)
 def _deleted(s, e):
-    s.execute(delete(attachment_tags).where(attachment_tags.c.attachment_id == _id(e)))
+    s.execute(_delete_tags, {"pk": _id(e)})
     s.execute(delete(attachments).where(attachments.c.id == _id(e)))
 
 

@@ -496,3 +496,48 @@ def test_an_upload_gone_meanwhile_is_a_400_and_leaves_nothing(svc, blobs, db, na
     with db.read() as s:
         for table in (models.attachments, models.notes_images, models.blob_claims):
             assert s.execute(select(table)).all() == []
+
+
+class CountingUsers(Users):
+    """The users service, counting the pks each `user_details` call asks for."""
+
+    def __init__(self):
+        self.asked: list[list] = []
+
+    def user_details(self, pks):
+        self.asked.append(sorted(pks))
+        return {str(p): {**self.known[p].brief, "email": "shown-to-staff-only@example.com"}
+                for p in pks}
+
+
+def test_user_detail_of_the_callers_own_attachments_needs_no_users_call(db, blobs):
+    writer = Caller(user_id=5, username="editor", first_name="Ed", last_name="Itor",
+                    email="ed@example.com", roles={"part": ["view", "change"]})
+    staff = STAFF.model_copy(update={"email": "admin@example.com"})
+    users = CountingUsers()
+
+    def svc(caller):
+        return worker_factory(Service, db=db, caller=caller, users=users, blobs=blobs,
+                              settings=AttachmentsSettings())
+
+    own = svc(writer).create_attachment(data={"model_type": "part", "model_id": 1,
+                                              "link": "https://example.com/own"})
+    theirs = svc(staff).create_attachment(data={"model_type": "part", "model_id": 1,
+                                                "link": "https://example.com/staff"})
+    assert users.asked == []
+    # e-mail addresses for staff only, the caller's own included (as `user_details`)
+    shown = {"pk": 5, "username": "editor", "first_name": "Ed", "last_name": "Itor",
+             "email": ""}
+    assert own["user_detail"] == shown
+    assert svc(writer).get_attachment(pk=own["pk"])["user_detail"] == shown
+    assert theirs["user_detail"]["email"] == "admin@example.com"
+    assert users.asked == []
+
+    assert svc(writer).get_attachment(pk=theirs["pk"])["user_detail"]["pk"] == 1
+    assert users.asked == [[1]]
+    listed = svc(writer).list_attachments(params={})["results"]
+    assert [a["user_detail"]["pk"] for a in listed] == [5, 1]
+    assert users.asked == [[1], [1]]  # one call, for the others only
+    assert svc(staff).get_attachment(pk=own["pk"])["user_detail"]["email"] == \
+        "shown-to-staff-only@example.com"
+    assert users.asked == [[1], [1], [5]]

@@ -385,3 +385,22 @@ def test_recording_a_key_takes_over_only_an_expired_record(make_db):
     with db.read() as s:
         rows = s.execute(select(table.c.key, table.c.args_digest, table.c.answer)).all()
     assert rows == [("k1", "d2", "second")]
+
+
+def test_only_units_opened_with_notify_wake_the_relay_when_committed(make_db):
+    """A keyed worker's units commit later (the next unit, or its answer); the relay is
+    woken after those that asked for it, not after a unit opened with `notify=False` (a
+    blob claim has no events to publish: waking the relay cost a pass for nothing)."""
+    from svckit.idempotency import KeyedCall, KeyedUnits, record_table
+    tables = MetaData()
+    table = record_table(tables)
+    db = make_db(tables)
+    woken = []
+    db.on_commit = lambda: woken.append("relay")
+    units = KeyedUnits(db, table, KeyedCall("k1", "svc.add", "d1", ttl=60))
+    with units.write(notify=False):
+        pass
+    with units.write():  # commits the unit before it
+        assert woken == []
+    units.finish({"pk": 1}, None)  # commits this one, with the answer
+    assert woken == ["relay"]
