@@ -1,6 +1,7 @@
 """Small helpers shared by tests."""
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from nameko.testing.services import worker_factory as nameko_worker_factory
@@ -21,6 +22,19 @@ def worker_factory(service_cls, **dependencies):
     if "settings" not in dependencies:
         dependencies["settings"] = service_cls.settings.settings_class()
     return nameko_worker_factory(service_cls, **dependencies)
+
+
+@contextmanager
+def sqlite_database(path: Path, metadata):
+    """A Database on a new SQLite file at `path` with `metadata`'s tables, disposed at the
+    end: for tests about SQLite alone (or a service beside the one the test is about)."""
+    from svckit.db import Database
+    db = Database(f"sqlite:///{path}", metadata)
+    db.create_all()
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def service_packages() -> set[str]:

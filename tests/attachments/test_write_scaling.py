@@ -14,7 +14,7 @@ from svckit.db import Database
 from svckit.events import utcnow
 from svckit.relay import Relay
 from tests.attachments.test_service import Users
-from tests.helpers import STAFF, worker_factory
+from tests.helpers import STAFF, sqlite_database, worker_factory
 
 STEP = 10  # instructions per progress callback
 
@@ -68,10 +68,8 @@ def seed_history(db: Database, count: int, first_model_id: int):
 
 @pytest.fixture
 def sqlite_db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'attachments.sqlite3'}", models.metadata)
-    db.create_all()
-    yield db
-    db.dispose()
+    with sqlite_database(tmp_path / "attachments.sqlite3", models.metadata) as db:
+        yield db
 
 
 def test_a_link_create_and_the_relay_pass_after_it_cost_the_same_with_10x_the_history(

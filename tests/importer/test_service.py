@@ -18,9 +18,8 @@ from services.system import models as system_models
 from services.system.service import Service as SystemService
 from svckit.blobstore import LocalBlobStore
 from svckit.context import Caller
-from svckit.db import Database
 from svckit.errors import NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
-from tests.helpers import STAFF, USER, worker_factory
+from tests.helpers import STAFF, USER, sqlite_database, worker_factory
 
 
 class Users:
@@ -59,10 +58,8 @@ class InProcessTargets:
 
 @pytest.fixture
 def system_db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'system.sqlite3'}", system_models.metadata)
-    db.create_all()
-    yield db
-    db.dispose()
+    with sqlite_database(tmp_path / "system.sqlite3", system_models.metadata) as db:
+        yield db
 
 
 @pytest.fixture
