@@ -35,7 +35,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from observability_profile import ENDPOINTS, Sink, mode_env
+from observability_profile import ENDPOINTS, Sink, mode_env, wsgi_call
 
 HERE = Path(__file__).resolve().parent
 STATES = ("metrics", "logs", "traced")
@@ -44,7 +44,6 @@ STATES = ("metrics", "logs", "traced")
 def child(endpoint: str, batches: int, size: int, log_path: str) -> None:
     """In the child: the app as a gunicorn worker builds it, called in batches that take
     turns between STATES; prints each state's CPU µs per request per batch, as JSON."""
-    import io
     import logging
     import time
 
@@ -59,22 +58,8 @@ def child(endpoint: str, batches: int, size: int, log_path: str) -> None:
     provider = tracing.setup(settings, "gateway")
     assert provider is not None, "the child runs with tracing configured"
     app = create_app(settings)
-    method, path, body = ENDPOINTS[endpoint]
-    token = os.environ["BENCH_TOKEN"]
+    call = wsgi_call(app, endpoint, os.environ["BENCH_TOKEN"])
     root = logging.getLogger()
-
-    def call():
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
-                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
-                   "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json", "REMOTE_ADDR": "127.0.0.1",
-                   "HTTP_AUTHORIZATION": f"Token {token}", "HTTP_HOST": "127.0.0.1:8000",
-                   "wsgi.errors": sys.stderr}
-        seen = []
-        b"".join(app(environ, lambda status, headers, exc_info=None: seen.append(status)))
-        if not seen[0].startswith("2"):
-            raise RuntimeError(f"{method} {path}: {seen[0]}")
 
     def switch(state: str) -> None:
         root.setLevel(logging.WARNING if state == "metrics" else logging.INFO)

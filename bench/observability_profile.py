@@ -65,6 +65,28 @@ def mode_env(mode: str, sink_url: str, workdir: Path) -> dict:
     return env
 
 
+def wsgi_call(app, endpoint: str, token: str):
+    """A function that sends `endpoint`'s request (ENDPOINTS) to the WSGI `app` as `token`'s
+    user and fails unless it answers 2xx."""
+    import io
+
+    method, path, body = ENDPOINTS[endpoint]
+
+    def call():
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                   "CONTENT_TYPE": "application/json", "REMOTE_ADDR": "127.0.0.1",
+                   "HTTP_AUTHORIZATION": f"Token {token}", "HTTP_HOST": "127.0.0.1:8000",
+                   "wsgi.errors": sys.stderr}
+        seen = []
+        b"".join(app(environ, lambda status, headers, exc_info=None: seen.append(status)))
+        if not seen[0].startswith("2"):
+            raise RuntimeError(f"{method} {path}: {seen[0]}")
+    return call
+
+
 def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
     """In the mode's process: build the app as a gunicorn worker would, and call it."""
     import cProfile
@@ -83,22 +105,7 @@ def child(endpoint: str, count: int, profile: bool, log_path: str) -> None:
                    flush_seconds=settings.LOG_FLUSH_SECONDS)
     tracing.setup(settings, "gateway")
     app = create_app(settings)
-    method, path, body = ENDPOINTS[endpoint]
-    token = os.environ["BENCH_TOKEN"]
-
-    def call():
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
-                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
-                   "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json", "REMOTE_ADDR": "127.0.0.1",
-                   "HTTP_AUTHORIZATION": f"Token {token}", "HTTP_HOST": "127.0.0.1:8000",
-                   "wsgi.errors": sys.stderr}
-        seen = []
-        chunks = app(environ, lambda status, headers, exc_info=None: seen.append(status))
-        b"".join(chunks)
-        if not seen[0].startswith("2"):
-            raise RuntimeError(f"{method} {path}: {seen[0]}")
+    call = wsgi_call(app, endpoint, os.environ["BENCH_TOKEN"])
 
     for _ in range(50):  # warm-up: connections, caches, the read model
         call()

@@ -186,12 +186,14 @@ def trace_transactions(engine, system: str) -> None:
             conn.info["tx_span"] = tracer.start_span("db.transaction", parent, CLIENT)
 
     def end(outcome):
+        attributes = {"db.system": system, "db.outcome": outcome}  # copied by the span
+
         def ended(conn):
             if conn.invalidated:  # the server went away mid-transaction: `conn.info` would
                 return  # raise PendingRollbackError out of the rollback (svckit.metrics too)
             started = conn.info.pop("tx_span", None)
             if started is not None:  # its attributes in one pass of the SDK's checks
-                started.set_attributes({"db.system": system, "db.outcome": outcome})
+                started.set_attributes(attributes)
                 started.end()
         return ended
 

@@ -30,6 +30,7 @@ class WorkerTrace(DependencyProvider):
 
     def __init__(self):
         self._spans: dict = {}
+        self._named: dict[str, tuple[str, dict]] = {}  # method -> span name, attributes
 
     def start(self):
         for ext in self.container.extensions:  # Store made its Database in its setup()
@@ -40,16 +41,23 @@ class WorkerTrace(DependencyProvider):
     def worker_setup(self, worker_ctx):
         if not tracing.enabled():
             return
-        service = self.container.service_name
-        method = worker_ctx.entrypoint.method_name
+        name, attributes = self._name_of(worker_ctx.entrypoint.method_name)
         carrier = carrier_of(worker_ctx)
         links = None
         if carrier is None and worker_ctx.args and isinstance(worker_ctx.args[0], dict):
             links = tracing.links_to([worker_ctx.args[0].get("trace_context")])
         self._spans[worker_ctx] = tracing.start(
-            f"{service}.{method}", tracing.SERVER if carrier else tracing.CONSUMER, carrier,
-            attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method},
-            links=links)
+            name, tracing.SERVER if carrier else tracing.CONSUMER, carrier,
+            attributes=attributes, links=links)
+
+    def _name_of(self, method: str) -> tuple[str, dict]:
+        """A method's span name and attributes, made once (a span copies its attributes)."""
+        named = self._named.get(method)
+        if named is None:
+            service = self.container.service_name
+            named = self._named[method] = (f"{service}.{method}", {
+                "rpc.system": "nameko", "rpc.service": service, "rpc.method": method})
+        return named
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         handle = self._spans.pop(worker_ctx, None)
