@@ -190,16 +190,20 @@ class RpcClient:
         return correlation_id
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
-             timeout: float | None = None, **kwargs):
+             timeout: float | None = None, *, strict_deadline: bool = False, **kwargs):
         """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
-        for this call only (a long import, say). With tracing on, the call is a client span
-        whose context goes with the request (svckit.tracing)."""
+        for this call only (a long import, say); `strict_deadline`: the call ends by then,
+        its deadline never moved (a readiness probe's, which must answer in time). With
+        tracing on, the call is a client span whose context goes with the request
+        (svckit.tracing)."""
         handle = tracing.start(f"{service}.{method}", tracing.CLIENT, attributes={
             "rpc.system": "nameko", "rpc.service": service, "rpc.method": method})
         if handle is None:
-            return self._call(service, method, caller, path, timeout, **kwargs)
+            return self._call(service, method, caller, path, timeout, strict_deadline,
+                              **kwargs)
         try:
-            result = self._call(service, method, caller, path, timeout, **kwargs)
+            result = self._call(service, method, caller, path, timeout, strict_deadline,
+                                **kwargs)
         except ApiError as exc:
             tracing.finish(handle, exc, expected=exc.status < 500)
             raise
@@ -210,7 +214,7 @@ class RpcClient:
         return result
 
     def _call(self, service: str, method: str, caller: Caller | None, path: str,
-              timeout: float | None, **kwargs):
+              timeout: float | None, strict_deadline: bool, **kwargs):
         """The call, without its span.
 
         Within that deadline, a call without an answer is sent again (with the same caller,
@@ -220,12 +224,14 @@ class RpcClient:
         connection broke. Once per call, the deadline moves to the client's timeout from
         then, if later: the first time the connection breaks (the call's queue may be moving
         to another node, its consumers reconnecting), or when the deadline passes while the
-        service's queue has no consumer or a backlog (the call is merely queued). A call that
-        could not be sent at all is a 503 saying it was not applied; a call sent whose
-        answer never came, a 503 saying its outcome is unknown."""
+        service's queue has no consumer or a backlog (the call is merely queued); never
+        with `strict_deadline`. A call that could not be sent at all is a 503 saying it was
+        not applied; a call sent whose answer never came, a 503 saying its outcome is
+        unknown and how long its deadline allowed."""
         caller = caller or Caller()
         wait = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
+        began = time.monotonic()
+        deadline = began + wait
         interval = wait / (self.retries + 1)
         self._waiting, self._first, self._answer = set(), "", None
         sends, backoff, broken, extended = 0, 0.25, "", False
@@ -233,7 +239,7 @@ class RpcClient:
         def once_more() -> float:
             """The deadline moved, once per call, to the client's timeout from now."""
             nonlocal extended
-            if extended:
+            if extended or strict_deadline:
                 return deadline
             extended = True
             return max(deadline, time.monotonic() + min(wait, self.timeout))
@@ -255,7 +261,7 @@ class RpcClient:
                         raise NotApplied(str(exc))
                     deadline = reconnecting(str(exc))
                     if time.monotonic() + backoff >= deadline:
-                        raise self._unknown(service, wait, broken)
+                        raise self._unknown(service, deadline - began, broken)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
@@ -270,17 +276,18 @@ class RpcClient:
                         assert self._conn is not None  # _publish() connected, or raised
                         self._conn.drain_events(timeout=remaining)
                 except TimeoutError:
-                    if time.monotonic() >= deadline and not extended and self._queued(service):
+                    if (time.monotonic() >= deadline and not extended and not strict_deadline
+                            and self._queued(service)):
                         deadline = once_more()  # not taken yet: merely queued
                     if time.monotonic() >= deadline:
                         self.close()  # a timed-out read may have stopped inside a frame
-                        raise self._unknown(service, wait, broken)
+                        raise self._unknown(service, deadline - began, broken)
                     continue
                 except BROKEN as exc:
                     self.close()
                     deadline = reconnecting(str(exc))
                     if time.monotonic() >= deadline:
-                        raise self._unknown(service, wait, broken)
+                        raise self._unknown(service, deadline - began, broken)
                     continue
                 break
         except ServiceUnavailable:
@@ -325,16 +332,17 @@ class RpcClient:
             return False
         return consumers == 0 or ready > 0
 
-    def _unknown(self, service: str, wait: float, broken: str) -> ServiceUnavailable:
+    def _unknown(self, service: str, waited: float, broken: str) -> ServiceUnavailable:
         """The 503 of a call sent whose answer never came: the broker broke after it was sent
-        (BrokerUnavailable), or the service did not answer in time (RpcTimeout)."""
+        (BrokerUnavailable), or the service did not answer in the `waited` seconds its
+        deadline allowed, moved or not (RpcTimeout)."""
         unknown = ("the outcome of the request is unknown; repeating it with the same "
                    "Idempotency-Key is safe")
         if broken:
             return BrokerUnavailable({"detail": f"Message broker unavailable ({broken}) after "
                                                 f"the request was sent: {unknown}"})
         return RpcTimeout({"detail": f"The {service} service did not answer within "
-                                     f"{wait:g} s: {unknown}"})
+                                     f"{waited:.3g} s: {unknown}"})
 
 
 class ThreadLocalRpc:

@@ -7,7 +7,7 @@ import pytest
 from kombu import Connection, Consumer, Producer, Queue
 
 from svckit.errors import ServiceUnavailable
-from svckit.rpc_client import RPC_EXCHANGE, RpcClient
+from svckit.rpc_client import RPC_EXCHANGE, RpcClient, RpcTimeout
 from tests.helpers import service_settings
 
 
@@ -140,6 +140,36 @@ def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_
                 routing_key=message.properties["reply_to"],
                 correlation_id=message.properties["correlation_id"], serializer="json")
             assert call.wait() == "late"
+        finally:
+            client.close()
+            queue.delete()
+
+
+def test_a_strict_deadline_is_never_moved(tmp_path, rabbit_config):
+    """A readiness call (`strict_deadline`) still queued at its deadline ends there, a 503,
+    unlike any other call (above): a probe must answer within its own deadline."""
+    uri = rabbit_config["AMQP_URI"]
+    timeout = 2.0
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        queue = Queue("rpc-strictsvc", exchange=RPC_EXCHANGE, routing_key="strictsvc.*",
+                      auto_delete=False)(channel)
+        queue.declare()  # bound, but nobody consumes it
+        client = RpcClient(uri, timeout=timeout, retries=0,
+                           signer=service_settings(uri, tmp_path).caller_signer())
+        try:
+            started = eventlet.hubs.get_hub().clock()
+            call = eventlet.spawn(client.call, "strictsvc", "readiness", strict_deadline=True)
+            eventlet.sleep(max(started + timeout + 0.3 - eventlet.hubs.get_hub().clock(), 0))
+            message = queue.get(no_ack=True)
+            assert message is not None
+            Producer(channel, exchange=RPC_EXCHANGE).publish(
+                {"result": "late", "error": None},
+                routing_key=message.properties["reply_to"],
+                correlation_id=message.properties["correlation_id"], serializer="json")
+            with pytest.raises(RpcTimeout) as answer:
+                call.wait()
+            assert "did not answer within 2 s" in answer.value.detail["detail"]
         finally:
             client.close()
             queue.delete()
