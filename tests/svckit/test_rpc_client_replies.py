@@ -7,7 +7,7 @@ import pytest
 from kombu import Connection, Consumer, Producer, Queue
 
 from svckit.errors import ServiceUnavailable
-from svckit.rpc_client import RPC_EXCHANGE, RpcClient, RpcTimeout
+from svckit.rpc_client import RPC_EXCHANGE, NotApplied, RpcClient, RpcTimeout
 from tests.helpers import service_settings
 
 
@@ -170,6 +170,28 @@ def test_a_strict_deadline_is_never_moved(tmp_path, rabbit_config):
             with pytest.raises(RpcTimeout) as answer:
                 call.wait()
             assert "did not answer within 2 s" in answer.value.detail["detail"]
+        finally:
+            client.close()
+            queue.delete()
+
+
+def test_a_call_the_broker_refuses_to_queue_is_not_applied(tmp_path, rabbit_config):
+    """The broker refuses every request of the call (its queue full with `reject-publish`,
+    as a quorum queue refuses while it has no leader): each is sent again on a fresh
+    channel until the deadline, and the call is a 503 saying it was not applied, not that
+    its outcome is unknown (without confirms the refusals went unseen)."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("rpc-fullsvc", exchange=RPC_EXCHANGE, routing_key="fullsvc.*",
+                      auto_delete=False, queue_arguments={
+                          "x-max-length": 0, "x-overflow": "reject-publish"})(conn.channel())
+        queue.declare()
+        client = RpcClient(uri, timeout=2, signer=service_settings(uri, tmp_path).caller_signer())
+        try:
+            with pytest.raises(NotApplied) as answer:
+                client.call("fullsvc", "anything")
+            assert "refused to queue every request" in answer.value.detail["detail"]
+            assert "not applied" in answer.value.detail["detail"]
         finally:
             client.close()
             queue.delete()
