@@ -53,6 +53,16 @@ class Proxy:
             self.proc = None
 
 
+def proxied(amqp_uri: str) -> tuple[Proxy, str]:
+    """A started proxy to the broker of `amqp_uri` (one node), and the URI through it."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(amqp_uri)
+    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    proxy.start()
+    return proxy, parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
+                                        f"{proxy.port}").geturl()
+
+
 def _pipe(src: socket.socket, dst: socket.socket):
     try:
         while data := src.recv(65536):

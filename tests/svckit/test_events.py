@@ -185,16 +185,10 @@ def test_a_relay_whose_broker_went_silent_fails_over_without_waiting_for_confirm
     host gone: no FIN, no RST): missed heartbeats tell it broken, and the pass fails with
     that, not with NotConfirmed after CONFIRM_TIMEOUT; the next pass connects to the next
     node and publishes the batch."""
-    from urllib.parse import urlsplit
-
-    from tests.tcpproxy import Proxy
+    from tests.tcpproxy import proxied
 
     uri = rabbit_config["AMQP_URI"]
-    parts = urlsplit(uri)
-    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
-    proxy.start()
-    through = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
-                                    f"{proxy.port}").geturl()
+    proxy, through = proxied(uri)
     relay = Relay("testsvc", db, store, f"{through};{uri}")  # the proxied node first
     try:
         create(db, "a")
