@@ -25,7 +25,7 @@ test-e2e-cluster: venv rabbitmq cluster-packages browser-packages console
 	E2E_TOPOLOGY=cluster $(PY) -m pytest tests/e2e
 
 # the faults the cluster survives (tests/cluster/test_faults.py; README "Faults it survives"),
-# left out of `make test` for now (tests/conftest.py runs them only when -m names them)
+# alone (they run in `make test` too)
 test-faults: venv cluster-packages
 	$(PY) -m pytest -m faults tests/cluster/test_faults.py
 

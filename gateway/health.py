@@ -82,7 +82,7 @@ class Readyz:
         the broker (the gateway's problem, not the service's)."""
         try:
             problems = self.api.rpc.call(service, "readiness", Caller(request_id=request_id),
-                                         timeout=timeout)
+                                         timeout=timeout, strict_deadline=True)
         except BrokerUnavailable as exc:
             raise BrokerProblem(str(exc.detail.get("detail") or exc.detail)) from exc
         except ApiError as exc:

@@ -311,15 +311,7 @@ class KeyedUnits:
         if deferred is None and exc is not None and not self._pending:
             # nothing of this call was committed: it failed, unless a concurrent duplicate
             # applied it (and this one failed on that, say on a unique name)
-            try:
-                won = self._recorded() if self._wrote or self.call.resent else None
-                deadline = time.monotonic() + RESENT_WAIT_SECONDS
-                while won is None and self.call.resent and time.monotonic() < deadline:
-                    time.sleep(0.05)  # a resend that failed may have met the first send's
-                    won = self._recorded()  # work
-            except KeyConflict as conflict:
-                return None, conflict.plain()
-            return self._replayed(won.answer) if won is not None else (result, exc)
+            return self._winner_or(result, exc)
         try:
             if deferred is not None:
                 conn, transaction = deferred
@@ -346,7 +338,26 @@ class KeyedUnits:
             log.exception("could not commit %s under key %s", self.call.method, self.call.key)
             return None, ServiceUnavailable({"detail": f"The write could not be committed: "
                                                        f"{type(failure).__name__}"})
+        if answer is None and exc is not None and not self._pending:
+            # an unexpected failure, its later unit (a cleanup after it: an upload's placed
+            # file released) committed without the key: as above, a concurrent duplicate may
+            # have applied the call (a redelivery ran beside the first delivery, whose
+            # commit made this one fail on a unique upload)
+            return self._winner_or(result, exc)
         return result, exc
+
+    def _winner_or(self, result, exc: BaseException):
+        """The answer of a concurrent duplicate that applied this failed call's key (a
+        resend waits RESENT_WAIT_SECONDS for it), else `(result, exc)`."""
+        try:
+            won = self._recorded() if self._wrote or self.call.resent else None
+            deadline = time.monotonic() + RESENT_WAIT_SECONDS
+            while won is None and self.call.resent and time.monotonic() < deadline:
+                time.sleep(0.05)  # a resend that failed may have met the first send's
+                won = self._recorded()  # work
+        except KeyConflict as conflict:
+            return None, conflict.plain()
+        return self._replayed(won.answer) if won is not None else (result, exc)
 
     def _store_alone(self, answer: str):
         with self._db.write(notify=False) as conn:

@@ -18,7 +18,7 @@ def main(argv=None):
     settings = ProbeSettings()
     client = RpcClient(settings.AMQP_URI, settings.PROBE_TIMEOUT, settings.caller_signer())
     try:
-        ok = client.call(name, "ping") == "pong"
+        ok = client.call(name, "ping", strict_deadline=True) == "pong"
     except Exception as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         ok = False

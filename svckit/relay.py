@@ -7,6 +7,12 @@ Only one relay per service publishes at a time: a lease row in the service's own
 the broker confirmed it; a crash in between republishes it, and subscribers deduplicate.
 A batch is published, then its confirmations are awaited together (`Confirms`): one wait
 for the broker (a quorum queue's replication) per batch instead of one per event.
+
+The relay's connection has AMQP heartbeats (HEARTBEAT_SECONDS), read and sent while it
+waits for confirms and at every pass: a connection whose broker went silent (its node's
+host gone, a network partition: no FIN, no RST) is known broken after two missed beats and
+the batch is sent again on another node, instead of waiting CONFIRM_TIMEOUT for confirms
+that cannot come.
 """
 import logging
 import socket
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 15
 BATCH = 500
 CONFIRM_TIMEOUT = 30.0  # seconds for the broker to confirm a batch
+HEARTBEAT_SECONDS = 5  # of the relay's connection: silence for twice that is a broken one
+WAIT_SLICE = 1.0  # seconds between heartbeat checks while confirms are awaited
 
 
 class NotConfirmed(Exception):
@@ -65,16 +73,20 @@ class Confirms:
         self._settle(tag, multiple)
 
     def wait(self, timeout: float = CONFIRM_TIMEOUT):
+        """Until every message sent is confirmed; NotConfirmed when one was refused or
+        `timeout` passed; the connection's error (ConnectionForced: too many heartbeats
+        missed) as soon as it is known broken."""
         deadline = time.monotonic() + timeout
+        connection = self.channel.connection
         while self.unconfirmed and not self.refused:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise NotConfirmed(f"{len(self.unconfirmed)} event(s) not confirmed in "
                                    f"{timeout:.0f} s")
             try:
-                self.channel.connection.drain_events(timeout=left)
+                connection.drain_events(timeout=min(left, WAIT_SLICE))
             except socket.timeout:
-                pass
+                connection.heartbeat_tick()
         if self.refused:
             raise NotConfirmed("the broker refused an event")
 
@@ -126,7 +138,7 @@ class Relay:
 
     def _ensure_producer(self):
         if self._producer is None:
-            conn = self._conn = connect(self.amqp_uri)
+            conn = self._conn = connect(self.amqp_uri, heartbeat=HEARTBEAT_SECONDS)
             channel = conn.default_channel
             self.exchange(channel).declare()
             self._confirms = Confirms(channel)
@@ -145,9 +157,26 @@ class Relay:
                              .order_by(events.c.chain_seq).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
+    def keep_alive(self):
+        """Between batches: read what the broker sent (its heartbeats), send a heartbeat when
+        one is due; a connection found broken is dropped (the next batch connects again)."""
+        if self._conn is None:
+            return
+        try:
+            try:
+                self._conn.drain_events(timeout=0)
+            except socket.timeout:
+                pass
+            self._conn.heartbeat_check()
+        except Exception as exc:
+            log.warning("the event relay's broker connection broke (%s); it connects again "
+                        "for the next batch", exc)
+            self.close(broken=True)
+
     def pump(self) -> int:
         """Publish every unpublished event; returns how many were published."""
         total = 0
+        self.keep_alive()
         if not self._hold_lease():
             return 0
         while True:
@@ -165,7 +194,7 @@ class Relay:
                     confirms.sent()
                 confirms.wait()
             except Exception:
-                self.close()  # the next pass connects again (to another node if need be)
+                self.close(broken=True)  # the next pass connects again (to another node)
                 raise
             events = self.store.events
             with self.db.write(notify=False) as s:
@@ -176,10 +205,15 @@ class Relay:
             if len(rows) < BATCH:  # that was all (a later commit nudges the loop again)
                 return total
 
-    def close(self):
+    def close(self, broken: bool = False):
+        """Drop the connection: closed as AMQP asks, or, when `broken`, its socket only (a
+        close handshake on a silent connection would wait for an answer forever)."""
         if self._conn is not None:
             try:
-                self._conn.release()
+                if broken:
+                    self._conn.collect()
+                else:
+                    self._conn.release()
             except Exception:  # closing a broken connection may fail; it is gone either way
                 pass
         self._conn = self._producer = self._confirms = None

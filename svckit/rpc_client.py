@@ -10,6 +10,10 @@ that service and method (svckit.signing), a reply `{"result", "error"}` to
   without waiting for a publisher confirmation (a broker round trip on every call);
 - requests are transient: a request is worth nothing after its timeout, so the broker need
   not write it to disk;
+- the channel is in confirm mode, its confirms read alongside the answer
+  (svckit.rpc_confirms): a request the broker refused to queue (a quorum queue without a
+  leader drops it silently otherwise) is sent again at once on a fresh channel, and a
+  request still unconfirmed when it is due to be sent again is sent on a fresh channel;
 - replies arrive on the client's own exclusive queue, consumed without acknowledgements;
   only a reply with the current call's correlation id is its answer, and a client that
   timed out drops its connection (and reply queue), so a late answer is never read as the
@@ -33,6 +37,7 @@ from svckit import randomids, tracing
 from svckit.broker import connect
 from svckit.context import Caller
 from svckit.errors import ApiError, ServiceUnavailable
+from svckit.rpc_confirms import SendConfirms
 from svckit.signing import CALLER_HEADER, SIGNATURE_HEADER, CallerSigner
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)  # as nameko declares it
@@ -85,6 +90,10 @@ class NotApplied(BrokerUnavailable):
                                     "was not applied"})
 
 
+class Refused(Exception):
+    """The broker refused to queue a request of the call (basic.nack)."""
+
+
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float, signer: CallerSigner,
                  retries: int = DEFAULT_RETRIES):
@@ -101,11 +110,16 @@ class RpcClient:
         self._waiting: set[str] = set()  # correlation ids of the call in progress's sends
         self._first = ""  # the first send's
         self._answer: Any = None  # its reply body, or RETURNED
+        self._confirms = SendConfirms()
 
     def _connect(self):
         conn = connect(self.amqp_uri, connect_timeout=5, heartbeat=0)
         try:
             channel = conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._confirms.on_ack)
+            channel.events["basic_nack"].add(self._confirms.on_nack)
+            self._confirms.channel_opened()
             exchange = RPC_EXCHANGE(channel)
             exchange.declare()
             self._reply_key = uuid.uuid4().hex
@@ -166,9 +180,11 @@ class RpcClient:
                     raise NotSent(str(exc))
             assert self._producer is not None  # set by _connect() with the connection
             try:
-                return self._producer.publish(
+                self._producer.publish(
                     body, routing_key=routing_key, mandatory=True, reply_to=self._reply_key,
                     correlation_id=correlation_id, headers=headers, delivery_mode=1)
+                self._confirms.sent()
+                return
             except BROKEN as exc:
                 self.close()
                 if attempt == 2:
@@ -190,16 +206,20 @@ class RpcClient:
         return correlation_id
 
     def call(self, service: str, method: str, caller: Caller | None = None, path: str = "",
-             timeout: float | None = None, **kwargs):
+             timeout: float | None = None, *, strict_deadline: bool = False, **kwargs):
         """`service.method(**kwargs)` as `caller`; `timeout` (seconds) overrides the client's
-        for this call only (a long import, say). With tracing on, the call is a client span
-        whose context goes with the request (svckit.tracing)."""
+        for this call only (a long import, say); `strict_deadline`: the call ends by then,
+        its deadline never moved (a readiness probe's, which must answer in time). With
+        tracing on, the call is a client span whose context goes with the request
+        (svckit.tracing)."""
         handle = tracing.start(f"{service}.{method}", tracing.CLIENT, attributes={
             "rpc.system": "nameko", "rpc.service": service, "rpc.method": method})
         if handle is None:
-            return self._call(service, method, caller, path, timeout, **kwargs)
+            return self._call(service, method, caller, path, timeout, strict_deadline,
+                              **kwargs)
         try:
-            result = self._call(service, method, caller, path, timeout, **kwargs)
+            result = self._call(service, method, caller, path, timeout, strict_deadline,
+                                **kwargs)
         except ApiError as exc:
             tracing.finish(handle, exc, expected=exc.status < 500)
             raise
@@ -210,30 +230,36 @@ class RpcClient:
         return result
 
     def _call(self, service: str, method: str, caller: Caller | None, path: str,
-              timeout: float | None, **kwargs):
+              timeout: float | None, strict_deadline: bool, **kwargs):
         """The call, without its span.
 
         Within that deadline, a call without an answer is sent again (with the same caller,
         and so the same idempotency key, marked as a retry) after each
         `timeout / (retries + 1)`, on the same connection (the first send's answer is the
-        answer, or a resend's that is no error), or at once on a fresh connection when the
-        connection broke. Once per call, the deadline moves to the client's timeout from
-        then, if later: the first time the connection breaks (the call's queue may be moving
-        to another node, its consumers reconnecting), or when the deadline passes while the
-        service's queue has no consumer or a backlog (the call is merely queued). A call that
-        could not be sent at all is a 503 saying it was not applied; a call sent whose
-        answer never came, a 503 saying its outcome is unknown."""
+        answer, or a resend's that is no error) unless the broker has not confirmed the last
+        send by then, or at once on a fresh connection when the connection broke or the
+        broker refused to queue the request (after a short pause). Once per call, the
+        deadline moves to the client's timeout from then, if later: the first time the
+        connection breaks or the broker refuses (the call's queue may be moving to another
+        node, its consumers reconnecting), or when the deadline passes while a send is
+        unconfirmed or the service's queue has no consumer or a backlog (the call is merely
+        queued); never with `strict_deadline`. A call
+        that could not be sent at all, or whose every send the broker refused, is a 503
+        saying it was not applied; a call sent whose answer never came, a 503 saying its
+        outcome is unknown and how long its deadline allowed."""
         caller = caller or Caller()
         wait = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
+        began = time.monotonic()
+        deadline = began + wait
         interval = wait / (self.retries + 1)
         self._waiting, self._first, self._answer = set(), "", None
+        self._confirms.new_call()
         sends, backoff, broken, extended = 0, 0.25, "", False
 
         def once_more() -> float:
             """The deadline moved, once per call, to the client's timeout from now."""
             nonlocal extended
-            if extended:
+            if extended or strict_deadline:
                 return deadline
             extended = True
             return max(deadline, time.monotonic() + min(wait, self.timeout))
@@ -255,7 +281,7 @@ class RpcClient:
                         raise NotApplied(str(exc))
                     deadline = reconnecting(str(exc))
                     if time.monotonic() + backoff >= deadline:
-                        raise self._unknown(service, wait, broken)
+                        raise self._ended(service, deadline - began, broken, sends)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
@@ -264,23 +290,39 @@ class RpcClient:
                     deadline, time.monotonic() + interval)
                 try:
                     while self._answer is None:
+                        if self._confirms.fresh_refusal:
+                            raise Refused
                         remaining = resend - time.monotonic()
                         if remaining <= 0:
                             raise TimeoutError
                         assert self._conn is not None  # _publish() connected, or raised
                         self._conn.drain_events(timeout=remaining)
                 except TimeoutError:
-                    if time.monotonic() >= deadline and not extended and self._queued(service):
-                        deadline = once_more()  # not taken yet: merely queued
+                    if (time.monotonic() >= deadline and not extended and not strict_deadline
+                            and (self._confirms.pending or self._queued(service))):
+                        deadline = once_more()  # not taken yet: unconfirmed, or queued
                     if time.monotonic() >= deadline:
                         self.close()  # a timed-out read may have stopped inside a frame
-                        raise self._unknown(service, wait, broken)
+                        raise self._ended(service, deadline - began, broken, sends)
+                    if self._confirms.pending:
+                        self.close()  # not even queued yet: send it again on a fresh channel
+                    continue
+                except Refused:
+                    # not queued (its queue's leader unknown, say): again at once, on a fresh
+                    # channel (this one may keep refusing), while its queue settles
+                    self._confirms.fresh_refusal = False
+                    self.close()
+                    deadline = reconnecting("it refused to queue the request")
+                    if time.monotonic() + backoff >= deadline:
+                        raise self._ended(service, deadline - began, broken, sends)
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
                     continue
                 except BROKEN as exc:
                     self.close()
                     deadline = reconnecting(str(exc))
                     if time.monotonic() >= deadline:
-                        raise self._unknown(service, wait, broken)
+                        raise self._ended(service, deadline - began, broken, sends)
                     continue
                 break
         except ServiceUnavailable:
@@ -325,16 +367,25 @@ class RpcClient:
             return False
         return consumers == 0 or ready > 0
 
-    def _unknown(self, service: str, wait: float, broken: str) -> ServiceUnavailable:
+    def _ended(self, service: str, waited: float, broken: str,
+               sends: int) -> ServiceUnavailable:
+        """The 503 of a call whose deadline passed without an answer: not applied when the
+        broker refused every request it sent, else its outcome is unknown."""
+        if self._confirms.all_refused(sends):
+            return NotApplied(f"it refused to queue every request for the {service} service")
+        return self._unknown(service, waited, broken)
+
+    def _unknown(self, service: str, waited: float, broken: str) -> ServiceUnavailable:
         """The 503 of a call sent whose answer never came: the broker broke after it was sent
-        (BrokerUnavailable), or the service did not answer in time (RpcTimeout)."""
+        (BrokerUnavailable), or the service did not answer in the `waited` seconds its
+        deadline allowed, moved or not (RpcTimeout)."""
         unknown = ("the outcome of the request is unknown; repeating it with the same "
                    "Idempotency-Key is safe")
         if broken:
             return BrokerUnavailable({"detail": f"Message broker unavailable ({broken}) after "
                                                 f"the request was sent: {unknown}"})
         return RpcTimeout({"detail": f"The {service} service did not answer within "
-                                     f"{wait:g} s: {unknown}"})
+                                     f"{waited:.3g} s: {unknown}"})
 
 
 class ThreadLocalRpc:

@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from svckit.blobstore import BlobStore, blob_store_of
+from svckit.broker import spread
 from svckit.config_keys import config_key
 from svckit.layout import ROOT
 from svckit.listing import SearchLimits
@@ -117,6 +118,12 @@ class BrokerSettings(ObservedSettings):
     INVENTREE_DATA_DIR: str = str(ROOT / "var")
     CALLER_SIGNING_KEYS: str = ""
     CALLER_SIGNATURE_MAX_AGE: float = 300.0
+
+    @field_validator("AMQP_URI")
+    @classmethod
+    def _spread(cls, value: str) -> str:
+        """A node list starts at this process's own node (svckit.broker.spread)."""
+        return spread(value)
 
     def data_dir(self) -> Path:
         path = Path(self.INVENTREE_DATA_DIR)

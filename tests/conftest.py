@@ -152,8 +152,7 @@ def pytest_collection_modifyitems(config, items):
     under tests/e2e/ `e2e` and `broker` (and under tests/e2e/console/ `browser`); under
     tests/cluster/ `cluster`; using a broker
     fixture `broker`; the PostgreSQL case of `db_url` `postgres`. `make test-unit`
-    deselects `broker`, `e2e` and `cluster`. Tests marked `faults` are deselected unless
-    `-m` names them."""
+    deselects `broker`, `e2e` and `cluster`."""
     for item in items:
         if str(item.path).startswith(E2E_DIR + os.sep):
             item.add_marker(pytest.mark.e2e)
@@ -167,14 +166,6 @@ def pytest_collection_modifyitems(config, items):
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("db_url") == "postgresql":
             item.add_marker(pytest.mark.postgres)
-    # the fault tests run only when a -m expression names them (`make test-faults`): green
-    # twice on their branch, but the node stop failed on the merged main (README "Faults it
-    # survives"); they join `make test` once that is understood
-    if "faults" not in (config.getoption("markexpr", "") or ""):
-        chosen = [item for item in items if item.get_closest_marker("faults") is None]
-        if len(chosen) != len(items):
-            config.hook.pytest_deselected(items=[i for i in items if i not in chosen])
-            items[:] = chosen
 
 
 @pytest.fixture(scope="session")

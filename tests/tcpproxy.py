@@ -1,10 +1,12 @@
 """A TCP proxy in a process of its own, to take a server away from the processes that use
 it and give it back: `cut()` kills the proxy (every connection through it breaks, new ones
 are refused, as when the server's machine goes away), `start()` listens again on the same
-port. Tests point a process's AMQP_URI at it to lose "the broker" without stopping the
-machine's RabbitMQ, which other tests share.
+port; `freeze()` makes every connection through it silent without breaking it, `thaw()`
+lets it speak again. Tests point a process's AMQP_URI at it to lose "the broker" without
+stopping the machine's RabbitMQ, which other tests share.
 
 `python -m tests.tcpproxy <listen port> <target host:port>` runs the proxy itself."""
+import signal
 import socket
 import subprocess
 import sys
@@ -33,11 +35,32 @@ class Proxy:
                     raise
                 time.sleep(0.05)
 
+    def freeze(self):
+        """Stop forwarding without closing anything (SIGSTOP): every connection through it
+        goes silent, as when the server's host or the network between goes away."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def cut(self):
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen one too
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+
+def proxied(amqp_uri: str) -> tuple[Proxy, str]:
+    """A started proxy to the broker of `amqp_uri` (one node), and the URI through it."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(amqp_uri)
+    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    proxy.start()
+    return proxy, parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
+                                        f"{proxy.port}").geturl()
 
 
 def _pipe(src: socket.socket, dst: socket.socket):

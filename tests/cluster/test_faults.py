@@ -32,6 +32,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.cost(55)]
 ADMIN = ("admin", "admin-pass-123")
 REPLICAS = 2
 IMPORT_ROWS = int(os.environ.get("FAULTS_IMPORT_ROWS", "2000"))
+# the services' and gateways' log level (INFO keeps each call's correlation id and key)
+LOG_LEVEL = os.environ.get("FAULTS_LOG_LEVEL", "WARNING")
+KEEP_LOGS = os.environ.get("FAULTS_KEEP_LOGS") == "1"  # else kept only when a test failed
 RECOVERY_SECONDS = 5.0  # the bound: service back within 5 s of the component
 
 
@@ -41,7 +44,7 @@ def cluster(request):
     c = Cluster(directory, Ports.free(), node_prefix=f"f{uuid.uuid4().hex[:6]}n",
                 replicas=REPLICAS,
                 env={"INVENTREE_ADMIN_USER": ADMIN[0], "INVENTREE_ADMIN_PASSWORD": ADMIN[1],
-                     "PASSWORD_ITERATIONS": "1000", "LOG_LEVEL": "WARNING",
+                     "PASSWORD_ITERATIONS": "1000", "LOG_LEVEL": LOG_LEVEL,
                      "CURRENCY_UPDATE_INTERVAL": "0", "NEWS_FEED_INTERVAL": "0"})
     supervisor = F.Supervisor(c)
     failed_before = request.session.testsfailed
@@ -56,7 +59,7 @@ def cluster(request):
             supervisor.stop()
         finally:
             c.stop()
-        if request.session.testsfailed == failed_before:  # else its logs are kept
+        if request.session.testsfailed == failed_before and not KEEP_LOGS:
             shutil.rmtree(directory, ignore_errors=True)
         else:
             print(f"cluster logs kept in {directory}")

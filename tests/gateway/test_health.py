@@ -56,6 +56,8 @@ def test_readyz_asks_every_service(tmp_path, monkeypatch):
                            "services": dict.fromkeys(service_names(), "ready")}
     assert sorted(service for service, method, _ in rpc.calls) == service_names()
     assert {method for _, method, _ in rpc.calls} == {"readiness"}
+    # within READYZ_TIMEOUT, never moved (svckit.rpc_client: a queued call waits once more)
+    assert all(kwargs.get("strict_deadline") is True for _, _, kwargs in rpc.calls)
 
 
 def test_a_service_outage_is_degraded_not_unready(tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """svckit.broker against the machine's RabbitMQ: an `AMQP_URI` listing several nodes whose
 first one is down (as after a cluster lost that node) still connects svckit's clients, a
 nameko service and its event relay, without logging any node's password; AMQP_QUEUE_TYPE
-declares a service's request queue as a quorum queue. (tests/cluster/ does both on a real
-3-node cluster, with every kind of queue.)"""
+declares a service's request queue as a quorum queue; each process starts the node list at
+a node of its own. (tests/cluster/ does both on a real 3-node cluster, with every kind of
+queue.)"""
 import json
 import logging
 
@@ -10,7 +11,8 @@ import pytest
 from kombu import Queue
 from kombu.exceptions import OperationalError
 
-from svckit.broker import connect, redacted
+from svckit import broker
+from svckit.broker import connect, redacted, spread
 from svckit.container_settings import container_config
 from svckit.context import Caller
 from svckit.db import Database
@@ -29,6 +31,23 @@ def test_redacted_masks_every_password():
         "amqp://u:********@h:5673/v;amqp://h")
 
 
+def test_spread_starts_the_list_at_each_node_and_keeps_its_order():
+    listed = "amqp://a//;amqp://b//;amqp://c//"
+    assert [spread(listed, offset) for offset in range(4)] == [
+        listed, "amqp://b//;amqp://c//;amqp://a//", "amqp://c//;amqp://a//;amqp://b//",
+        listed]
+    assert spread("amqp://a//", 7) == "amqp://a//"
+
+
+def test_a_process_settings_start_at_its_own_node(tmp_path, monkeypatch):
+    """The node list a process reads is the list from its own node on (svckit.settings),
+    and another process (another offset) starts elsewhere."""
+    listed = "amqp://a//;amqp://b//;amqp://c//"
+    for offset, first in ((0, "amqp://a//"), (1, "amqp://b//"), (5, "amqp://c//")):
+        monkeypatch.setattr(broker, "process_offset", lambda offset=offset: offset)
+        assert service_settings(listed, tmp_path).AMQP_URI.split(";")[0] == first
+
+
 def test_connect_tries_each_node_in_turn(rabbit_config):
     with connect(f"{DOWN};{rabbit_config['AMQP_URI']}") as conn:
         assert conn.connected and conn.port != 1
@@ -37,10 +56,11 @@ def test_connect_tries_each_node_in_turn(rabbit_config):
 
 
 @pytest.fixture
-def service(tmp_path, rabbit_config, container_factory):
+def service(tmp_path, rabbit_config, container_factory, monkeypatch):
     """GlueService (tests/svckit/test_service_glue.py) whose every connection is given the
-    node list `DOWN;<the broker>`: two nodes down, then one that answers. `start(**more)`
-    starts it with more settings."""
+    node list `DOWN;<the broker>`: two nodes down, then one that answers (taken in that
+    order: no offset of its own). `start(**more)` starts it with more settings."""
+    monkeypatch.setattr(broker, "process_offset", lambda: 0)
     listed = f"{DOWN};{rabbit_config['AMQP_URI']}"
     url = f"sqlite:///{tmp_path / 'glue.sqlite3'}"
 

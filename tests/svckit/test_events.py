@@ -3,6 +3,7 @@ import json
 import time
 
 import pytest
+from amqp.exceptions import ConnectionForced
 from kombu import Connection, Queue
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
@@ -176,6 +177,34 @@ def test_a_batch_the_broker_refuses_is_not_marked_published(db, rabbit_config):
             assert relay.pump() == 3  # the queue is gone: every event confirmed now
         finally:
             relay.close()
+
+
+def test_a_relay_whose_broker_went_silent_fails_over_without_waiting_for_confirms(
+        db, rabbit_config):
+    """The relay's connection goes silent while it waits for a batch's confirms (its node's
+    host gone: no FIN, no RST): missed heartbeats tell it broken, and the pass fails with
+    that, not with NotConfirmed after CONFIRM_TIMEOUT; the next pass connects to the next
+    node and publishes the batch."""
+    from tests.tcpproxy import proxied
+
+    uri = rabbit_config["AMQP_URI"]
+    proxy, through = proxied(uri)
+    relay = Relay("testsvc", db, store, f"{through};{uri}")  # the proxied node first
+    try:
+        create(db, "a")
+        assert relay.pump() == 1
+        create(db, "b")
+        proxy.freeze()
+        with pytest.raises(ConnectionForced, match="heartbeats missed"):
+            relay.pump()
+        proxy.cut()  # the silent node is gone for good: the next one answers
+        assert relay.pump() == 1
+        with db.read() as s:
+            assert s.execute(select(store.events.c.id).where(
+                store.events.c.published.is_(None))).all() == []
+    finally:
+        relay.close()
+        proxy.cut()
 
 
 def test_only_one_relay_holds_the_lease(db, rabbit_config):

@@ -10,6 +10,7 @@ import eventlet
 import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from svckit.container_settings import container_config
 from svckit.context import Caller
@@ -24,6 +25,11 @@ from tests.helpers import service_settings
 
 metadata = MetaData()
 notes = Table("note", metadata, Column("id", Integer, primary_key=True), Column("text", String(50)))
+# a domain rule a concurrent duplicate fails on (as an upload's unique incoming key), and
+# what such a failure cleans up after itself (as the file it placed is released)
+unique_notes = Table("unique_note", metadata, Column("text", String(50), primary_key=True))
+cleanups = Table("cleanup", metadata, Column("id", Integer, primary_key=True),
+                 Column("text", String(50)))
 projector = Projector([notes])
 class NoteCreated(EventPayload):
     text: str
@@ -79,6 +85,21 @@ class IdemService(ServiceBase):
         with self.db.read() as s:
             count = s.execute(select(func.count()).select_from(notes)).scalar()
         return {"pk": pk, "count": count}
+
+    @rpc
+    def add_unique(self, text, seconds=0):
+        """A write under a unique rule; a failure on it (a duplicate committed first) is
+        cleaned up in a write unit of its own, then raised: an unexpected exception."""
+        try:
+            with self.db.write() as s:
+                s.execute(insert(unique_notes).values(text=text))
+                pk = _add(s, self.caller, text)
+                eventlet.sleep(seconds)
+        except IntegrityError:
+            with self.db.write() as s:
+                s.execute(insert(cleanups).values(text=text))
+            raise
+        return {"pk": pk, "text": text}
 
     @rpc
     def add_upload(self, text, upload):
@@ -184,6 +205,20 @@ def test_the_same_signed_message_twice_creates_one_object_one_event_one_answer(s
     assert first == second and first["error"] is None
     assert first["result"]["text"] == "once"
     assert counts(db) == (1, 1, 1)
+
+
+def test_a_duplicate_that_failed_on_the_first_ones_write_answers_its_answer(service, signer):
+    """Two deliveries of one keyed call side by side (RabbitMQ redelivered it while the first
+    still ran): the second fails on the row the first committed, unexpectedly, and commits
+    the cleanup of its failure; it answers the first's answer, not its failure (a 500)."""
+    client, db, uri = service
+    first, second = publish_twice(uri, signer, "add_unique", keyed("k-unique"),
+                                  {"text": "u", "seconds": 0.5})
+    assert first["error"] is None and first["result"]["text"] == "u"
+    assert second == first
+    assert counts(db) == (1, 1, 1)
+    with db.read() as s:  # the second one ran, failed and cleaned up
+        assert s.execute(select(func.count()).select_from(cleanups)).scalar() == 1
 
 
 def test_a_call_sent_again_answers_its_answer_without_running(service):

@@ -7,7 +7,7 @@ import pytest
 from kombu import Connection, Consumer, Producer, Queue
 
 from svckit.errors import ServiceUnavailable
-from svckit.rpc_client import RPC_EXCHANGE, RpcClient
+from svckit.rpc_client import RPC_EXCHANGE, NotApplied, RpcClient, RpcTimeout
 from tests.helpers import service_settings
 
 
@@ -78,16 +78,10 @@ def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rab
     sent again on a fresh connection, and its deadline moves to its timeout from then, so
     an answer that comes after the first deadline (the queue's consumers came back late on
     the node the call moved to) is still its answer, not a 503."""
-    from urllib.parse import urlsplit
-
-    from tests.tcpproxy import Proxy
+    from tests.tcpproxy import proxied
 
     uri = rabbit_config["AMQP_URI"]
-    parts = urlsplit(uri)
-    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
-    proxy.start()
-    through = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:"
-                                    f"{proxy.port}").geturl()
+    proxy, through = proxied(uri)
     timeout, got = 6.0, eventlet.queue.Queue()
 
     def on_request(channel, message):  # takes every request, answers none by itself
@@ -116,22 +110,20 @@ def test_a_call_whose_connection_broke_gets_its_deadline_once_more(tmp_path, rab
         proxy.cut()
 
 
-def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_config):
-    """The deadline passes while the call still waits in its service's queue, unconsumed
-    (the service's replicas reconnecting after a broker node went away): the call waits
-    its timeout once more, and the answer that comes then is its answer, not a 503."""
-    uri = rabbit_config["AMQP_URI"]
-    timeout = 3.0
+def answered_late(tmp_path, uri: str, name: str, timeout: float, **options):
+    """A call to `name` whose queue is bound but consumed by nobody (its replicas
+    reconnecting after a broker node went away), answered only after its first deadline:
+    what the call returns, or raises."""
     with Connection(uri) as conn:
         channel = conn.channel()
-        queue = Queue("rpc-queuedsvc", exchange=RPC_EXCHANGE, routing_key="queuedsvc.*",
+        queue = Queue(f"rpc-{name}", exchange=RPC_EXCHANGE, routing_key=f"{name}.*",
                       auto_delete=False)(channel)
         queue.declare()  # bound, but nobody consumes it
         client = RpcClient(uri, timeout=timeout, retries=0,
                            signer=service_settings(uri, tmp_path).caller_signer())
         try:
             started = eventlet.hubs.get_hub().clock()
-            call = eventlet.spawn(client.call, "queuedsvc", "anything")
+            call = eventlet.spawn(client.call, name, "anything", **options)
             eventlet.sleep(max(started + timeout + 0.3 - eventlet.hubs.get_hub().clock(), 0))
             message = queue.get(no_ack=True)  # taken only now, past the first deadline
             assert message is not None
@@ -139,7 +131,45 @@ def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_
                 {"result": "late", "error": None},
                 routing_key=message.properties["reply_to"],
                 correlation_id=message.properties["correlation_id"], serializer="json")
-            assert call.wait() == "late"
+            return call.wait()
+        finally:
+            client.close()
+            queue.delete()
+
+
+def test_a_call_still_queued_at_its_deadline_gets_it_once_more(tmp_path, rabbit_config):
+    """The deadline passes while the call still waits in its service's queue, unconsumed:
+    the call waits its timeout once more, and the answer that comes then is its answer,
+    not a 503."""
+    assert answered_late(tmp_path, rabbit_config["AMQP_URI"], "queuedsvc", 3.0) == "late"
+
+
+def test_a_strict_deadline_is_never_moved(tmp_path, rabbit_config):
+    """A readiness call (`strict_deadline`) still queued at its deadline ends there, a 503,
+    unlike any other call (above): a probe must answer within its own deadline."""
+    with pytest.raises(RpcTimeout) as answer:
+        answered_late(tmp_path, rabbit_config["AMQP_URI"], "strictsvc", 2.0,
+                      strict_deadline=True)
+    assert "did not answer within 2 s" in answer.value.detail["detail"]
+
+
+def test_a_call_the_broker_refuses_to_queue_is_not_applied(tmp_path, rabbit_config):
+    """The broker refuses every request of the call (its queue full with `reject-publish`,
+    as a quorum queue refuses while it has no leader): each is sent again on a fresh
+    channel until the deadline, and the call is a 503 saying it was not applied, not that
+    its outcome is unknown (without confirms the refusals went unseen)."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("rpc-fullsvc", exchange=RPC_EXCHANGE, routing_key="fullsvc.*",
+                      auto_delete=False, queue_arguments={
+                          "x-max-length": 0, "x-overflow": "reject-publish"})(conn.channel())
+        queue.declare()
+        client = RpcClient(uri, timeout=2, signer=service_settings(uri, tmp_path).caller_signer())
+        try:
+            with pytest.raises(NotApplied) as answer:
+                client.call("fullsvc", "anything")
+            assert "refused to queue every request" in answer.value.detail["detail"]
+            assert "not applied" in answer.value.detail["detail"]
         finally:
             client.close()
             queue.delete()
