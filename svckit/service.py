@@ -215,6 +215,10 @@ class Store(DependencyProvider):
                     backoff = min(backoff * 2, RELAY_RETRY_MAX_SECONDS)
         finally:
             if self._relay is not None:
+                try:
+                    self._relay.flush()
+                except Exception:  # unmarked events are published again by the next relay
+                    log.warning("could not mark the last published events as published")
                 self._relay.close()
 
     def _purge_loop(self):
