@@ -129,6 +129,14 @@ def test_subscriber_receipts_are_idempotent(db):
         assert store.mark_processed(s, "audit", "testsvc:1") is False
 
 
+def drained(queue) -> list[dict]:
+    """The events waiting in `queue`, decoded."""
+    received = []
+    while (message := queue.get(no_ack=True)) is not None:
+        received.append(json.loads(message.body))
+    return received
+
+
 def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
     uri = rabbit_config["AMQP_URI"]
     with Connection(uri) as conn:
@@ -143,9 +151,7 @@ def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
             assert relay.pump() == 0  # marked published: not sent again
         finally:
             relay.close()
-        received = []
-        while (message := queue.get(no_ack=True)) is not None:
-            received.append(json.loads(message.body))
+        received = drained(queue)
     assert [e["payload"]["name"] for e in received] == ["a", "b", "c"]
     assert [e["id"] for e in received] == ["testsvc:1", "testsvc:2", "testsvc:3"]
     assert all("password" not in e["payload"] for e in received)  # secrets stay home
@@ -179,9 +185,7 @@ def test_a_batch_is_marked_published_by_the_next_pass(db, rabbit_config):
             assert relay.pump() == 0
         finally:
             relay.close()
-        names = []
-        while (message := queue.get(no_ack=True)) is not None:
-            names.append(json.loads(message.body)["payload"]["name"])
+        names = [e["payload"]["name"] for e in drained(queue)]
     assert names == ["a", "b"]
 
 
@@ -206,9 +210,7 @@ def test_events_linked_by_someone_else_are_published_too(db, rabbit_config):
             assert relay.pump() == 0
         finally:
             relay.close()
-        received = []
-        while (message := queue.get(no_ack=True)) is not None:
-            received.append(json.loads(message.body))
+        received = drained(queue)
     assert [e["payload"]["name"] for e in received] == ["a", "b", "c"]
     assert [e["chain_seq"] for e in received] == [1, 2, 3]
 
