@@ -11,7 +11,7 @@ the events seen before it. The head of the chain (position and hash of its last
 event) is kept in `event_chain`, so a log cut short at its end is noticed too.
 """
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +62,7 @@ def time_param(params: dict, name: str) -> datetime | None:
 class Linked(NamedTuple):
     """What one linking pass did (`link_pending`)."""
     head_before: int  # the chain's position before the pass (0: an empty chain)
-    count: int  # how many events it linked
+    linked: int  # how many events it linked
     rows: list[dict]  # those events (if kept), in chain order, with their chain fields
 
 
@@ -103,9 +103,10 @@ def link_pending(store, session: Connection, limit: int | None = None,
     batch = BATCH if limit is None else min(BATCH, limit)
     found = session.execute(_head_and_unchained(store), {"n": batch}).mappings().all()
     head_seq, head_hash = found[0]["_head_seq"], found[0]["_head_hash"]
-    rows = [r for r in found if r["id"] is not None]
+    rows: Sequence = [r for r in found if r["id"] is not None]
     seq, prev = (head_seq, head_hash) if head_seq is not None else (0, GENESIS)
-    head_before, kept, count = seq, [], 0
+    head_before, count = seq, 0
+    kept: list[dict] = []
     while rows:
         links = list(chain(store.service, rows, seq, prev))
         session.execute(_link_statement(events), links)
@@ -148,7 +149,7 @@ def _link_statement(events: Table):
 def chain_pending(store, session: Connection, limit: int | None = None) -> int:
     """Link the events not yet in the chain (at most `limit`, `link_pending`); how many
     were linked."""
-    return link_pending(store, session, limit, keep=False).count
+    return link_pending(store, session, limit, keep=False).linked
 
 
 class _Tables:

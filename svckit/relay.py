@@ -169,7 +169,7 @@ class Relay:
         self._confirmed = []
         # once these are published, the log holds no unpublished event before this position
         # unless the batch was full (more may wait)
-        self._next_head = (linked.head_before + linked.count
+        self._next_head = (linked.head_before + linked.linked
                            if len(rows) < limit else None)
         return rows
 
