@@ -216,7 +216,8 @@ class Store(DependencyProvider):
         finally:
             if self._relay is not None:
                 try:
-                    self._relay.flush()
+                    with self._pumping:  # not while a write's publish_pending pumps
+                        self._relay.flush()
                 except Exception:  # unmarked events are published again by the next relay
                     log.warning("could not mark the last published events as published")
                 self._relay.close()
