@@ -11,6 +11,7 @@ the events seen before it. The head of the chain (position and hash of its last
 event) is kept in `event_chain`, so a log cut short at its end is noticed too.
 """
 from datetime import datetime, timezone
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -57,40 +59,97 @@ def time_param(params: dict, name: str) -> datetime | None:
     return value
 
 
-def chain_pending(store, session: Connection, limit: int | None = None) -> int:
+class Linked(NamedTuple):
+    """What one linking pass did (`link_pending`)."""
+    head_before: int  # the chain's position before the pass (0: an empty chain)
+    linked: int  # how many events it linked
+    rows: list[dict]  # those events (if kept), in chain order, with their chain fields
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
+_HEAD_AND_UNCHAINED: dict[Table, Any] = {}
+
+
+def _head_and_unchained(store):
+    """One statement, built once per log: the chain's head (`_head_seq`, `_head_hash`;
+    NULL for an empty chain) beside each of the first `:n` unlinked events; a single row
+    with the event's columns NULL when none waits."""
+    stmt = _HEAD_AND_UNCHAINED.get(store.events)
+    if stmt is None:
+        events, head_table = store.events, store.chain
+        at_head = head_table.c.name == HEAD
+        head = select(select(head_table.c.seq).where(at_head).scalar_subquery()
+                      .label("_head_seq"),
+                      select(head_table.c.hash).where(at_head).scalar_subquery()
+                      .label("_head_hash")).subquery("head")
+        waiting = (select(events).where(events.c.chain_seq.is_(None)).order_by(events.c.id)
+                   .limit(bindparam("n")).subquery("waiting"))
+        stmt = _HEAD_AND_UNCHAINED[store.events] = (
+            select(head, waiting).select_from(head.outerjoin(waiting, true()))
+            .order_by(waiting.c.id))
+    return stmt
+
+
+def link_pending(store, session: Connection, limit: int | None = None,
+                 keep: bool = True) -> Linked:
     """Link the events not yet in the chain (the oldest first, at most `limit`) after the
-    chain's head; how many were linked. The event relay calls it before it publishes
-    (svckit.relay), verification before it walks, the migration that made the chain once."""
+    chain's head. The event relay calls it before it publishes (svckit.relay), keeping the
+    linked rows (`keep`) to publish them; verification and the migration that made the
+    chain call `chain_pending`. The head and the first batch are read in one statement,
+    after the lock on PostgreSQL."""
     events, head_table = store.events, store.chain
-    unchained = select(events).where(events.c.chain_seq.is_(None)).order_by(events.c.id)
-    if session.execute(unchained.with_only_columns(events.c.id).limit(1)).first() is None:
-        return 0  # nothing to link: no lock taken
     if session.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), CHAIN_LOCK)
-    head = session.execute(select(head_table.c.seq, head_table.c.hash)
-                           .where(head_table.c.name == HEAD)).first()
-    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-    link = update(events).where(events.c.id == bindparam("_id")).values(
-        chain_seq=bindparam("_seq"), hash=bindparam("_hash"), prev_hash=bindparam("_prev"))
-    linked = 0
-    while limit is None or linked < limit:
-        batch = BATCH if limit is None else min(BATCH, limit - linked)
-        rows = session.execute(unchained.limit(batch)).mappings().all()
-        if not rows:
-            break
+        session.execute(_LOCK, CHAIN_LOCK)
+    batch = BATCH if limit is None else min(BATCH, limit)
+    found = session.execute(_head_and_unchained(store), {"n": batch}).mappings().all()
+    head_seq, head_hash = found[0]["_head_seq"], found[0]["_head_hash"]
+    rows: Sequence = [r for r in found if r["id"] is not None]
+    seq, prev = (head_seq, head_hash) if head_seq is not None else (0, GENESIS)
+    head_before, count = seq, 0
+    kept: list[dict] = []
+    while rows:
         links = list(chain(store.service, rows, seq, prev))
-        session.execute(link, links)
+        session.execute(_link_statement(events), links)
+        if keep:
+            kept.extend(_linked_row(row, link) for row, link in zip(rows, links))
         seq, prev = links[-1]["_seq"], links[-1]["_hash"]
-        linked += len(links)
-        if len(rows) < batch:  # that was all
-            break
-    if linked:
+        count += len(links)
+        if len(rows) < batch or (limit is not None and count >= limit):
+            break  # that was all, or all we were asked for
+        batch = BATCH if limit is None else min(BATCH, limit - count)
+        rows = session.execute(select(events).where(events.c.chain_seq.is_(None))
+                               .order_by(events.c.id).limit(batch)).mappings().all()
+    if count:
         values = {"seq": seq, "hash": prev, "updated": _now()}
-        if head is None:
+        if head_seq is None:
             session.execute(insert(head_table).values(name=HEAD, **values))
         else:
             session.execute(update(head_table).where(head_table.c.name == HEAD).values(**values))
+    return Linked(head_before, count, kept)
+
+
+def _linked_row(row, link: dict) -> dict:
+    """An event as read (without the head's columns), with the chain fields just linked."""
+    linked = {k: v for k, v in row.items() if k not in ("_head_seq", "_head_hash")}
+    linked.update(chain_seq=link["_seq"], hash=link["_hash"], prev_hash=link["_prev"])
     return linked
+
+
+_LINKS: dict[Table, Any] = {}
+
+
+def _link_statement(events: Table):
+    stmt = _LINKS.get(events)
+    if stmt is None:
+        stmt = _LINKS[events] = update(events).where(events.c.id == bindparam("_id")).values(
+            chain_seq=bindparam("_seq"), hash=bindparam("_hash"), prev_hash=bindparam("_prev"))
+    return stmt
+
+
+def chain_pending(store, session: Connection, limit: int | None = None) -> int:
+    """Link the events not yet in the chain (at most `limit`, `link_pending`); how many
+    were linked."""
+    return link_pending(store, session, limit, keep=False).linked
 
 
 class _Tables:

@@ -121,6 +121,8 @@ class Database:
         self.engine = make_engine(url, statement_timeout=statement_timeout,
                                   connect_timeout=connect_timeout)
         self.is_sqlite = url.startswith("sqlite")
+        self._write_options = {SEARCH_LIMITS: search_limits,
+                               **({"sqlite_begin": "IMMEDIATE"} if self.is_sqlite else {})}
         self.outages = OutageWatch(self.engine, service)
         self.on_commit: Callable[[], object] | None = None  # called after each committed write (wakes the event relay)
         self.event_store: Any = None  # the service's svckit.events.EventStore (set by its Store)
@@ -150,9 +152,7 @@ class Database:
         `write()`'s, and a keyed RPC's whose commit waits for its answer
         (svckit.idempotency)."""
         conn = self.engine.connect()
-        conn.execution_options(**{SEARCH_LIMITS: self.search_limits})
-        if self.is_sqlite:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
+        conn.execution_options(**self._write_options)  # one call: each one costs
         return conn
 
     @contextmanager

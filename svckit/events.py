@@ -207,6 +207,15 @@ class EventStore:
         # built once: building statements costs more than running them on hot paths
         seq = self.sequence
         self._insert_event = insert(self.events)
+        # an event whose version is its stream's next, counted in the INSERT itself (its
+        # snapshot is taken after the stream's lock); parameters: the columns but
+        # `version`, and `_stream_type`, `_stream_id`
+        ev = self.events
+        self._insert_next_event = insert(ev).values(version=select(
+            func.coalesce(func.max(ev.c.version), 0) + 1).where(
+                ev.c.stream_type == bindparam("_stream_type"),
+                ev.c.stream_id == bindparam("_stream_id")).scalar_subquery()
+        ).returning(ev.c.id, ev.c.version)
         # a stream's current version (0 if it has no events); parameters `type` and `id`
         self.stream_version = select(func.coalesce(func.max(self.events.c.version), 0)).where(
             self.events.c.stream_type == bindparam("type"),
@@ -219,24 +228,31 @@ class EventStore:
             value=seq.c.value + bindparam("by")).returning(seq.c.value)
 
     def record(self, session: Connection, stream_type: str, stream_id, type_: str, payload: dict,
-               caller: Caller | None = None, version: int | None = None) -> dict:
+               caller: Caller | None = None, version: int | None = None,
+               stream_locked: bool = False) -> dict:
         """Append one event and apply it to the tables, inside the caller's transaction.
-        `version`, when the caller knows it, saves locking the stream and reading its
-        version: 1 for a stream whose id this transaction just allocated
-        (`next_stream_id`), or `stream_version` + 1 read after `lock_stream`."""
+        `version`, when the caller knows it, saves locking the stream: 1 for a stream
+        whose id this transaction just allocated (`next_stream_id`), or `stream_version`
+        + 1 read after `lock_stream`. Without it the stream is locked (unless the caller
+        holds its lock already, `stream_locked`: a row lock of its own taken before it
+        read the state it decided on) and the event gets the stream's next version,
+        counted by the INSERT."""
         schema_version = self.catalog.check(type_, payload)  # raises before anything is written
         stream_id = str(stream_id)
-        if version is None:
-            self.lock_stream(session, stream_type, stream_id)
-            version = session.execute(self.stream_version, {
-                "type": stream_type, "id": stream_id}).scalar_one() + 1
         row = {"stream_type": stream_type, "stream_id": stream_id, "version": version,
                "type": type_, "schema_version": schema_version, "payload": payload,
                "actor": caller.actor if caller else "system",
                "request_id": caller.request_id if caller else "",
                "trace_context": tracing.traceparent() or None,
                "created": utcnow()}
-        row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
+        if version is None:
+            if not stream_locked:
+                self.lock_stream(session, stream_type, stream_id)
+            del row["version"]
+            row["id"], row["version"] = session.execute(self._insert_next_event, {
+                **row, "_stream_type": stream_type, "_stream_id": stream_id}).one()
+        else:
+            row["id"] = session.execute(self._insert_event, row).inserted_primary_key[0]  # type: ignore[index]
         self.projector.apply(session, row)
         return row
 

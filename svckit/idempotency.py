@@ -46,6 +46,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     select,
     update,
@@ -187,16 +188,27 @@ class KeyedCall:
         now = _utcnow()
         values = {"key": self.key, "method": self.method, "args_digest": self.digest,
                   "answer": answer, "created": now,
-                  "expires": now + timedelta(seconds=self.ttl)}
-        dialect_insert = pg_insert if session.dialect.name == "postgresql" else sqlite_insert
-        stmt = dialect_insert(table).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={k: stmt.excluded[k] for k in values if k != "key"},
-            where=table.c.expires <= now)
-        if session.execute(stmt).rowcount == 0:
-            raise IntegrityError(str(stmt), {"key": self.key},
+                  "expires": now + timedelta(seconds=self.ttl), "now": now}
+        if session.execute(_upsert(table, session.dialect.name), values).rowcount == 0:
+            raise IntegrityError("insert into " + table.name, {"key": self.key},
                                  KeyError(f"idempotency key {self.key} is recorded"))
+
+
+_UPSERTS: dict[tuple[Table, str], Any] = {}
+_RECORDED_COLUMNS = ("method", "args_digest", "answer", "created", "expires")
+
+
+def _upsert(table: Table, dialect: str):
+    """KeyedCall.record's statement for `table` on `dialect`, built once (building it cost
+    more than running it): parameters are the columns and `now`."""
+    stmt = _UPSERTS.get((table, dialect))
+    if stmt is None:
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        stmt = _UPSERTS[(table, dialect)] = insert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={k: insert.excluded[k] for k in _RECORDED_COLUMNS},
+            where=table.c.expires <= bindparam("now"))
+    return stmt
 
 
 class KeyedUnits:

@@ -13,6 +13,14 @@ waits for confirms and at every pass: a connection whose broker went silent (its
 host gone, a network partition: no FIN, no RST) is known broken after two missed beats and
 the batch is sent again on another node, instead of waiting CONFIRM_TIMEOUT for confirms
 that cannot come.
+
+One write transaction per pass: it marks the previous batch published (confirmed events
+wait in memory for the next pass, at most a second: the relay loop wakes that often; a
+crash before it republishes them, as it would a crash before their confirmation), links
+the events committed since into the chain, and takes those as the batch to publish. Only
+when the chain's head was moved by someone else (a verification links too, a replica
+whose lease ran out), or the relay's last batch failed or was not all, does it read the
+log for unpublished events instead.
 """
 import logging
 import socket
@@ -110,6 +118,11 @@ class Relay:
         # another replica's lease, as last read: not asked again before it runs out (a
         # replica that does not publish would otherwise read the lease at every commit)
         self._theirs_until: datetime | None = None
+        self._confirmed: list[int] = []  # ids of events confirmed, not yet marked published
+        # the chain's position after this relay's last batch, when every event linked up
+        # to it is published (None: not known, read the log for unpublished events)
+        self._head: int | None = None
+        self._next_head: int | None = None  # what `_head` becomes once the batch is published
 
     def _hold_lease(self) -> bool:
         now = utcnow()
@@ -127,11 +140,15 @@ class Relay:
                     s.execute(insert(lease).values(name="relay", owner=self.owner, until=until))
                 elif row["owner"] != self.owner and row["until"] > now:
                     self._theirs_until = row["until"]
+                    self._head = None  # the other replica links and publishes meanwhile
                     return False
                 else:
+                    if row["owner"] != self.owner:
+                        self._head = None
                     s.execute(update(lease).where(lease.c.name == "relay").values(
                         owner=self.owner, until=until))
         except IntegrityError:  # another replica inserted the lease first: it holds it
+            self._head = None
             return False
         self._lease_until = now + timedelta(seconds=LEASE_SECONDS / 2)
         return True
@@ -148,14 +165,39 @@ class Relay:
     def pending(self, limit=BATCH) -> list[dict]:
         """The next unpublished events in the order of the log's hash chain, linking the
         events committed since the last pass into the chain first (svckit.chainlog), so
-        that subscribers see each event after the one it links to."""
+        that subscribers see each event after the one it links to; the events confirmed
+        since the last pass are marked published in the same transaction."""
         events = self.store.events
         with self.db.write(notify=False) as s:
-            chainlog.chain_pending(self.store, s, limit)
-            rows = s.execute(select(events).where(events.c.published.is_(None),
-                                                  events.c.chain_seq.is_not(None))
-                             .order_by(events.c.chain_seq).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+            self._mark_confirmed(s)
+            linked = chainlog.link_pending(self.store, s, limit)
+            if self._head is not None and linked.head_before == self._head:
+                rows = linked.rows  # everything linked before them is published
+            else:
+                rows = [dict(r) for r in s.execute(
+                    select(events).where(events.c.published.is_(None),
+                                         events.c.chain_seq.is_not(None))
+                    .order_by(events.c.chain_seq).limit(limit)).mappings()]
+        self._confirmed = []
+        # once these are published, the log holds no unpublished event before this position
+        # unless the batch was full (more may wait)
+        self._next_head = (linked.head_before + linked.linked
+                           if len(rows) < limit else None)
+        return rows
+
+    def _mark_confirmed(self, session):
+        if self._confirmed:
+            events = self.store.events
+            session.execute(update(events).where(events.c.id.in_(self._confirmed))
+                            .values(published=utcnow()))
+
+    def flush(self):
+        """Mark the events confirmed since the last pass published now (before stopping,
+        or while another replica holds the lease)."""
+        if self._confirmed:
+            with self.db.write(notify=False) as s:
+                self._mark_confirmed(s)
+            self._confirmed = []
 
     def keep_alive(self):
         """Between batches: read what the broker sent (its heartbeats), send a heartbeat when
@@ -178,10 +220,12 @@ class Relay:
         total = 0
         self.keep_alive()
         if not self._hold_lease():
+            self.flush()
             return 0
         while True:
             rows = self.pending()
             if not rows:
+                self._head = self._next_head
                 return total
             producer = self._ensure_producer()
             confirms = self._confirms
@@ -194,12 +238,11 @@ class Relay:
                     confirms.sent()
                 confirms.wait()
             except Exception:
+                self._head = None  # the next pass reads what is unpublished
                 self.close(broken=True)  # the next pass connects again (to another node)
                 raise
-            events = self.store.events
-            with self.db.write(notify=False) as s:
-                s.execute(update(events).where(events.c.id.in_([r["id"] for r in rows]))
-                          .values(published=utcnow()))
+            self._confirmed = [r["id"] for r in rows]
+            self._head = self._next_head
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
             total += len(rows)
             if len(rows) < BATCH:  # that was all (a later commit nudges the loop again)

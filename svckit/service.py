@@ -36,7 +36,7 @@ from svckit.metrics import ServiceMetrics
 from svckit.opsserver import OpsServer
 from svckit.relay import Relay
 from svckit.settings import MediaSettings, ServiceSettings
-from svckit.signed_rpc import QueueConsumer, SignedRpc, trusted_caller_json
+from svckit.signed_rpc import QueueConsumer, SignedRpc, verified_caller
 from svckit.worker_log import WorkerLog
 from svckit.worker_trace import WorkerTrace
 
@@ -113,19 +113,12 @@ class EventHandler(NamekoEventHandler):
 event_handler = EventHandler.decorator
 
 
-def caller_of(worker_ctx) -> Caller:
-    """The caller of an RPC worker, as signed by whoever called; anonymous for workers of
-    other entrypoints (events, background jobs), whose headers are nobody's word."""
-    raw = trusted_caller_json(worker_ctx)
-    return Caller.model_validate_json(raw) if raw else Caller()
-
-
 class CallerProvider(DependencyProvider):
     """Injects the authenticated caller the gateway (or a calling service) signed into the
     call's context data."""
 
     def get_dependency(self, worker_ctx):
-        return caller_of(worker_ctx)
+        return verified_caller(worker_ctx)
 
 
 class Store(DependencyProvider):
@@ -222,6 +215,11 @@ class Store(DependencyProvider):
                     backoff = min(backoff * 2, RELAY_RETRY_MAX_SECONDS)
         finally:
             if self._relay is not None:
+                try:
+                    with self._pumping:  # not while a write's publish_pending pumps
+                        self._relay.flush()
+                except Exception:  # unmarked events are published again by the next relay
+                    log.warning("could not mark the last published events as published")
                 self._relay.close()
 
     def _purge_loop(self):
@@ -243,14 +241,14 @@ class Store(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         assert self.db is not None  # made in setup()
-        return idempotency.units_for(worker_ctx, caller_of(worker_ctx), self.db,
+        return idempotency.units_for(worker_ctx, verified_caller(worker_ctx), self.db,
                                      self.store.idempotency, self.key_ttl, self.own_key_ttl)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], ApiError):
             return
         exc = exc_info[1]
-        caller = caller_of(worker_ctx)
+        caller = verified_caller(worker_ctx)
         payload = {"kind": type(exc).__name__, "info": str(exc)[:1000],
                    "data": "".join(traceback.format_exception(*exc_info))[-20000:],
                    "path": str(worker_ctx.data.get("path") or worker_ctx.entrypoint.method_name)[:200],

@@ -195,6 +195,21 @@ class SignedRpc(Rpc):
             return result, exc_info
 
 
+_CALLER = "_svckit_caller"  # the worker context's parsed caller (verified_caller)
+
+
+def verified_caller(worker_ctx) -> Caller:
+    """The caller of an RPC worker, as signed by whoever called; anonymous for workers of
+    other entrypoints (events, background jobs), whose headers are nobody's word. Parsed
+    once per worker: every provider of the worker gets the same object."""
+    caller = getattr(worker_ctx, _CALLER, None)
+    if caller is None:
+        raw = trusted_caller_json(worker_ctx)
+        caller = Caller.model_validate_json(raw) if raw else Caller()
+        setattr(worker_ctx, _CALLER, caller)
+    return caller
+
+
 def trusted_caller_json(worker_ctx) -> str | None:
     """The caller context of a worker if its entrypoint verified it (a SignedRpc), else None:
     headers of events or other messages are nobody's word."""
@@ -230,10 +245,16 @@ class SignedServiceProxy(ServiceProxy):
                  caller: Caller | None = None, **options):
         super().__init__(worker_ctx, service_name, reply_listener, **options)
         self.signer = signer
-        if caller is None:
-            raw = trusted_caller_json(worker_ctx)
-            caller = Caller.model_validate_json(raw) if raw else Caller()
-        self.caller_json = caller.without_key().model_dump_json()
+        self._caller = caller
+        self._caller_json: str | None = None
+
+    @property
+    def caller_json(self) -> str:
+        """The caller's JSON, made at the first call (most workers call no other service)."""
+        if self._caller_json is None:
+            caller = self._caller or verified_caller(self.worker_ctx)
+            self._caller_json = caller.without_key().model_dump_json()
+        return self._caller_json
 
     def __getattr__(self, name):
         return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,

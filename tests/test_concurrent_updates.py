@@ -116,6 +116,27 @@ def test_project_code(make_db):
     assert_metadata_merged_in_order(db, models.store, "project_code", pk, final)
 
 
+def test_serial_numbers(make_db):
+    """Reservations for one part, its first one among them (no ledger row to lock yet):
+    every serial handed out once, in the order of the stream's events."""
+    from services.system import models
+    from services.system.service import Service
+    db = make_db(models.metadata)
+    workers = [worker_factory(Service, db=db, caller=STAFF) for _ in range(THREADS)]
+    serials: list[str] = []
+
+    def reserve(t, n):
+        serials.append(workers[t].generate_serial_number(
+            data={"part": 7, "quantity": 1})["serial_number"])
+
+    assert hammer(reserve) == []
+    total = THREADS * UPDATES
+    assert sorted(serials, key=int) == [str(i) for i in range(1, total + 1)]
+    reserved = events_of(db, models.store, "serial_numbers", 7)
+    assert [e["version"] for e in reserved] == list(range(1, total + 1))
+    assert [e["payload"]["serials"] for e in reserved] == [[str(i)] for i in range(1, total + 1)]
+
+
 def test_attachment(make_db, tmp_path):
     from services.attachments import models
     from services.attachments.service import Service

@@ -35,11 +35,11 @@ def batch_code(data, template: str) -> dict:
     return {"batch_code": render_batch_code(template, batch_code_context(**inputs))}
 
 
-# the part's latest serial and its ledger stream's version, in one round trip
-_LATEST = select(
-    select(serial_ledger.c.latest).where(serial_ledger.c.part == bindparam("part"))
-    .scalar_subquery(),
-    store.stream_version.scalar_subquery())
+# the part's latest serial, its ledger row locked until the transaction ends: the lock of
+# the part's `serial_numbers` stream once the part has a ledger row (FOR UPDATE reads the
+# row as the previous holder of the lock committed it; SQLite's writers are serial anyway)
+_LATEST = select(serial_ledger.c.latest).where(
+    serial_ledger.c.part == bindparam("part")).with_for_update()
 
 
 def reserve_serials(session, caller, data) -> dict:
@@ -47,13 +47,14 @@ def reserve_serials(session, caller, data) -> dict:
     part, quantity = cleaned.get("part"), cleaned.get("quantity", 1)
     latest = None
     if part is not None:
-        store.lock_stream(session, "serial_numbers", part)
-        latest, version = session.execute(_LATEST, {
-            "part": part, "type": "serial_numbers", "id": str(part)}).one()
+        latest = session.execute(_LATEST, {"part": part}).scalar()
+        if latest is None:  # the part's first reservation: no row to lock yet
+            store.lock_stream(session, "serial_numbers", part)
+            latest = session.execute(_LATEST, {"part": part}).scalar()
     serials = next_serials(latest, quantity)  # validates quantity, for any part or none
     if part is None:
         return {"serial_number": None}
     if serials:
         store.record(session, "serial_numbers", part, events.SERIAL_NUMBERS_RESERVED,
-                     {"serials": serials}, caller, version=version + 1)
+                     {"serials": serials}, caller, stream_locked=True)
     return {"serial_number": ",".join(serials)}

@@ -129,19 +129,26 @@ def import_check_batch(session, datas: list, context: dict) -> list:
 
 
 def add(session, caller, data, owners: dict) -> dict:
-    """`POST /api/project-code/`: the new row."""
-    pk = create(session, caller, checked(session, data, owners))
-    return get(session, pk)
+    """`POST /api/project-code/`: the new row, as the projection wrote it (its columns are
+    the event's payload: not read back)."""
+    cleaned = checked(session, data, owners)
+    pk = create(session, caller, cleaned)
+    return {"id": pk, **created_payload(cleaned)}
+
+
+def created_payload(cleaned: dict, import_key: str | None = None) -> dict:
+    """The payload of `project_code.created` for `checked` data."""
+    payload = {"description": "", "responsible": None, "metadata": {}, **cleaned}
+    if import_key:
+        payload["import_key"] = import_key
+    return payload
 
 
 def create(session, caller, cleaned: dict, import_key: str | None = None) -> int:
     """Record a project code from `checked` data."""
     pk = store.next_stream_id(session, "project_code")
-    payload = {"description": "", "responsible": None, "metadata": {}, **cleaned}
-    if import_key:
-        payload["import_key"] = import_key
-    store.record(session, "project_code", pk, events.PROJECT_CODE_CREATED, payload, caller,
-                 version=1)
+    store.record(session, "project_code", pk, events.PROJECT_CODE_CREATED,
+                 created_payload(cleaned, import_key), caller, version=1)
     return pk
 
 
@@ -172,8 +179,7 @@ def clean_batch(session, datas: list, owners: dict, within_batch: bool = True) -
 def create_batch(session, caller, items: list) -> list[int]:
     """Rows from `clean_batch`, with their import keys: one event per row, written at once."""
     pks = list(store.next_stream_ids(session, "project_code", len(items))) if items else []
-    payloads = [{"description": "", "responsible": None, "metadata": {}, **cleaned,
-                 **({"import_key": key} if key else {})} for cleaned, key in items]
+    payloads = [created_payload(cleaned, key) for cleaned, key in items]
     store.record_new_streams(session, "project_code", pks, events.PROJECT_CODE_CREATED, payloads,
                              caller)
     return pks

@@ -130,6 +130,14 @@ def test_subscriber_receipts_are_idempotent(db):
         assert store.mark_processed(s, "audit", "testsvc:1") is False
 
 
+def drained(queue) -> list[dict]:
+    """The events waiting in `queue`, decoded."""
+    received = []
+    while (message := queue.get(no_ack=True)) is not None:
+        received.append(json.loads(message.body))
+    return received
+
+
 def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
     uri = rabbit_config["AMQP_URI"]
     with Connection(uri) as conn:
@@ -144,13 +152,68 @@ def test_relay_publishes_in_order_once_confirmed(db, rabbit_config):
             assert relay.pump() == 0  # marked published: not sent again
         finally:
             relay.close()
-        received = []
-        while (message := queue.get(no_ack=True)) is not None:
-            received.append(json.loads(message.body))
+        received = drained(queue)
     assert [e["payload"]["name"] for e in received] == ["a", "b", "c"]
     assert [e["id"] for e in received] == ["testsvc:1", "testsvc:2", "testsvc:3"]
     assert all("password" not in e["payload"] for e in received)  # secrets stay home
     assert received[0]["type"] == "thing.created" and received[0]["version"] == 1
+
+
+def published_ids(db) -> list[int]:
+    with db.read() as s:
+        return list(s.execute(select(store.events.c.id).where(
+            store.events.c.published.is_not(None)).order_by(store.events.c.id)).scalars())
+
+
+def test_a_batch_is_marked_published_by_the_next_pass(db, rabbit_config):
+    """A confirmed batch is marked published in the transaction of the relay's next pass
+    (or by `flush`), and never sent again."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("test-relay-marks", exchange=event_exchange("testsvc"), routing_key="#",
+                      durable=False, auto_delete=True)(conn.default_channel)
+        queue.declare()
+        create(db, "a")
+        relay = Relay("testsvc", db, store, uri)
+        try:
+            assert relay.pump() == 1
+            assert published_ids(db) == []  # confirmed: marked by the next pass
+            create(db, "b")
+            assert relay.pump() == 1  # "b" only; "a" marked on the way
+            assert published_ids(db) == [1]
+            relay.flush()
+            assert published_ids(db) == [1, 2]
+            assert relay.pump() == 0
+        finally:
+            relay.close()
+        names = [e["payload"]["name"] for e in drained(queue)]
+    assert names == ["a", "b"]
+
+
+def test_events_linked_by_someone_else_are_published_too(db, rabbit_config):
+    """A verification links what the relay has not linked yet (svckit.chainlog): the relay
+    sees the chain's head moved and publishes those events as well, in chain order."""
+    from svckit import chainlog
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        queue = Queue("test-relay-linked", exchange=event_exchange("testsvc"),
+                      routing_key="#", durable=False, auto_delete=True)(conn.default_channel)
+        queue.declare()
+        create(db, "a")
+        relay = Relay("testsvc", db, store, uri)
+        try:
+            assert relay.pump() == 1
+            create(db, "b")
+            with db.write() as s:  # as verify_event_log does before it walks
+                assert chainlog.chain_pending(store, s) == 1
+            create(db, "c")
+            assert relay.pump() == 2
+            assert relay.pump() == 0
+        finally:
+            relay.close()
+        received = drained(queue)
+    assert [e["payload"]["name"] for e in received] == ["a", "b", "c"]
+    assert [e["chain_seq"] for e in received] == [1, 2, 3]
 
 
 def test_a_batch_the_broker_refuses_is_not_marked_published(db, rabbit_config):
@@ -234,6 +297,7 @@ def test_a_relay_takes_over_when_the_other_relays_lease_runs_out(db, rabbit_conf
     second = Relay("testsvc", db, store, rabbit_config["AMQP_URI"])
     try:
         assert first.pump() == 1
+        first.flush()  # its relay loop marks "a" published within a second
         with db.write() as s:  # the first replica's lease runs out in a second
             s.execute(update(store.lease).values(until=utcnow() + timedelta(seconds=1)))
         create(db, "b")

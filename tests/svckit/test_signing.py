@@ -12,9 +12,8 @@ from nameko.rpc import Rpc
 
 from svckit.context import Caller
 from svckit.layout import service_names
-from svckit.service import caller_of
 from svckit.settings import BrokerSettings
-from svckit.signed_rpc import SignedRpc
+from svckit.signed_rpc import SignedRpc, verified_caller
 from svckit.signing import CallerSigner, load_keys, parse_keys, signer_from_env
 
 OLD, NEW = "o" * 40, "n" * 40
@@ -104,7 +103,7 @@ def test_every_rpc_entrypoint_of_every_service_checks_signatures():
 def test_callers_of_workers_that_are_not_signed_rpc_calls_are_anonymous():
     """An event's headers are nobody's word: a handler sees an anonymous caller."""
     worker = SimpleNamespace(entrypoint=object(), data={"caller": ADMIN})
-    anonymous = caller_of(worker)
+    anonymous = verified_caller(worker)
     assert anonymous == Caller(request_id=anonymous.request_id)
     signed = SimpleNamespace(entrypoint=SignedRpc.__new__(SignedRpc), data={"caller": ADMIN})
-    assert caller_of(signed).is_superuser
+    assert verified_caller(signed).is_superuser
