@@ -23,8 +23,9 @@ from .settings import AuditSettings
 def record_events(db, events: list[dict], digest_key: bytes):
     """The batch consumer's handler: one transaction per batch of received events (their
     chains checked, their hourly digests signed with `digest_key`, the webhook deliveries
-    they call for made)."""
-    with db.write() as s:
+    they call for made). The audit trail's rows are not events of the audit service's own
+    log, so the commit does not wake its relay (`notify=False`: nothing to publish)."""
+    with db.write(notify=False) as s:
         auditevents.record_received(s, events, digest_key)
         deliveries.enqueue(s, events)
 

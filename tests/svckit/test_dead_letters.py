@@ -97,12 +97,12 @@ def wait_until(condition, seconds=60.0):
         time.sleep(0.05)
 
 
-def publish_event(uri, seq, poison=False, raw=None):
+def publish_event(uri, seq, poison=False, raw=None, content_type="application/json"):
     with Connection(uri) as conn:
         producer = Producer(conn.default_channel)
         if raw is not None:
             producer.publish(raw, exchange=event_exchange("dlqsrc"), routing_key="thing.done",
-                             content_type="application/json", content_encoding="utf-8",
+                             content_type=content_type, content_encoding="utf-8",
                              declare=[event_exchange("dlqsrc")])
             return
         producer.publish({"id": f"dlqsrc:{seq}", "seq": seq, "poison": poison},
@@ -179,6 +179,17 @@ def test_an_undecodable_event_is_parked_at_once(running, cli):
     assert "undecodable body" in cli("show", BATCH_QUEUE)
     assert f"{BATCH_QUEUE}: 1 message(s) purged" in cli("purge", BATCH_QUEUE)
     assert parked(running, BATCH_QUEUE) == 0
+
+
+def test_an_event_that_is_not_json_by_its_content_type_is_parked_at_once(running, cli):
+    """The batch consumer decodes bodies itself (svckit.batch_consumer.decoded): a JSON body
+    sent as another content type is refused as kombu's `accept=["json"]` refuses it."""
+    running, _ = running
+    publish_event(running, 0, raw=b'{"id": "dlqsrc:0", "seq": 0}', content_type="text/plain")
+    publish_event(running, 4)
+    wait_until(lambda: 4 in batched and parked(running, BATCH_QUEUE) == 1)
+    assert 0 not in batched
+    assert "content type 'text/plain' is not application/json" in cli("show", BATCH_QUEUE)
 
 
 def test_malformed_rpc_requests_are_parked_and_calls_go_on(running, cli):
