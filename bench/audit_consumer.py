@@ -8,9 +8,10 @@ Prints one line; nothing else runs in the process, so the CPU is the ingest's al
 broker and PostgreSQL are other processes: their CPU is not in the figure).
 
 `--receive-only` replaces the handler by one that records nothing: what receiving,
-decoding and acknowledging cost alone. `--handler-only` times the handler alone (services.audit.service.record_events, batches of
-500 decoded events, no broker), several rounds on one database: the least CPU per event of
-a round is the figure least moved by other work on the machine.
+decoding and acknowledging cost alone. `--handler-only` times the handler alone
+(services.audit.service.record_events, batches of 500 decoded events, no broker), several
+rounds on one database: the least CPU per event of a round is the figure least moved by
+other work on the machine.
 
     .venv/bin/python bench/audit_consumer.py [--backend sqlite|postgresql] [--events 50000]
 """
@@ -136,7 +137,6 @@ def handler_cost(env: dict, count: int, rounds: int) -> list[float]:
     import json
 
     from audit_ingest import bodies
-
     from services.audit.models import metadata
     from services.audit.service import record_events
     from svckit.db import Database
