@@ -8,9 +8,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import eventfilter
-from svckit.errors import ValidationFailed
 from svckit.events import utcnow
-from svckit.listing import apply_ordering, apply_search, bool_param, paging, search_limits_of
+from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
 
 from . import chains, eventlines, eventquery, feed, trail_rows
 from .models import audit_event_types, audit_events
@@ -24,6 +23,8 @@ LISTED = [audit_events.c[name] for name in (
     "payload", "actor", "request_id", "created")]
 # the list's own parameters, beside the filters (svckit.eventfilter)
 LIST_PARAMS = ("limit", "offset", "ordering", "payload")
+# the columns of a listed event without its payload
+LISTED_BARE = [column for column in LISTED if column.name != "payload"]
 
 
 def render(row, with_payload: bool = True) -> dict:
@@ -92,10 +93,10 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     lies beyond (so that a `next` link follows a full page): counting a million matching
     rows would cost more than the page (`count_capped` then says so). In id order (the
     default) a page is read as services.audit.eventquery shapes it. `payload=false` leaves
-    each event's payload out, not even read (see `payload_wanted`)."""
+    each event's payload out, not even read (svckit.eventfilter.payload_wanted)."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
-    with_payload = payload_wanted(params)
+    with_payload = eventfilter.payload_wanted(params)
     limit, offset = paging(params, page_size, max_limit)
     where, types = eventquery.conditions(session, selection, with_search=False)
     searched = apply_search(select(c.id), params, (c.type, c.stream_type, c.actor),
@@ -111,7 +112,7 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     answer = {"count": min(count, cap) if cap else count, "limit": limit, "offset": offset}
     if cap and count > cap:
         answer["count_capped"] = True
-    columns = [col for col in LISTED if with_payload or col.name != "payload"]
+    columns = LISTED if with_payload else LISTED_BARE
     descending = _id_order(params)
     if descending is None:
         stmt = apply_ordering(select(*columns).where(*where), params, ORDERING,
@@ -121,19 +122,6 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     answer["results"] = [render(row, with_payload)
                          for row in session.execute(stmt).mappings()]
     return answer
-
-
-def payload_wanted(params: dict) -> bool:
-    """`payload`: true (the default) or false, as django-filter reads a boolean; anything
-    else is a 400 naming it. An import's row events carry a batch of rows each (~200 KB), so
-    a page listed to be looked through is far smaller without them; one event's payload is
-    then `?event_id=<id>`."""
-    if params.get("payload") is None:
-        return True
-    wanted = bool_param(params, "payload")
-    if wanted is None:
-        raise ValidationFailed({"payload": ["Must be a valid boolean."]})
-    return wanted
 
 
 def _id_order(params: dict) -> bool | None:
