@@ -7,6 +7,12 @@ recorded. `--profile FILE` writes cProfile's statistics of that stretch, timed i
 Prints one line; nothing else runs in the process, so the CPU is the ingest's alone (the
 broker and PostgreSQL are other processes: their CPU is not in the figure).
 
+`--receive-only` replaces the handler by one that records nothing: what receiving,
+decoding and acknowledging cost alone. `--handler-only` times the handler alone
+(services.audit.service.record_events, batches of 500 decoded events, no broker), several
+rounds on one database: the least CPU per event of a round is the figure least moved by
+other work on the machine.
+
     .venv/bin/python bench/audit_consumer.py [--backend sqlite|postgresql] [--events 50000]
 """
 import eventlet
@@ -55,9 +61,10 @@ def spy(out: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run(env: dict, count: int, profile: str, spy_out: str = "") -> dict:
+def run(env: dict, count: int, profile: str, spy_out: str = "", receive_only=False) -> dict:
     """Queue `count` events, start the audit service with `env`, wait until it recorded
-    them: {"rate", "cpu_us", "events"} over the stretch between the first and last."""
+    them: {"rate", "cpu_us", "events"} over the stretch between the first and last.
+    `receive_only`: the handler counts the events instead of recording them."""
     from nameko.containers import ServiceContainer
     from sqlalchemy import create_engine, func, select
 
@@ -84,9 +91,18 @@ def run(env: dict, count: int, profile: str, spy_out: str = "") -> dict:
     container = ServiceContainer(Service, container_config(settings))
     profiler = cProfile.Profile(time.process_time) if profile else None
 
+    counted = {"events": 0}
+
     def recorded() -> int:
+        if receive_only:
+            return counted["events"]
         with engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(audit_events)).scalar()
+
+    if receive_only:
+        def count_only(_consumer, bodies):
+            counted["events"] += len(bodies)
+        BatchEventConsumer._handle = count_only
 
     container.start()
     try:
@@ -116,6 +132,35 @@ def run(env: dict, count: int, profile: str, spy_out: str = "") -> dict:
             "handler_share": sum(t for _, t in inside) / (t1 - t0)}
 
 
+def handler_cost(env: dict, count: int, rounds: int) -> list[float]:
+    """CPU µs per event of record_events over `count` events, each of `rounds` times."""
+    import json
+
+    from audit_ingest import bodies
+    from services.audit.models import metadata
+    from services.audit.service import record_events
+    from svckit.db import Database
+
+    os.environ.update(env)
+    subprocess.run([sys.executable, "-m", "svckit.migrate"], check=True, cwd=ROOT,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    from services.audit.settings import AuditSettings
+    db = Database(AuditSettings().database_url("audit"), metadata)
+    costs = []
+    for round_ in range(rounds):
+        events = [json.loads(body) for _, body in bodies(count)]
+        for event in events:  # each round's events are new to the trail
+            event["id"] = f"{event['id']}-{round_}"
+        used = 0.0
+        for start in range(0, count, 500):
+            began = time.process_time()
+            record_events(db, events[start:start + 500], b"bench-key")
+            used += time.process_time() - began
+        costs.append(used * 1e6 / count)
+    db.dispose()
+    return costs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -123,6 +168,9 @@ def main():
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--profile", default="")
     parser.add_argument("--spy", default="")
+    parser.add_argument("--handler-only", action="store_true")
+    parser.add_argument("--receive-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     name = vhost()
     load = os.getloadavg()[0]
@@ -135,7 +183,13 @@ def main():
                 env.update(resources.enter_context(postgres_databases(args.postgres, ["audit"])))
             else:
                 env["AUDIT_DATABASE_URL"] = f"sqlite:///{data}/audit.sqlite3"
-            result = run(env, args.events, args.profile, args.spy)
+            if args.handler_only:
+                costs = handler_cost(env, args.events, args.rounds)
+                print(f"{args.backend}: the handler alone, {args.events:,} events a round: "
+                      f"{min(costs):.1f} µs of CPU an event at least, rounds "
+                      f"{', '.join(f'{c:.1f}' for c in costs)} (load average {load:.1f})")
+                return
+            result = run(env, args.events, args.profile, args.spy, args.receive_only)
     finally:
         requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=("guest", "guest"), timeout=10)
     print(f"{args.backend}: {result['events']:,} events at {result['rate']:,.0f}/s, "

@@ -7,7 +7,10 @@ green socket. A consumer that receives thousands of messages a second (the audit
 event intake, svckit.batch_consumer) spends a good part of its CPU there. This transport
 reads up to READ_SIZE bytes at a time into a buffer and cuts frames out of it; a frame
 that has not fully arrived stays in the buffer, so a read timeout in the middle of one
-loses nothing (as py-amqp's own reads guarantee).
+loses nothing (as py-amqp's own reads guarantee). A frame already in the buffer is taken
+without touching the socket: py-amqp sets the socket's timeout before each frame and puts
+it back after (four calls through eventlet's green socket), which is only needed when the
+socket is read.
 
 Use it as `kombu.Connection(uri, transport=BufferedTransport)` (svckit.broker.connect
 passes options through).
@@ -41,22 +44,27 @@ class BufferedTCPTransport(TCPTransport):
     def read_frame(self, unpack=None):
         """(frame type, channel, payload) of the next frame; raises socket.timeout when the
         socket's timeout passes first (what arrived of the frame is kept)."""
-        buffer = self._frames
         while True:
-            start = self._start
-            available = len(buffer) - start
-            if available >= _HEADER:
-                frame_type, channel, size = unpack_from(">BHI", buffer, start)
-                end = start + _HEADER + size
-                if len(buffer) > end:
-                    payload = bytes(buffer[start + _HEADER:end])
-                    frame_end = buffer[end]
-                    self._consumed(end + 1)
-                    if frame_end != FRAME_END:
-                        raise UnexpectedFrame(
-                            f"Received frame_end {frame_end:#04x} while expecting 0xce")
-                    return frame_type, channel, payload
-            self._fill(initial=available == 0)
+            frame = self.buffered_frame()
+            if frame is not None:
+                return frame
+            self._fill(initial=len(self._frames) == self._start)
+
+    def buffered_frame(self) -> tuple[int, int, bytes] | None:
+        """The next frame if the buffer holds all of it, else None."""
+        buffer, start = self._frames, self._start
+        if len(buffer) - start < _HEADER:
+            return None
+        frame_type, channel, size = unpack_from(">BHI", buffer, start)
+        end = start + _HEADER + size
+        if len(buffer) <= end:
+            return None
+        payload = bytes(buffer[start + _HEADER:end])
+        frame_end = buffer[end]
+        self._consumed(end + 1)
+        if frame_end != FRAME_END:
+            raise UnexpectedFrame(f"Received frame_end {frame_end:#04x} while expecting 0xce")
+        return frame_type, channel, payload
 
     def _consumed(self, upto: int):
         buffer = self._frames
@@ -91,6 +99,16 @@ class BufferedTCPTransport(TCPTransport):
 
 class BufferedAmqpConnection(pyamqp.Connection):
     """kombu's py-amqp connection, with BufferedTCPTransport for plain TCP."""
+
+    def blocking_read(self, timeout=None):
+        """Handle the next frame; the socket's timeout is set only to read it."""
+        transport = self.transport
+        frame = transport.buffered_frame() if isinstance(transport, BufferedTCPTransport) \
+            else None
+        if frame is None:
+            with transport.having_timeout(timeout):
+                frame = transport.read_frame()
+        return self.on_inbound_frame(frame)
 
     def Transport(self, host, connect_timeout, ssl=False, read_timeout=None,
                   write_timeout=None, socket_settings=None, **kwargs):

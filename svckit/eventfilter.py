@@ -17,7 +17,7 @@ from sqlalchemy import String, and_, cast, func, or_
 
 from svckit.chainlog import time_param
 from svckit.errors import ValidationFailed
-from svckit.listing import search_terms
+from svckit.listing import bool_param, search_terms
 
 LIST_FILTERS = ("service", "type", "stream_type", "stream_id", "actor", "request_id",
                 "event_id")  # event_id: "<service>:<seq>", a rendered event's `id`
@@ -120,6 +120,24 @@ def parse(params: dict, extra: tuple[str, ...] = ()) -> EventFilter:
         raise ValidationFailed({"before": ["Must be later than after."]})
     terms = tuple(search_terms(params.get("search", "")))
     return EventFilter(values, patterns, after, before, terms)
+
+
+def payload_wanted(params: dict) -> bool:
+    """`payload`, a parameter of the list and the live feed beside the filters: true (the
+    default) or false, as django-filter reads a boolean; anything else is a 400 naming it.
+    An import's row events carry a batch of rows each (~200 KB), so events looked through
+    are far smaller without them; one event's payload is then `?event_id=<id>`."""
+    if params.get("payload") is None:
+        return True
+    wanted = bool_param(params, "payload")
+    if wanted is None:
+        raise ValidationFailed({"payload": ["Must be a valid boolean."]})
+    return wanted
+
+
+def without_payload(event: dict) -> dict:
+    """A listed event without its payload."""
+    return {k: v for k, v in event.items() if k != "payload"}
 
 
 def _values(params: dict, name: str) -> tuple[str, ...]:

@@ -19,13 +19,23 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 GENESIS = "0" * 64  # the `prev_hash` of a log's first event
+_PREV_KEY = ',"prev":'
 SECRET_KEYS = frozenset({"password", "key_hash", "nonce", "csrf_token", "token", "secret"})
+
+
+# one encoder for every canonical text (json.dumps with options builds one per call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+
+
+def canonical_text(doc: Any) -> str:
+    """Sorted keys, no spaces: one text per value (`canonical_json` before its encoding)."""
+    return _CANONICAL.encode(doc)
 
 
 def canonical_json(doc: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: one byte string per value."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return canonical_text(doc).encode()
 
 
 def split_payload(payload: dict) -> tuple[dict, dict]:
@@ -49,14 +59,26 @@ def time_text(value: datetime | str) -> str:
     return value.replace(tzinfo=None).isoformat()
 
 
-def _digest(service: str, event: dict, public: dict, secrets: str, prev_hash: str) -> str:
-    doc = {"service": service, "id": event["id"], "stream_type": event["stream_type"],
-           "stream_id": str(event["stream_id"]), "version": event["version"],
-           "type": event["type"], "schema_version": event["schema_version"],
-           "payload": public, "secrets": secrets, "actor": event["actor"],
-           "request_id": event["request_id"], "created": time_text(event["created"]),
-           "prev": prev_hash}
-    return hashlib.sha256(canonical_json(doc)).hexdigest()
+def _digest(service: str, event: dict, public: dict, secrets: str, prev_hash: str,
+            public_text: str | None = None) -> str:
+    """The SHA-256 of the canonical form; `public_text`, when given, is `public`'s
+    canonical text already made (the audit service stores that text too), put into the
+    form of the other fields: byte for byte what `canonical_json` of the whole would be."""
+    fields = {"actor": event["actor"], "created": time_text(event["created"]),
+              "id": event["id"], "prev": prev_hash, "request_id": event["request_id"],
+              "schema_version": event["schema_version"], "secrets": secrets,
+              "service": service, "stream_id": str(event["stream_id"]),
+              "stream_type": event["stream_type"], "type": event["type"],
+              "version": event["version"]}
+    if public_text is None:
+        form = canonical_json({**fields, "payload": public})
+    else:
+        # "payload" sorts just before "prev"; the first `,"prev":` is that key, since a
+        # quote inside a JSON string is always escaped
+        text = canonical_text(fields)
+        at = text.index(_PREV_KEY)
+        form = f'{text[:at]},"payload":{public_text}{text[at:]}'.encode()
+    return hashlib.sha256(form).hexdigest()
 
 
 def row_hash(service: str, row, prev_hash: str) -> str:
@@ -65,12 +87,13 @@ def row_hash(service: str, row, prev_hash: str) -> str:
     return _digest(service, row, public, secrets_digest(row["payload"]), prev_hash)
 
 
-def wire_hash(event: dict) -> str:
+def wire_hash(event: dict, payload_text: str | None = None) -> str:
     """The hash of a published event (svckit.events.wire_event), recomputed from what it
-    carries: its public payload and the digest of its secrets."""
+    carries: its public payload and the digest of its secrets. `payload_text`: the
+    payload's `canonical_text`, when the caller made it already."""
     fields = {**event, "id": event["seq"]}
     return _digest(event["service"], fields, event["payload"], event.get("secrets", ""),
-                   event["prev_hash"])
+                   event["prev_hash"], payload_text)
 
 
 def chain(service: str, rows: Sequence, seq: int, prev_hash: str) -> Iterator[dict]:

@@ -9,7 +9,8 @@ EVENTS_STREAM_HEARTBEAT seconds of silence; an `overflow` event before the answe
 listener that fell a whole buffer behind, and an `end` event after
 EVENTS_STREAM_MAX_SECONDS (a reconnection authenticates again). `Last-Event-ID` (the
 header, or `last_event_id` in the query for a first connection) resumes after that row,
-without a gap or a duplicate."""
+without a gap or a duplicate. `payload=false` leaves each event's payload out, as the list
+does (the same values: true/false/1/0; anything else is a 400 naming it)."""
 import json
 import threading
 import time
@@ -23,7 +24,7 @@ from svckit.listing import INT64_MAX, parse_int
 from .base import Resource
 from .eventhistory import require_staff
 
-OWN_PARAMS = ("last_event_id",)
+OWN_PARAMS = ("last_event_id", "payload")
 CATCH_UP_PAGE = 1000
 RETRY_MS = 2000  # how long an EventSource waits before reconnecting
 _FEED_LOCK = threading.Lock()
@@ -61,7 +62,9 @@ def last_event_id(req, params: dict) -> int | None:
     return value
 
 
-def frame(event: dict) -> bytes:
+def frame(event: dict, with_payload: bool = True) -> bytes:
+    if not with_payload:
+        event = eventfilter.without_payload(event)
     data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     return f"id: {event['pk']}\ndata: {data}\n\n".encode()
 
@@ -76,8 +79,10 @@ class Stream(Resource):
         require_staff(req)
         params = http.query(req)
         selection = eventfilter.parse(params, OWN_PARAMS)
+        with_payload = eventfilter.payload_wanted(params)
         resume = last_event_id(req, params)
-        filters = {k: v for k, v in params.items() if k not in OWN_PARAMS}
+        # the catch-up reads the trail with the filters and `payload`
+        filters = {k: v for k, v in params.items() if k != "last_event_id"}
         settings = self.api.settings
         feed = feed_of(self.api)
         try:
@@ -99,9 +104,10 @@ class Stream(Resource):
         resp.set_header("X-Accel-Buffering", "no")  # a proxy in front must not hold frames
         http.close_connection(resp)
         _bound_sends(req, settings.EVENTS_STREAM_HEARTBEAT)
-        resp.stream = Answer(self.stream(listener, head, resume, catch_up), leave)
+        resp.stream = Answer(self.stream(listener, head, resume, catch_up, with_payload),
+                             leave)
 
-    def stream(self, listener, head: int, resume: int | None, catch_up):
+    def stream(self, listener, head: int, resume: int | None, catch_up, with_payload: bool):
         settings = self.api.settings
         sent = head if resume is None else resume
         yield f"retry: {RETRY_MS}\n".encode() + control("open", {"last_event_id": sent}, sent)
@@ -111,7 +117,7 @@ class Stream(Resource):
             for event in page["results"]:
                 if event["pk"] > head:
                     break
-                yield frame(event)
+                yield frame(event, with_payload)
                 sent = event["pk"]
             after = page["last"]
             if not page["more"]:
@@ -124,7 +130,7 @@ class Stream(Resource):
             events, overflowed = listener.take(max(0.0, min(wrote + heartbeat, ends) - now))
             fresh = [e for e in events if e["pk"] > sent]
             if fresh:
-                yield b"".join(frame(e) for e in fresh)
+                yield b"".join(frame(e, with_payload) for e in fresh)
                 sent, wrote = fresh[-1]["pk"], time.monotonic()
             if overflowed:
                 yield control("overflow", {

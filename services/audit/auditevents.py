@@ -3,19 +3,17 @@ event id, listed for `GET /api/events/`.
 
 The audit service records no events of its own (its trail is derived from the other
 services' logs, and its own log stays empty), so it has no `events.py`."""
-from datetime import datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from svckit import eventfilter
-from svckit.errors import ValidationFailed
 from svckit.events import utcnow
-from svckit.listing import apply_ordering, apply_search, bool_param, paging, search_limits_of
+from svckit.listing import apply_ordering, apply_search, paging, search_limits_of
 
-from . import chains, eventlines, eventquery, feed
+from . import chains, eventlines, eventquery, feed, trail_rows
 from .models import audit_event_types, audit_events
+from .received import Received
 
 ORDERING = {"id": audit_events.c.id, "created": audit_events.c.created,
             "service": audit_events.c.service, "type": audit_events.c.type}
@@ -25,6 +23,8 @@ LISTED = [audit_events.c[name] for name in (
     "payload", "actor", "request_id", "created")]
 # the list's own parameters, beside the filters (svckit.eventfilter)
 LIST_PARAMS = ("limit", "offset", "ordering", "payload")
+# the columns of a listed event without its payload
+LISTED_BARE = [column for column in LISTED if column.name != "payload"]
 
 
 def render(row, with_payload: bool = True) -> dict:
@@ -42,45 +42,45 @@ def render(row, with_payload: bool = True) -> dict:
 def record_received(session, events: list[dict], digest_key: bytes):
     """Record a batch of received events; an event seen before (a redelivery) is skipped
     by its unique id. New ones have their hash chain checked and are counted into their
-    service's signed hourly digest (services.audit.chains)."""
+    service's signed hourly digest (services.audit.chains). Each is read once
+    (services.audit.received): its payload's text is hashed, stored as the payload column
+    and put in its line; the rows go to the driver as they are (services.audit.trail_rows)."""
     seen = set(session.execute(select(audit_events.c.event_id).where(
         audit_events.c.event_id.in_([e["id"] for e in events]))).scalars())
-    fresh = list({e["id"]: e for e in events if e["id"] not in seen}.values())
+    fresh = [Received.of(e) for e in {e["id"]: e for e in events if e["id"] not in seen}.values()]
     if not fresh:
         return
     faults = chains.check_received(session, fresh)
     chains.update_digests(session, digest_key, fresh)
-    received = utcnow()
-    rows = [_row(e, received, faults.get(e["id"])) for e in fresh]
+    as_time = trail_rows.time_value(session)
+    received = as_time(utcnow())
+    rows = [_row(one, received, faults.get(one.event["id"]), as_time) for one in fresh]
     feed.ids_in_commit_order(session)  # (also: one transaction at a time adds types)
-    types = [{"type": t} for t in sorted({r["type"] for r in rows})]
+    types = [{"type": t} for t in sorted({one.event["type"] for one in fresh})]
     if session.dialect.name == "postgresql":
-        # with RETURNING, SQLAlchemy sends the rows as multi-row statements (its
-        # "insertmanyvalues"); without, psycopg2's executemany is a round trip per row (a
-        # 500-event batch took ~125 ms of the ingest's time)
+        # with RETURNING, SQLAlchemy sends the rows as a multi-row statement
         session.execute(pg_insert(audit_event_types).on_conflict_do_nothing(
             index_elements=["type"]).returning(audit_event_types.c.type), types)
-        session.execute(pg_insert(audit_events).on_conflict_do_nothing(
-            index_elements=["event_id"]).returning(audit_events.c.id), rows)
     else:
         session.execute(sqlite_insert(audit_event_types).on_conflict_do_nothing(
             index_elements=["type"]), types)
-        session.execute(sqlite_insert(audit_events).on_conflict_do_nothing(
-            index_elements=["event_id"]), rows)
+    trail_rows.insert(session, rows)
 
 
-def _row(event: dict, received: datetime, fault: str | None) -> dict:
-    """The audit table's row of a received event, with its rendered line."""
-    created = datetime.fromisoformat(str(event["created"]).rstrip("Z"))
-    row = {"event_id": event["id"], "service": event["service"], "seq": event["seq"],
-           "stream_type": event["stream_type"], "stream_id": str(event["stream_id"]),
-           "version": event["version"], "type": event["type"], "payload": event["payload"],
-           "actor": event.get("actor", ""), "request_id": event.get("request_id", ""),
-           "created": created, "received": received, "chain_seq": event.get("chain_seq"),
-           "hash": event.get("hash"), "chain_fault": fault}
-    row["line"] = eventlines.line({**row, "id": row["event_id"],
-                                   "created": created.isoformat() + "Z"})
-    return row
+def _row(one: Received, received, fault: str | None, as_time) -> tuple:
+    """The audit table's row of a received event (trail_rows.COLUMNS), with its rendered
+    line; its payload is its JSON text, its times as `as_time` makes them."""
+    event = one.event
+    listed = {"id": event["id"], "service": event["service"], "seq": event["seq"],
+              "stream_type": event["stream_type"], "stream_id": str(event["stream_id"]),
+              "version": event["version"], "type": event["type"],
+              "actor": event.get("actor", ""), "request_id": event.get("request_id", ""),
+              "created": one.created.isoformat() + "Z"}
+    return (event["id"], event["service"], event["seq"], event["stream_type"],
+            listed["stream_id"], event["version"], event["type"], one.payload_text,
+            listed["actor"], listed["request_id"], as_time(one.created), received,
+            event.get("chain_seq"), event.get("hash"), fault,
+            eventlines.line(listed, one.payload_text))
 
 
 def list_events(session, params: dict, page_size: int, max_limit: int,
@@ -93,10 +93,10 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     lies beyond (so that a `next` link follows a full page): counting a million matching
     rows would cost more than the page (`count_capped` then says so). In id order (the
     default) a page is read as services.audit.eventquery shapes it. `payload=false` leaves
-    each event's payload out, not even read (see `payload_wanted`)."""
+    each event's payload out, not even read (svckit.eventfilter.payload_wanted)."""
     c = audit_events.c
     selection = eventfilter.parse(params, LIST_PARAMS)
-    with_payload = payload_wanted(params)
+    with_payload = eventfilter.payload_wanted(params)
     limit, offset = paging(params, page_size, max_limit)
     where, types = eventquery.conditions(session, selection, with_search=False)
     searched = apply_search(select(c.id), params, (c.type, c.stream_type, c.actor),
@@ -112,7 +112,7 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     answer = {"count": min(count, cap) if cap else count, "limit": limit, "offset": offset}
     if cap and count > cap:
         answer["count_capped"] = True
-    columns = [col for col in LISTED if with_payload or col.name != "payload"]
+    columns = LISTED if with_payload else LISTED_BARE
     descending = _id_order(params)
     if descending is None:
         stmt = apply_ordering(select(*columns).where(*where), params, ORDERING,
@@ -122,19 +122,6 @@ def list_events(session, params: dict, page_size: int, max_limit: int,
     answer["results"] = [render(row, with_payload)
                          for row in session.execute(stmt).mappings()]
     return answer
-
-
-def payload_wanted(params: dict) -> bool:
-    """`payload`: true (the default) or false, as django-filter reads a boolean; anything
-    else is a 400 naming it. An import's row events carry a batch of rows each (~200 KB), so
-    a page listed to be looked through is far smaller without them; one event's payload is
-    then `?event_id=<id>`."""
-    if params.get("payload") is None:
-        return True
-    wanted = bool_param(params, "payload")
-    if wanted is None:
-        raise ValidationFailed({"payload": ["Must be a valid boolean."]})
-    return wanted
 
 
 def _id_order(params: dict) -> bool | None:

@@ -13,28 +13,30 @@ from datetime import datetime
 from sqlalchemy import desc, func, insert, select, update
 
 from svckit.events import utcnow
-from svckit.hashchain import canonical_json, wire_hash
+from svckit.hashchain import canonical_json
 
 from .models import audit_chains, audit_digests, audit_events
+from .received import Received
 
 log = logging.getLogger(__name__)
 
 
-def check_received(session, events: list[dict]) -> dict[str, str]:
+def check_received(session, received: list[Received]) -> dict[str, str]:
     """Check the chain links of newly received events (in chain order per service) and move
     each service's head; {event id: fault} for those that do not match."""
     faults: dict[str, str] = {}
-    by_service: dict[str, list[dict]] = {}
-    for event in events:
-        if event.get("hash") and event.get("chain_seq"):
-            by_service.setdefault(event["service"], []).append(event)
+    by_service: dict[str, list[Received]] = {}
+    for one in received:
+        if one.chained:
+            by_service.setdefault(one.event["service"], []).append(one)
     for service, chained in sorted(by_service.items()):
-        chained.sort(key=lambda e: e["chain_seq"])
+        chained.sort(key=lambda r: r.event["chain_seq"])
         head = _head_for_update(session, service)
         seq, last_hash = (head["seq"], head["hash"]) if head else (0, None)
-        for event in chained:
+        for one in chained:
+            event = one.event
             fault = None
-            if wire_hash(event) != event["hash"]:
+            if not one.hash_matches():
                 fault = "content"
             elif event["chain_seq"] == seq + 1 and last_hash is not None \
                     and event["prev_hash"] != last_hash:
@@ -70,15 +72,14 @@ def sign(key: bytes, digest: dict) -> str:
     return hmac.new(key, canonical_json(body), hashlib.sha256).hexdigest()
 
 
-def update_digests(session, key: bytes, events: list[dict]):
+def update_digests(session, key: bytes, received: list[Received]):
     """Count newly received chained events into their service's hourly digests and sign
     each digest again."""
     groups: dict[tuple[str, datetime], list[dict]] = {}
-    for event in events:
-        if event.get("hash") and event.get("chain_seq"):
-            created = datetime.fromisoformat(str(event["created"]).removesuffix("Z"))
-            hour = created.replace(minute=0, second=0, microsecond=0)
-            groups.setdefault((event["service"], hour), []).append(event)
+    for one in received:
+        if one.chained:
+            hour = one.created.replace(minute=0, second=0, microsecond=0)
+            groups.setdefault((one.event["service"], hour), []).append(one.event)
     for (service, hour), group in sorted(groups.items()):
         last = max(group, key=lambda e: e["chain_seq"])
         row = session.execute(select(audit_digests).where(

@@ -30,17 +30,22 @@ _HEAD = ("id", "service", "seq", "stream_type", "stream_id", "version", "type", 
          "request_id", "created")
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one for every line
+
+
 def _compact(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
-def line(event: dict) -> str:
+def line(event: dict, payload_text: str | None = None) -> str:
     """The stored text of a rendered event (`auditevents.render`'s fields; `pk` is left
-    out)."""
+    out). `payload_text`: the payload's text as the line holds it (sorted keys, compact:
+    svckit.hashchain.canonical_text), when the caller made it already."""
     head = _compact({name: event[name] for name in _HEAD})
-    payload = json.dumps(event["payload"], ensure_ascii=False, separators=(",", ":"),
-                         sort_keys=True)
-    return f"{head[:-1]}{_PAYLOAD_KEY}{payload}}}"
+    if payload_text is None:
+        payload_text = json.dumps(event["payload"], ensure_ascii=False, separators=(",", ":"),
+                                  sort_keys=True)
+    return f"{head[:-1]}{_PAYLOAD_KEY}{payload_text}}}"
 
 
 def ndjson(rows) -> str:

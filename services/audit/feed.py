@@ -35,14 +35,20 @@ def ids_in_commit_order(session):
 def events_after(session, params: dict, after: int, limit: int) -> dict:
     """The events matching `params` (svckit.eventfilter) with ids above `after`, in id
     order, at most `limit` (1..MAX_PAGE) and PAGE_BYTES of payload: `{"results": [...],
-    "last": <id of the last one, or after>, "more": <whether a next page may hold more>}`."""
-    rows = _page(session, params, after, limit, [audit_events]).mappings().all()
+    "last": <id of the last one, or after>, "more": <whether a next page may hold more>}`.
+    `payload=false` in `params` leaves the payloads out, not even read, as the list does
+    (the live feed's catch-up for a listener that asked so)."""
+    with_payload = eventfilter.payload_wanted(params)
+    filters = {k: v for k, v in params.items() if k != "payload"}
+    columns = [audit_events] if with_payload else auditevents.LISTED_BARE
+    rows = _page(session, filters, after, limit, columns).mappings().all()
     results, used = [], 0
     for row in rows:
-        used += len(row["line"]) if row["line"] else len(json.dumps(row["payload"]))
+        if with_payload:
+            used += len(row["line"]) if row["line"] else len(json.dumps(row["payload"]))
         if results and used > PAGE_BYTES:
             break
-        results.append(auditevents.render(row))
+        results.append(auditevents.render(row, with_payload))
     last = results[-1]["pk"] if results else after
     return {"results": results, "last": last,
             "more": len(results) < len(rows) or len(rows) == limit}

@@ -11,7 +11,7 @@ from services.audit.service import Service, record_events
 from services.status import models as status_models
 from svckit import chainlog
 from svckit.events import wire_event
-from svckit.hashchain import canonical_json
+from svckit.hashchain import canonical_json, wire_hash
 from tests.helpers import STAFF, USER, worker_factory
 
 KEY = b"digest-key-for-tests"
@@ -79,7 +79,7 @@ def test_an_event_altered_on_the_way_or_out_of_its_chain_is_marked(dbs):
     forged = {**events[1], "payload": {**events[1]["payload"], "label": "Forged"}}
     record_events(audit, [events[0], forged], KEY)
     stranger = {**events[2], "prev_hash": "f" * 64}  # rehashed, but linked to no one
-    stranger["hash"] = chains.wire_hash(stranger)
+    stranger["hash"] = wire_hash(stranger)
     record_events(audit, [stranger], KEY)
     faults = {r["chain_seq"]: r["chain_fault"] for r in trail(audit)}
     assert faults == {1: None, 2: "content", 3: "order"}

@@ -200,6 +200,27 @@ def test_payloads_left_out_on_request(svc, db):
     assert refused.value.detail == {"payload": ["Must be a valid boolean."]}
 
 
+def test_the_feeds_pages_leave_payloads_out_on_request(svc, db):
+    """`events_after` (the live feed's catch-up) takes the list's `payload` as the list
+    does: false, False or 0 leave it out; anything else is a 400 naming it."""
+    record_events(db, [ev(n, "custom_state.created", payload={"rows": ["x" * 100] * n})
+                       for n in range(1, 6)], b"k")
+    whole = svc.events_after(params={"type": "custom_state.*"}, after=0, limit=3)
+    assert whole["results"][2]["payload"] == {"rows": ["x" * 100] * 3}
+    for value in ("false", "False", "0"):
+        bare = svc.events_after(params={"type": "custom_state.*", "payload": value},
+                                after=0, limit=3)
+        assert bare["results"] == [{k: v for k, v in e.items() if k != "payload"}
+                                   for e in whole["results"]]
+        assert (bare["last"], bare["more"]) == (whole["last"], whole["more"]) \
+            == (whole["results"][-1]["pk"], True)
+    assert svc.events_after(params={"payload": "1"}, after=0, limit=3) == svc.events_after(
+        params={}, after=0, limit=3)
+    with pytest.raises(ValidationFailed) as refused:
+        svc.events_after(params={"payload": "maybe"}, after=0, limit=3)
+    assert refused.value.detail == {"payload": ["Must be a valid boolean."]}
+
+
 def test_wildcard_pages_in_either_order_with_offsets(svc, db):
     kinds = ["attachment.uploaded", "attachment.deleted", "user.created", "attachment.renamed"]
     record_events(db, [ev(n, kinds[n % 4], service="attachments") for n in range(1, 30)],

@@ -122,3 +122,43 @@ def test_feed_history_and_export_of_one_object(admin):
     assert (bad.status_code, list(bad.json())) == (400, ["format"])
     unknown = admin.get(f"{base}/api/events/?colour=red", timeout=10)
     assert (unknown.status_code, list(unknown.json())) == (400, ["colour"])
+
+
+def test_feed_without_payloads_live_and_resumed(admin):
+    """`payload=false` on the live feed, as on the list: live frames and the catch-up of a
+    resumed listener leave the payload out; a value that is not a boolean is a 400 naming
+    it."""
+    base = admin.base
+    for bad in ("maybe", "2", ""):
+        refused = admin.get(f"{base}/api/events/stream/", params={"payload": bad}, timeout=10)
+        assert refused.status_code == 400, refused.text
+        assert refused.json() == {"payload": ["Must be a valid boolean."]}
+    model = admin.get(f"{base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
+    key = 500 + uuid.uuid4().int % 400
+    feed = Listening(admin, "type=custom_state.created&payload=false")
+    try:
+        assert eventually(lambda: feed.frames and feed.frames[0].get("event") == "open", 10)
+        created = admin.post(f"{base}/api/generic/status/custom/", timeout=10, json={
+            "key": key, "name": f"bare{key}", "label": "Bare", "logical_key": 10,
+            "model": model, "reference_status": "StockStatus"})
+        assert created.status_code == 201, created.text
+        stream_id = str(created.json()["pk"])
+
+        def mine():
+            return [e for e in feed.events() if e["stream_id"] == stream_id]
+        assert eventually(lambda: len(mine()) == 1, 20), feed.frames
+    finally:
+        feed.close()
+    live = mine()[0]
+    assert "payload" not in live and live["type"] == "custom_state.created"
+    listed = admin.get(f"{base}/api/events/", timeout=10, params={
+        "stream": f"custom_state:{stream_id}", "type": "custom_state.created"}).json()
+    assert {k: v for k, v in listed["results"][0].items() if k != "payload"} == live
+    # resumed from before it: the catch-up read from the trail leaves it out too
+    resumed = Listening(admin, f"stream=custom_state:{stream_id}&payload=0",
+                        str(live["pk"] - 1))
+    try:
+        assert eventually(lambda: len(resumed.events()) >= 1, 10), resumed.frames
+    finally:
+        resumed.close()
+    assert resumed.events()[0] == live

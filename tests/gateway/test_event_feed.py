@@ -194,7 +194,7 @@ def test_a_slow_listener_is_cut_off_and_resumes(gateway):
     deadline = time.monotonic() + 5
     while not listener.overflowed and time.monotonic() < deadline:
         time.sleep(0.01)
-    stream = eventfeed.Stream(app.api).stream(listener, head, None, None)
+    stream = eventfeed.Stream(app.api).stream(listener, head, None, None, True)
     items = frames(b"".join(stream))
     assert events_of(items) == [1, 2, 3]
     assert items[-1]["event"] == "overflow"

@@ -4,12 +4,13 @@ whose content, order or presence does not match. On SQLite and PostgreSQL."""
 import threading
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from sqlalchemy import delete, func, insert, select, update
 
 from services.status import models
 from svckit import chainlog
 from svckit.events import wire_event
-from svckit.hashchain import GENESIS, row_hash, wire_hash
+from svckit.hashchain import GENESIS, canonical_text, row_hash, wire_hash
 
 STORE = models.store
 EVENTS = STORE.events
@@ -202,3 +203,24 @@ def test_a_write_leaves_its_events_for_the_relay_to_link(db):
     assert link(db) == 1
     assert link(db) == 0
     assert [r["chain_seq"] for r in rows(db)] == [1, 2, 3]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(), lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(), payload=st.dictionaries(st.text(), json_values, max_size=6),
+       seq=st.integers(min_value=1, max_value=2**62))
+def test_a_hash_from_the_payloads_text_is_the_hash(text, payload, seq):
+    """The audit service hashes a received event around its payload's canonical text
+    (made once, also stored): the same bytes as the whole event's canonical form, whatever
+    the text fields hold (quotes, `,"prev":`, any character)."""
+    event = {"service": "status", "seq": seq, "stream_type": text, "stream_id": text,
+             "version": 1, "type": f'{text},"prev":"x"', "schema_version": 2,
+             "payload": payload, "actor": text, "request_id": f'"{text}\\',
+             "created": "2026-12-03T18:00:00.123456Z", "prev_hash": GENESIS,
+             "secrets": text}
+    assert wire_hash(event, canonical_text(payload)) == wire_hash(event)
