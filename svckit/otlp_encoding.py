@@ -238,7 +238,7 @@ def _scope(scope) -> bytes:
 def encode(spans) -> bytes:
     """The serialized ExportTraceServiceRequest of `spans` (SDK ReadableSpans)."""
     groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
-    last_key: tuple[int, int] | None = None
+    last_key: tuple | None = None
     last_list: list[bytes] = []
     for span in spans:
         resource, scope = span.resource, span.instrumentation_scope or None
