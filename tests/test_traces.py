@@ -231,12 +231,15 @@ def timed_requests(client, count: int) -> list[float]:
     return times
 
 
+EXPORT_TIMEOUT_MS = 5000  # long enough that no request on a loaded machine takes it
+
+
 @pytest.mark.parametrize("collector", ["refused", "silent"])
 def test_an_unreachable_collector_neither_slows_nor_fails_requests(collector):
     silent = Silent() if collector == "silent" else None
     port = silent.port if silent else closed_port()
     settings = GatewaySettings(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
-                               OTEL_EXPORTER_OTLP_TIMEOUT=2000)
+                               OTEL_EXPORTER_OTLP_TIMEOUT=EXPORT_TIMEOUT_MS)
     client = testing.TestClient(create_app(GatewaySettings(), rpc=FakeRpc(), bus=FakeBus()))
     timed_requests(client, 20)  # warm up
     untraced = timed_requests(client, 300)
@@ -252,11 +255,11 @@ def test_an_unreachable_collector_neither_slows_nor_fails_requests(collector):
         shutdown = time.monotonic() - started
         if silent:
             silent.close()
-    # no request waited on the collector: none took anywhere near the export timeout, and
-    # they were not slower as a whole than untraced ones beyond noise (a loaded machine)
-    assert max(traced) < 1.0
+    # no request waited on the collector (one that did would take the whole export timeout),
+    # and they were not slower as a whole than untraced ones beyond noise (a loaded machine)
+    assert max(traced) < EXPORT_TIMEOUT_MS / 1000
     assert statistics.median(traced) < 2 * statistics.median(untraced) + 0.005
-    assert shutdown < 15
+    assert shutdown < 3 * EXPORT_TIMEOUT_MS / 1000
 
 
 @pytest.mark.parametrize("header, continued", [
