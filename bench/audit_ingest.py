@@ -111,9 +111,12 @@ def measure_ingest(session, url: str, amqp_uri: str, rate: int, seconds: int,
     sampler.join()
     published = time.monotonic()
     last = FIRST_SEQ + len(messages) - 1
-    while recorded_seq(session, url) < last:
-        if time.monotonic() - published > 300:
-            raise AssertionError("the audit service did not record the burst in 5 minutes")
+    while (recorded := recorded_seq(session, url)) < last:
+        if time.monotonic() - published > 300:  # reported as such, with what it reached
+            conn.close()
+            return {"failed": f"not caught up 300 s after the burst: {last - recorded:,} "
+                              "events still behind", "sent": sent,
+                    "seconds": time.monotonic() - began, "samples": samples, "cpu_us": None}
         time.sleep(0.05)
     caught_up = time.monotonic()
     used = cpu() - cpu_before if cpu else None

@@ -58,18 +58,24 @@ class Listening:
         assert not self.thread.is_alive()
 
 
-def test_feed_history_and_export_of_one_object(admin):
+def create_state_once_open(admin, feed: Listening, name: str, label: str) -> tuple[int, str]:
+    """Once `feed` is open, a new custom state: its pk and name."""
     base = admin.base
     model = admin.get(f"{base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
     key = 500 + uuid.uuid4().int % 400
+    assert eventually(lambda: feed.frames and feed.frames[0].get("event") == "open", 10)
+    created = admin.post(f"{base}/api/generic/status/custom/", timeout=10, json={
+        "key": key, "name": f"{name}{key}", "label": label, "logical_key": 10,
+        "model": model, "reference_status": "StockStatus"})
+    assert created.status_code == 201, created.text
+    return created.json()["pk"], f"{name}{key}"
+
+
+def test_feed_history_and_export_of_one_object(admin):
+    base = admin.base
     feed = Listening(admin, "type=custom_state.*")
     try:
-        assert eventually(lambda: feed.frames and feed.frames[0].get("event") == "open", 10)
-        created = admin.post(f"{base}/api/generic/status/custom/", timeout=10, json={
-            "key": key, "name": f"feed{key}", "label": "Feed", "logical_key": 10,
-            "model": model, "reference_status": "StockStatus"})
-        assert created.status_code == 201, created.text
-        pk = created.json()["pk"]
+        pk, name = create_state_once_open(admin, feed, "feed", "Feed")
         stream = f"custom_state:{pk}"
         assert admin.patch(f"{base}/api/generic/status/custom/{pk}/", json={"label": "Fed"},
                            timeout=10).status_code == 200
@@ -100,7 +106,7 @@ def test_feed_history_and_export_of_one_object(admin):
                          timeout=10)
     after_update = history(at=events[1]["created"]).json()
     assert after_update["exists"] and after_update["state"]["label"] == "Fed"
-    assert after_update["state"]["name"] == f"feed{key}" and after_update["version"] == 2
+    assert after_update["state"]["name"] == name and after_update["version"] == 2
     now = history().json()
     assert (now["exists"], now["deleted"], now["events"]) == (False, True, 3)
     assert history(at="2000-01-01T00:00:00Z").json()["exists"] is False
@@ -133,16 +139,9 @@ def test_feed_without_payloads_live_and_resumed(admin):
         refused = admin.get(f"{base}/api/events/stream/", params={"payload": bad}, timeout=10)
         assert refused.status_code == 400, refused.text
         assert refused.json() == {"payload": ["Must be a valid boolean."]}
-    model = admin.get(f"{base}/api/contenttype/model/stockitem/", timeout=10).json()["pk"]
-    key = 500 + uuid.uuid4().int % 400
     feed = Listening(admin, "type=custom_state.created&payload=false")
     try:
-        assert eventually(lambda: feed.frames and feed.frames[0].get("event") == "open", 10)
-        created = admin.post(f"{base}/api/generic/status/custom/", timeout=10, json={
-            "key": key, "name": f"bare{key}", "label": "Bare", "logical_key": 10,
-            "model": model, "reference_status": "StockStatus"})
-        assert created.status_code == 201, created.text
-        stream_id = str(created.json()["pk"])
+        stream_id = str(create_state_once_open(admin, feed, "bare", "Bare")[0])
 
         def mine():
             return [e for e in feed.events() if e["stream_id"] == stream_id]
