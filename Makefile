@@ -25,7 +25,7 @@ test-e2e-cluster: venv rabbitmq cluster-packages browser-packages console
 	E2E_TOPOLOGY=cluster $(PY) -m pytest tests/e2e
 
 # the faults the cluster survives (tests/cluster/test_faults.py; README "Faults it survives"),
-# alone (they run in `make test` too)
+# alone (left out of `make test` until the whole broker outage's fix is proven)
 test-faults: venv cluster-packages
 	$(PY) -m pytest -m faults tests/cluster/test_faults.py
 

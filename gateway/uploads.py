@@ -9,6 +9,7 @@ from gateway import http
 from svckit import claimcheck
 from svckit.blobstore import BlobStore, BlobTooLarge
 from svckit.errors import ApiError, ValidationFailed
+from svckit.rpc_client import OutcomeUnknown
 
 CHUNK = 1024 * 1024
 
@@ -81,7 +82,10 @@ def request_data(req, blobs: BlobStore, file_field: str, limit: int, max_body: i
     """`(fields, upload)` of a JSON, form or multipart body, cleaned as InvenTree's
     CleanMixin does: a file up to `limit` bytes (`too_large`: as in `read_form`), any other
     body up to `max_body` (http.body). The incoming blob is removed when the block ends: by
-    then the service has either placed it elsewhere or refused it."""
+    then the service has either placed it elsewhere or refused it, unless the block ended in
+    a 503 whose outcome is unknown (OutcomeUnknown: the request, still queued, may run once
+    the service is back, and a repeat learns its answer): that blob stays for the sweep
+    (INCOMING_BLOB_SECONDS)."""
     ctype = (req.content_type or "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         fields, upload = read_form(req, blobs, file_field, limit, too_large)
@@ -89,5 +93,9 @@ def request_data(req, blobs: BlobStore, file_field: str, limit: int, max_body: i
         fields, upload = http.body(req, max_body), None
     try:
         yield http.clean(fields), upload
-    finally:
+    except OutcomeUnknown:
+        raise
+    except BaseException:
         claimcheck.discard(blobs, upload)
+        raise
+    claimcheck.discard(blobs, upload)

@@ -67,7 +67,12 @@ class RemoteFailure(Exception):
         super().__init__(f"{service}.{method}: {exc_type}: {value}")
 
 
-class RpcTimeout(ServiceUnavailable):
+class OutcomeUnknown(ServiceUnavailable):
+    """The request was sent and no readable answer came (503): it may still be applied, so
+    what it refers to (an uploaded file) must stay until a repeat can learn its outcome."""
+
+
+class RpcTimeout(OutcomeUnknown):
     """The service did not answer within the call's timeout (503)."""
 
 
@@ -77,6 +82,10 @@ class ServiceNotRunning(ServiceUnavailable):
 
 class BrokerUnavailable(ServiceUnavailable):
     """The message broker could not be reached, or the connection broke (503)."""
+
+
+class BrokenAfterSend(BrokerUnavailable, OutcomeUnknown):
+    """The connection broke after the request was sent (503)."""
 
 
 class NotApplied(BrokerUnavailable):
@@ -336,7 +345,7 @@ class RpcClient:
         if answer is RETURNED:
             raise ServiceNotRunning({"detail": f"The {service} service is not running"})
         if isinstance(answer, Unreadable):
-            raise ServiceUnavailable({"detail": (
+            raise OutcomeUnknown({"detail": (
                 f"The {service} service's answer could not be read ({answer.why}): the "
                 "outcome of the request is unknown; repeating it with the same "
                 "Idempotency-Key is safe")})
@@ -382,7 +391,7 @@ class RpcClient:
         unknown = ("the outcome of the request is unknown; repeating it with the same "
                    "Idempotency-Key is safe")
         if broken:
-            return BrokerUnavailable({"detail": f"Message broker unavailable ({broken}) after "
+            return BrokenAfterSend({"detail": f"Message broker unavailable ({broken}) after "
                                                 f"the request was sent: {unknown}"})
         return RpcTimeout({"detail": f"The {service} service did not answer within "
                                      f"{waited:.3g} s: {unknown}"})

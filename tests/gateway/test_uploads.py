@@ -8,6 +8,7 @@ from gateway import uploads
 from gateway.resources.importer import too_large as importer_too_large
 from svckit.blobstore import LocalBlobStore
 from svckit.errors import ApiError, ValidationFailed
+from svckit.rpc_client import BrokenAfterSend, NotApplied, RpcTimeout
 
 BOUNDARY = "xYzZy"
 
@@ -62,3 +63,23 @@ def test_upload_within_limit_is_checked_in_and_removed_after_the_block(tmp_path)
         assert len(files_under(tmp_path)) == 1
     assert files_under(tmp_path) == []
     assert not req.context.get("close_connection")
+
+
+@pytest.mark.parametrize("error, kept", [
+    (RpcTimeout({"detail": "no answer"}), True),  # still queued: it may run later
+    (BrokenAfterSend({"detail": "broken after the send"}), True),
+    (NotApplied("connection refused"), False),  # never sent
+    (ValidationFailed({"detail": "refused"}), False),
+])
+def test_an_upload_whose_outcome_is_unknown_keeps_its_blob_for_the_queued_request(
+        tmp_path, error, kept):
+    """A request answered 503 "outcome unknown" may still run once the service is back (the
+    whole broker down: it waited in its queue); its file must be there then, or it would
+    fail "the uploaded file is gone" and a repeat with the same Idempotency-Key would get
+    that answer. Any other ending removes the blob at once."""
+    blobs = LocalBlobStore(tmp_path)
+    with pytest.raises(type(error)):
+        with uploads.request_data(multipart_request(b"a,b\n1,2\n"), blobs, "data_file", 1000,
+                                  1000, too_large=importer_too_large):
+            raise error
+    assert len(files_under(tmp_path)) == (1 if kept else 0)
