@@ -38,6 +38,9 @@ from tests.helpers import Acceptor
 
 KEY = "trace-key-" + "k" * 40
 EDITOR = Caller(user_id=1, username="editor", is_staff=True, is_superuser=True)
+# another staff user: its reads of the editor's uploads ask the users service for the
+# uploader (a caller's own uploads take it from the caller context)
+REVIEWER = Caller(user_id=2, username="reviewer", is_staff=True, is_superuser=True)
 
 
 class UsersStandIn(ServiceBase):
@@ -69,7 +72,8 @@ class GatewayRpc:
 
     def call(self, service, method, caller=None, path="", timeout=None, **kwargs):
         if method == "authenticate_token":
-            return {"caller": EDITOR.model_dump(mode="json"), "token_id": 1,
+            caller = REVIEWER if kwargs.get("key") == "reviewer" else EDITOR
+            return {"caller": caller.model_dump(mode="json"), "token_id": caller.user_id,
                     "expiry": "9999-12-31"}
         return self.real.call(service, method, caller, path, timeout, **kwargs)
 
@@ -190,7 +194,7 @@ def test_one_upload_is_one_connected_trace(system, exporter):
     exporter.clear()
     pk = answer.json["pk"]
     assert client.simulate_get(f"/api/attachment/{pk}/",
-                               headers={"Authorization": "Token t"}).status_code == 200
+                               headers={"Authorization": "Token reviewer"}).status_code == 200
     spans = exporter.get_finished_spans()
     by_id = {s.context.span_id: s for s in spans}
     read = next(s for s in spans if s.name == "attachments.get_attachment"
