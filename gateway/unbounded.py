@@ -1,15 +1,21 @@
 """Lists asked for without `limit` (or with `limit=0`): InvenTree answers every row as a bare
 JSON array, and its clients rely on it. The gateway keeps that answer but fetches it from the
-service in pages of CHUNK rows and streams the array out as it goes, so neither an RPC message
-nor the gateway ever holds the whole list. At most `max_rows` (LIST_MAX_ROWS) rows are sent;
+service in pages of CHUNK rows. A list of up to HELD_ROWS rows is fetched whole before the
+answer starts, so a failure on any page (the broker or the service gone) is still answered
+with its own status (503); a longer one streams out as it goes after those first rows, so
+neither an RPC message nor the gateway ever holds the whole list, and a failure after the
+answer has started can only cut it short (the array and the chunked body left unfinished,
+which a client sees as a broken response). At most `max_rows` (LIST_MAX_ROWS) rows are sent;
 the header `X-Total-Count` always tells how many rows matched, and `X-Truncated` (the cap)
 says that the array stops short of them (page with `limit`/`offset` to get the rest)."""
+import itertools
 import json
 
 from gateway import http
 from svckit.listing import parse_int
 
 CHUNK = 1000
+HELD_ROWS = 10 * CHUNK
 
 
 def wants_everything(params: dict) -> bool:
@@ -26,12 +32,19 @@ def send_all(resp, fetch, max_rows: int):
     if "count" not in first:  # a list the service never pages
         return http.send(resp, first["results"])
     total = cap(resp, first["count"], max_rows)
-    rows = first["results"][:total]
-    if len(rows) >= total:  # one page held everything
-        return http.send(resp, rows)
+    row_pages = pages(first["results"], fetch, total)
+    held: list[list] = []
+    held_rows = 0
+    for rows in row_pages:
+        held.append(rows)
+        held_rows += len(rows)
+        if held_rows >= HELD_ROWS:
+            break
+    else:  # every row is held: one body, sent once nothing can fail any more
+        return http.send(resp, [row for rows in held for row in rows])
     resp.status = 200
     resp.content_type = http.JSON
-    resp.stream = _stream(pages(rows, fetch, total))
+    resp.stream = _stream(itertools.chain(held, row_pages))
 
 
 def cap(resp, count: int, max_rows: int) -> int:

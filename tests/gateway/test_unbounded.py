@@ -1,6 +1,8 @@
-"""Unpaged lists (gateway.unbounded): fetched from the service a page at a time, streamed
-as one bare array, capped at the server maximum."""
+"""Unpaged lists (gateway.unbounded): fetched from the service a page at a time, answered
+as one bare array (held whole up to HELD_ROWS rows, streamed beyond), capped at the server
+maximum."""
 import falcon
+import pytest
 from falcon import testing
 
 from gateway import unbounded
@@ -16,6 +18,11 @@ def app_serving(rows, max_rows, asked):
         asked.append((limit, offset))
         return page_list(rows, {"limit": str(limit), "offset": str(offset)})
 
+    return app_answering(fetch, max_rows)
+
+
+def app_answering(fetch, max_rows):
+    """A Falcon app whose list is `send_all(fetch)`."""
     class Everything:
         def on_get(self, req, resp):
             unbounded.send_all(resp, fetch, max_rows)
@@ -25,12 +32,39 @@ def app_serving(rows, max_rows, asked):
     return testing.TestClient(app)
 
 
-def test_every_row_streamed_in_pages():
+def test_every_row_fetched_in_pages_and_held_as_one_body():
     asked = []
     r = app_serving(ROWS, 100000, asked).simulate_get("/list/")
-    assert r.json == ROWS
+    assert r.json == ROWS and r.headers["Content-Length"] == str(len(r.content))
     assert r.headers["X-Total-Count"] == "2500" and "X-Truncated" not in r.headers
     assert asked == [(1000, 0), (1000, 1000), (1000, 2000)]
+
+
+def test_beyond_the_held_rows_the_array_streams(monkeypatch):
+    monkeypatch.setattr(unbounded, "HELD_ROWS", 1000)
+    asked = []
+    r = app_serving(ROWS, 100000, asked).simulate_get("/list/")
+    assert r.json == ROWS and "Content-Length" not in r.headers
+    assert asked == [(1000, 0), (1000, 1000), (1000, 2000)]
+
+
+def failing_after_the_first_page(limit, offset):
+    if offset:
+        raise RuntimeError("the broker went away")
+    return page_list(ROWS, {"limit": str(limit), "offset": str(offset)})
+
+
+def test_a_failing_page_of_a_held_list_gets_an_error_answer_not_a_cut_one():
+    """The broker lost while a list is fetched: the client gets the error's own status
+    (the gateway's 503), not a 200 whose body breaks off."""
+    r = app_answering(failing_after_the_first_page, 100000).simulate_get("/list/")
+    assert r.status_code == 500 and r.json["title"] == "500 Internal Server Error"
+
+
+def test_a_failing_page_after_the_answer_started_cuts_it_short(monkeypatch):
+    monkeypatch.setattr(unbounded, "HELD_ROWS", 1000)
+    with pytest.raises(RuntimeError, match="the broker went away"):
+        app_answering(failing_after_the_first_page, 100000).simulate_get("/list/")
 
 
 def test_capped_at_the_maximum_with_headers_saying_so():
@@ -48,7 +82,7 @@ def test_a_small_list_is_one_page_and_one_body():
     assert asked == [(1000, 0)]
 
 
-def test_rows_deleted_while_streaming_end_the_array_early():
+def test_rows_deleted_while_fetching_end_the_array_early():
     rows = list(ROWS)
     asked = []
 
@@ -58,11 +92,5 @@ def test_rows_deleted_while_streaming_end_the_array_early():
             del rows[1200:]
         return page_list(rows, {"limit": str(limit), "offset": str(offset)})
 
-    class Everything:
-        def on_get(self, req, resp):
-            unbounded.send_all(resp, shrinking, 100000)
-
-    app = falcon.App()
-    app.add_route("/list/", Everything())
-    r = testing.TestClient(app).simulate_get("/list/")
+    r = app_answering(shrinking, 100000).simulate_get("/list/")
     assert r.json == ROWS[:1200]
